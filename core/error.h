@@ -1,0 +1,23 @@
+/* error.h — one way to fail: a one-line message on stderr and an exit status (DESIGN §5).
+ *
+ * Exit statuses: 0 ok, 1 check failed (`dam check`), 2 usage or input error (bad file, key or
+ * value), 3 runtime failure (out of memory, CUDA error, I/O error while writing results).
+ * Messages are printed as "dam: <message>\n"; the message must name the file, key or value. */
+#ifndef DAM_CORE_ERROR_H
+#define DAM_CORE_ERROR_H
+
+enum {
+    DAM_EXIT_OK = 0,
+    DAM_EXIT_CHECK = 1,
+    DAM_EXIT_INPUT = 2,
+    DAM_EXIT_RUNTIME = 3,
+};
+
+/* Prints "dam: " + the formatted message + newline to stderr, flushes stdout, and exits with
+ * `status`. Never returns. Callers pass a message naming what is wrong (file, key, value). */
+_Noreturn void dam_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "dam: warning: " + message to stderr and returns. */
+void dam_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,54 @@
+/* tokenizer.h — byte-level BPE tokenizer built from GGUF metadata (tokenizer.ggml.*).
+ *
+ * Follows llama.cpp's "gpt2"-model tokenizer (llama-vocab.cpp), which is the reference the tests
+ * compare against token for token:
+ *   1. special-token partition: with parse_special, every CONTROL / USER_DEFINED token text found
+ *      in the input is cut out as that token (longest token text first); the rest is plain text;
+ *   2. pre-tokenisation of each plain fragment by the regex list selected by tokenizer.ggml.pre
+ *      (applied in sequence, unmatched spans kept; Unicode classes through libpcre2 with UCP);
+ *   3. each pre-token's bytes mapped to GPT-2's byte-to-unicode alphabet, then merged by BPE
+ *      (lowest merge rank first, leftmost on ties) using tokenizer.ggml.merges;
+ *   4. BOS / EOS added per tokenizer.ggml.add_bos_token / add_eos_token when add_special is set.
+ * Token ids are int32. Unsupported tokenizer.ggml.model or tokenizer.ggml.pre values are input
+ * errors (exit 2) naming the file and the value. */
+#ifndef DAM_MODEL_TOKENIZER_H
+#define DAM_MODEL_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/gguf.h"
+
+typedef struct tokenizer tokenizer;
+
+/* Builds the tokenizer from f's metadata. The result does not reference f after return (all
+ * strings copied), so f may be closed. Exits with status 2 naming f->path on bad metadata. */
+tokenizer *tok_load(const gguf_file *f);
+
+void tok_free(tokenizer *t);
+
+/* Encodes `len` bytes of `text` (UTF-8; invalid bytes are encoded byte-wise as llama.cpp does).
+ * add_special: add BOS/EOS per the model's policy. parse_special: recognise special-token texts.
+ * Returns the number of ids and stores a dam_malloc'd array in *ids (caller frees with dam_free). */
+int tok_encode(const tokenizer *t, const char *text, size_t len, bool add_special, bool parse_special,
+               int32_t **ids);
+
+/* Appends the text of token `id` to buf (capacity cap, always NUL-terminated if cap > 0) and
+ * returns the number of bytes the piece has (which may exceed cap - 1: then it is truncated).
+ * Control tokens render as their text only when `special` is true, else as "". */
+size_t tok_piece(const tokenizer *t, int32_t id, bool special, char *buf, size_t cap);
+
+/* Decodes ids into a new dam_malloc'd NUL-terminated string (caller frees). */
+char *tok_decode(const tokenizer *t, const int32_t *ids, int n, bool special);
+
+int tok_vocab_size(const tokenizer *t);
+int32_t tok_bos(const tokenizer *t); /* -1 if the model has none */
+int32_t tok_eos(const tokenizer *t);
+/* True for tokens that end generation: EOS, EOT and the end-of-turn control tokens
+ * (<|im_end|>, <|endoftext|>, <|eot_id|>, <end_of_turn>, ...), as llama.cpp's is_eog. */
+bool tok_is_eog(const tokenizer *t, int32_t id);
+/* The pre-tokenizer name (tokenizer.ggml.pre), e.g. "smollm". */
+const char *tok_pre_name(const tokenizer *t);
+
+#endif
