@@ -40,6 +40,9 @@ static const ggml_type_info TYPES[] = {
     [34] = T("TQ1_0", 256, 54, false),
     [35] = T("TQ2_0", 256, 66, false),
     [39] = T("MXFP4", 32, 17, false),
+    [40] = T("NVFP4", 64, 36, false),
+    [41] = T("Q1_0", 128, 18, false),
+    [42] = T("Q2_0", 64, 18, false),
 };
 #undef T
 

@@ -1,6 +1,5 @@
 /* gguf.c — see gguf.h. Parsing goes through a cursor that checks every read against the end of
  * the mapping, so no length or count taken from the file is trusted before it is checked. */
-#define _DEFAULT_SOURCE
 #include "model/gguf.h"
 
 #include <errno.h>
@@ -165,9 +164,11 @@ static void parse(gguf_file *f) {
     f->n_kv = rd_u64(&c);
     /* A tensor entry takes at least 8 (name len) + 4 + 8 + 4 + 8 bytes; a kv at least 8 + 4 + 1. */
     if (f->n_tensors > f->size / 32)
-        bad(f, "tensor count %llu is absurd for a file of %zu bytes", (unsigned long long)f->n_tensors, f->size);
+        bad(f, "tensor count %llu cannot fit in a file of %zu bytes (truncated or corrupt)",
+            (unsigned long long)f->n_tensors, f->size);
     if (f->n_kv > f->size / 13)
-        bad(f, "metadata count %llu is absurd for a file of %zu bytes", (unsigned long long)f->n_kv, f->size);
+        bad(f, "metadata count %llu cannot fit in a file of %zu bytes (truncated or corrupt)",
+            (unsigned long long)f->n_kv, f->size);
 
     f->kv = dam_calloc(f->n_kv ? f->n_kv : 1, sizeof(gguf_kv), "GGUF metadata table");
     char what[160];

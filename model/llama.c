@@ -1,0 +1,283 @@
+/* llama.c — see llama.h. Order: loading (hyper-parameters, tensors), state, forward. */
+#include "model/llama.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/mem.h"
+#include "kernels/cpu/attention.h"
+#include "model/dequant.h"
+#include "model/gguf.h"
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+static uint32_t arch_u32(const gguf_file *f, const char *arch, const char *key) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    return gguf_get_u32(f, full);
+}
+
+static void read_config(const gguf_file *f, const char *arch, llama_config *c) {
+    char key[128];
+    c->n_layers = (int)arch_u32(f, arch, "block_count");
+    c->d_model = (int)arch_u32(f, arch, "embedding_length");
+    c->d_ff = (int)arch_u32(f, arch, "feed_forward_length");
+    c->n_heads = (int)arch_u32(f, arch, "attention.head_count");
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+    c->n_kv_heads = (int)gguf_get_u32_or(f, key, (uint32_t)c->n_heads);
+    c->n_ctx_train = (int)arch_u32(f, arch, "context_length");
+    snprintf(key, sizeof key, "%s.rope.freq_base", arch);
+    c->rope_theta = gguf_get_f32_or(f, key, 10000.0f);
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    c->norm_eps = gguf_get_f32(f, key);
+    c->rope = ROPE_ADJACENT; /* GGUF llama: Q/K permuted by the converter (models.md §4) */
+
+    if (c->n_layers < 1 || c->n_layers > 1024) dam_die(DAM_EXIT_INPUT, "%s: %s.block_count = %d is out of range", f->path, arch, c->n_layers);
+    if (c->d_model < 1 || c->n_heads < 1 || c->d_model % c->n_heads != 0)
+        dam_die(DAM_EXIT_INPUT, "%s: %s.embedding_length = %d is not a multiple of head_count = %d", f->path, arch,
+                c->d_model, c->n_heads);
+    if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0)
+        dam_die(DAM_EXIT_INPUT, "%s: head_count = %d is not a multiple of head_count_kv = %d", f->path, c->n_heads,
+                c->n_kv_heads);
+    c->head_dim = c->d_model / c->n_heads;
+    snprintf(key, sizeof key, "%s.attention.key_length", arch);
+    int kl = (int)gguf_get_u32_or(f, key, (uint32_t)c->head_dim);
+    if (kl != c->head_dim)
+        dam_die(DAM_EXIT_INPUT, "%s: %s = %d differs from embedding_length / head_count = %d (not supported)", f->path,
+                key, kl, c->head_dim);
+    if (c->head_dim % 2 != 0) dam_die(DAM_EXIT_INPUT, "%s: head_dim %d is odd", f->path, c->head_dim);
+    snprintf(key, sizeof key, "%s.rope.dimension_count", arch);
+    int rd = (int)gguf_get_u32_or(f, key, (uint32_t)c->head_dim);
+    if (rd != c->head_dim)
+        dam_die(DAM_EXIT_INPUT, "%s: %s = %d: partial rotary embeddings are not supported (head_dim %d)", f->path, key,
+                rd, c->head_dim);
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    const gguf_kv *scaling = gguf_find_kv(f, key);
+    if (scaling && !(scaling->value.type == GGUF_TYPE_STRING && gguf_str_eq(scaling->value.str, "none")))
+        dam_die(DAM_EXIT_INPUT, "%s: %s is set: RoPE scaling is not supported yet", f->path, key);
+    if (c->d_ff < 1) dam_die(DAM_EXIT_INPUT, "%s: %s.feed_forward_length = %d", f->path, arch, c->d_ff);
+    if (!(c->rope_theta > 0) || !(c->norm_eps > 0))
+        dam_die(DAM_EXIT_INPUT, "%s: rope freq_base %g and rms epsilon %g must be positive", f->path, c->rope_theta,
+                c->norm_eps);
+}
+
+/* Finds tensor `name`, checks it is 2-D [in = ne0, out = ne1] (or 1-D [ne0] when out == 0) and
+ * dequantises it into dst. */
+static void load_tensor(const gguf_file *f, const char *name, uint64_t in, uint64_t out, float *dst) {
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    if (t == NULL) dam_die(DAM_EXIT_INPUT, "%s: tensor %s is missing", f->path, name);
+    bool ok = out == 0 ? (t->n_dims == 1 && t->ne[0] == in) : (t->n_dims == 2 && t->ne[0] == in && t->ne[1] == out);
+    if (!ok)
+        dam_die(DAM_EXIT_INPUT, "%s: tensor %s has shape [%llu, %llu], expected [%llu, %llu]", f->path, name,
+                (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)in,
+                (unsigned long long)(out ? out : 1));
+    dequant_tensor(f, t, dst);
+}
+
+static float *alloc_weights(llama_model *m, size_t n, const char *what) {
+    m->weight_bytes += n * sizeof(float);
+    return dam_malloc(n * sizeof(float), what);
+}
+
+llama_model *llama_load(const char *path) {
+    gguf_file *f = gguf_open(path);
+    llama_model *m = dam_calloc(1, sizeof *m, "model");
+    m->path = dam_strdup(path, "path");
+    m->arch = gguf_str_dup(gguf_get_str(f, "general.architecture"));
+    if (strcmp(m->arch, "llama") != 0)
+        dam_die(DAM_EXIT_INPUT, "%s: general.architecture \"%s\" is not supported (supported: llama)", path, m->arch);
+    const gguf_kv *nm = gguf_find_kv(f, "general.name");
+    if (nm && nm->value.type == GGUF_TYPE_STRING) {
+        m->name = gguf_str_dup(nm->value.str);
+    } else {
+        const char *slash = strrchr(path, '/');
+        m->name = dam_strdup(slash ? slash + 1 : path, "name");
+    }
+    llama_config *c = &m->cfg;
+    read_config(f, m->arch, c);
+
+    const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    if (emb == NULL) dam_die(DAM_EXIT_INPUT, "%s: tensor token_embd.weight is missing", path);
+    c->vocab = (int)emb->ne[1];
+    const int d = c->d_model, hd = c->head_dim, H = c->n_heads, Hkv = c->n_kv_heads, ff = c->d_ff;
+    const size_t qkv_rows = (size_t)(H + 2 * Hkv) * hd;
+
+    m->tok_embd = alloc_weights(m, (size_t)c->vocab * d, "token_embd.weight");
+    load_tensor(f, "token_embd.weight", d, c->vocab, m->tok_embd);
+    m->out_norm = alloc_weights(m, d, "output_norm.weight");
+    load_tensor(f, "output_norm.weight", d, 0, m->out_norm);
+    m->tied = gguf_find_tensor(f, "output.weight") == NULL;
+    if (m->tied) {
+        m->lm_head = m->tok_embd;
+    } else {
+        m->lm_head = alloc_weights(m, (size_t)c->vocab * d, "output.weight");
+        load_tensor(f, "output.weight", d, c->vocab, m->lm_head);
+    }
+
+    m->layers = dam_calloc(c->n_layers, sizeof(llama_layer), "layers");
+    char name[96];
+#define LAYER_TENSOR(suffix, in, out, ptr)                        \
+    do {                                                                 \
+        snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);      \
+        load_tensor(f, name, in, out, ptr);                              \
+    } while (0)
+    for (int l = 0; l < c->n_layers; l++) {
+        llama_layer *L = &m->layers[l];
+        L->attn_norm = alloc_weights(m, d, "attn_norm");
+        L->wqkv = alloc_weights(m, qkv_rows * d, "attn_qkv");
+        L->wo = alloc_weights(m, (size_t)d * H * hd, "attn_output");
+        L->ffn_norm = alloc_weights(m, d, "ffn_norm");
+        L->w_gate_up = alloc_weights(m, (size_t)2 * ff * d, "ffn_gate_up");
+        L->w_down = alloc_weights(m, (size_t)d * ff, "ffn_down");
+        LAYER_TENSOR("attn_norm", d, 0, L->attn_norm);
+        LAYER_TENSOR("attn_q", d, H * hd, L->wqkv);
+        LAYER_TENSOR("attn_k", d, Hkv * hd, L->wqkv + (size_t)H * hd * d);
+        LAYER_TENSOR("attn_v", d, Hkv * hd, L->wqkv + (size_t)(H + Hkv) * hd * d);
+        LAYER_TENSOR("attn_output", H * hd, d, L->wo);
+        LAYER_TENSOR("ffn_norm", d, 0, L->ffn_norm);
+        LAYER_TENSOR("ffn_gate", d, ff, L->w_gate_up);
+        LAYER_TENSOR("ffn_up", d, ff, L->w_gate_up + (size_t)ff * d);
+        LAYER_TENSOR("ffn_down", ff, d, L->w_down);
+    }
+#undef LAYER_TENSOR
+    const gguf_tensor *wq0 = gguf_find_tensor(f, "blk.0.attn_q.weight");
+    const ggml_type_info *ti = ggml_type_get(wq0->type);
+    m->quant = dam_strdup(ti->name, "quant");
+
+    const gguf_kv *ct = gguf_find_kv(f, "tokenizer.chat_template");
+    if (ct && ct->value.type == GGUF_TYPE_STRING) m->chat_template = gguf_str_dup(ct->value.str);
+    m->tok = tok_load(f);
+    if (tok_vocab_size(m->tok) != c->vocab)
+        dam_die(DAM_EXIT_INPUT, "%s: tokenizer has %d tokens but token_embd.weight has %d rows", path,
+                tok_vocab_size(m->tok), c->vocab);
+    sha256_hex(f->map, f->size, m->sha256);
+    gguf_close(f);
+    return m;
+}
+
+void llama_free(llama_model *m) {
+    if (m == NULL) return;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        llama_layer *L = &m->layers[l];
+        dam_free(L->attn_norm); dam_free(L->wqkv); dam_free(L->wo);
+        dam_free(L->ffn_norm); dam_free(L->w_gate_up); dam_free(L->w_down);
+    }
+    dam_free(m->layers);
+    if (!m->tied) dam_free(m->lm_head);
+    dam_free(m->tok_embd);
+    dam_free(m->out_norm);
+    tok_free(m->tok);
+    dam_free(m->path); dam_free(m->name); dam_free(m->arch); dam_free(m->quant);
+    dam_free(m->chat_template);
+    dam_free(m);
+}
+
+/* ---- state -------------------------------------------------------------------------------- */
+
+llama_state *llama_state_new(const llama_model *m, int capacity, int chunk) {
+    const llama_config *c = &m->cfg;
+    if (capacity < 1) dam_die(DAM_EXIT_INPUT, "KV cache capacity %d must be positive", capacity);
+    if (chunk <= 0) chunk = 512;
+    if (chunk > capacity) chunk = capacity;
+    llama_state *s = dam_calloc(1, sizeof *s, "state");
+    s->capacity = capacity;
+    s->chunk = chunk;
+    size_t kv = (size_t)c->n_layers * c->n_kv_heads * capacity * c->head_dim;
+    s->k_cache = dam_malloc(kv * sizeof(float), "KV cache (K)");
+    s->v_cache = dam_malloc(kv * sizeof(float), "KV cache (V)");
+    size_t qkv_dim = (size_t)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
+    s->x = dam_malloc(sizeof(float) * chunk * c->d_model, "activations");
+    s->xn = dam_malloc(sizeof(float) * chunk * c->d_model, "activations");
+    s->qkv = dam_malloc(sizeof(float) * chunk * qkv_dim, "activations");
+    s->att = dam_malloc(sizeof(float) * chunk * c->n_heads * c->head_dim, "activations");
+    s->proj = dam_malloc(sizeof(float) * chunk * c->d_model, "activations");
+    s->gu = dam_malloc(sizeof(float) * chunk * 2 * c->d_ff, "activations");
+    s->hb = dam_malloc(sizeof(float) * chunk * c->d_ff, "activations");
+    s->rope_cos = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
+    s->rope_sin = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
+    return s;
+}
+
+void llama_state_reset(llama_state *s) { s->n_past = 0; }
+
+void llama_state_free(llama_state *s) {
+    if (s == NULL) return;
+    dam_free(s->k_cache); dam_free(s->v_cache);
+    dam_free(s->x); dam_free(s->xn); dam_free(s->qkv); dam_free(s->att); dam_free(s->proj);
+    dam_free(s->gu); dam_free(s->hb); dam_free(s->rope_cos); dam_free(s->rope_sin);
+    dam_free(s);
+}
+
+size_t llama_state_kv_bytes(const llama_model *m, const llama_state *s) {
+    const llama_config *c = &m->cfg;
+    return (size_t)2 * c->n_layers * c->n_kv_heads * s->n_past * c->head_dim * sizeof(float);
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+/* One step of nc <= chunk tokens at positions n_past .. n_past+nc-1; leaves the final residual
+ * stream in s->x. */
+static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *tokens, int nc) {
+    const llama_config *c = &m->cfg;
+    const int d = c->d_model, hd = c->head_dim, H = c->n_heads, Hkv = c->n_kv_heads, ff = c->d_ff;
+    const int qkv_dim = (H + 2 * Hkv) * hd;
+    const int pos0 = s->n_past;
+    const size_t layer_kv = (size_t)Hkv * s->capacity * hd;
+
+    for (int t = 0; t < nc; t++) memcpy(s->x + (size_t)t * d, m->tok_embd + (size_t)tokens[t] * d, sizeof(float) * d);
+    op_rope_table(s->rope_cos, s->rope_sin, pos0, nc, hd, c->rope_theta);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const llama_layer *L = &m->layers[l];
+        float *kc = s->k_cache + l * layer_kv, *vc = s->v_cache + l * layer_kv;
+
+        /* attention: n1 = RMSNorm(x); q, k, v = Wqkv n1; RoPE(q, k); cache k, v; x += Wo Attn */
+        op_rmsnorm(s->xn, s->x, L->attn_norm, nc, d, c->norm_eps);
+        op_linear(s->qkv, s->xn, L->wqkv, nc, d, qkv_dim);
+        op_rope(s->qkv, nc, qkv_dim, H + Hkv, hd, s->rope_cos, s->rope_sin, c->rope); /* q and k heads */
+        for (int t = 0; t < nc; t++)
+            for (int g = 0; g < Hkv; g++) {
+                const float *kt = s->qkv + (size_t)t * qkv_dim + (size_t)(H + g) * hd;
+                const float *vt = kt + (size_t)Hkv * hd;
+                memcpy(kc + ((size_t)g * s->capacity + pos0 + t) * hd, kt, sizeof(float) * hd);
+                memcpy(vc + ((size_t)g * s->capacity + pos0 + t) * hd, vt, sizeof(float) * hd);
+            }
+        attn_causal(s->att, H * hd, s->qkv, qkv_dim, nc, kc, vc, s->capacity, pos0 + nc, H, Hkv, hd,
+                    1.0f / sqrtf((float)hd));
+        op_linear(s->proj, s->att, L->wo, nc, H * hd, d);
+        op_add(s->x, s->proj, (int64_t)nc * d);
+
+        /* feed-forward: n2 = RMSNorm(x); x += Wdown (silu(Wgate n2) * Wup n2) */
+        op_rmsnorm(s->xn, s->x, L->ffn_norm, nc, d, c->norm_eps);
+        op_linear(s->gu, s->xn, L->w_gate_up, nc, d, 2 * ff);
+        op_swiglu(s->hb, s->gu, s->gu + ff, nc, ff, 2 * ff);
+        op_linear(s->proj, s->hb, L->w_down, nc, ff, d);
+        op_add(s->x, s->proj, (int64_t)nc * d);
+    }
+    s->n_past += nc;
+}
+
+void llama_forward(const llama_model *m, llama_state *s, const int32_t *tokens, int n, float *logits, int n_logits) {
+    const llama_config *c = &m->cfg;
+    if (n < 1) dam_die(DAM_EXIT_INPUT, "forward called with %d tokens", n);
+    if (n > s->capacity - s->n_past)
+        dam_die(DAM_EXIT_INPUT, "%d tokens do not fit in the KV cache (%d of %d tokens used)", n, s->n_past, s->capacity);
+    if (logits && (n_logits < 1 || n_logits > n)) dam_die(DAM_EXIT_INPUT, "n_logits %d must be in 1..%d", n_logits, n);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab)
+            dam_die(DAM_EXIT_INPUT, "token id %d at index %d is outside the vocabulary (0..%d)", tokens[i], i, c->vocab - 1);
+
+    const int first_logit = n - (logits ? n_logits : 0); /* index of the first token whose logits we return */
+    for (int c0 = 0; c0 < n; c0 += s->chunk) {
+        int nc = n - c0 < s->chunk ? n - c0 : s->chunk;
+        forward_chunk(m, s, tokens + c0, nc);
+        if (logits == NULL || c0 + nc <= first_logit) continue;
+        int t0 = first_logit > c0 ? first_logit - c0 : 0; /* first row of this chunk that needs logits */
+        int nl = nc - t0;
+        op_rmsnorm(s->xn, s->x + (size_t)t0 * c->d_model, m->out_norm, nl, c->d_model, c->norm_eps);
+        op_linear(logits + (size_t)(c0 + t0 - first_logit) * c->vocab, s->xn, m->lm_head, nl, c->d_model, c->vocab);
+    }
+}
