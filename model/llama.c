@@ -245,8 +245,11 @@ static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *t
                 memcpy(kc + ((size_t)g * s->capacity + pos0 + t) * hd, kt, sizeof(float) * hd);
                 memcpy(vc + ((size_t)g * s->capacity + pos0 + t) * hd, vt, sizeof(float) * hd);
             }
-        attn_causal(s->att, H * hd, s->qkv, qkv_dim, nc, kc, vc, s->capacity, pos0 + nc, H, Hkv, hd,
-                    1.0f / sqrtf((float)hd));
+        if (s->attn)
+            s->attn(s->attn_ctx, l, s->att, H * hd, s->qkv, qkv_dim, nc, kc, vc, s->capacity, pos0 + nc);
+        else
+            attn_causal(s->att, H * hd, s->qkv, qkv_dim, nc, kc, vc, s->capacity, pos0 + nc, H, Hkv, hd,
+                        1.0f / sqrtf((float)hd));
         op_linear(s->proj, s->att, L->wo, nc, H * hd, d);
         op_add(s->x, s->proj, (int64_t)nc * d);
 

@@ -68,6 +68,15 @@ llama_model *llama_load(const char *path);
 
 void llama_free(llama_model *m);
 
+/* One layer's attention, called by llama_forward for every layer of every step in place of the
+ * default dense causal attention (attn_causal). Arguments are those of attn_causal
+ * (kernels/cpu/attention.h): q [n_q][q_stride] post-RoPE and unscaled, this layer's caches
+ * k, v [n_kv_heads][kv_cap][head_dim] holding keys 0 .. n_k-1 (the step's own keys included),
+ * queries at positions n_k - n_q .. n_k - 1; the function writes out [n_q][out_stride].
+ * This is where attention methods (MaskPlans), alignment metrics and DAM's calibration hook in. */
+typedef void (*llama_attn_fn)(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride,
+                              int n_q, const float *k, const float *v, int kv_cap, int n_k);
+
 /* Per-sequence state: the KV cache and the activation buffers for one forward step of up to
  * `chunk` tokens (llama2.c's RunState). All buffers are allocated once, counted by core/mem. */
 typedef struct {
@@ -85,6 +94,8 @@ typedef struct {
     float *hb;       /* [chunk][d_ff] silu(gate) * up */
     float *rope_cos; /* [chunk][head_dim / 2] */
     float *rope_sin; /* [chunk][head_dim / 2] */
+    llama_attn_fn attn; /* NULL: dense causal attention */
+    void *attn_ctx;     /* passed to attn */
 } llama_state;
 
 /* Allocates a state for sequences of up to `capacity` tokens, prefilled `chunk` tokens at a time
