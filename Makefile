@@ -23,7 +23,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all setup model test check-tests run asan bench clean
+.PHONY: all setup model data test run asan bench clean
 all: $(BUILD)/dam $(TEST_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -50,15 +50,17 @@ setup:
 	@scripts/setup-system.sh
 model:
 	@scripts/fetch-model.sh smollm2-135m
+data:
+	@scripts/fetch-data.sh
 
-test: setup model
+test: setup model data
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tests/run.sh
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
 
-run: setup model
+run: setup model data
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/dam generate --model smollm2-135m --prompt "The capital of France is" --max-new 16
 

