@@ -1,0 +1,48 @@
+/* workload.h — one interface over the evaluation tasks (workloads.md): build the examples of a
+ * (length × depth × sample) grid as token ids in the model's own tokens, then score a generated
+ * continuation. Every method sees exactly these ids; their SHA-256 goes into the results. */
+#ifndef DAM_DATASETS_WORKLOAD_H
+#define DAM_DATASETS_WORKLOAD_H
+
+#include <stdint.h>
+
+#include "harness/record.h"
+#include "model/llama.h"
+
+/* A workload's parameters as the config gives them (harness/config.c fills this). */
+typedef struct {
+    char *task;           /* "passkey" or "niah" */
+    int n_lengths;
+    int *lengths;         /* target prompt lengths, tokens */
+    int n_depths;
+    double *depths;       /* needle / key depths, fractions 0..1 */
+    int samples;          /* examples per (length, depth) cell */
+    int max_new_tokens;   /* generation budget */
+    char *haystack_dir;   /* niah: folder of .txt essays (sorted file order) */
+} workload_cfg;
+
+/* One built example. */
+typedef struct {
+    example_record rec;   /* metadata (task, index, lengths, depth, answer, ids sha256) */
+    int32_t *ids;         /* [n] prompt token ids */
+    int n;
+    int32_t *answer_ids;  /* [n_answer] gold continuation ids, for teacher-forced answer NLL */
+    int n_answer;
+    int max_new;          /* generation budget, tokens */
+} example;
+
+/* Builds all examples of workload `w` for model `m` from `seed` into *out (dam_malloc'd array of
+ * *n_out examples, ordered by (length, depth, sample); index = position in that order).
+ * Exits with status 2 naming the problem on impossible requests (length too small for the
+ * template, missing haystack folder). */
+void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, example **out, int *n_out);
+
+/* Score of `prediction` (the generated text) for example e, in [0, 1], by the task's rule. */
+double workload_score(const example *e, const char *prediction);
+
+void example_free(example *e);
+
+/* SHA-256 of token ids as int32 little-endian bytes, hex. */
+void ids_sha256(const int32_t *ids, int n, char hex[65]);
+
+#endif
