@@ -14,6 +14,7 @@ static const char *USAGE =
     "  tokenize   print the token ids of a text under a model's tokenizer\n"
     "  generate   greedy continuation of a prompt (prefill + decode, with timings)\n"
     "  bench      CPU prefill throughput (tokens/s) at several prompt lengths\n"
+    "  calibrate  DAM Stage 1: capture a model's attention patterns into a pattern file\n"
     "\n"
     "Models: --model takes a GGUF file or a name registered in configs/models.tsv\n"
     "(smollm2-135m, fetched by `make model`).\n"
@@ -28,5 +29,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
     dam_die(DAM_EXIT_INPUT, "unknown command \"%s\" (see dam --help)", cmd);
 }
