@@ -1,0 +1,438 @@
+/* maskplan.c — see maskplan.h. Tested against a brute-force materialised mask in
+ * tests/test_maskplan.c.
+ *
+ * The rule splits rows in two: a row p < L (bitmap region) is decided by its bitmap row alone
+ * (every key j <= p < L lies inside the region); a row p >= L by the structural parts (cols,
+ * diags, blocks). Counting a structural row merges the two sorted point streams (cols <= p and
+ * keys p - r for diags r <= p, ascending) and skips points inside the row's key-block intervals.
+ * maskplan_kept_pairs uses that per-row merge only for query blocks that have a block part; a run
+ * of rows without one is counted in closed form (see count_cd_rows). */
+#include "kernels/maskplan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+
+/* ---- small helpers ---- */
+
+static int cmp_i32(const void *a, const void *b) {
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* First index i in a[0 .. n) with a[i] >= x (n if none); a sorted ascending. */
+static int lower_bound(const int32_t *a, int n, int64_t x) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        if ((int64_t)a[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* First index i with a[i] > x. */
+static int upper_bound(const int32_t *a, int n, int64_t x) { return lower_bound(a, n, x + 1); }
+
+static bool contains(const int32_t *a, int n, int64_t x) {
+    const int i = lower_bound(a, n, x);
+    return i < n && (int64_t)a[i] == x;
+}
+
+/* Bits 0 .. pos - j0 of a word starting at key j0 (keys j0 .. pos are causal); 0 if pos < j0. */
+static inline uint64_t causal_word(int64_t pos, int64_t j0) {
+    if (pos < j0) return 0;
+    const int64_t t = pos - j0;
+    return t >= 63 ? ~0ull : (2ull << t) - 1;
+}
+
+/* Sorts a[0 .. n) and removes duplicates in place; returns the new length. */
+static int sort_unique(int32_t *a, int n) {
+    if (n <= 1) return n;
+    qsort(a, (size_t)n, sizeof *a, cmp_i32);
+    int m = 1;
+    for (int i = 1; i < n; i++)
+        if (a[i] != a[m - 1]) a[m++] = a[i];
+    return m;
+}
+
+/* Copies, checks (>= 0), sorts and de-duplicates a list; NULL for an empty one. */
+static int32_t *copy_sorted(const int32_t *src, int n, int *n_out, const char *what) {
+    if (n < 0 || (n > 0 && src == NULL))
+        dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan %s: %d values from %s", what, n, src ? "an array" : "NULL");
+    *n_out = 0;
+    if (n == 0) return NULL;
+    for (int i = 0; i < n; i++)
+        if (src[i] < 0) dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan %s[%d] = %d is negative", what, i, src[i]);
+    int32_t *a = dam_malloc(sizeof *a * (size_t)n, "mask plan");
+    memcpy(a, src, sizeof *a * (size_t)n);
+    const int m = sort_unique(a, n);
+    if (m < n) a = dam_realloc(a, sizeof *a * (size_t)m, "mask plan");
+    *n_out = m;
+    return a;
+}
+
+static size_t bitmap_words_total(int L) { return (size_t)L * (size_t)maskplan_bitmap_words(L); }
+
+/* ---- construction ---- */
+
+maskplan *maskplan_new(void) { return dam_calloc(1, sizeof(maskplan), "mask plan"); }
+
+maskplan *maskplan_dense(void) {
+    maskplan *p = maskplan_new();
+    p->dense = true;
+    return p;
+}
+
+static int32_t *dup_i32(const int32_t *a, size_t n) {
+    if (a == NULL) return NULL;
+    int32_t *b = dam_malloc(sizeof *b * n, "mask plan");
+    memcpy(b, a, sizeof *b * n);
+    return b;
+}
+
+maskplan *maskplan_copy(const maskplan *p) {
+    maskplan *c = maskplan_new();
+    *c = *p;
+    c->cols = dup_i32(p->cols, (size_t)p->n_cols);
+    c->diags = dup_i32(p->diags, (size_t)p->n_diags);
+    c->blk_ptr = p->blk_ptr ? dup_i32(p->blk_ptr, (size_t)p->n_qblocks + 1) : NULL;
+    c->blk_idx = p->blk_ptr ? dup_i32(p->blk_idx, (size_t)p->blk_ptr[p->n_qblocks]) : NULL;
+    c->bitmap = NULL;
+    if (p->bitmap) {
+        const size_t w = bitmap_words_total(p->bitmap_L);
+        c->bitmap = dam_malloc(sizeof(uint64_t) * w, "mask plan bitmap");
+        memcpy(c->bitmap, p->bitmap, sizeof(uint64_t) * w);
+    }
+    return c;
+}
+
+void maskplan_free(maskplan *p) {
+    if (p == NULL) return;
+    dam_free(p->cols);
+    dam_free(p->diags);
+    dam_free(p->blk_ptr);
+    dam_free(p->blk_idx);
+    dam_free(p->bitmap);
+    dam_free(p);
+}
+
+void maskplan_set_cols(maskplan *p, const int32_t *cols, int n) {
+    int m;
+    int32_t *a = copy_sorted(cols, n, &m, "cols");
+    dam_free(p->cols);
+    p->cols = a;
+    p->n_cols = m;
+}
+
+void maskplan_set_diags(maskplan *p, const int32_t *diags, int n) {
+    int m;
+    int32_t *a = copy_sorted(diags, n, &m, "diags");
+    dam_free(p->diags);
+    p->diags = a;
+    p->n_diags = m;
+}
+
+void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const int32_t *idx) {
+    if (n_qblocks < 0 || (n_qblocks > 0 && ptr == NULL))
+        dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan blocks: n_qblocks = %d, ptr %s", n_qblocks,
+                ptr ? "given" : "NULL");
+    int32_t *nptr = NULL, *nidx = NULL;
+    if (n_qblocks > 0) {
+        for (int qb = 0; qb < n_qblocks; qb++)
+            if (ptr[qb] < 0 || ptr[qb + 1] < ptr[qb])
+                dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan blocks: ptr[%d] = %d, ptr[%d] = %d", qb, ptr[qb],
+                        qb + 1, ptr[qb + 1]);
+        const int total = ptr[n_qblocks] - ptr[0];
+        if (total > 0 && idx == NULL) dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan blocks: idx is NULL");
+        nptr = dam_malloc(sizeof *nptr * ((size_t)n_qblocks + 1), "mask plan blocks");
+        nidx = dam_malloc(sizeof *nidx * (size_t)(total > 0 ? total : 1), "mask plan blocks");
+        int w = 0;
+        nptr[0] = 0;
+        for (int qb = 0; qb < n_qblocks; qb++) {
+            const int start = w;
+            for (int i = ptr[qb]; i < ptr[qb + 1]; i++) {
+                if (idx[i] < 0)
+                    dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan blocks: idx[%d] = %d is negative", i, idx[i]);
+                if (idx[i] <= qb) nidx[w++] = idx[i]; /* kb > qb: keys all after the block's rows */
+            }
+            w = start + sort_unique(nidx + start, w - start);
+            nptr[qb + 1] = w;
+        }
+        nidx = dam_realloc(nidx, sizeof *nidx * (size_t)w, "mask plan blocks");
+    }
+    dam_free(p->blk_ptr);
+    dam_free(p->blk_idx);
+    p->n_qblocks = n_qblocks;
+    p->blk_ptr = nptr;
+    p->blk_idx = nidx;
+}
+
+void maskplan_set_bitmap(maskplan *p, int L, const uint64_t *bits) {
+    if (L < 0 || (L > 0 && bits == NULL))
+        dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan bitmap: L = %d, bits %s", L, bits ? "given" : "NULL");
+    uint64_t *b = NULL;
+    if (L > 0) {
+        const int W = maskplan_bitmap_words(L);
+        b = dam_malloc(sizeof *b * bitmap_words_total(L), "mask plan bitmap");
+        memcpy(b, bits, sizeof *b * bitmap_words_total(L));
+        for (int r = 0; r < L; r++) {
+            uint64_t *row = b + (size_t)r * W;
+            row[r / 64] &= causal_word(r, (r / 64) * 64);
+            for (int w = r / 64 + 1; w < W; w++) row[w] = 0;
+        }
+    }
+    dam_free(p->bitmap);
+    p->bitmap = b;
+    p->bitmap_L = L;
+}
+
+/* ---- queries ---- */
+
+bool maskplan_kept(const maskplan *p, int64_t pos, int64_t j) {
+    if (j < 0 || j > pos) return false;
+    if (p->dense) return true;
+    if (pos < p->bitmap_L) {
+        const uint64_t w = p->bitmap[pos * maskplan_bitmap_words(p->bitmap_L) + j / 64];
+        return (w >> (j % 64)) & 1;
+    }
+    if (contains(p->cols, p->n_cols, j)) return true;
+    if (contains(p->diags, p->n_diags, pos - j)) return true;
+    const int64_t qb = pos / MASKPLAN_BLOCK;
+    if (qb < p->n_qblocks) {
+        const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
+        if (contains(p->blk_idx + a, b - a, j / MASKPLAN_BLOCK)) return true;
+    }
+    return false;
+}
+
+uint64_t maskplan_row_word(const maskplan *p, int64_t pos, int64_t j0) {
+    if (j0 < 0 || j0 % 64 != 0)
+        dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan_row_word: j0 = %lld is not a multiple of 64", (long long)j0);
+    const uint64_t causal = causal_word(pos, j0);
+    if (causal == 0 || p->dense) return causal;
+    if (pos < p->bitmap_L) /* j0 <= pos < L: the word lies inside the bitmap row */
+        return p->bitmap[pos * maskplan_bitmap_words(p->bitmap_L) + j0 / 64] & causal;
+    uint64_t w = 0;
+    const int64_t qb = pos / MASKPLAN_BLOCK;
+    if (qb < p->n_qblocks) {
+        const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
+        if (contains(p->blk_idx + a, b - a, j0 / MASKPLAN_BLOCK)) return causal;
+    }
+    for (int i = lower_bound(p->cols, p->n_cols, j0); i < p->n_cols && p->cols[i] < j0 + 64; i++)
+        w |= 1ull << (p->cols[i] - j0);
+    /* key pos - r in [j0, j0 + 63]  <=>  r in [pos - j0 - 63, pos - j0] */
+    const int64_t rhi = pos - j0;
+    for (int i = lower_bound(p->diags, p->n_diags, rhi - 63); i < p->n_diags && p->diags[i] <= rhi; i++)
+        w |= 1ull << (rhi - p->diags[i]);
+    return w & causal;
+}
+
+/* Kept keys of a bitmap row pos < L. */
+static int64_t bitmap_row_count(const maskplan *p, int64_t pos) {
+    const uint64_t *row = p->bitmap + pos * maskplan_bitmap_words(p->bitmap_L);
+    const int64_t last = pos / 64;
+    int64_t c = 0;
+    for (int64_t w = 0; w < last; w++) c += __builtin_popcountll(row[w]);
+    return c + __builtin_popcountll(row[last] & causal_word(pos, last * 64));
+}
+
+/* Kept keys of a row pos >= L: |cols <= pos  U  {pos - r : r in diags, r <= pos}  U  key blocks|,
+ * by a merge of the two ascending point streams, skipping points inside the block intervals. */
+static int64_t struct_row_count(const maskplan *p, int64_t pos) {
+    const int32_t *cols = p->cols, *diags = p->diags, *bl = NULL;
+    const int nc = upper_bound(cols, p->n_cols, pos);
+    int id = upper_bound(diags, p->n_diags, pos) - 1; /* diags[id] <= pos, walked downwards */
+    int nb = 0;
+    const int64_t qb = pos / MASKPLAN_BLOCK;
+    if (qb < p->n_qblocks) {
+        bl = p->blk_idx + p->blk_ptr[qb];
+        nb = p->blk_ptr[qb + 1] - p->blk_ptr[qb];
+    }
+    int64_t count = 0;
+    for (int i = 0; i < nb; i++) {
+        const int64_t s = (int64_t)bl[i] * MASKPLAN_BLOCK;
+        if (s > pos) break;
+        const int64_t e = s + MASKPLAN_BLOCK - 1 < pos ? s + MASKPLAN_BLOCK - 1 : pos;
+        count += e - s + 1;
+    }
+    int ic = 0, ib = 0;
+    int64_t last = -1;
+    while (ic < nc || id >= 0) {
+        int64_t x;
+        if (id < 0 || (ic < nc && cols[ic] <= pos - diags[id])) x = cols[ic++];
+        else x = pos - diags[id--];
+        if (x == last) continue;
+        last = x;
+        while (ib < nb && (int64_t)bl[ib] * MASKPLAN_BLOCK + MASKPLAN_BLOCK - 1 < x) ib++;
+        if (ib < nb && (int64_t)bl[ib] * MASKPLAN_BLOCK <= x) continue; /* inside a kept key block */
+        count++;
+    }
+    return count;
+}
+
+int64_t maskplan_row_count(const maskplan *p, int64_t pos) {
+    if (pos < 0) return 0;
+    if (p->dense) return pos + 1;
+    if (pos < p->bitmap_L) return bitmap_row_count(p, pos);
+    return struct_row_count(p, pos);
+}
+
+/* Kept pairs over rows a .. b-1 (L <= a < b), none of which has a block part: a row p keeps
+ * #{c <= p} + #{r <= p} - #{c : p - c in diags}. Summed over the rows:
+ *   sum_p #{c <= p} = sum_{c < b} (b - max(c, a)), the same for diags, minus the number of pairs
+ *   (c, r) with a <= c + r < b (each such pair is one key counted twice, in row c + r). */
+static int64_t count_cd_rows(const maskplan *p, int64_t a, int64_t b) {
+    int64_t total = 0;
+    for (int i = 0; i < p->n_cols && p->cols[i] < b; i++) total += b - (p->cols[i] > a ? p->cols[i] : a);
+    for (int i = 0; i < p->n_diags && p->diags[i] < b; i++) total += b - (p->diags[i] > a ? p->diags[i] : a);
+    for (int i = 0; i < p->n_cols && p->cols[i] < b; i++) {
+        const int64_t c = p->cols[i];
+        total -= lower_bound(p->diags, p->n_diags, b - c) - lower_bound(p->diags, p->n_diags, a - c);
+    }
+    return total;
+}
+
+static bool qblock_has_blocks(const maskplan *p, int64_t qb) {
+    return qb < p->n_qblocks && p->blk_ptr[qb + 1] > p->blk_ptr[qb];
+}
+
+int64_t maskplan_kept_pairs(const maskplan *p, int64_t n) {
+    if (n <= 0) return 0;
+    if (p->dense) return n * (n + 1) / 2;
+    int64_t total = 0, pos = 0;
+    for (; pos < n && pos < p->bitmap_L; pos++) total += bitmap_row_count(p, pos);
+    while (pos < n) {
+        const int64_t qb = pos / MASKPLAN_BLOCK;
+        if (qblock_has_blocks(p, qb)) {
+            const int64_t end = (qb + 1) * MASKPLAN_BLOCK < n ? (qb + 1) * MASKPLAN_BLOCK : n;
+            for (; pos < end; pos++) total += struct_row_count(p, pos);
+        } else {
+            int64_t q2 = qb + 1;
+            while (q2 < p->n_qblocks && !qblock_has_blocks(p, q2)) q2++;
+            const int64_t end = q2 < p->n_qblocks && q2 * MASKPLAN_BLOCK < n ? q2 * MASKPLAN_BLOCK : n;
+            total += count_cd_rows(p, pos, end);
+            pos = end;
+        }
+    }
+    return total;
+}
+
+double maskplan_density(const maskplan *p, int64_t n) {
+    if (n <= 0) return 0.0;
+    return (double)maskplan_kept_pairs(p, n) / ((double)n * (double)(n + 1) / 2.0);
+}
+
+void maskplan_mark_key_blocks(const maskplan *p, int64_t p0, int64_t p1, uint8_t *visit, int64_t n_kblocks) {
+    if (p0 < 0) p0 = 0;
+    if (p1 < p0) return;
+    if (p->dense) {
+        for (int64_t kb = 0; kb <= p1 / 64 && kb < n_kblocks; kb++) visit[kb] = 1;
+        return;
+    }
+    const int W = maskplan_bitmap_words(p->bitmap_L);
+    for (int64_t pos = p0; pos <= p1 && pos < p->bitmap_L; pos++) {
+        const uint64_t *row = p->bitmap + pos * W;
+        for (int64_t w = 0; w <= pos / 64 && w < n_kblocks; w++)
+            if (row[w] & causal_word(pos, w * 64)) visit[w] = 1;
+    }
+    const int64_t a = p0 > p->bitmap_L ? p0 : p->bitmap_L; /* first structural row */
+    if (a > p1) return;
+    /* column c is kept by row p1 if c <= p1 */
+    for (int i = 0; i < p->n_cols && p->cols[i] <= p1; i++)
+        if (p->cols[i] / 64 < n_kblocks) visit[p->cols[i] / 64] = 1;
+    /* diagonal r keeps keys a - r .. p1 - r (those >= 0) */
+    for (int i = 0; i < p->n_diags && p->diags[i] <= p1; i++) {
+        const int64_t r = p->diags[i], lo = a - r > 0 ? a - r : 0, hi = p1 - r;
+        for (int64_t kb = lo / 64; kb <= hi / 64 && kb < n_kblocks; kb++) visit[kb] = 1;
+    }
+    /* a key block kb <= qb is kept by every row of query block qb */
+    for (int64_t qb = a / MASKPLAN_BLOCK; qb <= p1 / MASKPLAN_BLOCK && qb < p->n_qblocks; qb++)
+        for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++) {
+            const int64_t kb = p->blk_idx[i];
+            if (kb <= qb && kb < n_kblocks) visit[kb] = 1;
+        }
+}
+
+/* ---- checks ---- */
+
+static _Thread_local char validate_msg[192];
+
+#define FAIL(...)                                                         \
+    do {                                                                  \
+        snprintf(validate_msg, sizeof validate_msg, "mask plan: " __VA_ARGS__); \
+        return validate_msg;                                              \
+    } while (0)
+
+static const char *check_list(const int32_t *a, int n, const char *what) {
+    if (n < 0) FAIL("%s count %d is negative", what, n);
+    if (n > 0 && a == NULL) FAIL("%s has %d entries but no array", what, n);
+    for (int i = 0; i < n; i++) {
+        if (a[i] < 0) FAIL("%s[%d] = %d is negative", what, i, a[i]);
+        if (i > 0 && a[i] <= a[i - 1]) FAIL("%s not sorted and unique at index %d (%d after %d)", what, i, a[i], a[i - 1]);
+    }
+    return NULL;
+}
+
+const char *maskplan_validate(const maskplan *p, int64_t n) {
+    if (p == NULL) FAIL("NULL plan");
+    if (n < 0) FAIL("negative sequence length %lld", (long long)n);
+    const char *e;
+    if ((e = check_list(p->cols, p->n_cols, "cols"))) return e;
+    if ((e = check_list(p->diags, p->n_diags, "diags"))) return e;
+    if (p->n_qblocks < 0) FAIL("n_qblocks = %d is negative", p->n_qblocks);
+    if (p->n_qblocks > 0) {
+        if (p->blk_ptr == NULL) FAIL("%d query blocks but no blk_ptr", p->n_qblocks);
+        if (p->blk_ptr[0] != 0) FAIL("blk_ptr[0] = %d, not 0", p->blk_ptr[0]);
+        for (int qb = 0; qb < p->n_qblocks; qb++) {
+            const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
+            if (b < a) FAIL("blk_ptr decreases at query block %d (%d after %d)", qb, b, a);
+            if (b > a && p->blk_idx == NULL) FAIL("blocks listed but no blk_idx");
+            for (int i = a; i < b; i++) {
+                const int32_t kb = p->blk_idx[i];
+                if (kb < 0 || kb > qb) FAIL("query block %d lists key block %d (allowed 0 .. %d)", qb, kb, qb);
+                if (i > a && kb <= p->blk_idx[i - 1]) FAIL("query block %d: key blocks not sorted and unique", qb);
+            }
+        }
+    }
+    if (p->bitmap_L < 0) FAIL("bitmap_L = %d is negative", p->bitmap_L);
+    if (p->bitmap_L > 0 && p->bitmap == NULL) FAIL("bitmap_L = %d but no bitmap", p->bitmap_L);
+    const int L = p->bitmap_L, W = maskplan_bitmap_words(L);
+    for (int r = 0; r < L; r++) {
+        const uint64_t *row = p->bitmap + (size_t)r * W;
+        bool above = (row[r / 64] & ~causal_word(r, (r / 64) * 64)) != 0;
+        for (int w = r / 64 + 1; w < W; w++) above |= row[w] != 0;
+        if (above) FAIL("bitmap row %d has a bit above the diagonal", r);
+    }
+    if (p->dense) return NULL;
+
+    /* empty rows: bitmap region first (the row's bits, causality already checked) */
+    for (int64_t r = 0; r < n && r < L; r++) {
+        const uint64_t *row = p->bitmap + r * W;
+        bool any = false;
+        for (int64_t w = 0; w <= r / 64 && !any; w++) any = row[w] != 0;
+        if (!any) FAIL("row %lld (inside the %d x %d bitmap) keeps no key", (long long)r, L, L);
+    }
+    /* structural rows p >= L: col c keeps every row p >= c, diag r every row p >= r, and a non-empty
+     * key-block list every row of its query block (its key blocks are <= the query block). So only
+     * rows below min(cols[0], diags[0]) can be empty, and only where their query block has no list. */
+    int64_t first_cd = n;
+    if (p->n_cols > 0 && p->cols[0] < first_cd) first_cd = p->cols[0];
+    if (p->n_diags > 0 && p->diags[0] < first_cd) first_cd = p->diags[0];
+    for (int64_t r = L; r < first_cd;) {
+        const int64_t qb = r / MASKPLAN_BLOCK;
+        if (!qblock_has_blocks(p, qb)) FAIL("row %lld keeps no key", (long long)r);
+        r = (qb + 1) * MASKPLAN_BLOCK;
+    }
+    return NULL;
+}
+
+size_t maskplan_bytes(const maskplan *p) {
+    size_t b = sizeof *p + sizeof(int32_t) * ((size_t)p->n_cols + (size_t)p->n_diags);
+    if (p->blk_ptr) b += sizeof(int32_t) * ((size_t)p->n_qblocks + 1 + (size_t)p->blk_ptr[p->n_qblocks]);
+    if (p->bitmap) b += sizeof(uint64_t) * bitmap_words_total(p->bitmap_L);
+    return b;
+}

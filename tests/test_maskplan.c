@@ -1,0 +1,463 @@
+/* test_maskplan.c — kernels/maskplan.c against a brute-force mask materialised here from the rule
+ * in maskplan.h, written independently from raw (unsorted, duplicated, out-of-causal-range) parts:
+ * every plan kind (dense, cols, diags, blocks, bitmap, combinations, bitmap + structural parts with
+ * rows inside and outside the bitmap region, L not a multiple of 64); kept, row_word, row_count,
+ * kept_pairs, density, mark_key_blocks, validate, copy, bytes; validate on broken plans (direct
+ * struct edits, empty rows); setters dying on negative input; plans at n = 1,000,000 against a
+ * closed-form count and a row-by-row sum; no leaks.
+ * Run: make build/tests/test_maskplan && build/tests/test_maskplan */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "core/timer.h"
+#include "kernels/maskplan.h"
+#include "test.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_u64(void) { /* xorshift64* */
+    rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
+    return rng * 2685821657736338717ull;
+}
+static int irand(int n) { return n <= 0 ? 0 : (int)((next_u64() >> 33) % (uint64_t)n); } /* [0, n) */
+
+/* Raw parts as a method would produce them: unsorted, with duplicates, key blocks beyond the query
+ * block, bitmap bits above the diagonal. */
+typedef struct {
+    int dense;
+    int ncols, ndiags;
+    int32_t cols[64], diags[64];
+    int nqb;
+    int32_t *ptr, *idx; /* [nqb + 1], [ptr[nqb]] */
+    int L;
+    uint64_t *bits;     /* [L][ceil(L / 64)] */
+} spec;
+
+/* The rule of maskplan.h, by linear scans of the raw parts. */
+static int ref_kept(const spec *s, long p, long j) {
+    if (j < 0 || j > p) return 0;
+    if (s->dense) return 1;
+    if (p < s->L && j < s->L) return (int)((s->bits[p * ((s->L + 63) / 64) + j / 64] >> (j % 64)) & 1);
+    for (int i = 0; i < s->ndiags; i++)
+        if (s->diags[i] == p - j) return 1;
+    for (int i = 0; i < s->ncols; i++)
+        if (s->cols[i] == j) return 1;
+    if (p / 64 < s->nqb)
+        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
+            if (s->idx[i] == j / 64) return 1;
+    return 0;
+}
+
+enum { K_COLS = 1, K_DIAGS = 2, K_BLOCKS = 4, K_BITMAP = 8, K_DENSE = 16 };
+
+/* A random spec for sequences of about n tokens. */
+static spec make_spec(int kinds, int n, int L) {
+    spec s;
+    memset(&s, 0, sizeof s);
+    s.dense = (kinds & K_DENSE) != 0;
+    if (kinds & K_COLS) {
+        s.ncols = 1 + irand(20);
+        for (int i = 0; i < s.ncols; i++) s.cols[i] = irand(3) == 0 ? irand(8) : irand(n + 10);
+        if (s.ncols > 2) s.cols[1] = s.cols[0]; /* a duplicate */
+    }
+    if (kinds & K_DIAGS) {
+        s.ndiags = 1 + irand(24);
+        for (int i = 0; i < s.ndiags; i++) s.diags[i] = irand(2) ? irand(70) : irand(n + 10);
+        if (s.ndiags > 3) s.diags[3] = s.diags[2];
+    }
+    if (kinds & K_BLOCKS) {
+        s.nqb = (n + 63) / 64 - irand(2); /* sometimes the last query blocks have no block part */
+        if (s.nqb < 1) s.nqb = 1;
+        s.ptr = malloc(sizeof(int32_t) * (s.nqb + 1));
+        s.idx = malloc(sizeof(int32_t) * (s.nqb * 6 + 1));
+        s.ptr[0] = 0;
+        int w = 0;
+        for (int qb = 0; qb < s.nqb; qb++) {
+            int cnt = irand(4) == 0 ? 0 : irand(6); /* some query blocks with no list */
+            for (int i = 0; i < cnt; i++) s.idx[w++] = irand(qb + 3); /* may exceed qb: dropped */
+            if (cnt >= 2) s.idx[w - 1] = s.idx[w - 2];
+            s.ptr[qb + 1] = w;
+        }
+    }
+    if (kinds & K_BITMAP) {
+        s.L = L;
+        int W = (L + 63) / 64;
+        s.bits = malloc(sizeof(uint64_t) * L * W);
+        for (int i = 0; i < L * W; i++) s.bits[i] = next_u64() & next_u64(); /* ~25% bits, above-diagonal too */
+        int r = irand(L);
+        for (int w = 0; w < W; w++) s.bits[r * W + w] = 0; /* an empty bitmap row */
+    }
+    return s;
+}
+
+static void free_spec(spec *s) {
+    free(s->ptr);
+    free(s->idx);
+    free(s->bits);
+}
+
+static maskplan *build(const spec *s) {
+    maskplan *p = s->dense ? maskplan_dense() : maskplan_new();
+    if (s->ncols) maskplan_set_cols(p, s->cols, s->ncols);
+    if (s->ndiags) maskplan_set_diags(p, s->diags, s->ndiags);
+    if (s->nqb) maskplan_set_blocks(p, s->nqb, s->ptr, s->idx);
+    if (s->L) maskplan_set_bitmap(p, s->L, s->bits);
+    return p;
+}
+
+/* Everything about one plan against the brute-force n x n mask. */
+static void check_plan(const spec *s, int n, const char *name) {
+    maskplan *p = build(s);
+    uint8_t *mask = malloc((size_t)n * n);
+    long *rowc = malloc(sizeof(long) * n);
+    for (int i = 0; i < n; i++) {
+        rowc[i] = 0;
+        for (int j = 0; j < n; j++) rowc[i] += mask[(long)i * n + j] = (uint8_t)ref_kept(s, i, j);
+    }
+    int bad_kept = 0, bad_word = 0, bad_count = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = -1; j <= n; j++) bad_kept += maskplan_kept(p, i, j) != (j >= 0 && j < n ? mask[(long)i * n + j] : 0);
+        for (int j0 = 0; j0 < n + 64; j0 += 64) {
+            uint64_t want = 0;
+            for (int t = 0; t < 64; t++)
+                if (j0 + t < n && mask[(long)i * n + j0 + t]) want |= 1ull << t;
+            bad_word += maskplan_row_word(p, i, j0) != want;
+        }
+        bad_count += maskplan_row_count(p, i) != rowc[i];
+    }
+    CHECK(bad_kept == 0, "%s: %d kept() mismatches", name, bad_kept);
+    CHECK(bad_word == 0, "%s: %d row_word() mismatches", name, bad_word);
+    CHECK(bad_count == 0, "%s: %d row_count() mismatches", name, bad_count);
+
+    /* kept_pairs and density for every prefix length, validate's empty-row verdict likewise */
+    long pairs = 0;
+    int bad_pairs = 0, bad_valid = 0, first_empty = -1;
+    for (int m = 0; m <= n; m++) {
+        if (m > 0) {
+            pairs += rowc[m - 1];
+            if (rowc[m - 1] == 0 && first_empty < 0) first_empty = m - 1;
+        }
+        if (maskplan_kept_pairs(p, m) != pairs) {
+            if (bad_pairs++ == 0)
+                fprintf(stderr, "  %s: kept_pairs(%d) = %lld, want %ld\n", name, m, (long long)maskplan_kept_pairs(p, m),
+                        pairs);
+        }
+        const char *v = maskplan_validate(p, m);
+        if ((v == NULL) != (first_empty < 0) || (v && !strstr(v, "keeps no key"))) {
+            if (bad_valid++ == 0) fprintf(stderr, "  %s: validate(%d) = %s, first empty row %d\n", name, m, v ? v : "NULL", first_empty);
+        }
+    }
+    CHECK(bad_pairs == 0, "%s: %d kept_pairs() mismatches", name, bad_pairs);
+    CHECK(bad_valid == 0, "%s: %d validate() mismatches", name, bad_valid);
+    double want_density = (double)pairs / ((double)n * (n + 1) / 2);
+    CHECK_NEAR(maskplan_density(p, n), want_density, 0, 1e-12, "%s: density %.15g, want %.15g", name,
+               maskplan_density(p, n), want_density);
+
+    /* mark_key_blocks: exactly the key blocks some row of p0 .. p1 keeps; nothing written past n_kblocks */
+    int nkb = (n + 63) / 64, bad_mark = 0;
+    uint8_t *vis = malloc(nkb + 16);
+    for (int trial = 0; trial < 60; trial++) {
+        int p0 = irand(n), p1 = p0 + irand(trial < 30 ? 40 : n);
+        if (p1 >= n) p1 = n - 1;
+        int lim = trial % 7 == 0 ? irand(nkb + 1) : nkb; /* sometimes fewer key blocks than causal */
+        memset(vis, 0, nkb + 16);
+        maskplan_mark_key_blocks(p, p0, p1, vis, lim);
+        for (int kb = 0; kb < nkb + 16; kb++) {
+            int want = 0;
+            for (int i = p0; i <= p1 && kb < lim && !want; i++)
+                for (int j = kb * 64; j < kb * 64 + 64 && j < n && !want; j++) want = mask[(long)i * n + j];
+            bad_mark += vis[kb] != want;
+        }
+    }
+    CHECK(bad_mark == 0, "%s: %d mark_key_blocks() mismatches", name, bad_mark);
+    free(vis);
+
+    /* structural checks pass; a copy behaves the same and holds the same bytes */
+    const char *v = maskplan_validate(p, 0);
+    CHECK(v == NULL, "%s: validate(0) = %s", name, v);
+    maskplan *c = maskplan_copy(p);
+    CHECK(maskplan_kept_pairs(c, n) == pairs, "%s: copy differs", name);
+    CHECK(maskplan_bytes(c) == maskplan_bytes(p), "%s: copy bytes %zu vs %zu", name, maskplan_bytes(c), maskplan_bytes(p));
+    size_t want_bytes = sizeof(maskplan) + 4 * ((size_t)p->n_cols + p->n_diags) +
+                        (p->n_qblocks ? 4 * ((size_t)p->n_qblocks + 1 + p->blk_ptr[p->n_qblocks]) : 0) +
+                        8 * (size_t)p->bitmap_L * ((p->bitmap_L + 63) / 64);
+    CHECK(maskplan_bytes(p) == want_bytes, "%s: bytes %zu, want %zu", name, maskplan_bytes(p), want_bytes);
+    maskplan_free(c);
+    maskplan_free(p);
+    free(mask);
+    free(rowc);
+}
+
+static void test_random_plans(void) {
+    struct { int kinds, n, L; const char *name; } cases[] = {
+        {K_DENSE, 130, 0, "dense"},
+        {K_DENSE | K_COLS | K_BITMAP, 130, 70, "dense with ignored parts"},
+        {0, 70, 0, "empty"},
+        {K_COLS, 300, 0, "cols"},
+        {K_DIAGS, 300, 0, "diags"},
+        {K_BLOCKS, 300, 0, "blocks"},
+        {K_BITMAP, 200, 200, "bitmap n = L"},
+        {K_BITMAP, 150, 200, "bitmap n < L"},
+        {K_BITMAP, 230, 100, "bitmap n > L (rows beyond empty)"},
+        {K_COLS | K_DIAGS, 333, 0, "cols + diags"},
+        {K_COLS | K_BLOCKS, 333, 0, "cols + blocks"},
+        {K_DIAGS | K_BLOCKS, 333, 0, "diags + blocks"},
+        {K_COLS | K_DIAGS | K_BLOCKS, 333, 0, "cols + diags + blocks"},
+        {K_BITMAP | K_COLS | K_DIAGS, 300, 100, "bitmap L=100 + cols + diags"},
+        {K_BITMAP | K_COLS | K_DIAGS | K_BLOCKS, 300, 100, "bitmap L=100 + all"},
+        {K_BITMAP | K_COLS | K_DIAGS | K_BLOCKS, 300, 64, "bitmap L=64 + all"},
+        {K_BITMAP | K_COLS | K_DIAGS | K_BLOCKS, 300, 1, "bitmap L=1 + all"},
+        {K_BITMAP | K_COLS | K_DIAGS | K_BLOCKS, 700, 512, "bitmap L=512 + all"},
+        {K_BITMAP | K_DIAGS, 513, 512, "bitmap L=512 + diags, n = L + 1"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int rep = 0; rep < (cases[c].n > 400 ? 2 : 6); rep++) {
+            spec s = make_spec(cases[c].kinds, cases[c].n, cases[c].L);
+            if (rep == 1 && (cases[c].kinds & K_DIAGS)) s.diags[0] = 0; /* the DAM case: no empty row */
+            check_plan(&s, cases[c].n, cases[c].name);
+            free_spec(&s);
+        }
+}
+
+/* validate on broken plans (direct struct edits) and on hand-made empty rows. */
+static void test_validate(void) {
+    const int32_t cols[] = {9, 1, 5}, diags[] = {0, 4, 2};
+    const int32_t ptr[] = {0, 1, 3, 3}, idx[] = {0, 1, 0};
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, cols, 3);
+    maskplan_set_diags(p, diags, 3);
+    maskplan_set_blocks(p, 3, ptr, idx);
+    CHECK(p->n_cols == 3 && p->cols[0] == 1 && p->cols[1] == 5 && p->cols[2] == 9, "cols not sorted");
+    CHECK(maskplan_validate(p, 1000) == NULL, "valid plan rejected: %s", maskplan_validate(p, 1000));
+    const char *v;
+    p->cols[0] = 7; /* 7, 5, 9 */
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "cols not sorted"), "unsorted cols: %s", v ? v : "NULL");
+    p->cols[0] = 5; /* duplicate */
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "cols not sorted"), "duplicate cols: %s", v ? v : "NULL");
+    p->cols[0] = 1;
+    p->diags[0] = -1;
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "diags[0] = -1"), "negative diag: %s", v ? v : "NULL");
+    p->diags[0] = 0;
+    p->diags[2] = 3; /* 0, 2, 3 fine */
+    CHECK(maskplan_validate(p, 1000) == NULL, "%s", maskplan_validate(p, 1000));
+    p->diags[2] = 2;
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "diags not sorted"), "duplicate diags: %s", v ? v : "NULL");
+    p->diags[2] = 4;
+    p->blk_idx[0] = 1; /* query block 0 lists key block 1 */
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "key block 1"), "key block beyond the query block: %s", v ? v : "NULL");
+    p->blk_idx[0] = 0;
+    p->blk_idx[2] = -2;
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "key block -2"), "negative key block: %s", v ? v : "NULL");
+    p->blk_idx[2] = 0; /* query block 1: 1, 0 unsorted */
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "not sorted"), "unsorted key blocks: %s", v ? v : "NULL");
+    p->blk_idx[1] = 0;
+    p->blk_idx[2] = 1;
+    p->blk_ptr[2] = 0; /* decreasing */
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "blk_ptr decreases"), "decreasing blk_ptr: %s", v ? v : "NULL");
+    p->blk_ptr[2] = 3;
+    p->blk_ptr[0] = 1;
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "blk_ptr[0]"), "blk_ptr[0] != 0: %s", v ? v : "NULL");
+    p->blk_ptr[0] = 0;
+    p->n_cols = -1;
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "negative"), "negative count: %s", v ? v : "NULL");
+    p->n_cols = 3;
+    CHECK(maskplan_validate(p, 1000) == NULL, "%s", maskplan_validate(p, 1000));
+    v = maskplan_validate(p, -1);
+    CHECK(v && strstr(v, "negative sequence length"), "n < 0: %s", v ? v : "NULL");
+    v = maskplan_validate(NULL, 10);
+    CHECK(v && strstr(v, "NULL"), "NULL plan: %s", v ? v : "NULL");
+
+    /* bitmap: a bit above the diagonal (direct edit), an empty row */
+    uint64_t bits[100 * 2];
+    for (int r = 0; r < 100; r++) bits[2 * r] = bits[2 * r + 1] = ~0ull;
+    maskplan_set_bitmap(p, 100, bits);
+    CHECK(p->bitmap[0] == 1 && p->bitmap[1] == 0 && p->bitmap[2 * 70] == ~0ull && p->bitmap[2 * 70 + 1] == 0x7f,
+          "bits above the diagonal not cleared");
+    CHECK(maskplan_validate(p, 1000) == NULL, "%s", maskplan_validate(p, 1000));
+    p->bitmap[2 * 70 + 1] |= 1ull << 7; /* key 71 in row 70 */
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "row 70 has a bit above"), "bit above the diagonal: %s", v ? v : "NULL");
+    p->bitmap[2 * 70 + 1] = 0x7f;
+    p->bitmap[2 * 40] = 0;
+    v = maskplan_validate(p, 1000);
+    CHECK(v && strstr(v, "row 40"), "empty bitmap row: %s", v ? v : "NULL");
+    CHECK(maskplan_validate(p, 40) == NULL, "rows beyond n are not checked: %s", maskplan_validate(p, 40));
+    maskplan_free(p);
+
+    /* structural empty rows */
+    p = maskplan_new();
+    v = maskplan_validate(p, 1);
+    CHECK(v && strstr(v, "row 0 keeps no key"), "empty plan: %s", v ? v : "NULL");
+    CHECK(maskplan_validate(p, 0) == NULL, "empty plan, n = 0");
+    const int32_t c5[] = {5}, d3[] = {3};
+    maskplan_set_cols(p, c5, 1);
+    v = maskplan_validate(p, 100);
+    CHECK(v && strstr(v, "row 0 keeps"), "rows before the first column: %s", v ? v : "NULL");
+    maskplan_set_diags(p, d3, 1); /* rows 0 .. 2 still empty */
+    v = maskplan_validate(p, 100);
+    CHECK(v && strstr(v, "row 0 keeps"), "rows before the first diagonal: %s", v ? v : "NULL");
+    const int32_t bptr[] = {0, 1}, bidx[] = {0};
+    maskplan_set_blocks(p, 1, bptr, bidx); /* query block 0 covers rows 0 .. 63 */
+    CHECK(maskplan_validate(p, 100) == NULL, "%s", maskplan_validate(p, 100));
+    uint64_t b70[70 * 2];
+    for (int r = 0; r < 70; r++) b70[2 * r] = b70[2 * r + 1] = r == 66 ? 0 : ~0ull;
+    maskplan_set_bitmap(p, 70, b70); /* row 66 empty inside the bitmap */
+    v = maskplan_validate(p, 100);
+    CHECK(v && strstr(v, "row 66"), "empty bitmap row 66: %s", v ? v : "NULL");
+    b70[2 * 66] = 1;
+    maskplan_set_bitmap(p, 70, b70);
+    CHECK(maskplan_validate(p, 100) == NULL, "%s", maskplan_validate(p, 100));
+    const int32_t c80[] = {80};
+    maskplan_set_cols(p, c80, 1);
+    maskplan_set_diags(p, c80, 1);
+    v = maskplan_validate(p, 100); /* rows 70 .. 79: no block part (query block 1), no col, no diag */
+    CHECK(v && strstr(v, "row 70 keeps"), "structural rows after the bitmap: %s", v ? v : "NULL");
+    maskplan_free(p);
+}
+
+/* The setters treat negative input as an internal error: exit status 3 (DAM_EXIT_RUNTIME). */
+static int dies(int which) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(99);
+        maskplan *p = maskplan_new();
+        const int32_t neg[] = {3, -1}, ptr[] = {0, 2, 1}, idx[] = {0, 0};
+        if (which == 0) maskplan_set_cols(p, neg, 2);
+        if (which == 1) maskplan_set_diags(p, neg, 2);
+        if (which == 2) maskplan_set_blocks(p, 2, ptr, idx);
+        if (which == 3) maskplan_set_blocks(p, 1, ptr, neg);
+        if (which == 4) maskplan_row_word(p, 100, 3);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 3;
+}
+
+static void test_setters(void) {
+    for (int w = 0; w < 5; w++) CHECK(dies(w), "internal error %d did not exit with status 3", w);
+    /* replacing and clearing parts */
+    maskplan *p = maskplan_new();
+    const int32_t a[] = {4, 4, 2, 9}, ptr[] = {0, 3, 3, 6}, idx[] = {0, 1, 0, 2, 2, 1};
+    maskplan_set_cols(p, a, 4);
+    CHECK(p->n_cols == 3 && p->cols[0] == 2 && p->cols[2] == 9, "cols %d", p->n_cols);
+    maskplan_set_cols(p, a, 1);
+    CHECK(p->n_cols == 1 && p->cols[0] == 4, "replace cols");
+    maskplan_set_cols(p, NULL, 0);
+    CHECK(p->n_cols == 0, "clear cols");
+    maskplan_set_blocks(p, 3, ptr, idx);
+    /* qb 0: {0, 1, 0} -> {0}; qb 1: {} ; qb 2: {2, 2, 1} -> {1, 2} */
+    CHECK(p->n_qblocks == 3 && p->blk_ptr[1] == 1 && p->blk_ptr[2] == 1 && p->blk_ptr[3] == 3 && p->blk_idx[0] == 0 &&
+              p->blk_idx[1] == 1 && p->blk_idx[2] == 2,
+          "blocks not normalised");
+    maskplan_set_blocks(p, 0, NULL, NULL);
+    CHECK(p->n_qblocks == 0, "clear blocks");
+    maskplan_set_bitmap(p, 0, NULL);
+    CHECK(p->bitmap_L == 0 && p->bitmap == NULL, "clear bitmap");
+    CHECK(maskplan_kept_pairs(p, 1000) == 0 && maskplan_density(p, 0) == 0, "empty plan counts");
+    maskplan_free(p);
+    maskplan_free(NULL);
+}
+
+/* A million tokens. Plan A = 4 sinks (cols 0..3) + window w (diags 0 .. w-1). Row p keeps the window
+ * keys max(0, p-w+1) .. p, that is min(p+1, w), plus the sinks c <= p - w not in the window, that is
+ * min(4, max(0, p - w + 1)). Summed over p = 0 .. n-1 (n - w >= 3):
+ *   window: w(w+1)/2 + (n - w) w;   sinks: sum_{m=1}^{n-w} min(4, m) = 1 + 2 + 3 + 4 (n - w - 3). */
+static void test_million(void) {
+    const int64_t n = 1000000, w = 64;
+    const int64_t want = w * (w + 1) / 2 + (n - w) * w + 6 + 4 * (n - w - 3);
+    int32_t sinks[4] = {0, 1, 2, 3}, win[64];
+    for (int i = 0; i < w; i++) win[i] = i;
+    maskplan *a = maskplan_new();
+    maskplan_set_cols(a, sinks, 4);
+    maskplan_set_diags(a, win, (int)w);
+    CHECK(maskplan_kept_pairs(a, n) == want, "sinks + window: %lld pairs, want %lld",
+          (long long)maskplan_kept_pairs(a, n), (long long)want);
+    CHECK_NEAR(maskplan_density(a, n), (double)want / (n * (n + 1.0) / 2), 0, 1e-12, "density");
+
+    /* the same mask with its top-left 512 x 512 corner given as a bitmap: same count */
+    const int L = 512, W = 8;
+    uint64_t *bits = calloc((size_t)L * W, sizeof *bits);
+    for (int p = 0; p < L; p++)
+        for (int j = 0; j <= p; j++)
+            if (j < 4 || p - j < w) bits[p * W + j / 64] |= 1ull << (j % 64);
+    maskplan_set_bitmap(a, L, bits);
+    CHECK(maskplan_kept_pairs(a, n) == want, "with bitmap: %lld pairs, want %lld", (long long)maskplan_kept_pairs(a, n),
+          (long long)want);
+
+    /* DAM-like: a random 512 x 512 bitmap with its diagonal, 16 columns, 68 diagonals. Time density,
+     * validate; cross-check kept_pairs (closed form over block-free rows) with the row-by-row sum. */
+    for (int i = 0; i < L * W; i++) bits[i] = next_u64() & next_u64();
+    for (int p = 0; p < L; p++) bits[p * W + p / 64] |= 1ull << (p % 64);
+    maskplan_set_bitmap(a, L, bits);
+    int32_t cols[16], diags[68];
+    for (int i = 0; i < 16; i++) cols[i] = i < 4 ? i : irand(L);
+    for (int i = 0; i < 68; i++) diags[i] = i < 64 ? i : irand(L);
+    maskplan_set_cols(a, cols, 16);
+    maskplan_set_diags(a, diags, 68);
+    double t = now_ms();
+    double dens = maskplan_density(a, n);
+    double t_density = now_ms() - t;
+    t = now_ms();
+    const char *v = maskplan_validate(a, n);
+    double t_validate = now_ms() - t;
+    CHECK(v == NULL, "DAM-like plan invalid: %s", v);
+    t = now_ms();
+    int64_t sum = 0;
+    for (int64_t p = 0; p < n; p++) sum += maskplan_row_count(a, p);
+    double t_rows = now_ms() - t;
+    CHECK(sum == maskplan_kept_pairs(a, n), "DAM-like: sum of row counts %lld, kept_pairs %lld", (long long)sum,
+          (long long)maskplan_kept_pairs(a, n));
+    CHECK(maskplan_bytes(a) < 64 * 1024, "plan holds %zu bytes", maskplan_bytes(a));
+    printf("maskplan n=1M DAM-like (L=512, 16 cols, 68 diags): density %.6f in %.3f ms, validate %.3f ms, "
+           "row-by-row %.1f ms, %zu bytes\n", dens, t_density, t_validate, t_rows, maskplan_bytes(a));
+
+    /* plus a block part on every third query block: mixes per-row merges and closed-form runs */
+    int nqb = (int)(n / 64) + 1;
+    int32_t *ptr = malloc(sizeof *ptr * (nqb + 1)), *idx = malloc(sizeof *idx * nqb * 2);
+    int k = 0;
+    ptr[0] = 0;
+    for (int qb = 0; qb < nqb; qb++) {
+        if (qb % 3 == 0) {
+            idx[k++] = qb / 2;
+            idx[k++] = qb;
+        }
+        ptr[qb + 1] = k;
+    }
+    maskplan_set_blocks(a, nqb, ptr, idx);
+    t = now_ms();
+    int64_t kp = maskplan_kept_pairs(a, n);
+    double t_blocks = now_ms() - t;
+    sum = 0;
+    for (int64_t p = 0; p < n; p++) sum += maskplan_row_count(a, p);
+    CHECK(sum == kp, "with blocks: sum of row counts %lld, kept_pairs %lld", (long long)sum, (long long)kp);
+    printf("maskplan n=1M DAM-like + blocks on every third query block: kept_pairs in %.2f ms\n", t_blocks);
+    free(ptr);
+    free(idx);
+    free(bits);
+    maskplan_free(a);
+}
+
+int main(void) {
+    size_t before = dam_mem_in_use();
+    test_random_plans();
+    test_validate();
+    test_setters();
+    test_million();
+    CHECK(dam_mem_in_use() == before, "leaked %zu bytes", dam_mem_in_use() - before);
+    return test_done("maskplan");
+}
