@@ -7,6 +7,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* Sets the OpenMP and OpenBLAS thread counts (n <= 0: leave the defaults, all cores). */
 void set_threads(int n);

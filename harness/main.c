@@ -15,6 +15,8 @@ static const char *USAGE =
     "  generate   greedy continuation of a prompt (prefill + decode, with timings)\n"
     "  bench      CPU prefill throughput (tokens/s) at several prompt lengths\n"
     "  calibrate  DAM Stage 1: capture a model's attention patterns into a pattern file\n"
+    "  inspect    summary table (or --csv per-example rows) of a results file\n"
+    "  check      CI gate: exit 1 if a method's accuracy drops below the baseline's by more than a margin\n"
     "\n"
     "Models: --model takes a GGUF file or a name registered in configs/models.tsv\n"
     "(smollm2-135m, fetched by `make model`).\n"
@@ -30,5 +32,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
     dam_die(DAM_EXIT_INPUT, "unknown command \"%s\" (see dam --help)", cmd);
 }
