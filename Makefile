@@ -22,9 +22,12 @@ LIB_SRC  := $(wildcard core/*.c model/*.c kernels/cpu/*.c dam/*.c baselines/*.c 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# helper programs of the shell tests (not run by tests/run.sh themselves)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all setup model data test run asan bench clean
-all: $(BUILD)/dam $(TEST_BIN)
+all: $(BUILD)/dam $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,4 +74,5 @@ bench: setup model
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/harness/main.d $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/harness/main.d $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d) \
+         $(TOOL_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)

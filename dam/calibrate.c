@@ -50,9 +50,7 @@ void dam_capture_free(dam_capture *c) {
 
 int dam_capture_count(const dam_capture *c) { return c->n_seq; }
 
-/* The llama_attn_fn hook: the true dense output (attn_causal, as the default forward), then the
- * exact float64 probabilities of every query head and row, added into A. */
-static void capture_attn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
+void dam_capture_attn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
                          const float *k, const float *v, int kv_cap, int n_k) {
     dam_capture *c = ctx;
     const llama_config *cfg = &c->m->cfg;
@@ -96,6 +94,12 @@ static void capture_attn(void *ctx, int layer, float *out, int out_stride, const
         }
     dam_free(scratch);
     dam_free(kd);
+    if (layer == 0) /* C: one per valid causal pair seen (the same for every layer and head) */
+        for (int t = 0; t < n_q; t++) {
+            const int pos = n_k - n_q + t;
+            uint32_t *cnt = c->count + tri_index(pos, 0);
+            for (int j = 0; j <= pos; j++) cnt[j]++;
+        }
 }
 
 void dam_capture_run(dam_capture *c, llama_state *s, const int32_t *tokens) {
@@ -104,12 +108,11 @@ void dam_capture_run(dam_capture *c, llama_state *s, const int32_t *tokens) {
     llama_attn_fn saved = s->attn;
     void *saved_ctx = s->attn_ctx;
     llama_state_reset(s);
-    s->attn = capture_attn;
+    s->attn = dam_capture_attn;
     s->attn_ctx = c;
     llama_forward(c->m, s, tokens, c->L, NULL, 0);
     s->attn = saved;
     s->attn_ctx = saved_ctx;
-    for (size_t x = 0; x < c->tri; x++) c->count[x]++; /* every causal pair of the sequence is valid */
     c->n_seq++;
 }
 
@@ -159,6 +162,9 @@ char *dam_corpus_read(const char *path, size_t *len, char sha256[65]) {
         if (got == 0) break;
         n += (size_t)got;
     }
+    int zerr = Z_OK;
+    gzerror(gz, &zerr);
+    if (zerr == Z_BUF_ERROR) dam_die(DAM_EXIT_INPUT, "%s: corpus is a truncated gzip stream", path);
     gzclose(gz);
     if (n == 0) dam_die(DAM_EXIT_INPUT, "%s: corpus is empty", path);
     text[n] = 0;
@@ -172,7 +178,7 @@ int dam_calib_prefix(const llama_model *m, const char *policy, int32_t **ids) {
         int32_t *e = NULL;
         int n = tok_encode(m->tok, "", 0, true, false, &e);
         int keep = n > 0 && e[0] == tok_bos(m->tok) && tok_bos(m->tok) >= 0 ? 1 : 0;
-        *ids = dam_malloc(sizeof(int32_t) * (size_t)(keep ? 1 : 0), "prefix tokens");
+        *ids = dam_malloc(sizeof(int32_t), "prefix tokens"); /* one slot even when empty */
         if (keep) (*ids)[0] = e[0];
         dam_free(e);
         return keep;
@@ -229,6 +235,11 @@ dam_patterns *dam_calibrate(const llama_model *m, const dam_calib_opts *o) {
                 "%d-token prefix, at distinct offsets)",
                 o->corpus_path, N, o->n_seq, L, body, np);
 
+    if (o->progress)
+        fprintf(stderr,
+                "calibrate: %s, %d layers x %d query heads (%d KV heads), pcl %d, %d sequences from %s (%d tokens), "
+                "prefix %s (%d tokens)\n",
+                m->name, n_layers, n_heads, m->cfg.n_kv_heads, L, o->n_seq, o->corpus_path, N, o->prefix, np);
     dam_capture *cap = dam_capture_new(m, L);
     llama_state *st = llama_state_new(m, L, L);
     int32_t *seq = dam_malloc(sizeof(int32_t) * (size_t)L, "calibration sequence");

@@ -48,7 +48,15 @@ void dam_capture_free(dam_capture *c);
  * this sequence's probabilities into A and its pairs into C (§1.3). */
 void dam_capture_run(dam_capture *c, llama_state *s, const int32_t *tokens);
 
-/* Sequences accumulated so far. */
+/* The llama_attn_fn hook dam_capture_run installs (ctx = the dam_capture): writes the true dense
+ * output with attn_causal (exactly what the forward computes without a hook), then adds the
+ * float64 probabilities of every query head and of every query row (positions n_k − n_q .. n_k − 1)
+ * into A of `layer`; the call for layer 0 also adds 1 into C for each causal pair of those rows.
+ * Public so tests can drive it with hand-made q, K, V; n_k must not exceed the capture length. */
+void dam_capture_attn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
+                      const float *k, const float *v, int kv_cap, int n_k);
+
+/* Sequences accumulated so far (by dam_capture_run). */
 int dam_capture_count(const dam_capture *c);
 
 /* Ā = A / (C + ε) of (layer, q_head) into abar[L][L] (row i = query position); the upper triangle

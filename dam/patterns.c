@@ -55,8 +55,8 @@ dam_patterns *dam_patterns_new(int n_layers, int n_heads, const dam_params *par)
     const size_t words = (size_t)par->L * maskplan_bitmap_words(par->L);
     for (int i = 0; i < n_layers * n_heads; i++) {
         p->heads[i].mask = dam_calloc(words, sizeof(uint64_t), "DAM true mask");
-        p->heads[i].diags = dam_malloc(0, "DAM diagonals");
-        p->heads[i].cols = dam_malloc(0, "DAM columns");
+        p->heads[i].diags = dam_malloc(sizeof(int32_t), "DAM diagonals"); /* never 0 bytes: a 0-byte block's */
+        p->heads[i].cols = dam_malloc(sizeof(int32_t), "DAM columns");    /* pointer is one past its end */
     }
     p->model_name = dam_strdup("", "DAM provenance");
     p->corpus = dam_strdup("", "DAM provenance");
@@ -86,7 +86,7 @@ dam_head *dam_patterns_head(const dam_patterns *p, int layer, int q_head) {
 }
 
 static int32_t *copy_i32(const int32_t *vals, int n, const char *what) {
-    int32_t *out = dam_malloc(sizeof(int32_t) * (size_t)n, what);
+    int32_t *out = dam_malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1), what);
     if (n > 0) memcpy(out, vals, sizeof(int32_t) * (size_t)n);
     return out;
 }
@@ -349,9 +349,11 @@ static char *get_str(reader *r, hid_t loc, const char *obj, const char *name) {
     hid_t a = get_attr(r, loc, obj, name, H5T_STRING);
     hid_t t = H5Aget_type(a);
     char *out = NULL;
+    const H5T_cset_t cset = H5Tget_cset(t); /* HDF5 does not convert between ASCII and UTF-8 */
     if (H5Tis_variable_str(t) > 0) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, cset);
         char *s = NULL;
         if (H5Aread(a, mt, &s) < 0 || s == NULL) RFAIL(r, "%s: %s attribute %s: cannot be read", r->path, obj, name);
         out = dam_strdup(s, "DAM provenance");
@@ -362,6 +364,7 @@ static char *get_str(reader *r, hid_t loc, const char *obj, const char *name) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1);
         H5Tset_strpad(mt, H5T_STR_NULLTERM);
+        H5Tset_cset(mt, cset);
         out = dam_calloc(n + 2, 1, "DAM provenance");
         if (H5Aread(a, mt, out) < 0) RFAIL(r, "%s: %s attribute %s: cannot be read", r->path, obj, name);
         H5Tclose(mt);
@@ -407,7 +410,7 @@ static int32_t *get_patterns(reader *r, hid_t g, const char *gpath, const char *
     hid_t d = get_dataset(r, g, gpath, name, H5T_INTEGER, 4, 1, dims);
     if (dims[0] > (hsize_t)L) RFAIL(r, "%s: %s/%s: %llu entries, more than pcl = %d", r->path, gpath, name, (unsigned long long)dims[0], L);
     int n = (int)dims[0];
-    int32_t *v = dam_malloc(sizeof(int32_t) * (size_t)n, "DAM patterns");
+    int32_t *v = dam_malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1), "DAM patterns");
     if (n > 0 && H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
         RFAIL(r, "%s: %s/%s: cannot be read", r->path, gpath, name);
     H5Dclose(d);

@@ -23,7 +23,7 @@
 static const char *HELP =
     "usage: dam calibrate --model M [options] -o patterns/NAME.h5\n"
     "\n"
-    "DAM Stage 1 (arXiv 2506.11104 §3; docs/dam.md): runs the model with full attention on\n"
+    "DAM Stage 1 (arXiv 2506.11104; docs/dam.md): runs the model with full attention on\n"
     "calibration sequences of exactly PCL tokens, averages every layer's and query head's attention\n"
     "map, amplifies it (Box-Cox, shift), thresholds it into the true mask and matches diagonal and\n"
     "vertical patterns. Writes the pattern file atomically (temporary file + rename).\n"
@@ -157,8 +157,6 @@ int cmd_calibrate(int argc, char **argv) {
     const double t0 = now_ms();
     char *path = model_resolve(model);
     llama_model *m = llama_load(path);
-    fprintf(stderr, "calibrate: %s, %d layers x %d query heads (%d KV heads), pcl %d, %ld sequences from %s\n",
-            m->name, m->cfg.n_layers, m->cfg.n_heads, m->cfg.n_kv_heads, par.L, seqs, corpus);
     dam_calib_opts o = {corpus, label, prefix, (int)seqs, par, 1};
     dam_patterns *p = dam_calibrate(m, &o);
     dam_patterns_write(p, out);
