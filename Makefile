@@ -17,22 +17,41 @@ PKGLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -L$(BLASDIR) -Wl,-rpat
 CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fopenmp -fno-math-errno -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I. $(PKGCFG) $(SAN)
 LDLIBS  += $(PKGLIBS) -lssl -lcrypto -lz -lm -fopenmp $(SAN)
 
-LIB_SRC  := $(wildcard core/*.c model/*.c kernels/cpu/*.c dam/*.c baselines/*.c datasets/*.c) \
+LIB_SRC  := $(wildcard core/*.c model/*.c kernels/*.c kernels/cpu/*.c dam/*.c baselines/*.c datasets/*.c) \
             $(filter-out harness/main.c,$(wildcard harness/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/default_config.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # helper programs of the shell tests (not run by tests/run.sh themselves)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all setup model data test run asan bench clean
+.PHONY: all setup model data test run asan bench clean FORCE
 all: $(BUILD)/dam $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# configs/default.json compiled into the binary: `dam run` with no argument runs it.
+$(BUILD)/gen/default_config.c: configs/default.json
+	@mkdir -p $(dir $@)
+	@echo "  GEN   $@"
+	@{ echo '/* generated from configs/default.json by the Makefile; do not edit */'; \
+	   echo 'const char DAM_DEFAULT_CONFIG[] = {'; od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	   echo '0x00};'; } > $@
+$(BUILD)/obj/gen/default_config.o: $(BUILD)/gen/default_config.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+# the git revision goes into every results file; version.o is rebuilt each time
+GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/obj/harness/version.o: harness/version.c FORCE
+	@mkdir -p $(dir $@)
+	@$(CC) $(CFLAGS) -DDAM_GIT_REV='"$(GIT_REV)"' -c $< -o $@
+FORCE:
 
 $(BUILD)/libdam.a: $(LIB_OBJ)
 	@rm -f $@

@@ -24,3 +24,11 @@ void dam_warn(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
 }
+
+void dam_format(char *buf, unsigned long size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (unsigned long)n >= size) dam_die(DAM_EXIT_INPUT, "text too long (%d bytes, limit %lu): %.60s...", n, size - 1, buf);
+}

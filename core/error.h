@@ -20,4 +20,8 @@ _Noreturn void dam_die(int status, const char *fmt, ...) __attribute__((format(p
 /* Prints "dam: warning: " + message to stderr and returns. */
 void dam_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* snprintf into buf[size] that treats truncation as an input error (exit 2, "... too long"):
+ * for paths and command lines built from user input. */
+void dam_format(char *buf, unsigned long size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

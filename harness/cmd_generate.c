@@ -7,6 +7,8 @@
 #include "core/mem.h"
 #include "harness/args.h"
 #include "harness/commands.h"
+#include "harness/attn_ctx.h"
+#include "harness/method.h"
 #include "harness/registry.h"
 #include "model/chat.h"
 #include "model/generate.h"
@@ -15,9 +17,11 @@
 static const char *HELP =
     "usage: dam generate --model M (--prompt TEXT | --prompt-file PATH) [options]\n"
     "\n"
-    "Greedy (argmax) continuation of the prompt with full causal attention. The new text goes to\n"
-    "stdout; prompt length, prefill time (time to first token), decode time per token, peak\n"
-    "memory of the harness allocator and KV-cache bytes go to stderr.\n"
+    "Greedy (argmax) continuation of the prompt under an attention method. The new text goes to\n"
+    "stdout; prompt length, prefill time (time to first token), mask-build time, decode time per\n"
+    "token, peak memory of the harness allocator and KV-cache bytes go to stderr, and for sparse\n"
+    "methods the per-layer mean density and mass recall against full attention (tail and spread\n"
+    "rows of the prompt, measured in the same pass).\n"
     "  --model M          GGUF file or registered name (smollm2-135m)\n"
     "  --prompt TEXT      the prompt (special-token texts such as <|im_start|> are recognised)\n"
     "  --prompt-file PATH read the prompt from a file ('-' = stdin)\n"
@@ -25,12 +29,45 @@ static const char *HELP =
     "  --chat             wrap the prompt as one user turn of the model's chat template\n"
     "  --ids              also print the generated token ids (stderr)\n"
     "  --chunk N          prefill chunk size in tokens (default 512)\n"
+    "  --method NAME      full (default), streaming or dam\n"
+    "  --sinks N          streaming: attention-sink tokens (default 4)\n"
+    "  --window N         streaming: recent-window tokens (default: half the prompt)\n"
+    "  --patterns PATH    dam: pattern file (default patterns/smollm2-135m.h5; calibrated with the\n"
+    "                     paper's defaults if missing, see dam calibrate)\n"
     "  --threads N        CPU threads (default: all cores)\n";
+
+/* Per-layer means over heads of the exact density and the tail / spread mass recall (stderr). */
+static void print_layer_alignment(const attn_ctx *c, const llama_model *m) {
+    const int L = m->cfg.n_layers, H = m->cfg.n_heads;
+    float *al = dam_malloc(sizeof(float) * L * H * ALIGN_N_METRICS, "alignment");
+    float *de = dam_malloc(sizeof(float) * L * H, "density");
+    double mean = attn_ctx_collect(c, al, de);
+    fprintf(stderr, "layer  density  mass_recall(tail)  mass_recall(spread)  out_cos(tail)\n");
+    double tot_t = 0, tot_s = 0;
+    for (int l = 0; l < L; l++) {
+        double d = 0, t = 0, sp = 0, oc = 0;
+        for (int h = 0; h < H; h++) {
+            const float *a = al + ((size_t)l * H + h) * ALIGN_N_METRICS;
+            d += de[l * H + h];
+            t += a[ALIGN_TAIL_MASS_RECALL];
+            sp += a[ALIGN_SPREAD_MASS_RECALL];
+            oc += a[ALIGN_TAIL_OUT_COS];
+        }
+        fprintf(stderr, "%5d  %7.4f  %17.4f  %19.4f  %13.4f\n", l, d / H, t / H, sp / H, oc / H);
+        tot_t += t / H, tot_s += sp / H;
+    }
+    fprintf(stderr, "mean   %7.4f  %17.4f  %19.4f   (NaN: no spread rows in prompts of <= 64 tokens)\n", mean,
+            tot_t / L, tot_s / L);
+    if (c->empty_rows) dam_warn("the masked kernel met %d empty rows", c->empty_rows);
+    dam_free(al);
+    dam_free(de);
+}
 
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *prompt_file = NULL;
-    long max_new = 32, chunk = 512, threads = 0;
+    long max_new = 32, chunk = 512, threads = 0, sinks = 4, window = 0;
     int chat = 0, show_ids = 0;
+    const char *method_name = "full", *patterns = "patterns/smollm2-135m.h5";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
@@ -42,10 +79,27 @@ int cmd_generate(int argc, char **argv) {
         else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
         else if (strcmp(a, "--chat") == 0) chat = 1;
         else if (strcmp(a, "--ids") == 0) show_ids = 1;
+        else if (strcmp(a, "--method") == 0) method_name = arg_value(argc, argv, &i);
+        else if (strcmp(a, "--sinks") == 0) sinks = arg_long(a, arg_value(argc, argv, &i), 0, 1 << 24);
+        else if (strcmp(a, "--window") == 0) window = arg_long(a, arg_value(argc, argv, &i), 1, 1 << 24);
+        else if (strcmp(a, "--patterns") == 0) patterns = arg_value(argc, argv, &i);
         else dam_die(DAM_EXIT_INPUT, "generate: unknown argument %s (see --help)", a);
     }
     if (model == NULL) dam_die(DAM_EXIT_INPUT, "generate: --model is required (see --help)");
     if ((prompt == NULL) == (prompt_file == NULL)) dam_die(DAM_EXIT_INPUT, "generate: give exactly one of --prompt or --prompt-file");
+    method meth;
+    memset(&meth, 0, sizeof meth);
+    if (!method_kind_parse(method_name, &meth.kind))
+        dam_die(DAM_EXIT_INPUT, "--method: \"%s\" is not a method (full, streaming, dam)", method_name);
+    meth.name = dam_strdup(method_name, "method name");
+    meth.streaming = (streaming_params){(int)sinks, (int)window, 0.5};
+    if (meth.kind == METHOD_DAM) {
+        dam_params_default(&meth.dam.par);
+        meth.dam.patterns_path = dam_strdup(patterns, "patterns path");
+        meth.dam.corpus = dam_strdup("data/jargon.txt.gz", "corpus");
+        meth.dam.prefix = dam_strdup("none", "prefix");
+        meth.dam.sequences = 16;
+    }
     set_threads((int)threads);
     char *file_text = prompt_file ? read_text_file(prompt_file, NULL) : NULL;
     const char *user = prompt ? prompt : file_text;
@@ -60,7 +114,12 @@ int cmd_generate(int argc, char **argv) {
     int n = tok_encode(m->tok, text, strlen(text), true, true, &ids);
     if (n < 1) dam_die(DAM_EXIT_INPUT, "generate: the prompt is empty");
 
+    method_prepare(&meth, m);
     llama_state *s = llama_state_new(m, n + (int)max_new, (int)chunk);
+    attn_ctx actx;
+    attn_ctx_init(&actx, m, &meth);
+    attn_ctx_prepare(&actx, n, n + (int)max_new, meth.kind != METHOD_FULL);
+    attn_ctx_attach(&actx, s);
     int32_t *out = dam_malloc(sizeof(int32_t) * max_new, "generated ids");
     gen_stats st;
     int got = generate_greedy(m, s, ids, n, (int)max_new, out, &st);
@@ -75,10 +134,13 @@ int cmd_generate(int argc, char **argv) {
     }
     int steps = got > 1 ? got - 1 : 0;
     fprintf(stderr,
-            "prompt %d tokens | prefill %.1f ms (%.0f tok/s) | %d new tokens, decode %.2f ms/token | "
-            "peak memory %.1f MiB | KV cache %.2f MiB\n",
-            st.n_prompt, st.prefill_ms, st.n_prompt / (st.prefill_ms / 1e3), got,
+            "method %s | prompt %d tokens | prefill %.1f ms (%.0f tok/s) | mask build %.1f ms | %d new tokens, "
+            "decode %.2f ms/token | peak memory %.1f MiB | KV cache %.2f MiB\n",
+            meth.name, st.n_prompt, st.prefill_ms, st.n_prompt / (st.prefill_ms / 1e3), actx.mask_ms, got,
             steps ? st.decode_ms / steps : 0.0, st.peak_bytes / 1048576.0, st.kv_bytes / 1048576.0);
+    if (meth.kind != METHOD_FULL) print_layer_alignment(&actx, m);
+    attn_ctx_free(&actx);
+    method_free(&meth);
     dam_free(gen); dam_free(out); dam_free(ids); dam_free(text); dam_free(file_text); dam_free(path);
     chat_template_free(&tmpl);
     llama_state_free(s);

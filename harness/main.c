@@ -11,10 +11,12 @@ static const char *USAGE =
     "usage: dam <command> [options]      (dam <command> --help for its options)\n"
     "\n"
     "commands:\n"
+    "  run        the main job: every method on every workload example -> HDF5 results\n"
     "  tokenize   print the token ids of a text under a model's tokenizer\n"
     "  generate   greedy continuation of a prompt (prefill + decode, with timings)\n"
     "  bench      CPU prefill throughput (tokens/s) at several prompt lengths\n"
     "  calibrate  DAM Stage 1: capture a model's attention patterns into a pattern file\n"
+    "  plot       gnuplot PNG + SVG figures of a results file\n"
     "  inspect    summary table (or --csv per-example rows) of a results file\n"
     "  check      CI gate: exit 1 if a method's accuracy drops below the baseline's by more than a margin\n"
     "\n"
@@ -31,6 +33,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);

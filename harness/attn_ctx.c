@@ -1,0 +1,149 @@
+/* attn_ctx.c — see attn_ctx.h. */
+#include "harness/attn_ctx.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/timer.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/attention_masked.h"
+
+void attn_ctx_init(attn_ctx *c, const llama_model *m, const method *meth) {
+    memset(c, 0, sizeof *c);
+    c->model = m;
+    c->method = meth;
+    const int LH = m->cfg.n_layers * m->cfg.n_heads;
+    c->plans = dam_calloc(LH, sizeof(maskplan *), "mask plans");
+    c->acc = dam_calloc((size_t)LH * ALIGN_N_METRICS, sizeof(double), "alignment sums");
+    c->cnt = dam_calloc((size_t)LH * 2, sizeof(int), "alignment counts");
+}
+
+static void free_plans(attn_ctx *c) {
+    const int LH = c->model->cfg.n_layers * c->model->cfg.n_heads;
+    for (int i = 0; i < LH; i++) {
+        maskplan_free(c->plans[i]);
+        c->plans[i] = NULL;
+    }
+}
+
+void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align) {
+    const llama_config *cfg = &c->model->cfg;
+    free_plans(c);
+    double t0 = now_ms();
+    for (int l = 0; l < cfg->n_layers; l++)
+        for (int h = 0; h < cfg->n_heads; h++) {
+            maskplan *p = method_plan(c->method, l, h, n_prompt, n_total);
+            if (p) {
+                const char *why = maskplan_validate(p, n_total);
+                if (why) dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s",
+                                 c->method->name, l, h, why);
+            }
+            c->plans[l * cfg->n_heads + h] = p;
+        }
+    c->mask_ms = now_ms() - t0;
+    c->plan_n = n_prompt;
+    c->n_prompt = n_prompt;
+    c->align = align;
+    c->empty_rows = 0;
+    c->align_ms = 0;
+    const int LH = cfg->n_layers * cfg->n_heads;
+    memset(c->acc, 0, sizeof(double) * LH * ALIGN_N_METRICS);
+    memset(c->cnt, 0, sizeof(int) * LH * 2);
+    align_sample_rows(n_prompt, c->tail, &c->n_tail, c->spread, &c->n_spread);
+}
+
+void attn_ctx_attach(attn_ctx *c, llama_state *s) {
+    s->attn = attn_ctx_fn;
+    s->attn_ctx = c;
+}
+
+/* Alignment of the sampled rows that fall in this step, added into the sums. */
+static void observe(attn_ctx *c, int layer, const float *out, int out_stride, const float *q, int q_stride, int n_q,
+                    const float *k, const float *v, int kv_cap, int n_k) {
+    const llama_config *cfg = &c->model->cfg;
+    const int H = cfg->n_heads, d = cfg->head_dim, group = cfg->n_heads / cfg->n_kv_heads;
+    const int p0 = n_k - n_q;
+    /* (row, sample kind) pairs in this step */
+    int rows[2 * ALIGN_ROWS], kind[2 * ALIGN_ROWS], nr = 0;
+    for (int i = 0; i < c->n_tail; i++)
+        if (c->tail[i] >= p0 && c->tail[i] < n_k && c->tail[i] < c->n_prompt) rows[nr] = c->tail[i], kind[nr++] = 0;
+    for (int i = 0; i < c->n_spread; i++)
+        if (c->spread[i] >= p0 && c->spread[i] < n_k && c->spread[i] < c->n_prompt) rows[nr] = c->spread[i], kind[nr++] = 1;
+    if (nr == 0) return;
+    const float scale = 1.0f / sqrtf((float)d);
+    const int n_threads = omp_get_max_threads();
+    float *wf = dam_malloc(sizeof(float) * (size_t)n_k * n_threads, "alignment scratch");
+    double *wd = dam_malloc(sizeof(double) * (size_t)n_k * n_threads, "alignment scratch");
+    align_row_metrics *res = dam_malloc(sizeof(align_row_metrics) * nr * H, "alignment rows");
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+    for (int i = 0; i < nr; i++)
+        for (int h = 0; h < H; h++) {
+            const int t = omp_get_thread_num(), p = rows[i], g = h / group;
+            const float *qr = q + (long)(p - p0) * q_stride + (long)h * d;
+            const float *om = out + (long)(p - p0) * out_stride + (long)h * d;
+            res[i * H + h] = align_row(qr, k + (long)g * kv_cap * d, v + (long)g * kv_cap * d, om, p, d, scale,
+                                       c->plans[layer * H + h], wf + (size_t)t * n_k, wd + (size_t)t * n_k);
+        }
+    for (int i = 0; i < nr; i++)
+        for (int h = 0; h < H; h++) {
+            const align_row_metrics *r = &res[i * H + h];
+            double *a = c->acc + ((size_t)layer * H + h) * ALIGN_N_METRICS + (kind[i] ? ALIGN_SPREAD_MASS_RECALL : 0);
+            a[0] += r->mass_recall;
+            a[1] += r->neg_log_recall;
+            a[2] += r->out_rel_l2;
+            a[3] += r->out_cos;
+            c->cnt[((size_t)layer * H + h) * 2 + kind[i]]++;
+        }
+    dam_free(res);
+    dam_free(wd);
+    dam_free(wf);
+}
+
+void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
+                 const float *k, const float *v, int kv_cap, int n_k) {
+    attn_ctx *c = ctx;
+    const llama_config *cfg = &c->model->cfg;
+    const int H = cfg->n_heads;
+    const float scale = 1.0f / sqrtf((float)cfg->head_dim);
+    if (c->plans[layer * H] == NULL) {
+        attn_causal(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads, cfg->head_dim, scale);
+    } else {
+        c->empty_rows += attn_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads,
+                                     cfg->head_dim, scale, (const maskplan *const *)(c->plans + layer * H));
+    }
+    if (c->align) {
+        double t0 = now_ms();
+        observe(c, layer, out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k);
+        c->align_ms += now_ms() - t0;
+    }
+}
+
+double attn_ctx_collect(const attn_ctx *c, float *alignment, float *density) {
+    const llama_config *cfg = &c->model->cfg;
+    const int H = cfg->n_heads, L = cfg->n_layers;
+    double sum = 0;
+    for (int l = 0; l < L; l++)
+        for (int h = 0; h < H; h++) {
+            const size_t lh = (size_t)l * H + h;
+            if (alignment)
+                for (int m = 0; m < ALIGN_N_METRICS; m++) {
+                    int n = c->cnt[lh * 2 + (m >= ALIGN_SPREAD_MASS_RECALL)];
+                    alignment[lh * ALIGN_N_METRICS + m] = n ? (float)(c->acc[lh * ALIGN_N_METRICS + m] / n) : NAN;
+                }
+            double dens = c->plans[lh] ? maskplan_density(c->plans[lh], c->n_prompt) : 1.0;
+            if (density) density[lh] = (float)dens;
+            sum += dens;
+        }
+    return sum / (L * H);
+}
+
+void attn_ctx_free(attn_ctx *c) {
+    if (c->plans) free_plans(c);
+    dam_free(c->plans);
+    dam_free(c->acc);
+    dam_free(c->cnt);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,58 @@
+/* attn_ctx.h — the attention of one (method, example) forward pass: it implements the
+ * llama_attn_fn hook (model/llama.h), so every layer's attention goes through the method's
+ * MaskPlans, and it measures, in the same pass, how far the method is from full attention on
+ * sampled query rows (harness/alignment.h) and each head's exact density.
+ *
+ * Lifecycle per example: attn_ctx_prepare (builds the plans for this prompt length, timed as
+ * mask-build time, and chooses the sampled rows) → llama_forward / generate (the hook runs) →
+ * attn_ctx_collect (per layer × head alignment means and densities). */
+#ifndef DAM_HARNESS_ATTN_CTX_H
+#define DAM_HARNESS_ATTN_CTX_H
+
+#include <stdbool.h>
+
+#include "harness/alignment.h"
+#include "harness/method.h"
+#include "harness/record.h"
+#include "model/llama.h"
+
+typedef struct {
+    const llama_model *model;
+    const method *method;
+    maskplan **plans;     /* [n_layers][n_heads] for the current prompt; NULL entries for `full` */
+    int plan_n;           /* prompt length the plans were built for */
+    double mask_ms;       /* time the last attn_ctx_prepare spent building plans, ms */
+    bool align;           /* measure alignment on sampled rows */
+    int n_prompt;         /* rows 0 .. n_prompt-1 are the prompt (decode rows are not sampled) */
+    int tail[ALIGN_ROWS], n_tail, spread[ALIGN_ROWS], n_spread;
+    double *acc;          /* [n_layers][n_heads][ALIGN_N_METRICS] sums over sampled rows */
+    int *cnt;             /* [n_layers][n_heads][2] rows summed (tail, spread) */
+    int empty_rows;       /* rows the masked kernel found empty (a method bug; reported) */
+    double align_ms;      /* time spent measuring alignment since the last prepare, ms (callers
+                             subtract it from latency figures) */
+} attn_ctx;
+
+/* Binds a context to a model and a prepared method (both must outlive it). */
+void attn_ctx_init(attn_ctx *c, const llama_model *m, const method *meth);
+
+/* For a prompt of n_prompt tokens followed by up to n_total - n_prompt generated tokens: builds
+ * every (layer, head) plan (timed into mask_ms), validates it (an invalid plan is a runtime
+ * failure naming the method, layer and head, exit 3), clears the alignment sums and picks the
+ * sampled rows if `align`. */
+void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align);
+
+/* Installs the context as the state's attention hook. */
+void attn_ctx_attach(attn_ctx *c, llama_state *s);
+
+/* The llama_attn_fn implementation (ctx is an attn_ctx *). */
+void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
+                 const float *k, const float *v, int kv_cap, int n_k);
+
+/* Writes alignment[n_layers][n_heads][ALIGN_N_METRICS] (means over sampled rows, NaN where no
+ * row was sampled) and density[n_layers][n_heads] (exact, over the n_prompt × n_prompt causal map);
+ * returns the mean density over layers and heads. Either output may be NULL. */
+double attn_ctx_collect(const attn_ctx *c, float *alignment, float *density);
+
+void attn_ctx_free(attn_ctx *c);
+
+#endif

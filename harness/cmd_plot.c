@@ -1,0 +1,229 @@
+/* cmd_plot.c — `dam plot RESULTS.h5 [-o DIR]`: exports the tables the gnuplot scripts under plots/
+ * read (TSV, DIR/data/) and runs gnuplot on them (PNG + SVG, DESIGN §8):
+ *   <task>_accuracy     accuracy vs prompt length, one line per method, Wilson 95% intervals
+ *   <task>_heatmap      length × depth grid of mean scores, one panel per method
+ *   <task>_mass_recall  tail mass recall per (layer, query head), one panel per non-full method */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "harness/args.h"
+#include "harness/commands.h"
+#include "harness/registry.h"
+#include "harness/results_h5.h"
+#include "harness/stats.h"
+
+static const char *HELP =
+    "usage: dam plot RESULTS.h5 [-o DIR]\n"
+    "\n"
+    "Renders the plots of a results file with gnuplot into DIR (default: RESULTS without .h5,\n"
+    "plus _plots), as PNG and SVG, with the exported tables in DIR/data/:\n"
+    "  <task>_accuracy.png     accuracy vs prompt length per method (Wilson 95% intervals)\n"
+    "  <task>_heatmap.png      length x depth grid of mean scores, one panel per method\n"
+    "  <task>_mass_recall.png  tail mass recall per layer and query head, per sparse method\n";
+
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+static int cmp_dbl(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
+
+/* Sorted distinct target lengths and depths of a task's examples. */
+static void task_axes(const run_data *d, const char *task, int *lens, int *n_len, double *deps, int *n_dep, int cap) {
+    *n_len = *n_dep = 0;
+    for (int i = 0; i < d->n_examples; i++) {
+        const example_record *e = &d->examples[i];
+        if (strcmp(e->task, task) != 0) continue;
+        int seen = 0;
+        for (int k = 0; k < *n_len; k++) seen |= lens[k] == e->target_len;
+        if (!seen && *n_len < cap) lens[(*n_len)++] = e->target_len;
+        seen = 0;
+        for (int k = 0; k < *n_dep; k++) seen |= deps[k] == e->depth;
+        if (!seen && *n_dep < cap) deps[(*n_dep)++] = e->depth;
+    }
+    qsort(lens, *n_len, sizeof(int), cmp_int);
+    qsort(deps, *n_dep, sizeof(double), cmp_dbl);
+}
+
+static FILE *open_out(const char *path) {
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL) dam_die(DAM_EXIT_INPUT, "%s: cannot write: %s", path, strerror(errno));
+    return fp;
+}
+
+/* Runs gnuplot -e SETTINGS SCRIPT; exits with status 3 if it fails. */
+static void gnuplot(const char *settings, const char *script) {
+    pid_t pid = fork();
+    if (pid < 0) dam_die(DAM_EXIT_RUNTIME, "cannot start gnuplot: %s", strerror(errno));
+    if (pid == 0) {
+        execlp("gnuplot", "gnuplot", "-e", settings, script, (char *)NULL);
+        fprintf(stderr, "dam: gnuplot not found (install gnuplot-nox; `make setup` does)\n");
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) dam_die(DAM_EXIT_RUNTIME, "gnuplot failed on %s", script);
+}
+
+static void mkdir_p(const char *dir) {
+    char buf[4096];
+    dam_format(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0777);
+            *p = '/';
+        }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) dam_die(DAM_EXIT_INPUT, "%s: cannot create: %s", dir, strerror(errno));
+}
+
+int cmd_plot(int argc, char **argv) {
+    const char *in = NULL, *outdir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { fputs(HELP, stdout); return 0; }
+        else if (strcmp(argv[i], "-o") == 0) outdir = arg_value(argc, argv, &i);
+        else if (argv[i][0] == '-') dam_die(DAM_EXIT_INPUT, "plot: unknown option %s (see --help)", argv[i]);
+        else if (in == NULL) in = argv[i];
+        else dam_die(DAM_EXIT_INPUT, "plot: more than one results file given");
+    }
+    if (in == NULL) dam_die(DAM_EXIT_INPUT, "plot: a results file is required (see --help)");
+    run_data d;
+    results_read_h5(in, &d);
+    char dir[4096], datadir[4200], path[4400], out[4400], settings[8192], script[4400];
+    if (outdir) dam_format(dir, sizeof dir, "%s", outdir);
+    else {
+        dam_format(dir, sizeof dir, "%s", in);
+        size_t n = strlen(dir);
+        if (n > 3 && strcmp(dir + n - 3, ".h5") == 0) dir[n - 3] = 0;
+        strncat(dir, "_plots", sizeof dir - strlen(dir) - 1);
+    }
+    dam_format(datadir, sizeof datadir, "%s/data", dir);
+    mkdir_p(datadir);
+    char names[2048] = "";
+    for (int k = 0; k < d.n_methods; k++) {
+        strncat(names, k ? " " : "", sizeof names - strlen(names) - 1);
+        strncat(names, d.methods[k].name, sizeof names - strlen(names) - 1);
+    }
+    const char **tasks;
+    int n_tasks = run_data_tasks(&d, &tasks);
+    enum { CAP = 256 };
+    int lens[CAP], n_len;
+    double deps[CAP];
+    int n_dep;
+    int n_files = 0;
+    for (int t = 0; t < n_tasks; t++) {
+        const char *task = tasks[t];
+        task_axes(&d, task, lens, &n_len, deps, &n_dep, CAP);
+        char ttl[1024];
+        dam_format(ttl, sizeof ttl, "%s on %s (%s) - commit %s", task, d.model.name, d.model.quantisation, d.git_revision);
+
+        /* accuracy vs length */
+        dam_format(path, sizeof path, "%s/%s_accuracy.tsv", datadir, task);
+        FILE *fp = open_out(path);
+        for (int k = 0; k < d.n_methods; k++) {
+            for (int l = 0; l < n_len; l++) {
+                double sum = 0;
+                int n = 0;
+                for (int r = 0; r < d.n_results; r++) {
+                    const result_record *res = &d.results[r];
+                    if (strcmp(res->method, d.methods[k].name) || strcmp(res->task, task)) continue;
+                    const example_record *e = run_data_find_example(&d, task, res->index);
+                    if (e && e->target_len == lens[l]) sum += res->score, n++;
+                }
+                if (n == 0) continue;
+                double lo, hi;
+                wilson_interval(sum, n, 1.96, &lo, &hi);
+                fprintf(fp, "%d\t%d\t%.6f\t%.6f\t%.6f\t%d\n", k, lens[l], sum / n, lo, hi, n);
+            }
+            fputs("\n\n", fp);
+        }
+        fclose(fp);
+        dam_format(out, sizeof out, "%s/%s_accuracy", dir, task);
+        dam_format(settings, sizeof settings, "data='%s'; names='%s'; out='%s'; ttl='%s: accuracy vs length'", path, names, out, ttl);
+        dam_format(script, sizeof script, "%s/plots/accuracy_vs_length.gp", dam_root());
+        gnuplot(settings, script);
+        n_files += 2;
+
+        /* length x depth heat map */
+        dam_format(path, sizeof path, "%s/%s_heatmap.tsv", datadir, task);
+        fp = open_out(path);
+        for (int k = 0; k < d.n_methods; k++) {
+            for (int l = 0; l < n_len; l++) {
+                for (int q = 0; q < n_dep; q++) {
+                    double sum = 0;
+                    int n = 0;
+                    for (int r = 0; r < d.n_results; r++) {
+                        const result_record *res = &d.results[r];
+                        if (strcmp(res->method, d.methods[k].name) || strcmp(res->task, task)) continue;
+                        const example_record *e = run_data_find_example(&d, task, res->index);
+                        if (e && e->target_len == lens[l] && e->depth == deps[q]) sum += res->score, n++;
+                    }
+                    fprintf(fp, "%d\t%d\t%d\t%.6f\n", k, l, q, n ? sum / n : NAN);
+                }
+                fputc('\n', fp);
+            }
+            fputs("\n", fp);
+        }
+        fclose(fp);
+        char xl[2048] = "", yl[2048] = "";
+        for (int l = 0; l < n_len; l++) snprintf(xl + strlen(xl), sizeof xl - strlen(xl), "%s%d", l ? " " : "", lens[l]);
+        for (int q = 0; q < n_dep; q++) snprintf(yl + strlen(yl), sizeof yl - strlen(yl), "%s%.0f", q ? " " : "", deps[q] * 100);
+        dam_format(out, sizeof out, "%s/%s_heatmap", dir, task);
+        dam_format(settings, sizeof settings, "data='%s'; names='%s'; xlabels='%s'; ylabels='%s'; out='%s'; ttl='%s: score by length and depth'",
+                 path, names, xl, yl, out, ttl);
+        dam_format(script, sizeof script, "%s/plots/heatmap.gp", dam_root());
+        gnuplot(settings, script);
+        n_files += 2;
+
+        /* tail mass recall per layer x head, sparse methods only */
+        dam_format(path, sizeof path, "%s/%s_mass_recall.tsv", datadir, task);
+        fp = open_out(path);
+        char snames[2048] = "";
+        int n_sparse = 0;
+        const int L = d.model.n_layers, H = d.model.n_heads;
+        double *acc = dam_malloc(sizeof(double) * L * H, "plot sums");
+        int *cnt = dam_malloc(sizeof(int) * L * H, "plot counts");
+        for (int k = 0; k < d.n_methods; k++) {
+            memset(acc, 0, sizeof(double) * L * H);
+            memset(cnt, 0, sizeof(int) * L * H);
+            int any = 0;
+            for (int r = 0; r < d.n_results; r++) {
+                const result_record *res = &d.results[r];
+                if (strcmp(res->method, d.methods[k].name) || strcmp(res->task, task) || !res->alignment ||
+                    res->n_layers != L || res->n_heads != H)
+                    continue;
+                for (int i = 0; i < L * H; i++) {
+                    float v = res->alignment[(size_t)i * ALIGN_N_METRICS + ALIGN_TAIL_MASS_RECALL];
+                    if (!isnan(v)) acc[i] += v, cnt[i]++, any = 1;
+                }
+            }
+            if (!any) continue;
+            for (int l = 0; l < L; l++) {
+                for (int h = 0; h < H; h++) fprintf(fp, "%d\t%d\t%d\t%.6f\n", n_sparse, h, l, cnt[l * H + h] ? acc[l * H + h] / cnt[l * H + h] : NAN);
+                fputc('\n', fp);
+            }
+            fputs("\n", fp);
+            snprintf(snames + strlen(snames), sizeof snames - strlen(snames), "%s%s", n_sparse ? " " : "", d.methods[k].name);
+            n_sparse++;
+        }
+        fclose(fp);
+        dam_free(acc);
+        dam_free(cnt);
+        if (n_sparse > 0) {
+            dam_format(out, sizeof out, "%s/%s_mass_recall", dir, task);
+            dam_format(settings, sizeof settings, "data='%s'; names='%s'; nlayers=%d; nheads=%d; metric='tail mass recall'; out='%s'; ttl='%s: mass recall vs full attention (tail rows)'",
+                     path, snames, L, H, out, ttl);
+            dam_format(script, sizeof script, "%s/plots/layer_head.gp", dam_root());
+            gnuplot(settings, script);
+            n_files += 2;
+        }
+    }
+    dam_free((void *)tasks);
+    printf("dam plot: wrote %d files to %s\n", n_files, dir);
+    run_data_free(&d);
+    return 0;
+}

@@ -1,0 +1,275 @@
+/* run.c — see run.h. */
+#include "harness/run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/timer.h"
+#include "datasets/workload.h"
+#include "harness/attn_ctx.h"
+#include "harness/commands.h"
+#include "harness/journal.h"
+#include "harness/registry.h"
+#include "harness/results_h5.h"
+#include "harness/version.h"
+#include "kernels/cpu/ops.h"
+
+/* Fails early (exit 2) if the folder of `path` does not exist or is not writable, so a long run
+ * does not end without a place to put its results. */
+static void check_writable(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    if (access(dir, W_OK) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot write the results here: %s", path, strerror(errno));
+    size_t n = strlen(path);
+    if (n < 4 || strcmp(path + n - 3, ".h5") != 0) dam_die(DAM_EXIT_INPUT, "%s: the results file must end in .h5", path);
+}
+
+/* log-softmax of logits[vocab] into out (double accumulation). */
+static void log_softmax(const float *logits, int vocab, float *out) {
+    float mx = logits[0];
+    for (int i = 1; i < vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < vocab; i++) sum += exp((double)logits[i] - mx);
+    const double lse = mx + log(sum);
+    for (int i = 0; i < vocab; i++) out[i] = (float)(logits[i] - lse);
+}
+
+/* Everything one (method, example) cell needs besides the model. */
+typedef struct {
+    const llama_model *m;
+    const run_config *cfg;
+    attn_ctx *ctx;
+    float *full_logp; /* [n_answer][vocab] log-probabilities of `full` at the answer positions, or NULL */
+    bool have_full;   /* full_logp holds the reference for the current example */
+} cell_env;
+
+static void run_cell(cell_env *env, const method *meth, const example *e, result_record *r) {
+    const llama_model *m = env->m;
+    const int V = m->cfg.vocab, L = m->cfg.n_layers, H = m->cfg.n_heads;
+    const int n = e->n, n_ans = e->n_answer;
+    const int n_total = n + (e->max_new > n_ans ? e->max_new : n_ans) + 1;
+    memset(r, 0, sizeof *r);
+    r->method = dam_strdup(meth->name, "method");
+    r->task = dam_strdup(e->rec.task, "task");
+    r->index = e->rec.index;
+
+    dam_mem_reset_peak();
+    llama_state *s = llama_state_new(m, n_total, env->cfg->prefill_chunk);
+    float *logits = dam_malloc(sizeof(float) * V * (size_t)(n_ans > 0 ? n_ans : 1), "logits");
+    float *logp = dam_malloc(sizeof(float) * V, "log-probabilities");
+
+    /* prefill: plans (mask build) + prompt forward; alignment time excluded */
+    double t0 = now_ms();
+    attn_ctx_prepare(env->ctx, n, n_total, env->cfg->alignment && meth->kind != METHOD_FULL);
+    attn_ctx_attach(env->ctx, s);
+    llama_forward(m, s, e->ids, n, logits, 1);
+    double t1 = now_ms();
+    r->mask_ms = env->ctx->mask_ms;
+    r->prefill_ms = t1 - t0 - env->ctx->align_ms;
+    r->kv_bytes = (double)llama_state_kv_bytes(m, s);
+
+    /* greedy generation from the prompt's last logits */
+    int32_t *out = dam_malloc(sizeof(int32_t) * (size_t)e->max_new, "generated ids");
+    float *first = dam_malloc(sizeof(float) * V, "first logits");
+    memcpy(first, logits, sizeof(float) * V);
+    int got = 0;
+    double t2 = now_ms();
+    while (got < e->max_new) {
+        int32_t next = op_argmax(logits, V);
+        out[got++] = next;
+        if (tok_is_eog(m->tok, next) || got == e->max_new) break;
+        llama_forward(m, s, &next, 1, logits, 1);
+    }
+    double t3 = now_ms();
+    r->n_generated = got;
+    r->decode_ms = got > 1 ? (t3 - t2) / (got - 1) : 0.0;
+    r->prediction = tok_decode(m->tok, out, got, false);
+    r->score = workload_score(e, r->prediction);
+
+    /* teacher forcing of the gold answer from the prompt's cache: positions n-1 .. n+n_ans-2 */
+    double nll = 0, kl = 0;
+    if (n_ans > 0) {
+        memcpy(logits, first, sizeof(float) * V);
+        if (n_ans > 1) {
+            s->n_past = n;
+            llama_forward(m, s, e->answer_ids, n_ans - 1, logits + V, n_ans - 1);
+        }
+        for (int t = 0; t < n_ans; t++) {
+            log_softmax(logits + (size_t)t * V, V, logp);
+            nll -= logp[e->answer_ids[t]];
+            float *ref = env->full_logp + (size_t)t * V;
+            if (meth->kind == METHOD_FULL) {
+                memcpy(ref, logp, sizeof(float) * V);
+            } else if (env->have_full) {
+                double k = 0;
+                for (int i = 0; i < V; i++) k += exp((double)ref[i]) * ((double)ref[i] - logp[i]);
+                kl += k;
+            }
+        }
+        nll /= n_ans;
+        kl /= n_ans;
+    }
+    if (meth->kind == METHOD_FULL) env->have_full = true;
+    r->answer_nll = nll;
+    r->logit_kl = meth->kind == METHOD_FULL ? 0.0 : (env->have_full ? kl : NAN);
+
+    r->n_layers = L;
+    r->n_heads = H;
+    r->alignment = dam_malloc(sizeof(float) * L * H * ALIGN_N_METRICS, "alignment");
+    r->head_density = dam_malloc(sizeof(float) * L * H, "density");
+    r->density = attn_ctx_collect(env->ctx, r->alignment, r->head_density);
+    if (env->ctx->empty_rows) dam_warn("method %s left %d empty attention rows on %s #%d", meth->name, env->ctx->empty_rows, e->rec.task, e->rec.index);
+    r->peak_bytes = (double)dam_mem_peak();
+
+    dam_free(first);
+    dam_free(out);
+    dam_free(logp);
+    dam_free(logits);
+    llama_state_free(s);
+}
+
+static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, const char *model_arg) {
+    d->harness_version = dam_strdup(DAM_VERSION, "meta");
+    d->git_revision = dam_strdup(DAM_GIT_REVISION, "meta");
+    d->config_json = dam_strdup(cfg->resolved_json, "meta");
+    char host[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    d->host = dam_strdup(host, "meta");
+    d->device = dam_strdup("cpu", "meta");
+    d->cuda_version = dam_strdup("none", "meta");
+    d->driver_version = dam_strdup("none", "meta");
+    char now[32];
+    results_utc_now(now);
+    d->start_time = dam_strdup(now, "meta");
+    d->end_time = dam_strdup("", "meta");
+    d->seed = cfg->seed;
+    model_info *mi = &d->model;
+    mi->name = dam_strdup(model_arg, "meta");
+    mi->architecture = dam_strdup(m->arch, "meta");
+    mi->n_layers = m->cfg.n_layers;
+    mi->n_heads = m->cfg.n_heads;
+    mi->n_kv_heads = m->cfg.n_kv_heads;
+    mi->head_dim = m->cfg.head_dim;
+    mi->context_length = m->cfg.n_ctx_train;
+    mi->rope_theta = m->cfg.rope_theta;
+    mi->file_sha256 = dam_strdup(m->sha256, "meta");
+    mi->quantisation = dam_strdup(m->quant, "meta");
+    for (int i = 0; i < cfg->n_methods; i++) run_data_add_method_all_layers(d, cfg->methods[i].name, m->cfg.n_layers);
+}
+
+int run_execute(run_config *cfg, const run_opts *o) {
+    const char *output = o->output ? o->output : cfg->output;
+    check_writable(output);
+    set_threads(cfg->threads);
+    char *path = model_resolve(cfg->model);
+    llama_model *m = llama_load(path);
+    fprintf(stderr, "dam run: %s (%s), %d layers x %d heads, config %s -> %s\n", m->name, path, m->cfg.n_layers,
+            m->cfg.n_heads, cfg->source, output);
+    for (int i = 0; i < cfg->n_methods; i++) method_prepare(&cfg->methods[i], m);
+
+    run_data d;
+    run_data_init(&d);
+    fill_meta(&d, cfg, m, cfg->model);
+    char *jpath = journal_path(output);
+    journal *j;
+    if (o->resume && access(jpath, F_OK) == 0) {
+        run_data loaded;
+        j = journal_resume(jpath, &d, &loaded);
+        run_data_free(&d);
+        d = loaded;
+        fprintf(stderr, "dam run: resuming from %s (%d results done)\n", jpath, d.n_results);
+    } else {
+        j = journal_create(jpath, &d);
+    }
+
+    /* build every example once: identical ids for every method */
+    int n_ex = 0;
+    example *ex = NULL;
+    for (int w = 0; w < cfg->n_workloads; w++) {
+        example *part;
+        int n_part;
+        workload_build(&cfg->workloads[w], m, cfg->seed, &part, &n_part);
+        ex = dam_realloc(ex, sizeof(example) * (size_t)(n_ex + n_part), "examples");
+        memcpy(ex + n_ex, part, sizeof(example) * (size_t)n_part);
+        n_ex += n_part;
+        dam_free(part);
+    }
+    for (int i = 0; i < n_ex; i++) {
+        const example_record *prev = run_data_find_example(&d, ex[i].rec.task, ex[i].rec.index);
+        if (prev == NULL) {
+            run_data_add_example(&d, &ex[i].rec);
+            journal_append_example(j, &ex[i].rec);
+        } else if (strcmp(prev->ids_sha256, ex[i].rec.ids_sha256) != 0) {
+            dam_die(DAM_EXIT_INPUT, "%s: example %s #%d has different token ids than in the journal (sha256 %.12s vs %.12s)",
+                    jpath, ex[i].rec.task, ex[i].rec.index, ex[i].rec.ids_sha256, prev->ids_sha256);
+        }
+    }
+
+    results_write_h5(output, &d); /* from here on a readable file exists whatever happens */
+
+    int max_ans = 1;
+    for (int i = 0; i < n_ex; i++) max_ans = ex[i].n_answer > max_ans ? ex[i].n_answer : max_ans;
+    attn_ctx ctx;
+    cell_env env = {m, cfg, &ctx, dam_malloc(sizeof(float) * m->cfg.vocab * (size_t)max_ans, "reference log-probs"), false};
+    const int total = n_ex * cfg->n_methods;
+    int done = 0, skipped = 0;
+    double t_start = now_ms(), t_pub = now_ms();
+    for (int i = 0; i < n_ex; i++) {
+        env.have_full = false;
+        for (int k = 0; k < cfg->n_methods; k++, done++) {
+            const method *meth = &cfg->methods[k];
+            /* a resumed full-attention cell is recomputed when later methods still need its
+               distributions for the logit KL */
+            bool have = journal_has_result(&d, meth->name, ex[i].rec.task, ex[i].rec.index);
+            bool later_missing = false;
+            for (int q = k + 1; q < cfg->n_methods; q++)
+                later_missing |= !journal_has_result(&d, cfg->methods[q].name, ex[i].rec.task, ex[i].rec.index);
+            if (have && !(meth->kind == METHOD_FULL && later_missing)) {
+                skipped++;
+                continue;
+            }
+            attn_ctx_init(&ctx, m, meth);
+            result_record r;
+            run_cell(&env, meth, &ex[i], &r);
+            attn_ctx_free(&ctx);
+            if (!have) journal_append_result(j, &r);
+            double el = (now_ms() - t_start) / 1e3;
+            int ran = done + 1 - skipped;
+            double eta = ran > 0 ? el / ran * (total - done - 1) : 0;
+            fprintf(stderr, "[%3d/%d] %-8s #%-3d L=%-6d depth %.2f  %-10s score %.2f  nll %.3f  density %.3f  "
+                    "prefill %.1f s  (elapsed %.0f s, eta %.0f s)\n",
+                    done + 1, total, ex[i].rec.task, ex[i].rec.index, ex[i].n, ex[i].rec.depth, meth->name, r.score,
+                    r.answer_nll, r.density, r.prefill_ms / 1e3, el, eta);
+            run_data_take_result(&d, &r);
+            result_record_free(&r);
+        }
+        if (now_ms() - t_pub > o->publish_every_s * 1e3 || i == n_ex - 1) {
+            results_write_h5(output, &d);
+            t_pub = now_ms();
+        }
+    }
+    char now[32];
+    results_utc_now(now);
+    dam_free(d.end_time);
+    d.end_time = dam_strdup(now, "meta");
+    results_write_h5(output, &d);
+    journal_close(j);
+    fprintf(stderr, "dam run: wrote %s (%d results, %.0f s)\n", output, d.n_results, (now_ms() - t_start) / 1e3);
+
+    for (int i = 0; i < n_ex; i++) example_free(&ex[i]);
+    dam_free(ex);
+    dam_free(env.full_logp);
+    dam_free(jpath);
+    run_data_free(&d);
+    llama_free(m);
+    dam_free(path);
+    return 0;
+}

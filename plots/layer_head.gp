@@ -1,0 +1,24 @@
+# layer_head.gp — a per (layer, query head) map of one alignment metric (e.g. tail mass recall)
+# averaged over examples, one panel per method. Driven by `dam plot`, which passes:
+#   data   TSV: method_index head layer value   (one block per method)
+#   names  method names;  nlayers, nheads;  metric (colour-bar label);  out;  ttl
+set datafile separator "\t"
+nmeth = words(names)
+set xrange [-0.5:nheads-0.5]
+set yrange [-0.5:nlayers-0.5]
+set cbrange [0:1]
+set palette defined (0 "#08306b", 0.5 "#6baed6", 1 "#f7fbff")
+set xlabel "query head"
+set ylabel "layer"
+set cblabel metric noenhanced
+unset key
+do for [fmt in "png svg"] {
+    if (fmt eq "png") { set terminal pngcairo size (300*nmeth+140),520 font ",10"; set output out.".png" }
+    else { set terminal svg size (300*nmeth+140),520 font ",10" dynamic; set output out.".svg" }
+    set multiplot layout 1,nmeth title ttl noenhanced
+    do for [i=0:nmeth-1] {
+        set title word(names, i+1) noenhanced
+        plot data index i using 2:3:4 with image
+    }
+    unset multiplot
+}
