@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `dam inspect` and `dam check` on synthetic results files written by tests/tools/results_tool:
+# check exits 0 within the margin, 1 on a regression (listed on stderr), 2 on a missing file, an
+# unknown baseline, no common examples or malformed arguments (one stderr line each); inspect
+# prints one CSV row per (method, example) and flags the cells where full attention scores < 0.5.
+# If python3 with h5py is installed, the h5py snippet of docs/hdf5.md is run on a file too.
+set -u
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dam="${DAM_BIN:-$root/build/dam}"
+tool="$(dirname "$dam")/tests/tools/results_tool"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0; n=0
+
+bad() { echo "FAIL results_cli/$1: $2"; fail=$((fail + 1)); }
+
+# expect NAME STATUS PATTERN CMD...: runs dam CMD, wants exit STATUS and PATTERN in stdout+stderr;
+# for status 2 also exactly one stderr line.
+expect() {
+    local name="$1" want="$2" pattern="$3"; shift 3
+    n=$((n + 1))
+    timeout 60 "$dam" "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -ne "$want" ]; then bad "$name" "exit $rc, want $want: $(head -c 300 "$tmp/err")"; return; fi
+    if ! cat "$tmp/out" "$tmp/err" | grep -qE -- "$pattern"; then bad "$name" "no /$pattern/ in: $(head -c 300 "$tmp/out" "$tmp/err")"; return; fi
+    if [ "$want" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then bad "$name" "$(wc -l <"$tmp/err") stderr lines"; fi
+}
+
+[ -x "$tool" ] || { echo "FAIL results_cli: $tool not built (make all)"; exit 1; }
+"$tool" synth "$tmp/ok.h5" --drop 0.005 || bad synth "ok.h5"
+"$tool" synth "$tmp/drop.h5" --drop 0.05 --nll-up 0.3 || bad synth "drop.h5"
+"$tool" synth "$tmp/disjoint.h5" --disjoint || bad synth "disjoint.h5"
+
+# the gate
+expect within_margin 0 "passkey +dam +20 +1\.0000 +0\.9950 +0\.0050 +ok" check "$tmp/ok.h5" --baseline full --max-drop 0.01
+expect default_flags 0 "score against full, max drop 0.01" check "$tmp/ok.h5"
+expect regression 1 "check failed: dam on passkey: score 0\.9500 vs full 1\.0000" check "$tmp/drop.h5" --baseline full --max-drop 0.01
+expect regression_table 1 "niah +dam .*REGRESSION" check "$tmp/drop.h5" --baseline full --max-drop 0.01
+expect regression_count 1 "2 regressions" check "$tmp/drop.h5" --baseline full --max-drop 0.01
+expect wider_margin 0 "ok" check "$tmp/drop.h5" --baseline full --max-drop 0.06
+expect other_baseline 0 "passkey +full +20 +0\.9500 +1\.0000 +-0\.0500 +ok" check "$tmp/drop.h5" --baseline dam --max-drop 0.01
+expect nll_regression 1 "dam on niah: answer_nll 0\.8000 vs full 0\.5000" check "$tmp/drop.h5" --metric answer_nll --max-drop 0.1
+expect nll_ok 0 "lower is better" check "$tmp/ok.h5" --metric answer_nll --max-drop 0
+expect recall 1 "dam on passkey: tail_mass_recall 0\.9000" check "$tmp/ok.h5" --metric tail_mass_recall --max-drop 0.05
+# usage and input errors
+expect missing_file 2 "$tmp/none.h5: cannot open" check "$tmp/none.h5" --baseline full --max-drop 0.01
+expect not_hdf5 2 "not an HDF5 file" check "$0" --baseline full
+expect unknown_baseline 2 "no baseline method \"nope\" \(methods: full, dam, streaming\)" check "$tmp/ok.h5" --baseline nope --max-drop 0.01
+expect no_common 2 "no common example" check "$tmp/disjoint.h5" --baseline full --max-drop 0.01
+expect bad_drop 2 "--max-drop: \"abc\" is not a number" check "$tmp/ok.h5" --max-drop abc
+expect negative_drop 2 "--max-drop: -1 is negative" check "$tmp/ok.h5" --max-drop -1
+expect missing_value 2 "--max-drop needs a value" check "$tmp/ok.h5" --max-drop
+expect bad_metric 2 "--metric: unknown metric \"bogus\"" check "$tmp/ok.h5" --metric bogus
+expect unknown_flag 2 "unknown argument --frob" check "$tmp/ok.h5" --frob
+expect no_file 2 "give a results file" check --baseline full
+expect two_files 2 "more than one results file" check "$tmp/ok.h5" "$tmp/drop.h5"
+
+# inspect
+expect summary 0 "niah +full +2048 +10 +0\.250 .*uninformative" inspect "$tmp/ok.h5"
+expect summary_ok_cell 0 "passkey +dam +1024 +10 +0\.995 +\[0\.715,1\.000\]" inspect "$tmp/ok.h5"
+expect csv_header 0 "^method,task,index,target_len" inspect "$tmp/ok.h5" --csv
+rows=$("$dam" inspect "$tmp/ok.h5" --csv | wc -l); n=$((n + 1))
+[ "$rows" -eq 121 ] || bad csv_rows "$rows lines, want 1 header + 3 methods x 2 tasks x 20 examples"
+fields=$("$dam" inspect "$tmp/ok.h5" --csv | sed 's/"[^"]*"//g' | awk -F, '{print NF}' | sort -u); n=$((n + 1))
+[ "$fields" = "27" ] || bad csv_fields "field counts: $fields"
+expect csv_quoting 0 '^dam,niah,3,2048,2047,0\.75,0,"key 1003, ""v""",0\.245,pred 1/1/3,0\.5,' inspect "$tmp/ok.h5" --csv
+rows=$("$dam" inspect "$tmp/disjoint.h5" --csv | wc -l); n=$((n + 1))
+[ "$rows" -eq 81 ] || bad csv_rows_disjoint "$rows lines, want 81"
+expect inspect_missing 2 "$tmp/none.h5: cannot open" inspect "$tmp/none.h5"
+expect inspect_flag 2 "unknown argument --xml" inspect "$tmp/ok.h5" --xml
+expect inspect_help 0 "usage: dam inspect" inspect --help
+expect check_help 0 "usage: dam check" check --help
+
+# the h5py snippet of docs/hdf5.md, verbatim, when h5py is available
+if python3 -c "import h5py" 2>/dev/null && [ -f "$root/docs/hdf5.md" ]; then
+    n=$((n + 1))
+    sed -n '/<!-- snippet:begin -->/,/<!-- snippet:end -->/p' "$root/docs/hdf5.md" | sed '/^<!--/d;/^```/d' \
+        | sed "s#results/run.h5#$tmp/ok.h5#" >"$tmp/snippet.py"
+    printf 'assert len(rows) == 120, len(rows)\nr = [x for x in rows if x["method"] == "dam" and x["task"] == "niah" and x["index"] == 3][0]\nassert r["target_len"] == 2048 and r["answer"] == "key 1003, \\"v\\"" and abs(r["score"] - 0.245) < 1e-12, r\n' >>"$tmp/snippet.py"
+    python3 "$tmp/snippet.py" >"$tmp/py.out" 2>&1 || bad h5py_snippet "$(tail -5 "$tmp/py.out")"
+fi
+
+echo "results_cli                  $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n cases, $fail failed)"
+[ $fail -eq 0 ]
