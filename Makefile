@@ -82,9 +82,11 @@ test: setup model data
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
 
+# The main job: the embedded default config (configs/default.json), then its plots.
 run: setup model data
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/dam generate --model smollm2-135m --prompt "The capital of France is" --max-new 16
+	$(BUILD)/dam run
+	$(BUILD)/dam plot results/default.h5
 
 bench: setup model
 	@$(MAKE) --no-print-directory all

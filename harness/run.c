@@ -16,6 +16,7 @@
 #include "harness/journal.h"
 #include "harness/registry.h"
 #include "harness/results_h5.h"
+#include "harness/summary.h"
 #include "harness/version.h"
 #include "kernels/cpu/ops.h"
 
@@ -62,6 +63,7 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     r->index = e->rec.index;
 
     dam_mem_reset_peak();
+    const size_t base = dam_mem_in_use();
     llama_state *s = llama_state_new(m, n_total, env->cfg->prefill_chunk);
     float *logits = dam_malloc(sizeof(float) * V * (size_t)(n_ans > 0 ? n_ans : 1), "logits");
     float *logp = dam_malloc(sizeof(float) * V, "log-probabilities");
@@ -127,7 +129,8 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     r->head_density = dam_malloc(sizeof(float) * L * H, "density");
     r->density = attn_ctx_collect(env->ctx, r->alignment, r->head_density);
     if (env->ctx->empty_rows) dam_warn("method %s left %d empty attention rows on %s #%d", meth->name, env->ctx->empty_rows, e->rec.task, e->rec.index);
-    r->peak_bytes = (double)dam_mem_peak();
+    /* weights + the example's own high-water mark (excludes results held from earlier examples) */
+    r->peak_bytes = (double)(m->weight_bytes + dam_mem_peak() - base);
 
     dam_free(first);
     dam_free(out);
@@ -168,6 +171,10 @@ static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, 
 int run_execute(run_config *cfg, const run_opts *o) {
     const char *output = o->output ? o->output : cfg->output;
     check_writable(output);
+    for (int w = 0; w < cfg->n_workloads; w++) /* fail before the model loads */
+        if (cfg->workloads[w].haystack_dir && access(cfg->workloads[w].haystack_dir, R_OK | X_OK) != 0)
+            dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].haystack_dir %s: %s (run `make data`)", cfg->source, w,
+                    cfg->workloads[w].haystack_dir, strerror(errno));
     set_threads(cfg->threads);
     char *path = model_resolve(cfg->model);
     llama_model *m = llama_load(path);
@@ -175,6 +182,18 @@ int run_execute(run_config *cfg, const run_opts *o) {
             m->cfg.n_heads, cfg->source, output);
     for (int i = 0; i < cfg->n_methods; i++) method_prepare(&cfg->methods[i], m);
 
+    /* build every example once: identical ids for every method */
+    int n_ex = 0;
+    example *ex = NULL;
+    for (int w = 0; w < cfg->n_workloads; w++) {
+        example *part;
+        int n_part;
+        workload_build(&cfg->workloads[w], m, cfg->seed, &part, &n_part);
+        ex = dam_realloc(ex, sizeof(example) * (size_t)(n_ex + n_part), "examples");
+        memcpy(ex + n_ex, part, sizeof(example) * (size_t)n_part);
+        n_ex += n_part;
+        dam_free(part);
+    }
     run_data d;
     run_data_init(&d);
     fill_meta(&d, cfg, m, cfg->model);
@@ -190,18 +209,6 @@ int run_execute(run_config *cfg, const run_opts *o) {
         j = journal_create(jpath, &d);
     }
 
-    /* build every example once: identical ids for every method */
-    int n_ex = 0;
-    example *ex = NULL;
-    for (int w = 0; w < cfg->n_workloads; w++) {
-        example *part;
-        int n_part;
-        workload_build(&cfg->workloads[w], m, cfg->seed, &part, &n_part);
-        ex = dam_realloc(ex, sizeof(example) * (size_t)(n_ex + n_part), "examples");
-        memcpy(ex + n_ex, part, sizeof(example) * (size_t)n_part);
-        n_ex += n_part;
-        dam_free(part);
-    }
     for (int i = 0; i < n_ex; i++) {
         const example_record *prev = run_data_find_example(&d, ex[i].rec.task, ex[i].rec.index);
         if (prev == NULL) {
@@ -262,6 +269,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
     d.end_time = dam_strdup(now, "meta");
     results_write_h5(output, &d);
     journal_close(j);
+    summary_print(stdout, &d, output, "full");
     fprintf(stderr, "dam run: wrote %s (%d results, %.0f s)\n", output, d.n_results, (now_ms() - t_start) / 1e3);
 
     for (int i = 0; i < n_ex; i++) example_free(&ex[i]);

@@ -18,7 +18,7 @@ do for [fmt in "png svg"] {
     set multiplot layout 1,nmeth title ttl noenhanced
     do for [i=0:nmeth-1] {
         set title word(names, i+1) noenhanced
-        plot data index i using 2:3:4 with image
+        plot data index i using 2:3:(0.5):(0.5):4 with boxxyerror fillstyle solid noborder lc palette
     }
     unset multiplot
 }

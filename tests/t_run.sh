@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end `dam run` on the real default model (~512-token prompts): full, streaming and dam
+# (calibrated here at a small PCL) on passkey and NIAH; the HDF5 layout; inspect / check / plot;
+# --resume after a kill -9 at a random moment; and the config / path errors of `dam run`
+# (one-line message naming the key or path, exit 2, no file left behind).
+set -u
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+dam="${DAM_BIN:-$root/build/dam}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0; n=0
+ok() { n=$((n + 1)); }
+bad() { n=$((n + 1)); fail=$((fail + 1)); echo "FAIL run/$1"; }
+
+cat >"$tmp/small.json" <<JSON
+{"model": "smollm2-135m", "seed": 7, "output": "$tmp/small.h5",
+ "workloads": [{"task": "passkey", "lengths": [512], "depths": [0.5], "max_new_tokens": 8},
+               {"task": "niah", "lengths": [512], "depths": [0.5], "max_new_tokens": 12, "haystack_dir": "data/pg_essays"}],
+ "methods": [{"method": "full"}, {"method": "streaming", "sinks": 4, "window": 64},
+             {"method": "dam", "patterns": "$tmp/p.h5", "pcl": 64, "sequences": 2}]}
+JSON
+if "$dam" run "$tmp/small.json" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "e2e exit $?: $(tail -3 "$tmp/err")"; fi
+objs="$(h5ls -r "$tmp/small.h5" 2>/dev/null)"
+for o in /model /examples/passkey /examples/niah /runs/full/passkey /runs/streaming/niah /runs/dam/passkey \
+         /runs/dam/passkey/alignment /runs/dam/passkey/density /config; do
+    grep -q "^$o " <<<"$objs" && ok || bad "h5 object $o missing"
+done
+# full attention retrieves both needles at 512 tokens; the printed table has 6 rows
+grep -qE "^passkey +full +512 +1 +1\.000" "$tmp/out" && ok || bad "full passkey accuracy: $(grep passkey "$tmp/out" | head -1)"
+grep -qE "^niah +full +512 +1 +1\.000" "$tmp/out" && ok || bad "full niah accuracy"
+[ "$(grep -cE '^(passkey|niah) ' "$tmp/out")" -eq 6 ] && ok || bad "summary rows"
+rows() { python3 -c 'import csv,sys; print(len(list(csv.reader(sys.stdin))) - 1)'; } # CSV records (quoted newlines)
+[ "$("$dam" inspect --csv "$tmp/small.h5" | rows)" -eq 6 ] && ok || bad "inspect --csv rows"
+"$dam" check "$tmp/small.h5" --baseline full --max-drop 1.0 >/dev/null && ok || bad "check with margin 1.0"
+"$dam" plot "$tmp/small.h5" -o "$tmp/plots" >/dev/null 2>&1 && [ -s "$tmp/plots/passkey_accuracy.png" ] && \
+    [ -s "$tmp/plots/niah_heatmap.svg" ] && ok || bad "plot"
+# identical token ids for every method: one sha256 per example, and the same prompt on a re-run
+"$dam" run "$tmp/small.json" -o "$tmp/again.h5" >/dev/null 2>&1
+a="$(h5dump -d /examples/passkey/ids_sha256 "$tmp/small.h5" | grep -o '"[0-9a-f]\{64\}"')"
+b="$(h5dump -d /examples/passkey/ids_sha256 "$tmp/again.h5" | grep -o '"[0-9a-f]\{64\}"')"
+[ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "prompt ids differ between runs with the same seed"
+s1="$(h5dump -d /runs/dam/niah/score "$tmp/small.h5" | grep -A1 DATA)"; s2="$(h5dump -d /runs/dam/niah/score "$tmp/again.h5" | grep -A1 DATA)"
+[ "$s1" = "$s2" ] && ok || bad "scores differ between identical runs"
+
+# kill -9 at a random moment, then --resume completes the same cells
+sed -e "s|\"lengths\": \[512\], \"depths\": \[0.5\], \"max_new_tokens\": 8|\"lengths\": [512, 768], \"depths\": [0.2, 0.8], \"max_new_tokens\": 8|" \
+    -e "s|$tmp/small.h5|$tmp/kill.h5|" "$tmp/small.json" >"$tmp/kill.json"
+"$dam" run "$tmp/kill.json" >/dev/null 2>&1 &
+pid=$!
+sleep $((4 + RANDOM % 12))
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+if [ -f "$tmp/kill.h5" ]; then "$dam" inspect "$tmp/kill.h5" >/dev/null 2>&1 && ok || bad "results file unreadable after kill -9"; fi
+"$dam" run "$tmp/kill.json" --resume >/dev/null 2>"$tmp/err" && ok || bad "resume: $(tail -2 "$tmp/err")"
+[ "$("$dam" inspect --csv "$tmp/kill.h5" | rows)" -eq 15 ] && ok || bad "resumed run has $("$dam" inspect --csv "$tmp/kill.h5" | rows) results, want 15"
+
+# bad input: exit 2, one line naming the key / path, and no results file written
+expect() { # NAME PATTERN CONFIG_TEXT [extra args]
+    local name="$1" pattern="$2" text="$3"; shift 3
+    printf '%s' "$text" >"$tmp/bad.json"
+    rm -f "$tmp/bad.h5" "$tmp/bad.h5.journal"
+    "$dam" run "$tmp/bad.json" -o "$tmp/bad.h5" "$@" >/dev/null 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE -- "$pattern" "$tmp/err" && [ ! -e "$tmp/bad.h5" ] && [ ! -e "$tmp/bad.h5.journal" ]; then ok
+    else bad "$name: exit $rc: $(head -c 300 "$tmp/err")"; fi
+}
+W='"workloads": [{"task": "passkey", "lengths": [512]}]'
+M='"methods": [{"method": "full"}]'
+expect malformed "malformed JSON" "{\"model\": \"smollm2-135m\", $W, $M"
+expect unknown_key "methods\[1\]\.tauu: unknown key" "{$W, \"methods\": [{\"method\": \"full\"}, {\"method\": \"dam\", \"tauu\": 0.3}]}"
+expect wrong_type "workloads\[0\]\.lengths\[0\]: must be an integer" "{\"workloads\": [{\"task\": \"passkey\", \"lengths\": [\"512\"]}], $M}"
+expect out_of_range "methods\[0\]\.mu: 3 is out of range" "{$W, \"methods\": [{\"method\": \"dam\", \"mu\": 3}]}"
+expect unknown_method "methods\[0\]\.method: \"h3o\" is not a supported method" "{$W, \"methods\": [{\"method\": \"h3o\"}]}"
+expect unknown_task "workloads\[0\]\.task" "{\"workloads\": [{\"task\": \"ruler\", \"lengths\": [512]}], $M}"
+expect dup_name "name \"full\" is used twice" "{$W, \"methods\": [{\"method\": \"full\"}, {\"method\": \"full\"}]}"
+expect no_workloads "workloads: must be a non-empty array" "{$M}"
+expect missing_haystack "haystack_dir $tmp/nowhere" "{\"workloads\": [{\"task\": \"niah\", \"lengths\": [512], \"haystack_dir\": \"$tmp/nowhere\"}], $M}"
+printf '{%s, %s}' "$W" "$M" >"$tmp/ok.json"
+"$dam" run "$tmp/ok.json" -o "$tmp/no/such/dir/x.h5" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "$tmp/no/such/dir/x.h5: cannot write" "$tmp/err" && ok || bad "unwritable output: $(cat "$tmp/err")"
+"$dam" run "$tmp/missing.json" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "missing.json: cannot open" "$tmp/err" && ok || bad "missing config"
+
+echo "run_e2e                      $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"
+[ $fail -eq 0 ]
