@@ -11,6 +11,7 @@
 #include "harness/args.h"
 #include "harness/commands.h"
 #include "harness/registry.h"
+#include "kernels/cpu/attention_masked.h"
 #include "model/llama.h"
 
 static const char *HELP =
@@ -22,7 +23,10 @@ static const char *HELP =
     "  --lengths L    comma-separated prompt lengths in tokens (default 1024,2048,4096)\n"
     "  --repeats N    timed runs per length (default 3)\n"
     "  --chunk N      prefill chunk size in tokens (default 512)\n"
-    "  --threads N    CPU threads (default: all cores)\n";
+    "  --threads N    CPU threads (default: all cores)\n"
+    "  --attention    also time one layer of attention alone at each length (SmolLM2 shape: 9 query\n"
+    "                 heads, 3 KV heads, head_dim 64): the dense kernel, the masked kernel with dense\n"
+    "                 plans, and with a DAM-like vertical-slash plan; GFLOP/s counts causal FLOPs\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -34,6 +38,7 @@ int cmd_bench(int argc, char **argv) {
     long lengths[32] = {1024, 2048, 4096};
     int n_len = 3;
     long repeats = 3, chunk = 512, threads = 0;
+    int attention = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
@@ -42,6 +47,7 @@ int cmd_bench(int argc, char **argv) {
         else if (strcmp(a, "--repeats") == 0) repeats = arg_long(a, arg_value(argc, argv, &i), 1, 1000);
         else if (strcmp(a, "--chunk") == 0) chunk = arg_long(a, arg_value(argc, argv, &i), 1, 1 << 20);
         else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
+        else if (strcmp(a, "--attention") == 0) attention = 1;
         else dam_die(DAM_EXIT_INPUT, "bench: unknown argument %s (see --help)", a);
     }
     set_threads((int)threads);
@@ -79,6 +85,10 @@ int cmd_bench(int argc, char **argv) {
         printf("%8d %12.1f %12.1f %12.1f %14.1f\n", n, med, ms[0], n / (med / 1e3), peak / 1048576.0);
         fflush(stdout);
         llama_state_free(s);
+    }
+    for (int li = 0; attention && li < n_len; li++) {
+        attn_masked_bench(stdout, (int)lengths[li], 9, 3, 64, (int)repeats);
+        fflush(stdout);
     }
     dam_free(ms); dam_free(logits); dam_free(ids); dam_free(path);
     llama_free(m);

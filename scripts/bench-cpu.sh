@@ -11,6 +11,6 @@ model="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 llama="${LLAMACPP_DIR:-$("$root/tests/fixtures/gen/build-llamacpp.sh")}"
 threads="$(nproc)"
 echo "# $(date -u +%FT%TZ) $(git -C "$root" describe --always --dirty) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads threads"
-"$root/build/dam" bench --lengths "$lengths" --repeats "$reps" --threads "$threads"
+"$root/build/dam" bench --lengths "$lengths" --repeats "$reps" --threads "$threads" --attention
 echo "# llama.cpp (llama-bench, same GGUF, CPU, $threads threads, default settings)"
 "$llama/build/bin/llama-bench" -m "$model" -p "$lengths" -n 0 -t "$threads" -r "$reps" -o md 2>/dev/null
