@@ -5,6 +5,7 @@
  *   <task>_mass_recall  tail mass recall per (layer, query head), one panel per non-full method */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,21 @@ static void task_axes(const run_data *d, const char *task, int *lens, int *n_len
     }
     qsort(lens, *n_len, sizeof(int), cmp_int);
     qsort(deps, *n_dep, sizeof(double), cmp_dbl);
+}
+
+/* Sum of scores and count of the results of (method, task) whose example has target length `len`
+ * and, unless `any_depth`, depth `depth`. */
+static double cell_sum(const run_data *d, const char *method, const char *task, int len, bool any_depth, double depth,
+                       int *n) {
+    double sum = 0;
+    *n = 0;
+    for (int r = 0; r < d->n_results; r++) {
+        const result_record *res = &d->results[r];
+        if (strcmp(res->method, method) || strcmp(res->task, task)) continue;
+        const example_record *e = run_data_find_example(d, task, res->index);
+        if (e && e->target_len == len && (any_depth || e->depth == depth)) sum += res->score, (*n)++;
+    }
+    return sum;
 }
 
 static FILE *open_out(const char *path) {
@@ -126,14 +142,8 @@ int cmd_plot(int argc, char **argv) {
         FILE *fp = open_out(path);
         for (int k = 0; k < d.n_methods; k++) {
             for (int l = 0; l < n_len; l++) {
-                double sum = 0;
-                int n = 0;
-                for (int r = 0; r < d.n_results; r++) {
-                    const result_record *res = &d.results[r];
-                    if (strcmp(res->method, d.methods[k].name) || strcmp(res->task, task)) continue;
-                    const example_record *e = run_data_find_example(&d, task, res->index);
-                    if (e && e->target_len == lens[l]) sum += res->score, n++;
-                }
+                int n;
+                double sum = cell_sum(&d, d.methods[k].name, task, lens[l], true, 0, &n);
                 if (n == 0) continue;
                 double lo, hi;
                 wilson_interval(sum, n, 1.96, &lo, &hi);
@@ -154,14 +164,8 @@ int cmd_plot(int argc, char **argv) {
         for (int k = 0; k < d.n_methods; k++) {
             for (int l = 0; l < n_len; l++) {
                 for (int q = 0; q < n_dep; q++) {
-                    double sum = 0;
-                    int n = 0;
-                    for (int r = 0; r < d.n_results; r++) {
-                        const result_record *res = &d.results[r];
-                        if (strcmp(res->method, d.methods[k].name) || strcmp(res->task, task)) continue;
-                        const example_record *e = run_data_find_example(&d, task, res->index);
-                        if (e && e->target_len == lens[l] && e->depth == deps[q]) sum += res->score, n++;
-                    }
+                    int n;
+                    double sum = cell_sum(&d, d.methods[k].name, task, lens[l], false, deps[q], &n);
                     fprintf(fp, "%d\t%d\t%d\t%.6f\n", k, l, q, n ? sum / n : NAN);
                 }
                 fputc('\n', fp);

@@ -10,10 +10,9 @@
 
 enum { TILE_Q = 32, TILE_K = 64 };
 
-
-/* s[j] = e^(s[j] - mx) for j < n (all s[j] <= mx); returns the sum. Three plain passes over a
- * row held in L1 (clamp, exponential, sum) because GCC vectorises each alone but not fused. */
-static float exp_shift_row(float *restrict s, int n, float mx) {
+float attn_exp_row(float *restrict s, int n, float mx) {
+    /* three plain passes over a row held in L1 (clamp, exponential, sum): GCC vectorises each
+       alone but not fused */
     for (int j = 0; j < n; j++) {
         const float x = s[j] - mx;
         s[j] = x > -87.0f ? x : -87.0f;
@@ -88,7 +87,7 @@ void attn_causal(float *out, int out_stride, const float *q, int q_stride, int n
 #pragma omp simd reduction(max : mx)
                     for (int j = 0; j < vis; j++) mx = s[j] > mx ? s[j] : mx;
                     const float corr = b.m[r] == -INFINITY ? 0.0f : exp_poly(fmaxf(b.m[r] - mx, -87.0f));
-                    float sum = exp_shift_row(s, vis, mx);
+                    float sum = attn_exp_row(s, vis, mx);
                     for (int j = vis; j < TILE_K; j++) s[j] = 0;
                     b.l[r] = b.l[r] * corr + sum;
                     b.m[r] = mx;

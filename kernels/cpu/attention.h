@@ -47,4 +47,8 @@ static inline float exp_poly(float x) {
     return p * two_n;
 }
 
+/* The softmax numerator of one score row: s[j] = e^(s[j] − mx) for j < n (every s[j] <= mx, the
+ * row maximum), returns Σ s[j]. Shared by the dense and masked kernels. */
+float attn_exp_row(float *s, int n, float mx);
+
 #endif

@@ -30,14 +30,7 @@ static float softmax_prefix(float *restrict s, int vis, int bk, float *m, float 
 #pragma omp simd reduction(max : mx)
     for (int j = 0; j < vis; j++) mx = s[j] > mx ? s[j] : mx;
     const float corr = *m == -INFINITY ? 0.0f : exp_poly(fmaxf(*m - mx, -87.0f));
-    for (int j = 0; j < vis; j++) {
-        const float x = s[j] - mx;
-        s[j] = x > -87.0f ? x : -87.0f;
-    }
-    for (int j = 0; j < vis; j++) s[j] = exp_poly(s[j]);
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < vis; j++) sum += s[j];
+    const float sum = attn_exp_row(s, vis, mx);
     for (int j = vis; j < bk; j++) s[j] = 0;
     *l = *l * corr + sum;
     *m = mx;
