@@ -8,6 +8,7 @@
 
 #include "kernels/maskplan.h"
 
+/* StreamingLLM parameters (config keys sinks, window, window_frac). */
 typedef struct {
     int sinks;          /* attention-sink tokens, >= 0 */
     int window;         /* recent tokens incl. the query itself; 0 = use window_frac */

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+/* Generator state: one 64-bit counter (SplitMix64 advances it by a fixed odd constant). */
 typedef struct {
     uint64_t s;
 } rng_t;

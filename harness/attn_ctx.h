@@ -16,6 +16,7 @@
 #include "harness/record.h"
 #include "model/llama.h"
 
+/* The attention context of one (method, example); owns its plans and alignment sums. */
 typedef struct {
     const llama_model *model;
     const method *method;

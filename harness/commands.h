@@ -3,6 +3,7 @@
 #ifndef DAM_HARNESS_COMMANDS_H
 #define DAM_HARNESS_COMMANDS_H
 
+/* Subcommands; each documents its options in its --help text. */
 int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

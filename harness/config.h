@@ -13,6 +13,7 @@
 #include "datasets/workload.h"
 #include "harness/method.h"
 
+/* A parsed, validated run config. Owns every string and array; release with config_free. */
 typedef struct {
     char *source;           /* the config file path, or "<embedded default>" */
     char *resolved_json;    /* the whole config with defaults filled, JSON (sorted keys, 2-space indent) */

@@ -15,6 +15,7 @@
 #include "kernels/maskplan.h"
 #include "model/llama.h"
 
+/* The implemented method kinds (config key `method`). */
 typedef enum { METHOD_FULL = 0, METHOD_STREAMING = 1, METHOD_DAM = 2 } method_kind;
 
 /* DAM settings: where the pattern file lives and how to calibrate it if it does not exist. */
@@ -27,6 +28,7 @@ typedef struct {
     dam_patterns *patterns; /* loaded patterns (owned), NULL until method_prepare */
 } dam_method;
 
+/* One configured method instance. Owns its strings and loaded patterns; release with method_free. */
 typedef struct {
     method_kind kind;
     char *name;                 /* unique instance name (default: the kind) */

@@ -7,6 +7,7 @@
 #ifndef DAM_MODEL_CHAT_H
 #define DAM_MODEL_CHAT_H
 
+/* Template families recognised from tokenizer.chat_template. */
 typedef enum { CHAT_NONE = 0, CHAT_CHATML = 1 } chat_format;
 
 /* A recognised template: its format and the default system prompt (NULL if none). */

@@ -22,6 +22,7 @@
 
 #include "model/gguf.h"
 
+/* Opaque tokenizer: vocabulary, merge ranks, special tokens, compiled pre-tokenizer regexes. */
 typedef struct tokenizer tokenizer;
 
 /* Builds the tokenizer from f's metadata. The result does not reference f after return (all
