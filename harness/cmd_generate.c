@@ -7,6 +7,8 @@
 #include "core/mem.h"
 #include "harness/args.h"
 #include "harness/commands.h"
+#include <jansson.h>
+
 #include "harness/attn_ctx.h"
 #include "harness/method.h"
 #include "harness/registry.h"
@@ -29,7 +31,8 @@ static const char *HELP =
     "  --chat             wrap the prompt as one user turn of the model's chat template\n"
     "  --ids              also print the generated token ids (stderr)\n"
     "  --chunk N          prefill chunk size in tokens (default 512)\n"
-    "  --method NAME      full (default), streaming or dam\n"
+    "  --method NAME      full (default), streaming or dam, with the defaults of docs/config.md;\n"
+    "                     the flags below set the method's keys of the same name\n"
     "  --sinks N          streaming: attention-sink tokens (default 4)\n"
     "  --window N         streaming: recent-window tokens (default: half the prompt)\n"
     "  --patterns PATH    dam: pattern file (default patterns/smollm2-135m.h5; calibrated with the\n"
@@ -65,9 +68,9 @@ static void print_layer_alignment(const attn_ctx *c, const llama_model *m) {
 
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *prompt_file = NULL;
-    long max_new = 32, chunk = 512, threads = 0, sinks = 4, window = 0;
+    long max_new = 32, chunk = 512, threads = 0, sinks = -1, window = 0;
     int chat = 0, show_ids = 0;
-    const char *method_name = "full", *patterns = "patterns/smollm2-135m.h5";
+    const char *method_name = "full", *patterns = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
@@ -87,19 +90,16 @@ int cmd_generate(int argc, char **argv) {
     }
     if (model == NULL) dam_die(DAM_EXIT_INPUT, "generate: --model is required (see --help)");
     if ((prompt == NULL) == (prompt_file == NULL)) dam_die(DAM_EXIT_INPUT, "generate: give exactly one of --prompt or --prompt-file");
+    /* the method is configured exactly as a config's methods[] entry would be */
+    json_t *mj = json_pack("{s:s}", "method", method_name), *mres = json_object();
+    if (sinks >= 0) json_object_set_new(mj, "sinks", json_integer(sinks));
+    if (window > 0) json_object_set_new(mj, "window", json_integer(window));
+    if (patterns) json_object_set_new(mj, "patterns", json_string(patterns));
+    const cfg_obj mc = {"--method", "", mj, mres};
     method meth;
-    memset(&meth, 0, sizeof meth);
-    if (!method_kind_parse(method_name, &meth.kind))
-        dam_die(DAM_EXIT_INPUT, "--method: \"%s\" is not a method (full, streaming, dam)", method_name);
-    meth.name = dam_strdup(method_name, "method name");
-    meth.streaming = (streaming_params){(int)sinks, (int)window, 0.5};
-    if (meth.kind == METHOD_DAM) {
-        dam_params_default(&meth.dam.par);
-        meth.dam.patterns_path = dam_strdup(patterns, "patterns path");
-        meth.dam.corpus = dam_strdup("data/jargon.txt.gz", "corpus");
-        meth.dam.prefix = dam_strdup("none", "prefix");
-        meth.dam.sequences = 16;
-    }
+    method_parse(&mc, &meth);
+    json_decref(mj);
+    json_decref(mres);
     set_threads((int)threads);
     char *file_text = prompt_file ? read_text_file(prompt_file, NULL) : NULL;
     const char *user = prompt ? prompt : file_text;
@@ -118,7 +118,7 @@ int cmd_generate(int argc, char **argv) {
     llama_state *s = llama_state_new(m, n + (int)max_new, (int)chunk);
     attn_ctx actx;
     attn_ctx_init(&actx, m, &meth);
-    attn_ctx_prepare(&actx, n, n + (int)max_new, meth.kind != METHOD_FULL);
+    attn_ctx_prepare(&actx, n, n + (int)max_new, !method_is_full(&meth));
     attn_ctx_attach(&actx, s);
     int32_t *out = dam_malloc(sizeof(int32_t) * max_new, "generated ids");
     gen_stats st;
@@ -138,7 +138,7 @@ int cmd_generate(int argc, char **argv) {
             "decode %.2f ms/token | peak memory %.1f MiB | KV cache %.2f MiB\n",
             meth.name, st.n_prompt, st.prefill_ms, st.n_prompt / (st.prefill_ms / 1e3), actx.mask_ms, got,
             steps ? st.decode_ms / steps : 0.0, st.peak_bytes / 1048576.0, st.kv_bytes / 1048576.0);
-    if (meth.kind != METHOD_FULL) print_layer_alignment(&actx, m);
+    if (!method_is_full(&meth)) print_layer_alignment(&actx, m);
     attn_ctx_free(&actx);
     method_free(&meth);
     dam_free(gen); dam_free(out); dam_free(ids); dam_free(text); dam_free(file_text); dam_free(path);

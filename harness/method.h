@@ -1,57 +1,62 @@
-/* method.h — an attention method instance as a run uses it: its kind, its name and parameters,
- * and the MaskPlan it gives for a (layer, query head, prompt length). Methods never touch
- * kernels; kernels only see plans (DESIGN §3-4).
- *   full       dense causal attention (flash-style tiled kernel; plan "all causal")
- *   streaming  StreamingLLM: sinks + recent window (baselines/streaming.h)
- *   dam        DAM, the paper's method: calibrated true masks + matched patterns
- *              (dam/patterns.h, dam/plan.h), input-independent */
+/* method.h — attention methods behind one interface (DESIGN §3-4). A method is a config name, its
+ * own parameters, and the MaskPlan it gives for a (layer, query head, prompt length); kernels only
+ * see plans. Each method lives in one file (baselines/ or dam/) that defines a method_ops and is
+ * listed in the registry of harness/method.c; adding a method touches nothing else.
+ * Several instances of one method may run side by side under unique names. */
 #ifndef DAM_HARNESS_METHOD_H
 #define DAM_HARNESS_METHOD_H
 
 #include <stdbool.h>
 
-#include "baselines/streaming.h"
-#include "dam/patterns.h"
+#include "harness/cfg.h"
 #include "kernels/maskplan.h"
 #include "model/llama.h"
 
-/* The implemented method kinds (config key `method`). */
-typedef enum { METHOD_FULL = 0, METHOD_STREAMING = 1, METHOD_DAM = 2 } method_kind;
+typedef struct method method;
 
-/* DAM settings: where the pattern file lives and how to calibrate it if it does not exist. */
+/* What a method implements. */
 typedef struct {
-    char *patterns_path;   /* pattern file (HDF5); created by calibration when missing */
-    dam_params par;        /* Stage 1 parameters (L = PCL, λ, ε, τ, μ, min_pattern_cells) */
-    char *corpus;          /* calibration corpus (plain or .gz text) */
-    char *prefix;          /* "none" or "chat" */
-    int sequences;         /* calibration sequences of L tokens */
-    dam_patterns *patterns; /* loaded patterns (owned), NULL until method_prepare */
-} dam_method;
+    const char *kind;    /* config name ("streaming") */
+    const char *summary; /* one line for help texts */
+    /* Reads the method's keys from c (besides "method" and "name", which the caller read) with
+     * defaults and range checks (exit 2 naming the key), returns its parameter block. */
+    void *(*parse)(const cfg_obj *c);
+    /* Checks the parameters against the model (per-layer / per-head shapes) and loads or builds
+     * what the method needs (DAM: its pattern file); NULL when there is nothing to do. Exits 2
+     * naming the method and key on a mismatch. */
+    void (*prepare)(method *m, const llama_model *model);
+    /* The plan of (layer, q_head) for a prompt of n tokens, valid for positions < n_total; caller
+     * frees. NULL function: dense causal attention (the dense kernel, no plan). */
+    maskplan *(*plan)(const method *m, int layer, int q_head, int n, int n_total);
+    void (*free_params)(void *params); /* NULL: dam_free */
+} method_ops;
 
-/* One configured method instance. Owns its strings and loaded patterns; release with method_free. */
-typedef struct {
-    method_kind kind;
-    char *name;                 /* unique instance name (default: the kind) */
-    streaming_params streaming; /* kind == METHOD_STREAMING */
-    dam_method dam;             /* kind == METHOD_DAM */
-} method;
+/* One configured instance. */
+struct method {
+    const method_ops *ops;
+    char *name;   /* unique instance name (default: the kind) */
+    void *params; /* the ops' parameter block */
+};
 
-/* The config name of a kind ("full", "streaming", "dam"). */
-const char *method_kind_name(method_kind k);
+/* Reads a method object ("method", "name" and the method's keys) into *m. Exits 2 on an unknown
+ * method name or a bad key. */
+void method_parse(const cfg_obj *c, method *m);
 
-/* Parses a kind name; returns false if unknown. */
-bool method_kind_parse(const char *s, method_kind *k);
+/* The registered method kinds, comma-separated, for messages and help ("full, streaming, dam"). */
+const char *method_kinds(void);
 
-/* Makes the method ready for model m: for dam, reads the pattern file (checked against the
- * model's sha256, PCL, layers and heads), or, if the file does not exist, runs DAM calibration
- * with the method's settings and writes it first (progress on stderr). Other kinds: nothing. */
-void method_prepare(method *meth, const llama_model *m);
+/* True for the reference method `full` (its next-token distributions are the logit-KL reference). */
+bool method_is_full(const method *m);
 
-/* The plan of (layer, q_head) for a prompt of n tokens, valid for every position < n_total
- * (n_total >= n covers generated tokens). NULL for `full` (dense kernel). Caller frees. The
- * method must be prepared (dam: patterns loaded). */
+/* See method_ops.prepare (no-op when the method has none). */
+void method_prepare(method *m, const llama_model *model);
+
+/* See method_ops.plan; NULL for dense methods. */
 maskplan *method_plan(const method *m, int layer, int q_head, int n, int n_total);
 
 void method_free(method *m);
+
+/* Exits with status 2 "method NAME: KEY NAME_OF_PROBLEM" if p does not fit the model's shape. */
+void method_check_param(const method *m, const char *key, const param *p, const llama_model *model);
 
 #endif

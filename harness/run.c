@@ -70,7 +70,7 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
 
     /* prefill: plans (mask build) + prompt forward; alignment time excluded */
     double t0 = now_ms();
-    attn_ctx_prepare(env->ctx, n, n_total, env->cfg->alignment && meth->kind != METHOD_FULL);
+    attn_ctx_prepare(env->ctx, n, n_total, env->cfg->alignment && !method_is_full(meth));
     attn_ctx_attach(env->ctx, s);
     llama_forward(m, s, e->ids, n, logits, 1);
     double t1 = now_ms();
@@ -108,7 +108,7 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
             log_softmax(logits + (size_t)t * V, V, logp);
             nll -= logp[e->answer_ids[t]];
             float *ref = env->full_logp + (size_t)t * V;
-            if (meth->kind == METHOD_FULL) {
+            if (method_is_full(meth)) {
                 memcpy(ref, logp, sizeof(float) * V);
             } else if (env->have_full) {
                 double k = 0;
@@ -119,9 +119,9 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
         nll /= n_ans;
         kl /= n_ans;
     }
-    if (meth->kind == METHOD_FULL) env->have_full = true;
+    if (method_is_full(meth)) env->have_full = true;
     r->answer_nll = nll;
-    r->logit_kl = meth->kind == METHOD_FULL ? 0.0 : (env->have_full ? kl : NAN);
+    r->logit_kl = method_is_full(meth) ? 0.0 : (env->have_full ? kl : NAN);
 
     r->n_layers = L;
     r->n_heads = H;
@@ -239,7 +239,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
             bool later_missing = false;
             for (int q = k + 1; q < cfg->n_methods; q++)
                 later_missing |= !journal_has_result(&d, cfg->methods[q].name, ex[i].rec.task, ex[i].rec.index);
-            if (have && !(meth->kind == METHOD_FULL && later_missing)) {
+            if (have && !(method_is_full(meth) && later_missing)) {
                 skipped++;
                 continue;
             }

@@ -1,0 +1,94 @@
+/* method.c — `dam` as a harness method (harness/method.h): the paper's DAM, input-independent.
+ * prepare reads the pattern file (checked against the model and the configured Stage 1
+ * parameters) or, when it does not exist, runs Stage 1 (dam/calibrate.h) with the configured
+ * settings and writes it first; plan is Stage 2 (dam/plan.h). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/timer.h"
+#include "dam/calibrate.h"
+#include "dam/patterns.h"
+#include "dam/plan.h"
+#include "harness/method.h"
+
+/* DAM settings: where the pattern file lives and how to calibrate it if it does not exist. */
+typedef struct {
+    char *patterns_path;    /* pattern file (HDF5) */
+    dam_params par;         /* Stage 1 parameters (L = PCL, λ, ε, τ, μ, min_pattern_cells) */
+    char *corpus;           /* calibration corpus (plain or .gz text) */
+    char *prefix;           /* "none" or "chat" */
+    int sequences;          /* calibration sequences of L tokens */
+    dam_patterns *patterns; /* loaded by prepare (owned) */
+} dam_method;
+
+static void *dam_parse(const cfg_obj *c) {
+    static const char *const keys[] = {"method", "name", "patterns", "pcl", "lambda", "epsilon", "tau", "mu",
+                                       "min_pattern_cells", "corpus", "prefix", "sequences", NULL};
+    cfg_check_keys(c, keys);
+    dam_method *d = dam_calloc(1, sizeof *d, "dam params");
+    dam_params_default(&d->par);
+    d->patterns_path = cfg_str(c, "patterns", "patterns/smollm2-135m.h5", false);
+    d->par.L = (int)cfg_int(c, "pcl", d->par.L, 1, 65536, false);
+    d->par.lambda = cfg_num(c, "lambda", d->par.lambda, -5, 5);
+    d->par.eps = cfg_num(c, "epsilon", d->par.eps, 1e-300, 0.999999);
+    d->par.tau = cfg_num(c, "tau", d->par.tau, 0, 1e30);
+    d->par.mu = cfg_num(c, "mu", d->par.mu, 0, 1);
+    d->par.min_pattern_cells = (int)cfg_int(c, "min_pattern_cells", 0, 0, 65536, false);
+    d->corpus = cfg_str(c, "corpus", "data/jargon.txt.gz", false);
+    d->prefix = cfg_str(c, "prefix", "none", false);
+    if (strcmp(d->prefix, "none") != 0 && strcmp(d->prefix, "chat") != 0)
+        cfg_fail(c, "prefix", "\"%s\" must be \"none\" or \"chat\"", d->prefix);
+    d->sequences = (int)cfg_int(c, "sequences", 16, 1, 100000, false);
+    const char *why = dam_params_check(&d->par);
+    if (why) cfg_fail(c, NULL, "%s", why);
+    return d;
+}
+
+static void dam_prepare(method *meth, const llama_model *m) {
+    dam_method *d = meth->params;
+    if (d->patterns) return;
+    struct stat st;
+    if (stat(d->patterns_path, &st) != 0) {
+        fprintf(stderr, "dam: no pattern file %s: calibrating DAM (PCL %d, %d sequences of %s)\n", d->patterns_path,
+                d->par.L, d->sequences, d->corpus);
+        dam_calib_opts o = {d->corpus, d->corpus, d->prefix, d->sequences, d->par, 1};
+        double t0 = now_ms();
+        dam_patterns *p = dam_calibrate(m, &o);
+        dam_patterns_write(p, d->patterns_path);
+        fprintf(stderr, "dam: calibration done in %.1f s, wrote %s\n", (now_ms() - t0) / 1e3, d->patterns_path);
+        dam_patterns_free(p);
+    }
+    dam_expect e = {m->sha256, d->par.L, m->cfg.n_layers, m->cfg.n_heads};
+    d->patterns = dam_patterns_read(d->patterns_path, &e);
+    const dam_params *a = &d->patterns->par, *b = &d->par;
+    if (a->lambda != b->lambda || a->eps != b->eps || a->tau != b->tau || a->mu != b->mu ||
+        a->min_pattern_cells != b->min_pattern_cells)
+        dam_die(DAM_EXIT_INPUT,
+                "%s: calibrated with lambda %g, epsilon %g, tau %g, mu %g, min_pattern_cells %d, but method %s asks "
+                "for lambda %g, epsilon %g, tau %g, mu %g, min_pattern_cells %d (delete the file or use another "
+                "patterns path)",
+                d->patterns_path, a->lambda, a->eps, a->tau, a->mu, a->min_pattern_cells, meth->name, b->lambda, b->eps,
+                b->tau, b->mu, b->min_pattern_cells);
+}
+
+static maskplan *dam_method_plan(const method *meth, int layer, int q_head, int n, int n_total) {
+    (void)n, (void)n_total; /* DAM's plan is defined for every position */
+    const dam_method *d = meth->params;
+    if (d->patterns == NULL) dam_die(DAM_EXIT_RUNTIME, "internal error: method %s used before prepare", meth->name);
+    return dam_plan(d->patterns, layer, q_head);
+}
+
+static void dam_method_free(void *params) {
+    dam_method *d = params;
+    dam_free(d->patterns_path);
+    dam_free(d->corpus);
+    dam_free(d->prefix);
+    dam_patterns_free(d->patterns);
+    dam_free(d);
+}
+
+const method_ops DAM_OPS = {"dam", "DAM (arXiv 2506.11104): calibrated true masks + matched diagonals/columns",
+                            dam_parse, dam_prepare, dam_method_plan, dam_method_free};
