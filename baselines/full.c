@@ -10,4 +10,4 @@ static void *full_parse(const cfg_obj *c) {
 }
 
 const method_ops FULL_OPS = {"full", "dense causal attention (flash-style tiled, O(n d) memory)", full_parse, NULL, NULL,
-                             NULL};
+                             NULL, NULL};

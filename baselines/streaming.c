@@ -62,4 +62,4 @@ static void streaming_free(void *params) {
 }
 
 const method_ops STREAMING_OPS = {"streaming", "StreamingLLM: attention sinks + recent window", streaming_parse,
-                                  streaming_prepare, streaming_method_plan, streaming_free};
+                                  streaming_prepare, streaming_method_plan, NULL, streaming_free};

@@ -91,4 +91,4 @@ static void dam_method_free(void *params) {
 }
 
 const method_ops DAM_OPS = {"dam", "DAM (arXiv 2506.11104): calibrated true masks + matched diagonals/columns",
-                            dam_parse, dam_prepare, dam_method_plan, dam_method_free};
+                            dam_parse, dam_prepare, dam_method_plan, NULL, dam_method_free};

@@ -108,7 +108,21 @@ void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *
     const llama_config *cfg = &c->model->cfg;
     const int H = cfg->n_heads;
     const float scale = 1.0f / sqrtf((float)cfg->head_dim);
-    if (c->plans[layer * H] == NULL) {
+    const bool dynamic = method_is_dynamic(c->method);
+    if (dynamic && n_k - n_q < c->n_prompt && c->plans[layer * H] == NULL) {
+        /* input-dependent plans of this layer, from the whole prompt (one prefill step) */
+        if (n_q != n_k || n_k != c->n_prompt)
+            dam_die(DAM_EXIT_RUNTIME, "internal error: dynamic method %s needs the prompt in one prefill step", c->method->name);
+        double t0 = now_ms();
+        c->method->ops->plan_layer(c->method, layer, q, q_stride, n_q, k, kv_cap, H, cfg->n_kv_heads, cfg->head_dim,
+                                   c->plans + layer * H);
+        for (int h = 0; h < H; h++) {
+            const char *why = maskplan_validate(c->plans[layer * H + h], n_k);
+            if (why) dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s", c->method->name, layer, h, why);
+        }
+        c->mask_ms += now_ms() - t0;
+    }
+    if (c->plans[layer * H] == NULL || (dynamic && n_k - n_q >= c->n_prompt)) { /* dense; dynamic: after the prompt */
         attn_causal(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads, cfg->head_dim, scale);
     } else {
         c->empty_rows += attn_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads,

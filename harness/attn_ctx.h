@@ -22,7 +22,8 @@ typedef struct {
     const method *method;
     maskplan **plans;     /* [n_layers][n_heads] for the current prompt; NULL entries for `full` */
     int plan_n;           /* prompt length the plans were built for */
-    double mask_ms;       /* time the last attn_ctx_prepare spent building plans, ms */
+    double mask_ms;       /* time spent building plans since the last attn_ctx_prepare, ms (static plans
+                             at prepare; dynamic plans layer by layer during the prompt's forward) */
     bool align;           /* measure alignment on sampled rows */
     int n_prompt;         /* rows 0 .. n_prompt-1 are the prompt (decode rows are not sampled) */
     int tail[ALIGN_ROWS], n_tail, spread[ALIGN_ROWS], n_spread;

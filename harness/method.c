@@ -34,6 +34,8 @@ void method_parse(const cfg_obj *c, method *m) {
     m->params = m->ops->parse(c);
 }
 
+bool method_is_dynamic(const method *m) { return m->ops->plan_layer != NULL; }
+
 bool method_is_full(const method *m) { return strcmp(m->ops->kind, "full") == 0; }
 
 void method_prepare(method *m, const llama_model *model) {

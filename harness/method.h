@@ -28,6 +28,14 @@ typedef struct {
     /* The plan of (layer, q_head) for a prompt of n tokens, valid for positions < n_total; caller
      * frees. NULL function: dense causal attention (the dense kernel, no plan). */
     maskplan *(*plan)(const method *m, int layer, int q_head, int n, int n_total);
+    /* Dynamic (input-dependent) methods set this instead of `plan`: the plans of every query
+     * head of `layer` for the prompt, estimated from the layer's post-RoPE, unscaled queries
+     * q [n][q_stride] (head h at h * d) and keys k [n_kv_heads][kv_cap][d] (positions 0 .. n-1);
+     * out[h] receives head h's plan (caller frees). The run prefills dynamic methods in one step
+     * (the whole prompt), times this call as mask-build time, and uses dense attention for rows
+     * after the prompt (decode), as MInference, XAttention and FlexPrefill do. */
+    void (*plan_layer)(const method *m, int layer, const float *q, int q_stride, int n, const float *k, int kv_cap,
+                       int n_heads, int n_kv_heads, int d, maskplan **out);
     void (*free_params)(void *params); /* NULL: dam_free */
 } method_ops;
 
@@ -51,7 +59,10 @@ bool method_is_full(const method *m);
 /* See method_ops.prepare (no-op when the method has none). */
 void method_prepare(method *m, const llama_model *model);
 
-/* See method_ops.plan; NULL for dense methods. */
+/* True if the method estimates its plans from the input (method_ops.plan_layer). */
+bool method_is_dynamic(const method *m);
+
+/* See method_ops.plan; NULL for dense and dynamic methods. */
 maskplan *method_plan(const method *m, int layer, int q_head, int n, int n_total);
 
 void method_free(method *m);

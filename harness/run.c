@@ -64,7 +64,8 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
 
     dam_mem_reset_peak();
     const size_t base = dam_mem_in_use();
-    llama_state *s = llama_state_new(m, n_total, env->cfg->prefill_chunk);
+    /* dynamic methods estimate their masks from the whole prompt: one prefill step */
+    llama_state *s = llama_state_new(m, n_total, method_is_dynamic(meth) && n > env->cfg->prefill_chunk ? n : env->cfg->prefill_chunk);
     float *logits = dam_malloc(sizeof(float) * V * (size_t)(n_ans > 0 ? n_ans : 1), "logits");
     float *logp = dam_malloc(sizeof(float) * V, "log-probabilities");
 
@@ -74,7 +75,7 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     attn_ctx_attach(env->ctx, s);
     llama_forward(m, s, e->ids, n, logits, 1);
     double t1 = now_ms();
-    r->mask_ms = env->ctx->mask_ms;
+    r->mask_ms = env->ctx->mask_ms; /* static plans at prepare + dynamic plans during the forward */
     r->prefill_ms = t1 - t0 - env->ctx->align_ms;
     r->kv_bytes = (double)llama_state_kv_bytes(m, s);
 
