@@ -9,5 +9,6 @@ static void *full_parse(const cfg_obj *c) {
     return dam_calloc(1, 1, "full params");
 }
 
-const method_ops FULL_OPS = {"full", "dense causal attention (flash-style tiled, O(n d) memory)", full_parse, NULL, NULL,
-                             NULL, NULL};
+const method_ops FULL_OPS = {.kind = "full",
+                             .summary = "dense causal attention (flash-style tiled, O(n d) memory)",
+                             .parse = full_parse};

@@ -61,5 +61,9 @@ static void streaming_free(void *params) {
     dam_free(p);
 }
 
-const method_ops STREAMING_OPS = {"streaming", "StreamingLLM: attention sinks + recent window", streaming_parse,
-                                  streaming_prepare, streaming_method_plan, NULL, streaming_free};
+const method_ops STREAMING_OPS = {.kind = "streaming",
+                                  .summary = "StreamingLLM: attention sinks + recent window",
+                                  .parse = streaming_parse,
+                                  .prepare = streaming_prepare,
+                                  .plan = streaming_method_plan,
+                                  .free_params = streaming_free};

@@ -90,5 +90,9 @@ static void dam_method_free(void *params) {
     dam_free(d);
 }
 
-const method_ops DAM_OPS = {"dam", "DAM (arXiv 2506.11104): calibrated true masks + matched diagonals/columns",
-                            dam_parse, dam_prepare, dam_method_plan, NULL, dam_method_free};
+const method_ops DAM_OPS = {.kind = "dam",
+                            .summary = "DAM (arXiv 2506.11104): calibrated true masks + matched diagonals/columns",
+                            .parse = dam_parse,
+                            .prepare = dam_prepare,
+                            .plan = dam_method_plan,
+                            .free_params = dam_method_free};

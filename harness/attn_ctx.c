@@ -122,7 +122,10 @@ void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *
         }
         c->mask_ms += now_ms() - t0;
     }
-    if (c->plans[layer * H] == NULL || (dynamic && n_k - n_q >= c->n_prompt)) { /* dense; dynamic: after the prompt */
+    if (c->method->ops->attend) { /* the method's own kernel (full_eager) */
+        c->method->ops->attend(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads, cfg->head_dim,
+                               scale);
+    } else if (c->plans[layer * H] == NULL || (dynamic && n_k - n_q >= c->n_prompt)) { /* dense; dynamic: after the prompt */
         attn_causal(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads, cfg->head_dim, scale);
     } else {
         c->empty_rows += attn_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads,

@@ -115,7 +115,7 @@ int cmd_generate(int argc, char **argv) {
     if (n < 1) dam_die(DAM_EXIT_INPUT, "generate: the prompt is empty");
 
     method_prepare(&meth, m);
-    llama_state *s = llama_state_new(m, n + (int)max_new, method_is_dynamic(&meth) && n > chunk ? n : (int)chunk);
+    llama_state *s = llama_state_new(m, n + (int)max_new, method_whole_prompt(&meth) && n > chunk ? n : (int)chunk);
     attn_ctx actx;
     attn_ctx_init(&actx, m, &meth);
     attn_ctx_prepare(&actx, n, n + (int)max_new, !method_is_full(&meth));

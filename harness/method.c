@@ -7,9 +7,11 @@
 #include "core/mem.h"
 
 extern const method_ops FULL_OPS, STREAMING_OPS, DAM_OPS;
+extern const method_ops FULL_EAGER_OPS; /* baselines/full_eager.c */
 
 /* The registry: every method a config can name. */
-static const method_ops *const REGISTRY[] = {&FULL_OPS, &STREAMING_OPS, &DAM_OPS};
+static const method_ops *const REGISTRY[] = {&FULL_OPS, &STREAMING_OPS, &DAM_OPS,
+                                             &FULL_EAGER_OPS};
 enum { N_METHODS = sizeof REGISTRY / sizeof REGISTRY[0] };
 
 const char *method_kinds(void) {
@@ -35,6 +37,8 @@ void method_parse(const cfg_obj *c, method *m) {
 }
 
 bool method_is_dynamic(const method *m) { return m->ops->plan_layer != NULL; }
+
+bool method_whole_prompt(const method *m) { return m->ops->plan_layer != NULL || m->ops->attend != NULL; }
 
 bool method_is_full(const method *m) { return strcmp(m->ops->kind, "full") == 0; }
 

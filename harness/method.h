@@ -37,6 +37,14 @@ typedef struct {
     void (*plan_layer)(const method *m, int layer, const float *q, int q_stride, int n, const float *k, int kv_cap,
                        int n_heads, int n_kv_heads, int d, maskplan **out);
     void (*free_params)(void *params); /* NULL: dam_free */
+    /* Methods that bring their own attention kernel instead of a plan (full_eager) set this; the
+     * attention context (harness/attn_ctx.c) then calls it for every layer and step in place of
+     * attn_causal / attn_masked, with attn_causal's arguments and layouts (kernels/cpu/attention.h).
+     * `plan` and `plan_layer` must be NULL; density is reported as 1 (dense causal). The run gives
+     * such a method the whole prompt in one prefill step (method_whole_prompt), as an eager
+     * framework's forward call would. NULL: the method's attention is attn_causal / attn_masked. */
+    void (*attend)(float *out, int out_stride, const float *q, int q_stride, int n_q, const float *k, const float *v,
+                   int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale);
 } method_ops;
 
 /* One configured instance. */
@@ -61,6 +69,10 @@ void method_prepare(method *m, const llama_model *model);
 
 /* True if the method estimates its plans from the input (method_ops.plan_layer). */
 bool method_is_dynamic(const method *m);
+
+/* True if the method must see the whole prompt in one prefill step: dynamic methods (plan_layer)
+ * and methods with their own kernel (attend). Callers size the forward chunk to the prompt. */
+bool method_whole_prompt(const method *m);
 
 /* See method_ops.plan; NULL for dense and dynamic methods. */
 maskplan *method_plan(const method *m, int layer, int q_head, int n, int n_total);

@@ -64,8 +64,9 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
 
     dam_mem_reset_peak();
     const size_t base = dam_mem_in_use();
-    /* dynamic methods estimate their masks from the whole prompt: one prefill step */
-    llama_state *s = llama_state_new(m, n_total, method_is_dynamic(meth) && n > env->cfg->prefill_chunk ? n : env->cfg->prefill_chunk);
+    /* dynamic methods estimate their masks from the whole prompt, and methods with their own kernel
+       (full_eager) see it whole as an eager forward would: one prefill step */
+    llama_state *s = llama_state_new(m, n_total, method_whole_prompt(meth) && n > env->cfg->prefill_chunk ? n : env->cfg->prefill_chunk);
     float *logits = dam_malloc(sizeof(float) * V * (size_t)(n_ans > 0 ? n_ans : 1), "logits");
     float *logp = dam_malloc(sizeof(float) * V, "log-probabilities");
 
