@@ -52,6 +52,8 @@ $(BUILD)/obj/harness/version.o: harness/version.c FORCE
 	@mkdir -p $(dir $@)
 	@$(CC) $(CFLAGS) -DDAM_GIT_REV='"$(GIT_REV)"' -c $< -o $@
 FORCE:
+# keep the test objects (make would delete them as intermediates)
+.SECONDARY:
 
 $(BUILD)/libdam.a: $(LIB_OBJ)
 	@rm -f $@
@@ -85,7 +87,7 @@ asan:
 # The main job: the embedded default config (configs/default.json), then its plots.
 run: setup model data
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/dam run
+	$(BUILD)/dam run --overwrite
 	$(BUILD)/dam plot results/default.h5
 
 bench: setup model

@@ -1,5 +1,5 @@
 /* full_eager.c — `full_eager`: dense causal attention computed the way Hugging Face's `eager`
- * attention and the DAM paper's "Original" baseline (dam-method.md §4) compute it — the whole score
+ * attention and the DAM paper's "Original" baseline (docs/dam-spec.md §4) compute it — the whole score
  * matrix of a step is materialised, then softmaxed, then multiplied by V — through the kernel
  * attn_eager (kernels/cpu/attention_eager.h). Its result equals `full` up to fp rounding; what
  * differs is memory: the scores take 4 · n_heads · n_q · n_k bytes of the harness allocator per

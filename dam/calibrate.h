@@ -1,4 +1,4 @@
-/* calibrate.h — DAM Stage 1 driver ("calibration", dam-method.md §1.1-1.3): cut a text corpus into
+/* calibrate.h — DAM Stage 1 driver ("calibration", docs/dam-spec.md §1.1-1.3): cut a text corpus into
  * sequences of exactly L tokens, run the frozen model with full fp32 attention on each, capture the
  * post-softmax probabilities of every layer and query head through the llama_attn_fn hook,
  * average them, and hand Ā to Stage 1 (stage1.h).

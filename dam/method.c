@@ -2,9 +2,11 @@
  * prepare reads the pattern file (checked against the model and the configured Stage 1
  * parameters) or, when it does not exist, runs Stage 1 (dam/calibrate.h) with the configured
  * settings and writes it first; plan is Stage 2 (dam/plan.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -13,16 +15,26 @@
 #include "dam/patterns.h"
 #include "dam/plan.h"
 #include "harness/method.h"
+#include "harness/registry.h"
 
 /* DAM settings: where the pattern file lives and how to calibrate it if it does not exist. */
 typedef struct {
-    char *patterns_path;    /* pattern file (HDF5) */
+    char *patterns_path;    /* pattern file (HDF5), as resolved (defaults under the project root) */
     dam_params par;         /* Stage 1 parameters (L = PCL, λ, ε, τ, μ, min_pattern_cells) */
-    char *corpus;           /* calibration corpus (plain or .gz text) */
+    char *corpus;           /* calibration corpus (plain or .gz text), as resolved */
+    char *corpus_label;     /* the corpus as the config names it (recorded in the pattern file) */
     char *prefix;           /* "none" or "chat" */
     int sequences;          /* calibration sequences of L tokens */
     dam_patterns *patterns; /* loaded by prepare (owned) */
 } dam_method;
+
+/* <project root>/rel, replacing (and freeing) rel. */
+static char *under_root(char *rel) {
+    char buf[4096];
+    dam_format(buf, sizeof buf, "%s/%s", dam_root(), rel);
+    dam_free(rel);
+    return dam_strdup(buf, "path");
+}
 
 static void *dam_parse(const cfg_obj *c) {
     static const char *const keys[] = {"method", "name", "patterns", "pcl", "lambda", "epsilon", "tau", "mu",
@@ -30,14 +42,17 @@ static void *dam_parse(const cfg_obj *c) {
     cfg_check_keys(c, keys);
     dam_method *d = dam_calloc(1, sizeof *d, "dam params");
     dam_params_default(&d->par);
+    /* defaults live under the project root, like registered models; given paths are as given */
     d->patterns_path = cfg_str(c, "patterns", "patterns/smollm2-135m.h5", false);
+    if (!cfg_has(c, "patterns")) d->patterns_path = under_root(d->patterns_path);
     d->par.L = (int)cfg_int(c, "pcl", d->par.L, 1, 65536, false);
     d->par.lambda = cfg_num(c, "lambda", d->par.lambda, -5, 5);
     d->par.eps = cfg_num(c, "epsilon", d->par.eps, 1e-300, 0.999999);
     d->par.tau = cfg_num(c, "tau", d->par.tau, 0, 1e30);
     d->par.mu = cfg_num(c, "mu", d->par.mu, 0, 1);
     d->par.min_pattern_cells = (int)cfg_int(c, "min_pattern_cells", 0, 0, 65536, false);
-    d->corpus = cfg_str(c, "corpus", "data/jargon.txt.gz", false);
+    d->corpus_label = cfg_str(c, "corpus", "data/jargon.txt.gz", false);
+    d->corpus = cfg_has(c, "corpus") ? dam_strdup(d->corpus_label, "corpus") : under_root(dam_strdup(d->corpus_label, "corpus"));
     d->prefix = cfg_str(c, "prefix", "none", false);
     if (strcmp(d->prefix, "none") != 0 && strcmp(d->prefix, "chat") != 0)
         cfg_fail(c, "prefix", "\"%s\" must be \"none\" or \"chat\"", d->prefix);
@@ -52,9 +67,17 @@ static void dam_prepare(method *meth, const llama_model *m) {
     if (d->patterns) return;
     struct stat st;
     if (stat(d->patterns_path, &st) != 0) {
+        /* fail before a calibration whose result could not be written */
+        char dir[4096];
+        dam_format(dir, sizeof dir, "%s", d->patterns_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        if (access(slash ? (*dir ? dir : "/") : ".", W_OK) != 0)
+            dam_die(DAM_EXIT_INPUT, "method %s: patterns %s: cannot write there: %s", meth->name, d->patterns_path,
+                    strerror(errno));
         fprintf(stderr, "dam: no pattern file %s: calibrating DAM (PCL %d, %d sequences of %s)\n", d->patterns_path,
                 d->par.L, d->sequences, d->corpus);
-        dam_calib_opts o = {d->corpus, d->corpus, d->prefix, d->sequences, d->par, 1};
+        dam_calib_opts o = {d->corpus, d->corpus_label, d->prefix, d->sequences, d->par, 1};
         double t0 = now_ms();
         dam_patterns *p = dam_calibrate(m, &o);
         dam_patterns_write(p, d->patterns_path);
@@ -63,6 +86,13 @@ static void dam_prepare(method *meth, const llama_model *m) {
     }
     dam_expect e = {m->sha256, d->par.L, m->cfg.n_layers, m->cfg.n_heads};
     d->patterns = dam_patterns_read(d->patterns_path, &e);
+    const dam_patterns *pf = d->patterns;
+    if (strcmp(pf->prefix, d->prefix) != 0 || pf->n_sequences != d->sequences || strcmp(pf->corpus, d->corpus_label) != 0)
+        dam_die(DAM_EXIT_INPUT,
+                "%s: calibrated on %s (%d sequences, prefix %s), but method %s asks for %s (%d sequences, prefix %s) "
+                "(delete the file or use another patterns path)",
+                d->patterns_path, pf->corpus, pf->n_sequences, pf->prefix, meth->name, d->corpus_label, d->sequences,
+                d->prefix);
     const dam_params *a = &d->patterns->par, *b = &d->par;
     if (a->lambda != b->lambda || a->eps != b->eps || a->tau != b->tau || a->mu != b->mu ||
         a->min_pattern_cells != b->min_pattern_cells)
@@ -85,6 +115,7 @@ static void dam_method_free(void *params) {
     dam_method *d = params;
     dam_free(d->patterns_path);
     dam_free(d->corpus);
+    dam_free(d->corpus_label);
     dam_free(d->prefix);
     dam_patterns_free(d->patterns);
     dam_free(d);

@@ -1,4 +1,4 @@
-/* patterns.h — DAM's pattern set: what Stage 1 produces and Stage 2 consumes (dam-method.md
+/* patterns.h — DAM's pattern set: what Stage 1 produces and Stage 2 consumes (docs/dam-spec.md
  * §1.7-1.9), in memory and in its HDF5 file (the "pattern file").
  *
  * Per (layer l, query head h) the set holds the L x L true mask m (§1.6), bit-packed in the
@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Stage 1 parameters (dam-method.md §1.2-1.8; defaults are the paper's). */
+/* Stage 1 parameters (docs/dam-spec.md §1.2-1.8; defaults are the paper's). */
 typedef struct {
     int L;                 /* pattern capture length (PCL), tokens, >= 1; §1.2, default 512 */
     double lambda;         /* Box-Cox exponent λ (0 = the ln branch); §1.4, default 0.5 */
@@ -34,7 +34,7 @@ typedef struct {
     double tau;            /* τ: true-mask threshold on the shifted map Ã, >= 0; §1.6, default 0.3 */
     double mu;             /* μ: a pattern matches iff its score γ >= μ, in [0, 1]; §1.8, default 0.8 */
     int min_pattern_cells; /* drop matched patterns with fewer cells than this; 0 = paper (no guard);
-                              dam-method.md §1 "Known quirk" Decision */
+                              docs/dam-spec.md §1 "Known quirk" Decision */
 } dam_params;
 
 /* Fills the paper's defaults: L = 512, λ = 0.5, ε = 1e-10, τ = 0.3, μ = 0.8, min_pattern_cells = 0. */
@@ -59,7 +59,7 @@ typedef struct {
 typedef struct {
     dam_params par;
     int n_layers;
-    int n_heads;             /* query heads (masks are per query head, dam-method.md §0) */
+    int n_heads;             /* query heads (masks are per query head, docs/dam-spec.md §0) */
     dam_head *heads;         /* [n_layers][n_heads]: (l, h) at l * n_heads + h; see dam_patterns_head */
     /* provenance (§1.1, §1.9); strings are dam_malloc'd and never NULL */
     char *model_name;        /* general.name of the model */

@@ -1,4 +1,4 @@
-/* plan.h — DAM Stage 2 (dam-method.md §2): the MaskPlan of one (layer, query head), valid for any
+/* plan.h — DAM Stage 2 (docs/dam-spec.md §2): the MaskPlan of one (layer, query head), valid for any
  * sequence length n.
  *
  * The extended mask of §2 is exactly a MaskPlan (kernels/maskplan.h) with three parts:
@@ -8,7 +8,7 @@
  *   diags     R ∪ {0};
  *   cols      C;
  * and every causal pair outside the region is kept iff (i − j) ∈ R ∪ {0} or j ∈ C. Decisions
- * (dam-method.md §2): the rule covers rows i >= L with j < L too (late rows reach early columns),
+ * (docs/dam-spec.md §2): the rule covers rows i >= L with j < L too (late rows reach early columns),
  * and the main diagonal (r = 0) is always kept, inside the bitmap as well, so no row is empty. The
  * plan depends on (layer, head) only, never on n or the input; n enters only when a kernel walks it.
  *

@@ -1,11 +1,11 @@
 /* stage1.h — DAM Stage 1 on an averaged attention map: Box-Cox amplification, shift, true mask,
- * pattern matching (dam-method.md §1.4-1.8). Pure functions of Ā and the parameters, independent of
+ * pattern matching (docs/dam-spec.md §1.4-1.8). Pure functions of Ā and the parameters, independent of
  * the model, so they can be checked by hand (tests/test_dam.c).
  *
  * Maps are float64, row-major [L][L]: cell (i, j) = query position i, key position j; only causal
  * cells j <= i carry attention. A stack of maps is [n_layers][n_heads][L][L].
  *
- * Decision (dam-method.md §1.5, "Ã = B − min(B) over all layers, heads, positions"): the minimum
+ * Decision (docs/dam-spec.md §1.5, "Ã = B − min(B) over all layers, heads, positions"): the minimum
  * runs over ALL L x L cells of ALL maps, the non-causal upper triangle included, where Ā = 0 (it
  * is never accumulated). Since X = max(Ā, ε) and B is increasing in X for every λ, any cell with
  * Ā <= ε gives min(B) = B(ε); for L >= 2 the upper triangle guarantees one, so Ã = B(X) − B(ε),

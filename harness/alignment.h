@@ -1,5 +1,5 @@
 /* alignment.h — how far a method's attention is from full attention, per query row
- * (dam-method.md §5), computed inside the same forward pass from the layer's q, K, V and the
+ * (docs/dam-spec.md §5), computed inside the same forward pass from the layer's q, K, V and the
  * method's output row (never a second model).
  *
  * For query position p of one head, with P_full = softmax(q·K[0..p]^T · scale):

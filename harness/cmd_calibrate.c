@@ -1,4 +1,4 @@
-/* cmd_calibrate.c — `dam calibrate`: DAM Stage 1 (dam-method.md §1) for one model, written to a
+/* cmd_calibrate.c — `dam calibrate`: DAM Stage 1 (docs/dam-spec.md §1) for one model, written to a
  * pattern file (dam/patterns.h). Progress on stderr, a summary on stdout. */
 #include <errno.h>
 #include <fcntl.h>
@@ -135,6 +135,8 @@ int cmd_calibrate(int argc, char **argv) {
     }
     if (model == NULL) dam_die(DAM_EXIT_INPUT, "calibrate: --model is required (see --help)");
     if (out == NULL) dam_die(DAM_EXIT_INPUT, "calibrate: -o PATH is required (see --help)");
+    if (strlen(out) < 4 || strcmp(out + strlen(out) - 3, ".h5") != 0)
+        dam_die(DAM_EXIT_INPUT, "-o %s: the pattern file must end in .h5", out);
     if (par.min_pattern_cells > par.L)
         dam_die(DAM_EXIT_INPUT, "--min-pattern-cells: %d exceeds --pcl %d", par.min_pattern_cells, par.L);
 

@@ -1,5 +1,6 @@
 /* cmd_generate.c — `dam generate`: greedy continuation of a prompt, text on stdout, timings on
  * stderr. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,8 +60,8 @@ static void print_layer_alignment(const attn_ctx *c, const llama_model *m) {
         fprintf(stderr, "%5d  %7.4f  %17.4f  %19.4f  %13.4f\n", l, d / H, t / H, sp / H, oc / H);
         tot_t += t / H, tot_s += sp / H;
     }
-    fprintf(stderr, "mean   %7.4f  %17.4f  %19.4f   (NaN: no spread rows in prompts of <= 64 tokens)\n", mean,
-            tot_t / L, tot_s / L);
+    fprintf(stderr, "mean   %7.4f  %17.4f  %19.4f%s\n", mean, tot_t / L, tot_s / L,
+            isnan(tot_s) ? "   (no spread rows: the prompt has <= 64 tokens)" : "");
     if (c->empty_rows) dam_warn("the masked kernel met %d empty rows", c->empty_rows);
     dam_free(al);
     dam_free(de);

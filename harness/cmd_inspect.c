@@ -21,7 +21,7 @@ static const char *HELP =
     "(nats/token), mean logit KL against full attention (nats), mean density, mean tail and spread\n"
     "mass recall (over layers, heads and examples), median prefill and mask-build time (ms) and the\n"
     "largest peak memory (MiB). Cells where the baseline itself scores below 0.5 are marked\n"
-    "'uninformative' (dam-method.md §5): no method can be told apart from full attention there.\n"
+    "'uninformative' (docs/metrics.md): no method can be told apart from full attention there.\n"
     "  --csv            print the per-example rows as CSV instead: a header line, then one row per\n"
     "                   (method, example) with the example's fields and the mean of each alignment\n"
     "                   metric over layers and heads (NaN as \"nan\")\n"
@@ -86,6 +86,8 @@ int cmd_inspect(int argc, char **argv) {
     if (path == NULL) dam_die(DAM_EXIT_INPUT, "inspect: give a results file (see --help)");
     run_data d;
     results_read_h5(path, &d);
+    if (strcmp(baseline, "full") != 0 && run_data_find_method(&d, baseline) == NULL)
+        dam_die(DAM_EXIT_INPUT, "%s: inspect: --baseline %s: no such method in this file", path, baseline);
     if (csv) {
         print_csv(&d);
         run_data_free(&d);

@@ -227,7 +227,7 @@ int cmd_plot(int argc, char **argv) {
         }
     }
     dam_free((void *)tasks);
-    printf("dam plot: wrote %d files to %s\n", n_files, dir);
+    fprintf(stderr, "dam plot: wrote %d files to %s\n", n_files, dir);
     run_data_free(&d);
     return 0;
 }

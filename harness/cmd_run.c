@@ -9,7 +9,7 @@
 #include "harness/run.h"
 
 static const char *HELP =
-    "usage: dam run [CONFIG.json] [-o results/NAME.h5] [--resume] [--device cpu] [--threads N]\n"
+    "usage: dam run [CONFIG.json] [-o results/NAME.h5] [--resume | --overwrite] [--device cpu] [--threads N]\n"
     "\n"
     "Evaluates every method of the config on every example of its workloads, on identical token\n"
     "ids: accuracy, answer NLL, logit KL against full attention, density, alignment (mass recall,\n"
@@ -20,18 +20,20 @@ static const char *HELP =
     "runs. DAM pattern files that do not exist are calibrated first. Config keys: docs/config.md.\n"
     "  -o PATH        results file (overrides the config's output)\n"
     "  --resume       continue the run recorded in <output>.journal (same config required)\n"
+    "  --overwrite    replace an existing results file and journal (refused without it)\n"
     "  --device D     cpu (cuda needs a CUDA build)\n"
     "  --threads N    CPU threads (overrides the config)\n";
 
 int cmd_run(int argc, char **argv) {
     const char *config = NULL, *output = NULL, *device = NULL;
     long threads = -1;
-    bool resume = false;
+    bool resume = false, overwrite = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) output = arg_value(argc, argv, &i);
         else if (strcmp(a, "--resume") == 0) resume = true;
+        else if (strcmp(a, "--overwrite") == 0) overwrite = true;
         else if (strcmp(a, "--device") == 0) device = arg_value(argc, argv, &i);
         else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
         else if (strncmp(a, "-", 1) == 0) dam_die(DAM_EXIT_INPUT, "run: unknown option %s (see --help)", a);
@@ -43,7 +45,8 @@ int cmd_run(int argc, char **argv) {
     run_config cfg;
     config_load(config, &cfg);
     if (threads > 0) cfg.threads = (int)threads;
-    run_opts o = {output, resume, 20};
+    if (resume && overwrite) dam_die(DAM_EXIT_INPUT, "run: --resume and --overwrite exclude each other");
+    run_opts o = {output, resume, overwrite, 20};
     int rc = run_execute(&cfg, &o);
     config_free(&cfg);
     return rc;

@@ -30,7 +30,9 @@ static int get_list(const cfg_obj *c, const char *key, bool real, double lo, dou
         snprintf(ki, sizeof ki, "%s[%d]", key, i);
         if (real ? !json_is_number(e) : !json_is_integer(e)) cfg_fail(c, ki, "must be %s", real ? "a number" : "an integer");
         double d = json_number_value(e);
-        if (!(d >= lo && d <= hi)) cfg_fail(c, ki, "%g is out of range [%g, %g]", d, lo, hi);
+        if (!(d >= lo && d <= hi)) cfg_fail(c, ki, "%.10g is out of range [%.10g, %.10g]", d, lo, hi);
+        for (int j = 0; j < i; j++)
+            if ((real ? ((double *)arr)[j] : ((int *)arr)[j]) == d) cfg_fail(c, ki, "%.10g appears twice", d);
         if (real) ((double *)arr)[i] = d, json_array_append_new(copy, json_real(d));
         else ((int *)arr)[i] = (int)d, json_array_append_new(copy, json_integer((json_int_t)d));
     }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -216,9 +217,14 @@ static void fsync_dir_of(const char *path) {
     dam_free(dir);
 }
 
-static journal *journal_open_fd(const char *path, int flags) {
+/* Opens the journal for appending and takes an exclusive lock on it (flock), so two runs cannot
+ * write one journal; `truncate` empties it only once the lock is held. */
+static journal *journal_open_fd(const char *path, int flags, bool truncate) {
     int fd = open(path, flags | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) dam_die(DAM_EXIT_RUNTIME, "%s: cannot open the journal for writing: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        dam_die(DAM_EXIT_INPUT, "%s: another dam run is writing this journal (same output file)", path);
+    if (truncate && ftruncate(fd, 0) != 0) dam_die(DAM_EXIT_RUNTIME, "%s: cannot truncate: %s", path, strerror(errno));
     journal *j = dam_malloc(sizeof *j, "journal");
     j->fd = fd;
     j->path = dam_strdup(path, "journal path");
@@ -226,7 +232,7 @@ static journal *journal_open_fd(const char *path, int flags) {
 }
 
 journal *journal_create(const char *path, const run_data *header) {
-    journal *j = journal_open_fd(path, O_CREAT | O_TRUNC);
+    journal *j = journal_open_fd(path, O_CREAT, true);
     append_json(j, header_json(header), NULL);
     fsync_dir_of(path);
     return j;
@@ -606,15 +612,15 @@ void journal_check_header(const char *path, const run_data *jr, const run_data *
 }
 
 journal *journal_resume(const char *path, const run_data *current, run_data *loaded) {
+    journal *j = journal_open_fd(path, 0, false); /* locked before anything is read or cut */
     long end = 0;
     journal_load(path, loaded, &end);
     journal_check_header(path, loaded, current);
     struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > end) {
+    if (fstat(j->fd, &st) == 0 && st.st_size > end) {
         /* drop the torn tail so that the next line starts on a line of its own */
-        if (truncate(path, end) != 0) dam_die(DAM_EXIT_RUNTIME, "%s: cannot remove the torn last line: %s", path, strerror(errno));
+        if (ftruncate(j->fd, end) != 0) dam_die(DAM_EXIT_RUNTIME, "%s: cannot remove the torn last line: %s", path, strerror(errno));
     }
-    journal *j = journal_open_fd(path, 0);
     if (fsync(j->fd) != 0) dam_die(DAM_EXIT_RUNTIME, "%s: cannot fsync the journal: %s", path, strerror(errno));
     return j;
 }

@@ -3,7 +3,7 @@
  *
  * A run evaluates every method on every example of every workload. An example is one prompt
  * (identical token ids for every method, proved by `ids_sha256`); a result is one (method,
- * example) cell. Alignment metrics follow dam-method.md §5: per layer and query head, over two
+ * example) cell. Alignment metrics follow docs/dam-spec.md §5: per layer and query head, over two
  * disjoint samples of query rows, `tail` (the last 64 prompt rows) and `spread` (64 evenly
  * spaced rows before the tail); density is exact over the whole prompt. */
 #ifndef DAM_HARNESS_RECORD_H

@@ -42,7 +42,7 @@ static int is_file(const char *p) {
 }
 
 char *model_resolve(const char *arg) {
-    if (arg == NULL || *arg == 0) dam_die(DAM_EXIT_INPUT, "--model needs a GGUF file path or a registered name");
+    if (arg == NULL || *arg == 0) dam_die(DAM_EXIT_INPUT, "model: needs a GGUF file path or a registered name");
     if (is_file(arg)) return dam_strdup(arg, "model path");
     if (strchr(arg, '/') != NULL || strstr(arg, ".gguf") != NULL) { /* meant as a path */
         struct stat st;
@@ -70,5 +70,5 @@ char *model_resolve(const char *arg) {
         }
         fclose(fp);
     }
-    dam_die(DAM_EXIT_INPUT, "--model %s: no such file, and not a name registered in %s", arg, reg);
+    dam_die(DAM_EXIT_INPUT, "model %s: no such file, and not a name registered in %s", arg, reg);
 }

@@ -754,7 +754,7 @@ void results_write_h5(const char *path, run_data *d) {
             hsize_t adims[4] = {(hsize_t)n, L, H, ALIGN_N_METRICS}, ddims[3] = {(hsize_t)n, L, H};
             snprintf(w.obj, sizeof w.obj, "%s/alignment", gpath);
             wdataset(&w, gt, "alignment", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 4, adims, al, "",
-                     "alignment with full attention per example, layer, query head and metric (dam-method.md 5); NaN = not measured");
+                     "alignment with full attention per example, layer, query head and metric (docs/metrics.md); NaN = not measured");
             snprintf(w.obj, sizeof w.obj, "%s/density", gpath);
             wdataset(&w, gt, "density", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 3, ddims, de, "fraction",
                      "exact density (kept causal pairs / causal pairs) per example, layer and query head");

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -22,7 +23,13 @@
 
 /* Fails early (exit 2) if the folder of `path` does not exist or is not writable, so a long run
  * does not end without a place to put its results. */
-static void check_writable(const char *path) {
+static void check_writable(const char *path, bool resume, bool overwrite) {
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) dam_die(DAM_EXIT_INPUT, "%s: is a directory, not a results file", path);
+        if (!resume && !overwrite)
+            dam_die(DAM_EXIT_INPUT, "%s: exists; use --resume to continue that run or --overwrite to replace it", path);
+    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -130,6 +137,14 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     r->alignment = dam_malloc(sizeof(float) * L * H * ALIGN_N_METRICS, "alignment");
     r->head_density = dam_malloc(sizeof(float) * L * H, "density");
     r->density = attn_ctx_collect(env->ctx, r->alignment, r->head_density);
+    if (method_is_full(meth)) /* full against itself: exact by definition, not measured */
+        for (int i = 0; i < L * H; i++) {
+            float *a = r->alignment + (size_t)i * ALIGN_N_METRICS;
+            a[ALIGN_TAIL_MASS_RECALL] = a[ALIGN_SPREAD_MASS_RECALL] = 1.0f;
+            a[ALIGN_TAIL_NEG_LOG_RECALL] = a[ALIGN_SPREAD_NEG_LOG_RECALL] = 0.0f;
+            a[ALIGN_TAIL_OUT_REL_L2] = a[ALIGN_SPREAD_OUT_REL_L2] = 0.0f;
+            a[ALIGN_TAIL_OUT_COS] = a[ALIGN_SPREAD_OUT_COS] = 1.0f;
+        }
     if (env->ctx->empty_rows) dam_warn("method %s left %d empty attention rows on %s #%d", meth->name, env->ctx->empty_rows, e->rec.task, e->rec.index);
     /* weights + the example's own high-water mark (excludes results held from earlier examples) */
     r->peak_bytes = (double)(m->weight_bytes + dam_mem_peak() - base);
@@ -172,7 +187,13 @@ static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, 
 
 int run_execute(run_config *cfg, const run_opts *o) {
     const char *output = o->output ? o->output : cfg->output;
-    check_writable(output);
+    check_writable(output, o->resume, o->overwrite);
+    {
+        char *jp = journal_path(output);
+        if (!o->resume && !o->overwrite && access(jp, F_OK) == 0)
+            dam_die(DAM_EXIT_INPUT, "%s: a journal of an earlier run exists; use --resume to continue it or --overwrite", jp);
+        dam_free(jp);
+    }
     for (int w = 0; w < cfg->n_workloads; w++) /* fail before the model loads */
         if (cfg->workloads[w].haystack_dir && access(cfg->workloads[w].haystack_dir, R_OK | X_OK) != 0)
             dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].haystack_dir %s: %s (run `make data`)", cfg->source, w,
@@ -180,8 +201,6 @@ int run_execute(run_config *cfg, const run_opts *o) {
     set_threads(cfg->threads);
     char *path = model_resolve(cfg->model);
     llama_model *m = llama_load(path);
-    fprintf(stderr, "dam run: %s (%s), %d layers x %d heads, config %s -> %s\n", m->name, path, m->cfg.n_layers,
-            m->cfg.n_heads, cfg->source, output);
     for (int i = 0; i < cfg->n_methods; i++) method_prepare(&cfg->methods[i], m);
 
     /* build every example once: identical ids for every method */
@@ -196,6 +215,15 @@ int run_execute(run_config *cfg, const run_opts *o) {
         n_ex += n_part;
         dam_free(part);
     }
+    for (int i = 0; i < n_ex; i++)
+        if (ex[i].n > m->cfg.n_ctx_train) {
+            dam_warn("%s #%d has %d tokens, beyond the model's trained context (%d): its accuracy is not meaningful",
+                     ex[i].rec.task, ex[i].rec.index, ex[i].n, m->cfg.n_ctx_train);
+            break;
+        }
+    fprintf(stderr, "dam run: %s (%s), %d layers x %d heads, config %s -> %s, %d examples x %d methods\n", m->name,
+            path, m->cfg.n_layers, m->cfg.n_heads, cfg->source, output, n_ex, cfg->n_methods);
+
     run_data d;
     run_data_init(&d);
     fill_meta(&d, cfg, m, cfg->model);
@@ -230,6 +258,9 @@ int run_execute(run_config *cfg, const run_opts *o) {
     cell_env env = {m, cfg, &ctx, dam_malloc(sizeof(float) * m->cfg.vocab * (size_t)max_ans, "reference log-probs"), false};
     const int total = n_ex * cfg->n_methods;
     int done = 0, skipped = 0;
+    /* the ETA weighs cells by prompt length (a 4K cell costs ~6x a 1K cell on the CPU) */
+    double work_total = 0, work_ran = 0, work_skipped = 0;
+    for (int i = 0; i < n_ex; i++) work_total += (double)ex[i].n * cfg->n_methods;
     double t_start = now_ms(), t_pub = now_ms();
     for (int i = 0; i < n_ex; i++) {
         env.have_full = false;
@@ -243,6 +274,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
                 later_missing |= !journal_has_result(&d, cfg->methods[q].name, ex[i].rec.task, ex[i].rec.index);
             if (have && !(method_is_full(meth) && later_missing)) {
                 skipped++;
+                work_skipped += ex[i].n;
                 continue;
             }
             attn_ctx_init(&ctx, m, meth);
@@ -251,8 +283,8 @@ int run_execute(run_config *cfg, const run_opts *o) {
             attn_ctx_free(&ctx);
             if (!have) journal_append_result(j, &r);
             double el = (now_ms() - t_start) / 1e3;
-            int ran = done + 1 - skipped;
-            double eta = ran > 0 ? el / ran * (total - done - 1) : 0;
+            work_ran += ex[i].n;
+            double eta = el / work_ran * (work_total - work_ran - work_skipped);
             fprintf(stderr, "[%3d/%d] %-8s #%-3d L=%-6d depth %.2f  %-10s score %.2f  nll %.3f  density %.3f  "
                     "prefill %.1f s  (elapsed %.0f s, eta %.0f s)\n",
                     done + 1, total, ex[i].rec.task, ex[i].rec.index, ex[i].n, ex[i].rec.depth, meth->name, r.score,

@@ -7,7 +7,7 @@
  * (alignment against full attention measured on sampled rows in the same pass), the answer is
  * generated greedily and scored, then the gold answer is teacher-forced from the prompt's KV
  * cache for the answer NLL and, against the `full` method's distributions on the same example,
- * the logit KL (dam-method.md §5). */
+ * the logit KL (docs/dam-spec.md §5). */
 #ifndef DAM_HARNESS_RUN_H
 #define DAM_HARNESS_RUN_H
 
@@ -19,6 +19,7 @@
 typedef struct {
     const char *output;  /* overrides the config's output if not NULL */
     bool resume;         /* continue from the journal next to the output */
+    bool overwrite;      /* replace an existing results file (otherwise refused) */
     int publish_every_s; /* republish the HDF5 file at most this often (the end always publishes) */
 } run_opts;
 

@@ -1,4 +1,4 @@
-/* stats.h — small statistics for accuracy tables (dam-method.md §5): the Wilson score interval
+/* stats.h — small statistics for accuracy tables (docs/dam-spec.md §5): the Wilson score interval
  * and NaN-aware means and medians. */
 #ifndef DAM_HARNESS_STATS_H
 #define DAM_HARNESS_STATS_H

@@ -2,7 +2,7 @@
  * `dam run` print it: per (task, method, target length) the example count, accuracy (mean score)
  * with its Wilson 95% interval, mean answer NLL and logit KL, mean density, mean tail and spread
  * mass recall, median prefill and mask-build ms and the largest peak memory; cells where the
- * baseline itself scores below 0.5 are flagged uninformative (dam-method.md §5). */
+ * baseline itself scores below 0.5 are flagged uninformative (docs/dam-spec.md §5). */
 #ifndef DAM_HARNESS_SUMMARY_H
 #define DAM_HARNESS_SUMMARY_H
 

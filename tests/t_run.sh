@@ -35,6 +35,13 @@ rows() { python3 -c 'import csv,sys; print(len(list(csv.reader(sys.stdin))) - 1)
 "$dam" check "$tmp/small.h5" --baseline full --max-drop 1.0 >/dev/null && ok || bad "check with margin 1.0"
 "$dam" plot "$tmp/small.h5" -o "$tmp/plots" >/dev/null 2>&1 && [ -s "$tmp/plots/passkey_accuracy.png" ] && \
     [ -s "$tmp/plots/niah_heatmap.svg" ] && ok || bad "plot"
+# an existing results file is never replaced silently; --overwrite and --resume are explicit
+"$dam" run "$tmp/small.json" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "small.h5: exists; use --resume" "$tmp/err" && ok || bad "existing output not refused: $(cat "$tmp/err")"
+"$dam" run "$tmp/small.json" --resume --overwrite >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "--resume with --overwrite"
+mkdir -p "$tmp/dir.h5"
+"$dam" run "$tmp/small.json" -o "$tmp/dir.h5" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "is a directory" "$tmp/err" && ok || bad "directory as output: $(cat "$tmp/err")"
 # identical token ids for every method: one sha256 per example, and the same prompt on a re-run
 "$dam" run "$tmp/small.json" -o "$tmp/again.h5" >/dev/null 2>&1
 a="$(h5dump -d /examples/passkey/ids_sha256 "$tmp/small.h5" | grep -o '"[0-9a-f]\{64\}"')"

@@ -1,4 +1,4 @@
-/* test_dam.c — DAM Stage 1 and Stage 2 (dam/, dam-method.md §1-2) against values worked out by
+/* test_dam.c — DAM Stage 1 and Stage 2 (dam/, docs/dam-spec.md §1-2) against values worked out by
  * hand, the pattern file, and the calibration capture:
  *   1. Box-Cox and the shift: literals for λ = 0.5, 1/3, 0 (the ln branch) and the global min(B);
  *   2. a hand-built average Ā (L = 6, 1 layer, 2 heads): Ã values, true masks, match scores,
@@ -141,7 +141,7 @@ static void test_hand_stage1(void) {
     dam_params p;
     dam_params_default(&p);
     p.L = HL;
-    /* λ = 0.5: Ã = B(X) − B(ε) = 2 (sqrt(X) − sqrt(ε)) = 2 sqrt(X) − 2e-5 (dam-method.md §1.5);
+    /* λ = 0.5: Ã = B(X) − B(ε) = 2 (sqrt(X) − sqrt(ε)) = 2 sqrt(X) − 2e-5 (docs/dam-spec.md §1.5);
      * kept iff 2 sqrt(X) − 2e-5 >= 0.3, i.e. sqrt(X) >= 0.15001, X >= 0.0225030001. */
     double bmin = fmin(dam_map_min_amplified(&ABAR[0][0][0], HL, &p), dam_map_min_amplified(&ABAR[1][0][0], HL, &p));
     CHECK_NEAR(bmin, -1.99998, 1e-12, 0, "min(B) = B(eps) = 2 (1e-5 - 1)");
@@ -188,7 +188,7 @@ static void test_hand_stage1(void) {
     check_list(h1->diags, h1->n_diags, (const int32_t[]){5}, 1, "head 1 R (corner only)");
     check_list(h1->cols, h1->n_cols, (const int32_t[]){0}, 1, "head 1 C");
 
-    /* Stage 2, n = L + 3 = 9 (dam-method.md §2). Head 0: rows 0..5 = the true mask (diagonal
+    /* Stage 2, n = L + 3 = 9 (docs/dam-spec.md §2). Head 0: rows 0..5 = the true mask (diagonal
      * already on); rows 6..8 keep j with i − j ∈ {0, 1, 5} or j ∈ {0, 3, 5}:
      *   row 6: j = 0 (col), 1 (6 − 1 = 5), 3 (col), 5 (col; 6 − 5 = 1), 6 (r = 0)
      *   row 7: j = 0 (col), 2 (r = 5), 3, 5 (cols), 6 (r = 1), 7
