@@ -28,7 +28,8 @@ static const char *HELP =
     "plus _plots), as PNG and SVG, with the exported tables in DIR/data/:\n"
     "  <task>_accuracy.png     accuracy vs prompt length per method (Wilson 95% intervals)\n"
     "  <task>_heatmap.png      length x depth grid of mean scores, one panel per method\n"
-    "  <task>_mass_recall.png  tail mass recall per layer and query head, per sparse method\n";
+    "  <task>_mass_recall.png  tail mass recall per layer and query head, per sparse method\n"
+    "  <task>_pareto.png       accuracy vs mean density, one point per method instance (sweeps)\n";
 
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 static int cmp_dbl(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
@@ -180,6 +181,29 @@ int cmd_plot(int argc, char **argv) {
         dam_format(settings, sizeof settings, "data='%s'; names='%s'; xlabels='%s'; ylabels='%s'; out='%s'; ttl='%s: score by length and depth'",
                  path, names, xl, yl, out, ttl);
         dam_format(script, sizeof script, "%s/plots/heatmap.gp", dam_root());
+        gnuplot(settings, script);
+        n_files += 2;
+
+        /* accuracy vs density, one point per method instance */
+        dam_format(path, sizeof path, "%s/%s_pareto.tsv", datadir, task);
+        fp = open_out(path);
+        for (int k = 0; k < d.n_methods; k++) {
+            double sum = 0, dens = 0;
+            int n = 0;
+            for (int r = 0; r < d.n_results; r++) {
+                const result_record *res = &d.results[r];
+                if (strcmp(res->method, d.methods[k].name) || strcmp(res->task, task)) continue;
+                sum += res->score, dens += res->density, n++;
+            }
+            if (n == 0) continue;
+            double lo, hi;
+            wilson_interval(sum, n, 1.96, &lo, &hi);
+            fprintf(fp, "%s\t%.6g\t%.6f\t%.6f\t%.6f\t%d\n", d.methods[k].name, dens / n, sum / n, lo, hi, n);
+        }
+        fclose(fp);
+        dam_format(out, sizeof out, "%s/%s_pareto", dir, task);
+        dam_format(settings, sizeof settings, "data='%s'; out='%s'; ttl='%s: accuracy vs density'", path, out, ttl);
+        dam_format(script, sizeof script, "%s/plots/pareto.gp", dam_root());
         gnuplot(settings, script);
         n_files += 2;
 
