@@ -10,8 +10,9 @@
  * own moa_alpha_beta.json layout); the harness ships configs/moa_smollm2-135m.json for the default
  * model, built by tests/tools/moa_search.c (docs/methods.md). A profile must match the model's
  * layers × query heads.
- * Defaults: profile = configs/moa_smollm2-135m.json, sinks = 64 (MoA's kernels keep one 64-token
- * global block: num_global_block = 1 with block size 64 in MoA/universal/elastic_block_sparse.py).
+ * Defaults: profile = configs/moa_smollm2-135m.json under the project root (a given path is used
+ * as given); sinks = 64 (MoA's kernels keep one 64-token global block: num_global_block = 1 with
+ * block size 64 in MoA/universal/elastic_block_sparse.py).
  * Simplified: MoA's windows are block-granular (64-token bands of blocks); ours are token-exact. MoA
  * profiles by gradient-based attention influence on model-generated summaries and solves a MILP
  * under a density budget over several lengths; our search (tests/tools/moa_search.c) ranks
@@ -28,6 +29,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "harness/method.h"
+#include "harness/registry.h"
 
 /* Reads matrix `key` of the profile into out[n_layers][n_heads] with range [lo, hi]. */
 static void read_matrix(const char *path, json_t *root, const char *key, int n_layers, int n_heads, double lo,
@@ -94,6 +96,12 @@ static void *moa_parse(const cfg_obj *c) {
     cfg_check_keys(c, keys);
     moa_params *p = dam_calloc(1, sizeof *p, "moa params");
     p->profile_path = cfg_str(c, "profile", "configs/moa_smollm2-135m.json", false);
+    if (!cfg_has(c, "profile")) { /* the default lives under the project root, like registered models */
+        char buf[4096];
+        dam_format(buf, sizeof buf, "%s/%s", dam_root(), p->profile_path);
+        dam_free(p->profile_path);
+        p->profile_path = dam_strdup(buf, "moa profile path");
+    }
     p->sinks = cfg_param(c, "sinks", 64, 0, 1 << 24, true);
     return p;
 }

@@ -28,6 +28,7 @@ typedef struct {
  * ("configs/p.json: alphas[3][2]: -5 must be >= 0"). Caller frees with moa_profile_free. */
 moa_profile moa_profile_load(const char *path, int n_layers, int n_heads);
 
+/* Frees the profile's arrays and zeroes it. */
 void moa_profile_free(moa_profile *p);
 
 #endif

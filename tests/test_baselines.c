@@ -363,6 +363,7 @@ static void bad_shape(void) {
 }
 
 int main(void) {
+    setenv("DAM_ROOT", ".", 0); /* run from the checkout: the default MoA profile is under the root */
     const size_t mem0 = dam_mem_in_use();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_baselines.XXXXXX");
     if (mkdtemp(tmpdir) == NULL) return 1;

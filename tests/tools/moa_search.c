@@ -243,6 +243,9 @@ int main(int argc, char **argv) {
     }
     const double tau = thr[lo];
     const double mean_cost = choose(tau, LH, worst, cost, cost8k, pick);
+    if (mean_cost > budget)
+        dam_warn("moa_search: the cheapest rules already cost %.4f > budget %g at %d tokens; writing them", mean_cost,
+                 budget, budget_len);
 
     /* the profile: one row per layer */
     FILE *f = fopen(out_path, "w");
