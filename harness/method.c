@@ -8,12 +8,14 @@
 
 extern const method_ops FULL_OPS, STREAMING_OPS, DAM_OPS;
 extern const method_ops FULL_EAGER_OPS; /* baselines/full_eager.c */
+extern const method_ops MINFERENCE_OPS, XATTENTION_OPS, FLEXPREFILL_OPS, DAM_ONLINE_OPS; /* dynamic */
 extern const method_ops SLIDING_WINDOW_OPS, DILATED_OPS, BIGBIRD_OPS, LONGFORMER_OPS, MOA_OPS; /* baselines/ */
 
 /* The registry: every method a config can name. */
 static const method_ops *const REGISTRY[] = {&FULL_OPS, &STREAMING_OPS, &DAM_OPS,
                                              &FULL_EAGER_OPS, &SLIDING_WINDOW_OPS, &DILATED_OPS, &BIGBIRD_OPS,
-                                             &LONGFORMER_OPS, &MOA_OPS};
+                                             &LONGFORMER_OPS, &MOA_OPS,
+                                             &MINFERENCE_OPS, &XATTENTION_OPS, &FLEXPREFILL_OPS, &DAM_ONLINE_OPS};
 enum { N_METHODS = sizeof REGISTRY / sizeof REGISTRY[0] };
 
 const char *method_kinds(void) {
