@@ -1,6 +1,7 @@
 /* method.c — see method.h: the registry of methods and dispatch. */
 #include "harness/method.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -36,7 +37,10 @@ void method_parse(const cfg_obj *c, method *m) {
     if (m->ops == NULL) cfg_fail(c, "method", "\"%s\" is not a supported method (%s)", kind, method_kinds());
     dam_free(kind);
     m->name = cfg_str(c, "name", m->ops->kind, false);
-    if (strchr(m->name, '/') || strcmp(m->name, ".") == 0) cfg_fail(c, "name", "\"%s\" must not contain '/' or be \".\"", m->name);
+    bool printable = true;
+    for (const unsigned char *q = (const unsigned char *)m->name; *q; q++) printable &= *q >= 0x20 && *q < 0x7f && *q != '/';
+    if (!printable || strcmp(m->name, ".") == 0)
+        cfg_fail(c, "name", "\"%s\" must be printable ASCII without '/' and not \".\" (it names an HDF5 group)", m->name);
     m->params = m->ops->parse(c);
 }
 
