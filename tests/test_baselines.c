@@ -70,6 +70,7 @@ static const int BB_SEED = 7;
 static const int LF_W[NL][NH] = {{1, 32, 512}, {100, 7, 64}};
 static const int LF_G[NL][NH] = {{0, 1, 4}, {70, 2, 0}};
 static const int LF_T[NL][NH] = {{0, 1, 64}, {100, 200, 7}};
+static bool lf_global_decode; /* the configured global_decode of the longformer under test */
 static const double MOA_A[NL][NH] = {{0, 16, 100.5}, {0, 512, 3}};
 static const double MOA_B[NL][NH] = {{0, 0.25, 0.1}, {1, 0, 0.5}};
 static const int MOA_S[NL][NH] = {{0, 4, 64}, {1, 0, 7}};
@@ -118,8 +119,11 @@ static void reference(kind k, int l, int h, int n, int nt, unsigned char *ref) {
                 keep = p - j < LF_W[l][h] || j < LF_G[l][h];
                 if (LF_T[l][h] > 0) {
                     const int a = (n - LF_T[l][h] > 0 ? n - LF_T[l][h] : 0) / B * B, e = ((n - 1) / B + 1) * B;
-                    keep |= p >= a && p < e;           /* tail rows attend everything before them */
-                    keep |= p >= e && j >= a && j < n; /* later rows attend the tail tokens */
+                    keep |= p >= a && p < e; /* the tail rows attend everything before them */
+                    if (lf_global_decode)
+                        keep |= p >= e; /* and so do the generated rows */
+                    else
+                        keep |= p >= e && j >= a && j < n; /* or these attend the tail tokens */
                 }
                 break;
             }
@@ -399,11 +403,15 @@ int main(void) {
     json_mat(a, sizeof a, LF_W);
     json_mat(b, sizeof b, LF_G);
     json_mat(c, sizeof c, LF_T);
-    snprintf(json, sizeof json, "{\"method\": \"longformer\", \"window\": %s, \"global_tokens\": %s, \"global_tail\": %s}", a,
-             b, c);
-    make_method(json, &m, NL, NH);
-    check_method("longformer", LF, &m);
-    method_free(&m);
+    for (int gd = 0; gd < 2; gd++) {
+        lf_global_decode = gd;
+        snprintf(json, sizeof json,
+                 "{\"method\": \"longformer\", \"window\": %s, \"global_tokens\": %s, \"global_tail\": %s, \"global_decode\": %s}",
+                 a, b, c, gd ? "true" : "false");
+        make_method(json, &m, NL, NH);
+        check_method(gd ? "longformer" : "longformer (global_decode false)", LF, &m);
+        method_free(&m);
+    }
 
     char prof[300], ptext[512];
     snprintf(prof, sizeof prof, "%s/moa2x3.json", tmpdir);
