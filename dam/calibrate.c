@@ -13,6 +13,7 @@
 #include "core/hash.h"
 #include "core/mem.h"
 #include "core/timer.h"
+#include "dam/derive.h"
 #include "dam/stage1.h"
 #include "kernels/cpu/attention.h"
 #include "model/chat.h"
@@ -254,29 +255,27 @@ dam_patterns *dam_calibrate(const llama_model *m, const dam_calib_opts *o) {
     llama_state_free(st);
     dam_free(seq);
 
-    /* Stage 1: global min(B) over every map (stage1.h Decision), then each head on its own. */
-    const int n_maps = n_layers * n_heads, nt = omp_get_max_threads();
-    const size_t map = (size_t)L * L;
-    double *abar = dam_malloc(sizeof(double) * map * nt, "DAM average maps");
-    double *mins = dam_malloc(sizeof(double) * n_maps, "DAM map minima");
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int x = 0; x < n_maps; x++) {
-        double *a = abar + map * omp_get_thread_num();
-        dam_capture_average(cap, x / n_heads, x % n_heads, o->par.eps, a);
-        mins[x] = dam_map_min_amplified(a, L, &o->par);
-    }
-    double bmin = INFINITY;
-    for (int x = 0; x < n_maps; x++) bmin = mins[x] < bmin ? mins[x] : bmin;
+    /* Ā of every map, kept in the pattern set (float32, causal cells), then Stage 1 from it: the
+     * same function re-derives masks for other thresholds later (dam/derive.h). */
     dam_patterns *p = dam_patterns_new(n_layers, n_heads, &o->par);
+    const size_t tri = (size_t)L * (L + 1) / 2;
+    p->abar = dam_malloc(sizeof(float) * tri * (size_t)n_layers * n_heads, "DAM mean attention");
+    double *row = dam_malloc(sizeof(double) * (size_t)L * L * omp_get_max_threads(), "DAM average maps");
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int x = 0; x < n_maps; x++) {
-        double *a = abar + map * omp_get_thread_num();
+    for (int x = 0; x < n_layers * n_heads; x++) {
+        double *a = row + (size_t)L * L * omp_get_thread_num();
         dam_capture_average(cap, x / n_heads, x % n_heads, o->par.eps, a);
-        dam_stage1_head(a, &o->par, bmin, &p->heads[x]);
+        float *dst = p->abar + tri * x;
+        for (int i = 0; i < L; i++)
+            for (int j = 0; j <= i; j++) dst[(size_t)i * (i + 1) / 2 + j] = (float)a[(size_t)i * L + j];
     }
-    dam_free(mins);
-    dam_free(abar);
+    dam_free(row);
     dam_capture_free(cap);
+    param tau = param_scalar(o->par.tau), mu = param_scalar(o->par.mu), cells = param_scalar(o->par.min_pattern_cells);
+    dam_derive(p, o->par.lambda, &tau, &mu, &cells);
+    param_free(&tau);
+    param_free(&mu);
+    param_free(&cells);
 
     dam_patterns_set_str(&p->model_name, m->name);
     memcpy(p->model_sha256, m->sha256, 65);

@@ -1,7 +1,10 @@
 /* method.c — `dam` as a harness method (harness/method.h): the paper's DAM, input-independent.
- * prepare reads the pattern file (checked against the model and the configured Stage 1
- * parameters) or, when it does not exist, runs Stage 1 (dam/calibrate.h) with the configured
- * settings and writes it first; plan is Stage 2 (dam/plan.h). */
+ * prepare reads the pattern file or, when it does not exist, runs Stage 1 (dam/calibrate.h) and
+ * writes it first. The file must come from the same model, corpus, prefix, sequences, PCL and ε
+ * (they determine the averaged attention Ā); when this instance's λ, τ, μ or min_pattern_cells
+ * differ from the file's — or are given per layer / head — its masks are re-derived from the
+ * file's stored Ā (dam/derive.h), so a threshold sweep calibrates once. plan is Stage 2
+ * (dam/plan.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "core/mem.h"
 #include "core/timer.h"
 #include "dam/calibrate.h"
+#include "dam/derive.h"
 #include "dam/patterns.h"
 #include "dam/plan.h"
 #include "harness/method.h"
@@ -20,7 +24,8 @@
 /* DAM settings: where the pattern file lives and how to calibrate it if it does not exist. */
 typedef struct {
     char *patterns_path;    /* pattern file (HDF5), as resolved (defaults under the project root) */
-    dam_params par;         /* Stage 1 parameters (L = PCL, λ, ε, τ, μ, min_pattern_cells) */
+    dam_params par;         /* Stage 1 parameters: L = PCL, λ, ε (τ, μ, cells: scalars used to calibrate) */
+    param tau, mu, cells;   /* τ, μ, min_pattern_cells: scalar, per layer or per layer x head */
     char *corpus;           /* calibration corpus (plain or .gz text), as resolved */
     char *corpus_label;     /* the corpus as the config names it (recorded in the pattern file) */
     char *prefix;           /* "none" or "chat" */
@@ -48,9 +53,13 @@ static void *dam_parse(const cfg_obj *c) {
     d->par.L = (int)cfg_int(c, "pcl", d->par.L, 1, 65536, false);
     d->par.lambda = cfg_num(c, "lambda", d->par.lambda, -5, 5);
     d->par.eps = cfg_num(c, "epsilon", d->par.eps, 1e-300, 0.999999);
-    d->par.tau = cfg_num(c, "tau", d->par.tau, 0, 1e30);
-    d->par.mu = cfg_num(c, "mu", d->par.mu, 0, 1);
-    d->par.min_pattern_cells = (int)cfg_int(c, "min_pattern_cells", 0, 0, 65536, false);
+    d->tau = cfg_param(c, "tau", d->par.tau, 0, 1e30, false);
+    d->mu = cfg_param(c, "mu", d->par.mu, 0, 1, false);
+    d->cells = cfg_param(c, "min_pattern_cells", 0, 0, 65536, true);
+    /* a file that does not exist yet is calibrated with the scalars (the paper's where per-head) */
+    if (d->tau.n_layers == 0) d->par.tau = d->tau.v[0];
+    if (d->mu.n_layers == 0) d->par.mu = d->mu.v[0];
+    if (d->cells.n_layers == 0) d->par.min_pattern_cells = (int)d->cells.v[0];
     d->corpus_label = cfg_str(c, "corpus", "data/jargon.txt.gz", false);
     d->corpus = cfg_has(c, "corpus") ? dam_strdup(d->corpus_label, "corpus") : under_root(dam_strdup(d->corpus_label, "corpus"));
     d->prefix = cfg_str(c, "prefix", "none", false);
@@ -93,15 +102,28 @@ static void dam_prepare(method *meth, const llama_model *m) {
                 "(delete the file or use another patterns path)",
                 d->patterns_path, pf->corpus, pf->n_sequences, pf->prefix, meth->name, d->corpus_label, d->sequences,
                 d->prefix);
-    const dam_params *a = &d->patterns->par, *b = &d->par;
-    if (a->lambda != b->lambda || a->eps != b->eps || a->tau != b->tau || a->mu != b->mu ||
-        a->min_pattern_cells != b->min_pattern_cells)
-        dam_die(DAM_EXIT_INPUT,
-                "%s: calibrated with lambda %g, epsilon %g, tau %g, mu %g, min_pattern_cells %d, but method %s asks "
-                "for lambda %g, epsilon %g, tau %g, mu %g, min_pattern_cells %d (delete the file or use another "
-                "patterns path)",
-                d->patterns_path, a->lambda, a->eps, a->tau, a->mu, a->min_pattern_cells, meth->name, b->lambda, b->eps,
-                b->tau, b->mu, b->min_pattern_cells);
+    const dam_params *a = &pf->par, *b = &d->par;
+    if (a->eps != b->eps)
+        dam_die(DAM_EXIT_INPUT, "%s: calibrated with epsilon %g, but method %s asks for %g (delete the file or use another "
+                "patterns path)", d->patterns_path, a->eps, meth->name, b->eps);
+    method_check_param(meth, "tau", &d->tau, m);
+    method_check_param(meth, "mu", &d->mu, m);
+    method_check_param(meth, "min_pattern_cells", &d->cells, m);
+    const bool same = a->lambda == b->lambda && d->tau.n_layers == 0 && d->mu.n_layers == 0 && d->cells.n_layers == 0 &&
+                      a->tau == d->tau.v[0] && a->mu == d->mu.v[0] && a->min_pattern_cells == (int)d->cells.v[0];
+    if (!same) {
+        if (d->patterns->abar == NULL)
+            dam_die(DAM_EXIT_INPUT,
+                    "%s: calibrated with lambda %g, tau %g, mu %g, min_pattern_cells %d and holds no mean attention to "
+                    "re-derive method %s's thresholds from (delete it to recalibrate, or use another patterns path)",
+                    d->patterns_path, a->lambda, a->tau, a->mu, a->min_pattern_cells, meth->name);
+        double t0 = now_ms();
+        dam_derive(d->patterns, b->lambda, &d->tau, &d->mu, &d->cells);
+        fprintf(stderr, "dam: method %s: masks re-derived from %s's mean attention in %.1f s\n", meth->name,
+                d->patterns_path, (now_ms() - t0) / 1e3);
+    }
+    dam_free(d->patterns->abar); /* Stage 2 needs only the masks, R and C */
+    d->patterns->abar = NULL;
 }
 
 static maskplan *dam_method_plan(const method *meth, int layer, int q_head, int n, int n_total) {
@@ -114,6 +136,9 @@ static maskplan *dam_method_plan(const method *meth, int layer, int q_head, int 
 static void dam_method_free(void *params) {
     dam_method *d = params;
     dam_free(d->patterns_path);
+    param_free(&d->tau);
+    param_free(&d->mu);
+    param_free(&d->cells);
     dam_free(d->corpus);
     dam_free(d->corpus_label);
     dam_free(d->prefix);

@@ -72,6 +72,7 @@ void dam_patterns_free(dam_patterns *p) {
         dam_free(p->heads[i].cols);
     }
     dam_free(p->heads);
+    dam_free(p->abar);
     dam_free(p->model_name);
     dam_free(p->corpus);
     dam_free(p->prefix);
@@ -122,6 +123,9 @@ bool dam_patterns_equal(const dam_patterns *a, const dam_patterns *b) {
         strcmp(a->corpus_sha256, b->corpus_sha256) != 0 || strcmp(a->prefix, b->prefix) != 0)
         return false;
     const size_t words = (size_t)a->par.L * maskplan_bitmap_words(a->par.L);
+    const size_t n_abar = (size_t)a->n_layers * a->n_heads * ((size_t)a->par.L * (a->par.L + 1) / 2);
+    if ((a->abar == NULL) != (b->abar == NULL) || (a->abar && memcmp(a->abar, b->abar, sizeof(float) * n_abar) != 0))
+        return false;
     for (int i = 0; i < a->n_layers * a->n_heads; i++) {
         const dam_head *u = &a->heads[i], *v = &b->heads[i];
         if (u->n_diags != v->n_diags || u->n_cols != v->n_cols || u->density != v->density) return false;
@@ -278,6 +282,24 @@ void dam_patterns_write(const dam_patterns *p, const char *path) {
         H5Gclose(lg);
     }
     dam_free(bytes);
+    if (p->abar) { /* Ā, one chunk per map, shuffled and deflated */
+        const hsize_t tri = (hsize_t)L * (L + 1) / 2, adims[2] = {(hsize_t)p->n_layers * p->n_heads, tri};
+        const hsize_t achunk[2] = {1, tri};
+        hid_t acpl = H5Pcreate(H5P_DATASET_CREATE);
+        WCHECK(acpl, "mean_attention");
+        WCHECK(H5Pset_obj_track_times(acpl, 0), "mean_attention");
+        WCHECK(H5Pset_chunk(acpl, 2, achunk), "mean_attention");
+        WCHECK(H5Pset_shuffle(acpl), "mean_attention");
+        WCHECK(H5Pset_deflate(acpl, 4), "mean_attention");
+        hid_t sp = H5Screate_simple(2, adims, NULL);
+        WCHECK(sp, "mean_attention");
+        hid_t d = H5Dcreate2(w->file, "mean_attention", H5T_IEEE_F32LE, sp, H5P_DEFAULT, acpl, H5P_DEFAULT);
+        WCHECK(d, "mean_attention");
+        WCHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p->abar), "mean_attention");
+        H5Dclose(d);
+        H5Sclose(sp);
+        H5Pclose(acpl);
+    }
     H5Pclose(fcpl); H5Pclose(fapl); H5Pclose(gcpl); H5Pclose(vcpl); H5Pclose(mcpl);
     if (H5Fclose(w->file) < 0) {
         w->file = -1;
@@ -528,6 +550,20 @@ dam_patterns *dam_patterns_read(const char *path, const dam_expect *e) {
 
     for (int l = 0; l < n_layers; l++)
         for (int h = 0; h < n_heads; h++) read_head(r, l, h, &p->heads[(size_t)l * n_heads + h], par.L);
+    if (H5Lexists(r->file, "mean_attention", H5P_DEFAULT) > 0) {
+        hsize_t dims[2];
+        hid_t d = get_dataset(r, r->file, "/", "mean_attention", H5T_FLOAT, 4, 2, dims);
+        const hsize_t tri = (hsize_t)par.L * (par.L + 1) / 2;
+        if (dims[0] != (hsize_t)n_layers * n_heads || dims[1] != tri)
+            RFAIL(r, "%s: /mean_attention has shape [%llu][%llu], expected [%d][%llu]", path, (unsigned long long)dims[0],
+                  (unsigned long long)dims[1], n_layers * n_heads, (unsigned long long)tri);
+        p->abar = dam_malloc(sizeof(float) * dims[0] * dims[1], "DAM mean attention");
+        if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p->abar) < 0)
+            RFAIL(r, "%s: /mean_attention: cannot be read", path);
+        for (hsize_t i = 0; i < dims[0] * dims[1]; i++)
+            if (!(p->abar[i] >= 0 && p->abar[i] <= 1.000001f)) RFAIL(r, "%s: /mean_attention: value %g is not a probability", path, p->abar[i]);
+        H5Dclose(d);
+    }
     H5Fclose(r->file);
     return p;
 }

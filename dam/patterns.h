@@ -18,6 +18,8 @@
  *                          significant bit first, numpy bitorder='little') is m_{i,j}
  *     diagonals            int32 [|R|], sorted ascending, in [0, L)
  *     columns              int32 [|C|], sorted ascending, in [0, L)
+ *   /mean_attention        float32 [n_layers * n_heads][L (L + 1) / 2], optional: Ā of every map,
+ *                          causal cells row by row ((i, j) at i (i + 1) / 2 + j), map (l, h) at l n_heads + h
  * Files are byte-identical for identical inputs (no timestamps, no host names, pinned format
  * versions). All HDF5 calls of the method live in patterns.c. */
 #ifndef DAM_DAM_PATTERNS_H
@@ -70,6 +72,10 @@ typedef struct {
     int64_t corpus_tokens;   /* tokens in the whole tokenised corpus */
     char *prefix;            /* prefix policy of each calibration sequence: "none" or "chat" */
     int n_sequences;         /* calibration sequences of exactly L tokens */
+    float *abar;             /* [n_layers][n_heads][L (L + 1) / 2] the averaged attention Ā (§1.3) the
+                                masks come from, causal cell (i, j) of a map at i (i + 1) / 2 + j; NULL if
+                                absent. Kept so other thresholds (λ, τ, μ, min_pattern_cells, also per
+                                layer / head) can be re-derived (dam/derive.h) without the model. */
 } dam_patterns;
 
 /* A new set for n_layers x n_heads heads with parameters *par (copied; must pass
