@@ -8,6 +8,10 @@
  *                    P_full; KL(P_full || P_m) itself is infinite whenever mass is dropped)
  *   out_rel_l2     = ||o_m − o_full|| / ||o_full||,   o_full = Σ_j P_full(j) V[j]
  *   out_cos        = o_m · o_full / (||o_m|| ||o_full||)
+ * Soft masks (a plan with a block bias, kernels/maskplan.h): the kept set is read the same way
+ * (maskplan_row_word; a bias never drops a pair), so mass_recall counts every kept pair at face
+ * value, down-weighted ones included; the bias's effect on the output shows in out_rel_l2 and
+ * out_cos, which compare the method's real output.
  * Rows are sampled two ways (tail: the last 64 prompt rows; spread: 64 evenly spaced rows before
  * the tail) so a method cannot look good only where it estimated its mask. */
 #ifndef DAM_HARNESS_ALIGNMENT_H
@@ -24,7 +28,8 @@ typedef struct {
 
 /* Computes the metrics of the row at position `pos` for one head.
  * q: [d] the query (unscaled); k, v: [pos + 1][d] keys/values 0 .. pos of this head's KV head;
- * o_m: [d] the method's output for this row; plan: the method's plan (NULL = all causal kept);
+ * o_m: [d] the method's output for this row; plan: the method's plan (NULL = all causal kept; a
+ * block bias is ignored here, see above);
  * work: caller scratch of at least pos + 1 floats and pos + 1 doubles (work_d); d <= 512.
  * Scores use OpenBLAS sgemv; the softmax and sums are accumulated in double. */
 align_row_metrics align_row(const float *q, const float *k, const float *v, const float *o_m, int pos, int d,

@@ -9,6 +9,7 @@
  * of rows without one is counted in closed form (see count_cd_rows). */
 #include "kernels/maskplan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,12 @@ maskplan *maskplan_copy(const maskplan *p) {
     c->diags = dup_i32(p->diags, (size_t)p->n_diags);
     c->blk_ptr = p->blk_ptr ? dup_i32(p->blk_ptr, (size_t)p->n_qblocks + 1) : NULL;
     c->blk_idx = p->blk_ptr ? dup_i32(p->blk_idx, (size_t)p->blk_ptr[p->n_qblocks]) : NULL;
+    c->blk_bias = NULL;
+    if (p->blk_bias && p->blk_ptr) {
+        const size_t nb = (size_t)p->blk_ptr[p->n_qblocks];
+        c->blk_bias = dam_malloc(sizeof(float) * (nb > 0 ? nb : 1), "mask plan bias");
+        memcpy(c->blk_bias, p->blk_bias, sizeof(float) * nb);
+    }
     c->bitmap = NULL;
     if (p->bitmap) {
         const size_t w = bitmap_words_total(p->bitmap_L);
@@ -116,6 +123,7 @@ void maskplan_free(maskplan *p) {
     dam_free(p->diags);
     dam_free(p->blk_ptr);
     dam_free(p->blk_idx);
+    dam_free(p->blk_bias);
     dam_free(p->bitmap);
     dam_free(p);
 }
@@ -166,10 +174,48 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
     }
     dam_free(p->blk_ptr);
     dam_free(p->blk_idx);
+    dam_free(p->blk_bias);
+    p->blk_bias = NULL;
     p->n_qblocks = n_qblocks;
     p->blk_ptr = nptr;
     p->blk_idx = nidx;
 }
+
+void maskplan_set_block_bias(maskplan *p, const float *bias) {
+    const int total = p->blk_ptr ? p->blk_ptr[p->n_qblocks] : 0;
+    bool any = false;
+    for (int i = 0; bias && i < total; i++) {
+        if (!isfinite(bias[i]) || bias[i] > 0)
+            dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan block bias[%d] = %g (must be finite and <= 0)", i,
+                    (double)bias[i]);
+        any |= bias[i] != 0;
+    }
+    dam_free(p->blk_bias);
+    p->blk_bias = NULL;
+    if (!any) return;
+    p->blk_bias = dam_malloc(sizeof(float) * (size_t)total, "mask plan bias");
+    for (int i = 0; i < total; i++) p->blk_bias[i] = bias[i] == 0 ? 0.0f : bias[i]; /* -0.0 -> 0 */
+}
+
+void maskplan_set_block_bias_matrix(maskplan *p, const float *bias, int n_kblocks) {
+    const int total = p->blk_ptr ? p->blk_ptr[p->n_qblocks] : 0;
+    if (bias == NULL || total == 0) {
+        maskplan_set_block_bias(p, NULL);
+        return;
+    }
+    float *b = dam_malloc(sizeof(float) * (size_t)total, "mask plan bias");
+    for (int qb = 0; qb < p->n_qblocks; qb++)
+        for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++) {
+            if (p->blk_idx[i] >= n_kblocks)
+                dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan block bias matrix: key block %d >= %d", p->blk_idx[i],
+                        n_kblocks);
+            b[i] = bias[(size_t)qb * n_kblocks + p->blk_idx[i]];
+        }
+    maskplan_set_block_bias(p, b);
+    dam_free(b);
+}
+
+bool maskplan_has_bias(const maskplan *p) { return p->blk_bias != NULL && !p->dense; }
 
 void maskplan_set_bitmap(maskplan *p, int L, const uint64_t *bits) {
     if (L < 0 || (L > 0 && bits == NULL))
@@ -229,6 +275,48 @@ uint64_t maskplan_row_word(const maskplan *p, int64_t pos, int64_t j0) {
     for (int i = lower_bound(p->diags, p->n_diags, rhi - 63); i < p->n_diags && p->diags[i] <= rhi; i++)
         w |= 1ull << (rhi - p->diags[i]);
     return w & causal;
+}
+
+/* Index into blk_idx of the block pair (pos / 64, kb), or -1 if the blocks part does not list it. */
+static int block_index(const maskplan *p, int64_t pos, int64_t kb) {
+    const int64_t qb = pos / MASKPLAN_BLOCK;
+    if (qb >= p->n_qblocks) return -1;
+    const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
+    const int i = a + lower_bound(p->blk_idx + a, b - a, kb);
+    return i < b && p->blk_idx[i] == kb ? i : -1;
+}
+
+/* The bits of keys j0 .. j0+63 of row pos that a column or a diagonal keeps (no causality). */
+static uint64_t cd_word(const maskplan *p, int64_t pos, int64_t j0) {
+    uint64_t w = 0;
+    for (int i = lower_bound(p->cols, p->n_cols, j0); i < p->n_cols && p->cols[i] < j0 + 64; i++)
+        w |= 1ull << (p->cols[i] - j0);
+    const int64_t rhi = pos - j0;
+    for (int i = lower_bound(p->diags, p->n_diags, rhi - 63); i < p->n_diags && p->diags[i] <= rhi; i++)
+        w |= 1ull << (rhi - p->diags[i]);
+    return w;
+}
+
+uint64_t maskplan_row_word_bias(const maskplan *p, int64_t pos, int64_t j0, uint64_t *biased, float *bias) {
+    *biased = 0;
+    *bias = 0.0f;
+    if (p->blk_bias == NULL || p->dense || pos < p->bitmap_L || j0 < 0 || j0 % 64 != 0 || j0 > pos)
+        return maskplan_row_word(p, pos, j0); /* (maskplan_row_word reports a bad j0) */
+    const int i = block_index(p, pos, j0 / MASKPLAN_BLOCK);
+    if (i < 0 || p->blk_bias[i] == 0) return maskplan_row_word(p, pos, j0);
+    const uint64_t causal = causal_word(pos, j0); /* the listed block keeps every causal key */
+    *biased = causal & ~cd_word(p, pos, j0);
+    *bias = *biased ? p->blk_bias[i] : 0.0f;
+    return causal;
+}
+
+float maskplan_bias(const maskplan *p, int64_t pos, int64_t j) {
+    if (!maskplan_kept(p, pos, j)) return -INFINITY;
+    if (p->blk_bias == NULL || p->dense || pos < p->bitmap_L) return 0.0f;
+    const int i = block_index(p, pos, j / MASKPLAN_BLOCK);
+    if (i < 0) return 0.0f;
+    if (contains(p->cols, p->n_cols, j) || contains(p->diags, p->n_diags, pos - j)) return 0.0f;
+    return p->blk_bias[i];
 }
 
 /* Kept keys of a bitmap row pos < L. */
@@ -398,6 +486,13 @@ const char *maskplan_validate(const maskplan *p, int64_t n) {
             }
         }
     }
+    if (p->blk_bias) {
+        if (p->n_qblocks <= 0 || p->blk_ptr == NULL || p->blk_ptr[p->n_qblocks] == 0)
+            FAIL("a block bias without listed blocks");
+        for (int i = 0; i < p->blk_ptr[p->n_qblocks]; i++)
+            if (!isfinite(p->blk_bias[i]) || p->blk_bias[i] > 0)
+                FAIL("block bias[%d] = %g (must be finite and <= 0)", i, (double)p->blk_bias[i]);
+    }
     if (p->bitmap_L < 0) FAIL("bitmap_L = %d is negative", p->bitmap_L);
     if (p->bitmap_L > 0 && p->bitmap == NULL) FAIL("bitmap_L = %d but no bitmap", p->bitmap_L);
     const int L = p->bitmap_L, W = maskplan_bitmap_words(L);
@@ -433,6 +528,7 @@ const char *maskplan_validate(const maskplan *p, int64_t n) {
 size_t maskplan_bytes(const maskplan *p) {
     size_t b = sizeof *p + sizeof(int32_t) * ((size_t)p->n_cols + (size_t)p->n_diags);
     if (p->blk_ptr) b += sizeof(int32_t) * ((size_t)p->n_qblocks + 1 + (size_t)p->blk_ptr[p->n_qblocks]);
+    if (p->blk_ptr && p->blk_bias) b += sizeof(float) * (size_t)p->blk_ptr[p->n_qblocks];
     if (p->bitmap) b += sizeof(uint64_t) * bitmap_words_total(p->bitmap_L);
     return b;
 }

@@ -13,8 +13,21 @@
  *              that region (p < L and j < L) the bitmap alone decides; outside it, the other parts.
  * Rule: kept(p, j) = j <= p and (dense or (p < L and j < L ? bit(p, j)
  *                                   : (p - j) in diags or j in cols or j/64 in blocks[p/64])).
- * Masked pairs get -inf logits (probability exactly 0), never a finite sentinel. A valid plan
- * leaves no row empty (checked by maskplan_validate). Size is O(|cols| + |diags| + blocks + L²/8),
+ * Masked pairs get -inf logits (probability exactly 0), never a finite sentinel.
+ * Soft masks (optional, off by default): the `blocks` part may carry a logit bias per listed block
+ * pair, b(qb, kb) <= 0 in natural-log units (a weight w = e^b in (0, 1]), stored parallel to blk_idx.
+ * It changes how much a kept pair weighs, never which pairs are kept:
+ *   bias(p, j) = -inf                if (p, j) is not kept;
+ *              = b(p/64, j/64)       if (p, j) is kept by the blocks part ONLY (p >= L, (p/64, j/64)
+ *                                    listed, and neither a column nor a diagonal keeps it);
+ *              = 0                   otherwise (dense plans, the bitmap region, pairs a column or
+ *                                    diagonal keeps, plans without a bias).
+ * i.e. a pair's weight is the largest weight of the parts that keep it (cols, diags and bitmap
+ * weigh 1). Kernels compute softmax(q·k·scale + bias) over the kept pairs. With no bias
+ * (blk_bias == NULL, the default) every plan means exactly what it meant before.
+ * A valid plan
+ * leaves no row empty (checked by maskplan_validate). Size is O(|cols| + |diags| + blocks + L²/8)
+ * (a bias adds 4 bytes per listed block),
  * so plans for a million tokens stay small. Plans are per query head; GQA kernels visit the union
  * of the tiles of a KV group's heads and mask per head inside a tile. */
 #ifndef DAM_KERNELS_MASKPLAN_H
@@ -35,6 +48,8 @@ typedef struct {
     int32_t n_qblocks;  /* query blocks described; later query blocks have no block part */
     int32_t *blk_ptr;   /* [n_qblocks + 1] offsets into blk_idx, blk_ptr[0] = 0; NULL when n_qblocks = 0 */
     int32_t *blk_idx;   /* [blk_ptr[n_qblocks]] key-block indices, sorted and unique per query block, kb <= qb */
+    float *blk_bias;    /* NULL (no bias, the default) or [blk_ptr[n_qblocks]] parallel to blk_idx: the logit
+                         * bias b(qb, kb), finite and <= 0, of pairs kept by the blocks part only (see above) */
     int32_t bitmap_L;   /* side of the bitmap region, 0 = no bitmap */
     uint64_t *bitmap;   /* [bitmap_L][maskplan_bitmap_words(bitmap_L)]: bit (j % 64) of word j / 64 of row p */
 } maskplan;
@@ -62,8 +77,21 @@ void maskplan_set_cols(maskplan *p, const int32_t *cols, int n);
 void maskplan_set_diags(maskplan *p, const int32_t *diags, int n);
 /* blocks: n_qblocks query blocks; query block qb lists idx[ptr[qb] .. ptr[qb+1]) (ptr non-decreasing,
  * >= 0; each list sorted and de-duplicated here; key blocks beyond the query block are causally
- * empty and dropped). n_qblocks = 0 clears the part. */
+ * empty and dropped). n_qblocks = 0 clears the part. Setting the blocks clears any block bias. */
 void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const int32_t *idx);
+/* Sets the block bias: bias[i] is the logit bias b of the block pair (qb, blk_idx[i]) for
+ * blk_ptr[qb] <= i < blk_ptr[qb+1], i.e. parallel to the plan's own (sorted, de-duplicated)
+ * blk_idx, so call it after maskplan_set_blocks and read the pairs from p->blk_ptr / p->blk_idx.
+ * Copied. Every value must be finite and <= 0 (else an internal error, dam_die); -0.0 is stored
+ * as 0. bias == NULL, or every value 0, or a plan with no listed block, clears the bias (no array
+ * is kept). */
+void maskplan_set_block_bias(maskplan *p, const float *bias);
+/* The same from a dense matrix: bias[qb * n_kblocks + kb] for each listed pair (qb, kb) (entries
+ * of unlisted pairs are ignored; kb < n_kblocks for every listed kb, else dam_die). */
+void maskplan_set_block_bias_matrix(maskplan *p, const float *bias, int n_kblocks);
+
+/* Whether the plan carries a logit bias (a non-NULL blk_bias and not dense). */
+bool maskplan_has_bias(const maskplan *p);
 /* bitmap: L rows of maskplan_bitmap_words(L) words, copied; bits above the diagonal are cleared
  * (so are bits for keys >= L). L = 0 clears the part. */
 void maskplan_set_bitmap(maskplan *p, int L, const uint64_t *bits);
@@ -75,6 +103,17 @@ bool maskplan_kept(const maskplan *p, int64_t pos, int64_t j);
  * j0 must be a non-negative multiple of 64 (else an internal error, dam_die). Costs
  * O(log |part| + hits), not O(|part|). */
 uint64_t maskplan_row_word(const maskplan *p, int64_t pos, int64_t j0);
+
+/* maskplan_row_word plus the bias of those keys: returns the same kept word, and sets *biased to
+ * the kept bits whose pair gets the bias *bias (the pairs kept by the blocks part only, see the top
+ * of this file; *biased = 0 and *bias = 0 when there are none: no bias, dense, the bitmap region,
+ * or a block pair whose bias is 0). Every other kept bit has bias 0. Same cost as
+ * maskplan_row_word. */
+uint64_t maskplan_row_word_bias(const maskplan *p, int64_t pos, int64_t j0, uint64_t *biased, float *bias);
+
+/* The logit bias of the pair (pos, j): -INFINITY if it is not kept, else 0 or its block's bias
+ * (see the top of this file). O(log |part|). */
+float maskplan_bias(const maskplan *p, int64_t pos, int64_t j);
 
 /* Number of keys row `pos` keeps (exact; 0 for pos < 0). O(|cols| + |diags| + |blocks of the row|),
  * or O(L / 64) inside the bitmap region. */
@@ -99,13 +138,15 @@ void maskplan_mark_key_blocks(const maskplan *p, int64_t p0, int64_t p1, uint8_t
 
 /* Checks the invariants for sequences of n tokens: counts >= 0 with arrays present; cols and diags
  * sorted, unique, >= 0; blk_ptr[0] = 0 and non-decreasing; each key-block list sorted, unique, in
- * 0 .. qb; no bitmap bit above the diagonal; and (unless dense) no row 0 .. n-1 empty. Values past
+ * 0 .. qb; a block bias only with listed blocks, every value finite and <= 0; no bitmap bit above
+ * the diagonal; and (unless dense) no row 0 .. n-1 empty. Values past
  * n (a column >= n) are allowed: they never apply. Cost O(plan size + L²/64 + n/64).
  * Returns NULL if valid, else a message naming the first violation (with the row or index), held
  * in a thread-local buffer that stays valid until the next call in the same thread. */
 const char *maskplan_validate(const maskplan *p, int64_t n);
 
-/* Bytes the plan holds (its arrays and the struct; the allocator's headers excluded). */
+/* Bytes the plan holds (its arrays, the block bias included, and the struct; the allocator's
+ * headers excluded). */
 size_t maskplan_bytes(const maskplan *p);
 
 #endif

@@ -4,6 +4,12 @@
  * at n = L - 1, L, L + 1 for L = 512 and 100, chunked prefill (37 queries after 263 keys), decode,
  * huge logits, head_dim 64 and 128, dense plans against attn_causal, and an invalid plan whose
  * empty rows must come back as zeros and be counted.
+ * Soft masks: the same cases again with a block bias (every plan kind gets a random blocks part
+ * with per-block biases in [log(1e-6), 0], some exactly 0 or log(1e-6)), the brute force adding
+ * the bias of the rule in maskplan.h (block pairs kept by the blocks part alone, outside the bitmap
+ * region, not dense) to the scaled scores; both kernel paths (tile products and per-pair) see
+ * biased pairs; a bias in one head leaves the other heads' outputs bit-identical, and an all-zero
+ * bias is no bias (bit-identical).
  * Run: make build/tests/test_attention_masked && build/tests/test_attention_masked */
 #include <math.h>
 #include <stdint.h>
@@ -33,7 +39,10 @@ typedef struct {
     int32_t *ptr, *idx;
     int L;
     uint64_t *bits; /* [L][ceil(L / 64)] */
+    float *bmat;    /* NULL or [nqb][nqb]: block bias b(qb, kb) of listed pairs (soft masks) */
 } spec;
+
+static int g_bias; /* make_spec adds blocks and a block bias to every plan */
 
 static int ref_kept(const spec *s, long p, long j) {
     if (j < 0 || j > p) return 0;
@@ -46,6 +55,20 @@ static int ref_kept(const spec *s, long p, long j) {
     if (p / 64 < s->nqb)
         for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
             if (s->idx[i] == j / 64) return 1;
+    return 0;
+}
+
+/* The logit bias of a kept pair by the rule of maskplan.h: the block bias if the blocks part alone
+ * keeps it (not dense, outside the bitmap region, no column or diagonal), else 0. */
+static double ref_bias(const spec *s, long p, long j) {
+    if (s->bmat == NULL || s->dense || p < s->L) return 0;
+    for (int i = 0; i < s->ndiags; i++)
+        if (s->diags[i] == p - j) return 0;
+    for (int i = 0; i < s->ncols; i++)
+        if (s->cols[i] == j) return 0;
+    if (p / 64 < s->nqb)
+        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
+            if (s->idx[i] == j / 64) return s->bmat[(p / 64) * s->nqb + j / 64];
     return 0;
 }
 
@@ -78,17 +101,26 @@ static spec make_spec(int kind, int n, int L) {
         break;
     default: break;
     }
-    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS) {
+    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || (g_bias && kind != EMPTY_ROWS)) {
         s.nqb = (n + 63) / 64;
         s.ptr = malloc(sizeof(int32_t) * (s.nqb + 1));
         s.idx = malloc(sizeof(int32_t) * (s.nqb * 5 + 1));
         int w = 0;
         s.ptr[0] = 0;
         for (int qb = 0; qb < s.nqb; qb++) {
-            if (kind != ALL) s.idx[w++] = kind == SPARSE_BLOCKS ? 0 : qb; /* keeps the block's rows non-empty */
+            const int listed = kind == BLOCKS || kind == SPARSE_BLOCKS || (kind != ALL && irand(2));
+            if (listed) s.idx[w++] = kind == SPARSE_BLOCKS ? 0 : qb; /* keeps the block's rows non-empty */
             int extra = kind == SPARSE_BLOCKS ? 0 : irand(4);
             for (int i = 0; i < extra; i++) s.idx[w++] = irand(qb + 1);
             s.ptr[qb + 1] = w;
+        }
+    }
+    if (g_bias && s.nqb) { /* biases in [log(1e-6), 0]: some 0, some log(1e-6) */
+        const double lo = log(1e-6);
+        s.bmat = malloc(sizeof(float) * s.nqb * s.nqb);
+        for (int i = 0; i < s.nqb * s.nqb; i++) {
+            const int r = irand(6);
+            s.bmat[i] = r == 0 ? 0.0f : r == 1 ? (float)lo : (float)(lo * (urand() + 1) / 2);
         }
     }
     if (kind == DAM || kind == ALL) { /* a bitmap corner with its diagonal, then columns and diagonals */
@@ -115,6 +147,7 @@ static spec make_spec(int kind, int n, int L) {
 }
 
 static void free_spec(spec *s) {
+    free(s->bmat);
     free(s->ptr);
     free(s->idx);
     free(s->bits);
@@ -126,6 +159,7 @@ static maskplan *build(const spec *s) {
     if (s->ndiags) maskplan_set_diags(p, s->diags, s->ndiags);
     if (s->nqb) maskplan_set_blocks(p, s->nqb, s->ptr, s->idx);
     if (s->L) maskplan_set_bitmap(p, s->L, s->bits);
+    if (s->bmat) maskplan_set_block_bias_matrix(p, s->bmat, s->nqb);
     return p;
 }
 
@@ -146,7 +180,7 @@ static void reference(double *out, const float *q, int n_q, const float *k, cons
                 if (!keep[j]) continue;
                 double s = 0;
                 for (int i = 0; i < d; i++) s += (double)qv[i] * kh[(long)j * d + i];
-                p[j] = s * scale;
+                p[j] = s * scale + ref_bias(&specs[h], pos, j);
                 if (p[j] > mx) mx = p[j];
             }
             for (int j = 0; j <= pos; j++)
@@ -305,8 +339,117 @@ static void masked_weigh_zero(void) {
     free(ref);
 }
 
-int main(void) {
-    size_t before = dam_mem_in_use();
+/* Random q, k, v for n_q queries after n_k keys; cap = n_k. */
+static void rand_qkv(float **q, float **k, float **v, int n_q, int n_k, int H, int Hkv, int d, double qscale) {
+    *q = dam_malloc(sizeof(float) * n_q * H * d, "q");
+    *k = dam_malloc(sizeof(float) * Hkv * n_k * d, "k");
+    *v = dam_malloc(sizeof(float) * Hkv * n_k * d, "v");
+    for (long i = 0; i < (long)n_q * H * d; i++) (*q)[i] = (float)(urand() * qscale);
+    for (long i = 0; i < (long)Hkv * n_k * d; i++) {
+        (*k)[i] = (float)urand();
+        (*v)[i] = (float)urand();
+    }
+}
+
+/* Bit-identity: plans without a bias give the same bits whether or not another head of the
+ * group carries one (the biased head takes the bias path, its neighbours' rows must not), and a
+ * bias of 0 everywhere is no bias. Heads of every kind, groups 1, 3 and 7. */
+static void bias_isolated(int n_q, int n_k, int H, int Hkv) {
+    const int d = 64;
+    float *q, *k, *v, *o1 = dam_malloc(sizeof(float) * n_q * H * d, "o1"), *o2 = dam_malloc(sizeof(float) * n_q * H * d, "o2");
+    rand_qkv(&q, &k, &v, n_q, n_k, H, Hkv, d, 1);
+    spec *specs = malloc(sizeof(spec) * H);
+    maskplan **plans = malloc(sizeof(maskplan *) * H);
+    for (int h = 0; h < H; h++) {
+        specs[h] = make_spec(h % (H / Hkv) == 0 ? BLOCKS : (h + n_k) % N_KINDS, n_k, 100);
+        plans[h] = build(&specs[h]);
+    }
+    const float scale = 1.0f / sqrtf((float)d);
+    attn_masked(o1, H * d, q, H * d, n_q, k, v, n_k, n_k, H, Hkv, d, scale, (const maskplan *const *)plans);
+    /* an all-zero bias on every head with blocks: stored as none, the same bits */
+    for (int h = 0; h < H; h++)
+        if (plans[h]->blk_ptr) {
+            float *z = calloc((size_t)plans[h]->blk_ptr[plans[h]->n_qblocks] + 1, sizeof(float));
+            maskplan_set_block_bias(plans[h], z);
+            free(z);
+        }
+    attn_masked(o2, H * d, q, H * d, n_q, k, v, n_k, n_k, H, Hkv, d, scale, (const maskplan *const *)plans);
+    CHECK(memcmp(o1, o2, sizeof(float) * n_q * H * d) == 0, "an all-zero bias changed the output (n_q=%d n_k=%d H=%d)",
+          n_q, n_k, H);
+    /* a real bias on head 0 of each group: the other heads keep their bits */
+    for (int h = 0; h < H; h += H / Hkv) {
+        const int nqb = plans[h]->n_qblocks;
+        float *b = malloc(sizeof(float) * ((size_t)plans[h]->blk_ptr[nqb] + 1));
+        for (int i = 0; i < plans[h]->blk_ptr[nqb]; i++) b[i] = (float)(log(1e-6) * (urand() + 1) / 2);
+        maskplan_set_block_bias(plans[h], b);
+        free(b);
+    }
+    attn_masked(o2, H * d, q, H * d, n_q, k, v, n_k, n_k, H, Hkv, d, scale, (const maskplan *const *)plans);
+    int same = 1, changed = 0;
+    for (int t = 0; t < n_q; t++)
+        for (int h = 0; h < H; h++) {
+            const int eq = memcmp(o1 + ((long)t * H + h) * d, o2 + ((long)t * H + h) * d, sizeof(float) * d) == 0;
+            if (h % (H / Hkv) != 0) same &= eq;
+            else changed += !eq;
+        }
+    CHECK(same, "a bias on another head changed an unbiased head's output (n_q=%d n_k=%d H=%d Hkv=%d)", n_q, n_k, H, Hkv);
+    CHECK(changed > 0, "the bias changed nothing (n_q=%d n_k=%d H=%d Hkv=%d)", n_q, n_k, H, Hkv);
+    for (int h = 0; h < H; h++) {
+        maskplan_free(plans[h]);
+        free_spec(&specs[h]);
+    }
+    free(plans);
+    free(specs);
+    dam_free(q); dam_free(k); dam_free(v); dam_free(o1); dam_free(o2);
+}
+
+/* Biased pairs on the per-pair path: a group of 7 where head 0 keeps only its diagonal key blocks
+ * (biased) and the others column 0 — every visited block holds < 1/8 kept pairs — and the biased
+ * pairs hold the largest scores (so a lost or doubled bias shows). */
+static void bias_sparse_path(void) {
+    const int n = 200, H = 7, Hkv = 1, d = 64;
+    spec specs[7];
+    memset(specs, 0, sizeof specs);
+    maskplan *plans[7];
+    const int nqb = (n + 63) / 64;
+    for (int h = 0; h < H; h++) {
+        if (h == 0) {
+            specs[h].nqb = nqb;
+            specs[h].ptr = malloc(sizeof(int32_t) * (nqb + 1));
+            specs[h].idx = malloc(sizeof(int32_t) * nqb);
+            specs[h].bmat = calloc((size_t)nqb * nqb, sizeof(float));
+            specs[h].ptr[0] = 0;
+            for (int qb = 0; qb < nqb; qb++) {
+                specs[h].idx[qb] = qb;
+                specs[h].ptr[qb + 1] = qb + 1;
+                specs[h].bmat[qb * nqb + qb] = (float)(qb == 1 ? log(1e-6) : -3.0 - qb);
+            }
+            specs[h].ndiags = 0;
+        } else {
+            specs[h].ncols = 1;
+            specs[h].cols[0] = 0;
+        }
+        plans[h] = build(&specs[h]);
+    }
+    float *q, *k, *v, *o = dam_malloc(sizeof(float) * n * H * d, "o");
+    rand_qkv(&q, &k, &v, n, n, H, Hkv, d, 3);
+    double *ref = malloc(sizeof(double) * n * H * d);
+    const float scale = 1.0f / sqrtf((float)d);
+    int empty = attn_masked(o, H * d, q, H * d, n, k, v, n, n, H, Hkv, d, scale, (const maskplan *const *)plans);
+    reference(ref, q, n, k, v, n, n, H, Hkv, d, scale, specs);
+    double max_err = 0;
+    for (long i = 0; i < (long)n * H * d; i++) max_err = fmax(max_err, fabs(o[i] - ref[i]));
+    CHECK(empty == 0 && max_err < 2e-5, "per-pair path with a bias: max abs error %.3g, %d empty", max_err, empty);
+    for (int h = 0; h < H; h++) {
+        maskplan_free(plans[h]);
+        free_spec(&specs[h]);
+    }
+    dam_free(q); dam_free(k); dam_free(v); dam_free(o);
+    free(ref);
+}
+
+/* The main loop of cases (each with and without biases). */
+static void all_cases(void) {
     int groups[][2] = {{4, 4}, {9, 3}, {7, 1}, {14, 2}};
     const int lens[] = {1, 63, 65, 100, 129, 300};
     for (int gi = 0; gi < 4; gi++) {
@@ -334,6 +477,19 @@ int main(void) {
     /* huge logits: most probabilities underflow; masked keys must stay out of the max */
     for (int shift = 0; shift < N_KINDS; shift += 3) run_case(65, 200, 9, 3, 64, 200, 100, NULL, shift);
     run_case(300, 300, 9, 3, 64, 200, 100, bitmap_kinds, 0);
+}
+
+int main(void) {
+    size_t before = dam_mem_in_use();
+    all_cases();
+    g_bias = 1; /* the same cases with a block bias on every plan */
+    all_cases();
+    g_bias = 0;
+    bias_isolated(100, 100, 4, 4);
+    bias_isolated(300, 300, 9, 3);
+    bias_isolated(37, 300, 7, 1);
+    bias_isolated(1, 517, 9, 3);
+    bias_sparse_path();
     /* an invalid plan: rows 0 .. 49 of some heads keep nothing -> zeros, counted */
     const int with_empty[] = {EMPTY_ROWS, DENSE, DIAGS, EMPTY_ROWS, STREAMING, EMPTY_ROWS};
     int e = run_case(100, 100, 6, 2, 64, 1, 100, with_empty, 0);

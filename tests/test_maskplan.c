@@ -5,7 +5,13 @@
  * kept_pairs, density, mark_key_blocks, validate, copy, bytes; validate on broken plans (direct
  * struct edits, empty rows); setters dying on negative input; plans at n = 1,000,000 against a
  * closed-form count and a row-by-row sum; no leaks.
+ * Soft masks (block bias): maskplan_bias and maskplan_row_word_bias against the rule written here
+ * (bias only for pairs kept by the blocks part alone, outside the bitmap region, not dense) on
+ * random plans of every kind with biases down to log(1e-6); the kept set, counts and density do
+ * not change; copy, bytes, validate and the setters (finite, <= 0; -0.0 stored as 0; all zeros or
+ * maskplan_set_blocks clear it).
  * Run: make build/tests/test_maskplan && build/tests/test_maskplan */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +347,12 @@ static int dies(int which) {
         if (which == 2) maskplan_set_blocks(p, 2, ptr, idx);
         if (which == 3) maskplan_set_blocks(p, 1, ptr, neg);
         if (which == 4) maskplan_row_word(p, 100, 3);
+        if (which >= 5) { /* block biases must be finite and <= 0 */
+            const int32_t bp[] = {0, 1}, bi[] = {0};
+            maskplan_set_blocks(p, 1, bp, bi);
+            const float bad[] = {0.5f, NAN, -INFINITY, INFINITY};
+            maskplan_set_block_bias(p, &bad[which - 5]);
+        }
         _exit(0);
     }
     int st = 0;
@@ -349,7 +361,7 @@ static int dies(int which) {
 }
 
 static void test_setters(void) {
-    for (int w = 0; w < 5; w++) CHECK(dies(w), "internal error %d did not exit with status 3", w);
+    for (int w = 0; w < 9; w++) CHECK(dies(w), "internal error %d did not exit with status 3", w);
     /* replacing and clearing parts */
     maskplan *p = maskplan_new();
     const int32_t a[] = {4, 4, 2, 9}, ptr[] = {0, 3, 3, 6}, idx[] = {0, 1, 0, 2, 2, 1};
@@ -452,9 +464,138 @@ static void test_million(void) {
     maskplan_free(a);
 }
 
+/* The bias rule of maskplan.h written from the raw parts: -inf if not kept; the block bias
+ * bmat[qb][kb] if only the blocks part keeps the pair (outside the bitmap region, not dense); else 0. */
+static double ref_bias(const spec *s, const float *bmat, int nkb, long p, long j) {
+    if (!ref_kept(s, p, j)) return -INFINITY;
+    if (s->dense || p < s->L) return 0;
+    for (int i = 0; i < s->ndiags; i++)
+        if (s->diags[i] == p - j) return 0;
+    for (int i = 0; i < s->ncols; i++)
+        if (s->cols[i] == j) return 0;
+    if (p / 64 < s->nqb)
+        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
+            if (s->idx[i] == j / 64) return bmat[(p / 64) * nkb + j / 64];
+    return 0;
+}
+
+/* Soft masks: random plans with a block bias against ref_bias; nothing else about the plan changes. */
+static void test_bias(void) {
+    struct { int kinds, n, L; const char *name; } cases[] = {
+        {K_BLOCKS, 300, 0, "blocks"},
+        {K_COLS | K_BLOCKS, 333, 0, "cols + blocks"},
+        {K_DIAGS | K_BLOCKS, 333, 0, "diags + blocks"},
+        {K_COLS | K_DIAGS | K_BLOCKS, 333, 0, "cols + diags + blocks"},
+        {K_BITMAP | K_COLS | K_DIAGS | K_BLOCKS, 300, 100, "bitmap L=100 + all"},
+        {K_BITMAP | K_COLS | K_DIAGS | K_BLOCKS, 300, 64, "bitmap L=64 + all"},
+        {K_DENSE | K_BLOCKS | K_COLS, 200, 0, "dense with biased blocks (ignored)"},
+    };
+    const double lo = log(1e-6);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int rep = 0; rep < 4; rep++) {
+            const int n = cases[c].n;
+            spec s = make_spec(cases[c].kinds, n, cases[c].L);
+            const int nkb = (n + 63) / 64 + 3; /* raw lists may name key blocks up to qb + 2 */
+            float *bmat = malloc(sizeof(float) * (size_t)s.nqb * nkb);
+            for (int i = 0; i < s.nqb * nkb; i++) {
+                const int r = irand(5);
+                bmat[i] = r == 0 ? 0.0f : r == 1 ? (float)lo : (float)(lo * (double)(next_u64() >> 11) / (double)(1ull << 53));
+            }
+            maskplan *plain = build(&s), *p = build(&s);
+            if (rep % 2 == 0) maskplan_set_block_bias_matrix(p, bmat, nkb);
+            else { /* parallel to the plan's own blk_idx */
+                const int total = p->blk_ptr ? p->blk_ptr[p->n_qblocks] : 0;
+                float *b = malloc(sizeof(float) * (total + 1));
+                for (int qb = 0; qb < p->n_qblocks; qb++)
+                    for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++) b[i] = bmat[qb * nkb + p->blk_idx[i]];
+                maskplan_set_block_bias(p, b);
+                free(b);
+            }
+            int bad_bias = 0, bad_word = 0, n_biased = 0;
+            for (int i = 0; i < n; i++) {
+                for (int j = -1; j <= n; j++) {
+                    const double want = j >= 0 && j < n ? ref_bias(&s, bmat, nkb, i, j) : -INFINITY;
+                    const float got = maskplan_bias(p, i, j);
+                    if (!(got == (float)want)) {
+                        if (bad_bias++ == 0) fprintf(stderr, "  %s: bias(%d, %d) = %g, want %g\n", cases[c].name, i, j, got, want);
+                    }
+                    n_biased += isfinite(want) && want < 0;
+                }
+                for (int j0 = 0; j0 < n + 64; j0 += 64) {
+                    uint64_t want_b = 0, bits;
+                    float want_v = 0, got_v;
+                    for (int t = 0; t < 64 && j0 + t < n; t++) {
+                        const double b = ref_bias(&s, bmat, nkb, i, j0 + t);
+                        if (isfinite(b) && b < 0) want_b |= 1ull << t, want_v = (float)b;
+                    }
+                    const uint64_t w = maskplan_row_word_bias(p, i, j0, &bits, &got_v);
+                    bad_word += w != maskplan_row_word(plain, i, j0) || bits != want_b || got_v != want_v;
+                }
+            }
+            CHECK(bad_bias == 0, "%s: %d bias() mismatches", cases[c].name, bad_bias);
+            CHECK(bad_word == 0, "%s: %d row_word_bias() mismatches", cases[c].name, bad_word);
+            CHECK((n_biased > 0) == maskplan_has_bias(p) || s.dense, "%s: %d biased pairs, has_bias %d", cases[c].name,
+                  n_biased, maskplan_has_bias(p));
+            CHECK(!s.dense || !maskplan_has_bias(p), "%s: a dense plan has no bias", cases[c].name);
+            CHECK(maskplan_kept_pairs(p, n) == maskplan_kept_pairs(plain, n) &&
+                      maskplan_density(p, n) == maskplan_density(plain, n),
+                  "%s: the bias changed the kept pairs", cases[c].name);
+            const char *v = maskplan_validate(p, n), *v0 = maskplan_validate(plain, n);
+            CHECK((v == NULL) == (v0 == NULL), "%s: validate %s vs %s without the bias", cases[c].name, v ? v : "NULL",
+                  v0 ? v0 : "NULL");
+            const size_t extra = p->blk_bias ? sizeof(float) * (size_t)p->blk_ptr[p->n_qblocks] : 0;
+            CHECK(maskplan_bytes(p) == maskplan_bytes(plain) + extra, "%s: bytes %zu, want %zu", cases[c].name,
+                  maskplan_bytes(p), maskplan_bytes(plain) + extra);
+            maskplan *cp = maskplan_copy(p);
+            int bad_copy = 0;
+            for (int i = 0; i < n; i += 3)
+                for (int j = 0; j <= i; j++) bad_copy += maskplan_bias(cp, i, j) != maskplan_bias(p, i, j);
+            CHECK(bad_copy == 0 && maskplan_bytes(cp) == maskplan_bytes(p), "%s: copy differs in %d biases", cases[c].name,
+                  bad_copy);
+            if (p->blk_bias && p->blk_ptr[p->n_qblocks] > 0) { /* validate on direct edits */
+                const float keep = p->blk_bias[0];
+                p->blk_bias[0] = 0.25f;
+                v = maskplan_validate(p, n);
+                CHECK(v && strstr(v, "block bias[0]"), "%s: positive bias: %s", cases[c].name, v ? v : "NULL");
+                p->blk_bias[0] = NAN;
+                v = maskplan_validate(p, n);
+                CHECK(v && strstr(v, "block bias[0]"), "%s: NaN bias: %s", cases[c].name, v ? v : "NULL");
+                p->blk_bias[0] = keep;
+            }
+            maskplan_set_blocks(p, s.nqb, s.ptr, s.idx); /* replacing the blocks clears the bias */
+            CHECK(p->blk_bias == NULL && !maskplan_has_bias(p), "%s: set_blocks kept the bias", cases[c].name);
+            maskplan_free(cp);
+            maskplan_free(p);
+            maskplan_free(plain);
+            free(bmat);
+            free_spec(&s);
+        }
+    /* zeros clear, -0.0 is stored as 0 */
+    maskplan *p = maskplan_new();
+    const int32_t ptr[] = {0, 1, 3}, idx[] = {0, 0, 1};
+    maskplan_set_blocks(p, 2, ptr, idx);
+    const float zeros[] = {0.0f, -0.0f, 0.0f}, mixed[] = {-0.0f, -1.0f, 0.0f};
+    maskplan_set_block_bias(p, zeros);
+    CHECK(p->blk_bias == NULL, "an all-zero bias is stored");
+    maskplan_set_block_bias(p, mixed);
+    CHECK(p->blk_bias && !signbit(p->blk_bias[0]) && p->blk_bias[1] == -1.0f, "-0.0 not stored as 0");
+    /* qb 0: kb 0 bias 0; qb 1: kb 0 bias -1, kb 1 bias 0 */
+    CHECK(maskplan_bias(p, 5, 3) == 0.0f && maskplan_bias(p, 70, 3) == -1.0f && maskplan_bias(p, 70, 64) == 0.0f &&
+              maskplan_bias(p, 70, 71) == -INFINITY,
+          "hand biases");
+    CHECK(maskplan_validate(p, 128) == NULL, "%s", maskplan_validate(p, 128));
+    maskplan_set_block_bias(p, NULL);
+    CHECK(p->blk_bias == NULL, "NULL does not clear");
+    maskplan_set_block_bias(p, mixed);
+    maskplan_set_blocks(p, 0, NULL, NULL);
+    CHECK(p->blk_bias == NULL, "clearing the blocks keeps the bias");
+    maskplan_free(p);
+}
+
 int main(void) {
     size_t before = dam_mem_in_use();
     test_random_plans();
+    test_bias();
     test_validate();
     test_setters();
     test_million();

@@ -68,10 +68,11 @@ static float softmax_masked(float *restrict s, uint64_t word, int bk, float *m, 
 }
 
 /* One (row, head) of a sparsely kept block, without the tile products: scores of the kept keys only
- * (q · k_j for each set bit j of `word`, q already scaled), online softmax update of *m, *l, and
- * o = o · corr + sum_j p_j v_j. kb, vb: the block's first key and value rows, [64][d]. */
+ * (q · k_j for each set bit j of `word`, q already scaled, plus `bias` for the bits of `biased`, a
+ * subset of `word`), online softmax update of *m, *l, and o = o · corr + sum_j p_j v_j. kb, vb: the
+ * block's first key and value rows, [64][d]. */
 static void sparse_row(const float *restrict qr, const float *restrict kb, const float *restrict vb, int d,
-                       uint64_t word, float *m, float *l, float *restrict o) {
+                       uint64_t word, uint64_t biased, float bias, float *m, float *l, float *restrict o) {
     float p[TILE_K];
     int idx[TILE_K], c = 0;
     float mx = *m;
@@ -81,6 +82,7 @@ static void sparse_row(const float *restrict qr, const float *restrict kb, const
         float acc = 0;
 #pragma omp simd reduction(+ : acc)
         for (int i = 0; i < d; i++) acc += qr[i] * kr[i];
+        if ((biased >> j) & 1) acc += bias;
         p[c] = acc;
         idx[c++] = j;
         mx = acc > mx ? acc : mx;
@@ -114,6 +116,11 @@ int attn_masked(float *out, int out_stride, const float *q, int q_stride, int n_
     const size_t vis_per = ((size_t)n_kblocks + 63) / 64 * 64; /* one byte per key block */
     uint8_t *vis_pool = dam_malloc(vis_per * n_threads, "masked attention visit");
     uint64_t *word_pool = dam_malloc(sizeof(uint64_t) * rows_max * n_threads, "masked attention words");
+    /* soft masks: per (row, head) the kept bits that get a logit bias, and the bias */
+    bool any_bias = false;
+    for (int h = 0; plans && h < n_heads; h++) any_bias |= maskplan_has_bias(plans[h]);
+    uint64_t *bword_pool = any_bias ? dam_malloc(sizeof(uint64_t) * rows_max * n_threads, "masked attention bias") : NULL;
+    float *bias_pool = any_bias ? dam_malloc(sizeof(float) * rows_max * n_threads, "masked attention bias") : NULL;
     int empty = 0;
 
 #pragma omp parallel for schedule(dynamic, 1) collapse(2) reduction(+ : empty)
@@ -127,6 +134,10 @@ int attn_masked(float *out, int out_stride, const float *q, int q_stride, int n_
             uint8_t *visit = vis_pool + vis_per * omp_get_thread_num();
             uint64_t *words = word_pool + (size_t)rows_max * omp_get_thread_num(); /* [rows] keep words */
             const maskplan *const *gp = plans ? plans + (size_t)g * group : NULL;
+            bool tile_bias = false; /* some head of the group carries a bias */
+            for (int gi = 0; gi < group && gp; gi++) tile_bias |= maskplan_has_bias(gp[gi]);
+            uint64_t *bwords = tile_bias ? bword_pool + (size_t)rows_max * omp_get_thread_num() : NULL; /* [rows] */
+            float *bias = tile_bias ? bias_pool + (size_t)rows_max * omp_get_thread_num() : NULL;     /* [rows] */
 
             const int t0 = tile * TILE_Q;
             const int tq = (n_q - t0) < TILE_Q ? (n_q - t0) : TILE_Q;
@@ -159,9 +170,20 @@ int attn_masked(float *out, int out_stride, const float *q, int q_stride, int n_
                 const int64_t j0 = (int64_t)kb * TILE_K;
                 const int bk = p1 + 1 - j0 < TILE_K ? (int)(p1 + 1 - j0) : TILE_K; /* keys j0 .. p1 */
                 int kept = 0;
+                bool blk_bias = false; /* some (row, head) of this block has biased pairs */
                 for (int r = 0; r < rows; r++) {
                     const int64_t pos = p0 + r / group;
                     const maskplan *pl = gp ? gp[r % group] : NULL;
+                    if (tile_bias) {
+                        bwords[r] = 0;
+                        bias[r] = 0;
+                        if (pl && maskplan_has_bias(pl)) {
+                            words[r] = maskplan_row_word_bias(pl, pos, j0, bwords + r, bias + r);
+                            blk_bias |= bwords[r] != 0;
+                            kept += __builtin_popcountll(words[r]);
+                            continue;
+                        }
+                    }
                     words[r] = pl && !pl->dense ? maskplan_row_word(pl, pos, j0) : causal_word(pos, j0);
                     kept += __builtin_popcountll(words[r]);
                 }
@@ -169,13 +191,18 @@ int attn_masked(float *out, int out_stride, const float *q, int q_stride, int n_
                 if (kept * SPARSE_RATIO < rows * bk) { /* few kept pairs: per-pair dot products beat the tile products */
                     for (int r = 0; r < rows; r++)
                         if (words[r])
-                            sparse_row(qt + (long)r * d, kh + j0 * d, vh + j0 * d, d, words[r], m + r, l + r,
-                                       o + (long)r * d);
+                            sparse_row(qt + (long)r * d, kh + j0 * d, vh + j0 * d, d, words[r], blk_bias ? bwords[r] : 0,
+                                       blk_bias ? bias[r] : 0.0f, m + r, l + r, o + (long)r * d);
                     continue;
                 }
                 /* S = Qt · K_blk^T  (rows × bk); inside the OpenMP region OpenBLAS runs single-threaded */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, bk, d, 1.0f, qt, d, kh + j0 * d, d, 0.0f, s,
                             TILE_K);
+                if (blk_bias) /* soft masks: the bias joins the scaled scores before the softmax */
+                    for (int r = 0; r < rows; r++) {
+                        float *sr = s + (long)r * TILE_K;
+                        for (uint64_t b = bwords[r]; b; b &= b - 1) sr[__builtin_ctzll(b)] += bias[r];
+                    }
                 for (int r = 0; r < rows; r++) {
                     float *sr = s + (long)r * TILE_K;
                     const uint64_t word = words[r];
@@ -213,6 +240,8 @@ int attn_masked(float *out, int out_stride, const float *q, int q_stride, int n_
     }
     dam_free(vis_pool);
     dam_free(word_pool);
+    dam_free(bword_pool);
+    dam_free(bias_pool);
     dam_free(pool);
     return empty;
 }

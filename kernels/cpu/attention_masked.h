@@ -1,22 +1,29 @@
 /* attention_masked.h — sparse (MaskPlan-masked) causal attention on the CPU, tiled flash-style.
  *
- * What: O = softmax(Q K^T · scale + log M_h) V per query head h, where M_h is the mask of
+ * What: O = softmax(Q K^T · scale + log M_h + B_h) V per query head h, where M_h is the mask of
  * plans[h] (kernels/maskplan.h) intersected with causality: masked pairs have probability exactly
- * 0 (excluded from the row maximum and the row sum, never a finite sentinel). Same layouts, GQA
+ * 0 (excluded from the row maximum and the row sum, never a finite sentinel); B_h is the plan's
+ * logit bias on kept pairs (maskplan_bias: 0 unless the plan carries a block bias, soft masks),
+ * added to the scaled scores before the online softmax on both paths below. Same layouts, GQA
  * mapping and chunked-prefill alignment as attn_causal (kernels/cpu/attention.h); a dense plan gives
  * attn_causal's result up to fp rounding.
  * How: OpenMP over (KV head, 32-row query tile). Per tile the key blocks (64 keys) that any head of
  * the KV group keeps are marked (maskplan_mark_key_blocks); every other block is skipped without
  * touching K or V. For a visited block each (row, head) gets its 64-bit keep word
- * (maskplan_row_word). If at least 1/8 of the block's (row, key) pairs are kept, S = Q K_blk^T and
- * O += P V_blk go through sgemm for all heads of the group at once, the keep words masking S in
- * between; otherwise (a lone column or diagonal crossing the block) only the kept pairs are computed,
- * as dot products and axpys. Both update the online softmax of FlashAttention (running max and sum)
- * per (row, head). Extra memory is O(tile) per thread plus one byte per key block; work is
- * O(visited blocks · 64 · d) at most, O(kept pairs · d) for sparse blocks.
+ * (maskplan_row_word; maskplan_row_word_bias for a plan with a bias, which also gives the kept bits
+ * that get the bias and its value). If at least 1/8 of the block's (row, key) pairs are kept,
+ * S = Q K_blk^T and O += P V_blk go through sgemm for all heads of the group at once, the bias added
+ * to S and the keep words masking it in between; otherwise (a lone column or diagonal crossing the
+ * block) only the kept pairs are computed, as dot products (plus the bias) and axpys. Both update
+ * the online softmax of FlashAttention (running max and sum) per (row, head). Plans without a bias
+ * take exactly the code path they took before biases existed. Extra memory is O(tile) per thread
+ * plus one byte per key block; work is O(visited blocks · 64 · d) at most, O(kept pairs · d) for
+ * sparse blocks.
  * Reference: tests/test_attention_masked.c — a float64 brute force that builds the mask from the
  *   rule in maskplan.h independently of maskplan.c, for every plan kind, GQA groups 1/3/7, lengths
- *   not multiples of 64, chunked prefill, decode, huge logits, head_dim 64/128, dense vs attn_causal.
+ *   not multiples of 64, chunked prefill, decode, huge logits, head_dim 64/128, dense vs attn_causal,
+ *   block biases down to log(1e-6) on every plan kind, and plans without a bias bit-identical to
+ *   the kernel's results before biases existed (a bias of 0 everywhere = no bias).
  * Test:  make build/tests/test_attention_masked && build/tests/test_attention_masked
  * Bench: attn_masked_bench() below (dense attn_causal vs attn_masked with a dense plan vs a
  *   DAM-like plan), meant for `dam bench`. */
