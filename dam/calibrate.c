@@ -271,11 +271,14 @@ dam_patterns *dam_calibrate(const llama_model *m, const dam_calib_opts *o) {
     }
     dam_free(row);
     dam_capture_free(cap);
-    param tau = param_scalar(o->par.tau), mu = param_scalar(o->par.mu), cells = param_scalar(o->par.min_pattern_cells);
-    dam_derive(p, o->par.lambda, &tau, &mu, &cells);
+    param lam = param_scalar(o->par.lambda), tau = param_scalar(o->par.tau), mu = param_scalar(o->par.mu);
+    param cells = param_scalar(o->par.min_pattern_cells), pcl = param_scalar(L);
+    dam_derive(p, &lam, &tau, &mu, &cells, &pcl);
+    param_free(&lam);
     param_free(&tau);
     param_free(&mu);
     param_free(&cells);
+    param_free(&pcl);
 
     dam_patterns_set_str(&p->model_name, m->name);
     memcpy(p->model_sha256, m->sha256, 65);

@@ -24,8 +24,9 @@
 /* DAM settings: where the pattern file lives and how to calibrate it if it does not exist. */
 typedef struct {
     char *patterns_path;    /* pattern file (HDF5), as resolved (defaults under the project root) */
-    dam_params par;         /* Stage 1 parameters: L = PCL, λ, ε (τ, μ, cells: scalars used to calibrate) */
-    param tau, mu, cells;   /* τ, μ, min_pattern_cells: scalar, per layer or per layer x head */
+    dam_params par;         /* Stage 1 parameters used to calibrate a missing file: L = the largest PCL, ε,
+                               and λ, τ, μ, cells as scalars (the paper's where given per layer / head) */
+    param pcl, lambda, tau, mu, cells; /* per-head values (scalar, per layer or per layer x head) */
     char *corpus;           /* calibration corpus (plain or .gz text), as resolved */
     char *corpus_label;     /* the corpus as the config names it (recorded in the pattern file) */
     char *prefix;           /* "none" or "chat" */
@@ -50,8 +51,10 @@ static void *dam_parse(const cfg_obj *c) {
     /* defaults live under the project root, like registered models; given paths are as given */
     d->patterns_path = cfg_str(c, "patterns", "patterns/smollm2-135m.h5", false);
     if (!cfg_has(c, "patterns")) d->patterns_path = under_root(d->patterns_path);
-    d->par.L = (int)cfg_int(c, "pcl", d->par.L, 1, 65536, false);
-    d->par.lambda = cfg_num(c, "lambda", d->par.lambda, -5, 5);
+    d->pcl = cfg_param(c, "pcl", d->par.L, 1, 65536, true);
+    d->par.L = (int)param_max(&d->pcl); /* the file holds the largest; smaller ones use its corner */
+    d->lambda = cfg_param(c, "lambda", d->par.lambda, -5, 5, false);
+    if (d->lambda.n_layers == 0) d->par.lambda = d->lambda.v[0];
     d->par.eps = cfg_num(c, "epsilon", d->par.eps, 1e-300, 0.999999);
     d->tau = cfg_param(c, "tau", d->par.tau, 0, 1e30, false);
     d->mu = cfg_param(c, "mu", d->par.mu, 0, 1, false);
@@ -106,10 +109,13 @@ static void dam_prepare(method *meth, const llama_model *m) {
     if (a->eps != b->eps)
         dam_die(DAM_EXIT_INPUT, "%s: calibrated with epsilon %g, but method %s asks for %g (delete the file or use another "
                 "patterns path)", d->patterns_path, a->eps, meth->name, b->eps);
+    method_check_param(meth, "pcl", &d->pcl, m);
+    method_check_param(meth, "lambda", &d->lambda, m);
     method_check_param(meth, "tau", &d->tau, m);
     method_check_param(meth, "mu", &d->mu, m);
     method_check_param(meth, "min_pattern_cells", &d->cells, m);
-    const bool same = a->lambda == b->lambda && d->tau.n_layers == 0 && d->mu.n_layers == 0 && d->cells.n_layers == 0 &&
+    const bool same = d->pcl.n_layers == 0 && d->lambda.n_layers == 0 && d->tau.n_layers == 0 &&
+                      d->mu.n_layers == 0 && d->cells.n_layers == 0 && a->lambda == d->lambda.v[0] &&
                       a->tau == d->tau.v[0] && a->mu == d->mu.v[0] && a->min_pattern_cells == (int)d->cells.v[0];
     if (!same) {
         if (d->patterns->abar == NULL)
@@ -118,7 +124,7 @@ static void dam_prepare(method *meth, const llama_model *m) {
                     "re-derive method %s's thresholds from (delete it to recalibrate, or use another patterns path)",
                     d->patterns_path, a->lambda, a->tau, a->mu, a->min_pattern_cells, meth->name);
         double t0 = now_ms();
-        dam_derive(d->patterns, b->lambda, &d->tau, &d->mu, &d->cells);
+        dam_derive(d->patterns, &d->lambda, &d->tau, &d->mu, &d->cells, &d->pcl);
         fprintf(stderr, "dam: method %s: masks re-derived from %s's mean attention in %.1f s\n", meth->name,
                 d->patterns_path, (now_ms() - t0) / 1e3);
     }
@@ -136,6 +142,8 @@ static maskplan *dam_method_plan(const method *meth, int layer, int q_head, int 
 static void dam_method_free(void *params) {
     dam_method *d = params;
     dam_free(d->patterns_path);
+    param_free(&d->pcl);
+    param_free(&d->lambda);
     param_free(&d->tau);
     param_free(&d->mu);
     param_free(&d->cells);

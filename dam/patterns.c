@@ -54,6 +54,7 @@ dam_patterns *dam_patterns_new(int n_layers, int n_heads, const dam_params *par)
     p->heads = dam_calloc((size_t)n_layers * n_heads, sizeof(dam_head), "DAM heads");
     const size_t words = (size_t)par->L * maskplan_bitmap_words(par->L);
     for (int i = 0; i < n_layers * n_heads; i++) {
+        p->heads[i].L = par->L;
         p->heads[i].mask = dam_calloc(words, sizeof(uint64_t), "DAM true mask");
         p->heads[i].diags = dam_malloc(sizeof(int32_t), "DAM diagonals"); /* never 0 bytes: a 0-byte block's */
         p->heads[i].cols = dam_malloc(sizeof(int32_t), "DAM columns");    /* pointer is one past its end */
@@ -128,7 +129,7 @@ bool dam_patterns_equal(const dam_patterns *a, const dam_patterns *b) {
         return false;
     for (int i = 0; i < a->n_layers * a->n_heads; i++) {
         const dam_head *u = &a->heads[i], *v = &b->heads[i];
-        if (u->n_diags != v->n_diags || u->n_cols != v->n_cols || u->density != v->density) return false;
+        if (u->L != v->L || u->n_diags != v->n_diags || u->n_cols != v->n_cols || u->density != v->density) return false;
         if (memcmp(u->mask, v->mask, sizeof(uint64_t) * words) != 0) return false;
         if (u->n_diags && memcmp(u->diags, v->diags, sizeof(int32_t) * u->n_diags) != 0) return false;
         if (u->n_cols && memcmp(u->cols, v->cols, sizeof(int32_t) * u->n_cols) != 0) return false;
@@ -208,6 +209,9 @@ static void put_i32_dataset(writer *w, hid_t loc, const char *name, const int32_
 
 void dam_patterns_write(const dam_patterns *p, const char *path) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported once, by us */
+    for (int i = 0; i < p->n_layers * p->n_heads; i++)
+        if (p->heads[i].L != p->par.L)
+            dam_die(DAM_EXIT_RUNTIME, "%s: a set derived with per-head pcl cannot be written as a pattern file", path);
     writer wr = {path, {0}, -1}, *w = &wr;
     const int L = p->par.L, W = maskplan_bitmap_words(L), RB = mask_row_bytes(L);
     if (snprintf(w->tmp, sizeof w->tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof w->tmp)

@@ -49,7 +49,9 @@ const char *dam_params_check(const dam_params *p);
 
 /* One (layer, query head): the true mask and the matched patterns. */
 typedef struct {
-    uint64_t *mask;  /* [L][maskplan_bitmap_words(L)] true mask m (§1.6); only bits j <= i set */
+    int L;           /* this head's PCL: par.L, or less when derived with a per-head pcl (dam/derive.h) */
+    uint64_t *mask;  /* [L][maskplan_bitmap_words(L)] true mask m (§1.6), L = this head's L (the buffer
+                        holds par.L rows); only bits j <= i set */
     int32_t n_diags; /* |R| */
     int32_t *diags;  /* [n_diags] matched diagonal offsets r (§1.7-1.8), sorted ascending, in [0, L) */
     int32_t n_cols;  /* |C| */

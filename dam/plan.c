@@ -7,7 +7,7 @@
 
 maskplan *dam_plan(const dam_patterns *p, int layer, int q_head) {
     const dam_head *h = dam_patterns_head(p, layer, q_head);
-    const int L = p->par.L, W = maskplan_bitmap_words(L);
+    const int L = h->L, W = maskplan_bitmap_words(L); /* the head's own PCL */
     maskplan *mp = maskplan_new();
 
     uint64_t *bits = dam_malloc(sizeof(uint64_t) * (size_t)L * W, "DAM plan bitmap");
