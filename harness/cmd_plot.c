@@ -20,16 +20,24 @@
 #include "harness/registry.h"
 #include "harness/results_h5.h"
 #include "harness/stats.h"
+#include "dam/patterns.h"
+#include "dam/plan.h"
+#include "kernels/maskplan.h"
 
 static const char *HELP =
     "usage: dam plot RESULTS.h5 [-o DIR]\n"
+    "       dam plot --patterns PATTERNS.h5 [--heads L:H,...] [--length N] [-o DIR]\n"
     "\n"
     "Renders the plots of a results file with gnuplot into DIR (default: RESULTS without .h5,\n"
     "plus _plots), as PNG and SVG, with the exported tables in DIR/data/:\n"
     "  <task>_accuracy.png     accuracy vs prompt length per method (Wilson 95% intervals)\n"
     "  <task>_heatmap.png      length x depth grid of mean scores, one panel per method\n"
     "  <task>_mass_recall.png  tail mass recall per layer and query head, per sparse method\n"
-    "  <task>_pareto.png       accuracy vs mean density, one point per method instance (sweeps)\n";
+    "  <task>_pareto.png       accuracy vs mean density, one point per method instance (sweeps)\n"
+    "With --patterns, draws DAM masks instead: for each chosen head (default 0:0 and the head with\n"
+    "the most patterns) the calibrated true mask beside the extended mask at --length tokens\n"
+    "(default 4096), as dam_mask_lLL_hH.png / .svg in DIR (default: the pattern file without .h5,\n"
+    "plus _plots).\n";
 
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 static int cmp_dbl(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
@@ -98,15 +106,120 @@ static void mkdir_p(const char *dir) {
     if (mkdir(buf, 0777) != 0 && errno != EEXIST) dam_die(DAM_EXIT_INPUT, "%s: cannot create: %s", dir, strerror(errno));
 }
 
+/* Writes a matrix file of the extended mask of plan p over n tokens, binned to `bin` tokens per
+ * cell: each cell holds the fraction of its causal pairs the plan keeps (0 above the diagonal). */
+static void write_extended(const char *path, const maskplan *p, int n, int bin) {
+    const int nb = (n + bin - 1) / bin;
+    double *kept = dam_calloc((size_t)nb * nb, sizeof(double), "mask image");
+    for (int i = 0; i < n; i++)
+        for (int j0 = 0; j0 <= i; j0 += 64) {
+            uint64_t w = maskplan_row_word(p, i, j0);
+            for (; w; w &= w - 1) {
+                int j = j0 + __builtin_ctzll(w);
+                kept[(size_t)(i / bin) * nb + j / bin] += 1;
+            }
+        }
+    FILE *fp = open_out(path);
+    for (int bi = 0; bi < nb; bi++) {
+        for (int bj = 0; bj < nb; bj++) {
+            /* causal pairs in the cell (rows bi*bin.., keys bj*bin..) */
+            double pairs = 0;
+            for (int i = bi * bin; i < (bi + 1) * bin && i < n; i++) {
+                int lo = bj * bin, hi = (bj + 1) * bin - 1;
+                if (hi > i) hi = i;
+                if (hi >= lo) pairs += hi - lo + 1;
+            }
+            fprintf(fp, bj ? " %.4g" : "%.4g", pairs > 0 ? kept[(size_t)bi * nb + bj] / pairs : 0.0);
+        }
+        fputc('\n', fp);
+    }
+    fclose(fp);
+    dam_free(kept);
+}
+
+/* `dam plot --patterns`: true and extended DAM masks of chosen heads. */
+static int plot_masks(const char *pattern_path, const char *heads, int length, const char *outdir) {
+    dam_patterns *p = dam_patterns_read(pattern_path, NULL);
+    char dir[4096], path[4400], path2[4400], out[4400], settings[8192], script[4400];
+    if (outdir) dam_format(dir, sizeof dir, "%s", outdir);
+    else {
+        dam_format(dir, sizeof dir, "%s", pattern_path);
+        size_t n = strlen(dir);
+        if (n > 3 && strcmp(dir + n - 3, ".h5") == 0) dir[n - 3] = 0;
+        strncat(dir, "_plots", sizeof dir - strlen(dir) - 1);
+    }
+    mkdir_p(dir);
+    int sel[64][2], n_sel = 0;
+    if (heads) {
+        const char *q = heads;
+        while (*q && n_sel < 64) {
+            int l, h, used;
+            if (sscanf(q, "%d:%d%n", &l, &h, &used) != 2 || l < 0 || l >= p->n_layers || h < 0 || h >= p->n_heads)
+                dam_die(DAM_EXIT_INPUT, "--heads %s: expected LAYER:HEAD pairs within %d layers x %d heads", heads,
+                        p->n_layers, p->n_heads);
+            sel[n_sel][0] = l, sel[n_sel][1] = h, n_sel++;
+            q += used;
+            if (*q == ',') q++;
+            else if (*q) dam_die(DAM_EXIT_INPUT, "--heads %s: expected LAYER:HEAD pairs separated by commas", heads);
+        }
+    } else { /* head 0:0 and the head with the most matched patterns */
+        int best = 0;
+        for (int x = 1; x < p->n_layers * p->n_heads; x++)
+            if (p->heads[x].n_diags + p->heads[x].n_cols > p->heads[best].n_diags + p->heads[best].n_cols) best = x;
+        sel[0][0] = 0, sel[0][1] = 0, n_sel = 1;
+        if (best) sel[1][0] = best / p->n_heads, sel[1][1] = best % p->n_heads, n_sel = 2;
+    }
+    const int L = p->par.L, bin = length > 512 ? (length + 511) / 512 : 1;
+    for (int k = 0; k < n_sel; k++) {
+        const int l = sel[k][0], h = sel[k][1];
+        const dam_head *hd = dam_patterns_head(p, l, h);
+        const int W = maskplan_bitmap_words(hd->L);
+        dam_format(path, sizeof path, "%s/dam_mask_l%02d_h%d_true.txt", dir, l, h);
+        FILE *fp = open_out(path);
+        for (int i = 0; i < hd->L; i++) {
+            for (int j = 0; j < hd->L; j++)
+                fprintf(fp, j ? " %d" : "%d", j <= i ? (int)((hd->mask[(size_t)i * W + j / 64] >> (j % 64)) & 1) : 0);
+            fputc('\n', fp);
+        }
+        fclose(fp);
+        maskplan *mp = dam_plan(p, l, h);
+        dam_format(path2, sizeof path2, "%s/dam_mask_l%02d_h%d_ext.txt", dir, l, h);
+        write_extended(path2, mp, length, bin);
+        double dens = maskplan_density(mp, length);
+        maskplan_free(mp);
+        dam_format(out, sizeof out, "%s/dam_mask_l%02d_h%d", dir, l, h);
+        dam_format(settings, sizeof settings,
+                   "truem='%s'; ext='%s'; L=%d; n=%d; bin=%d; out='%s'; ttl='DAM layer %d head %d (|R| %d, |C| %d, "
+                   "true-mask density %.4f, density at n=%d: %.4f) - %s'",
+                   path, path2, hd->L, length, bin, out, l, h, hd->n_diags, hd->n_cols, hd->density, length, dens,
+                   pattern_path);
+        dam_format(script, sizeof script, "%s/plots/mask.gp", dam_root());
+        gnuplot(settings, script);
+    }
+    (void)L;
+    fprintf(stderr, "dam plot: wrote %d mask figures (png + svg) to %s\n", n_sel, dir);
+    dam_patterns_free(p);
+    return 0;
+}
+
 int cmd_plot(int argc, char **argv) {
-    const char *in = NULL, *outdir = NULL;
+    const char *in = NULL, *outdir = NULL, *patterns = NULL, *heads = NULL;
+    long length = 4096;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { fputs(HELP, stdout); return 0; }
         else if (strcmp(argv[i], "-o") == 0) outdir = arg_value(argc, argv, &i);
+        else if (strcmp(argv[i], "--patterns") == 0) patterns = arg_value(argc, argv, &i);
+        else if (strcmp(argv[i], "--heads") == 0) heads = arg_value(argc, argv, &i);
+        else if (strcmp(argv[i], "--length") == 0) length = arg_long(argv[i], arg_value(argc, argv, &i), 1, 1 << 20);
         else if (argv[i][0] == '-') dam_die(DAM_EXIT_INPUT, "plot: unknown option %s (see --help)", argv[i]);
         else if (in == NULL) in = argv[i];
         else dam_die(DAM_EXIT_INPUT, "plot: more than one results file given");
     }
+    if (patterns) {
+        if (in) dam_die(DAM_EXIT_INPUT, "plot: give a results file or --patterns, not both");
+        return plot_masks(patterns, heads, (int)length, outdir);
+    }
+    if (heads) dam_die(DAM_EXIT_INPUT, "plot: --heads needs --patterns");
     if (in == NULL) dam_die(DAM_EXIT_INPUT, "plot: a results file is required (see --help)");
     run_data d;
     results_read_h5(in, &d);

@@ -42,6 +42,10 @@ rows() { python3 -c 'import csv,sys; print(len(list(csv.reader(sys.stdin))) - 1)
 mkdir -p "$tmp/dir.h5"
 "$dam" run "$tmp/small.json" -o "$tmp/dir.h5" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "is a directory" "$tmp/err" && ok || bad "directory as output: $(cat "$tmp/err")"
+# DAM mask images from the pattern file the run calibrated; bad --heads refused
+"$dam" plot --patterns "$tmp/p.h5" --heads 0:0,3:2 --length 300 -o "$tmp/masks" >/dev/null 2>&1 && \
+    [ -s "$tmp/masks/dam_mask_l03_h2.png" ] && [ -s "$tmp/masks/dam_mask_l00_h0.svg" ] && ok || bad "mask images"
+"$dam" plot --patterns "$tmp/p.h5" --heads 99:0 >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] && ok || bad "bad --heads"
 # identical token ids for every method: one sha256 per example, and the same prompt on a re-run
 "$dam" run "$tmp/small.json" -o "$tmp/again.h5" >/dev/null 2>&1
 a="$(h5dump -d /examples/passkey/ids_sha256 "$tmp/small.h5" | grep -o '"[0-9a-f]\{64\}"')"
