@@ -236,6 +236,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
         d = loaded;
         fprintf(stderr, "dam run: resuming from %s (%d results done)\n", jpath, d.n_results);
     } else {
+        if (o->resume) dam_warn("%s: no journal to resume; starting the run from the beginning", jpath);
         j = journal_create(jpath, &d);
     }
 
