@@ -23,17 +23,28 @@
  *       how deep into its own block ranking every query block goes. If all causal blocks are
  *       needed, or the resulting plan keeps more than max_density of the causal pairs, the head
  *       is dense.
+ *   (e) mask_mode "soft" (dam-spec §3: a log w logit bias from the estimate instead of a hard 0/1
+ *       decision). Steps (a)-(d) run unchanged, so a head is dense in soft mode iff it is dense in
+ *       hard mode, and a non-dense head keeps everything the hard plan keeps, at weight 1 (its
+ *       columns, diagonals and blocks). The block decision the hard plan made with a 0 becomes a
+ *       weight: every causal block (qb, kb) the hard plan does not keep gets
+ *       w = A[qb][kb] / max_kb' A[qb][kb'] (the block map's importance relative to the query
+ *       block's best key block, in (0, 1]) and is kept with the logit bias log w (MaskPlan's block
+ *       bias) if w >= w_min; blocks with w < w_min stay dropped (by the estimate they carry under
+ *       w_min of the best block's mass, and dropping them keeps the plan small when the map is
+ *       peaked). Pairs of such a block that a column or diagonal keeps weigh 1 (MaskPlan's rule).
+ *       max_density applies to the hard part only; the soft plan's kept pairs can exceed it.
  * Short patterns never extrapolate: a column c > n-W or a diagonal r > n-W only covers probe
  * rows, exactly the cells it was matched on.
  * Defaults: λ 0.5, ε 1e-10, τ 0.3, μ 0.8, min_pattern_cells 0 (dam's, so τ means the same
  *   thing), last_q 64, coverage 0.95, max_density 0.5 (above that a dense pass is the cheaper
- *   and exact choice), mask_mode "hard".
- * mask_mode "soft" (log w logit bias from the estimate) is not implemented: MaskPlan has no bias
- *   part, and the option is refused with an input error rather than silently run hard.
+ *   and exact choice), mask_mode "hard"; with "soft", w_min 1e-3 (a key only for soft: given with
+ *   "hard" it is refused).
  * Cost per head: O(W · n · d) for the probe rows (one sgemm), O(n · d + nb² · d) for the block
- * map, O(W · n + nb²) for matching and the gate.
+ * map, O(W · n + nb²) for matching, the gate and the soft weights. A soft plan holds up to
+ * nb (nb + 1) / 2 listed blocks (8 bytes each with the bias).
  * Parameters (each a `param`): lambda, epsilon, tau, mu, min_pattern_cells, last_q, coverage,
- * max_density. Config: method "dam_online". */
+ * max_density, w_min. Config: method "dam_online". */
 #include <math.h>
 #include <string.h>
 
@@ -51,11 +62,13 @@ typedef struct {
     param last_q;                   /* probe rows, >= 1; default 64 */
     param coverage;                 /* target kept mass on the probe rows, (0, 1]; default 0.95 */
     param max_density;              /* dense above this plan density, (0, 1]; default 0.5 */
+    bool soft;                      /* mask_mode "soft": step (e) */
+    param w_min;                    /* soft: smallest block weight kept, (0, 1]; default 1e-3 */
 } dam_online_params;
 
 static void *dam_online_parse(const cfg_obj *c) {
     static const char *const keys[] = {"method", "name", "lambda", "epsilon", "tau", "mu", "min_pattern_cells",
-                                       "last_q", "coverage", "max_density", "mask_mode", NULL};
+                                       "last_q", "coverage", "max_density", "mask_mode", "w_min", NULL};
     cfg_check_keys(c, keys);
     dam_online_params *p = dam_calloc(1, sizeof *p, "dam_online params");
     p->lambda = cfg_param(c, "lambda", 0.5, -5, 5, false);
@@ -67,19 +80,24 @@ static void *dam_online_parse(const cfg_obj *c) {
     p->coverage = cfg_param(c, "coverage", 0.95, 1e-9, 1, false);
     p->max_density = cfg_param(c, "max_density", 0.5, 1e-9, 1, false);
     char *mode = cfg_str(c, "mask_mode", "hard", false);
-    if (strcmp(mode, "soft") == 0)
-        cfg_fail(c, "mask_mode", "\"soft\" is not implemented (MaskPlan has no logit-bias part; only \"hard\")");
-    if (strcmp(mode, "hard") != 0) cfg_fail(c, "mask_mode", "\"%s\" must be \"hard\"", mode);
+    if (strcmp(mode, "hard") != 0 && strcmp(mode, "soft") != 0)
+        cfg_fail(c, "mask_mode", "\"%s\" must be \"hard\" or \"soft\"", mode);
+    p->soft = strcmp(mode, "soft") == 0;
     dam_free(mode);
+    if (p->soft) p->w_min = cfg_param(c, "w_min", 1e-3, 1e-300, 1, false);
+    else if (json_object_get(c->obj, "w_min"))
+        cfg_fail(c, "w_min", "applies to mask_mode \"soft\" only");
+    else p->w_min = param_scalar(1e-3); /* unused */
     return p;
 }
 
 static void dam_online_prepare(method *m, const llama_model *model) {
     dam_online_params *p = m->params;
-    const char *names[] = {"lambda", "epsilon", "tau", "mu", "min_pattern_cells", "last_q", "coverage", "max_density"};
+    const char *names[] = {"lambda",  "epsilon",  "tau",         "mu",   "min_pattern_cells",
+                           "last_q",  "coverage", "max_density", "w_min"};
     const param *ps[] = {&p->lambda, &p->epsilon, &p->tau, &p->mu, &p->min_pattern_cells, &p->last_q, &p->coverage,
-                         &p->max_density};
-    for (int i = 0; i < 8; i++) method_check_param(m, names[i], ps[i], model);
+                         &p->max_density, &p->w_min};
+    for (int i = 0; i < 9; i++) method_check_param(m, names[i], ps[i], model);
 }
 
 /* Decides Ã(p) >= τ (step b) with dam_amplify, skipping the pow() for the cells far from the
@@ -231,6 +249,23 @@ static maskplan *dam_online_head(const method *m, int layer, int head, const est
     if (dense) {
         maskplan_free(plan);
         plan = maskplan_dense();
+    } else if (p->soft) { /* (e) the blocks the hard plan drops, weighted by the block map */
+        const double w_min = param_at(&p->w_min, layer, head);
+        float *bias = dam_calloc((size_t)nb * nb, sizeof(float), "dam_online soft weights");
+        for (int qb = 0; qb < nb; qb++) {
+            const double *row = A + (size_t)qb * nb;
+            double mx = 0;
+            for (int kb = 0; kb <= qb; kb++) mx = row[kb] > mx ? row[kb] : mx;
+            for (int kb = 0; kb <= qb; kb++) {
+                const double w = row[kb] / mx;
+                if (keep[(size_t)qb * nb + kb] || !(w >= w_min)) continue;
+                keep[(size_t)qb * nb + kb] = 1;
+                bias[(size_t)qb * nb + kb] = w < 1 ? (float)log(w) : 0.0f;
+            }
+        }
+        est_set_blocks(plan, nb, nb, keep);
+        maskplan_set_block_bias_matrix(plan, bias, nb);
+        dam_free(bias);
     }
 #undef ON
     dam_free(g.kept);
@@ -253,8 +288,8 @@ static void dam_online_plan_layer(const method *m, int layer, const float *q, in
 static void dam_online_free(void *params) {
     dam_online_params *p = params;
     param *ps[] = {&p->lambda, &p->epsilon, &p->tau, &p->mu, &p->min_pattern_cells, &p->last_q, &p->coverage,
-                   &p->max_density};
-    for (int i = 0; i < 8; i++) param_free(ps[i]);
+                   &p->max_density, &p->w_min};
+    for (int i = 0; i < 9; i++) param_free(ps[i]);
     dam_free(p);
 }
 

@@ -14,7 +14,13 @@
  * Checks per (method, parameters, case): every causal pair of the plan equals the reference mask;
  * maskplan_validate passes; the plan is the same when computed again with another OpenMP thread
  * count after other plans ran; dam_online's plan reaches its coverage on the probe rows or is
- * dense; mask_mode "soft" and a stride that does not divide 64 are refused with status 2.
+ * dense; a stride that does not divide 64, and dam_online's w_min without mask_mode "soft" or out
+ * of (0, 1], are refused with status 2.
+ * dam_online mask_mode "soft" (step (e) of dam/online.c), per head against the hard reference of
+ * the same parameters: dense iff the hard plan is dense; every pair the hard plan keeps is kept
+ * with bias 0; every other causal pair is kept iff its block's weight w = A[qb][kb] / max_kb' A
+ * (A recomputed here in float64) is >= w_min, with bias log w (1e-5); the plans (kept pairs and
+ * biases) are the same on a second run.
  * Run: make build/tests/test_dynamic && build/tests/test_dynamic */
 #include <jansson.h>
 #include <math.h>
@@ -66,6 +72,22 @@ static input make_input(int n, int H, int Hkv, int d, int peaky) {
             const int needles[] = {0, n / 3, n / 2 + 1, n - 7 > 0 ? n - 7 : 0};
             for (int t = 0; t < 4; t++)
                 for (int c = 0; c < d; c++) in.k[((size_t)g * in.kv_cap + needles[t]) * d + c] = 2 * dir[c];
+            dam_free(dir);
+        }
+    }
+    if (peaky == 2) { /* blocky: every key block kb moves its keys by c_kb · dir (c_kb in -4 .. 4), so the
+                       * block map A spans several orders of magnitude (soft weights down to ~1e-5) */
+        for (int g = 0; g < Hkv; g++) {
+            float *dir = dam_malloc(sizeof(float) * d, "test dir");
+            for (int c = 0; c < d; c++) dir[c] = grid(-1, 1);
+            for (int i = 0; i < n; i++)
+                for (int h = g * (H / Hkv); h < (g + 1) * (H / Hkv); h++)
+                    for (int c = 0; c < d; c++) in.q[(size_t)i * in.q_stride + h * d + c] += dir[c];
+            for (int kb = 0; kb * BLK < n; kb++) {
+                const float ck = grid(-8, 8);
+                for (int j = kb * BLK; j < n && j < kb * BLK + BLK; j++)
+                    for (int c = 0; c < d; c++) in.k[((size_t)g * in.kv_cap + j) * d + c] += ck * dir[c];
+            }
             dam_free(dir);
         }
     }
@@ -145,6 +167,8 @@ typedef struct {
     /* dam_online */
     double lambda, eps, dtau, mu, coverage, max_density;
     int min_cells;
+    int soft;            /* mask_mode "soft" */
+    double w_min[N_LAYERS];
 } spec;
 
 /* ---------------- references: mask[i * n + j] for j <= i ---------------- */
@@ -316,8 +340,9 @@ static double ref_mass(const double *P, const uint8_t *mask, int n, int W) {
     return m;
 }
 
-/* Returns 0: the matched patterns reach the coverage; 1: the gate added blocks; 2: dense. */
-static int ref_dam_online(const input *in, int h, const spec *s, uint8_t *mask) {
+/* Returns 0: the matched patterns reach the coverage; 1: the gate added blocks; 2: dense.
+ * A_out (nb x nb, or NULL) receives the block map A[qb][kb] (0 for kb > qb). */
+static int ref_dam_online(const input *in, int h, const spec *s, uint8_t *mask, double *A_out) {
     const int n = in->n, d = in->d, nb = (n + BLK - 1) / BLK, W = s->lq < n ? s->lq : n, i0 = n - W;
     double *P = ref_last(in, h, W);
     int *hc = calloc(n, sizeof(int)), *hd = calloc(n, sizeof(int));
@@ -391,6 +416,7 @@ static int ref_dam_online(const input *in, int h, const spec *s, uint8_t *mask) 
     if (code == 2)
         for (int i = 0; i < n; i++)
             for (int j = 0; j <= i; j++) mask[(size_t)i * n + j] = 1;
+    if (A_out) memcpy(A_out, A, sizeof(double) * (size_t)nb * nb);
     free(P), free(hc), free(hd), free(col), free(dg), free(blk), free(qbar), free(kbar), free(A);
     return code;
 }
@@ -430,6 +456,13 @@ static const instance INSTANCES[] = {
            " \"max_density\": 0.95}"},
     {DAMO, "{\"method\": \"dam_online\", \"coverage\": 0.999, \"max_density\": 0.3}"},
     {DAMO, "{\"method\": \"dam_online\", \"coverage\": 0.8, \"max_density\": 1, \"mu\": 0.9}"},
+    {DAMO, "{\"method\": \"dam_online\", \"mask_mode\": \"soft\"}"},
+    {DAMO, "{\"method\": \"dam_online\", \"tau\": 0.1, \"mu\": 0.5, \"coverage\": 0.9, \"max_density\": 1,"
+           " \"mask_mode\": \"soft\", \"w_min\": 0.05}"},
+    {DAMO, "{\"method\": \"dam_online\", \"coverage\": 0.6, \"max_density\": 0.9, \"last_q\": 16,"
+           " \"min_pattern_cells\": 4, \"mask_mode\": \"soft\", \"w_min\": 1e-6}"},
+    {DAMO, "{\"method\": \"dam_online\", \"coverage\": 0.8, \"max_density\": 1, \"mu\": 0.9, \"mask_mode\": \"soft\","
+           " \"w_min\": [0.5, 1e-3]}"},
 };
 enum { N_INSTANCES = sizeof INSTANCES / sizeof INSTANCES[0] };
 
@@ -462,6 +495,9 @@ static spec spec_of(const instance *ins) {
     s.coverage = num(o, "coverage", 0, 0.95);
     s.max_density = num(o, "max_density", 0, 0.5);
     s.min_cells = (int)num(o, "min_pattern_cells", 0, 0);
+    json_t *mode = json_object_get(o, "mask_mode");
+    s.soft = mode && strcmp(json_string_value(mode), "soft") == 0;
+    for (int l = 0; l < N_LAYERS; l++) s.w_min[l] = num(o, "w_min", l, 1e-3);
     json_decref(o);
     return s;
 }
@@ -484,12 +520,58 @@ static void make_method(const char *text, int H, method *m) {
     json_decref(res);
 }
 
-/* FNV-1a over the kept bits of every causal pair (and the dense flag). */
+/* FNV-1a over the kept bits and the logit biases of every causal pair (and the dense flag). */
 static uint64_t plan_hash(const maskplan *p, int n) {
     uint64_t x = 1469598103934665603ull ^ (uint64_t)p->dense;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j <= i; j++) x = (x ^ (uint64_t)maskplan_kept(p, i, j)) * 1099511628211ull;
+        for (int j = 0; j <= i; j++) {
+            const float b = maskplan_bias(p, i, j);
+            uint32_t bits;
+            memcpy(&bits, &b, sizeof bits);
+            x = (x ^ (uint64_t)maskplan_kept(p, i, j)) * 1099511628211ull;
+            x = (x ^ bits) * 1099511628211ull;
+        }
     return x;
+}
+
+static long soft_extra_pairs, soft_dropped_pairs; /* soft pairs beyond the hard plan; pairs dropped for w < w_min */
+static double soft_min_w = 1;                      /* the smallest weight kept */
+
+/* dam_online soft against the hard reference: mask (hard), A (block map), the code (2 = dense). */
+static void check_soft(const spec *sp, const maskplan *p, const uint8_t *mask, const double *A, int code, int n,
+                       int layer, int h) {
+    CHECK(p->dense == (code == 2), "dam_online soft %s n=%d head %d: dense %d, hard reference code %d", sp->json, n, h,
+          p->dense, code);
+    if (p->dense) return;
+    const int nb = (n + BLK - 1) / BLK;
+    const double w_min = sp->w_min[layer];
+    long bad = 0, fi = -1, fj = -1;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            const int kept = maskplan_kept(p, i, j);
+            const float b = maskplan_bias(p, i, j);
+            int ok;
+            if (mask[(size_t)i * n + j]) ok = kept && b == 0.0f;
+            else {
+                const double *row = A + (size_t)(i / BLK) * nb;
+                double mx = 0;
+                for (int kb = 0; kb <= i / BLK; kb++) mx = fmax(mx, row[kb]);
+                const double w = row[j / BLK] / mx;
+                if (fabs(w - w_min) <= 1e-9 * w_min) ok = 1; /* at the cut: either way */
+                else if (w < w_min) {
+                    ok = !kept;
+                    soft_dropped_pairs++;
+                } else {
+                    ok = kept && fabs((double)b - log(w)) <= 1e-5 && b <= 0;
+                    soft_extra_pairs++;
+                    soft_min_w = fmin(soft_min_w, w);
+                }
+            }
+            if (!ok && bad++ == 0) fi = i, fj = j;
+        }
+    CHECK(bad == 0, "dam_online soft %s n=%d layer %d head %d: %ld pairs wrong, first (%ld, %ld): kept %d bias %g, hard %d",
+          sp->json, n, layer, h, bad, fi, fj, bad ? (int)maskplan_kept(p, fi, fj) : 0,
+          bad ? (double)maskplan_bias(p, fi, fj) : 0.0, bad ? mask[fi * n + fj] : 0);
 }
 
 /* Runs the method on one input; returns the heads' plan hashes in hash[H]. With stats (not NULL):
@@ -501,6 +583,7 @@ static void run_case(const instance *ins, const spec *sp, const method *m, const
     m->ops->plan_layer(m, layer, in->q, in->q_stride, in->n, in->k, in->kv_cap, in->H, in->Hkv, in->d, out);
     const int n = in->n;
     uint8_t *mask = calloc((size_t)n * n, 1);
+    double *A = calloc((size_t)((n + BLK - 1) / BLK) * ((n + BLK - 1) / BLK), sizeof(double));
     for (int h = 0; h < in->H && !stats; h++) {
         hash[h] = plan_hash(out[h], n);
         maskplan_free(out[h]);
@@ -514,11 +597,12 @@ static void run_case(const instance *ins, const spec *sp, const method *m, const
         case MINF: ref_minference(in, h, layer, sp, mask); break;
         case XATT: ref_xattention(in, h, sp, mask); break;
         case FLEX: code = ref_flexprefill(in, h, sp, mask) + 1; break; /* 0 dense, 1 VS, 2 QA */
-        case DAMO: code = ref_dam_online(in, h, sp, mask); break;
+        case DAMO: code = ref_dam_online(in, h, sp, mask, A); break;
         }
         stats[code]++;
+        if (sp->soft) check_soft(sp, out[h], mask, A, code, n, layer, h);
         long bad = 0, first_i = -1, first_j = -1;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && !sp->soft; i++) /* soft: check_soft above */
             for (int j = 0; j <= i; j++)
                 if ((int)maskplan_kept(out[h], i, j) != mask[(size_t)i * n + j] && bad++ == 0) first_i = i, first_j = j;
         CHECK(bad == 0, "%s %s n=%d H=%d/%d layer %d head %d: %ld pairs differ from the reference, first (%ld, %ld): plan "
@@ -538,6 +622,7 @@ static void run_case(const instance *ins, const spec *sp, const method *m, const
         maskplan_free(out[h]);
     }
     free(mask);
+    free(A);
     free(out);
 }
 
@@ -559,10 +644,12 @@ static int parse_status(const char *text) {
 int main(void) {
     static const int NS[] = {37, 64, 65, 100, 129, 200, 300};
     static const int GQA[][2] = {{3, 3}, {3, 1}, {7, 1}};
-    enum { N_N = sizeof NS / sizeof NS[0], N_G = 3, N_IN = N_N * N_G };
+    enum { N_N = sizeof NS / sizeof NS[0], N_G = 3, N_BLOCKY = 3, N_IN = N_N * N_G + N_BLOCKY };
     input in[N_IN];
     for (int a = 0; a < N_N; a++)
         for (int g = 0; g < N_G; g++) in[a * N_G + g] = make_input(NS[a], GQA[g][0], GQA[g][1], 64, (a + g) % 2);
+    for (int b = 0; b < N_BLOCKY; b++) /* block-structured inputs, made after the others (same rng stream for those) */
+        in[N_N * N_G + b] = make_input(NS[4 + b], GQA[b][0], GQA[b][1], 64, 2);
     const int threads = omp_get_max_threads();
     int stats[N_INSTANCES][3];
     memset(stats, 0, sizeof stats);
@@ -599,6 +686,11 @@ int main(void) {
           fl[1], fl[2]);
     CHECK(dm[0] > 0 && dm[1] > 0 && dm[2] > 0, "dam_online outcomes patterns-only %d, gated %d, dense %d", dm[0], dm[1],
           dm[2]);
+    /* soft plans added down-weighted pairs and dropped others below w_min */
+    CHECK(soft_extra_pairs > 0 && soft_dropped_pairs > 0 && soft_min_w < 0.9,
+          "dam_online soft: %ld extra pairs (smallest w %g), %ld dropped", soft_extra_pairs, soft_min_w, soft_dropped_pairs);
+    printf("  dam_online soft: %ld pairs kept beyond the hard plans (smallest w %.3g), %ld dropped (w < w_min)\n",
+           soft_extra_pairs, soft_min_w, soft_dropped_pairs);
     for (int i = 0; i < N_IN; i++) free_input(&in[i]);
 
     /* est_exp_shifted against libm's exp over the softmax range, and 0 below e^-708 */
@@ -635,8 +727,11 @@ int main(void) {
 
     /* input errors: exit status 2 */
     static const char *const bad[] = {
-        "{\"method\": \"dam_online\", \"mask_mode\": \"soft\"}",
         "{\"method\": \"dam_online\", \"mask_mode\": \"fuzzy\"}",
+        "{\"method\": \"dam_online\", \"w_min\": 0.01}",
+        "{\"method\": \"dam_online\", \"mask_mode\": \"hard\", \"w_min\": 0.01}",
+        "{\"method\": \"dam_online\", \"mask_mode\": \"soft\", \"w_min\": 0}",
+        "{\"method\": \"dam_online\", \"mask_mode\": \"soft\", \"w_min\": 1.5}",
         "{\"method\": \"dam_online\", \"coverage\": 1.5}",
         "{\"method\": \"xattention\", \"stride\": 3}",
         "{\"method\": \"xattention\", \"stride\": [8, 24]}",
@@ -650,5 +745,7 @@ int main(void) {
         CHECK(parse_status(bad[i]) == 2, "%s should be refused with status 2", bad[i]);
     CHECK(parse_status("{\"method\": \"xattention\", \"stride\": [[4, 8, 16], [32, 64, 2]]}") == 0,
           "per-layer x head strides that divide 64 are accepted");
+    CHECK(parse_status("{\"method\": \"dam_online\", \"mask_mode\": \"soft\", \"w_min\": 1}") == 0,
+          "mask_mode soft with w_min 1 is accepted");
     return test_done("dynamic");
 }
