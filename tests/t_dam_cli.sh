@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `dam calibrate` (DAM Stage 1, docs/dam.md) through the CLI on the real default model:
-#   - determinism: two runs (--pcl 64 --sequences 2) give byte-identical pattern files, also with a
-#     different thread count; the file is readable by h5dump and records the parameters;
+#   - determinism: two runs (--pcl 64 --sequences 2) give byte-identical pattern files; with another
+#     thread count OpenBLAS may sum in another order, so a --threads 1 run must agree to rounding
+#     (mean attention within 1e-4, at most 0.1 % of true-mask cells flipped: docs/dam.md); the file
+#     is readable by h5dump and records the parameters;
 #   - input errors: each gives exit status 2 and one stderr line naming the flag or path, and
 #     leaves no output or temporary file behind;
 #   - atomic output: a run killed midway leaves the previous pattern file byte for byte.
@@ -20,7 +22,10 @@ n=$((n + 1))
 "$dam" calibrate --model "$model" --pcl 64 --sequences 2 -o "$tmp/b.h5" >/dev/null 2>&1 || bad "run b"
 "$dam" calibrate --model "$model" --pcl 64 --sequences 2 --threads 1 -o "$tmp/c.h5" >/dev/null 2>&1 || bad "run c"
 cmp -s "$tmp/a.h5" "$tmp/b.h5" || bad "determinism: two runs differ"
-cmp -s "$tmp/a.h5" "$tmp/c.h5" || bad "determinism: --threads 1 differs from the default"
+drift="$("$root/${BUILD:-build}/tests/tools/patterns_cmp" "$tmp/a.h5" "$tmp/c.h5" 2>&1)" || bad "patterns_cmp: $drift"
+echo "  --threads 1 vs default: $drift"
+echo "$drift" | awk '$1 == "abar_max_abs" && $2 <= 1e-4 && $6 * 1000 <= $8 { ok = 1 } END { exit !ok }' ||
+    bad "determinism: --threads 1 drifts beyond rounding from the default ($drift)"
 n=$((n + 1))
 grep -q "^calibrate: sequence 2/2" "$tmp/a.err" || bad "progress lines missing on stderr"
 grep -q "^# mean true-mask density" "$tmp/a.out" || bad "summary missing on stdout"
