@@ -9,7 +9,8 @@
 #include "harness/run.h"
 
 static const char *HELP =
-    "usage: dam run [CONFIG.json] [-o results/NAME.h5] [--resume | --overwrite] [--device cpu] [--threads N]\n"
+    "usage: dam run [CONFIG.json] [-o results/NAME.h5] [--set KEY=VALUE ...] [--resume | --overwrite]\n"
+    "               [--device cpu] [--threads N]\n"
     "\n"
     "Evaluates every method of the config on every example of its workloads, on identical token\n"
     "ids: accuracy, answer NLL, logit KL against full attention, density, alignment (mass recall,\n"
@@ -21,6 +22,8 @@ static const char *HELP =
     "  -o PATH        results file (overrides the config's output)\n"
     "  --resume       continue the run recorded in <output>.journal (same config required)\n"
     "  --overwrite    replace an existing results file and journal (refused without it)\n"
+    "  --set K=V      override a config value: K is a key path (seed, workloads[0].lengths,\n"
+    "                 methods[2].tau) or METHOD.KEY (dam.tau); V is JSON (repeatable)\n"
     "  --device D     cpu (cuda needs a CUDA build)\n"
     "  --threads N    CPU threads (overrides the config)\n";
 
@@ -28,12 +31,18 @@ int cmd_run(int argc, char **argv) {
     const char *config = NULL, *output = NULL, *device = NULL;
     long threads = -1;
     bool resume = false, overwrite = false;
+    const char *sets[64] = {0};
+    int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) output = arg_value(argc, argv, &i);
         else if (strcmp(a, "--resume") == 0) resume = true;
         else if (strcmp(a, "--overwrite") == 0) overwrite = true;
+        else if (strcmp(a, "--set") == 0) {
+            if (n_sets == 64) dam_die(DAM_EXIT_INPUT, "run: more than 64 --set overrides");
+            sets[n_sets++] = arg_value(argc, argv, &i);
+        }
         else if (strcmp(a, "--device") == 0) device = arg_value(argc, argv, &i);
         else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
         else if (strncmp(a, "-", 1) == 0) dam_die(DAM_EXIT_INPUT, "run: unknown option %s (see --help)", a);
@@ -43,7 +52,7 @@ int cmd_run(int argc, char **argv) {
     if (device && strcmp(device, "cpu") != 0)
         dam_die(DAM_EXIT_INPUT, "--device %s: not available in this build (cpu; cuda needs `make CUDA=1`)", device);
     run_config cfg;
-    config_load(config, &cfg);
+    config_load(config, sets, n_sets, &cfg);
     if (threads > 0) cfg.threads = (int)threads;
     if (resume && overwrite) dam_die(DAM_EXIT_INPUT, "run: --resume and --overwrite exclude each other");
     run_opts o = {output, resume, overwrite, 20};

@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "harness/cfg.h"
 #include "harness/commands.h"
+#include "harness/sweep.h"
 
 /* A non-empty array of integers in [lo, hi] (or of numbers when `real`) into *out (dam_malloc'd). */
 static int get_list(const cfg_obj *c, const char *key, bool real, double lo, double hi, const char *dflt_json,
@@ -58,12 +59,16 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
     else if (cfg_has(c, "haystack_dir")) cfg_fail(c, "haystack_dir", "only applies to task niah");
 }
 
-void config_parse(const char *text, const char *source, run_config *c) {
+void config_parse(const char *text, const char *source, const char *const *sets, int n_sets, run_config *c) {
     static const char *const keys[] = {"model", "seed", "output", "device", "threads", "prefill_chunk",
-                                       "alignment", "workloads", "methods", NULL};
+                                       "alignment", "workloads", "methods", "sweep", NULL};
     json_error_t err;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
     if (root == NULL) dam_die(DAM_EXIT_INPUT, "%s:%d:%d: malformed JSON: %s", source, err.line, err.column, err.text);
+    if (json_is_object(root)) {
+        for (int i = 0; i < n_sets; i++) config_apply_set(root, sets[i], source);
+        config_expand_sweep(root, source);
+    }
     json_t *res = json_object();
     const cfg_obj top = {source, "", root, res};
     if (!json_is_object(root)) cfg_fail(&top, NULL, "the config must be a JSON object");
@@ -79,6 +84,7 @@ void config_parse(const char *text, const char *source, run_config *c) {
     c->threads = (int)cfg_int(&top, "threads", 0, 0, 4096, false);
     c->prefill_chunk = (int)cfg_int(&top, "prefill_chunk", 512, 16, 1 << 20, false);
     c->alignment = cfg_bool(&top, "alignment", true);
+    if (json_object_get(root, "sweep")) json_object_set(res, "sweep", json_object_get(root, "sweep"));
 
     json_t *w = json_object_get(root, "workloads");
     if (!json_is_array(w) || json_array_size(w) == 0) cfg_fail(&top, "workloads", "must be a non-empty array");
@@ -129,13 +135,13 @@ void config_parse(const char *text, const char *source, run_config *c) {
     json_decref(root);
 }
 
-void config_load(const char *path, run_config *c) {
+void config_load(const char *path, const char *const *sets, int n_sets, run_config *c) {
     if (path == NULL) {
-        config_parse(DAM_DEFAULT_CONFIG, "<embedded default>", c);
+        config_parse(DAM_DEFAULT_CONFIG, "<embedded default>", sets, n_sets, c);
         return;
     }
     char *text = read_text_file(path, NULL);
-    config_parse(text, path, c);
+    config_parse(text, path, sets, n_sets, c);
     dam_free(text);
 }
 

@@ -30,13 +30,13 @@ static int child_status(void (*f)(const char *), const char *arg) {
 
 static void parse_only(const char *text) {
     run_config c;
-    config_parse(text, "t.json", &c);
+    config_parse(text, "t.json", NULL, 0, &c);
 }
 
 /* Parses, then checks the methods against a fake 2-layer, 3-head model. */
 static void parse_and_prepare(const char *text) {
     run_config c;
-    config_parse(text, "t.json", &c);
+    config_parse(text, "t.json", NULL, 0, &c);
     llama_model m;
     memset(&m, 0, sizeof m);
     m.cfg.n_layers = 2;
@@ -51,7 +51,7 @@ int main(void) {
     dam_free(file);
 
     run_config c;
-    config_parse(DAM_DEFAULT_CONFIG, "<embedded default>", &c);
+    config_parse(DAM_DEFAULT_CONFIG, "<embedded default>", NULL, 0, &c);
     CHECK(c.n_methods == 3 && method_is_full(&c.methods[0]), "default methods");
     CHECK(c.n_workloads == 2 && c.workloads[1].n_lengths == 3 && c.workloads[1].lengths[2] == 4096, "default grid");
     json_t *res = json_loads(c.resolved_json, 0, NULL);
@@ -68,7 +68,7 @@ int main(void) {
         "{\"workloads\": [{\"task\": \"passkey\", \"lengths\": [512]}], \"methods\": ["
         "{\"method\": \"streaming\", \"name\": \"s2\", \"sinks\": [1, 2], \"window\": [[4, 8, 16], [32, 64, 128]]},"
         "{\"method\": \"full\"}]}";
-    config_parse(per_head, "t.json", &c);
+    config_parse(per_head, "t.json", NULL, 0, &c);
     CHECK(method_is_full(&c.methods[0]) && strcmp(c.methods[1].name, "s2") == 0, "full is moved first");
     for (int l = 0; l < 2; l++)
         for (int h = 0; h < 3; h++) {
@@ -96,5 +96,33 @@ int main(void) {
     BAD(parse_and_prepare, "{\"method\": \"streaming\", \"window\": [[4, 8], [4, 8]]}"); /* 2 heads vs 3 */
     snprintf(buf, sizeof buf, "%s{\"method\": \"streaming\", \"window\": [[4, 8, 16], [32, 64, 128]]}]}", W);
     CHECK(child_status(parse_and_prepare, buf) == 0, "a fitting matrix is accepted");
+    /* --set overrides and sweep expansion */
+    const char *sets[] = {"seed=7", "workloads[0].lengths=[1024,2048]", "dam.tau=0.1", "methods[0].name=\"x\"",
+                          "workloads[0].depths[0]=0.25"};
+    const char *cfg_text = "{\"workloads\": [{\"task\": \"passkey\", \"lengths\": [512], \"depths\": [0.5, 0.9]}],"
+                           " \"methods\": [{\"method\": \"streaming\"}, {\"method\": \"dam\"}]}";
+    config_parse(cfg_text, "t.json", sets, 5, &c);
+    CHECK(c.seed == 7 && c.workloads[0].n_lengths == 2 && c.workloads[0].lengths[1] == 2048 &&
+              c.workloads[0].depths[0] == 0.25 && c.workloads[0].depths[1] == 0.9,
+          "--set on seed / lengths / depths[0]");
+    CHECK(strcmp(c.methods[0].name, "x") == 0, "--set methods[0].name: %s", c.methods[0].name);
+    res = json_loads(c.resolved_json, 0, NULL);
+    CHECK(json_real_value(json_object_get(json_array_get(json_object_get(res, "methods"), 1), "tau")) == 0.1,
+          "--set dam.tau reaches the dam instance");
+    json_decref(res);
+    config_free(&c);
+    const char *sweep_text =
+        "{\"workloads\": [{\"task\": \"passkey\", \"lengths\": [512]}], \"methods\": [{\"method\": \"full\"},"
+        " {\"method\": \"dam\"}, {\"method\": \"streaming\", \"name\": \"s\"}],"
+        " \"sweep\": {\"dam.tau\": [0.1, 0.3], \"dam.mu\": [0.7, 0.8, 0.9], \"s.window\": [64, 128]}}";
+    config_parse(sweep_text, "t.json", NULL, 0, &c);
+    CHECK(c.n_methods == 1 + 6 + 2, "sweep: %d instances, want 9", c.n_methods);
+    CHECK(strcmp(c.methods[1].name, "dam[tau=0.1,mu=0.7]") == 0 && strcmp(c.methods[6].name, "dam[tau=0.3,mu=0.9]") == 0 &&
+              strcmp(c.methods[8].name, "s[window=128]") == 0,
+          "sweep names: %s %s %s", c.methods[1].name, c.methods[6].name, c.methods[8].name);
+    config_free(&c);
+    BAD(parse_only, "{\"method\": \"full\"}], \"sweep\": {\"nope.tau\": [1]}, \"x\": [0"); /* unknown method */
+    snprintf(buf, sizeof buf, "%s{\"method\": \"dam\"}], \"sweep\": {\"dam.tau\": []}}", W);
+    CHECK(child_status(parse_only, buf) == 2, "an empty sweep list is refused");
     return test_done("config");
 }
