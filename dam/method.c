@@ -16,6 +16,7 @@
 #include "core/timer.h"
 #include "dam/calibrate.h"
 #include "dam/derive.h"
+#include "dam/evict.h"
 #include "dam/patterns.h"
 #include "dam/plan.h"
 #include "harness/method.h"
@@ -32,6 +33,7 @@ typedef struct {
     char *prefix;           /* "none" or "chat" */
     int sequences;          /* calibration sequences of L tokens */
     dam_patterns *patterns; /* loaded by prepare (owned) */
+    bool evict_kv;          /* decode-time KV eviction of unreachable keys (dam/evict.h) */
 } dam_method;
 
 /* <project root>/rel, replacing (and freeing) rel. */
@@ -44,7 +46,7 @@ static char *under_root(char *rel) {
 
 static void *dam_parse(const cfg_obj *c) {
     static const char *const keys[] = {"method", "name", "patterns", "pcl", "lambda", "epsilon", "tau", "mu",
-                                       "min_pattern_cells", "corpus", "prefix", "sequences", NULL};
+                                       "min_pattern_cells", "corpus", "prefix", "sequences", "evict_kv", NULL};
     cfg_check_keys(c, keys);
     dam_method *d = dam_calloc(1, sizeof *d, "dam params");
     dam_params_default(&d->par);
@@ -69,6 +71,7 @@ static void *dam_parse(const cfg_obj *c) {
     if (strcmp(d->prefix, "none") != 0 && strcmp(d->prefix, "chat") != 0)
         cfg_fail(c, "prefix", "\"%s\" must be \"none\" or \"chat\"", d->prefix);
     d->sequences = (int)cfg_int(c, "sequences", 16, 1, 100000, false);
+    d->evict_kv = cfg_bool(c, "evict_kv", false);
     const char *why = dam_params_check(&d->par);
     if (why) cfg_fail(c, NULL, "%s", why);
     return d;
@@ -96,7 +99,7 @@ static void dam_prepare(method *meth, const llama_model *m) {
         fprintf(stderr, "dam: calibration done in %.1f s, wrote %s\n", (now_ms() - t0) / 1e3, d->patterns_path);
         dam_patterns_free(p);
     }
-    dam_expect e = {m->sha256, d->par.L, m->cfg.n_layers, m->cfg.n_heads};
+    dam_expect e = {m->sha256, 0, m->cfg.n_layers, m->cfg.n_heads}; /* a larger file PCL serves smaller ones */
     d->patterns = dam_patterns_read(d->patterns_path, &e);
     const dam_patterns *pf = d->patterns;
     if (strcmp(pf->prefix, d->prefix) != 0 || pf->n_sequences != d->sequences || strcmp(pf->corpus, d->corpus_label) != 0)
@@ -114,7 +117,10 @@ static void dam_prepare(method *meth, const llama_model *m) {
     method_check_param(meth, "tau", &d->tau, m);
     method_check_param(meth, "mu", &d->mu, m);
     method_check_param(meth, "min_pattern_cells", &d->cells, m);
-    const bool same = d->pcl.n_layers == 0 && d->lambda.n_layers == 0 && d->tau.n_layers == 0 &&
+    if (pf->par.L < d->par.L)
+        dam_die(DAM_EXIT_INPUT, "%s: calibrated with pcl %d, but method %s asks for pcl %d (use another patterns path)",
+                d->patterns_path, pf->par.L, meth->name, d->par.L);
+    const bool same = d->pcl.n_layers == 0 && (int)d->pcl.v[0] == pf->par.L && d->lambda.n_layers == 0 && d->tau.n_layers == 0 &&
                       d->mu.n_layers == 0 && d->cells.n_layers == 0 && a->lambda == d->lambda.v[0] &&
                       a->tau == d->tau.v[0] && a->mu == d->mu.v[0] && a->min_pattern_cells == (int)d->cells.v[0];
     if (!same) {
@@ -139,6 +145,10 @@ static maskplan *dam_method_plan(const method *meth, int layer, int q_head, int 
     return dam_plan(d->patterns, layer, q_head);
 }
 
+static evict_kind dam_method_evicts(const method *meth) {
+    return ((const dam_method *)meth->params)->evict_kv ? EVICT_PLAIN : EVICT_NONE;
+}
+
 static void dam_method_free(void *params) {
     dam_method *d = params;
     dam_free(d->patterns_path);
@@ -159,4 +169,6 @@ const method_ops DAM_OPS = {.kind = "dam",
                             .parse = dam_parse,
                             .prepare = dam_prepare,
                             .plan = dam_method_plan,
-                            .free_params = dam_method_free};
+                            .free_params = dam_method_free,
+                            .evicts = dam_method_evicts,
+                            .evict = dam_evict_unreachable};

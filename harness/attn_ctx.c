@@ -44,6 +44,8 @@ void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align) {
             c->plans[l * cfg->n_heads + h] = p;
         }
     c->mask_ms = now_ms() - t0;
+    kv_evict_free(c->ev);
+    c->ev = kv_evict_new(c->method, cfg, n_prompt, n_total);
     c->plan_n = n_prompt;
     c->n_prompt = n_prompt;
     c->align = align;
@@ -53,6 +55,14 @@ void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align) {
     memset(c->acc, 0, sizeof(double) * LH * ALIGN_N_METRICS);
     memset(c->cnt, 0, sizeof(int) * LH * 2);
     align_sample_rows(n_prompt, c->tail, &c->n_tail, c->spread, &c->n_spread);
+}
+
+void attn_ctx_rewind_to_prompt(attn_ctx *c) {
+    if (c->ev) kv_evict_rewind(c->ev);
+}
+
+size_t attn_ctx_kv_bytes(const attn_ctx *c, const llama_state *s) {
+    return c->ev ? kv_evict_bytes(c->ev, s->n_past) : llama_state_kv_bytes(c->model, s);
 }
 
 void attn_ctx_attach(attn_ctx *c, llama_state *s) {
@@ -102,9 +112,9 @@ static void observe(attn_ctx *c, int layer, const float *out, int out_stride, co
     dam_free(wf);
 }
 
-void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
-                 const float *k, const float *v, int kv_cap, int n_k) {
-    attn_ctx *c = ctx;
+/* The method's attention for rows n_k - n_q .. n_k - 1 (plans, dynamic plans, own kernel or dense). */
+static void attend(attn_ctx *c, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
+                   const float *k, const float *v, int kv_cap, int n_k) {
     const llama_config *cfg = &c->model->cfg;
     const int H = cfg->n_heads;
     const float scale = 1.0f / sqrtf((float)cfg->head_dim);
@@ -130,6 +140,28 @@ void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *
     } else {
         c->empty_rows += attn_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, cfg->n_kv_heads,
                                      cfg->head_dim, scale, (const maskplan *const *)(c->plans + layer * H));
+    }
+}
+
+void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
+                 const float *k, const float *v, int kv_cap, int n_k) {
+    attn_ctx *c = ctx;
+    if (c->ev == NULL) {
+        attend(c, layer, out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k);
+    } else { /* decode-time KV eviction: prompt rows as usual, later rows over the held keys */
+        const int H = c->model->cfg.n_heads, p0 = n_k - n_q;
+        const int n_pre = p0 >= c->n_prompt ? 0 : (n_k <= c->n_prompt ? n_q : c->n_prompt - p0);
+        const maskplan *const *plans = (const maskplan *const *)(c->plans + layer * H);
+        if (n_pre > 0) {
+            attend(c, layer, out, out_stride, q, q_stride, n_pre, k, v, kv_cap, p0 + n_pre);
+            double t0 = now_ms();
+            kv_evict_prompt_rows(c->ev, layer, q, q_stride, p0, n_pre, k, kv_cap, plans);
+            c->mask_ms += now_ms() - t0;
+        }
+        if (n_pre < n_q) /* dynamic methods attend densely after the prompt: no plans there */
+            c->empty_rows += kv_evict_decode_rows(c->ev, layer, out + (size_t)n_pre * out_stride, out_stride,
+                                                  q + (size_t)n_pre * q_stride, q_stride, p0 + n_pre, n_q - n_pre, k, v,
+                                                  kv_cap, method_is_dynamic(c->method) ? NULL : plans);
     }
     if (c->align) {
         double t0 = now_ms();
@@ -159,6 +191,7 @@ double attn_ctx_collect(const attn_ctx *c, float *alignment, float *density) {
 
 void attn_ctx_free(attn_ctx *c) {
     if (c->plans) free_plans(c);
+    kv_evict_free(c->ev);
     dam_free(c->plans);
     dam_free(c->acc);
     dam_free(c->cnt);

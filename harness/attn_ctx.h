@@ -5,13 +5,21 @@
  *
  * Lifecycle per example: attn_ctx_prepare (builds the plans for this prompt length, timed as
  * mask-build time, and chooses the sampled rows) → llama_forward / generate (the hook runs) →
- * attn_ctx_collect (per layer × head alignment means and densities). */
+ * attn_ctx_collect (per layer × head alignment means and densities).
+ *
+ * Methods that evict KV entries during decode (method_ops.evicts, harness/method.h) get an
+ * eviction state per example (harness/kv_evict.h): the prompt attends as usual (its score
+ * bookkeeping and the eviction after the prompt are timed as mask-build time, inside prefill), and
+ * every row after the prompt attends only the keys its KV head still holds (that bookkeeping is part
+ * of the decode time). Before restarting from the prompt's cache (teacher forcing), callers call
+ * attn_ctx_rewind_to_prompt; attn_ctx_kv_bytes gives the KV bytes the method holds. */
 #ifndef DAM_HARNESS_ATTN_CTX_H
 #define DAM_HARNESS_ATTN_CTX_H
 
 #include <stdbool.h>
 
 #include "harness/alignment.h"
+#include "harness/kv_evict.h"
 #include "harness/method.h"
 #include "harness/record.h"
 #include "model/llama.h"
@@ -32,6 +40,7 @@ typedef struct {
     int empty_rows;       /* rows the masked kernel found empty (a method bug; reported) */
     double align_ms;      /* time spent measuring alignment since the last prepare, ms (callers
                              subtract it from latency figures) */
+    kv_evict *ev;         /* decode-time KV eviction state of this example; NULL: the method keeps every key */
 } attn_ctx;
 
 /* Binds a context to a model and a prepared method (both must outlive it). */
@@ -42,6 +51,16 @@ void attn_ctx_init(attn_ctx *c, const llama_model *m, const method *meth);
  * failure naming the method, layer and head, exit 3), clears the alignment sums and picks the
  * sampled rows if `align`. */
 void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align);
+
+/* Before a caller restarts from the prompt's cache (sets n_past back to n_prompt, as the run's
+ * teacher forcing does): restores the eviction state to what it was right after the prompt. No-op
+ * for methods that do not evict. */
+void attn_ctx_rewind_to_prompt(attn_ctx *c);
+
+/* KV-cache bytes the method holds for the state's n_past tokens: llama_state_kv_bytes (every
+ * entry, fp32 K and V, all layers) for methods that do not evict; for evicting methods only the
+ * entries still held (kv_evict_bytes), per KV head, summed over layers. */
+size_t attn_ctx_kv_bytes(const attn_ctx *c, const llama_state *s);
 
 /* Installs the context as the state's attention hook. */
 void attn_ctx_attach(attn_ctx *c, llama_state *s);

@@ -133,6 +133,7 @@ int cmd_generate(int argc, char **argv) {
         for (int i = 0; i < got; i++) fprintf(stderr, " %d", out[i]);
         fputc('\n', stderr);
     }
+    st.kv_bytes = attn_ctx_kv_bytes(&actx, s); /* methods that evict: the entries still held */
     int steps = got > 1 ? got - 1 : 0;
     fprintf(stderr,
             "method %s | prompt %d tokens | prefill %.1f ms (%.0f tok/s) | mask build %.1f ms | %d new tokens, "

@@ -11,12 +11,14 @@ extern const method_ops FULL_OPS, STREAMING_OPS, DAM_OPS;
 extern const method_ops FULL_EAGER_OPS; /* baselines/full_eager.c */
 extern const method_ops MINFERENCE_OPS, XATTENTION_OPS, FLEXPREFILL_OPS, DAM_ONLINE_OPS; /* dynamic */
 extern const method_ops SLIDING_WINDOW_OPS, DILATED_OPS, BIGBIRD_OPS, LONGFORMER_OPS, MOA_OPS; /* baselines/ */
+extern const method_ops H2O_OPS; /* baselines/h2o.c: decode-time KV eviction */
 
 /* The registry: every method a config can name. */
 static const method_ops *const REGISTRY[] = {&FULL_OPS, &STREAMING_OPS, &DAM_OPS,
                                              &FULL_EAGER_OPS, &SLIDING_WINDOW_OPS, &DILATED_OPS, &BIGBIRD_OPS,
                                              &LONGFORMER_OPS, &MOA_OPS,
-                                             &MINFERENCE_OPS, &XATTENTION_OPS, &FLEXPREFILL_OPS, &DAM_ONLINE_OPS};
+                                             &MINFERENCE_OPS, &XATTENTION_OPS, &FLEXPREFILL_OPS, &DAM_ONLINE_OPS,
+                                             &H2O_OPS};
 enum { N_METHODS = sizeof REGISTRY / sizeof REGISTRY[0] };
 
 const char *method_kinds(void) {
@@ -47,6 +49,11 @@ void method_parse(const cfg_obj *c, method *m) {
 bool method_is_dynamic(const method *m) { return m->ops->plan_layer != NULL; }
 
 bool method_whole_prompt(const method *m) { return m->ops->plan_layer != NULL || m->ops->attend != NULL; }
+
+evict_kind method_evicts(const method *m) {
+    if (m->ops->evicts == NULL || m->ops->evict == NULL) return EVICT_NONE;
+    return m->ops->evicts(m);
+}
 
 bool method_is_full(const method *m) { return strcmp(m->ops->kind, "full") == 0; }
 

@@ -7,12 +7,40 @@
 #define DAM_HARNESS_METHOD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "harness/cfg.h"
 #include "kernels/maskplan.h"
 #include "model/llama.h"
 
 typedef struct method method;
+
+/* Decode-time KV eviction (DESIGN §3: "KV eviction removes a key only when no head of its group can
+ * reach it"; docs/methods.md "Decode-time KV eviction"). What an instance does, from
+ * method_ops.evicts: */
+typedef enum {
+    EVICT_NONE = 0, /* keeps every key (all stateless methods) */
+    EVICT_PLAIN,    /* evicts by the plans' geometry alone (dam with evict_kv) */
+    EVICT_SCORED    /* evicts by accumulated attention scores, which the attention context keeps for it
+                       (h2o): evict_step.score */
+} evict_kind;
+
+/* What one eviction decision sees (method_ops.evict): one (layer, KV head) right after the row at
+ * position `pos` has attended in that layer. The caller is the attention context's eviction state
+ * (harness/kv_evict.h), which owns the held sets and the scores. */
+typedef struct {
+    int layer;
+    int kv_head;
+    int group;                    /* query heads of the KV head: kv_head·group .. kv_head·group + group − 1 */
+    int pos;                      /* the row that has just attended: n_prompt − 1 (the prompt's last row,
+                                     once the whole prompt has attended), then every later row */
+    int n_prompt;                 /* prompt length (budgets given as fractions of it) */
+    const maskplan *const *plans; /* [group] the group's plans for this prompt (a NULL entry: dense) */
+    const double *score;          /* EVICT_SCORED: [pos + 1] the attention mass each key has received so far:
+                                     Σ over the group's query heads and every row that has attended (the
+                                     prompt's rows and the later ones) of the row's softmax probability of
+                                     that key, float64 (0 for keys already evicted: never read). Else NULL */
+} evict_step;
 
 /* What a method implements. */
 typedef struct {
@@ -45,6 +73,20 @@ typedef struct {
      * framework's forward call would. NULL: the method's attention is attn_causal / attn_masked. */
     void (*attend)(float *out, int out_stride, const float *q, int q_stride, int n_q, const float *k, const float *v,
                    int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale);
+    /* Decode-time KV eviction, optional (NULL: the method never evicts; stateless methods leave
+     * both NULL and run exactly as before). `evicts` says whether this instance evicts and how
+     * (dam evicts only with evict_kv). For an evicting instance the attention context keeps, per
+     * example, a held set per (layer, KV head) (harness/kv_evict.h): the prompt attends with the
+     * method's plans as usual; after the prompt's last row, and after every later row (generated
+     * or teacher-forced; one row at a time), it calls `evict`, which clears in `held` (bit j of
+     * word j / 64: key j is held) the keys that the KV head no longer keeps. `evict` may only
+     * clear bits, and only of keys <= s->pos (the context checks both; a violation is an internal
+     * error). Every row after the prompt attends exactly the held keys its plan keeps, plus its own
+     * key, through attn_masked (evicted keys get exact −inf: probability 0 for every later row).
+     * Eviction is logical: the CPU cache stays one preallocated buffer; kv_bytes reports the
+     * bytes of the held entries. Not combinable with `attend`. */
+    evict_kind (*evicts)(const method *m);
+    void (*evict)(const method *m, const evict_step *s, uint64_t *held);
 } method_ops;
 
 /* One configured instance. */
@@ -73,6 +115,10 @@ bool method_is_dynamic(const method *m);
 /* True if the method must see the whole prompt in one prefill step: dynamic methods (plan_layer)
  * and methods with their own kernel (attend). Callers size the forward chunk to the prompt. */
 bool method_whole_prompt(const method *m);
+
+/* See method_ops.evicts: how this instance evicts KV entries during decode (EVICT_NONE when the
+ * method has no eviction hooks). */
+evict_kind method_evicts(const method *m);
 
 /* See method_ops.plan; NULL for dense and dynamic methods. */
 maskplan *method_plan(const method *m, int layer, int q_head, int n, int n_total);

@@ -54,7 +54,8 @@ typedef struct {
     double decode_ms;    /* per generated token after the first */
     int n_generated;
     double peak_bytes;   /* high-water mark of the harness allocator during the example */
-    double kv_bytes;     /* KV-cache bytes held at the end of the prompt */
+    double kv_bytes;     /* KV-cache bytes the method holds: the prompt's; for methods that evict
+                            during decode, the entries still held at the end of generation */
     double density;      /* mean over layers and heads of the exact per-head density */
     int n_layers, n_heads;
     float *alignment;    /* [n_layers][n_heads][ALIGN_N_METRICS], NaN where not measured */

@@ -447,7 +447,7 @@ static const col_def RESULT_COLS[] = {
     {"decode_ms", COL_F64, offsetof(result_record, decode_ms), "ms/token", "decode time per generated token after the first"},
     {"n_generated", COL_INT, offsetof(result_record, n_generated), "tokens", "generated tokens"},
     {"peak_bytes", COL_F64, offsetof(result_record, peak_bytes), "bytes", "high-water mark of the harness allocator during the example"},
-    {"kv_bytes", COL_F64, offsetof(result_record, kv_bytes), "bytes", "KV-cache bytes held at the end of the prompt"},
+    {"kv_bytes", COL_F64, offsetof(result_record, kv_bytes), "bytes", "KV-cache bytes the method holds: the prompt's, or for methods that evict during decode the entries held at the end of generation"},
     {"mean_density", COL_F64, offsetof(result_record, density), "fraction", "mean over layers and heads of the exact per-head density"},
 };
 #define N_RESULT_COLS (int)(sizeof RESULT_COLS / sizeof RESULT_COLS[0])

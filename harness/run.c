@@ -85,7 +85,7 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     double t1 = now_ms();
     r->mask_ms = env->ctx->mask_ms; /* static plans at prepare + dynamic plans during the forward */
     r->prefill_ms = t1 - t0 - env->ctx->align_ms;
-    r->kv_bytes = (double)llama_state_kv_bytes(m, s);
+    r->kv_bytes = (double)llama_state_kv_bytes(m, s); /* the prompt's KV (methods that evict: below) */
 
     /* greedy generation from the prompt's last logits */
     int32_t *out = dam_malloc(sizeof(int32_t) * (size_t)e->max_new, "generated ids");
@@ -100,6 +100,7 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
         llama_forward(m, s, &next, 1, logits, 1);
     }
     double t3 = now_ms();
+    if (method_evicts(meth) != EVICT_NONE) r->kv_bytes = (double)attn_ctx_kv_bytes(env->ctx, s); /* held at the end */
     r->n_generated = got;
     r->decode_ms = got > 1 ? (t3 - t2) / (got - 1) : 0.0;
     r->prediction = tok_decode(m->tok, out, got, false);
@@ -111,6 +112,7 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
         memcpy(logits, first, sizeof(float) * V);
         if (n_ans > 1) {
             s->n_past = n;
+            attn_ctx_rewind_to_prompt(env->ctx); /* eviction state as right after the prompt */
             llama_forward(m, s, e->answer_ids, n_ans - 1, logits + V, n_ans - 1);
         }
         for (int t = 0; t < n_ans; t++) {
