@@ -11,42 +11,8 @@
 #include "core/mem.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/attention_eager.h"
+#include "ref_attention.h"
 #include "test.h"
-
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static double urand(void) { /* xorshift64*, uniform in [-1, 1) */
-    rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
-    return (double)((rng * 2685821657736338717ull) >> 11) / (double)(1ull << 53) * 2.0 - 1.0;
-}
-
-/* float64 reference: every (row, head) separately, full softmax over the causal keys. */
-static void reference(double *out, const float *q, int n_q, const float *k, const float *v, int cap, int n_k, int H,
-                      int Hkv, int d, double scale) {
-    int group = H / Hkv;
-    double *p = malloc(sizeof(double) * n_k);
-    for (int t = 0; t < n_q; t++) {
-        int pos = n_k - n_q + t;
-        for (int h = 0; h < H; h++) {
-            const float *qv = q + ((long)t * H + h) * d;
-            const float *kh = k + (long)(h / group) * cap * d, *vh = v + (long)(h / group) * cap * d;
-            double mx = -INFINITY, sum = 0;
-            for (int j = 0; j <= pos; j++) {
-                double s = 0;
-                for (int i = 0; i < d; i++) s += (double)qv[i] * kh[(long)j * d + i];
-                p[j] = s * scale;
-                if (p[j] > mx) mx = p[j];
-            }
-            for (int j = 0; j <= pos; j++) sum += (p[j] = exp(p[j] - mx));
-            double *o = out + ((long)t * H + h) * d;
-            for (int i = 0; i < d; i++) {
-                double acc = 0;
-                for (int j = 0; j <= pos; j++) acc += p[j] * vh[(long)j * d + i];
-                o[i] = acc / sum;
-            }
-        }
-    }
-    free(p);
-}
 
 static void run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale) {
     int cap = n_k + 5; /* capacity larger than n_k: strides must use cap */
@@ -69,7 +35,7 @@ static void run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale) {
           dam_mem_peak() - before, attn_eager_bytes(H, n_q, n_k), n_q, n_k, H);
     CHECK(dam_mem_in_use() == before, "score buffer not freed");
     attn_causal(oc, H * d, q, H * d, n_q, k, v, cap, n_k, H, Hkv, d, scale);
-    reference(ref, q, n_q, k, v, cap, n_k, H, Hkv, d, scale);
+    ref_causal_attention(ref, q, n_q, k, v, cap, n_k, H, Hkv, d, scale);
     double max_err = 0, max_diff = 0;
     int finite = 1;
     for (long i = 0; i < (long)n_q * H * d; i++) {
@@ -88,6 +54,7 @@ static void run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale) {
 }
 
 int main(void) {
+    test_seed(0x2545F4914F6CDD1Dull);
     size_t before = dam_mem_in_use();
     int groups[][2] = {{4, 4}, {9, 3}, {7, 1}};
     for (int gi = 0; gi < 3; gi++) {
