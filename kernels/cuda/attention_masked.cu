@@ -1,0 +1,562 @@
+// attention_masked.cu — see attention_masked.h and docs/cuda.md.
+//
+// Kernel: FlashAttention-2 style forward pass with mma.sync m16n8k16 (bf16 in, fp32 accumulate)
+// and ldmatrix. One CTA = (group of HC query heads sharing one KV head, 64-row query tile aligned
+// to the plan's 64-token blocks); 4 warps per head, each warp owns 16 query rows of one head.
+// The CTA walks its list of 64-key tiles (or, on the dense path, every causal tile), loading K and V
+// of the next tile with cp.async (two shared-memory stages) while computing the current one.
+// Shared memory rows are 16-byte-chunk XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is
+// conflict-free.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/cuda_check.h"
+
+// ATTN_CUDA_FAULT (tests only: proves the test fails when the kernel is wrong):
+//   1 = causal mask off by one (row p also sees key p + 1); 2 = the last listed tile is skipped.
+#ifndef ATTN_CUDA_FAULT
+#define ATTN_CUDA_FAULT 0
+#endif
+
+namespace {
+
+constexpr int T = ATTN_CUDA_TILE;  // 64 rows / keys per tile
+constexpr int MODE_FULL = -1;      // every causal pair of the tile is kept (causality applied in-kernel)
+constexpr int MODE_NONE = -2;      // this head keeps nothing in the tile
+constexpr float LOG2E = 1.4426950408889634f;
+
+struct Params {
+    const __nv_bfloat16 *q, *k, *v;
+    __nv_bfloat16 *o;
+    int q_stride, o_stride, kv_cap, n_q, n_k, group, q_base, qb0, n_qt, entry_ints, dense;
+    int hc_plan, split;  // heads per plan chunk; CTAs per chunk (each takes HC = hc_plan / split heads)
+    float scale_log2;
+    const int32_t *tile_ptr, *entries;
+    const unsigned long long *words;
+    int *empty;
+};
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool valid) {
+    const int sz = valid ? 16 : 0;  // 0: nothing read, 16 zero bytes written
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(sz));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ float ex2(float x) {  // 2^x, ex2(-inf) = +0
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+// element offset of 16-byte chunk c of row r in a swizzled [rows][D] bf16 tile
+template <int D> __device__ __forceinline__ int swz(int r, int c) { return r * D + ((c ^ (r & 7)) << 3); }
+
+template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(const Params p) {
+    constexpr int NT = HC * 128, CH = D / 8;
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [HC*64][D]
+    __nv_bfloat16 *sK = sQ + HC * T * D;                               // [2][64][D]
+    __nv_bfloat16 *sV = sK + 2 * T * D;                                // [2][64][D]
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int hi = warp >> 2, ws = warp & 3;  // head in the chunk, 16-row slab of the tile
+    const int qt = p.dense ? p.n_qt - 1 - (int)blockIdx.x : (int)blockIdx.x;  // dense: long rows first
+    const int chunk = blockIdx.y / p.split, sub = blockIdx.y % p.split;
+    const int h0 = chunk * p.hc_plan + sub * HC, h = h0 + hi, g = h0 / p.group;
+    const int qb = p.qb0 + qt, pos0 = qb * T;
+
+    int e_begin = 0, e_end = qb + 1;  // dense: key tiles 0 .. qb
+    if (!p.dense) {
+        const int idx = chunk * p.n_qt + qt;
+        e_begin = p.tile_ptr[idx];
+        e_end = p.tile_ptr[idx + 1];
+    }
+#if ATTN_CUDA_FAULT == 2
+    if (e_end > e_begin + 1) e_end--;
+#endif
+    auto kt_of = [&](int e) { return p.dense ? e : p.entries[(size_t)e * p.entry_ints]; };
+
+    // Q tile: rows (head hh, token rr), zero rows outside the step's queries
+    for (int i = tid; i < HC * T * CH; i += NT) {
+        const int r = i / CH, c = i % CH, rr = r % T, hh = r / T;
+        const int t = pos0 + rr - p.q_base;
+        const bool valid = t >= 0 && t < p.n_q;
+        const __nv_bfloat16 *src = valid ? p.q + (size_t)t * p.q_stride + (size_t)(h0 + hh) * D + c * 8 : p.q;
+        cp_async16(smem_u32(sQ + swz<D>(r, c)), src, valid);
+    }
+    const __nv_bfloat16 *kh = p.k + (size_t)g * p.kv_cap * D, *vh = p.v + (size_t)g * p.kv_cap * D;
+    auto load_kv = [&](int stage, int kt) {
+        for (int i = tid; i < T * CH; i += NT) {
+            const int r = i / CH, c = i % CH, j = kt * T + r;
+            const bool valid = j < p.n_k;
+            const size_t off = valid ? (size_t)j * D + c * 8 : 0;
+            cp_async16(smem_u32(sK + stage * T * D + swz<D>(r, c)), kh + off, valid);
+            cp_async16(smem_u32(sV + stage * T * D + swz<D>(r, c)), vh + off, valid);
+        }
+    };
+    if (e_begin < e_end) load_kv(0, kt_of(e_begin));
+    cp_async_commit();
+
+    uint32_t qf[D / 16][4];
+    float oacc[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+    const int r0 = ws * 16 + (lane >> 2);  // this thread's rows r0 and r0 + 8 of the tile
+    const int pa = pos0 + r0, pb = pa + 8;
+    const int cq = 2 * (lane & 3);  // this thread's first column within each 8-wide n-tile
+
+    for (int e = e_begin; e < e_end; e++) {
+        const int st = (e - e_begin) & 1;
+        if (e + 1 < e_end) {
+            load_kv(st ^ 1, kt_of(e + 1));
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (e == e_begin) {
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+                ldsm_x4(qf[kk], smem_u32(sQ + swz<D>(hi * T + ws * 16 + (lane & 15), kk * 2 + (lane >> 4))));
+        }
+        const int kt = kt_of(e);
+        int mode = MODE_FULL, bmode = -1;
+        float bias = 0.f;
+        if (!p.dense) {
+            const int32_t *en = p.entries + (size_t)e * p.entry_ints + 1 + 3 * (sub * HC + hi);
+            mode = en[0];
+            bmode = en[1];
+            bias = __int_as_float(en[2]) * LOG2E;
+        }
+        if (mode != MODE_NONE) {  // warp-uniform
+            float s[8][4];
+#pragma unroll
+            for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+            const __nv_bfloat16 *ks = sK + st * T * D;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+                for (int np = 0; np < 4; np++) {
+                    uint32_t b[4];
+                    ldsm_x4(b, smem_u32(ks + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                     kk * 2 + ((lane >> 3) & 1))));
+                    mma16816(s[2 * np], qf[kk], b[0], b[1]);
+                    mma16816(s[2 * np + 1], qf[kk], b[2], b[3]);
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) s[i][c] *= p.scale_log2;
+            if (bmode >= 0) {  // soft masks: the block bias on the flagged pairs
+                const unsigned long long ba = p.words[(size_t)bmode * T + r0], bb = p.words[(size_t)bmode * T + r0 + 8];
+#pragma unroll
+                for (int i = 0; i < 8; i++)
+#pragma unroll
+                    for (int c = 0; c < 2; c++) {
+                        const int bit = i * 8 + cq + c;
+                        if ((ba >> bit) & 1ull) s[i][c] += bias;
+                        if ((bb >> bit) & 1ull) s[i][2 + c] += bias;
+                    }
+            }
+            if (mode == MODE_FULL) {
+                if (kt * T + T - 1 > pos0 + ws * 16) {  // the tile crosses the diagonal of this slab
+#pragma unroll
+                    for (int i = 0; i < 8; i++)
+#pragma unroll
+                        for (int c = 0; c < 2; c++) {
+                            const int j = kt * T + i * 8 + cq + c;
+#if ATTN_CUDA_FAULT == 1
+                            if (j > pa + 1) s[i][c] = -INFINITY;
+                            if (j > pb + 1) s[i][2 + c] = -INFINITY;
+#else
+                            if (j > pa) s[i][c] = -INFINITY;
+                            if (j > pb) s[i][2 + c] = -INFINITY;
+#endif
+                        }
+                }
+            } else {
+                const unsigned long long wa = p.words[(size_t)mode * T + r0], wb = p.words[(size_t)mode * T + r0 + 8];
+#pragma unroll
+                for (int i = 0; i < 8; i++)
+#pragma unroll
+                    for (int c = 0; c < 2; c++) {
+                        const int bit = i * 8 + cq + c;
+                        if (!((wa >> bit) & 1ull)) s[i][c] = -INFINITY;
+                        if (!((wb >> bit) & 1ull)) s[i][2 + c] = -INFINITY;
+                    }
+            }
+            // online softmax (base 2), rows r0 and r0 + 8; the 4 threads of a quad share a row
+            float tm0 = -INFINITY, tm1 = -INFINITY;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                tm0 = fmaxf(tm0, fmaxf(s[i][0], s[i][1]));
+                tm1 = fmaxf(tm1, fmaxf(s[i][2], s[i][3]));
+            }
+            tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 1));
+            tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 2));
+            tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 1));
+            tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 2));
+            const float mn0 = fmaxf(m0, tm0), mn1 = fmaxf(m1, tm1);
+            const float mu0 = mn0 == -INFINITY ? 0.f : mn0, mu1 = mn1 == -INFINITY ? 0.f : mn1;  // no -inf - -inf
+            const float al0 = ex2(m0 - mu0), al1 = ex2(m1 - mu1);
+            float ls0 = 0.f, ls1 = 0.f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                s[i][0] = ex2(s[i][0] - mu0);
+                s[i][1] = ex2(s[i][1] - mu0);
+                s[i][2] = ex2(s[i][2] - mu1);
+                s[i][3] = ex2(s[i][3] - mu1);
+                ls0 += s[i][0] + s[i][1];
+                ls1 += s[i][2] + s[i][3];
+            }
+            l0 = l0 * al0 + ls0;
+            l1 = l1 * al1 + ls1;
+            m0 = mn0;
+            m1 = mn1;
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) {
+                oacc[i][0] *= al0;
+                oacc[i][1] *= al0;
+                oacc[i][2] *= al1;
+                oacc[i][3] *= al1;
+            }
+            // O += P V: P from the score registers (C layout -> A layout), V^T via ldmatrix.trans
+            const __nv_bfloat16 *vs = sV + st * T * D;
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                                       pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                       pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+                for (int dp = 0; dp < D / 16; dp++) {
+                    uint32_t b[4];
+                    ldsm_x4_t(b, smem_u32(vs + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
+                                                       dp * 2 + (lane >> 4))));
+                    mma16816(oacc[2 * dp], a, b[0], b[1]);
+                    mma16816(oacc[2 * dp + 1], a, b[2], b[3]);
+                }
+            }
+        }
+        __syncthreads();  // the stage just read is overwritten by the next iteration's prefetch
+    }
+    cp_async_wait<0>();
+
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const int ta = pa - p.q_base, tb = pb - p.q_base;
+    const bool va = ta >= 0 && ta < p.n_q, vb = tb >= 0 && tb < p.n_q;
+    const float ia = l0 > 0.f ? 1.f / l0 : 0.f, ib = l1 > 0.f ? 1.f / l1 : 0.f;  // no kept key: zeros
+    if (va) {
+        uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)ta * p.o_stride + (size_t)h * D + cq);
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[i][0] * ia, oacc[i][1] * ia);
+        if (l0 == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+    }
+    if (vb) {
+        uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)tb * p.o_stride + (size_t)h * D + cq);
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[i][2] * ib, oacc[i][3] * ib);
+        if (l1 == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+    }
+}
+
+template <int D, int HC> void launch(Params p, int n_chunks, cudaStream_t stream) {
+    p.split = p.hc_plan / HC;
+    const size_t smem = (size_t)(HC * T * D + 4 * T * D) * sizeof(__nv_bfloat16);
+    static bool configured = false;  // per instantiation
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd<D, HC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        configured = true;
+    }
+    attn_fwd<D, HC><<<dim3(p.n_qt, n_chunks * p.split), HC * 128, smem, stream>>>(p);
+    CUDA_LAUNCH_CHECK("attn_fwd");
+}
+
+// ---- host: plan conversion ----
+
+double now_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+uint64_t causal_word(int64_t pos, int64_t j0) {  // keys j0 .. pos of a 64-key tile
+    if (pos < j0) return 0;
+    return pos - j0 >= 63 ? ~0ull : (2ull << (pos - j0)) - 1;
+}
+
+struct Builder {
+    int32_t *entries = nullptr;
+    size_t n_ent_ints = 0, cap_ent_ints = 0;
+    uint64_t *words = nullptr;
+    size_t n_masks = 0, cap_masks = 0;
+    int64_t *table = nullptr;  // open addressing: mask index or -1
+    size_t tcap = 0;
+
+    static uint64_t hash(const uint64_t *w) {
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (int i = 0; i < T; i++) {
+            x ^= w[i] + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
+            x *= 0xff51afd7ed558ccdull;
+        }
+        return x ^ (x >> 33);
+    }
+    void rehash(size_t cap) {
+        free(table);
+        tcap = cap;
+        table = (int64_t *)malloc(sizeof(int64_t) * tcap);
+        if (!table) { fprintf(stderr, "dam: out of memory (attention plan hash)\n"); exit(3); }
+        for (size_t i = 0; i < tcap; i++) table[i] = -1;
+        for (size_t m = 0; m < n_masks; m++) {
+            size_t s = hash(words + m * T) & (tcap - 1);
+            while (table[s] >= 0) s = (s + 1) & (tcap - 1);
+            table[s] = (int64_t)m;
+        }
+    }
+    int32_t intern(const uint64_t *w) {  // index of an identical stored mask, or a new one
+        if (2 * (n_masks + 1) > tcap) rehash(tcap ? 2 * tcap : 1024);
+        size_t s = hash(w) & (tcap - 1);
+        while (table[s] >= 0) {
+            if (memcmp(words + (size_t)table[s] * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)table[s];
+            s = (s + 1) & (tcap - 1);
+        }
+        if (n_masks == cap_masks) {
+            cap_masks = cap_masks ? 2 * cap_masks : 256;
+            words = (uint64_t *)realloc(words, sizeof(uint64_t) * T * cap_masks);
+            if (!words) { fprintf(stderr, "dam: out of memory (attention plan masks)\n"); exit(3); }
+        }
+        memcpy(words + n_masks * T, w, sizeof(uint64_t) * T);
+        table[s] = (int64_t)n_masks;
+        if (n_masks >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many masks\n"); exit(3); }
+        return (int32_t)n_masks++;
+    }
+    void push(int32_t x) {
+        if (n_ent_ints == cap_ent_ints) {
+            cap_ent_ints = cap_ent_ints ? 2 * cap_ent_ints : 4096;
+            entries = (int32_t *)realloc(entries, sizeof(int32_t) * cap_ent_ints);
+            if (!entries) { fprintf(stderr, "dam: out of memory (attention plan entries)\n"); exit(3); }
+        }
+        entries[n_ent_ints++] = x;
+    }
+    ~Builder() {
+        free(entries);
+        free(words);
+        free(table);
+    }
+};
+
+}  // namespace
+
+extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
+                                                   int n_kv_heads, int force_lists) {
+    const double t0 = now_ms();
+    if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads % n_kv_heads != 0) {
+        fprintf(stderr, "dam: attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d\n", n_q, n_k, n_heads,
+                n_kv_heads);
+        exit(3);
+    }
+    attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
+    if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
+    const int group = n_heads / n_kv_heads;
+    int hc = 1;
+    for (int c = 4; c >= 1; c--)
+        if (group % c == 0) { hc = c; break; }
+    const int q_base = n_k - n_q;
+    p->n_q = n_q;
+    p->n_k = n_k;
+    p->n_heads = n_heads;
+    p->n_kv_heads = n_kv_heads;
+    p->hc = hc;
+    p->n_chunks = n_heads / hc;
+    p->qb0 = q_base / T;
+    p->n_qt = (n_k - 1) / T - p->qb0 + 1;
+    p->entry_ints = 1 + 3 * hc;
+    for (int qt = 0; qt < p->n_qt; qt++) p->causal_tiles += (int64_t)n_heads * (p->qb0 + qt + 1);
+    bool all_dense = true;
+    for (int h = 0; plans && h < n_heads; h++) all_dense &= plans[h]->dense;
+    if (all_dense && !force_lists) {
+        p->dense = 1;
+        p->head_tiles = p->causal_tiles;
+        p->build_ms = now_ms() - t0;
+        return p;
+    }
+    Builder b;
+    int32_t *tile_ptr = (int32_t *)malloc(sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1));
+    uint8_t *visit = (uint8_t *)malloc((size_t)p->n_qt + p->qb0 + 1);
+    if (!tile_ptr || !visit) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
+    uint64_t kept[T], biased[T];
+    int64_t n_entries = 0;
+    tile_ptr[0] = 0;
+    for (int c = 0; c < p->n_chunks; c++) {
+        const maskplan *const *hp = plans ? plans + (size_t)c * hc : nullptr;
+        for (int qt = 0; qt < p->n_qt; qt++) {
+            const int qb = p->qb0 + qt;
+            const int64_t plo = (int64_t)qb * T > q_base ? (int64_t)qb * T : q_base;
+            const int64_t phi = (int64_t)qb * T + T - 1 < n_k - 1 ? (int64_t)qb * T + T - 1 : n_k - 1;
+            memset(visit, 0, (size_t)qb + 1);
+            for (int i = 0; i < hc; i++) {
+                if (!hp || hp[i]->dense) memset(visit, 1, (size_t)qb + 1);
+                else maskplan_mark_key_blocks(hp[i], plo, phi, visit, qb + 1);
+            }
+            for (int kt = 0; kt <= qb; kt++) {
+                if (!visit[kt]) continue;
+                const int64_t j0 = (int64_t)kt * T;
+                b.push(kt);
+                for (int i = 0; i < hc; i++) {
+                    const maskplan *pl = hp ? hp[i] : nullptr;
+                    const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
+                    bool any = false, full = true, any_b = false;
+                    float bias = 0.f;
+                    for (int r = 0; r < T; r++) {
+                        const int64_t pos = (int64_t)qb * T + r;
+                        kept[r] = biased[r] = 0;
+                        if (pos < plo || pos > phi) continue;
+                        const uint64_t cw = causal_word(pos, j0);
+                        uint64_t w;
+                        if (dense) w = cw;
+                        else if (has_bias) {
+                            uint64_t bw = 0;
+                            float bv = 0.f;
+                            w = maskplan_row_word_bias(pl, pos, j0, &bw, &bv);
+                            if (bw) {
+                                biased[r] = bw;
+                                bias = bv;  // one block pair per tile: one value
+                                any_b = true;
+                            }
+                        } else w = maskplan_row_word(pl, pos, j0);
+                        kept[r] = w;
+                        any |= w != 0;
+                        full &= w == cw;
+                    }
+                    const int32_t mode = !any ? MODE_NONE : full ? MODE_FULL : b.intern(kept);
+                    p->head_tiles += mode != MODE_NONE;
+                    b.push(mode);
+                    b.push(any_b ? b.intern(biased) : -1);
+                    int32_t bits;
+                    memcpy(&bits, &bias, sizeof bits);
+                    b.push(bits);
+                }
+                n_entries++;
+                if (n_entries >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many tiles\n"); exit(3); }
+            }
+            tile_ptr[(size_t)c * p->n_qt + qt + 1] = (int32_t)n_entries;
+        }
+    }
+    p->n_entries = n_entries;
+    p->n_masks = (int64_t)b.n_masks;
+    const size_t ptr_bytes = sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1);
+    const size_t ent_bytes = sizeof(int32_t) * (b.n_ent_ints ? b.n_ent_ints : 1);
+    const size_t word_bytes = sizeof(uint64_t) * T * (b.n_masks ? b.n_masks : 1);
+    CUDA_CHECK(cudaMalloc((void **)&p->d_tile_ptr, ptr_bytes));
+    CUDA_CHECK(cudaMalloc((void **)&p->d_entries, ent_bytes));
+    CUDA_CHECK(cudaMalloc((void **)&p->d_words, word_bytes));
+    CUDA_CHECK(cudaMemcpy(p->d_tile_ptr, tile_ptr, ptr_bytes, cudaMemcpyHostToDevice));
+    if (b.n_ent_ints)
+        CUDA_CHECK(cudaMemcpy(p->d_entries, b.entries, sizeof(int32_t) * b.n_ent_ints, cudaMemcpyHostToDevice));
+    if (b.n_masks)
+        CUDA_CHECK(cudaMemcpy(p->d_words, b.words, sizeof(uint64_t) * T * b.n_masks, cudaMemcpyHostToDevice));
+    p->device_bytes = ptr_bytes + ent_bytes + word_bytes;
+    free(tile_ptr);
+    free(visit);
+    p->build_ms = now_ms() - t0;
+    return p;
+}
+
+extern "C" attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads,
+                                                int n_kv_heads) {
+    return attn_cuda_plan_build_ex(plans, n_q, n_k, n_heads, n_kv_heads, 0);
+}
+
+extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
+    if (!p) return;
+    if (p->d_tile_ptr) CUDA_CHECK(cudaFree(p->d_tile_ptr));
+    if (p->d_entries) CUDA_CHECK(cudaFree(p->d_entries));
+    if (p->d_words) CUDA_CHECK(cudaFree(p->d_words));
+    free(p);
+}
+
+extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
+                                 const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
+                                 int n_kv_heads, int d, float scale, const attn_cuda_plan *plan, int *d_empty,
+                                 void *stream) {
+    if (!plan || plan->n_q != n_q || plan->n_k != n_k || plan->n_heads != n_heads || plan->n_kv_heads != n_kv_heads) {
+        fprintf(stderr, "dam: attn_cuda_masked: the plan was built for another shape\n");
+        exit(3);
+    }
+    if ((d != 64 && d != 128) || q_stride % 8 || out_stride % 8 || kv_cap % 8 || kv_cap < n_k ||
+        ((uintptr_t)q | (uintptr_t)k | (uintptr_t)v | (uintptr_t)out) % 16) {
+        fprintf(stderr, "dam: attn_cuda_masked: unsupported d=%d or unaligned strides/pointers\n", d);
+        exit(3);
+    }
+    Params pr;
+    pr.q = reinterpret_cast<const __nv_bfloat16 *>(q);
+    pr.k = reinterpret_cast<const __nv_bfloat16 *>(k);
+    pr.v = reinterpret_cast<const __nv_bfloat16 *>(v);
+    pr.o = reinterpret_cast<__nv_bfloat16 *>(out);
+    pr.q_stride = q_stride;
+    pr.o_stride = out_stride;
+    pr.kv_cap = kv_cap;
+    pr.n_q = n_q;
+    pr.n_k = n_k;
+    pr.group = n_heads / n_kv_heads;
+    pr.q_base = n_k - n_q;
+    pr.qb0 = plan->qb0;
+    pr.n_qt = plan->n_qt;
+    pr.entry_ints = plan->entry_ints;
+    pr.dense = plan->dense;
+    pr.scale_log2 = scale * LOG2E;
+    pr.tile_ptr = plan->d_tile_ptr;
+    pr.entries = plan->d_entries;
+    pr.words = reinterpret_cast<const unsigned long long *>(plan->d_words);
+    pr.empty = d_empty;
+    pr.hc_plan = plan->hc;
+    pr.split = 1;
+    cudaStream_t s = (cudaStream_t)stream;
+    const int nc = plan->n_chunks;
+    // heads per CTA: the plan's chunk, split where the registers would spill (ptxas -v: d=64 with
+    // 4 heads and d=128 with 3 or 4 heads spill)
+    const int hc = plan->hc == 4 ? 2 : (d == 128 && plan->hc == 3) ? 1 : plan->hc;
+    if (d == 64) {
+        if (hc == 1) launch<64, 1>(pr, nc, s);
+        else if (hc == 2) launch<64, 2>(pr, nc, s);
+        else launch<64, 3>(pr, nc, s);
+    } else {
+        if (hc == 1) launch<128, 1>(pr, nc, s);
+        else launch<128, 2>(pr, nc, s);
+    }
+}
