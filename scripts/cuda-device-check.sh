@@ -18,7 +18,7 @@ rc=$?
 t1=$(date +%s.%N)
 grep -v '^FAIL' "$O/test.log" | tail -n 3
 grep '^FAIL' "$O/test.log" | head -n 5
-echo "test rc=$rc ($(grep -c '^FAIL' "$O/test.log") FAIL lines, $(echo "$t1 - $t0" | bc) s)"
+echo "test rc=$rc ($(grep -c '^FAIL' "$O/test.log") FAIL lines, $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s)"
 [ $rc -eq 0 ] || status=1
 for f in 1 2; do
     "$B/test_attention_masked_cuda_fault$f" >"$O/fault$f.log" 2>&1
