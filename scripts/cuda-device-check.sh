@@ -5,7 +5,7 @@
 # Logs go to $OUT (or /tmp/cuda-check). Exit status: 0 only if the test passed and both faults failed.
 # Usage: scripts/cuda-device-check.sh [bench args...]   (e.g. 4096 16384 65536)
 set -u
-B=${BUILD:-build}/cuda
+B=${CUDA_BIN:-${BUILD:-build}/cuda}
 O=${OUT:-/tmp/cuda-check}
 mkdir -p "$O"
 status=0
