@@ -31,6 +31,7 @@ constexpr int T = ATTN_CUDA_TILE;  // 64 rows / keys per tile
 constexpr int MODE_FULL = -1;      // every causal pair of the tile is kept (causality applied in-kernel)
 constexpr int MODE_NONE = -2;      // this head keeps nothing in the tile
 constexpr float LOG2E = 1.4426950408889634f;
+constexpr int GATHER_MAX_KEYS = 48;  // a visited tile whose rows use at most this many distinct keys may be gathered
 
 struct Params {
     const __nv_bfloat16 *q, *k, *v;
@@ -38,7 +39,7 @@ struct Params {
     int q_stride, o_stride, kv_cap, n_q, n_k, group, q_base, qb0, n_qt, entry_ints, dense;
     int hc_plan, split;  // heads per plan chunk; CTAs per chunk (each takes HC = hc_plan / split heads)
     float scale_log2;
-    const int32_t *tile_ptr, *entries;
+    const int32_t *tile_ptr, *entries, *gather;
     const unsigned long long *words;
     int *empty;
 };
@@ -95,6 +96,9 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
     const int h0 = chunk * p.hc_plan + sub * HC, h = h0 + hi, g = h0 / p.group;
     const int qb = p.qb0 + qt, pos0 = qb * T;
 
+    const int r0 = ws * 16 + (lane >> 2);  // this thread's rows r0 and r0 + 8 of the tile
+    const int pa = pos0 + r0, pb = pa + 8;
+    const int cq = 2 * (lane & 3);  // this thread's first column within each 8-wide n-tile
     int e_begin = 0, e_end = qb + 1;  // dense: key tiles 0 .. qb
     if (!p.dense) {
         const int idx = chunk * p.n_qt + qt;
@@ -104,7 +108,36 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
 #if ATTN_CUDA_FAULT == 2
     if (e_end > e_begin + 1) e_end--;
 #endif
-    auto kt_of = [&](int e) { return p.dense ? e : p.entries[(size_t)e * p.entry_ints]; };
+    // Per entry: the key tile kt (>= 0: keys kt*64 .. kt*64+63; < 0: gathered tile -kt-1, keys
+    // p.gather[(-kt-1)*64 + r], -1 = empty slot) and this head's mode, bias mask and bias. The
+    // next entry's fields and mask words are loaded one iteration ahead (registers), so their
+    // latency hides behind the current tile's products.
+    struct Ent {
+        int kt, mode, bmode;
+        float bias;  // in raw score units (divided by the scale)
+        unsigned long long wa, wb, ba, bb;
+    };
+    const int eoff = 1 + 3 * (sub * HC + hi);
+    const float inv_scale = 1.f / p.scale_log2;
+    auto entry_kt = [&](int e) { return p.dense ? e : p.entries[(size_t)e * p.entry_ints]; };
+    auto load_ent = [&](int e, int kt) {
+        Ent x{kt, MODE_FULL, -1, 0.f, 0ull, 0ull, 0ull, 0ull};
+        if (!p.dense) {
+            const int32_t *en = p.entries + (size_t)e * p.entry_ints + eoff;
+            x.mode = en[0];
+            x.bmode = en[1];
+            x.bias = __int_as_float(en[2]) * LOG2E * inv_scale;
+            if (x.mode >= 0) {
+                x.wa = p.words[(size_t)x.mode * T + r0];
+                x.wb = p.words[(size_t)x.mode * T + r0 + 8];
+            }
+            if (x.bmode >= 0) {
+                x.ba = p.words[(size_t)x.bmode * T + r0];
+                x.bb = p.words[(size_t)x.bmode * T + r0 + 8];
+            }
+        }
+        return x;
+    };
 
     // Q tile: rows (head hh, token rr), zero rows outside the step's queries
     for (int i = tid; i < HC * T * CH; i += NT) {
@@ -116,31 +149,38 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
     }
     const __nv_bfloat16 *kh = p.k + (size_t)g * p.kv_cap * D, *vh = p.v + (size_t)g * p.kv_cap * D;
     auto load_kv = [&](int stage, int kt) {
+        const int32_t *gidx = kt < 0 ? p.gather + (size_t)(-kt - 1) * T : nullptr;
         for (int i = tid; i < T * CH; i += NT) {
-            const int r = i / CH, c = i % CH, j = kt * T + r;
-            const bool valid = j < p.n_k;
+            const int r = i / CH, c = i % CH, j = gidx ? gidx[r] : kt * T + r;
+            const bool valid = j >= 0 && j < p.n_k;
             const size_t off = valid ? (size_t)j * D + c * 8 : 0;
             cp_async16(smem_u32(sK + stage * T * D + swz<D>(r, c)), kh + off, valid);
             cp_async16(smem_u32(sV + stage * T * D + swz<D>(r, c)), vh + off, valid);
         }
     };
-    if (e_begin < e_end) load_kv(0, kt_of(e_begin));
+    int kt_next = 0;
+    Ent cur{};
+    if (e_begin < e_end) {
+        cur = load_ent(e_begin, entry_kt(e_begin));
+        load_kv(0, cur.kt);
+        if (e_begin + 1 < e_end) kt_next = entry_kt(e_begin + 1);
+    }
     cp_async_commit();
 
     uint32_t qf[D / 16][4];
     float oacc[D / 8][4];
 #pragma unroll
     for (int i = 0; i < D / 8; i++) oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
-    const int r0 = ws * 16 + (lane >> 2);  // this thread's rows r0 and r0 + 8 of the tile
-    const int pa = pos0 + r0, pb = pa + 8;
-    const int cq = 2 * (lane & 3);  // this thread's first column within each 8-wide n-tile
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;  // running max (raw score units), sum
 
     for (int e = e_begin; e < e_end; e++) {
         const int st = (e - e_begin) & 1;
+        Ent nxt{};
         if (e + 1 < e_end) {
-            load_kv(st ^ 1, kt_of(e + 1));
+            load_kv(st ^ 1, kt_next);
             cp_async_commit();
+            nxt = load_ent(e + 1, kt_next);                 // consumed next iteration
+            kt_next = e + 2 < e_end ? entry_kt(e + 2) : 0;  // consumed next iteration
             cp_async_wait<1>();
         } else {
             cp_async_wait<0>();
@@ -151,16 +191,8 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
             for (int kk = 0; kk < D / 16; kk++)
                 ldsm_x4(qf[kk], smem_u32(sQ + swz<D>(hi * T + ws * 16 + (lane & 15), kk * 2 + (lane >> 4))));
         }
-        const int kt = kt_of(e);
-        int mode = MODE_FULL, bmode = -1;
-        float bias = 0.f;
-        if (!p.dense) {
-            const int32_t *en = p.entries + (size_t)e * p.entry_ints + 1 + 3 * (sub * HC + hi);
-            mode = en[0];
-            bmode = en[1];
-            bias = __int_as_float(en[2]) * LOG2E;
-        }
-        if (mode != MODE_NONE) {  // warp-uniform
+        const int kt = cur.kt;
+        if (cur.mode != MODE_NONE) {  // warp-uniform
             float s[8][4];
 #pragma unroll
             for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
@@ -176,22 +208,17 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
                     mma16816(s[2 * np + 1], qf[kk], b[2], b[3]);
                 }
             }
-#pragma unroll
-            for (int i = 0; i < 8; i++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) s[i][c] *= p.scale_log2;
-            if (bmode >= 0) {  // soft masks: the block bias on the flagged pairs
-                const unsigned long long ba = p.words[(size_t)bmode * T + r0], bb = p.words[(size_t)bmode * T + r0 + 8];
+            if (cur.bmode >= 0) {  // soft masks: the block bias on the flagged pairs
 #pragma unroll
                 for (int i = 0; i < 8; i++)
 #pragma unroll
                     for (int c = 0; c < 2; c++) {
                         const int bit = i * 8 + cq + c;
-                        if ((ba >> bit) & 1ull) s[i][c] += bias;
-                        if ((bb >> bit) & 1ull) s[i][2 + c] += bias;
+                        if ((cur.ba >> bit) & 1ull) s[i][c] += cur.bias;
+                        if ((cur.bb >> bit) & 1ull) s[i][2 + c] += cur.bias;
                     }
             }
-            if (mode == MODE_FULL) {
+            if (cur.mode == MODE_FULL) {
                 if (kt * T + T - 1 > pos0 + ws * 16) {  // the tile crosses the diagonal of this slab
 #pragma unroll
                     for (int i = 0; i < 8; i++)
@@ -208,17 +235,17 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
                         }
                 }
             } else {
-                const unsigned long long wa = p.words[(size_t)mode * T + r0], wb = p.words[(size_t)mode * T + r0 + 8];
 #pragma unroll
                 for (int i = 0; i < 8; i++)
 #pragma unroll
                     for (int c = 0; c < 2; c++) {
                         const int bit = i * 8 + cq + c;
-                        if (!((wa >> bit) & 1ull)) s[i][c] = -INFINITY;
-                        if (!((wb >> bit) & 1ull)) s[i][2 + c] = -INFINITY;
+                        if (!((cur.wa >> bit) & 1ull)) s[i][c] = -INFINITY;
+                        if (!((cur.wb >> bit) & 1ull)) s[i][2 + c] = -INFINITY;
                     }
             }
-            // online softmax (base 2), rows r0 and r0 + 8; the 4 threads of a quad share a row
+            // online softmax on raw scores (the scale > 0 commutes with the max):
+            // p = 2^(s * scale_log2 - m * scale_log2), one FFMA + one ex2 per score
             float tm0 = -INFINITY, tm1 = -INFINITY;
 #pragma unroll
             for (int i = 0; i < 8; i++) {
@@ -230,15 +257,17 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
             tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 1));
             tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 2));
             const float mn0 = fmaxf(m0, tm0), mn1 = fmaxf(m1, tm1);
-            const float mu0 = mn0 == -INFINITY ? 0.f : mn0, mu1 = mn1 == -INFINITY ? 0.f : mn1;  // no -inf - -inf
-            const float al0 = ex2(m0 - mu0), al1 = ex2(m1 - mu1);
+            // no -inf - -inf: a row with nothing kept so far uses 0 as its offset
+            const float mu0 = mn0 == -INFINITY ? 0.f : mn0 * p.scale_log2;
+            const float mu1 = mn1 == -INFINITY ? 0.f : mn1 * p.scale_log2;
+            const float al0 = ex2(fmaf(m0, p.scale_log2, -mu0)), al1 = ex2(fmaf(m1, p.scale_log2, -mu1));
             float ls0 = 0.f, ls1 = 0.f;
 #pragma unroll
             for (int i = 0; i < 8; i++) {
-                s[i][0] = ex2(s[i][0] - mu0);
-                s[i][1] = ex2(s[i][1] - mu0);
-                s[i][2] = ex2(s[i][2] - mu1);
-                s[i][3] = ex2(s[i][3] - mu1);
+                s[i][0] = ex2(fmaf(s[i][0], p.scale_log2, -mu0));
+                s[i][1] = ex2(fmaf(s[i][1], p.scale_log2, -mu0));
+                s[i][2] = ex2(fmaf(s[i][2], p.scale_log2, -mu1));
+                s[i][3] = ex2(fmaf(s[i][3], p.scale_log2, -mu1));
                 ls0 += s[i][0] + s[i][1];
                 ls1 += s[i][2] + s[i][3];
             }
@@ -270,6 +299,7 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
                 }
             }
         }
+        cur = nxt;
         __syncthreads();  // the stage just read is overwritten by the next iteration's prefetch
     }
     cp_async_wait<0>();
@@ -383,7 +413,7 @@ struct Builder {
 }  // namespace
 
 extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
-                                                   int n_kv_heads, int force_lists) {
+                                                   int n_kv_heads, int flags) {
     const double t0 = now_ms();
     if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads % n_kv_heads != 0) {
         fprintf(stderr, "dam: attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d\n", n_q, n_k, n_heads,
@@ -409,17 +439,34 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     for (int qt = 0; qt < p->n_qt; qt++) p->causal_tiles += (int64_t)n_heads * (p->qb0 + qt + 1);
     bool all_dense = true;
     for (int h = 0; plans && h < n_heads; h++) all_dense &= plans[h]->dense;
-    if (all_dense && !force_lists) {
+    if (all_dense && !(flags & ATTN_CUDA_FORCE_LISTS)) {
         p->dense = 1;
         p->head_tiles = p->causal_tiles;
         p->build_ms = now_ms() - t0;
         return p;
     }
     Builder b;
+    const int n_kb = (n_k + T - 1) / T;
     int32_t *tile_ptr = (int32_t *)malloc(sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1));
-    uint8_t *visit = (uint8_t *)malloc((size_t)p->n_qt + p->qb0 + 1);
-    if (!tile_ptr || !visit) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
-    uint64_t kept[T], biased[T];
+    uint8_t *visit = (uint8_t *)malloc((size_t)n_kb);
+    int32_t *vt = (int32_t *)malloc(sizeof(int32_t) * n_kb);                       // visited key tiles
+    uint64_t *tw = (uint64_t *)malloc(sizeof(uint64_t) * n_kb * hc * T);           // [tile][head][row] kept
+    uint64_t *tb = (uint64_t *)malloc(sizeof(uint64_t) * n_kb * hc * T);           // [tile][head][row] biased
+    float *tbias = (float *)malloc(sizeof(float) * n_kb * hc);                     // [tile][head]
+    int8_t *tfull = (int8_t *)malloc((size_t)n_kb * hc);                           // [tile][head] 1 full, 0 none, 2 mask
+    int8_t *tbiased = (int8_t *)malloc((size_t)n_kb * hc);                         // [tile][head]
+    uint64_t *colmask = (uint64_t *)malloc(sizeof(uint64_t) * n_kb);               // keys any head/row uses
+    uint8_t *gathered = (uint8_t *)malloc((size_t)n_kb);
+    int32_t *gkeys = (int32_t *)malloc(sizeof(int32_t) * ((size_t)n_kb * T + T));  // keys to gather, ascending
+    int32_t *gsrc = (int32_t *)malloc(sizeof(int32_t) * ((size_t)n_kb * T + T));   // their visited-tile index
+    if (!tile_ptr || !visit || !vt || !tw || !tb || !tbias || !tfull || !tbiased || !colmask || !gathered || !gkeys ||
+        !gsrc) {
+        fprintf(stderr, "dam: out of memory (attention plan)\n");
+        exit(3);
+    }
+    int32_t *gather = nullptr;  // [n_gathered][64]
+    size_t n_gathered = 0, cap_gathered = 0;
+    uint64_t w64[T];
     int64_t n_entries = 0;
     tile_ptr[0] = 0;
     for (int c = 0; c < p->n_chunks; c++) {
@@ -433,13 +480,18 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
                 if (!hp || hp[i]->dense) memset(visit, 1, (size_t)qb + 1);
                 else maskplan_mark_key_blocks(hp[i], plo, phi, visit, qb + 1);
             }
+            // pass 1: the keep words of every visited tile, head and row
+            int nv = 0;
             for (int kt = 0; kt <= qb; kt++) {
                 if (!visit[kt]) continue;
+                const int vi = nv++;
+                vt[vi] = kt;
+                colmask[vi] = 0;
                 const int64_t j0 = (int64_t)kt * T;
-                b.push(kt);
                 for (int i = 0; i < hc; i++) {
                     const maskplan *pl = hp ? hp[i] : nullptr;
                     const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
+                    uint64_t *kept = tw + ((size_t)vi * hc + i) * T, *biased = tb + ((size_t)vi * hc + i) * T;
                     bool any = false, full = true, any_b = false;
                     float bias = 0.f;
                     for (int r = 0; r < T; r++) {
@@ -460,39 +512,109 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
                             }
                         } else w = maskplan_row_word(pl, pos, j0);
                         kept[r] = w;
+                        colmask[vi] |= w;
                         any |= w != 0;
                         full &= w == cw;
                     }
-                    const int32_t mode = !any ? MODE_NONE : full ? MODE_FULL : b.intern(kept);
+                    tfull[(size_t)vi * hc + i] = !any ? 0 : full ? 1 : 2;
+                    tbiased[(size_t)vi * hc + i] = any_b;
+                    tbias[(size_t)vi * hc + i] = bias;
+                }
+            }
+            // pass 2: tiles whose rows use few distinct keys (columns, sinks) are gathered into dense
+            // 64-key tiles when that reduces the tile count (never tiles with a bias)
+            int n_cand = 0, n_gk = 0;
+            for (int vi = 0; vi < nv; vi++) {
+                gathered[vi] = 0;
+                if (flags & ATTN_CUDA_NO_GATHER) continue;
+                bool biased = false;
+                for (int i = 0; i < hc; i++) biased |= tbiased[(size_t)vi * hc + i] != 0;
+                const int keys = __builtin_popcountll(colmask[vi]);
+                if (biased || keys > GATHER_MAX_KEYS) continue;
+                gathered[vi] = 1;
+                n_cand++;
+                n_gk += keys;
+            }
+            const int n_gt = (n_gk + T - 1) / T;
+            if (n_cand < 2 || n_gt >= n_cand) {
+                for (int vi = 0; vi < nv; vi++) gathered[vi] = 0;
+                n_gk = 0;
+            }
+            int ng = 0;
+            for (int vi = 0; vi < nv; vi++)
+                if (gathered[vi])
+                    for (uint64_t m = colmask[vi]; m; m &= m - 1) {
+                        gkeys[ng] = vt[vi] * T + __builtin_ctzll(m);
+                        gsrc[ng++] = vi;
+                    }
+            for (int g0 = 0; g0 < ng; g0 += T) {  // the gathered tiles, first
+                if (n_gathered == cap_gathered) {
+                    cap_gathered = cap_gathered ? 2 * cap_gathered : 256;
+                    gather = (int32_t *)realloc(gather, sizeof(int32_t) * T * cap_gathered);
+                    if (!gather) { fprintf(stderr, "dam: out of memory (attention plan gather)\n"); exit(3); }
+                }
+                int32_t *gi = gather + n_gathered * T;
+                for (int s = 0; s < T; s++) gi[s] = g0 + s < ng ? gkeys[g0 + s] : -1;
+                b.push(-(int32_t)(++n_gathered));
+                for (int i = 0; i < hc; i++) {
+                    bool any = false;
+                    for (int r = 0; r < T; r++) {
+                        uint64_t w = 0;
+                        for (int s = 0; s < T && g0 + s < ng; s++) {
+                            const int vi = gsrc[g0 + s], bit = gkeys[g0 + s] - vt[vi] * T;
+                            w |= ((tw[((size_t)vi * hc + i) * T + r] >> bit) & 1ull) << s;
+                        }
+                        w64[r] = w;
+                        any |= w != 0;
+                    }
+                    const int32_t mode = any ? b.intern(w64) : MODE_NONE;
                     p->head_tiles += mode != MODE_NONE;
                     b.push(mode);
-                    b.push(any_b ? b.intern(biased) : -1);
+                    b.push(-1);
+                    b.push(0);
+                }
+                n_entries++;
+            }
+            for (int vi = 0; vi < nv; vi++) {  // then the contiguous tiles, ascending
+                if (gathered[vi]) continue;
+                b.push(vt[vi]);
+                for (int i = 0; i < hc; i++) {
+                    const size_t th = (size_t)vi * hc + i;
+                    const int32_t mode = tfull[th] == 0 ? MODE_NONE : tfull[th] == 1 ? MODE_FULL : b.intern(tw + th * T);
+                    p->head_tiles += mode != MODE_NONE;
+                    b.push(mode);
+                    b.push(tbiased[th] ? b.intern(tb + th * T) : -1);
                     int32_t bits;
-                    memcpy(&bits, &bias, sizeof bits);
+                    memcpy(&bits, &tbias[th], sizeof bits);
                     b.push(bits);
                 }
                 n_entries++;
-                if (n_entries >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many tiles\n"); exit(3); }
             }
+            if (n_entries >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many tiles\n"); exit(3); }
             tile_ptr[(size_t)c * p->n_qt + qt + 1] = (int32_t)n_entries;
         }
     }
     p->n_entries = n_entries;
     p->n_masks = (int64_t)b.n_masks;
+    p->n_gathered = (int64_t)n_gathered;
     const size_t ptr_bytes = sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1);
     const size_t ent_bytes = sizeof(int32_t) * (b.n_ent_ints ? b.n_ent_ints : 1);
     const size_t word_bytes = sizeof(uint64_t) * T * (b.n_masks ? b.n_masks : 1);
+    const size_t gather_bytes = sizeof(int32_t) * T * (n_gathered ? n_gathered : 1);
     CUDA_CHECK(cudaMalloc((void **)&p->d_tile_ptr, ptr_bytes));
     CUDA_CHECK(cudaMalloc((void **)&p->d_entries, ent_bytes));
     CUDA_CHECK(cudaMalloc((void **)&p->d_words, word_bytes));
+    CUDA_CHECK(cudaMalloc((void **)&p->d_gather, gather_bytes));
     CUDA_CHECK(cudaMemcpy(p->d_tile_ptr, tile_ptr, ptr_bytes, cudaMemcpyHostToDevice));
     if (b.n_ent_ints)
         CUDA_CHECK(cudaMemcpy(p->d_entries, b.entries, sizeof(int32_t) * b.n_ent_ints, cudaMemcpyHostToDevice));
     if (b.n_masks)
         CUDA_CHECK(cudaMemcpy(p->d_words, b.words, sizeof(uint64_t) * T * b.n_masks, cudaMemcpyHostToDevice));
-    p->device_bytes = ptr_bytes + ent_bytes + word_bytes;
-    free(tile_ptr);
-    free(visit);
+    if (n_gathered)
+        CUDA_CHECK(cudaMemcpy(p->d_gather, gather, sizeof(int32_t) * T * n_gathered, cudaMemcpyHostToDevice));
+    p->device_bytes = ptr_bytes + ent_bytes + word_bytes + gather_bytes;
+    free(tile_ptr); free(visit); free(vt); free(tw); free(tb); free(tbias); free(tfull); free(tbiased);
+    free(colmask); free(gathered); free(gkeys); free(gsrc); free(gather);
     p->build_ms = now_ms() - t0;
     return p;
 }
@@ -507,6 +629,7 @@ extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     if (p->d_tile_ptr) CUDA_CHECK(cudaFree(p->d_tile_ptr));
     if (p->d_entries) CUDA_CHECK(cudaFree(p->d_entries));
     if (p->d_words) CUDA_CHECK(cudaFree(p->d_words));
+    if (p->d_gather) CUDA_CHECK(cudaFree(p->d_gather));
     free(p);
 }
 
@@ -542,6 +665,7 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
     pr.scale_log2 = scale * LOG2E;
     pr.tile_ptr = plan->d_tile_ptr;
     pr.entries = plan->d_entries;
+    pr.gather = plan->d_gather;
     pr.words = reinterpret_cast<const unsigned long long *>(plan->d_words);
     pr.empty = d_empty;
     pr.hc_plan = plan->hc;

@@ -47,13 +47,16 @@ typedef struct attn_cuda_plan {
     int entry_ints;  /* int32 per entry: 1 + 3 * hc */
     int64_t n_entries;     /* listed (chunk, query tile, key tile) triples */
     int64_t n_masks;       /* distinct 64 x 64 masks stored (after deduplication) */
-    int64_t head_tiles;    /* (head, query tile, key tile) triples the kernel computes (mode != none) */
+    int64_t n_gathered;    /* gathered key tiles (64 key indices each) */
+    int64_t head_tiles;    /* (head, query tile, key tile) triples the kernel computes (mode != none),
+                            * a gathered tile counting as one */
     int64_t causal_tiles;  /* (head, query tile, key tile) triples of the causal region */
     size_t device_bytes;   /* bytes of device memory the plan holds */
     double build_ms;       /* host time to build and upload */
     int32_t *d_tile_ptr;   /* [n_chunks * n_qt + 1] */
     int32_t *d_entries;    /* [n_entries][entry_ints] */
     uint64_t *d_words;     /* [n_masks][64] */
+    int32_t *d_gather;     /* [n_gathered][64] key indices, -1 = empty slot */
 } attn_cuda_plan;
 
 /* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over
@@ -61,10 +64,12 @@ typedef struct attn_cuda_plan {
  * maskplan_validate once), or NULL for all dense. Exits with 3 on a CUDA error. */
 attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads);
 
-/* The same, but with force_lists != 0 dense plans too get explicit tile lists (every causal tile,
- * mode "all kept"), so the list path can be tested and timed against the dense path. */
+/* The same with flags (tests and benchmarks): ATTN_CUDA_FORCE_LISTS gives dense plans explicit tile
+ * lists too (every causal tile, mode "all kept"), so the list path can be checked and timed against
+ * the dense path; ATTN_CUDA_NO_GATHER keeps every visited tile contiguous (no gathered tiles). */
+enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
-                                        int force_lists);
+                                        int flags);
 
 /* Frees the device and host memory of a plan; NULL is a no-op. */
 void attn_cuda_plan_free(attn_cuda_plan *p);

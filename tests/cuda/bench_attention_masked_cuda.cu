@@ -94,14 +94,30 @@ static maskplan *sink_window(int sinks, int window) {
     return p;
 }
 
-// anchors.md §0b, H=9 KV=3 d=64: cuDNN dense TFLOP/s; DAM-like Flex ms and cuDNN ms; sink(128)+window Flex ms
-static double anchor_cudnn_tflops(int n) { return n == 4096 ? 259 : n == 16384 ? 423 : n == 65536 ? 449 : NAN; }
-static double anchor_dam_cudnn_ms(int n) { return n == 16384 ? 0.735 : n == 65536 ? 11.06 : NAN; }
-static double anchor_dam_flex_ms(int n) { return n == 16384 ? 0.936 : n == 65536 ? 7.39 : NAN; }
-static double anchor_sw_flex_ms(int n, int w) {
-    if (n == 16384 && w == 4096) return 0.561;
-    if (n == 65536 && w == 4096) return 2.255;
-    if (n == 65536 && w == 1024) return 0.824;
+// anchors.md §0b (H=9 KV=3 d=64: shape 0; H=32 KV=8 d=128: shape 1): cuDNN dense TFLOP/s; DAM-like
+// cuDNN ms and Flex ms; sink(128)+window Flex ms. NAN where the anchors have no figure.
+static double anchor_cudnn_tflops(int sh, int n) {
+    if (sh == 0) return n == 4096 ? 259 : n == 16384 ? 423 : n == 65536 ? 449 : NAN;
+    return n == 4096 ? 509 : n == 16384 ? 569 : n == 65536 ? 603 : NAN;
+}
+static double anchor_dam_cudnn_ms(int sh, int n) {
+    if (sh == 0) return n == 16384 ? 0.735 : n == 65536 ? 11.06 : NAN;
+    return n == 16384 ? 3.96 : n == 65536 ? 59.07 : NAN;
+}
+static double anchor_dam_flex_ms(int sh, int n) {
+    if (sh == 0) return n == 16384 ? 0.936 : n == 65536 ? 7.39 : NAN;
+    return n == 16384 ? 2.33 : n == 65536 ? 9.54 : NAN;
+}
+static double anchor_sw_flex_ms(int sh, int n, int w) {
+    if (sh == 0) {
+        if (n == 16384 && w == 4096) return 0.561;
+        if (n == 65536 && w == 4096) return 2.255;
+        if (n == 65536 && w == 1024) return 0.824;
+    } else {
+        if (n == 16384 && w == 1024) return 1.047;
+        if (n == 65536 && w == 4096) return 11.78;
+        if (n == 65536 && w == 1024) return 4.269;
+    }
     return NAN;
 }
 
@@ -119,7 +135,7 @@ int main(int argc, char **argv) {
         ns[0] = 4096; ns[1] = 16384; ns[2] = 65536;
         nn = 3;
     }
-    const int smollm = H == 9 && Hkv == 3 && d == 64;
+    const int sh = H == 9 && Hkv == 3 && d == 64 ? 0 : H == 32 && Hkv == 8 && d == 128 ? 1 : -1;
     int dev;
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDevice(&dev));
@@ -154,7 +170,7 @@ int main(int argc, char **argv) {
 
         attn_cuda_plan *dense = attn_cuda_plan_build(NULL, n, n, H, Hkv);
         const float t_dense = time_it(&in, n, H, Hkv, d, dense, reps);
-        const double cudnn_tf = smollm ? anchor_cudnn_tflops(n) : NAN, cudnn_ms = flops / cudnn_tf / 1e9;
+        const double cudnn_tf = sh >= 0 ? anchor_cudnn_tflops(sh, n) : NAN, cudnn_ms = flops / cudnn_tf / 1e9;
         printf("n=%-6d dense causal (dense path)   density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
                "(cuDNN %3.0f TFLOP/s = %.4f ms: ours %.2fx its time; %d input sets, %d reps)\n",
                n, dense->build_ms, t_dense, flops / t_dense / 1e9, cudnn_tf, cudnn_ms, t_dense / cudnn_ms, in.sets,
@@ -163,7 +179,7 @@ int main(int argc, char **argv) {
 
         maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
         for (int h = 0; h < H; h++) plans[h] = maskplan_dense();
-        attn_cuda_plan *dl = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, 1);
+        attn_cuda_plan *dl = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_FORCE_LISTS);
         const float t_dl = time_it(&in, n, H, Hkv, d, dl, reps);
         printf("n=%-6d dense causal (list path)    density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
                "(plan %.1f MB on device)\n",
@@ -180,14 +196,20 @@ int main(int argc, char **argv) {
         attn_cuda_plan *dp = attn_cuda_plan_build((const maskplan *const *)plans, n, n, H, Hkv);
         const float t_dam = time_it(&in, n, H, Hkv, d, dp, reps);
         const double tile_d = (double)dp->head_tiles / dp->causal_tiles;
-        const double acud = smollm ? anchor_dam_cudnn_ms(n) : NAN, cud = isnan(acud) ? cudnn_ms : acud;
-        const double flex = smollm ? anchor_dam_flex_ms(n) : NAN;
+        const double acud = sh >= 0 ? anchor_dam_cudnn_ms(sh, n) : NAN, cud = isnan(acud) ? cudnn_ms : acud;
+        const double flex = sh >= 0 ? anchor_dam_flex_ms(sh, n) : NAN;
         printf("n=%-6d DAM-like (4 sinks+12 cols<512+win 64+4 diags 448-511) density %.5f tiles %.4f build %7.2f  "
                "%9.4f ms  (vs ours dense %.1fx faster; cuDNN dense %.4f ms -> %.1fx; Flex %.3f ms -> %.1fx; ideal = "
                "density x cuDNN = %.4f ms, ours / ideal = %.1fx; our dense x tile density = %.4f ms; %lld masks, "
-               "%.1f MB)\n",
+               "%lld gathered tiles, %.1f MB)\n",
                n, dens, tile_d, dp->build_ms, t_dam, t_dense / t_dam, cud, cud / t_dam, flex, flex / t_dam, dens * cud,
-               t_dam / (dens * cud), tile_d * t_dense, (long long)dp->n_masks, dp->device_bytes / 1e6);
+               t_dam / (dens * cud), tile_d * t_dense, (long long)dp->n_masks, (long long)dp->n_gathered,
+               dp->device_bytes / 1e6);
+        attn_cuda_plan_free(dp);
+        dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_GATHER);
+        const float t_ng = time_it(&in, n, H, Hkv, d, dp, reps);
+        printf("n=%-6d DAM-like, no gathered tiles          density %.5f tiles %.4f build %7.2f  %9.4f ms\n", n, dens,
+               (double)dp->head_tiles / dp->causal_tiles, dp->build_ms, t_ng);
         attn_cuda_plan_free(dp);
         for (int h = 0; h < H; h++) maskplan_free(plans[h]);
 
@@ -200,7 +222,7 @@ int main(int argc, char **argv) {
             const double dsw = maskplan_density(plans[0], n);
             attn_cuda_plan *sp = attn_cuda_plan_build((const maskplan *const *)plans, n, n, H, Hkv);
             const float t_sw = time_it(&in, n, H, Hkv, d, sp, reps);
-            const double fl = smollm ? anchor_sw_flex_ms(n, w) : NAN;
+            const double fl = sh >= 0 ? anchor_sw_flex_ms(sh, n, w) : NAN;
             printf("n=%-6d sink 128 + window %-5d       density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense "
                    "%.4f ms -> %.1fx; Flex %.3f ms -> %.2fx; ideal %.4f ms, ours / ideal %.2fx)\n",
                    n, w, dsw, (double)sp->head_tiles / sp->causal_tiles, sp->build_ms, t_sw, cudnn_ms,
