@@ -7,6 +7,8 @@
 // of the next tile with cp.async (two shared-memory stages) while computing the current one.
 // Shared memory rows are 16-byte-chunk XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is
 // conflict-free.
+#include <algorithm>
+
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -39,7 +41,8 @@ struct Params {
     int q_stride, o_stride, kv_cap, n_q, n_k, group, q_base, qb0, n_qt, entry_ints, dense;
     int hc_plan, split;  // heads per plan chunk; CTAs per chunk (each takes HC = hc_plan / split heads)
     float scale_log2;
-    const int32_t *tile_ptr, *entries, *gather;
+    const int32_t *tile_ptr, *entries, *gather, *order;
+    int n_chunks;
     const unsigned long long *words;
     int *empty;
 };
@@ -91,8 +94,17 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int hi = warp >> 2, ws = warp & 3;  // head in the chunk, 16-row slab of the tile
-    const int qt = p.dense ? p.n_qt - 1 - (int)blockIdx.x : (int)blockIdx.x;  // dense: long rows first
-    const int chunk = blockIdx.y / p.split, sub = blockIdx.y % p.split;
+    // work item: dense, the longest query tiles first; lists, the order the host sorted by list length
+    int chunk, qt;
+    if (p.dense) {
+        qt = p.n_qt - 1 - (int)blockIdx.x / p.n_chunks;
+        chunk = (int)blockIdx.x % p.n_chunks;
+    } else {
+        const int it = p.order[blockIdx.x];
+        chunk = it / p.n_qt;
+        qt = it % p.n_qt;
+    }
+    const int sub = blockIdx.y;
     const int h0 = chunk * p.hc_plan + sub * HC, h = h0 + hi, g = h0 / p.group;
     const int qb = p.qb0 + qt, pos0 = qb * T;
 
@@ -333,7 +345,8 @@ template <int D, int HC> void launch(Params p, int n_chunks, cudaStream_t stream
         CUDA_CHECK(cudaFuncSetAttribute(attn_fwd<D, HC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
-    attn_fwd<D, HC><<<dim3(p.n_qt, n_chunks * p.split), HC * 128, smem, stream>>>(p);
+    p.n_chunks = n_chunks;
+    attn_fwd<D, HC><<<dim3(n_chunks * p.n_qt, p.split), HC * 128, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd");
 }
 
@@ -601,6 +614,18 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     const size_t ent_bytes = sizeof(int32_t) * (b.n_ent_ints ? b.n_ent_ints : 1);
     const size_t word_bytes = sizeof(uint64_t) * T * (b.n_masks ? b.n_masks : 1);
     const size_t gather_bytes = sizeof(int32_t) * T * (n_gathered ? n_gathered : 1);
+    // CTA order: work items (chunk, query tile) by descending list length (longest first, so the
+    // last wave holds short items)
+    const size_t n_items = (size_t)p->n_chunks * p->n_qt, order_bytes = sizeof(int32_t) * n_items;
+    int32_t *order = (int32_t *)malloc(order_bytes);
+    if (!order) { fprintf(stderr, "dam: out of memory (attention plan order)\n"); exit(3); }
+    for (size_t i = 0; i < n_items; i++) order[i] = (int32_t)i;
+    std::stable_sort(order, order + n_items, [&](int32_t a, int32_t b2) {
+        return tile_ptr[a + 1] - tile_ptr[a] > tile_ptr[b2 + 1] - tile_ptr[b2];
+    });
+    CUDA_CHECK(cudaMalloc((void **)&p->d_order, order_bytes));
+    CUDA_CHECK(cudaMemcpy(p->d_order, order, order_bytes, cudaMemcpyHostToDevice));
+    free(order);
     CUDA_CHECK(cudaMalloc((void **)&p->d_tile_ptr, ptr_bytes));
     CUDA_CHECK(cudaMalloc((void **)&p->d_entries, ent_bytes));
     CUDA_CHECK(cudaMalloc((void **)&p->d_words, word_bytes));
@@ -612,7 +637,7 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         CUDA_CHECK(cudaMemcpy(p->d_words, b.words, sizeof(uint64_t) * T * b.n_masks, cudaMemcpyHostToDevice));
     if (n_gathered)
         CUDA_CHECK(cudaMemcpy(p->d_gather, gather, sizeof(int32_t) * T * n_gathered, cudaMemcpyHostToDevice));
-    p->device_bytes = ptr_bytes + ent_bytes + word_bytes + gather_bytes;
+    p->device_bytes = ptr_bytes + ent_bytes + word_bytes + gather_bytes + order_bytes;
     free(tile_ptr); free(visit); free(vt); free(tw); free(tb); free(tbias); free(tfull); free(tbiased);
     free(colmask); free(gathered); free(gkeys); free(gsrc); free(gather);
     p->build_ms = now_ms() - t0;
@@ -630,6 +655,7 @@ extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     if (p->d_entries) CUDA_CHECK(cudaFree(p->d_entries));
     if (p->d_words) CUDA_CHECK(cudaFree(p->d_words));
     if (p->d_gather) CUDA_CHECK(cudaFree(p->d_gather));
+    if (p->d_order) CUDA_CHECK(cudaFree(p->d_order));
     free(p);
 }
 
@@ -666,6 +692,7 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
     pr.tile_ptr = plan->d_tile_ptr;
     pr.entries = plan->d_entries;
     pr.gather = plan->d_gather;
+    pr.order = plan->d_order;
     pr.words = reinterpret_cast<const unsigned long long *>(plan->d_words);
     pr.empty = d_empty;
     pr.hc_plan = plan->hc;
