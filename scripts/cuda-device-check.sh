@@ -41,6 +41,10 @@ fi
 echo "== bench"
 "$B/bench_attention_masked_cuda" "$@" 2>&1 | tee "$O/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if [ -n "${BENCH_HPC1:-}" ]; then  # one query head per CTA (K/V tiles not shared by the GQA group)
+    DAM_CUDA_HEADS_PER_CTA=1 "$B/bench_attention_masked_cuda" $BENCH_HPC1 2>&1 | tee "$O/bench_hpc1.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
 if [ -n "${BENCH_LLAMA:-}" ]; then  # the Llama-3-8B attention shape of the anchors, too
     "$B/bench_attention_masked_cuda" -s 32 8 128 $BENCH_LLAMA 2>&1 | tee "$O/bench_llama.log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

@@ -701,7 +701,14 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
     const int nc = plan->n_chunks;
     // heads per CTA: the plan's chunk, split where the registers would spill (ptxas -v: d=64 with
     // 4 heads and d=128 with 3 or 4 heads spill)
-    const int hc = plan->hc == 4 ? 2 : (d == 128 && plan->hc == 3) ? 1 : plan->hc;
+    int hc = plan->hc == 4 ? 2 : (d == 128 && plan->hc == 3) ? 1 : plan->hc;
+    // benchmarks only: DAM_CUDA_HEADS_PER_CTA=1|2|3 overrides, where it divides the plan's chunk
+    static int hpc_env = -1;
+    if (hpc_env < 0) {
+        const char *e = getenv("DAM_CUDA_HEADS_PER_CTA");
+        hpc_env = e ? atoi(e) : 0;
+    }
+    if (hpc_env >= 1 && hpc_env <= (d == 64 ? 3 : 2) && plan->hc % hpc_env == 0) hc = hpc_env;
     if (d == 64) {
         if (hc == 1) launch<64, 1>(pr, nc, s);
         else if (hc == 2) launch<64, 2>(pr, nc, s);
