@@ -41,8 +41,8 @@ fi
 echo "== bench"
 "$B/bench_attention_masked_cuda" "$@" 2>&1 | tee "$O/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-if [ -n "${BENCH_HPC1:-}" ]; then  # one query head per CTA (K/V tiles not shared by the GQA group)
-    DAM_CUDA_HEADS_PER_CTA=1 "$B/bench_attention_masked_cuda" $BENCH_HPC1 2>&1 | tee "$O/bench_hpc1.log"
+if [ -n "${BENCH_PACK:-}" ]; then  # the heads of a GQA group packed per CTA (sharing K/V tiles)
+    DAM_BENCH_PACK_GQA=1 "$B/bench_attention_masked_cuda" $BENCH_PACK 2>&1 | tee "$O/bench_pack.log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if [ -n "${BENCH_LLAMA:-}" ]; then  # the Llama-3-8B attention shape of the anchors, too

@@ -436,8 +436,8 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
     if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
     const int group = n_heads / n_kv_heads;
-    int hc = 1;
-    for (int c = 4; c >= 1; c--)
+    int hc = 1;  // per-head lists unless the GQA group is packed
+    for (int c = 4; c >= 1 && (flags & ATTN_CUDA_PACK_GQA); c--)
         if (group % c == 0) { hc = c; break; }
     const int q_base = n_k - n_q;
     p->n_q = n_q;

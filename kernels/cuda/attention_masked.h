@@ -9,11 +9,11 @@
  * Precision: bf16 Q, K, V and output; scores, softmax and the P·V accumulators in fp32; the
  * probabilities are rounded to bf16 for the P·V product (as FlashAttention does).
  * How: see docs/cuda.md. A plan is first converted on the host (attn_cuda_plan_build) into, per
- * (group of heads sharing one KV head, 64-row query tile aligned to the plan's 64-token blocks), a
- * list of the 64-key tiles any head of the group keeps, each with a per-head mode (all causal
- * pairs kept / nothing kept / an explicit 64 x 64-bit mask, deduplicated), then uploaded once.
- * The kernel visits only listed tiles, so empty tiles cost nothing and K/V of a tile are read once
- * for all heads of the group.
+ * (query head, 64-row query tile aligned to the plan's 64-token blocks), a list of the key tiles
+ * the head keeps: contiguous 64-key tiles, and gathered tiles (64 key indices) that pack the few
+ * keys of sparsely used tiles (columns, sinks); each with a mode (all causal pairs kept / nothing
+ * kept / an explicit 64 x 64-bit mask, deduplicated), then uploaded once. The kernel visits only
+ * listed tiles, so empty tiles cost nothing.
  * Every CUDA call is checked: an error prints "dam: CUDA error in <call> ..." and exits with 3.
  * Test: tests/cuda/test_attention_masked_cuda.cu (float64 reference; needs a GPU).
  * Bench: tests/cuda/bench_attention_masked_cuda.cu. Build: make CUDA=1 (or make cuda-build). */
@@ -40,7 +40,7 @@ enum { ATTN_CUDA_TILE = 64 };
  * the kernel; the statistics are for benchmarks and reports. */
 typedef struct attn_cuda_plan {
     int n_q, n_k, n_heads, n_kv_heads;
-    int hc;          /* query heads per CTA (a divisor of the GQA group, <= 4) */
+    int hc;          /* query heads per list: 1, or with ATTN_CUDA_PACK_GQA a divisor of the GQA group <= 4 */
     int n_chunks;    /* n_heads / hc */
     int qb0, n_qt;   /* first query block (q_base / 64) and the number of query tiles */
     int dense;       /* every head dense: no lists, the kernel walks all causal tiles */
@@ -67,8 +67,11 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
 
 /* The same with flags (tests and benchmarks): ATTN_CUDA_FORCE_LISTS gives dense plans explicit tile
  * lists too (every causal tile, mode "all kept"), so the list path can be checked and timed against
- * the dense path; ATTN_CUDA_NO_GATHER keeps every visited tile contiguous (no gathered tiles). */
-enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2 };
+ * the dense path; ATTN_CUDA_NO_GATHER keeps every visited tile contiguous (no gathered tiles);
+ * ATTN_CUDA_PACK_GQA packs up to 4 query heads of one GQA group per list (the union of their tiles)
+ * and up to 3 (d = 64) or 2 (d = 128) per CTA, sharing each K/V tile in shared memory. The default
+ * (per-head lists, one head per CTA) measured faster on the H200 (docs/performance.md). */
+enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                         int flags);
 

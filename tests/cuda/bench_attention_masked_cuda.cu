@@ -4,7 +4,7 @@
 // PyTorch 2.11, 2026-11-29). Inputs: random bf16 in [-1, 1) generated on the device, several input
 // sets rotated when one set would fit in L2. Timing: CUDA events around each launch, 3 warm-up
 // launches, median of the repeats.
-// Usage: bench_attention_masked_cuda [n ...]   (default 4096 16384 65536; H=9, KV=3, d=64)
+// Usage: [DAM_BENCH_PACK_GQA=1] bench_attention_masked_cuda [n ...]   (default 4096 16384 65536; H=9, KV=3, d=64)
 //        bench_attention_masked_cuda -s H KV d n ...   (another shape)
 #include <cuda_runtime.h>
 #include <math.h>
@@ -135,13 +135,15 @@ int main(int argc, char **argv) {
         ns[0] = 4096; ns[1] = 16384; ns[2] = 65536;
         nn = 3;
     }
+    // DAM_BENCH_PACK_GQA=1: every plan built with ATTN_CUDA_PACK_GQA (heads of a GQA group per CTA)
+    const int bflags = getenv("DAM_BENCH_PACK_GQA") && atoi(getenv("DAM_BENCH_PACK_GQA")) ? ATTN_CUDA_PACK_GQA : 0;
     const int sh = H == 9 && Hkv == 3 && d == 64 ? 0 : H == 32 && Hkv == 8 && d == 128 ? 1 : -1;
     int dev;
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
-    printf("device: %s, %d SMs, L2 %d MB; shape H=%d KV=%d d=%d, bf16\n", prop.name, prop.multiProcessorCount,
-           prop.l2CacheSize >> 20, H, Hkv, d);
+    printf("device: %s, %d SMs, L2 %d MB; shape H=%d KV=%d d=%d, bf16%s\n", prop.name, prop.multiProcessorCount,
+           prop.l2CacheSize >> 20, H, Hkv, d, bflags ? "; GQA heads packed per CTA" : "");
     printf("columns: n | kernel path | plan elem density | tile density | build ms | kernel ms (median) | TFLOP/s (causal "
            "FLOPs) or vs peers\n");
     for (int ni = 0; ni < nn; ni++) {
@@ -168,7 +170,7 @@ int main(int argc, char **argv) {
         const int reps = n <= 4096 ? 100 : n <= 16384 ? 40 : 15;
         const double flops = 4.0 * n * (double)n * d * H / 2;
 
-        attn_cuda_plan *dense = attn_cuda_plan_build(NULL, n, n, H, Hkv);
+        attn_cuda_plan *dense = attn_cuda_plan_build_ex(NULL, n, n, H, Hkv, bflags);
         const float t_dense = time_it(&in, n, H, Hkv, d, dense, reps);
         const double cudnn_tf = sh >= 0 ? anchor_cudnn_tflops(sh, n) : NAN, cudnn_ms = flops / cudnn_tf / 1e9;
         printf("n=%-6d dense causal (dense path)   density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
@@ -179,7 +181,7 @@ int main(int argc, char **argv) {
 
         maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
         for (int h = 0; h < H; h++) plans[h] = maskplan_dense();
-        attn_cuda_plan *dl = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_FORCE_LISTS);
+        attn_cuda_plan *dl = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_FORCE_LISTS | bflags);
         const float t_dl = time_it(&in, n, H, Hkv, d, dl, reps);
         printf("n=%-6d dense causal (list path)    density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
                "(plan %.1f MB on device)\n",
@@ -193,7 +195,7 @@ int main(int argc, char **argv) {
             plans[h] = dam_like(h);
             dens += maskplan_density(plans[h], n) / H;
         }
-        attn_cuda_plan *dp = attn_cuda_plan_build((const maskplan *const *)plans, n, n, H, Hkv);
+        attn_cuda_plan *dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
         const float t_dam = time_it(&in, n, H, Hkv, d, dp, reps);
         const double tile_d = (double)dp->head_tiles / dp->causal_tiles;
         const double acud = sh >= 0 ? anchor_dam_cudnn_ms(sh, n) : NAN, cud = isnan(acud) ? cudnn_ms : acud;
@@ -206,7 +208,7 @@ int main(int argc, char **argv) {
                t_dam / (dens * cud), tile_d * t_dense, (long long)dp->n_masks, (long long)dp->n_gathered,
                dp->device_bytes / 1e6);
         attn_cuda_plan_free(dp);
-        dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_GATHER);
+        dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_GATHER | bflags);
         const float t_ng = time_it(&in, n, H, Hkv, d, dp, reps);
         printf("n=%-6d DAM-like, no gathered tiles          density %.5f tiles %.4f build %7.2f  %9.4f ms\n", n, dens,
                (double)dp->head_tiles / dp->causal_tiles, dp->build_ms, t_ng);
@@ -220,7 +222,7 @@ int main(int argc, char **argv) {
             if (w >= n) continue;
             for (int h = 0; h < H; h++) plans[h] = sink_window(128, w);
             const double dsw = maskplan_density(plans[0], n);
-            attn_cuda_plan *sp = attn_cuda_plan_build((const maskplan *const *)plans, n, n, H, Hkv);
+            attn_cuda_plan *sp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
             const float t_sw = time_it(&in, n, H, Hkv, d, sp, reps);
             const double fl = sh >= 0 ? anchor_sw_flex_ms(sh, n, w) : NAN;
             printf("n=%-6d sink 128 + window %-5d       density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense "

@@ -11,7 +11,8 @@
 // diagonals, all parts, sparse blocks), different kinds within one GQA group, groups 1, 3, 4 and 7,
 // lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path and on the list path
-// (bit-identical), every sparse plan with and without gathered tiles, a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
+// (bit-identical), every sparse plan with and without gathered tiles, every plan with the heads of a
+// GQA group packed per CTA (ATTN_CUDA_PACK_GQA), a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
 // exactly 0), a 2500-token and a 4096-token case (rows sampled for the reference). The output is
 // poisoned (NaN) before each run: an unwritten element fails.
 // Run (needs an NVIDIA GPU, sm_90): make CUDA=1 && build/cuda/test_attention_masked_cuda
@@ -317,11 +318,14 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     }
     uint16_t *o1 = (uint16_t *)malloc(nq * 2), *o2 = (uint16_t *)malloc(nq * 2);
     int ret = 0;
-    // dense plans: the dense path, then the list path (every causal tile listed) must be bit-identical;
-    // other plans: with gathered tiles (the default), then without
-    for (int pass = 0; pass < 2; pass++) {
-        const int flags = pass == 0 ? 0 : all_dense ? ATTN_CUDA_FORCE_LISTS : ATTN_CUDA_NO_GATHER;
-        result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass ? o2 : o1);
+    // dense plans: the dense path, then the list path (every causal tile listed) must be bit-identical,
+    // then GQA-packed CTAs; other plans: with gathered tiles (the default), then without, then packed
+    for (int pass = 0; pass < 3; pass++) {
+        const int flags = pass == 0   ? 0
+                          : pass == 2 ? ATTN_CUDA_PACK_GQA
+                          : all_dense ? ATTN_CUDA_FORCE_LISTS
+                                      : ATTN_CUDA_NO_GATHER;
+        result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
         cases_run++;
         if (r.max_abs > worst_abs) worst_abs = r.max_abs;
         if (r.rel_l2 > worst_rel) worst_rel = r.rel_l2;
