@@ -20,6 +20,14 @@ grep -v '^FAIL' "$O/test.log" | tail -n 3
 grep '^FAIL' "$O/test.log" | head -n 5
 echo "test rc=$rc ($(grep -c '^FAIL' "$O/test.log") FAIL lines, $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s)"
 [ $rc -eq 0 ] || status=1
+if [ -n "${TEST_MT2:-}" ]; then  # the d = 64 kernel with two m-tiles per warp
+    DAM_CUDA_MT=2 "$B/test_attention_masked_cuda" >"$O/test_mt2.log" 2>&1
+    rc=$?
+    grep -v '^FAIL' "$O/test_mt2.log" | tail -n 2
+    grep '^FAIL' "$O/test_mt2.log" | head -n 5 | cut -c1-300
+    echo "test (DAM_CUDA_MT=2) rc=$rc"
+    [ $rc -eq 0 ] || status=1
+fi
 for f in 1 2; do
     "$B/test_attention_masked_cuda_fault$f" >"$O/fault$f.log" 2>&1
     rc=$?
@@ -41,6 +49,10 @@ fi
 echo "== bench"
 "$B/bench_attention_masked_cuda" "$@" 2>&1 | tee "$O/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if [ -n "${BENCH_MT2:-}" ]; then  # two m-tiles per warp at d = 64
+    DAM_CUDA_MT=2 "$B/bench_attention_masked_cuda" $BENCH_MT2 2>&1 | tee "$O/bench_mt2.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
 if [ -n "${BENCH_PACK:-}" ]; then  # the heads of a GQA group packed per CTA (sharing K/V tiles)
     DAM_BENCH_PACK_GQA=1 "$B/bench_attention_masked_cuda" $BENCH_PACK 2>&1 | tee "$O/bench_pack.log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

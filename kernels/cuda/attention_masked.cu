@@ -34,6 +34,7 @@ constexpr int MODE_FULL = -1;      // every causal pair of the tile is kept (cau
 constexpr int MODE_NONE = -2;      // this head keeps nothing in the tile
 constexpr float LOG2E = 1.4426950408889634f;
 constexpr int GATHER_MAX_KEYS = 48;  // a visited tile whose rows use at most this many distinct keys may be gathered
+constexpr int MT_DEFAULT_64 = 1;     // m-tiles per warp at d = 64 (DAM_CUDA_MT overrides)
 
 struct Params {
     const __nv_bfloat16 *q, *k, *v;
@@ -85,15 +86,18 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 // element offset of 16-byte chunk c of row r in a swizzled [rows][D] bf16 tile
 template <int D> __device__ __forceinline__ int swz(int r, int c) { return r * D + ((c ^ (r & 7)) << 3); }
 
-template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(const Params p) {
-    constexpr int NT = HC * 128, CH = D / 8;
+// HC query heads per CTA, MT 16-row m-tiles per warp (4 / MT warps per head): with MT = 2 each K/V
+// fragment read from shared memory feeds two m-tiles, halving shared-memory traffic per FLOP.
+template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT) attn_fwd(const Params p) {
+    constexpr int WPH = 4 / MT;  // warps per head
+    constexpr int NT = HC * WPH * 32, CH = D / 8;
     extern __shared__ __align__(128) unsigned char smem_raw[];
     __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [HC*64][D]
     __nv_bfloat16 *sK = sQ + HC * T * D;                               // [2][64][D]
     __nv_bfloat16 *sV = sK + 2 * T * D;                                // [2][64][D]
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int hi = warp >> 2, ws = warp & 3;  // head in the chunk, 16-row slab of the tile
+    const int hi = warp / WPH, ws = warp % WPH;  // head in the chunk, 16*MT-row slab of the tile
     // work item: dense, the longest query tiles first; lists, the order the host sorted by list length
     int chunk, qt;
     if (p.dense) {
@@ -108,9 +112,9 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
     const int h0 = chunk * p.hc_plan + sub * HC, h = h0 + hi, g = h0 / p.group;
     const int qb = p.qb0 + qt, pos0 = qb * T;
 
-    const int r0 = ws * 16 + (lane >> 2);  // this thread's rows r0 and r0 + 8 of the tile
-    const int pa = pos0 + r0, pb = pa + 8;
-    const int cq = 2 * (lane & 3);  // this thread's first column within each 8-wide n-tile
+    const int rbase = ws * 16 * MT;                 // first row of this warp's slab
+    const int r0 = rbase + (lane >> 2);             // this thread's rows r0 + 16 mt and r0 + 16 mt + 8
+    const int cq = 2 * (lane & 3);                  // this thread's first column within each 8-wide n-tile
     int e_begin = 0, e_end = qb + 1;  // dense: key tiles 0 .. qb
     if (!p.dense) {
         const int idx = chunk * p.n_qt + qt;
@@ -127,26 +131,40 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
     struct Ent {
         int kt, mode, bmode;
         float bias;  // in raw score units (divided by the scale)
-        unsigned long long wa, wb, ba, bb;
+        unsigned long long wa[MT], wb[MT], ba[MT], bb[MT];
+    };
+    // MT = 2 has no registers to spare for the next tile's mask words: they are loaded at use
+    constexpr bool PREFETCH_WORDS = MT == 1;
+    auto load_words = [&](Ent &x) {
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            if (x.mode >= 0) {
+                x.wa[mt] = p.words[(size_t)x.mode * T + r0 + 16 * mt];
+                x.wb[mt] = p.words[(size_t)x.mode * T + r0 + 16 * mt + 8];
+            }
+            if (x.bmode >= 0) {
+                x.ba[mt] = p.words[(size_t)x.bmode * T + r0 + 16 * mt];
+                x.bb[mt] = p.words[(size_t)x.bmode * T + r0 + 16 * mt + 8];
+            }
+        }
     };
     const int eoff = 1 + 3 * (sub * HC + hi);
     const float inv_scale = 1.f / p.scale_log2;
     auto entry_kt = [&](int e) { return p.dense ? e : p.entries[(size_t)e * p.entry_ints]; };
     auto load_ent = [&](int e, int kt) {
-        Ent x{kt, MODE_FULL, -1, 0.f, 0ull, 0ull, 0ull, 0ull};
+        Ent x;
+        x.kt = kt;
+        x.mode = MODE_FULL;
+        x.bmode = -1;
+        x.bias = 0.f;
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) x.wa[mt] = x.wb[mt] = x.ba[mt] = x.bb[mt] = 0ull;
         if (!p.dense) {
             const int32_t *en = p.entries + (size_t)e * p.entry_ints + eoff;
             x.mode = en[0];
             x.bmode = en[1];
             x.bias = __int_as_float(en[2]) * LOG2E * inv_scale;
-            if (x.mode >= 0) {
-                x.wa = p.words[(size_t)x.mode * T + r0];
-                x.wb = p.words[(size_t)x.mode * T + r0 + 8];
-            }
-            if (x.bmode >= 0) {
-                x.ba = p.words[(size_t)x.bmode * T + r0];
-                x.bb = p.words[(size_t)x.bmode * T + r0 + 8];
-            }
+            if (PREFETCH_WORDS) load_words(x);
         }
         return x;
     };
@@ -171,7 +189,7 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
         }
     };
     int kt_next = 0;
-    Ent cur{};
+    Ent cur = load_ent(e_begin, 0);  // fields of a dense entry; replaced below
     if (e_begin < e_end) {
         cur = load_ent(e_begin, entry_kt(e_begin));
         load_kv(0, cur.kt);
@@ -179,15 +197,23 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
     }
     cp_async_commit();
 
-    uint32_t qf[D / 16][4];
-    float oacc[D / 8][4];
+    // Q fragments: kept in registers (MT = 1), or re-read from shared memory each tile (MT = 2: no
+    // registers to spare; FlashAttention-2's default too)
+    constexpr bool Q_IN_REGS = MT == 1;
+    uint32_t qf[Q_IN_REGS ? MT : 1][Q_IN_REGS ? D / 16 : 1][4];
+    float oacc[MT][D / 8][4];
+    float m0[MT], m1[MT], l0[MT], l1[MT];  // running max (raw score units) and sum of rows r0 + 16 mt (+ 8)
 #pragma unroll
-    for (int i = 0; i < D / 8; i++) oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;  // running max (raw score units), sum
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) oacc[mt][i][0] = oacc[mt][i][1] = oacc[mt][i][2] = oacc[mt][i][3] = 0.f;
+        m0[mt] = m1[mt] = -INFINITY;
+        l0[mt] = l1[mt] = 0.f;
+    }
 
     for (int e = e_begin; e < e_end; e++) {
         const int st = (e - e_begin) & 1;
-        Ent nxt{};
+        Ent nxt = cur;
         if (e + 1 < e_end) {
             load_kv(st ^ 1, kt_next);
             cp_async_commit();
@@ -198,116 +224,147 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (e == e_begin) {
+        if (Q_IN_REGS && e == e_begin) {
 #pragma unroll
-            for (int kk = 0; kk < D / 16; kk++)
-                ldsm_x4(qf[kk], smem_u32(sQ + swz<D>(hi * T + ws * 16 + (lane & 15), kk * 2 + (lane >> 4))));
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++)
+                    ldsm_x4(qf[Q_IN_REGS ? mt : 0][Q_IN_REGS ? kk : 0],
+                            smem_u32(sQ + swz<D>(hi * T + rbase + 16 * mt + (lane & 15), kk * 2 + (lane >> 4))));
         }
         const int kt = cur.kt;
+        if (!PREFETCH_WORDS && !p.dense) load_words(cur);
         if (cur.mode != MODE_NONE) {  // warp-uniform
-            float s[8][4];
+            float s[MT][8][4];
 #pragma unroll
-            for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int i = 0; i < 8; i++) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
             const __nv_bfloat16 *ks = sK + st * T * D;
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t qa[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    if (Q_IN_REGS) {
+#pragma unroll
+                        for (int x = 0; x < 4; x++) qa[mt][x] = qf[Q_IN_REGS ? mt : 0][Q_IN_REGS ? kk : 0][x];
+                    } else {
+                        ldsm_x4(qa[mt], smem_u32(sQ + swz<D>(hi * T + rbase + 16 * mt + (lane & 15), kk * 2 + (lane >> 4))));
+                    }
+                }
 #pragma unroll
                 for (int np = 0; np < 4; np++) {
                     uint32_t b[4];
                     ldsm_x4(b, smem_u32(ks + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
                                                      kk * 2 + ((lane >> 3) & 1))));
-                    mma16816(s[2 * np], qf[kk], b[0], b[1]);
-                    mma16816(s[2 * np + 1], qf[kk], b[2], b[3]);
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma16816(s[mt][2 * np], qa[mt], b[0], b[1]);
+                        mma16816(s[mt][2 * np + 1], qa[mt], b[2], b[3]);
+                    }
                 }
             }
-            if (cur.bmode >= 0) {  // soft masks: the block bias on the flagged pairs
 #pragma unroll
-                for (int i = 0; i < 8; i++)
-#pragma unroll
-                    for (int c = 0; c < 2; c++) {
-                        const int bit = i * 8 + cq + c;
-                        if ((cur.ba >> bit) & 1ull) s[i][c] += cur.bias;
-                        if ((cur.bb >> bit) & 1ull) s[i][2 + c] += cur.bias;
-                    }
-            }
-            if (cur.mode == MODE_FULL) {
-                if (kt * T + T - 1 > pos0 + ws * 16) {  // the tile crosses the diagonal of this slab
+            for (int mt = 0; mt < MT; mt++) {
+                const int pa = pos0 + r0 + 16 * mt, pb = pa + 8;
+                if (cur.bmode >= 0) {  // soft masks: the block bias on the flagged pairs
 #pragma unroll
                     for (int i = 0; i < 8; i++)
 #pragma unroll
                         for (int c = 0; c < 2; c++) {
-                            const int j = kt * T + i * 8 + cq + c;
-#if ATTN_CUDA_FAULT == 1
-                            if (j > pa + 1) s[i][c] = -INFINITY;
-                            if (j > pb + 1) s[i][2 + c] = -INFINITY;
-#else
-                            if (j > pa) s[i][c] = -INFINITY;
-                            if (j > pb) s[i][2 + c] = -INFINITY;
-#endif
+                            const int bit = i * 8 + cq + c;
+                            if ((cur.ba[mt] >> bit) & 1ull) s[mt][i][c] += cur.bias;
+                            if ((cur.bb[mt] >> bit) & 1ull) s[mt][i][2 + c] += cur.bias;
                         }
                 }
-            } else {
+                if (cur.mode == MODE_FULL) {
+                    if (kt * T + T - 1 > pos0 + rbase + 16 * mt) {  // the tile crosses this m-tile's diagonal
 #pragma unroll
-                for (int i = 0; i < 8; i++)
+                        for (int i = 0; i < 8; i++)
 #pragma unroll
-                    for (int c = 0; c < 2; c++) {
-                        const int bit = i * 8 + cq + c;
-                        if (!((cur.wa >> bit) & 1ull)) s[i][c] = -INFINITY;
-                        if (!((cur.wb >> bit) & 1ull)) s[i][2 + c] = -INFINITY;
+                            for (int c = 0; c < 2; c++) {
+                                const int j = kt * T + i * 8 + cq + c;
+#if ATTN_CUDA_FAULT == 1
+                                if (j > pa + 1) s[mt][i][c] = -INFINITY;
+                                if (j > pb + 1) s[mt][i][2 + c] = -INFINITY;
+#else
+                                if (j > pa) s[mt][i][c] = -INFINITY;
+                                if (j > pb) s[mt][i][2 + c] = -INFINITY;
+#endif
+                            }
                     }
-            }
-            // online softmax on raw scores (the scale > 0 commutes with the max):
-            // p = 2^(s * scale_log2 - m * scale_log2), one FFMA + one ex2 per score
-            float tm0 = -INFINITY, tm1 = -INFINITY;
+                } else {
 #pragma unroll
-            for (int i = 0; i < 8; i++) {
-                tm0 = fmaxf(tm0, fmaxf(s[i][0], s[i][1]));
-                tm1 = fmaxf(tm1, fmaxf(s[i][2], s[i][3]));
-            }
-            tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 1));
-            tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 2));
-            tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 1));
-            tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 2));
-            const float mn0 = fmaxf(m0, tm0), mn1 = fmaxf(m1, tm1);
-            // no -inf - -inf: a row with nothing kept so far uses 0 as its offset
-            const float mu0 = mn0 == -INFINITY ? 0.f : mn0 * p.scale_log2;
-            const float mu1 = mn1 == -INFINITY ? 0.f : mn1 * p.scale_log2;
-            const float al0 = ex2(fmaf(m0, p.scale_log2, -mu0)), al1 = ex2(fmaf(m1, p.scale_log2, -mu1));
-            float ls0 = 0.f, ls1 = 0.f;
+                    for (int i = 0; i < 8; i++)
 #pragma unroll
-            for (int i = 0; i < 8; i++) {
-                s[i][0] = ex2(fmaf(s[i][0], p.scale_log2, -mu0));
-                s[i][1] = ex2(fmaf(s[i][1], p.scale_log2, -mu0));
-                s[i][2] = ex2(fmaf(s[i][2], p.scale_log2, -mu1));
-                s[i][3] = ex2(fmaf(s[i][3], p.scale_log2, -mu1));
-                ls0 += s[i][0] + s[i][1];
-                ls1 += s[i][2] + s[i][3];
-            }
-            l0 = l0 * al0 + ls0;
-            l1 = l1 * al1 + ls1;
-            m0 = mn0;
-            m1 = mn1;
+                        for (int c = 0; c < 2; c++) {
+                            const int bit = i * 8 + cq + c;
+                            if (!((cur.wa[mt] >> bit) & 1ull)) s[mt][i][c] = -INFINITY;
+                            if (!((cur.wb[mt] >> bit) & 1ull)) s[mt][i][2 + c] = -INFINITY;
+                        }
+                }
+                // online softmax on raw scores (the scale > 0 commutes with the max):
+                // p = 2^(s * scale_log2 - m * scale_log2), one FFMA + one ex2 per score
+                float tm0 = -INFINITY, tm1 = -INFINITY;
 #pragma unroll
-            for (int i = 0; i < D / 8; i++) {
-                oacc[i][0] *= al0;
-                oacc[i][1] *= al0;
-                oacc[i][2] *= al1;
-                oacc[i][3] *= al1;
+                for (int i = 0; i < 8; i++) {
+                    tm0 = fmaxf(tm0, fmaxf(s[mt][i][0], s[mt][i][1]));
+                    tm1 = fmaxf(tm1, fmaxf(s[mt][i][2], s[mt][i][3]));
+                }
+                tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 1));
+                tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 2));
+                tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 1));
+                tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 2));
+                const float mn0 = fmaxf(m0[mt], tm0), mn1 = fmaxf(m1[mt], tm1);
+                // no -inf - -inf: a row with nothing kept so far uses 0 as its offset
+                const float mu0 = mn0 == -INFINITY ? 0.f : mn0 * p.scale_log2;
+                const float mu1 = mn1 == -INFINITY ? 0.f : mn1 * p.scale_log2;
+                const float al0 = ex2(fmaf(m0[mt], p.scale_log2, -mu0)), al1 = ex2(fmaf(m1[mt], p.scale_log2, -mu1));
+                float ls0 = 0.f, ls1 = 0.f;
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    s[mt][i][0] = ex2(fmaf(s[mt][i][0], p.scale_log2, -mu0));
+                    s[mt][i][1] = ex2(fmaf(s[mt][i][1], p.scale_log2, -mu0));
+                    s[mt][i][2] = ex2(fmaf(s[mt][i][2], p.scale_log2, -mu1));
+                    s[mt][i][3] = ex2(fmaf(s[mt][i][3], p.scale_log2, -mu1));
+                    ls0 += s[mt][i][0] + s[mt][i][1];
+                    ls1 += s[mt][i][2] + s[mt][i][3];
+                }
+                l0[mt] = l0[mt] * al0 + ls0;
+                l1[mt] = l1[mt] * al1 + ls1;
+                m0[mt] = mn0;
+                m1[mt] = mn1;
+#pragma unroll
+                for (int i = 0; i < D / 8; i++) {
+                    oacc[mt][i][0] *= al0;
+                    oacc[mt][i][1] *= al0;
+                    oacc[mt][i][2] *= al1;
+                    oacc[mt][i][3] *= al1;
+                }
             }
             // O += P V: P from the score registers (C layout -> A layout), V^T via ldmatrix.trans
             const __nv_bfloat16 *vs = sV + st * T * D;
 #pragma unroll
             for (int kk = 0; kk < 4; kk++) {
-                const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                                       pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                       pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+                uint32_t a[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    a[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                    a[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                    a[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                    a[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+                }
 #pragma unroll
                 for (int dp = 0; dp < D / 16; dp++) {
                     uint32_t b[4];
                     ldsm_x4_t(b, smem_u32(vs + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
                                                        dp * 2 + (lane >> 4))));
-                    mma16816(oacc[2 * dp], a, b[0], b[1]);
-                    mma16816(oacc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma16816(oacc[mt][2 * dp], a[mt], b[0], b[1]);
+                        mma16816(oacc[mt][2 * dp + 1], a[mt], b[2], b[3]);
+                    }
                 }
             }
         }
@@ -316,37 +373,41 @@ template <int D, int HC> __global__ void __launch_bounds__(HC * 128) attn_fwd(co
     }
     cp_async_wait<0>();
 
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const int ta = pa - p.q_base, tb = pb - p.q_base;
-    const bool va = ta >= 0 && ta < p.n_q, vb = tb >= 0 && tb < p.n_q;
-    const float ia = l0 > 0.f ? 1.f / l0 : 0.f, ib = l1 > 0.f ? 1.f / l1 : 0.f;  // no kept key: zeros
-    if (va) {
-        uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)ta * p.o_stride + (size_t)h * D + cq);
 #pragma unroll
-        for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[i][0] * ia, oacc[i][1] * ia);
-        if (l0 == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
-    }
-    if (vb) {
-        uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)tb * p.o_stride + (size_t)h * D + cq);
+    for (int mt = 0; mt < MT; mt++) {
+        float la = l0[mt], lb = l1[mt];
+        la += __shfl_xor_sync(0xffffffffu, la, 1);
+        la += __shfl_xor_sync(0xffffffffu, la, 2);
+        lb += __shfl_xor_sync(0xffffffffu, lb, 1);
+        lb += __shfl_xor_sync(0xffffffffu, lb, 2);
+        const int ta = pos0 + r0 + 16 * mt - p.q_base, tb = ta + 8;
+        const bool va = ta >= 0 && ta < p.n_q, vb = tb >= 0 && tb < p.n_q;
+        const float ia = la > 0.f ? 1.f / la : 0.f, ib = lb > 0.f ? 1.f / lb : 0.f;  // no kept key: zeros
+        if (va) {
+            uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)ta * p.o_stride + (size_t)h * D + cq);
 #pragma unroll
-        for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[i][2] * ib, oacc[i][3] * ib);
-        if (l1 == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+            for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[mt][i][0] * ia, oacc[mt][i][1] * ia);
+            if (la == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+        }
+        if (vb) {
+            uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)tb * p.o_stride + (size_t)h * D + cq);
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[mt][i][2] * ib, oacc[mt][i][3] * ib);
+            if (lb == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+        }
     }
 }
 
-template <int D, int HC> void launch(Params p, int n_chunks, cudaStream_t stream) {
+template <int D, int HC, int MT> void launch(Params p, int n_chunks, cudaStream_t stream) {
     p.split = p.hc_plan / HC;
     const size_t smem = (size_t)(HC * T * D + 4 * T * D) * sizeof(__nv_bfloat16);
     static bool configured = false;  // per instantiation
     if (!configured) {
-        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd<D, HC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd<D, HC, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
     p.n_chunks = n_chunks;
-    attn_fwd<D, HC><<<dim3(n_chunks * p.n_qt, p.split), HC * 128, smem, stream>>>(p);
+    attn_fwd<D, HC, MT><<<dim3(n_chunks * p.n_qt, p.split), HC * 128 / MT, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd");
 }
 
@@ -709,12 +770,22 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
         hpc_env = e ? atoi(e) : 0;
     }
     if (hpc_env >= 1 && hpc_env <= (d == 64 ? 3 : 2) && plan->hc % hpc_env == 0) hc = hpc_env;
-    if (d == 64) {
-        if (hc == 1) launch<64, 1>(pr, nc, s);
-        else if (hc == 2) launch<64, 2>(pr, nc, s);
-        else launch<64, 3>(pr, nc, s);
+    // m-tiles per warp: DAM_CUDA_MT=1|2 (d = 64 only; default MT_DEFAULT)
+    static int mt_env = -1;
+    if (mt_env < 0) {
+        const char *e = getenv("DAM_CUDA_MT");
+        mt_env = e ? atoi(e) : MT_DEFAULT_64;
+    }
+    if (d == 64 && mt_env == 2) {
+        if (hc == 1) launch<64, 1, 2>(pr, nc, s);
+        else if (hc == 2) launch<64, 2, 2>(pr, nc, s);
+        else launch<64, 3, 2>(pr, nc, s);
+    } else if (d == 64) {
+        if (hc == 1) launch<64, 1, 1>(pr, nc, s);
+        else if (hc == 2) launch<64, 2, 1>(pr, nc, s);
+        else launch<64, 3, 1>(pr, nc, s);
     } else {
-        if (hc == 1) launch<128, 1>(pr, nc, s);
-        else launch<128, 2>(pr, nc, s);
+        if (hc == 1) launch<128, 1, 1>(pr, nc, s);
+        else launch<128, 2, 1>(pr, nc, s);
     }
 }
