@@ -99,14 +99,22 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int hi = warp / WPH, ws = warp % WPH;  // head in the chunk, 16*MT-row slab of the tile
     // work item: dense, the longest query tiles first; lists, the order the host sorted by list length
-    int chunk, qt;
+    // (one 16-byte descriptor: item, first entry, end entry, first key tile, so the first K/V loads
+    // wait for one global read only)
+    int chunk, qt, e_begin, e_end, kt_first;
     if (p.dense) {
         qt = p.n_qt - 1 - (int)blockIdx.x / p.n_chunks;
         chunk = (int)blockIdx.x % p.n_chunks;
+        e_begin = 0;
+        e_end = p.qb0 + qt + 1;  // key tiles 0 .. qb
+        kt_first = 0;
     } else {
-        const int it = p.order[blockIdx.x];
-        chunk = it / p.n_qt;
-        qt = it % p.n_qt;
+        const int4 dsc = reinterpret_cast<const int4 *>(p.order)[blockIdx.x];
+        chunk = dsc.x / p.n_qt;
+        qt = dsc.x % p.n_qt;
+        e_begin = dsc.y;
+        e_end = dsc.z;
+        kt_first = dsc.w;
     }
     const int sub = blockIdx.y;
     const int h0 = chunk * p.hc_plan + sub * HC, h = h0 + hi, g = h0 / p.group;
@@ -115,12 +123,6 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
     const int rbase = ws * 16 * MT;                 // first row of this warp's slab
     const int r0 = rbase + (lane >> 2);             // this thread's rows r0 + 16 mt and r0 + 16 mt + 8
     const int cq = 2 * (lane & 3);                  // this thread's first column within each 8-wide n-tile
-    int e_begin = 0, e_end = qb + 1;  // dense: key tiles 0 .. qb
-    if (!p.dense) {
-        const int idx = chunk * p.n_qt + qt;
-        e_begin = p.tile_ptr[idx];
-        e_end = p.tile_ptr[idx + 1];
-    }
 #if ATTN_CUDA_FAULT == 2
     if (e_end > e_begin + 1) e_end--;
 #endif
@@ -189,10 +191,14 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
         }
     };
     int kt_next = 0;
-    Ent cur = load_ent(e_begin, 0);  // fields of a dense entry; replaced below
+    Ent cur;
+    cur.kt = 0;
+    cur.mode = MODE_NONE;
+    cur.bmode = -1;
+    cur.bias = 0.f;
     if (e_begin < e_end) {
-        cur = load_ent(e_begin, entry_kt(e_begin));
-        load_kv(0, cur.kt);
+        load_kv(0, kt_first);
+        cur = load_ent(e_begin, kt_first);
         if (e_begin + 1 < e_end) kt_next = entry_kt(e_begin + 1);
     }
     cp_async_commit();
@@ -676,16 +682,24 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     const size_t word_bytes = sizeof(uint64_t) * T * (b.n_masks ? b.n_masks : 1);
     const size_t gather_bytes = sizeof(int32_t) * T * (n_gathered ? n_gathered : 1);
     // CTA order: work items (chunk, query tile) by descending list length (longest first, so the
-    // last wave holds short items)
-    const size_t n_items = (size_t)p->n_chunks * p->n_qt, order_bytes = sizeof(int32_t) * n_items;
-    int32_t *order = (int32_t *)malloc(order_bytes);
-    if (!order) { fprintf(stderr, "dam: out of memory (attention plan order)\n"); exit(3); }
-    for (size_t i = 0; i < n_items; i++) order[i] = (int32_t)i;
-    std::stable_sort(order, order + n_items, [&](int32_t a, int32_t b2) {
+    // last wave holds short items), each as a descriptor {item, first entry, end entry, first kt}
+    const size_t n_items = (size_t)p->n_chunks * p->n_qt, order_bytes = sizeof(int32_t) * 4 * n_items;
+    int32_t *items = (int32_t *)malloc(sizeof(int32_t) * n_items), *order = (int32_t *)malloc(order_bytes);
+    if (!items || !order) { fprintf(stderr, "dam: out of memory (attention plan order)\n"); exit(3); }
+    for (size_t i = 0; i < n_items; i++) items[i] = (int32_t)i;
+    std::stable_sort(items, items + n_items, [&](int32_t a, int32_t b2) {
         return tile_ptr[a + 1] - tile_ptr[a] > tile_ptr[b2 + 1] - tile_ptr[b2];
     });
+    for (size_t i = 0; i < n_items; i++) {
+        const int32_t it = items[i], e0 = tile_ptr[it], e1 = tile_ptr[it + 1];
+        order[4 * i] = it;
+        order[4 * i + 1] = e0;
+        order[4 * i + 2] = e1;
+        order[4 * i + 3] = e1 > e0 ? b.entries[(size_t)e0 * p->entry_ints] : 0;
+    }
     CUDA_CHECK(cudaMalloc((void **)&p->d_order, order_bytes));
     CUDA_CHECK(cudaMemcpy(p->d_order, order, order_bytes, cudaMemcpyHostToDevice));
+    free(items);
     free(order);
     CUDA_CHECK(cudaMalloc((void **)&p->d_tile_ptr, ptr_bytes));
     CUDA_CHECK(cudaMalloc((void **)&p->d_entries, ent_bytes));

@@ -57,7 +57,8 @@ typedef struct attn_cuda_plan {
     int32_t *d_entries;    /* [n_entries][entry_ints] */
     uint64_t *d_words;     /* [n_masks][64] */
     int32_t *d_gather;     /* [n_gathered][64] key indices, -1 = empty slot */
-    int32_t *d_order;      /* [n_chunks * n_qt] work items (chunk * n_qt + query tile), longest list first */
+    int32_t *d_order;      /* [n_chunks * n_qt][4] CTA descriptors, longest list first: work item
+                            * (chunk * n_qt + query tile), first entry, end entry, first key tile */
 } attn_cuda_plan;
 
 /* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over
