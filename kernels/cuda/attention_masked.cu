@@ -1,12 +1,13 @@
 // attention_masked.cu — see attention_masked.h and docs/cuda.md.
 //
 // Kernel: FlashAttention-2 style forward pass with mma.sync m16n8k16 (bf16 in, fp32 accumulate)
-// and ldmatrix. One CTA = (group of HC query heads sharing one KV head, 64-row query tile aligned
-// to the plan's 64-token blocks); 4 warps per head, each warp owns 16 query rows of one head.
-// The CTA walks its list of 64-key tiles (or, on the dense path, every causal tile), loading K and V
-// of the next tile with cp.async (two shared-memory stages) while computing the current one.
-// Shared memory rows are 16-byte-chunk XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is
-// conflict-free.
+// and ldmatrix. One CTA = (HC query heads, 64-row query tile aligned to the plan's 64-token
+// blocks); by default HC = 1 (per-head lists), with ATTN_CUDA_PACK_GQA up to 3 heads of one GQA
+// group share each K/V tile. 4 / MT warps per head, each warp owning MT 16-row m-tiles (MT = 1 by
+// default, DAM_CUDA_MT=2 at d = 64). The CTA walks its list of key tiles (contiguous or gathered;
+// on the dense path every causal tile), loading K and V of the next tile with cp.async (two
+// shared-memory stages) while computing the current one. Shared memory rows are 16-byte-chunk
+// XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is conflict-free.
 #include <algorithm>
 
 #include <cuda_bf16.h>
