@@ -10,6 +10,7 @@
 // Cases: every plan kind (dense, columns, diagonals, blocks, sinks+window, DAM bitmap+columns+
 // diagonals, all parts, sparse blocks), different kinds within one GQA group, groups 1, 3, 4 and 7,
 // lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
+// every logit very negative,
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path and on the list path
 // (bit-identical), every sparse plan with and without gathered tiles, every plan with the heads of a
 // GQA group packed per CTA (ATTN_CUDA_PACK_GQA), a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
@@ -63,6 +64,7 @@ typedef struct {
 } spec;
 
 static int g_bias;
+static int g_negative;  // q <= 0 and k >= 0: every logit is very negative (about -qscale * 8 * d^0.5 / 2)
 
 static int ref_kept(const spec *s, long p, long j) {
     if (j < 0 || j > p) return 0;
@@ -295,6 +297,10 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     uint16_t *q = (uint16_t *)malloc(nq * 2), *k = (uint16_t *)malloc(nkv * 2), *v = (uint16_t *)malloc(nkv * 2);
     rand_bf16(q, nq, qscale);
     rand_bf16(k, nkv, 1);
+    if (g_negative) {
+        for (size_t i = 0; i < nq; i++) q[i] |= 0x8000;   // sign bit set: q <= 0
+        for (size_t i = 0; i < nkv; i++) k[i] &= 0x7fff;  // k >= 0
+    }
     rand_bf16(v, nkv, 1);
     spec *specs = (spec *)malloc(sizeof(spec) * H);
     maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
@@ -424,6 +430,12 @@ static void all_cases(void) {
     for (int shift = 0; shift < N_KINDS; shift += 3) run_case(65, 200, 9, 3, 64, 200, 100, NULL, shift, 1);
     run_case(300, 300, 9, 3, 64, 200, 100, bitmap_kinds, 0, 1);
     run_case(300, 300, 9, 3, 128, 200, 100, NULL, 1, 1);
+    // every logit very negative (row maxima around -400 .. -800 after scaling): the offset is the
+    // finite row maximum, never a sentinel
+    g_negative = 1;
+    for (int shift = 0; shift < N_KINDS; shift += 2) run_case(100, 300, 9, 3, 64, 200, 100, NULL, shift, 1);
+    run_case(129, 129, 8, 2, 128, 200, 100, NULL, 3, 1);
+    g_negative = 0;
 }
 
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
