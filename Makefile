@@ -97,5 +97,54 @@ bench: setup model
 clean:
 	rm -rf build build-asan
 
+# ---- CUDA: `make CUDA=1` adds these to `all`; `make cuda-build` compiles and links them without
+# running anything (no GPU needed; CI can check it). Kernels in kernels/cuda/*.cu, GPU test and
+# benchmark programs in tests/cuda/*.cu -> build/cuda/<name>. sm_90a machine code (Hopper) plus
+# compute_90 PTX. The C the programs need is compiled for any x86-64-v3 machine (the device machine
+# may have another CPU), and cudart is linked statically, so the binaries carry no CUDA runtime
+# dependency. `make cuda-fault` builds the test against deliberately broken kernels (see
+# ATTN_CUDA_FAULT in kernels/cuda/attention_masked.cu): each must FAIL. ----
+NVCC         ?= nvcc
+CUDA_GENCODE ?= -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90,code=compute_90
+NVCCFLAGS    ?= -std=c++17 -O3 -g -lineinfo -I. $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra
+CUDA_BUILD   := $(BUILD)/cuda
+CUDA_CFLAGS  := -std=c11 -O2 -march=x86-64-v3 -g -fno-math-errno -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I.
+CUDA_KSRC    := $(wildcard kernels/cuda/*.cu)
+CUDA_KOBJ    := $(CUDA_KSRC:%.cu=$(CUDA_BUILD)/obj/%.o)
+CUDA_CDEPS   := kernels/maskplan.c core/mem.c core/error.c
+CUDA_COBJ    := $(CUDA_CDEPS:%.c=$(CUDA_BUILD)/obj/%.o)
+CUDA_PSRC    := $(wildcard tests/cuda/*.cu)
+CUDA_PROGS   := $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/%)
+CUDA_FAULTS  := $(CUDA_BUILD)/test_attention_masked_cuda_fault1 $(CUDA_BUILD)/test_attention_masked_cuda_fault2
+
+.PHONY: cuda-build cuda-fault
+cuda-build: $(CUDA_PROGS)
+cuda-fault: $(CUDA_FAULTS)
+ifeq ($(CUDA),1)
+all: cuda-build
+endif
+
+$(CUDA_BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $<"
+	@$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+$(CUDA_COBJ): $(CUDA_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $< (for CUDA programs)"
+	@$(CC) $(CUDA_CFLAGS) -MMD -MP -c $< -o $@
+$(CUDA_PROGS): $(CUDA_BUILD)/%: $(CUDA_BUILD)/obj/tests/cuda/%.o $(CUDA_KOBJ) $(CUDA_COBJ)
+	@echo "  LINK  $@"
+	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm
+$(CUDA_BUILD)/obj/fault%/attention_masked.o: kernels/cuda/attention_masked.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"
+	@$(NVCC) $(NVCCFLAGS) -DATTN_CUDA_FAULT=$* -c $< -o $@
+$(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o \
+		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_COBJ)
+	@echo "  LINK  $@"
+	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm
+
+-include $(CUDA_KOBJ:.o=.d) $(CUDA_COBJ:.o=.d) $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/obj/tests/cuda/%.d)
+
 -include $(LIB_OBJ:.o=.d) $(BUILD)/obj/harness/main.d $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d) \
          $(TOOL_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)

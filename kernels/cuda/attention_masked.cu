@@ -1,0 +1,806 @@
+// attention_masked.cu — see attention_masked.h and docs/cuda.md.
+//
+// Kernel: FlashAttention-2 style forward pass with mma.sync m16n8k16 (bf16 in, fp32 accumulate)
+// and ldmatrix. One CTA = (HC query heads, 64-row query tile aligned to the plan's 64-token
+// blocks); by default HC = 1 (per-head lists), with ATTN_CUDA_PACK_GQA up to 3 heads of one GQA
+// group share each K/V tile. 4 / MT warps per head, each warp owning MT 16-row m-tiles (MT = 1 by
+// default, DAM_CUDA_MT=2 at d = 64). The CTA walks its list of key tiles (contiguous or gathered;
+// on the dense path every causal tile), loading K and V of the next tile with cp.async (two
+// shared-memory stages) while computing the current one. Shared memory rows are 16-byte-chunk
+// XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is conflict-free.
+#include <algorithm>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/cuda_check.h"
+
+// ATTN_CUDA_FAULT (tests only: proves the test fails when the kernel is wrong):
+//   1 = causal mask off by one (row p also sees key p + 1); 2 = the last listed tile is skipped.
+#ifndef ATTN_CUDA_FAULT
+#define ATTN_CUDA_FAULT 0
+#endif
+
+namespace {
+
+constexpr int T = ATTN_CUDA_TILE;  // 64 rows / keys per tile
+constexpr int MODE_FULL = -1;      // every causal pair of the tile is kept (causality applied in-kernel)
+constexpr int MODE_NONE = -2;      // this head keeps nothing in the tile
+constexpr float LOG2E = 1.4426950408889634f;
+constexpr int GATHER_MAX_KEYS = 48;  // a visited tile whose rows use at most this many distinct keys may be gathered
+constexpr int MT_DEFAULT_64 = 1;     // m-tiles per warp at d = 64 (DAM_CUDA_MT overrides)
+
+struct Params {
+    const __nv_bfloat16 *q, *k, *v;
+    __nv_bfloat16 *o;
+    int q_stride, o_stride, kv_cap, n_q, n_k, group, q_base, qb0, n_qt, entry_ints, dense;
+    int hc_plan, split;  // heads per plan chunk; CTAs per chunk (each takes HC = hc_plan / split heads)
+    float scale_log2;
+    const int32_t *tile_ptr, *entries, *gather, *order;
+    int n_chunks;
+    const unsigned long long *words;
+    int *empty;
+};
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool valid) {
+    const int sz = valid ? 16 : 0;  // 0: nothing read, 16 zero bytes written
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(sz));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ float ex2(float x) {  // 2^x, ex2(-inf) = +0
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+// element offset of 16-byte chunk c of row r in a swizzled [rows][D] bf16 tile
+template <int D> __device__ __forceinline__ int swz(int r, int c) { return r * D + ((c ^ (r & 7)) << 3); }
+
+// HC query heads per CTA, MT 16-row m-tiles per warp (4 / MT warps per head): with MT = 2 each K/V
+// fragment read from shared memory feeds two m-tiles, halving shared-memory traffic per FLOP.
+template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT) attn_fwd(const Params p) {
+    constexpr int WPH = 4 / MT;  // warps per head
+    constexpr int NT = HC * WPH * 32, CH = D / 8;
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [HC*64][D]
+    __nv_bfloat16 *sK = sQ + HC * T * D;                               // [2][64][D]
+    __nv_bfloat16 *sV = sK + 2 * T * D;                                // [2][64][D]
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int hi = warp / WPH, ws = warp % WPH;  // head in the chunk, 16*MT-row slab of the tile
+    // work item: dense, the longest query tiles first; lists, the order the host sorted by list length
+    // (one 16-byte descriptor: item, first entry, end entry, first key tile, so the first K/V loads
+    // wait for one global read only)
+    int chunk, qt, e_begin, e_end, kt_first;
+    if (p.dense) {
+        qt = p.n_qt - 1 - (int)blockIdx.x / p.n_chunks;
+        chunk = (int)blockIdx.x % p.n_chunks;
+        e_begin = 0;
+        e_end = p.qb0 + qt + 1;  // key tiles 0 .. qb
+        kt_first = 0;
+    } else {
+        const int4 dsc = reinterpret_cast<const int4 *>(p.order)[blockIdx.x];
+        chunk = dsc.x / p.n_qt;
+        qt = dsc.x % p.n_qt;
+        e_begin = dsc.y;
+        e_end = dsc.z;
+        kt_first = dsc.w;
+    }
+    const int sub = blockIdx.y;
+    const int h0 = chunk * p.hc_plan + sub * HC, h = h0 + hi, g = h0 / p.group;
+    const int qb = p.qb0 + qt, pos0 = qb * T;
+
+    const int rbase = ws * 16 * MT;                 // first row of this warp's slab
+    const int r0 = rbase + (lane >> 2);             // this thread's rows r0 + 16 mt and r0 + 16 mt + 8
+    const int cq = 2 * (lane & 3);                  // this thread's first column within each 8-wide n-tile
+#if ATTN_CUDA_FAULT == 2
+    if (e_end > e_begin + 1) e_end--;
+#endif
+    // Per entry: the key tile kt (>= 0: keys kt*64 .. kt*64+63; < 0: gathered tile -kt-1, keys
+    // p.gather[(-kt-1)*64 + r], -1 = empty slot) and this head's mode, bias mask and bias. The
+    // next entry's fields and mask words are loaded one iteration ahead (registers), so their
+    // latency hides behind the current tile's products.
+    struct Ent {
+        int kt, mode, bmode;
+        float bias;  // in raw score units (divided by the scale)
+        unsigned long long wa[MT], wb[MT], ba[MT], bb[MT];
+    };
+    // MT = 2 has no registers to spare for the next tile's mask words: they are loaded at use
+    constexpr bool PREFETCH_WORDS = MT == 1;
+    auto load_words = [&](Ent &x) {
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            if (x.mode >= 0) {
+                x.wa[mt] = p.words[(size_t)x.mode * T + r0 + 16 * mt];
+                x.wb[mt] = p.words[(size_t)x.mode * T + r0 + 16 * mt + 8];
+            }
+            if (x.bmode >= 0) {
+                x.ba[mt] = p.words[(size_t)x.bmode * T + r0 + 16 * mt];
+                x.bb[mt] = p.words[(size_t)x.bmode * T + r0 + 16 * mt + 8];
+            }
+        }
+    };
+    const int eoff = 1 + 3 * (sub * HC + hi);
+    const float inv_scale = 1.f / p.scale_log2;
+    auto entry_kt = [&](int e) { return p.dense ? e : p.entries[(size_t)e * p.entry_ints]; };
+    auto load_ent = [&](int e, int kt) {
+        Ent x;
+        x.kt = kt;
+        x.mode = MODE_FULL;
+        x.bmode = -1;
+        x.bias = 0.f;
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) x.wa[mt] = x.wb[mt] = x.ba[mt] = x.bb[mt] = 0ull;
+        if (!p.dense) {
+            const int32_t *en = p.entries + (size_t)e * p.entry_ints + eoff;
+            x.mode = en[0];
+            x.bmode = en[1];
+            x.bias = __int_as_float(en[2]) * LOG2E * inv_scale;
+            if (PREFETCH_WORDS) load_words(x);
+        }
+        return x;
+    };
+
+    // Q tile: rows (head hh, token rr), zero rows outside the step's queries
+    for (int i = tid; i < HC * T * CH; i += NT) {
+        const int r = i / CH, c = i % CH, rr = r % T, hh = r / T;
+        const int t = pos0 + rr - p.q_base;
+        const bool valid = t >= 0 && t < p.n_q;
+        const __nv_bfloat16 *src = valid ? p.q + (size_t)t * p.q_stride + (size_t)(h0 + hh) * D + c * 8 : p.q;
+        cp_async16(smem_u32(sQ + swz<D>(r, c)), src, valid);
+    }
+    const __nv_bfloat16 *kh = p.k + (size_t)g * p.kv_cap * D, *vh = p.v + (size_t)g * p.kv_cap * D;
+    auto load_kv = [&](int stage, int kt) {
+        const int32_t *gidx = kt < 0 ? p.gather + (size_t)(-kt - 1) * T : nullptr;
+        for (int i = tid; i < T * CH; i += NT) {
+            const int r = i / CH, c = i % CH, j = gidx ? gidx[r] : kt * T + r;
+            const bool valid = j >= 0 && j < p.n_k;
+            const size_t off = valid ? (size_t)j * D + c * 8 : 0;
+            cp_async16(smem_u32(sK + stage * T * D + swz<D>(r, c)), kh + off, valid);
+            cp_async16(smem_u32(sV + stage * T * D + swz<D>(r, c)), vh + off, valid);
+        }
+    };
+    int kt_next = 0;
+    Ent cur;
+    cur.kt = 0;
+    cur.mode = MODE_NONE;
+    cur.bmode = -1;
+    cur.bias = 0.f;
+    if (e_begin < e_end) {
+        load_kv(0, kt_first);
+        cur = load_ent(e_begin, kt_first);
+        if (e_begin + 1 < e_end) kt_next = entry_kt(e_begin + 1);
+    }
+    cp_async_commit();
+
+    // Q fragments: kept in registers (MT = 1), or re-read from shared memory each tile (MT = 2: no
+    // registers to spare; FlashAttention-2's default too)
+    constexpr bool Q_IN_REGS = MT == 1;
+    uint32_t qf[Q_IN_REGS ? MT : 1][Q_IN_REGS ? D / 16 : 1][4];
+    float oacc[MT][D / 8][4];
+    float m0[MT], m1[MT], l0[MT], l1[MT];  // running max (raw score units) and sum of rows r0 + 16 mt (+ 8)
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) oacc[mt][i][0] = oacc[mt][i][1] = oacc[mt][i][2] = oacc[mt][i][3] = 0.f;
+        m0[mt] = m1[mt] = -INFINITY;
+        l0[mt] = l1[mt] = 0.f;
+    }
+
+    for (int e = e_begin; e < e_end; e++) {
+        const int st = (e - e_begin) & 1;
+        Ent nxt = cur;
+        if (e + 1 < e_end) {
+            load_kv(st ^ 1, kt_next);
+            cp_async_commit();
+            nxt = load_ent(e + 1, kt_next);                 // consumed next iteration
+            kt_next = e + 2 < e_end ? entry_kt(e + 2) : 0;  // consumed next iteration
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (Q_IN_REGS && e == e_begin) {
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++)
+                    ldsm_x4(qf[Q_IN_REGS ? mt : 0][Q_IN_REGS ? kk : 0],
+                            smem_u32(sQ + swz<D>(hi * T + rbase + 16 * mt + (lane & 15), kk * 2 + (lane >> 4))));
+        }
+        const int kt = cur.kt;
+        if (!PREFETCH_WORDS && !p.dense) load_words(cur);
+        if (cur.mode != MODE_NONE) {  // warp-uniform
+            float s[MT][8][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int i = 0; i < 8; i++) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
+            const __nv_bfloat16 *ks = sK + st * T * D;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t qa[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    if (Q_IN_REGS) {
+#pragma unroll
+                        for (int x = 0; x < 4; x++) qa[mt][x] = qf[Q_IN_REGS ? mt : 0][Q_IN_REGS ? kk : 0][x];
+                    } else {
+                        ldsm_x4(qa[mt], smem_u32(sQ + swz<D>(hi * T + rbase + 16 * mt + (lane & 15), kk * 2 + (lane >> 4))));
+                    }
+                }
+#pragma unroll
+                for (int np = 0; np < 4; np++) {
+                    uint32_t b[4];
+                    ldsm_x4(b, smem_u32(ks + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                     kk * 2 + ((lane >> 3) & 1))));
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma16816(s[mt][2 * np], qa[mt], b[0], b[1]);
+                        mma16816(s[mt][2 * np + 1], qa[mt], b[2], b[3]);
+                    }
+                }
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                const int pa = pos0 + r0 + 16 * mt, pb = pa + 8;
+                if (cur.bmode >= 0) {  // soft masks: the block bias on the flagged pairs
+#pragma unroll
+                    for (int i = 0; i < 8; i++)
+#pragma unroll
+                        for (int c = 0; c < 2; c++) {
+                            const int bit = i * 8 + cq + c;
+                            if ((cur.ba[mt] >> bit) & 1ull) s[mt][i][c] += cur.bias;
+                            if ((cur.bb[mt] >> bit) & 1ull) s[mt][i][2 + c] += cur.bias;
+                        }
+                }
+                if (cur.mode == MODE_FULL) {
+                    if (kt * T + T - 1 > pos0 + rbase + 16 * mt) {  // the tile crosses this m-tile's diagonal
+#pragma unroll
+                        for (int i = 0; i < 8; i++)
+#pragma unroll
+                            for (int c = 0; c < 2; c++) {
+                                const int j = kt * T + i * 8 + cq + c;
+#if ATTN_CUDA_FAULT == 1
+                                if (j > pa + 1) s[mt][i][c] = -INFINITY;
+                                if (j > pb + 1) s[mt][i][2 + c] = -INFINITY;
+#else
+                                if (j > pa) s[mt][i][c] = -INFINITY;
+                                if (j > pb) s[mt][i][2 + c] = -INFINITY;
+#endif
+                            }
+                    }
+                } else {
+#pragma unroll
+                    for (int i = 0; i < 8; i++)
+#pragma unroll
+                        for (int c = 0; c < 2; c++) {
+                            const int bit = i * 8 + cq + c;
+                            if (!((cur.wa[mt] >> bit) & 1ull)) s[mt][i][c] = -INFINITY;
+                            if (!((cur.wb[mt] >> bit) & 1ull)) s[mt][i][2 + c] = -INFINITY;
+                        }
+                }
+                // online softmax on raw scores (the scale > 0 commutes with the max):
+                // p = 2^(s * scale_log2 - m * scale_log2), one FFMA + one ex2 per score
+                float tm0 = -INFINITY, tm1 = -INFINITY;
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    tm0 = fmaxf(tm0, fmaxf(s[mt][i][0], s[mt][i][1]));
+                    tm1 = fmaxf(tm1, fmaxf(s[mt][i][2], s[mt][i][3]));
+                }
+                tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 1));
+                tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 2));
+                tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 1));
+                tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 2));
+                const float mn0 = fmaxf(m0[mt], tm0), mn1 = fmaxf(m1[mt], tm1);
+                // no -inf - -inf: a row with nothing kept so far uses 0 as its offset
+                const float mu0 = mn0 == -INFINITY ? 0.f : mn0 * p.scale_log2;
+                const float mu1 = mn1 == -INFINITY ? 0.f : mn1 * p.scale_log2;
+                const float al0 = ex2(fmaf(m0[mt], p.scale_log2, -mu0)), al1 = ex2(fmaf(m1[mt], p.scale_log2, -mu1));
+                float ls0 = 0.f, ls1 = 0.f;
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    s[mt][i][0] = ex2(fmaf(s[mt][i][0], p.scale_log2, -mu0));
+                    s[mt][i][1] = ex2(fmaf(s[mt][i][1], p.scale_log2, -mu0));
+                    s[mt][i][2] = ex2(fmaf(s[mt][i][2], p.scale_log2, -mu1));
+                    s[mt][i][3] = ex2(fmaf(s[mt][i][3], p.scale_log2, -mu1));
+                    ls0 += s[mt][i][0] + s[mt][i][1];
+                    ls1 += s[mt][i][2] + s[mt][i][3];
+                }
+                l0[mt] = l0[mt] * al0 + ls0;
+                l1[mt] = l1[mt] * al1 + ls1;
+                m0[mt] = mn0;
+                m1[mt] = mn1;
+#pragma unroll
+                for (int i = 0; i < D / 8; i++) {
+                    oacc[mt][i][0] *= al0;
+                    oacc[mt][i][1] *= al0;
+                    oacc[mt][i][2] *= al1;
+                    oacc[mt][i][3] *= al1;
+                }
+            }
+            // O += P V: P from the score registers (C layout -> A layout), V^T via ldmatrix.trans
+            const __nv_bfloat16 *vs = sV + st * T * D;
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                uint32_t a[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    a[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                    a[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                    a[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                    a[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+                }
+#pragma unroll
+                for (int dp = 0; dp < D / 16; dp++) {
+                    uint32_t b[4];
+                    ldsm_x4_t(b, smem_u32(vs + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
+                                                       dp * 2 + (lane >> 4))));
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma16816(oacc[mt][2 * dp], a[mt], b[0], b[1]);
+                        mma16816(oacc[mt][2 * dp + 1], a[mt], b[2], b[3]);
+                    }
+                }
+            }
+        }
+        cur = nxt;
+        __syncthreads();  // the stage just read is overwritten by the next iteration's prefetch
+    }
+    cp_async_wait<0>();
+
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+        float la = l0[mt], lb = l1[mt];
+        la += __shfl_xor_sync(0xffffffffu, la, 1);
+        la += __shfl_xor_sync(0xffffffffu, la, 2);
+        lb += __shfl_xor_sync(0xffffffffu, lb, 1);
+        lb += __shfl_xor_sync(0xffffffffu, lb, 2);
+        const int ta = pos0 + r0 + 16 * mt - p.q_base, tb = ta + 8;
+        const bool va = ta >= 0 && ta < p.n_q, vb = tb >= 0 && tb < p.n_q;
+        const float ia = la > 0.f ? 1.f / la : 0.f, ib = lb > 0.f ? 1.f / lb : 0.f;  // no kept key: zeros
+        if (va) {
+            uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)ta * p.o_stride + (size_t)h * D + cq);
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[mt][i][0] * ia, oacc[mt][i][1] * ia);
+            if (la == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+        }
+        if (vb) {
+            uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)tb * p.o_stride + (size_t)h * D + cq);
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) dst[i * 4] = pack_bf16(oacc[mt][i][2] * ib, oacc[mt][i][3] * ib);
+            if (lb == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+        }
+    }
+}
+
+template <int D, int HC, int MT> void launch(Params p, int n_chunks, cudaStream_t stream) {
+    p.split = p.hc_plan / HC;
+    const size_t smem = (size_t)(HC * T * D + 4 * T * D) * sizeof(__nv_bfloat16);
+    static bool configured = false;  // per instantiation
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd<D, HC, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        configured = true;
+    }
+    p.n_chunks = n_chunks;
+    attn_fwd<D, HC, MT><<<dim3(n_chunks * p.n_qt, p.split), HC * 128 / MT, smem, stream>>>(p);
+    CUDA_LAUNCH_CHECK("attn_fwd");
+}
+
+// ---- host: plan conversion ----
+
+double now_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+uint64_t causal_word(int64_t pos, int64_t j0) {  // keys j0 .. pos of a 64-key tile
+    if (pos < j0) return 0;
+    return pos - j0 >= 63 ? ~0ull : (2ull << (pos - j0)) - 1;
+}
+
+struct Builder {
+    int32_t *entries = nullptr;
+    size_t n_ent_ints = 0, cap_ent_ints = 0;
+    uint64_t *words = nullptr;
+    size_t n_masks = 0, cap_masks = 0;
+    int64_t *table = nullptr;  // open addressing: mask index or -1
+    size_t tcap = 0;
+
+    static uint64_t hash(const uint64_t *w) {
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (int i = 0; i < T; i++) {
+            x ^= w[i] + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
+            x *= 0xff51afd7ed558ccdull;
+        }
+        return x ^ (x >> 33);
+    }
+    void rehash(size_t cap) {
+        free(table);
+        tcap = cap;
+        table = (int64_t *)malloc(sizeof(int64_t) * tcap);
+        if (!table) { fprintf(stderr, "dam: out of memory (attention plan hash)\n"); exit(3); }
+        for (size_t i = 0; i < tcap; i++) table[i] = -1;
+        for (size_t m = 0; m < n_masks; m++) {
+            size_t s = hash(words + m * T) & (tcap - 1);
+            while (table[s] >= 0) s = (s + 1) & (tcap - 1);
+            table[s] = (int64_t)m;
+        }
+    }
+    int32_t intern(const uint64_t *w) {  // index of an identical stored mask, or a new one
+        if (2 * (n_masks + 1) > tcap) rehash(tcap ? 2 * tcap : 1024);
+        size_t s = hash(w) & (tcap - 1);
+        while (table[s] >= 0) {
+            if (memcmp(words + (size_t)table[s] * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)table[s];
+            s = (s + 1) & (tcap - 1);
+        }
+        if (n_masks == cap_masks) {
+            cap_masks = cap_masks ? 2 * cap_masks : 256;
+            words = (uint64_t *)realloc(words, sizeof(uint64_t) * T * cap_masks);
+            if (!words) { fprintf(stderr, "dam: out of memory (attention plan masks)\n"); exit(3); }
+        }
+        memcpy(words + n_masks * T, w, sizeof(uint64_t) * T);
+        table[s] = (int64_t)n_masks;
+        if (n_masks >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many masks\n"); exit(3); }
+        return (int32_t)n_masks++;
+    }
+    void push(int32_t x) {
+        if (n_ent_ints == cap_ent_ints) {
+            cap_ent_ints = cap_ent_ints ? 2 * cap_ent_ints : 4096;
+            entries = (int32_t *)realloc(entries, sizeof(int32_t) * cap_ent_ints);
+            if (!entries) { fprintf(stderr, "dam: out of memory (attention plan entries)\n"); exit(3); }
+        }
+        entries[n_ent_ints++] = x;
+    }
+    ~Builder() {
+        free(entries);
+        free(words);
+        free(table);
+    }
+};
+
+}  // namespace
+
+extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
+                                                   int n_kv_heads, int flags) {
+    const double t0 = now_ms();
+    if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads % n_kv_heads != 0) {
+        fprintf(stderr, "dam: attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d\n", n_q, n_k, n_heads,
+                n_kv_heads);
+        exit(3);
+    }
+    attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
+    if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
+    const int group = n_heads / n_kv_heads;
+    int hc = 1;  // per-head lists unless the GQA group is packed
+    for (int c = 4; c >= 1 && (flags & ATTN_CUDA_PACK_GQA); c--)
+        if (group % c == 0) { hc = c; break; }
+    const int q_base = n_k - n_q;
+    p->n_q = n_q;
+    p->n_k = n_k;
+    p->n_heads = n_heads;
+    p->n_kv_heads = n_kv_heads;
+    p->hc = hc;
+    p->n_chunks = n_heads / hc;
+    p->qb0 = q_base / T;
+    p->n_qt = (n_k - 1) / T - p->qb0 + 1;
+    p->entry_ints = 1 + 3 * hc;
+    for (int qt = 0; qt < p->n_qt; qt++) p->causal_tiles += (int64_t)n_heads * (p->qb0 + qt + 1);
+    bool all_dense = true;
+    for (int h = 0; plans && h < n_heads; h++) all_dense &= plans[h]->dense;
+    if (all_dense && !(flags & ATTN_CUDA_FORCE_LISTS)) {
+        p->dense = 1;
+        p->head_tiles = p->causal_tiles;
+        p->build_ms = now_ms() - t0;
+        return p;
+    }
+    Builder b;
+    const int n_kb = (n_k + T - 1) / T;
+    int32_t *tile_ptr = (int32_t *)malloc(sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1));
+    uint8_t *visit = (uint8_t *)malloc((size_t)n_kb);
+    int32_t *vt = (int32_t *)malloc(sizeof(int32_t) * n_kb);                       // visited key tiles
+    uint64_t *tw = (uint64_t *)malloc(sizeof(uint64_t) * n_kb * hc * T);           // [tile][head][row] kept
+    uint64_t *tb = (uint64_t *)malloc(sizeof(uint64_t) * n_kb * hc * T);           // [tile][head][row] biased
+    float *tbias = (float *)malloc(sizeof(float) * n_kb * hc);                     // [tile][head]
+    int8_t *tfull = (int8_t *)malloc((size_t)n_kb * hc);                           // [tile][head] 1 full, 0 none, 2 mask
+    int8_t *tbiased = (int8_t *)malloc((size_t)n_kb * hc);                         // [tile][head]
+    uint64_t *colmask = (uint64_t *)malloc(sizeof(uint64_t) * n_kb);               // keys any head/row uses
+    uint8_t *gathered = (uint8_t *)malloc((size_t)n_kb);
+    int32_t *gkeys = (int32_t *)malloc(sizeof(int32_t) * ((size_t)n_kb * T + T));  // keys to gather, ascending
+    int32_t *gsrc = (int32_t *)malloc(sizeof(int32_t) * ((size_t)n_kb * T + T));   // their visited-tile index
+    if (!tile_ptr || !visit || !vt || !tw || !tb || !tbias || !tfull || !tbiased || !colmask || !gathered || !gkeys ||
+        !gsrc) {
+        fprintf(stderr, "dam: out of memory (attention plan)\n");
+        exit(3);
+    }
+    int32_t *gather = nullptr;  // [n_gathered][64]
+    size_t n_gathered = 0, cap_gathered = 0;
+    uint64_t w64[T];
+    int64_t n_entries = 0;
+    tile_ptr[0] = 0;
+    for (int c = 0; c < p->n_chunks; c++) {
+        const maskplan *const *hp = plans ? plans + (size_t)c * hc : nullptr;
+        for (int qt = 0; qt < p->n_qt; qt++) {
+            const int qb = p->qb0 + qt;
+            const int64_t plo = (int64_t)qb * T > q_base ? (int64_t)qb * T : q_base;
+            const int64_t phi = (int64_t)qb * T + T - 1 < n_k - 1 ? (int64_t)qb * T + T - 1 : n_k - 1;
+            memset(visit, 0, (size_t)qb + 1);
+            for (int i = 0; i < hc; i++) {
+                if (!hp || hp[i]->dense) memset(visit, 1, (size_t)qb + 1);
+                else maskplan_mark_key_blocks(hp[i], plo, phi, visit, qb + 1);
+            }
+            // pass 1: the keep words of every visited tile, head and row
+            int nv = 0;
+            for (int kt = 0; kt <= qb; kt++) {
+                if (!visit[kt]) continue;
+                const int vi = nv++;
+                vt[vi] = kt;
+                colmask[vi] = 0;
+                const int64_t j0 = (int64_t)kt * T;
+                for (int i = 0; i < hc; i++) {
+                    const maskplan *pl = hp ? hp[i] : nullptr;
+                    const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
+                    uint64_t *kept = tw + ((size_t)vi * hc + i) * T, *biased = tb + ((size_t)vi * hc + i) * T;
+                    bool any = false, full = true, any_b = false;
+                    float bias = 0.f;
+                    for (int r = 0; r < T; r++) {
+                        const int64_t pos = (int64_t)qb * T + r;
+                        kept[r] = biased[r] = 0;
+                        if (pos < plo || pos > phi) continue;
+                        const uint64_t cw = causal_word(pos, j0);
+                        uint64_t w;
+                        if (dense) w = cw;
+                        else if (has_bias) {
+                            uint64_t bw = 0;
+                            float bv = 0.f;
+                            w = maskplan_row_word_bias(pl, pos, j0, &bw, &bv);
+                            if (bw) {
+                                biased[r] = bw;
+                                bias = bv;  // one block pair per tile: one value
+                                any_b = true;
+                            }
+                        } else w = maskplan_row_word(pl, pos, j0);
+                        kept[r] = w;
+                        colmask[vi] |= w;
+                        any |= w != 0;
+                        full &= w == cw;
+                    }
+                    tfull[(size_t)vi * hc + i] = !any ? 0 : full ? 1 : 2;
+                    tbiased[(size_t)vi * hc + i] = any_b;
+                    tbias[(size_t)vi * hc + i] = bias;
+                }
+            }
+            // pass 2: tiles whose rows use few distinct keys (columns, sinks) are gathered into dense
+            // 64-key tiles when that reduces the tile count (never tiles with a bias)
+            int n_cand = 0, n_gk = 0;
+            for (int vi = 0; vi < nv; vi++) {
+                gathered[vi] = 0;
+                if (flags & ATTN_CUDA_NO_GATHER) continue;
+                bool biased = false;
+                for (int i = 0; i < hc; i++) biased |= tbiased[(size_t)vi * hc + i] != 0;
+                const int keys = __builtin_popcountll(colmask[vi]);
+                if (biased || keys > GATHER_MAX_KEYS) continue;
+                gathered[vi] = 1;
+                n_cand++;
+                n_gk += keys;
+            }
+            const int n_gt = (n_gk + T - 1) / T;
+            if (n_cand < 2 || n_gt >= n_cand) {
+                for (int vi = 0; vi < nv; vi++) gathered[vi] = 0;
+                n_gk = 0;
+            }
+            int ng = 0;
+            for (int vi = 0; vi < nv; vi++)
+                if (gathered[vi])
+                    for (uint64_t m = colmask[vi]; m; m &= m - 1) {
+                        gkeys[ng] = vt[vi] * T + __builtin_ctzll(m);
+                        gsrc[ng++] = vi;
+                    }
+            for (int g0 = 0; g0 < ng; g0 += T) {  // the gathered tiles, first
+                if (n_gathered == cap_gathered) {
+                    cap_gathered = cap_gathered ? 2 * cap_gathered : 256;
+                    gather = (int32_t *)realloc(gather, sizeof(int32_t) * T * cap_gathered);
+                    if (!gather) { fprintf(stderr, "dam: out of memory (attention plan gather)\n"); exit(3); }
+                }
+                int32_t *gi = gather + n_gathered * T;
+                for (int s = 0; s < T; s++) gi[s] = g0 + s < ng ? gkeys[g0 + s] : -1;
+                b.push(-(int32_t)(++n_gathered));
+                for (int i = 0; i < hc; i++) {
+                    bool any = false;
+                    for (int r = 0; r < T; r++) {
+                        uint64_t w = 0;
+                        for (int s = 0; s < T && g0 + s < ng; s++) {
+                            const int vi = gsrc[g0 + s], bit = gkeys[g0 + s] - vt[vi] * T;
+                            w |= ((tw[((size_t)vi * hc + i) * T + r] >> bit) & 1ull) << s;
+                        }
+                        w64[r] = w;
+                        any |= w != 0;
+                    }
+                    const int32_t mode = any ? b.intern(w64) : MODE_NONE;
+                    p->head_tiles += mode != MODE_NONE;
+                    b.push(mode);
+                    b.push(-1);
+                    b.push(0);
+                }
+                n_entries++;
+            }
+            for (int vi = 0; vi < nv; vi++) {  // then the contiguous tiles, ascending
+                if (gathered[vi]) continue;
+                b.push(vt[vi]);
+                for (int i = 0; i < hc; i++) {
+                    const size_t th = (size_t)vi * hc + i;
+                    const int32_t mode = tfull[th] == 0 ? MODE_NONE : tfull[th] == 1 ? MODE_FULL : b.intern(tw + th * T);
+                    p->head_tiles += mode != MODE_NONE;
+                    b.push(mode);
+                    b.push(tbiased[th] ? b.intern(tb + th * T) : -1);
+                    int32_t bits;
+                    memcpy(&bits, &tbias[th], sizeof bits);
+                    b.push(bits);
+                }
+                n_entries++;
+            }
+            if (n_entries >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many tiles\n"); exit(3); }
+            tile_ptr[(size_t)c * p->n_qt + qt + 1] = (int32_t)n_entries;
+        }
+    }
+    p->n_entries = n_entries;
+    p->n_masks = (int64_t)b.n_masks;
+    p->n_gathered = (int64_t)n_gathered;
+    const size_t ptr_bytes = sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1);
+    const size_t ent_bytes = sizeof(int32_t) * (b.n_ent_ints ? b.n_ent_ints : 1);
+    const size_t word_bytes = sizeof(uint64_t) * T * (b.n_masks ? b.n_masks : 1);
+    const size_t gather_bytes = sizeof(int32_t) * T * (n_gathered ? n_gathered : 1);
+    // CTA order: work items (chunk, query tile) by descending list length (longest first, so the
+    // last wave holds short items), each as a descriptor {item, first entry, end entry, first kt}
+    const size_t n_items = (size_t)p->n_chunks * p->n_qt, order_bytes = sizeof(int32_t) * 4 * n_items;
+    int32_t *items = (int32_t *)malloc(sizeof(int32_t) * n_items), *order = (int32_t *)malloc(order_bytes);
+    if (!items || !order) { fprintf(stderr, "dam: out of memory (attention plan order)\n"); exit(3); }
+    for (size_t i = 0; i < n_items; i++) items[i] = (int32_t)i;
+    std::stable_sort(items, items + n_items, [&](int32_t a, int32_t b2) {
+        return tile_ptr[a + 1] - tile_ptr[a] > tile_ptr[b2 + 1] - tile_ptr[b2];
+    });
+    for (size_t i = 0; i < n_items; i++) {
+        const int32_t it = items[i], e0 = tile_ptr[it], e1 = tile_ptr[it + 1];
+        order[4 * i] = it;
+        order[4 * i + 1] = e0;
+        order[4 * i + 2] = e1;
+        order[4 * i + 3] = e1 > e0 ? b.entries[(size_t)e0 * p->entry_ints] : 0;
+    }
+    CUDA_CHECK(cudaMalloc((void **)&p->d_order, order_bytes));
+    CUDA_CHECK(cudaMemcpy(p->d_order, order, order_bytes, cudaMemcpyHostToDevice));
+    free(items);
+    free(order);
+    CUDA_CHECK(cudaMalloc((void **)&p->d_tile_ptr, ptr_bytes));
+    CUDA_CHECK(cudaMalloc((void **)&p->d_entries, ent_bytes));
+    CUDA_CHECK(cudaMalloc((void **)&p->d_words, word_bytes));
+    CUDA_CHECK(cudaMalloc((void **)&p->d_gather, gather_bytes));
+    CUDA_CHECK(cudaMemcpy(p->d_tile_ptr, tile_ptr, ptr_bytes, cudaMemcpyHostToDevice));
+    if (b.n_ent_ints)
+        CUDA_CHECK(cudaMemcpy(p->d_entries, b.entries, sizeof(int32_t) * b.n_ent_ints, cudaMemcpyHostToDevice));
+    if (b.n_masks)
+        CUDA_CHECK(cudaMemcpy(p->d_words, b.words, sizeof(uint64_t) * T * b.n_masks, cudaMemcpyHostToDevice));
+    if (n_gathered)
+        CUDA_CHECK(cudaMemcpy(p->d_gather, gather, sizeof(int32_t) * T * n_gathered, cudaMemcpyHostToDevice));
+    p->device_bytes = ptr_bytes + ent_bytes + word_bytes + gather_bytes + order_bytes;
+    free(tile_ptr); free(visit); free(vt); free(tw); free(tb); free(tbias); free(tfull); free(tbiased);
+    free(colmask); free(gathered); free(gkeys); free(gsrc); free(gather);
+    p->build_ms = now_ms() - t0;
+    return p;
+}
+
+extern "C" attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads,
+                                                int n_kv_heads) {
+    return attn_cuda_plan_build_ex(plans, n_q, n_k, n_heads, n_kv_heads, 0);
+}
+
+extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
+    if (!p) return;
+    if (p->d_tile_ptr) CUDA_CHECK(cudaFree(p->d_tile_ptr));
+    if (p->d_entries) CUDA_CHECK(cudaFree(p->d_entries));
+    if (p->d_words) CUDA_CHECK(cudaFree(p->d_words));
+    if (p->d_gather) CUDA_CHECK(cudaFree(p->d_gather));
+    if (p->d_order) CUDA_CHECK(cudaFree(p->d_order));
+    free(p);
+}
+
+extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
+                                 const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
+                                 int n_kv_heads, int d, float scale, const attn_cuda_plan *plan, int *d_empty,
+                                 void *stream) {
+    if (!plan || plan->n_q != n_q || plan->n_k != n_k || plan->n_heads != n_heads || plan->n_kv_heads != n_kv_heads) {
+        fprintf(stderr, "dam: attn_cuda_masked: the plan was built for another shape\n");
+        exit(3);
+    }
+    if ((d != 64 && d != 128) || q_stride % 8 || out_stride % 8 || kv_cap % 8 || kv_cap < n_k ||
+        ((uintptr_t)q | (uintptr_t)k | (uintptr_t)v | (uintptr_t)out) % 16) {
+        fprintf(stderr, "dam: attn_cuda_masked: unsupported d=%d or unaligned strides/pointers\n", d);
+        exit(3);
+    }
+    Params pr;
+    pr.q = reinterpret_cast<const __nv_bfloat16 *>(q);
+    pr.k = reinterpret_cast<const __nv_bfloat16 *>(k);
+    pr.v = reinterpret_cast<const __nv_bfloat16 *>(v);
+    pr.o = reinterpret_cast<__nv_bfloat16 *>(out);
+    pr.q_stride = q_stride;
+    pr.o_stride = out_stride;
+    pr.kv_cap = kv_cap;
+    pr.n_q = n_q;
+    pr.n_k = n_k;
+    pr.group = n_heads / n_kv_heads;
+    pr.q_base = n_k - n_q;
+    pr.qb0 = plan->qb0;
+    pr.n_qt = plan->n_qt;
+    pr.entry_ints = plan->entry_ints;
+    pr.dense = plan->dense;
+    pr.scale_log2 = scale * LOG2E;
+    pr.tile_ptr = plan->d_tile_ptr;
+    pr.entries = plan->d_entries;
+    pr.gather = plan->d_gather;
+    pr.order = plan->d_order;
+    pr.words = reinterpret_cast<const unsigned long long *>(plan->d_words);
+    pr.empty = d_empty;
+    pr.hc_plan = plan->hc;
+    pr.split = 1;
+    cudaStream_t s = (cudaStream_t)stream;
+    const int nc = plan->n_chunks;
+    // heads per CTA: the plan's chunk, split where the registers would spill (ptxas -v: d=64 with
+    // 4 heads and d=128 with 3 or 4 heads spill)
+    int hc = plan->hc == 4 ? 2 : (d == 128 && plan->hc == 3) ? 1 : plan->hc;
+    // benchmarks only: DAM_CUDA_HEADS_PER_CTA=1|2|3 overrides, where it divides the plan's chunk
+    static int hpc_env = -1;
+    if (hpc_env < 0) {
+        const char *e = getenv("DAM_CUDA_HEADS_PER_CTA");
+        hpc_env = e ? atoi(e) : 0;
+    }
+    if (hpc_env >= 1 && hpc_env <= (d == 64 ? 3 : 2) && plan->hc % hpc_env == 0) hc = hpc_env;
+    // m-tiles per warp: DAM_CUDA_MT=1|2 (d = 64 only; default MT_DEFAULT)
+    static int mt_env = -1;
+    if (mt_env < 0) {
+        const char *e = getenv("DAM_CUDA_MT");
+        mt_env = e ? atoi(e) : MT_DEFAULT_64;
+    }
+    if (d == 64 && mt_env == 2) {
+        if (hc == 1) launch<64, 1, 2>(pr, nc, s);
+        else if (hc == 2) launch<64, 2, 2>(pr, nc, s);
+        else launch<64, 3, 2>(pr, nc, s);
+    } else if (d == 64) {
+        if (hc == 1) launch<64, 1, 1>(pr, nc, s);
+        else if (hc == 2) launch<64, 2, 1>(pr, nc, s);
+        else launch<64, 3, 1>(pr, nc, s);
+    } else {
+        if (hc == 1) launch<128, 1, 1>(pr, nc, s);
+        else launch<128, 2, 1>(pr, nc, s);
+    }
+}

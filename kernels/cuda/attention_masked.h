@@ -1,0 +1,99 @@
+/* attention_masked.h — MaskPlan-sparse causal prefill attention on an NVIDIA GPU (sm_90a build,
+ * mma.sync bf16 tensor-core path), and the dense causal path through the same kernel.
+ *
+ * What: O = softmax(Q K^T · scale + log M_h + B_h) V per query head h, the function of the CPU
+ * kernel attn_masked (kernels/cpu/attention_masked.h): M_h the mask of plans[h] intersected with
+ * causality aligned to the last key (query row t sits at position n_k - n_q + t), masked pairs with
+ * probability exactly 0 (true -inf, out of the row maximum and sum), B_h the plan's block bias on
+ * kept pairs (soft masks). GQA: query head h reads KV head h / (n_heads / n_kv_heads).
+ * Precision: bf16 Q, K, V and output; scores, softmax and the P·V accumulators in fp32; the
+ * probabilities are rounded to bf16 for the P·V product (as FlashAttention does).
+ * How: see docs/cuda.md. A plan is first converted on the host (attn_cuda_plan_build) into, per
+ * (query head, 64-row query tile aligned to the plan's 64-token blocks), a list of the key tiles
+ * the head keeps: contiguous 64-key tiles, and gathered tiles (64 key indices) that pack the few
+ * keys of sparsely used tiles (columns, sinks); each with a mode (all causal pairs kept / nothing
+ * kept / an explicit 64 x 64-bit mask, deduplicated), then uploaded once. The kernel visits only
+ * listed tiles, so empty tiles cost nothing.
+ * Every CUDA call is checked: an error prints "dam: CUDA error in <call> ..." and exits with 3.
+ * Test: tests/cuda/test_attention_masked_cuda.cu (float64 reference; needs a GPU).
+ * Bench: tests/cuda/bench_attention_masked_cuda.cu. Build: make CUDA=1 (or make cuda-build). */
+#ifndef DAM_KERNELS_CUDA_ATTENTION_MASKED_H
+#define DAM_KERNELS_CUDA_ATTENTION_MASKED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "kernels/maskplan.h"
+
+/* bf16 values as their 16 bits (the upper half of the fp32 pattern). */
+typedef uint16_t dam_bf16;
+
+/* Tile sizes (rows of a query tile, keys of a key tile); both equal MASKPLAN_BLOCK. */
+enum { ATTN_CUDA_TILE = 64 };
+
+/* The device form of one layer's per-head plans for one (n_q, n_k) step. Opaque fields are for
+ * the kernel; the statistics are for benchmarks and reports. */
+typedef struct attn_cuda_plan {
+    int n_q, n_k, n_heads, n_kv_heads;
+    int hc;          /* query heads per list: 1, or with ATTN_CUDA_PACK_GQA a divisor of the GQA group <= 4 */
+    int n_chunks;    /* n_heads / hc */
+    int qb0, n_qt;   /* first query block (q_base / 64) and the number of query tiles */
+    int dense;       /* every head dense: no lists, the kernel walks all causal tiles */
+    int entry_ints;  /* int32 per entry: 1 + 3 * hc */
+    int64_t n_entries;     /* listed (chunk, query tile, key tile) triples */
+    int64_t n_masks;       /* distinct 64 x 64 masks stored (after deduplication) */
+    int64_t n_gathered;    /* gathered key tiles (64 key indices each) */
+    int64_t head_tiles;    /* (head, query tile, key tile) triples the kernel computes (mode != none),
+                            * a gathered tile counting as one */
+    int64_t causal_tiles;  /* (head, query tile, key tile) triples of the causal region */
+    size_t device_bytes;   /* bytes of device memory the plan holds */
+    double build_ms;       /* host time to build and upload */
+    int32_t *d_tile_ptr;   /* [n_chunks * n_qt + 1] */
+    int32_t *d_entries;    /* [n_entries][entry_ints] */
+    uint64_t *d_words;     /* [n_masks][64] */
+    int32_t *d_gather;     /* [n_gathered][64] key indices, -1 = empty slot */
+    int32_t *d_order;      /* [n_chunks * n_qt][4] CTA descriptors, longest list first: work item
+                            * (chunk * n_qt + query tile), first entry, end entry, first key tile */
+} attn_cuda_plan;
+
+/* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over
+ * n_kv_heads KV heads. plans: [n_heads] plans (read only, not validated here: call
+ * maskplan_validate once), or NULL for all dense. Exits with 3 on a CUDA error. */
+attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads);
+
+/* The same with flags (tests and benchmarks): ATTN_CUDA_FORCE_LISTS gives dense plans explicit tile
+ * lists too (every causal tile, mode "all kept"), so the list path can be checked and timed against
+ * the dense path; ATTN_CUDA_NO_GATHER keeps every visited tile contiguous (no gathered tiles);
+ * ATTN_CUDA_PACK_GQA packs up to 4 query heads of one GQA group per list (the union of their tiles)
+ * and up to 3 (d = 64) or 2 (d = 128) per CTA, sharing each K/V tile in shared memory. The default
+ * (per-head lists, one head per CTA) measured faster on the H200 (docs/performance.md). */
+enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4 };
+attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
+                                        int flags);
+
+/* Frees the device and host memory of a plan; NULL is a no-op. */
+void attn_cuda_plan_free(attn_cuda_plan *p);
+
+/* Runs the attention on the current device, asynchronously on `stream` (a cudaStream_t; NULL is
+ * the default stream). All pointers are device pointers.
+ * out:  [n_q][out_stride] bf16, head h at columns h*d .. h*d+d-1 (every row written).
+ * q:    [n_q][q_stride] bf16, head h at h*d (unscaled; `scale` is applied here).
+ * k, v: [n_kv_heads][kv_cap][d] bf16, keys 0 .. n_k-1 valid; never read beyond n_k.
+ * d: 64 or 128. q_stride, out_stride and kv_cap must be multiples of 8 (16-byte rows), pointers
+ * 16-byte aligned. The plan must have been built for the same n_q, n_k, n_heads, n_kv_heads.
+ * d_empty: NULL, or a device int to which the number of (query row, head) pairs that kept no key
+ * is added (such rows are written as zeros; a valid plan has none). */
+void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
+                      const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
+                      const attn_cuda_plan *plan, int *d_empty, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,251 @@
+// bench_attention_masked_cuda.cu — times attn_cuda_masked on the GPU: dense causal prefill
+// (TFLOP/s, causal FLOPs 4·n²·d·H/2) and MaskPlan-sparse layouts (ms), next to the peers measured on
+// the same kind of card in /work/shared/docs/anchors.md §0b (cuDNN and FlexAttention through
+// PyTorch 2.11, 2026-11-29). Inputs: random bf16 in [-1, 1) generated on the device, several input
+// sets rotated when one set would fit in L2. Timing: CUDA events around each launch, 3 warm-up
+// launches, median of the repeats.
+// Usage: [DAM_BENCH_PACK_GQA=1] bench_attention_masked_cuda [n ...]   (default 4096 16384 65536; H=9, KV=3, d=64)
+//        bench_attention_masked_cuda -s H KV d n ...   (another shape)
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/cuda_check.h"
+
+__global__ void fill_bf16(uint16_t *x, size_t n, uint64_t seed) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint64_t z = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        const float f = (float)((double)(z >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
+        uint32_t u = __float_as_uint(f);
+        u += 0x7fffu + ((u >> 16) & 1u);
+        x[i] = (uint16_t)(u >> 16);
+    }
+}
+
+static int cmp_f(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    int sets;
+    dam_bf16 *q[8], *k[8], *v[8], *o;
+    int *empty;
+} inputs;
+
+// median ms of `reps` launches (after 3 warm-ups), rotating the input sets
+static float time_it(const inputs *in, int n, int H, int Hkv, int d, const attn_cuda_plan *plan, int reps) {
+    cudaEvent_t a, b;
+    CUDA_CHECK(cudaEventCreate(&a));
+    CUDA_CHECK(cudaEventCreate(&b));
+    const float scale = 1.0f / sqrtf((float)d);
+    float *ms = (float *)malloc(sizeof(float) * reps);
+    for (int r = -3; r < reps; r++) {
+        const int s = (r + 3) % in->sets;
+        CUDA_CHECK(cudaEventRecord(a, 0));
+        attn_cuda_masked(in->o, H * d, in->q[s], H * d, n, in->k[s], in->v[s], n, n, H, Hkv, d, scale, plan, in->empty,
+                         NULL);
+        CUDA_CHECK(cudaEventRecord(b, 0));
+        CUDA_CHECK(cudaEventSynchronize(b));
+        if (r >= 0) CUDA_CHECK(cudaEventElapsedTime(&ms[r], a, b));
+    }
+    qsort(ms, reps, sizeof(float), cmp_f);
+    const float med = reps % 2 ? ms[reps / 2] : 0.5f * (ms[reps / 2 - 1] + ms[reps / 2]);
+    free(ms);
+    CUDA_CHECK(cudaEventDestroy(a));
+    CUDA_CHECK(cudaEventDestroy(b));
+    return med;
+}
+
+// the DAM-like layout of anchors.md §0b: 4 sinks + 12 scattered columns below 512 + a 64-token
+// window + 4 far diagonals at offsets 448..511, columns and diagonals varying by head
+static maskplan *dam_like(int h) {
+    uint64_t s = 0x2545F4914F6CDD1Dull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
+    int32_t cols[16], diags[68];
+    for (int i = 0; i < 4; i++) cols[i] = i;
+    for (int i = 0; i < 12; i++) {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        cols[4 + i] = 4 + (int)((s * 2685821657736338717ull >> 33) % 508);
+    }
+    for (int i = 0; i < 64; i++) diags[i] = i;
+    for (int i = 0; i < 4; i++) diags[64 + i] = 448 + 16 * i + (int)((h * 7 + i * 5) % 16);
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, cols, 16);
+    maskplan_set_diags(p, diags, 68);
+    return p;
+}
+
+static maskplan *sink_window(int sinks, int window) {
+    int32_t *cols = (int32_t *)malloc(sizeof(int32_t) * sinks), *diags = (int32_t *)malloc(sizeof(int32_t) * window);
+    for (int i = 0; i < sinks; i++) cols[i] = i;
+    for (int i = 0; i < window; i++) diags[i] = i;
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, cols, sinks);
+    maskplan_set_diags(p, diags, window);
+    free(cols);
+    free(diags);
+    return p;
+}
+
+// anchors.md §0b (H=9 KV=3 d=64: shape 0; H=32 KV=8 d=128: shape 1): cuDNN dense TFLOP/s; DAM-like
+// cuDNN ms and Flex ms; sink(128)+window Flex ms. NAN where the anchors have no figure.
+static double anchor_cudnn_tflops(int sh, int n) {
+    if (sh == 0) return n == 4096 ? 259 : n == 16384 ? 423 : n == 65536 ? 449 : NAN;
+    return n == 4096 ? 509 : n == 16384 ? 569 : n == 65536 ? 603 : NAN;
+}
+static double anchor_dam_cudnn_ms(int sh, int n) {
+    if (sh == 0) return n == 16384 ? 0.735 : n == 65536 ? 11.06 : NAN;
+    return n == 16384 ? 3.96 : n == 65536 ? 59.07 : NAN;
+}
+static double anchor_dam_flex_ms(int sh, int n) {
+    if (sh == 0) return n == 16384 ? 0.936 : n == 65536 ? 7.39 : NAN;
+    return n == 16384 ? 2.33 : n == 65536 ? 9.54 : NAN;
+}
+static double anchor_sw_flex_ms(int sh, int n, int w) {
+    if (sh == 0) {
+        if (n == 16384 && w == 4096) return 0.561;
+        if (n == 65536 && w == 4096) return 2.255;
+        if (n == 65536 && w == 1024) return 0.824;
+    } else {
+        if (n == 16384 && w == 1024) return 1.047;
+        if (n == 65536 && w == 4096) return 11.78;
+        if (n == 65536 && w == 1024) return 4.269;
+    }
+    return NAN;
+}
+
+int main(int argc, char **argv) {
+    int H = 9, Hkv = 3, d = 64, ai = 1;
+    if (argc > 4 && strcmp(argv[1], "-s") == 0) {
+        H = atoi(argv[2]);
+        Hkv = atoi(argv[3]);
+        d = atoi(argv[4]);
+        ai = 5;
+    }
+    int ns[16], nn = 0;
+    for (; ai < argc && nn < 16; ai++) ns[nn++] = atoi(argv[ai]);
+    if (nn == 0) {
+        ns[0] = 4096; ns[1] = 16384; ns[2] = 65536;
+        nn = 3;
+    }
+    // DAM_BENCH_PACK_GQA=1: every plan built with ATTN_CUDA_PACK_GQA (heads of a GQA group per CTA)
+    const int bflags = getenv("DAM_BENCH_PACK_GQA") && atoi(getenv("DAM_BENCH_PACK_GQA")) ? ATTN_CUDA_PACK_GQA : 0;
+    const int sh = H == 9 && Hkv == 3 && d == 64 ? 0 : H == 32 && Hkv == 8 && d == 128 ? 1 : -1;
+    int dev;
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    printf("device: %s, %d SMs, L2 %d MB; shape H=%d KV=%d d=%d, bf16%s\n", prop.name, prop.multiProcessorCount,
+           prop.l2CacheSize >> 20, H, Hkv, d, bflags ? "; GQA heads packed per CTA" : "");
+    printf("columns: n | kernel path | plan elem density | tile density | build ms | kernel ms (median) | TFLOP/s (causal "
+           "FLOPs) or vs peers\n");
+    for (int ni = 0; ni < nn; ni++) {
+        const int n = ns[ni];
+        const size_t nq = (size_t)n * H * d, nkv = (size_t)Hkv * n * d;
+        const size_t set_bytes = (nq + 2 * nkv) * 2;
+        inputs in;
+        in.sets = (int)((256u << 20) / set_bytes) + 1;
+        if (in.sets > 8) in.sets = 8;
+        for (int s = 0; s < in.sets; s++) {
+            CUDA_CHECK(cudaMalloc((void **)&in.q[s], nq * 2));
+            CUDA_CHECK(cudaMalloc((void **)&in.k[s], nkv * 2));
+            CUDA_CHECK(cudaMalloc((void **)&in.v[s], nkv * 2));
+            fill_bf16<<<1024, 256>>>(in.q[s], nq, 3 * s + 1);
+            CUDA_LAUNCH_CHECK("fill_bf16");
+            fill_bf16<<<1024, 256>>>(in.k[s], nkv, 3 * s + 2);
+            CUDA_LAUNCH_CHECK("fill_bf16");
+            fill_bf16<<<1024, 256>>>(in.v[s], nkv, 3 * s + 3);
+            CUDA_LAUNCH_CHECK("fill_bf16");
+        }
+        CUDA_CHECK(cudaMalloc((void **)&in.o, nq * 2));
+        CUDA_CHECK(cudaMalloc((void **)&in.empty, sizeof(int)));
+        CUDA_CHECK(cudaMemset(in.empty, 0, sizeof(int)));
+        const int reps = n <= 4096 ? 100 : n <= 16384 ? 40 : 15;
+        const double flops = 4.0 * n * (double)n * d * H / 2;
+
+        attn_cuda_plan *dense = attn_cuda_plan_build_ex(NULL, n, n, H, Hkv, bflags);
+        const float t_dense = time_it(&in, n, H, Hkv, d, dense, reps);
+        const double cudnn_tf = sh >= 0 ? anchor_cudnn_tflops(sh, n) : NAN, cudnn_ms = flops / cudnn_tf / 1e9;
+        printf("n=%-6d dense causal (dense path)   density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
+               "(cuDNN %3.0f TFLOP/s = %.4f ms: ours %.2fx its time; %d input sets, %d reps)\n",
+               n, dense->build_ms, t_dense, flops / t_dense / 1e9, cudnn_tf, cudnn_ms, t_dense / cudnn_ms, in.sets,
+               reps);
+        attn_cuda_plan_free(dense);
+
+        maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
+        for (int h = 0; h < H; h++) plans[h] = maskplan_dense();
+        attn_cuda_plan *dl = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_FORCE_LISTS | bflags);
+        const float t_dl = time_it(&in, n, H, Hkv, d, dl, reps);
+        printf("n=%-6d dense causal (list path)    density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
+               "(plan %.1f MB on device)\n",
+               n, dl->build_ms, t_dl, flops / t_dl / 1e9, dl->device_bytes / 1e6);
+        attn_cuda_plan_free(dl);
+        for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+
+        // DAM-like layout
+        double dens = 0;
+        for (int h = 0; h < H; h++) {
+            plans[h] = dam_like(h);
+            dens += maskplan_density(plans[h], n) / H;
+        }
+        attn_cuda_plan *dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
+        const float t_dam = time_it(&in, n, H, Hkv, d, dp, reps);
+        const double tile_d = (double)dp->head_tiles / dp->causal_tiles;
+        const double acud = sh >= 0 ? anchor_dam_cudnn_ms(sh, n) : NAN, cud = isnan(acud) ? cudnn_ms : acud;
+        const double flex = sh >= 0 ? anchor_dam_flex_ms(sh, n) : NAN;
+        printf("n=%-6d DAM-like (4 sinks+12 cols<512+win 64+4 diags 448-511) density %.5f tiles %.4f build %7.2f  "
+               "%9.4f ms  (vs ours dense %.1fx faster; cuDNN dense %.4f ms -> %.1fx; Flex %.3f ms -> %.1fx; ideal = "
+               "density x cuDNN = %.4f ms, ours / ideal = %.1fx; our dense x tile density = %.4f ms; %lld masks, "
+               "%lld gathered tiles, %.1f MB)\n",
+               n, dens, tile_d, dp->build_ms, t_dam, t_dense / t_dam, cud, cud / t_dam, flex, flex / t_dam, dens * cud,
+               t_dam / (dens * cud), tile_d * t_dense, (long long)dp->n_masks, (long long)dp->n_gathered,
+               dp->device_bytes / 1e6);
+        attn_cuda_plan_free(dp);
+        dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_GATHER | bflags);
+        const float t_ng = time_it(&in, n, H, Hkv, d, dp, reps);
+        printf("n=%-6d DAM-like, no gathered tiles          density %.5f tiles %.4f build %7.2f  %9.4f ms\n", n, dens,
+               (double)dp->head_tiles / dp->causal_tiles, dp->build_ms, t_ng);
+        attn_cuda_plan_free(dp);
+        for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+
+        // sink(128) + window, as in the anchors' FlexAttention table
+        const int windows[2] = {4096, 1024};
+        for (int wi = 0; wi < 2; wi++) {
+            const int w = windows[wi];
+            if (w >= n) continue;
+            for (int h = 0; h < H; h++) plans[h] = sink_window(128, w);
+            const double dsw = maskplan_density(plans[0], n);
+            attn_cuda_plan *sp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
+            const float t_sw = time_it(&in, n, H, Hkv, d, sp, reps);
+            const double fl = sh >= 0 ? anchor_sw_flex_ms(sh, n, w) : NAN;
+            printf("n=%-6d sink 128 + window %-5d       density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense "
+                   "%.4f ms -> %.1fx; Flex %.3f ms -> %.2fx; ideal %.4f ms, ours / ideal %.2fx)\n",
+                   n, w, dsw, (double)sp->head_tiles / sp->causal_tiles, sp->build_ms, t_sw, cudnn_ms,
+                   cudnn_ms / t_sw, fl, fl / t_sw, dsw * cudnn_ms, t_sw / (dsw * cudnn_ms));
+            attn_cuda_plan_free(sp);
+            for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+        }
+        free(plans);
+        int empty = 0;
+        CUDA_CHECK(cudaMemcpy(&empty, in.empty, sizeof(int), cudaMemcpyDeviceToHost));
+        if (empty) {
+            fprintf(stderr, "dam: bench: %d empty rows reported\n", empty);
+            return 1;
+        }
+        for (int s = 0; s < in.sets; s++) {
+            CUDA_CHECK(cudaFree(in.q[s]));
+            CUDA_CHECK(cudaFree(in.k[s]));
+            CUDA_CHECK(cudaFree(in.v[s]));
+        }
+        CUDA_CHECK(cudaFree(in.o));
+        CUDA_CHECK(cudaFree(in.empty));
+    }
+    return 0;
+}

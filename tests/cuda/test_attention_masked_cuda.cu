@@ -1,0 +1,490 @@
+// test_attention_masked_cuda.cu — attn_cuda_masked (kernels/cuda/attention_masked.h) on the GPU
+// against a float64 brute force on the host whose mask comes from the rule of maskplan.h evaluated
+// here on the raw parts (not through maskplan.c), as in tests/test_attention_masked.c.
+// Inputs are random bf16 values; the reference uses the same bf16 values (as doubles), so the only
+// differences are the kernel's fp32 arithmetic, the bf16 rounding of the probabilities before P·V
+// and the bf16 rounding of the output.
+// Tolerance: with |v| <= 1, the probability rounding moves o by at most u·Σp|v|/Σp <= u and the
+// output rounding by at most u·|o| <= u, u = 2^-8 (bf16 unit roundoff), so |o - ref| <= 2^-7 = 7.8e-3
+// (fp32 rounding adds ~1e-6); the relative L2 error ||o - ref|| / ||ref|| must also stay <= 1e-2.
+// Cases: every plan kind (dense, columns, diagonals, blocks, sinks+window, DAM bitmap+columns+
+// diagonals, all parts, sparse blocks), different kinds within one GQA group, groups 1, 3, 4 and 7,
+// lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
+// every logit very negative,
+// soft masks (block bias), head_dim 64 and 128, dense plans on the dense path and on the list path
+// (bit-identical), every sparse plan with and without gathered tiles, every plan with the heads of a
+// GQA group packed per CTA (ATTN_CUDA_PACK_GQA), a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
+// exactly 0), a 2500-token and a 4096-token case (rows sampled for the reference). The output is
+// poisoned (NaN) before each run: an unwritten element fails.
+// Run (needs an NVIDIA GPU, sm_90): make CUDA=1 && build/cuda/test_attention_masked_cuda
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/cuda_check.h"
+#include "tests/test.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_u64(void) {  // xorshift64*
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 2685821657736338717ull;
+}
+static double urand(void) { return (double)(next_u64() >> 11) / (double)(1ull << 53) * 2.0 - 1.0; }  // [-1, 1)
+static int irand(int n) { return n <= 0 ? 0 : (int)((next_u64() >> 33) % (uint64_t)n); }
+
+static uint16_t f2bf(float f) {  // round to nearest even
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static float bf2f(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+// Raw parts of one head's plan (as in tests/test_attention_masked.c).
+typedef struct {
+    int dense;
+    int ncols, ndiags;
+    int32_t cols[40], diags[140];
+    int nqb;
+    int32_t *ptr, *idx;
+    int L;
+    uint64_t *bits;  // [L][ceil(L / 64)]
+    float *bmat;     // NULL or [nqb][nqb]
+} spec;
+
+static int g_bias;
+static int g_negative;  // q <= 0 and k >= 0: every logit is very negative (about -qscale * 8 * d^0.5 / 2)
+
+static int ref_kept(const spec *s, long p, long j) {
+    if (j < 0 || j > p) return 0;
+    if (s->dense) return 1;
+    if (p < s->L && j < s->L) return (int)((s->bits[p * ((s->L + 63) / 64) + j / 64] >> (j % 64)) & 1);
+    for (int i = 0; i < s->ndiags; i++)
+        if (s->diags[i] == p - j) return 1;
+    for (int i = 0; i < s->ncols; i++)
+        if (s->cols[i] == j) return 1;
+    if (p / 64 < s->nqb)
+        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
+            if (s->idx[i] == j / 64) return 1;
+    return 0;
+}
+static double ref_bias(const spec *s, long p, long j) {
+    if (s->bmat == NULL || s->dense || p < s->L) return 0;
+    for (int i = 0; i < s->ndiags; i++)
+        if (s->diags[i] == p - j) return 0;
+    for (int i = 0; i < s->ncols; i++)
+        if (s->cols[i] == j) return 0;
+    if (p / 64 < s->nqb)
+        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
+            if (s->idx[i] == j / 64) return s->bmat[(p / 64) * s->nqb + j / 64];
+    return 0;
+}
+
+enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100 };
+static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
+
+static spec make_spec(int kind, int n, int L) {
+    spec s;
+    memset(&s, 0, sizeof s);
+    switch (kind) {
+    case DENSE: s.dense = 1; break;
+    case COLS:
+        s.ncols = 1 + irand(30);
+        for (int i = 0; i < s.ncols; i++) s.cols[i] = i == 0 ? 0 : irand(n);
+        break;
+    case DIAGS:
+        s.ndiags = 1 + irand(30);
+        for (int i = 0; i < s.ndiags; i++) s.diags[i] = i == 0 ? 0 : irand(2) ? irand(80) : irand(n);
+        break;
+    case STREAMING:
+        s.ncols = 4;
+        for (int i = 0; i < 4; i++) s.cols[i] = 3 - i;
+        s.ndiags = 1 + irand(70);
+        for (int i = 0; i < s.ndiags; i++) s.diags[i] = i;
+        break;
+    case DAMLIKE:  // the benchmark's layout: 4 sinks + 12 columns < 512 + window 64 + 4 diagonals in 448..511
+        s.ncols = 16;
+        for (int i = 0; i < 16; i++) s.cols[i] = i < 4 ? i : 4 + irand(508);
+        s.ndiags = 68;
+        for (int i = 0; i < 68; i++) s.diags[i] = i < 64 ? i : 448 + irand(64);
+        break;
+    case EMPTY_ROWS:
+        s.ncols = 1;
+        s.cols[0] = 50;
+        break;
+    default: break;
+    }
+    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || (g_bias && kind != EMPTY_ROWS && kind != DAMLIKE)) {
+        s.nqb = (n + 63) / 64;
+        s.ptr = (int32_t *)malloc(sizeof(int32_t) * (s.nqb + 1));
+        s.idx = (int32_t *)malloc(sizeof(int32_t) * (s.nqb * 5 + 1));
+        int w = 0;
+        s.ptr[0] = 0;
+        for (int qb = 0; qb < s.nqb; qb++) {
+            const int listed = kind == BLOCKS || kind == SPARSE_BLOCKS || (kind != ALL && irand(2));
+            if (listed) s.idx[w++] = kind == SPARSE_BLOCKS ? 0 : qb;
+            int extra = kind == SPARSE_BLOCKS ? 0 : irand(4);
+            for (int i = 0; i < extra; i++) s.idx[w++] = irand(qb + 1);
+            s.ptr[qb + 1] = w;
+        }
+    }
+    if (g_bias && s.nqb) {
+        const double lo = log(1e-6);
+        s.bmat = (float *)malloc(sizeof(float) * s.nqb * s.nqb);
+        for (int i = 0; i < s.nqb * s.nqb; i++) {
+            const int r = irand(6);
+            s.bmat[i] = r == 0 ? 0.0f : r == 1 ? (float)lo : (float)(lo * (urand() + 1) / 2);
+        }
+    }
+    if (kind == DAM || kind == ALL) {
+        s.L = L;
+        const int W = (L + 63) / 64;
+        s.bits = (uint64_t *)malloc(sizeof(uint64_t) * L * W);
+        for (int i = 0; i < L * W; i++) s.bits[i] = next_u64() & next_u64() & next_u64();
+        for (int p = 0; p < L; p++) {
+            if (p % 7 == 3)
+                for (int w = 0; w < W; w++) s.bits[p * W + w] = 0;
+            if (p % 11 == 5) s.bits[p * W] |= 1;
+            else s.bits[p * W + p / 64] |= 1ull << (p % 64);
+        }
+        s.ncols = 4 + irand(12);
+        for (int i = 0; i < s.ncols; i++) s.cols[i] = i < 4 ? i : irand(L);
+        s.ndiags = 1 + irand(12);
+        for (int i = 0; i < s.ndiags; i++) s.diags[i] = i == 0 ? 0 : irand(L);
+        if (kind == DAM && irand(2)) {
+            int w = 8 + irand(56);
+            for (int i = 0; i < w && s.ndiags < 80; i++) s.diags[s.ndiags++] = i;
+        }
+    }
+    return s;
+}
+
+static void free_spec(spec *s) {
+    free(s->bmat);
+    free(s->ptr);
+    free(s->idx);
+    free(s->bits);
+}
+
+static maskplan *build(const spec *s) {
+    maskplan *p = s->dense ? maskplan_dense() : maskplan_new();
+    if (s->ncols) maskplan_set_cols(p, s->cols, s->ncols);
+    if (s->ndiags) maskplan_set_diags(p, s->diags, s->ndiags);
+    if (s->nqb) maskplan_set_blocks(p, s->nqb, s->ptr, s->idx);
+    if (s->L) maskplan_set_bitmap(p, s->L, s->bits);
+    if (s->bmat) maskplan_set_block_bias_matrix(p, s->bmat, s->nqb);
+    return p;
+}
+
+// float64 reference for query row t (all heads): softmax over the kept keys; none kept -> zeros.
+static void reference_row(double *out, int t, const float *q, int n_q, const float *k, const float *v, int cap,
+                          int n_k, int H, int Hkv, int d, double scale, const spec *specs, double *p, uint8_t *keep) {
+    const int group = H / Hkv, pos = n_k - n_q + t;
+    for (int h = 0; h < H; h++) {
+        const float *qv = q + ((long)t * H + h) * d;
+        const float *kh = k + (long)(h / group) * cap * d, *vh = v + (long)(h / group) * cap * d;
+        double mx = -INFINITY, sum = 0;
+        for (int j = 0; j <= pos; j++) {
+            keep[j] = (uint8_t)ref_kept(&specs[h], pos, j);
+            if (!keep[j]) continue;
+            double s = 0;
+            for (int i = 0; i < d; i++) s += (double)qv[i] * kh[(long)j * d + i];
+            p[j] = s * scale + ref_bias(&specs[h], pos, j);
+            if (p[j] > mx) mx = p[j];
+        }
+        for (int j = 0; j <= pos; j++)
+            if (keep[j]) sum += (p[j] = exp(p[j] - mx));
+        double *o = out + (long)h * d;
+        for (int i = 0; i < d; i++) {
+            double acc = 0;
+            for (int j = 0; j <= pos; j++)
+                if (keep[j]) acc += p[j] * vh[(long)j * d + i];
+            o[i] = sum > 0 ? acc / sum : 0.0;
+        }
+    }
+}
+
+static const double TOL_ABS = 7.8125e-3, TOL_REL_L2 = 1e-2;
+static double worst_abs, worst_rel;  // over all cases, for the summary
+static long cases_run;
+
+typedef struct {
+    double max_abs, rel_l2;
+    int empty, finite;
+} result;
+
+// Runs the kernel on given bf16 inputs (host copies) and compares with the reference on the rows
+// t with t % row_step == 0 or t >= n_q - 8. Returns the result; out_host (optional) gets the output.
+static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16_t *vb, int n_q, int n_k, int cap,
+                            int H, int Hkv, int d, const spec *specs, maskplan **plans, int flags, int row_step,
+                            uint16_t *out_host) {
+    const size_t nq = (size_t)n_q * H * d, nkv = (size_t)Hkv * cap * d;
+    float *q = (float *)malloc(sizeof(float) * nq), *k = (float *)malloc(sizeof(float) * nkv),
+          *v = (float *)malloc(sizeof(float) * nkv);
+    for (size_t i = 0; i < nq; i++) q[i] = bf2f(qb[i]);
+    for (size_t i = 0; i < nkv; i++) {
+        k[i] = bf2f(kb[i]);
+        v[i] = bf2f(vb[i]);
+    }
+    dam_bf16 *dq, *dk, *dv, *dout;
+    int *dempty;
+    CUDA_CHECK(cudaMalloc((void **)&dq, nq * 2));
+    CUDA_CHECK(cudaMalloc((void **)&dk, nkv * 2));
+    CUDA_CHECK(cudaMalloc((void **)&dv, nkv * 2));
+    CUDA_CHECK(cudaMalloc((void **)&dout, nq * 2));
+    CUDA_CHECK(cudaMalloc((void **)&dempty, sizeof(int)));
+    CUDA_CHECK(cudaMemcpy(dq, qb, nq * 2, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dk, kb, nkv * 2, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dv, vb, nkv * 2, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemset(dout, 0xff, nq * 2));  // 0xffff: a NaN
+    CUDA_CHECK(cudaMemset(dempty, 0, sizeof(int)));
+    attn_cuda_plan *plan = attn_cuda_plan_build_ex((const maskplan *const *)plans, n_q, n_k, H, Hkv, flags);
+    const float scale = 1.0f / sqrtf((float)d);
+    attn_cuda_masked(dout, H * d, dq, H * d, n_q, dk, dv, cap, n_k, H, Hkv, d, scale, plan, dempty, NULL);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    uint16_t *ob = (uint16_t *)malloc(nq * 2);
+    result r = {0, 0, 0, 1};
+    CUDA_CHECK(cudaMemcpy(ob, dout, nq * 2, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(&r.empty, dempty, sizeof(int), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < nq; i++)
+        if (!isfinite(bf2f(ob[i]))) r.finite = 0;
+    double *ref = (double *)malloc(sizeof(double) * H * d), *p = (double *)malloc(sizeof(double) * n_k);
+    uint8_t *keep = (uint8_t *)malloc(n_k);
+    double num = 0, den = 0;
+    for (int t = 0; t < n_q; t++) {
+        if (t % row_step != 0 && t < n_q - 8) continue;
+        reference_row(ref, t, q, n_q, k, v, cap, n_k, H, Hkv, d, scale, specs, p, keep);
+        for (int i = 0; i < H * d; i++) {
+            const double o = bf2f(ob[(size_t)t * H * d + i]), e = fabs(o - ref[i]);
+            if (!(e <= r.max_abs)) r.max_abs = isnan(e) ? INFINITY : e;
+            num += (o - ref[i]) * (o - ref[i]);
+            den += ref[i] * ref[i];
+        }
+    }
+    r.rel_l2 = den > 0 ? sqrt(num / den) : sqrt(num);
+    if (!isfinite(r.rel_l2)) r.rel_l2 = INFINITY;
+    if (out_host) memcpy(out_host, ob, nq * 2);
+    attn_cuda_plan_free(plan);
+    CUDA_CHECK(cudaFree(dq));
+    CUDA_CHECK(cudaFree(dk));
+    CUDA_CHECK(cudaFree(dv));
+    CUDA_CHECK(cudaFree(dout));
+    CUDA_CHECK(cudaFree(dempty));
+    free(q); free(k); free(v); free(ob); free(ref); free(p); free(keep);
+    return r;
+}
+
+static void rand_bf16(uint16_t *x, size_t n, double scale) {
+    for (size_t i = 0; i < n; i++) x[i] = f2bf((float)(urand() * scale));
+}
+
+// kinds[h] (or (h + kind_shift) % N_KINDS) per head; returns the kernel's empty count.
+static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int L, const int *kinds, int kind_shift,
+                    int row_step) {
+    const int cap = (n_k + 5 + 7) / 8 * 8;  // larger than n_k: strides must use cap
+    const size_t nq = (size_t)n_q * H * d, nkv = (size_t)Hkv * cap * d;
+    uint16_t *q = (uint16_t *)malloc(nq * 2), *k = (uint16_t *)malloc(nkv * 2), *v = (uint16_t *)malloc(nkv * 2);
+    rand_bf16(q, nq, qscale);
+    rand_bf16(k, nkv, 1);
+    if (g_negative) {
+        for (size_t i = 0; i < nq; i++) q[i] |= 0x8000;   // sign bit set: q <= 0
+        for (size_t i = 0; i < nkv; i++) k[i] &= 0x7fff;  // k >= 0
+    }
+    rand_bf16(v, nkv, 1);
+    spec *specs = (spec *)malloc(sizeof(spec) * H);
+    maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
+    int expect_empty = 0, all_dense = 1;
+    char names[256] = "";
+    for (int h = 0; h < H; h++) {
+        const int kind = kinds ? kinds[h] : (h + kind_shift) % N_KINDS;
+        specs[h] = make_spec(kind, n_k, L);
+        plans[h] = build(&specs[h]);
+        all_dense &= kind == DENSE;
+        if (kind == EMPTY_ROWS) {
+            for (int t = 0; t < n_q; t++) expect_empty += n_k - n_q + t < 50;
+        } else {
+            const char *e = maskplan_validate(plans[h], n_k);
+            CHECK(e == NULL, "test plan invalid: %s", e);
+        }
+        if (h < 8) {
+            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == DAMLIKE ? "dam-like" : kind_name[kind]);
+            strcat(names, " ");
+        }
+    }
+    uint16_t *o1 = (uint16_t *)malloc(nq * 2), *o2 = (uint16_t *)malloc(nq * 2);
+    int ret = 0;
+    // dense plans: the dense path, then the list path (every causal tile listed) must be bit-identical,
+    // then GQA-packed CTAs; other plans: with gathered tiles (the default), then without, then packed
+    for (int pass = 0; pass < 3; pass++) {
+        const int flags = pass == 0   ? 0
+                          : pass == 2 ? ATTN_CUDA_PACK_GQA
+                          : all_dense ? ATTN_CUDA_FORCE_LISTS
+                                      : ATTN_CUDA_NO_GATHER;
+        result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
+        cases_run++;
+        if (r.max_abs > worst_abs) worst_abs = r.max_abs;
+        if (r.rel_l2 > worst_rel) worst_rel = r.rel_l2;
+        CHECK(r.finite, "non-finite or unwritten output n_q=%d n_k=%d H=%d Hkv=%d d=%d L=%d [%s]", n_q, n_k, H, Hkv, d,
+              L, names);
+        CHECK(r.max_abs <= TOL_ABS && r.rel_l2 <= TOL_REL_L2,
+              "max abs error %.3g rel L2 %.3g n_q=%d n_k=%d H=%d Hkv=%d d=%d qscale=%g L=%d flags=%d bias=%d [%s]",
+              r.max_abs, r.rel_l2, n_q, n_k, H, Hkv, d, qscale, L, flags, g_bias, names);
+        CHECK(r.empty == expect_empty, "%d empty rows reported, want %d (n_q=%d n_k=%d H=%d) [%s]", r.empty,
+              expect_empty, n_q, n_k, H, names);
+        if (pass == 1 && all_dense)
+            CHECK(memcmp(o1, o2, nq * 2) == 0, "dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q,
+                  n_k, H, Hkv, d);
+        if (pass == 0) ret = r.empty;
+    }
+    for (int h = 0; h < H; h++) {
+        maskplan_free(plans[h]);
+        free_spec(&specs[h]);
+    }
+    free(plans); free(specs); free(q); free(k); free(v); free(o1); free(o2);
+    return ret;
+}
+
+// Masked keys weigh exactly 0: keys 7..9 and 71 sit in visited tiles but no head keeps them; their
+// keys give the largest scores and their values are 1e30, so any weight (or a masked score in the
+// row maximum) shows in the output.
+static void masked_weigh_zero(void) {
+    const int n = 100, H = 4, Hkv = 2, d = 64, cap = 104;
+    const size_t nq = (size_t)n * H * d, nkv = (size_t)Hkv * cap * d;
+    uint16_t *q = (uint16_t *)malloc(nq * 2), *k = (uint16_t *)malloc(nkv * 2), *v = (uint16_t *)malloc(nkv * 2);
+    for (size_t i = 0; i < nq; i++) q[i] = f2bf((float)fabs(urand()));
+    for (int g = 0; g < Hkv; g++)
+        for (int j = 0; j < cap; j++)
+            for (int i = 0; i < d; i++) {
+                const int hidden = (j >= 7 && j <= 9) || j == 71;
+                k[((size_t)g * cap + j) * d + i] = f2bf(hidden ? 3.0f : (float)urand());
+                v[((size_t)g * cap + j) * d + i] = f2bf(hidden ? 1e30f : (float)urand());
+            }
+    spec specs[4];
+    memset(specs, 0, sizeof specs);
+    const int32_t cols[2][3] = {{0, 5, 10}, {0, 70, 72}};
+    maskplan *plans[4];
+    for (int h = 0; h < H; h++) {
+        if (h < 2) {
+            specs[h].ncols = 3;
+            memcpy(specs[h].cols, cols[h], sizeof cols[h]);
+        } else {
+            specs[h].L = n;
+            specs[h].bits = (uint64_t *)calloc((size_t)n * 2, sizeof(uint64_t));
+            for (int p = 0; p < n; p++)
+                for (int j = 0; j <= p; j++)
+                    if (!((j >= 7 && j <= 9) || j == 71) && (h == 2 || j % 3 != 1))
+                        specs[h].bits[p * 2 + j / 64] |= 1ull << (j % 64);
+        }
+        plans[h] = build(&specs[h]);
+    }
+    result r = run_and_check(q, k, v, n, n, cap, H, Hkv, d, specs, plans, 0, 1, NULL);
+    cases_run++;
+    CHECK(r.finite && r.empty == 0 && r.max_abs <= TOL_ABS, "masked keys leak: max abs error %.3g, %d empty",
+          r.max_abs, r.empty);
+    for (int h = 0; h < H; h++) {
+        maskplan_free(plans[h]);
+        free(specs[h].bits);
+    }
+    free(q); free(k); free(v);
+}
+
+static void all_cases(void) {
+    const int groups[][2] = {{4, 4}, {9, 3}, {7, 1}, {8, 2}};
+    const int lens[] = {1, 63, 65, 100, 129, 300};
+    for (int gi = 0; gi < 4; gi++) {
+        const int H = groups[gi][0], Hkv = groups[gi][1];
+        for (int li = 0; li < 6; li++)
+            for (int shift = 0; shift < N_KINDS; shift += (H >= N_KINDS ? N_KINDS : 3))
+                run_case(lens[li], lens[li], H, Hkv, 64, 1, 100, NULL, shift + li, 1);
+        run_case(37, 300, H, Hkv, 64, 1, 100, NULL, gi, 1);      // chunked prefill: 37 queries after 263 keys
+        run_case(37, 300, H, Hkv, 64, 1, 280, NULL, gi + 3, 1);  // ... straddling the bitmap edge
+        run_case(100, 700, H, Hkv, 64, 1, 512, NULL, gi + 1, 1); // 100 queries after 600 keys
+        run_case(1, 517, H, Hkv, 64, 1, 512, NULL, gi, 1);       // decode
+        run_case(70, 70, H, Hkv, 128, 1, 50, NULL, gi, 1);       // head_dim 128
+        run_case(129, 129, H, Hkv, 128, 1, 100, NULL, gi + 4, 1);
+        run_case(37, 300, H, Hkv, 128, 1, 100, NULL, gi + 2, 1);
+        const int dense[9] = {DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE};
+        run_case(100, 100, H, Hkv, 64, 1, 100, dense, 0, 1);  // dense path and list path
+        run_case(37, 300, H, Hkv, 128, 1, 100, dense, 0, 1);
+        run_case(1, 517, H, Hkv, 64, 1, 100, dense, 0, 1);
+        run_case(333, 333, H, Hkv, 64, 1, 100, dense, 0, 1);
+    }
+    const int bitmap_kinds[] = {5, 6, 5, 6, 5, 6, 5, 6, 5};  // DAM, ALL
+    for (int L = 100; L <= 512; L += 412)
+        for (int n = L - 1; n <= L + 1; n++) {
+            run_case(n, n, 9, 3, 64, 1, L, bitmap_kinds, 0, 1);
+            run_case(n, n, 7, 1, 64, 1, L, NULL, n, 1);
+        }
+    // huge logits: most probabilities underflow; masked keys must stay out of the max
+    for (int shift = 0; shift < N_KINDS; shift += 3) run_case(65, 200, 9, 3, 64, 200, 100, NULL, shift, 1);
+    run_case(300, 300, 9, 3, 64, 200, 100, bitmap_kinds, 0, 1);
+    run_case(300, 300, 9, 3, 128, 200, 100, NULL, 1, 1);
+    // every logit very negative (row maxima around -400 .. -800 after scaling): the offset is the
+    // finite row maximum, never a sentinel
+    g_negative = 1;
+    for (int shift = 0; shift < N_KINDS; shift += 2) run_case(100, 300, 9, 3, 64, 200, 100, NULL, shift, 1);
+    run_case(129, 129, 8, 2, 128, 200, 100, NULL, 3, 1);
+    g_negative = 0;
+}
+
+// A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
+static void quick_cases(void) {
+    for (int shift = 0; shift < N_KINDS; shift += 3) {
+        run_case(100, 100, 9, 3, 64, 1, 100, NULL, shift, 1);
+        run_case(37, 300, 8, 2, 64, 1, 100, NULL, shift, 1);
+        run_case(65, 129, 7, 1, 128, 1, 100, NULL, shift, 1);
+    }
+    const int dense[9] = {DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE};
+    run_case(200, 200, 9, 3, 64, 1, 100, dense, 0, 1);
+    masked_weigh_zero();
+}
+
+int main(int argc, char **argv) {
+    int dev;
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    printf("device: %s, sm_%d%d, %d SMs\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+    if (argc > 1 && strcmp(argv[1], "quick") == 0) {
+        quick_cases();
+        g_bias = 1;
+        quick_cases();
+        printf("quick: %ld kernel runs; worst max abs error %.3g, worst relative L2 error %.3g\n", cases_run, worst_abs,
+               worst_rel);
+        return test_done("attention_masked_cuda quick");
+    }
+    all_cases();
+    g_bias = 1;  // the same cases with a block bias on every plan
+    all_cases();
+    g_bias = 0;
+    // an invalid plan: rows 0 .. 49 of some heads keep nothing -> zeros, counted
+    const int with_empty[] = {EMPTY_ROWS, DENSE, DIAGS, EMPTY_ROWS, STREAMING, EMPTY_ROWS};
+    int e = run_case(100, 100, 6, 2, 64, 1, 100, with_empty, 0, 1);
+    CHECK(e == 150, "empty rows counted %d, want 150", e);
+    e = run_case(20, 100, 6, 2, 64, 1, 100, with_empty, 0, 1);
+    CHECK(e == 0, "chunk beyond the empty rows: %d", e);
+    masked_weigh_zero();
+    // larger: many tiles per row (the cp.async pipeline), DAM-like layout and dense, rows sampled
+    int damlike[32];
+    for (int i = 0; i < 32; i++) damlike[i] = DAMLIKE;
+    const int dense[9] = {DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE};
+    run_case(2500, 2500, 9, 3, 64, 1, 100, damlike, 0, 13);
+    run_case(2500, 2500, 9, 3, 64, 1, 100, dense, 0, 29);
+    run_case(1000, 4096, 9, 3, 64, 1, 100, dense, 0, 37);
+    run_case(2500, 2500, 9, 3, 128, 1, 100, NULL, 3, 17);
+    run_case(2000, 2000, 32, 8, 128, 1, 100, damlike, 0, 97);
+    printf("%ld kernel runs; worst max abs error %.3g (tolerance %.3g), worst relative L2 error %.3g (tolerance %.3g)\n",
+           cases_run, worst_abs, TOL_ABS, worst_rel, TOL_REL_L2);
+    return test_done("attention_masked_cuda");
+}
