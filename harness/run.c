@@ -29,6 +29,8 @@ static void check_writable(const char *path, bool resume, bool overwrite) {
         if (S_ISDIR(st.st_mode)) dam_die(DAM_EXIT_INPUT, "%s: is a directory, not a results file", path);
         if (!resume && !overwrite)
             dam_die(DAM_EXIT_INPUT, "%s: exists; use --resume to continue that run or --overwrite to replace it", path);
+        /* --resume republishes the file: never over one written under another schema major */
+        if (resume) results_check_schema_h5(path);
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);

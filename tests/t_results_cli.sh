@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `dam inspect` and `dam check` on synthetic results files written by tests/tools/results_tool:
 # check exits 0 within the margin, 1 on a regression (listed on stderr), 2 on a missing file, an
-# unknown baseline, no common examples or malformed arguments (one stderr line each); inspect
+# unknown baseline, no common examples, malformed arguments or a results file of another schema
+# major version (one stderr line each; inspect, plot and run --resume refuse it too); inspect
 # prints one CSV row per (method, example) and flags the cells where full attention scores < 0.5.
 # If python3 with h5py is installed, the h5py snippet of docs/hdf5.md is run on a file too.
 set -u
@@ -54,6 +55,20 @@ expect bad_metric 2 "--metric: unknown metric \"bogus\"" check "$tmp/ok.h5" --me
 expect unknown_flag 2 "unknown argument --frob" check "$tmp/ok.h5" --frob
 expect no_file 2 "give a results file" check --baseline full
 expect two_files 2 "more than one results file" check "$tmp/ok.h5" "$tmp/drop.h5"
+
+# schema versions (docs/hdf5.md): a newer minor reads; another major is refused by every reader,
+# and by `dam run --resume`, which would republish the file, with one line naming file and version
+cp "$tmp/ok.h5" "$tmp/minor.h5"; "$tool" set-schema "$tmp/minor.h5" 1.9 || bad set_schema "minor.h5"
+cp "$tmp/ok.h5" "$tmp/major.h5"; "$tool" set-schema "$tmp/major.h5" 2.0 || bad set_schema "major.h5"
+expect schema_minor_reads 0 "passkey +dam" inspect "$tmp/minor.h5"
+for c in inspect check plot; do
+    expect "schema_major_$c" 2 "$tmp/major.h5: attribute schema_version: schema 2.0 is not supported \(this dam reads 1\.x; upgrade dam\)" $c "$tmp/major.h5"
+done
+printf '{"workloads": [{"task": "passkey", "lengths": [512]}], "methods": [{"method": "full"}]}' >"$tmp/resume.json"
+expect schema_major_resume 2 "$tmp/major.h5: attribute schema_version: schema 2.0 is not supported" run "$tmp/resume.json" -o "$tmp/major.h5" --resume
+cp "$tmp/ok.h5" "$tmp/old.h5"; "$tool" set-schema "$tmp/old.h5" 0.3
+expect schema_old_major 2 "$tmp/old.h5: .*schema 0\.3 is not supported \(this dam reads 1\.x; re-run with this dam\)" check "$tmp/old.h5"
+[ "$(h5dump -a /schema_version "$tmp/major.h5" 2>/dev/null | grep -c '"2.0"')" -eq 1 ] || bad schema_untouched "resume changed major.h5"
 
 # inspect
 expect summary 0 "niah +full +2048 +10 +0\.250 .*uninformative" inspect "$tmp/ok.h5"
