@@ -56,6 +56,23 @@ expect unknown_flag 2 "unknown argument --frob" check "$tmp/ok.h5" --frob
 expect no_file 2 "give a results file" check --baseline full
 expect two_files 2 "more than one results file" check "$tmp/ok.h5" "$tmp/drop.h5"
 
+# --expected: committed values with tolerances (the regression gate's form; tests/t_regression.sh)
+printf '# comment\n\npasskey\tdam\tscore\t0.995\t0.0001\npasskey  full  answer_nll  0.5  0\n' >"$tmp/exp_ok.tsv"
+expect expected_ok 0 "passkey +dam +score +20 +0\.995000 +0\.995000 .* ok" check "$tmp/ok.h5" --expected "$tmp/exp_ok.tsv"
+printf 'passkey\tdam\tscore\t0.995\t0.0001\nniah\tstreaming\tscore\t0.7\t0.01\n' >"$tmp/exp_drift.tsv"
+expect expected_drift 1 "exp_drift.tsv:2: streaming on niah: score 0\.623000, expected 0\.700000 \+- 0\.01" check "$tmp/ok.h5" --expected "$tmp/exp_drift.tsv"
+expect expected_drift_table 1 "niah +streaming +score .*DRIFT" check "$tmp/ok.h5" --expected "$tmp/exp_drift.tsv"
+printf 'passkey\tbigbird\tscore\t1\t0\n' >"$tmp/exp_missing.tsv"
+expect expected_missing 1 "no results of bigbird on passkey" check "$tmp/ok.h5" --expected "$tmp/exp_missing.tsv"
+printf 'passkey\tdam\tscore\t1\n' >"$tmp/exp_short.tsv"
+expect expected_malformed 2 "exp_short.tsv:1: expected TASK METHOD METRIC EXPECTED TOLERANCE" check "$tmp/ok.h5" --expected "$tmp/exp_short.tsv"
+printf 'passkey\tdam\tscore\t1\t-1\n' >"$tmp/exp_neg.tsv"
+expect expected_negative_tol 2 "exp_neg.tsv:1: expected TASK" check "$tmp/ok.h5" --expected "$tmp/exp_neg.tsv"
+printf '# nothing\n' >"$tmp/exp_empty.tsv"
+expect expected_empty 2 "exp_empty.tsv: no expected values" check "$tmp/ok.h5" --expected "$tmp/exp_empty.tsv"
+expect expected_no_file 2 "$tmp/none.tsv: cannot open" check "$tmp/ok.h5" --expected "$tmp/none.tsv"
+expect expected_with_gate 2 "--expected excludes --baseline" check "$tmp/ok.h5" --expected "$tmp/exp_ok.tsv" --baseline full
+
 # schema versions (docs/hdf5.md): a newer minor reads; another major is refused by every reader,
 # and by `dam run --resume`, which would republish the file, with one line naming file and version
 cp "$tmp/ok.h5" "$tmp/minor.h5"; "$tool" set-schema "$tmp/minor.h5" 1.9 || bad set_schema "minor.h5"
