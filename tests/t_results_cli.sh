@@ -103,6 +103,19 @@ expect inspect_flag 2 "unknown argument --xml" inspect "$tmp/ok.h5" --xml
 expect inspect_help 0 "usage: dam inspect" inspect --help
 expect check_help 0 "usage: dam check" check --help
 
+# plot: every figure as PNG and SVG; the cost table holds one block per method (medians per length)
+if command -v gnuplot >/dev/null; then
+    n=$((n + 1))
+    if "$dam" plot "$tmp/ok.h5" -o "$tmp/plots" >/dev/null 2>"$tmp/err"; then
+        for f in accuracy heatmap pareto cost mass_recall; do
+            for e in png svg; do [ -s "$tmp/plots/passkey_$f.$e" ] || bad plot_files "passkey_$f.$e missing"; done
+        done
+        [ "$(awk 'NF' "$tmp/plots/data/niah_cost.tsv" | cut -f1 | sort -u | tr '\n' ' ')" = "0 1 2 " ] || bad plot_cost_table "$(cat "$tmp/plots/data/niah_cost.tsv")"
+        # full (1 by definition) gets no mass-recall panel: dam and streaming only
+        [ "$(awk 'NF' "$tmp/plots/data/passkey_mass_recall.tsv" | cut -f1 | sort -u | tr '\n' ' ')" = "0 1 " ] || bad plot_mass_recall "panels: $(cut -f1 "$tmp/plots/data/passkey_mass_recall.tsv" | sort -u | tr '\n' ' ')"
+    else bad plot "$(cat "$tmp/err")"; fi
+fi
+
 # the h5py snippet of docs/hdf5.md, verbatim, when h5py is available
 if python3 -c "import h5py" 2>/dev/null && [ -f "$root/docs/hdf5.md" ]; then
     n=$((n + 1))

@@ -40,7 +40,7 @@ rows() { python3 -c 'import csv,sys; print(len(list(csv.reader(sys.stdin))) - 1)
 [ "$("$dam" inspect --csv "$tmp/small.h5" | rows)" -eq 6 ] && ok || bad "inspect --csv rows"
 "$dam" check "$tmp/small.h5" --baseline full --max-drop 1.0 >/dev/null && ok || bad "check with margin 1.0"
 "$dam" plot "$tmp/small.h5" -o "$tmp/plots" >/dev/null 2>&1 && [ -s "$tmp/plots/passkey_accuracy.png" ] && \
-    [ -s "$tmp/plots/niah_heatmap.svg" ] && ok || bad "plot"
+    [ -s "$tmp/plots/niah_heatmap.svg" ] && [ -s "$tmp/plots/passkey_cost.png" ] && [ -s "$tmp/plots/niah_cost.svg" ] && ok || bad "plot"
 # an existing results file is never replaced silently; --overwrite and --resume are explicit
 "$dam" run "$tmp/small.json" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "small.h5: exists; use --resume" "$tmp/err" && ok || bad "existing output not refused: $(cat "$tmp/err")"
