@@ -1,7 +1,6 @@
 /* progress.c — see progress.h. */
 #include "harness/progress.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
