@@ -2,7 +2,10 @@
  * read (TSV, DIR/data/) and runs gnuplot on them (PNG + SVG, DESIGN §8):
  *   <task>_accuracy     accuracy vs prompt length, one line per method, Wilson 95% intervals
  *   <task>_heatmap      length × depth grid of mean scores, one panel per method
- *   <task>_mass_recall  tail mass recall per (layer, query head), one panel per non-full method */
+ *   <task>_mass_recall  tail mass recall per (layer, query head), one panel per non-full method
+ *   <task>_pareto       accuracy vs mean density, one point per method instance
+ *   <task>_cost         prefill ms, decode ms/token, peak and KV memory vs length (log axes), one
+ *                       line per method, with each method's prefill crossover against `full` */
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -34,6 +37,10 @@ static const char *HELP =
     "  <task>_heatmap.png      length x depth grid of mean scores, one panel per method\n"
     "  <task>_mass_recall.png  tail mass recall per layer and query head, per sparse method\n"
     "  <task>_pareto.png       accuracy vs mean density, one point per method instance (sweeps)\n"
+    "  <task>_cost.png         median prefill ms, decode ms/token, peak and KV MiB vs prompt length\n"
+    "                          (log axes), one line per method; where a method's median prefill\n"
+    "                          first falls below full's (the speed-up crossover), it is marked\n"
+    "Titles name the task, the model and the harness commit recorded in the file.\n"
     "With --patterns, draws DAM masks instead: for each chosen head (default 0:0 and the head with\n"
     "the most patterns) the calibrated true mask beside the extended mask at --length tokens\n"
     "(default 4096), as dam_mask_lLL_hH.png / .svg in DIR (default: the pattern file without .h5,\n"
@@ -104,6 +111,27 @@ static void mkdir_p(const char *dir) {
             *p = '/';
         }
     if (mkdir(buf, 0777) != 0 && errno != EEXIST) dam_die(DAM_EXIT_INPUT, "%s: cannot create: %s", dir, strerror(errno));
+}
+
+/* Medians over the results of (method, task) with target length `len` of prefill ms, decode
+ * ms/token, peak bytes and KV bytes into v[4]; returns the number of results (0: v untouched). */
+static int cost_cell(const run_data *d, const char *method, const char *task, int len, double v[4]) {
+    int n = 0;
+    for (int r = 0; r < d->n_results; r++) n += !strcmp(d->results[r].method, method) && !strcmp(d->results[r].task, task);
+    if (n == 0) return 0;
+    double *col = dam_malloc(sizeof(double) * 4 * (size_t)n, "cost columns");
+    int k = 0;
+    for (int r = 0; r < d->n_results; r++) {
+        const result_record *res = &d->results[r];
+        if (strcmp(res->method, method) || strcmp(res->task, task)) continue;
+        const example_record *e = run_data_find_example(d, task, res->index);
+        if (!e || e->target_len != len) continue;
+        col[k] = res->prefill_ms, col[n + k] = res->decode_ms, col[2 * n + k] = res->peak_bytes, col[3 * n + k] = res->kv_bytes;
+        k++;
+    }
+    for (int c = 0; c < 4 && k > 0; c++) v[c] = median(col + (size_t)c * n, (size_t)k);
+    dam_free(col);
+    return k;
 }
 
 /* Writes a matrix file of the extended mask of plan p over n tokens, binned to `bin` tokens per
@@ -320,6 +348,42 @@ int cmd_plot(int argc, char **argv) {
         gnuplot(settings, script);
         n_files += 2;
 
+        /* latency and memory vs length (log axes) with the prefill crossover against full */
+        dam_format(path, sizeof path, "%s/%s_cost.tsv", datadir, task);
+        fp = open_out(path);
+        const int kfull = run_data_find_method(&d, "full") ? (int)(run_data_find_method(&d, "full") - d.methods) : -1;
+        double full_prefill[CAP];
+        for (int l = 0; l < n_len; l++) {
+            double v[4];
+            full_prefill[l] = kfull >= 0 && cost_cell(&d, "full", task, lens[l], v) ? v[0] : NAN;
+        }
+        char cross[2048] = "";
+        int n_cross = 0;
+        for (int k = 0; k < d.n_methods; k++) {
+            bool crossed = false;
+            for (int l = 0; l < n_len; l++) {
+                double v[4];
+                int n = cost_cell(&d, d.methods[k].name, task, lens[l], v);
+                if (n == 0) continue;
+                /* log axes: a zero (decode time with one generated token) is not drawn */
+                for (int c = 0; c < 4; c++) v[c] = v[c] > 0 ? v[c] : NAN;
+                fprintf(fp, "%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%d\n", k, lens[l], v[0], v[1], v[2] / 1048576.0, v[3] / 1048576.0, n);
+                if (k != kfull && !crossed && v[0] < full_prefill[l]) { /* NaN compares false */
+                    crossed = true;
+                    snprintf(cross + strlen(cross), sizeof cross - strlen(cross), "%s%d %d %.6g", n_cross ? " " : "", k, lens[l], v[0]);
+                    n_cross++;
+                }
+            }
+            fputs("\n\n", fp);
+        }
+        fclose(fp);
+        dam_format(out, sizeof out, "%s/%s_cost", dir, task);
+        dam_format(settings, sizeof settings, "data='%s'; names='%s'; cross='%s'; hasfull=%d; out='%s'; ttl='%s: latency and memory vs length'",
+                   path, names, cross, kfull >= 0, out, ttl);
+        dam_format(script, sizeof script, "%s/plots/cost_vs_length.gp", dam_root());
+        gnuplot(settings, script);
+        n_files += 2;
+
         /* tail mass recall per layer x head, sparse methods only */
         dam_format(path, sizeof path, "%s/%s_mass_recall.tsv", datadir, task);
         fp = open_out(path);
@@ -329,6 +393,8 @@ int cmd_plot(int argc, char **argv) {
         double *acc = dam_malloc(sizeof(double) * L * H, "plot sums");
         int *cnt = dam_malloc(sizeof(int) * L * H, "plot counts");
         for (int k = 0; k < d.n_methods; k++) {
+            /* full holds 1 by definition, not a measurement: an all-white panel says nothing */
+            if (strcmp(d.methods[k].name, "full") == 0) continue;
             memset(acc, 0, sizeof(double) * L * H);
             memset(cnt, 0, sizeof(int) * L * H);
             int any = 0;

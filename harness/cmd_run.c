@@ -10,7 +10,7 @@
 
 static const char *HELP =
     "usage: dam run [CONFIG.json] [-o results/NAME.h5] [--set KEY=VALUE ...] [--resume | --overwrite]\n"
-    "               [--device cpu] [--threads N]\n"
+    "               [--device cpu] [--threads N] [--progress auto|bar|lines|none] [--progress-every S]\n"
     "\n"
     "Evaluates every method of the config on every example of its workloads, on identical token\n"
     "ids: accuracy, answer NLL, logit KL against full attention, density, alignment (mass recall,\n"
@@ -25,11 +25,18 @@ static const char *HELP =
     "  --set K=V      override a config value: K is a key path (seed, workloads[0].lengths,\n"
     "                 methods[2].tau) or METHOD.KEY (dam.tau); V is JSON (repeatable)\n"
     "  --device D     cpu (cuda needs a CUDA build)\n"
-    "  --threads N    CPU threads (overrides the config)\n";
+    "  --threads N    CPU threads (overrides the config)\n"
+    "  --progress M   progress on stderr: bar (one status line rewritten in place: cells done/total,\n"
+    "                 elapsed, ETA, the cell running), lines (that status as a plain line every\n"
+    "                 --progress-every seconds and at the end, for logs), none, or auto (default:\n"
+    "                 bar when stderr is a terminal, else lines). One line per finished cell is\n"
+    "                 printed in every mode; the table goes to stdout.\n"
+    "  --progress-every S  seconds between progress lines in lines mode (default 30)\n";
 
 int cmd_run(int argc, char **argv) {
     const char *config = NULL, *output = NULL, *device = NULL;
-    long threads = -1;
+    long threads = -1, progress_every = 30;
+    progress_mode progress = PROGRESS_AUTO;
     bool resume = false, overwrite = false;
     const char *sets[64] = {0};
     int n_sets = 0;
@@ -45,6 +52,11 @@ int cmd_run(int argc, char **argv) {
         }
         else if (strcmp(a, "--device") == 0) device = arg_value(argc, argv, &i);
         else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
+        else if (strcmp(a, "--progress") == 0) {
+            const char *v = arg_value(argc, argv, &i);
+            if (!progress_mode_parse(v, &progress)) dam_die(DAM_EXIT_INPUT, "--progress: \"%s\" is not auto, bar, lines or none", v);
+        }
+        else if (strcmp(a, "--progress-every") == 0) progress_every = arg_long(a, arg_value(argc, argv, &i), 1, 86400);
         else if (strncmp(a, "-", 1) == 0) dam_die(DAM_EXIT_INPUT, "run: unknown option %s (see --help)", a);
         else if (config == NULL) config = a;
         else dam_die(DAM_EXIT_INPUT, "run: more than one config file given");
@@ -55,7 +67,7 @@ int cmd_run(int argc, char **argv) {
     config_load(config, sets, n_sets, &cfg);
     if (threads > 0) cfg.threads = (int)threads;
     if (resume && overwrite) dam_die(DAM_EXIT_INPUT, "run: --resume and --overwrite exclude each other");
-    run_opts o = {output, resume, overwrite, 20};
+    run_opts o = {output, resume, overwrite, 20, progress, (double)progress_every};
     int rc = run_execute(&cfg, &o);
     config_free(&cfg);
     return rc;

@@ -1045,25 +1045,44 @@ static void rorder(rctx *r, hid_t g, const char *gpath, const char *attr, char *
     free_strs(order, no);
 }
 
-void results_read_h5(const char *path, run_data *d) {
+/* Opens `path` read-only into r->file (exit 2 with a one-line message if it is missing or not
+ * HDF5). */
+static void ropen(rctx *r, const char *path) {
     h5_quiet();
-    run_data_init(d);
-    rctx r = {.path = path, .file = -1};
+    r->path = path;
+    r->file = -1;
     if (access(path, R_OK) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open: %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open: not an HDF5 file", path);
-    r.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (r.file < 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open: damaged HDF5 file", path);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (r->file < 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open: damaged HDF5 file", path);
+}
 
-    if (H5Aexists(r.file, "schema_version") <= 0) rfail(&r, "/", "no schema_version attribute: not a dam results file");
-    char *sv = rattr_str(&r, r.file, "", "schema_version");
+/* Refuses (exit 2) a file without schema_version or of another major version. */
+static void check_schema(rctx *r) {
+    if (H5Aexists(r->file, "schema_version") <= 0) rfail(r, "/", "no schema_version attribute: not a dam results file");
+    char *sv = rattr_str(r, r->file, "", "schema_version");
     int major = -1, minor = -1;
     char tail;
     if (sscanf(sv, "%d.%d%c", &major, &minor, &tail) != 2 || major < 0 || minor < 0)
-        rfail(&r, "attribute schema_version", "\"%s\" is not major.minor", sv);
+        rfail(r, "attribute schema_version", "\"%s\" is not major.minor", sv);
     if (major != RESULTS_SCHEMA_MAJOR)
-        rfail(&r, "attribute schema_version", "schema %s is not supported (this dam reads %d.x; %s)", sv,
+        rfail(r, "attribute schema_version", "schema %s is not supported (this dam reads %d.x; %s)", sv,
               RESULTS_SCHEMA_MAJOR, major > RESULTS_SCHEMA_MAJOR ? "upgrade dam" : "re-run with this dam");
     dam_free(sv);
+}
+
+void results_check_schema_h5(const char *path) {
+    rctx r;
+    ropen(&r, path);
+    check_schema(&r);
+    H5Fclose(r.file);
+}
+
+void results_read_h5(const char *path, run_data *d) {
+    run_data_init(d);
+    rctx r;
+    ropen(&r, path);
+    check_schema(&r);
     for (int i = 0; i < N_ROOT_STR_ATTRS; i++) *root_str_field(d, i) = rattr_str(&r, r.file, "", ROOT_STR_ATTRS[i]);
     {
         uint64_t *s = rattr_num(&r, r.file, "", "seed", H5T_NATIVE_UINT64, H5T_INTEGER, 1, NULL);

@@ -150,6 +150,11 @@ void results_write_h5(const char *path, run_data *d);
  * and object. Results come back in canonical order. */
 void results_read_h5(const char *path, run_data *d);
 
+/* Checks only that `path` is a dam results file whose schema_version has this dam's major version
+ * (RESULTS_SCHEMA_MAJOR): what `dam run --resume` needs before it replaces the file. On error
+ * exits with status 2 and one line naming the file and the version, as results_read_h5 does. */
+void results_check_schema_h5(const char *path);
+
 /* Mean over layers and heads of alignment metric `metric` (ALIGN_*) of r, NaN cells skipped; NaN
  * if none was measured. */
 double result_alignment_mean(const result_record *r, int metric);

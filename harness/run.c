@@ -15,6 +15,7 @@
 #include "harness/attn_ctx.h"
 #include "harness/commands.h"
 #include "harness/journal.h"
+#include "harness/progress.h"
 #include "harness/registry.h"
 #include "harness/results_h5.h"
 #include "harness/summary.h"
@@ -29,6 +30,8 @@ static void check_writable(const char *path, bool resume, bool overwrite) {
         if (S_ISDIR(st.st_mode)) dam_die(DAM_EXIT_INPUT, "%s: is a directory, not a results file", path);
         if (!resume && !overwrite)
             dam_die(DAM_EXIT_INPUT, "%s: exists; use --resume to continue that run or --overwrite to replace it", path);
+        /* --resume republishes the file: never over one written under another schema major */
+        if (resume) results_check_schema_h5(path);
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
@@ -260,10 +263,11 @@ int run_execute(run_config *cfg, const run_opts *o) {
     attn_ctx ctx;
     cell_env env = {m, cfg, &ctx, dam_malloc(sizeof(float) * m->cfg.vocab * (size_t)max_ans, "reference log-probs"), false};
     const int total = n_ex * cfg->n_methods;
-    int done = 0, skipped = 0;
-    /* the ETA weighs cells by prompt length (a 4K cell costs ~6x a 1K cell on the CPU) */
-    double work_total = 0, work_ran = 0, work_skipped = 0;
+    int done = 0;
+    /* progress weighs cells by prompt length (a 4K cell costs ~6x a 1K cell on the CPU) */
+    double work_total = 0;
     for (int i = 0; i < n_ex; i++) work_total += (double)ex[i].n * cfg->n_methods;
+    progress *pr = progress_start(stderr, o->progress, total, work_total, o->progress_every_s);
     double t_start = now_ms(), t_pub = now_ms();
     for (int i = 0; i < n_ex; i++) {
         env.have_full = false;
@@ -276,22 +280,21 @@ int run_execute(run_config *cfg, const run_opts *o) {
             for (int q = k + 1; q < cfg->n_methods; q++)
                 later_missing |= !journal_has_result(&d, cfg->methods[q].name, ex[i].rec.task, ex[i].rec.index);
             if (have && !(method_is_full(meth) && later_missing)) {
-                skipped++;
-                work_skipped += ex[i].n;
+                progress_cell_end(pr, ex[i].n, false);
                 continue;
             }
+            char what[160];
+            snprintf(what, sizeof what, "%s on %s #%d, %d tokens", meth->name, ex[i].rec.task, ex[i].rec.index, ex[i].n);
+            progress_cell_begin(pr, what);
             attn_ctx_init(&ctx, m, meth);
             result_record r;
             run_cell(&env, meth, &ex[i], &r);
             attn_ctx_free(&ctx);
             if (!have) journal_append_result(j, &r);
-            double el = (now_ms() - t_start) / 1e3;
-            work_ran += ex[i].n;
-            double eta = el / work_ran * (work_total - work_ran - work_skipped);
-            fprintf(stderr, "[%3d/%d] %-8s #%-3d L=%-6d depth %.2f  %-10s score %.2f  nll %.3f  density %.3f  "
-                    "prefill %.1f s  (elapsed %.0f s, eta %.0f s)\n",
-                    done + 1, total, ex[i].rec.task, ex[i].rec.index, ex[i].n, ex[i].rec.depth, meth->name, r.score,
-                    r.answer_nll, r.density, r.prefill_ms / 1e3, el, eta);
+            progress_log(pr, "[%3d/%d] %-8s #%-3d L=%-6d depth %.2f  %-10s score %.2f  nll %.3f  density %.3f  prefill %.1f s\n",
+                         done + 1, total, ex[i].rec.task, ex[i].rec.index, ex[i].n, ex[i].rec.depth, meth->name, r.score,
+                         r.answer_nll, r.density, r.prefill_ms / 1e3);
+            progress_cell_end(pr, ex[i].n, true);
             run_data_take_result(&d, &r);
             result_record_free(&r);
         }
@@ -300,6 +303,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
             t_pub = now_ms();
         }
     }
+    progress_finish(pr);
     char now[32];
     results_utc_now(now);
     dam_free(d.end_time);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "harness/config.h"
+#include "harness/progress.h"
 
 /* Options of one run beyond the config. */
 typedef struct {
@@ -21,6 +22,8 @@ typedef struct {
     bool resume;         /* continue from the journal next to the output */
     bool overwrite;      /* replace an existing results file (otherwise refused) */
     int publish_every_s; /* republish the HDF5 file at most this often (the end always publishes) */
+    progress_mode progress; /* progress display on stderr (progress.h) */
+    double progress_every_s; /* seconds between progress lines in lines mode */
 } run_opts;
 
 /* Executes the run. Exits through dam_die on errors (status 2 input, 3 runtime); returns 0. */

@@ -19,9 +19,12 @@ set xlabel "prompt length (tokens)"
 set ylabel "depth (%)"
 set cblabel "score"
 unset key
+# canvas width: the panels, but never narrower than the title (about 7 px per character at 10 pt)
+cw = (360*nmeth+120)
+if (strlen(ttl) * 7 + 60 > cw) { cw = strlen(ttl) * 7 + 60 }
 do for [fmt in "png svg"] {
-    if (fmt eq "png") { set terminal pngcairo size (360*nmeth+120),420 font ",10"; set output out.".png" }
-    else { set terminal svg size (360*nmeth+120),420 font ",10" dynamic; set output out.".svg" }
+    if (fmt eq "png") { set terminal pngcairo size cw,420 font ",10"; set output out.".png" }
+    else { set terminal svg size cw,420 font ",10" dynamic; set output out.".svg" }
     set multiplot layout 1,nmeth title ttl noenhanced
     do for [i=0:nmeth-1] {
         set title word(names, i+1) noenhanced

@@ -21,9 +21,11 @@ do for [fmt in "png svg"] {
     set title sprintf("extended mask at n = %d (%d tokens per pixel, fraction kept)", n, bin)
     set xlabel "key position / bin"
     set ylabel "query position / bin"
+    # back to autoscaling (the true mask's fixed ranges would otherwise crop the image to L x L)
+    set xrange [*:*] noreverse
+    set yrange [*:*] reverse
     set autoscale xfix
     set autoscale yfix
-    set yrange [*:*] reverse
     plot ext matrix with image
     unset multiplot
 }

@@ -7,6 +7,8 @@ set datafile separator "\t"
 set key off
 set grid
 set logscale x 10
+# room beyond the extreme points (full sits at density 1, on the right border otherwise)
+set offsets graph 0.04, graph 0.08, 0, 0
 set xlabel "mean density (kept causal pairs / causal pairs)"
 set ylabel "accuracy (mean score)"
 set yrange [-0.05:1.1]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `dam inspect` and `dam check` on synthetic results files written by tests/tools/results_tool:
 # check exits 0 within the margin, 1 on a regression (listed on stderr), 2 on a missing file, an
-# unknown baseline, no common examples or malformed arguments (one stderr line each); inspect
+# unknown baseline, no common examples, malformed arguments or a results file of another schema
+# major version (one stderr line each; inspect, plot and run --resume refuse it too); inspect
 # prints one CSV row per (method, example) and flags the cells where full attention scores < 0.5.
 # If python3 with h5py is installed, the h5py snippet of docs/hdf5.md is run on a file too.
 set -u
@@ -55,6 +56,37 @@ expect unknown_flag 2 "unknown argument --frob" check "$tmp/ok.h5" --frob
 expect no_file 2 "give a results file" check --baseline full
 expect two_files 2 "more than one results file" check "$tmp/ok.h5" "$tmp/drop.h5"
 
+# --expected: committed values with tolerances (the regression gate's form; tests/t_regression.sh)
+printf '# comment\n\npasskey\tdam\tscore\t0.995\t0.0001\npasskey  full  answer_nll  0.5  0\n' >"$tmp/exp_ok.tsv"
+expect expected_ok 0 "passkey +dam +score +20 +0\.995000 +0\.995000 .* ok" check "$tmp/ok.h5" --expected "$tmp/exp_ok.tsv"
+printf 'passkey\tdam\tscore\t0.995\t0.0001\nniah\tstreaming\tscore\t0.7\t0.01\n' >"$tmp/exp_drift.tsv"
+expect expected_drift 1 "exp_drift.tsv:2: streaming on niah: score 0\.623000, expected 0\.700000 \+- 0\.01" check "$tmp/ok.h5" --expected "$tmp/exp_drift.tsv"
+expect expected_drift_table 1 "niah +streaming +score .*DRIFT" check "$tmp/ok.h5" --expected "$tmp/exp_drift.tsv"
+printf 'passkey\tbigbird\tscore\t1\t0\n' >"$tmp/exp_missing.tsv"
+expect expected_missing 1 "no results of bigbird on passkey" check "$tmp/ok.h5" --expected "$tmp/exp_missing.tsv"
+printf 'passkey\tdam\tscore\t1\n' >"$tmp/exp_short.tsv"
+expect expected_malformed 2 "exp_short.tsv:1: expected TASK METHOD METRIC EXPECTED TOLERANCE" check "$tmp/ok.h5" --expected "$tmp/exp_short.tsv"
+printf 'passkey\tdam\tscore\t1\t-1\n' >"$tmp/exp_neg.tsv"
+expect expected_negative_tol 2 "exp_neg.tsv:1: expected TASK" check "$tmp/ok.h5" --expected "$tmp/exp_neg.tsv"
+printf '# nothing\n' >"$tmp/exp_empty.tsv"
+expect expected_empty 2 "exp_empty.tsv: no expected values" check "$tmp/ok.h5" --expected "$tmp/exp_empty.tsv"
+expect expected_no_file 2 "$tmp/none.tsv: cannot open" check "$tmp/ok.h5" --expected "$tmp/none.tsv"
+expect expected_with_gate 2 "--expected excludes --baseline" check "$tmp/ok.h5" --expected "$tmp/exp_ok.tsv" --baseline full
+
+# schema versions (docs/hdf5.md): a newer minor reads; another major is refused by every reader,
+# and by `dam run --resume`, which would republish the file, with one line naming file and version
+cp "$tmp/ok.h5" "$tmp/minor.h5"; "$tool" set-schema "$tmp/minor.h5" 1.9 || bad set_schema "minor.h5"
+cp "$tmp/ok.h5" "$tmp/major.h5"; "$tool" set-schema "$tmp/major.h5" 2.0 || bad set_schema "major.h5"
+expect schema_minor_reads 0 "passkey +dam" inspect "$tmp/minor.h5"
+for c in inspect check plot; do
+    expect "schema_major_$c" 2 "$tmp/major.h5: attribute schema_version: schema 2.0 is not supported \(this dam reads 1\.x; upgrade dam\)" $c "$tmp/major.h5"
+done
+printf '{"workloads": [{"task": "passkey", "lengths": [512]}], "methods": [{"method": "full"}]}' >"$tmp/resume.json"
+expect schema_major_resume 2 "$tmp/major.h5: attribute schema_version: schema 2.0 is not supported" run "$tmp/resume.json" -o "$tmp/major.h5" --resume
+cp "$tmp/ok.h5" "$tmp/old.h5"; "$tool" set-schema "$tmp/old.h5" 0.3
+expect schema_old_major 2 "$tmp/old.h5: .*schema 0\.3 is not supported \(this dam reads 1\.x; re-run with this dam\)" check "$tmp/old.h5"
+[ "$(h5dump -a /schema_version "$tmp/major.h5" 2>/dev/null | grep -c '"2.0"')" -eq 1 ] || bad schema_untouched "resume changed major.h5"
+
 # inspect
 expect summary 0 "niah +full +2048 +10 +0\.250 .*uninformative" inspect "$tmp/ok.h5"
 expect summary_ok_cell 0 "passkey +dam +1024 +10 +0\.995 +\[0\.715,1\.000\]" inspect "$tmp/ok.h5"
@@ -70,6 +102,19 @@ expect inspect_missing 2 "$tmp/none.h5: cannot open" inspect "$tmp/none.h5"
 expect inspect_flag 2 "unknown argument --xml" inspect "$tmp/ok.h5" --xml
 expect inspect_help 0 "usage: dam inspect" inspect --help
 expect check_help 0 "usage: dam check" check --help
+
+# plot: every figure as PNG and SVG; the cost table holds one block per method (medians per length)
+if command -v gnuplot >/dev/null; then
+    n=$((n + 1))
+    if "$dam" plot "$tmp/ok.h5" -o "$tmp/plots" >/dev/null 2>"$tmp/err"; then
+        for f in accuracy heatmap pareto cost mass_recall; do
+            for e in png svg; do [ -s "$tmp/plots/passkey_$f.$e" ] || bad plot_files "passkey_$f.$e missing"; done
+        done
+        [ "$(awk 'NF' "$tmp/plots/data/niah_cost.tsv" | cut -f1 | sort -u | tr '\n' ' ')" = "0 1 2 " ] || bad plot_cost_table "$(cat "$tmp/plots/data/niah_cost.tsv")"
+        # full (1 by definition) gets no mass-recall panel: dam and streaming only
+        [ "$(awk 'NF' "$tmp/plots/data/passkey_mass_recall.tsv" | cut -f1 | sort -u | tr '\n' ' ')" = "0 1 " ] || bad plot_mass_recall "panels: $(cut -f1 "$tmp/plots/data/passkey_mass_recall.tsv" | sort -u | tr '\n' ' ')"
+    else bad plot "$(cat "$tmp/err")"; fi
+fi
 
 # the h5py snippet of docs/hdf5.md, verbatim, when h5py is available
 if python3 -c "import h5py" 2>/dev/null && [ -f "$root/docs/hdf5.md" ]; then

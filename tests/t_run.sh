@@ -21,6 +21,12 @@ cat >"$tmp/small.json" <<JSON
              {"method": "dam", "patterns": "$tmp/p.h5", "pcl": 64, "sequences": 2}]}
 JSON
 if "$dam" run "$tmp/small.json" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "e2e exit $?: $(tail -3 "$tmp/err")"; fi
+# progress: stderr is not a terminal, so plain lines (a line per cell and a final status line); none
+# of it on stdout, which holds only the table
+grep -q "^dam run: progress 6/6 cells (100%), elapsed [0-9hms]*, eta none (done)$" "$tmp/err" && ok || bad "no final progress line: $(tail -3 "$tmp/err")"
+[ "$(grep -c '^\[ *[0-9]*/6\] ' "$tmp/err")" -eq 6 ] && ok || bad "per-cell lines on stderr"
+grep -q "progress\|^\[ *[0-9]*/6\]" "$tmp/out" && bad "progress on stdout" || ok
+grep -q $'\r' "$tmp/err" "$tmp/out" && bad "carriage return outside bar mode" || ok
 objs="$(h5ls -r "$tmp/small.h5" 2>/dev/null)"
 for o in /model /examples/passkey /examples/niah /runs/full/passkey /runs/streaming/niah /runs/dam/passkey \
          /runs/dam/passkey/alignment /runs/dam/passkey/density /config; do
@@ -34,7 +40,7 @@ rows() { python3 -c 'import csv,sys; print(len(list(csv.reader(sys.stdin))) - 1)
 [ "$("$dam" inspect --csv "$tmp/small.h5" | rows)" -eq 6 ] && ok || bad "inspect --csv rows"
 "$dam" check "$tmp/small.h5" --baseline full --max-drop 1.0 >/dev/null && ok || bad "check with margin 1.0"
 "$dam" plot "$tmp/small.h5" -o "$tmp/plots" >/dev/null 2>&1 && [ -s "$tmp/plots/passkey_accuracy.png" ] && \
-    [ -s "$tmp/plots/niah_heatmap.svg" ] && ok || bad "plot"
+    [ -s "$tmp/plots/niah_heatmap.svg" ] && [ -s "$tmp/plots/passkey_cost.png" ] && [ -s "$tmp/plots/niah_cost.svg" ] && ok || bad "plot"
 # an existing results file is never replaced silently; --overwrite and --resume are explicit
 "$dam" run "$tmp/small.json" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "small.h5: exists; use --resume" "$tmp/err" && ok || bad "existing output not refused: $(cat "$tmp/err")"
@@ -47,7 +53,10 @@ mkdir -p "$tmp/dir.h5"
     [ -s "$tmp/masks/dam_mask_l03_h2.png" ] && [ -s "$tmp/masks/dam_mask_l00_h0.svg" ] && ok || bad "mask images"
 "$dam" plot --patterns "$tmp/p.h5" --heads 99:0 >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] && ok || bad "bad --heads"
 # identical token ids for every method: one sha256 per example, and the same prompt on a re-run
-"$dam" run "$tmp/small.json" -o "$tmp/again.h5" >/dev/null 2>&1
+"$dam" run "$tmp/small.json" -o "$tmp/again.h5" --progress bar >"$tmp/out2" 2>"$tmp/err2"
+# bar mode: the status line is rewritten in place with \r and cut by the final line
+grep -q $'\r\[[0-9]/6 cells .*eta' "$tmp/err2" && grep -q "dam run: progress 6/6 cells (100%)" <(tr '\r' '\n' <"$tmp/err2") && ok || bad "bar progress: $(head -c 300 "$tmp/err2")"
+grep -q $'\r' "$tmp/out2" && bad "bar progress on stdout" || ok
 a="$(h5dump -d /examples/passkey/ids_sha256 "$tmp/small.h5" | grep -o '"[0-9a-f]\{64\}"')"
 b="$(h5dump -d /examples/passkey/ids_sha256 "$tmp/again.h5" | grep -o '"[0-9a-f]\{64\}"')"
 [ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "prompt ids differ between runs with the same seed"

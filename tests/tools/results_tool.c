@@ -12,6 +12,10 @@
  *       it), appends examples and results (3 methods, 24 layers x 16 heads of alignment, values a
  *       function of (method, task, index)) and publishes OUT.h5 every K results (default 6),
  *       until N results (default 1000000). Meant to be killed with SIGKILL at random moments.
+ *   results_tool set-schema OUT.h5 VERSION
+ *       Replaces the root attribute schema_version of an existing results file with VERSION (a
+ *       variable-length string, as the writer stores it): files of a future or past schema for the
+ *       readers' version checks.
  *   results_tool verify OUT.h5
  *       Loads OUT.h5.journal (a torn last line allowed) and, if present, OUT.h5; checks that every
  *       record in both equals what `crash` generates for it and that OUT.h5 holds no result the
@@ -24,6 +28,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <hdf5.h>
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -260,10 +266,28 @@ static int verify(const char *out) {
     return bad ? 1 : 0;
 }
 
+static int set_schema(const char *path, const char *version) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) dam_die(2, "%s: cannot open for writing", path);
+    if (H5Aexists(f, "schema_version") > 0 && H5Adelete(f, "schema_version") < 0) dam_die(2, "%s: cannot delete schema_version", path);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "schema_version", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, t, &version) < 0) dam_die(2, "%s: cannot write schema_version", path);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Fclose(f);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3) dam_die(2, "usage: results_tool synth|crash|verify OUT.h5 [options]");
+    if (argc < 3) dam_die(2, "usage: results_tool synth|crash|verify|set-schema OUT.h5 [options]");
     if (strcmp(argv[1], "synth") == 0) return synth(argv[2], argc - 3, argv + 3);
     if (strcmp(argv[1], "crash") == 0) return crash(argv[2], argc - 3, argv + 3);
     if (strcmp(argv[1], "verify") == 0) return verify(argv[2]);
+    if (strcmp(argv[1], "set-schema") == 0 && argc == 4) return set_schema(argv[2], argv[3]);
     dam_die(2, "results_tool: unknown mode %s", argv[1]);
 }
