@@ -1,5 +1,6 @@
 # pareto.gp — accuracy against mean density, one point per method instance (e.g. a τ sweep of
-# dam), Wilson 95% intervals as error bars, each point labelled with its name. Driven by
+# dam), Wilson 95% intervals as error bars, each point labelled with its name (rotated so that
+# neighbouring names do not overlap). Driven by
 # `dam plot`, which passes:
 #   data   TSV: name density accuracy lo hi n
 #   out    output path without extension (writes .png and .svg);  ttl  title
@@ -18,5 +19,5 @@ do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size 900,560 font ",11"; set output out.".png" }
     else { set terminal svg size 900,560 font ",11" dynamic; set output out.".svg" }
     plot data using 2:3:4:5 with yerrorbars lw 2 pt 7 ps 1.3 lc rgb "#1f78b4", \
-         data using 2:3:1 with labels offset char 0,1.2 font ",9" noenhanced
+         data using 2:3:1 with labels left rotate by 40 offset char 0.7,0.7 font ",9" noenhanced
 }
