@@ -194,7 +194,10 @@ static void build_lines_files(const workload_cfg *w, const styler *st, example *
 }
 
 static void build_topics_files(const workload_cfg *w, const styler *st, example *ex) {
-    int idx = 0;
+    int idx = 0, n_names;
+    char names_path[4096];
+    dam_format(names_path, sizeof names_path, "%s/topics/topics.txt", w->data_dir);
+    char **names = longeval_topic_names_load(names_path, &n_names);
     for (int si = 0; si < w->n_sizes; si++) {
         char *path = longeval_case_path(w->data_dir, "topics", w->sizes[si]);
         int nc;
@@ -210,6 +213,11 @@ static void build_topics_files(const workload_cfg *w, const styler *st, example 
             sprintf(gold, "%s%s", st->chat ? "" : " ", c[k].topics[0]);
             set_answer(e, st, c[k].topics[0], gold);
             dam_free(gold);
+            /* the answer must beat every other topic: the case's others and all known names */
+            e->n_others = c[k].n_topics - 1 + n_names;
+            e->others = dam_malloc(sizeof(char *) * (size_t)e->n_others, "other topics");
+            for (int j = 1; j < c[k].n_topics; j++) e->others[j - 1] = dam_strdup(c[k].topics[j], "topic");
+            for (int j = 0; j < n_names; j++) e->others[c[k].n_topics - 1 + j] = dam_strdup(names[j], "topic");
             e->rec.target_len = e->n;
             e->rec.depth = 0.0; /* the first topic opens the record */
             e->rec.sample = k;
@@ -217,6 +225,7 @@ static void build_topics_files(const workload_cfg *w, const styler *st, example 
         longeval_topics_cases_free(c, nc);
         dam_free(path);
     }
+    longeval_topic_names_free(names, n_names);
 }
 
 void longeval_build(const workload_cfg *w, const llama_model *m, uint64_t seed, example **out, int *n_out) {
@@ -247,5 +256,5 @@ void longeval_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
 
 double longeval_score(const example *e, const char *prediction) {
     if (strcmp(e->rec.task, "longeval_lines") == 0) return longeval_lines_score(prediction, strtoll(e->rec.answer, NULL, 10));
-    return longeval_topics_score(prediction, e->rec.answer);
+    return longeval_topics_score(prediction, e->rec.answer, e->others, e->n_others);
 }

@@ -29,12 +29,14 @@
 
 /* Builds the examples of a longeval_lines or longeval_topics workload (w->task) into *out
  * (dam_malloc'd array of *n_out examples), in the order of workload_build: generate mode by
- * (length, depth, sample); file mode by (file size, case). Exits with status 2 naming the file or
- * key on missing or malformed data, and on impossible lengths. */
+ * (length, depth, sample); file mode by (file size, case). Topics examples carry the other topic
+ * names (the case's and `data_dir`/topics/topics.txt) in e->others for the scorer. Exits with
+ * status 2 naming the file or key on missing or malformed data, and on impossible lengths. */
 void longeval_build(const workload_cfg *w, const llama_model *m, uint64_t seed, example **out, int *n_out);
 
 /* The score of a LongEval example: lines by the last-integer rule against rec.answer (the
- * expected number in decimal), topics by the keyword rule against rec.answer (the first topic). */
+ * expected number in decimal), topics by the keyword rule against rec.answer (the first topic)
+ * and e->others. */
 double longeval_score(const example *e, const char *prediction);
 
 /* Path of a test-case file: `dir`/lines/<size>_lines.jsonl.gz (kind "lines") or

@@ -1,6 +1,7 @@
 /* longeval_topics.c — see longeval_topics.h. */
 #include "datasets/longeval_topics.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -73,8 +74,47 @@ double longeval_topic_recall(const char *prediction, const char *topic) {
     return r;
 }
 
-int longeval_topics_score(const char *prediction, const char *topic) {
-    return longeval_topic_recall(prediction, topic) >= 0.6;
+/* Whether a and b have the same normalised word sequence. */
+static int same_topic(const char *a, const char *b) {
+    char wa[MAX_WORDS][MAX_WORD], wb[MAX_WORDS][MAX_WORD];
+    int na = words(a, wa, MAX_WORDS), nb = words(b, wb, MAX_WORDS);
+    if (na != nb) return 0;
+    for (int i = 0; i < na; i++)
+        if (strcmp(wa[i], wb[i]) != 0) return 0;
+    return 1;
+}
+
+int longeval_topics_score(const char *prediction, const char *topic, char *const *others, int n_others) {
+    double r = longeval_topic_recall(prediction, topic);
+    if (r < 0.6) return 0;
+    for (int i = 0; i < n_others; i++)
+        if (!same_topic(others[i], topic) && longeval_topic_recall(prediction, others[i]) >= r) return 0;
+    return 1;
+}
+
+char **longeval_topic_names_load(const char *path, int *n) {
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) dam_die(DAM_EXIT_INPUT, "%s: cannot open the topic names: %s", path, strerror(errno));
+    char **names = NULL, line[1024];
+    int count = 0;
+    while (fgets(line, sizeof line, fp)) {
+        size_t len = strlen(line);
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ')) line[--len] = 0;
+        if (len == 0) continue;
+        names = dam_realloc(names, sizeof(char *) * (size_t)(count + 1), "topic names");
+        names[count++] = dam_strdup(line, "topic name");
+    }
+    int err = ferror(fp);
+    fclose(fp);
+    if (err) dam_die(DAM_EXIT_INPUT, "%s: read error", path);
+    if (count == 0) dam_die(DAM_EXIT_INPUT, "%s: no topic names", path);
+    *n = count;
+    return names;
+}
+
+void longeval_topic_names_free(char **names, int n) {
+    for (int i = 0; i < n; i++) dam_free(names[i]);
+    dam_free(names);
 }
 
 longeval_topics_case *longeval_topics_load(const char *path, int max_cases, int *n) {

@@ -4,16 +4,17 @@
  * capitalization, punctuation").
  *
  * Rule (docs/workloads.md): normalise topic and prediction alike — ASCII letters lower-cased,
- * every character that is not an ASCII letter or digit becomes a word break — and take the
- * topic's content words: its words minus the stop words
+ * every character that is not an ASCII letter or digit becomes a word break — and take a topic's
+ * content words: its distinct words minus the stop words
  *   a an the of on in and or for to with about
- * (each of the 30 topics keeps 2-5 content words). Score 1 if at least 60 % of the topic's
- * distinct content words occur as whole words of the prediction, else 0. An exact (normalised)
- * answer scores 1; a paraphrase that keeps most content words scores 1 ("reading for pleasure"
- * for "The benefits of reading for pleasure": 2 of 3); another topic sharing one word does not
- * ("the psychology of addiction" for "The psychology of creativity": 1 of 2). No stemming
- * ("benefit" does not match "benefits"); a prediction listing every topic scores 1 (a judge
- * might not). */
+ * A topic's recall is the fraction of its content words that occur as whole words of the
+ * prediction. Score 1 if the answer's recall is >= 0.6 AND strictly higher than the recall of every
+ * other topic name (the case's other topics and the 100 names of topics/topics.txt), else 0.
+ * So an exact or near answer scores 1 ("reading for pleasure" for "The benefits of reading for
+ * pleasure": 2 of 3, no other topic has these words), naming another topic of the same frame scores
+ * 0 ("the role of music in society" for "The role of art in society": 2 of 3, but "The role of
+ * music in society" has 3 of 3), and so does listing every topic (ties). No stemming ("benefit"
+ * does not match "benefits"), no synonyms. */
 #ifndef DAM_DATASETS_LONGEVAL_TOPICS_H
 #define DAM_DATASETS_LONGEVAL_TOPICS_H
 
@@ -38,7 +39,14 @@ void longeval_topics_cases_free(longeval_topics_case *c, int n);
  * empty topic). */
 double longeval_topic_recall(const char *prediction, const char *topic);
 
-/* 1 if longeval_topic_recall(prediction, topic) >= 0.6, else 0. */
-int longeval_topics_score(const char *prediction, const char *topic);
+/* 1 if recall(topic) >= 0.6 and recall(topic) > recall(o) for every o of others[n_others] whose
+ * content words differ from the topic's (the topic itself may be among them), else 0. */
+int longeval_topics_score(const char *prediction, const char *topic, char *const *others, int n_others);
+
+/* The topic names of a topics.txt file (one per non-blank line, trailing space / CR removed), as a
+ * dam_malloc'd array of *n dam_malloc'd strings (free with longeval_topic_names_free). Exits with
+ * status 2 naming the file if it is missing, unreadable or empty. */
+char **longeval_topic_names_load(const char *path, int *n);
+void longeval_topic_names_free(char **names, int n);
 
 #endif

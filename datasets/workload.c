@@ -114,4 +114,7 @@ void example_free(example *e) {
     dam_free(e->ids);
     dam_free(e->answer_ids);
     e->ids = e->answer_ids = NULL;
+    for (int i = 0; i < e->n_others; i++) dam_free(e->others[i]);
+    dam_free(e->others);
+    e->others = NULL, e->n_others = 0;
 }

@@ -36,6 +36,9 @@ typedef struct {
     int32_t *answer_ids;  /* [n_answer] gold continuation ids, for teacher-forced answer NLL */
     int n_answer;
     int max_new;          /* generation budget, tokens */
+    char **others;        /* [n_others] other answers the scorer must rank below rec.answer
+                             (longeval_topics: the other topic names), dam_malloc'd; else NULL */
+    int n_others;
 } example;
 
 /* Builds all examples of workload `w` for model `m` from `seed` into *out (dam_malloc'd array of

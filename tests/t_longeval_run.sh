@@ -12,7 +12,12 @@ cd "$root"
 dam="${DAM_BIN:-$root/build/dam}"
 shared=../shared/data
 if [ ! -d "$shared/longeval" ] || [ ! -d "$shared/wordlists/wonderwords" ]; then
-    echo "longeval_run                 skipped (no $shared/longeval or $shared/wordlists/wonderwords)"
+    mkdir -p "$tmp/le/topics"
+printf '{"test_id": 0, "prompt": "the topic of x", "topics": ["X"]}\n' | gzip >"$tmp/le/topics/1_topics.jsonl.gz"
+expect no_topic_names "le/topics/topics\.txt: cannot open the topic names" \
+    "{\"workloads\": [{\"task\": \"longeval_topics\", \"num_topics\": [1], \"data_dir\": \"$tmp/le\"}], $M}"
+
+echo "longeval_run                 skipped (no $shared/longeval or $shared/wordlists/wonderwords)"
     exit 0
 fi
 tmp="$(mktemp -d)"

@@ -1,7 +1,8 @@
 /* test_longeval.c — the LongEval workloads (datasets/longeval*.h):
  *  - the "lines" user message against the upstream template written out here independently, for
  *    given keys and for a small seeded draw (draw order: adjective, noun, value per line);
- *  - the last-integer scoring rule and the topics keyword rule on hand-made predictions;
+ *  - the last-integer scoring rule and the topics keyword rule (against upstream's 30 topic names)
+ *    on hand-made predictions;
  *  - the gzip JSONL loaders on tiny fixtures this test writes (zlib), and malformed input (missing
  *    file, bad JSON, missing / mistyped keys) exiting with status 2 and one line naming the file
  *    (forked children);
@@ -180,17 +181,41 @@ static void test_scoring(void) {
     CHECK(longeval_lines_score("nothing", 2416) == 0, "no number");
     CHECK(longeval_lines_score("24160", 2416) == 0, "longer number");
 
+    /* the 30 topics of upstream's conversations.jsonl: the names an answer must beat */
+    char *names[30] = {"The psychology of happiness", "The benefits of mindfulness meditation",
+        "The effects of climate change on ocean ecosystems", "The future of sustainable agriculture",
+        "The history and culture of ancient civilizations", "The impact of social media on communication",
+        "The role of education in society", "The benefits of regular exercise", "The impact of technology on human connection",
+        "The future of renewable energy technology", "The psychology of creativity",
+        "The impact of social media on mental health in adults", "The benefits of reading for pleasure",
+        "The effects of stress on the body and mind", "The history and impact of the Renaissance", "The role of art in society",
+        "The benefits of a plant-based diet", "The impact of social media on body image", "The future of space tourism",
+        "The effects of sleep on overall health", "The role of music in society", "The benefits of volunteering",
+        "The impact of technology on privacy and security", "The future of renewable energy storage",
+        "The psychology of addiction and recovery", "The benefits of learning a new language",
+        "The effects of air pollution on human health", "The history and culture of the Middle Ages",
+        "The role of sports in society", "The benefits of spending time in nature"};
+#define TOPIC_SCORE(pred, topic) longeval_topics_score(pred, topic, names, 30)
     const char *t = "The benefits of reading for pleasure";
-    CHECK(longeval_topics_score(" the benefits of reading for pleasure.", t) == 1, "exact, lower case");
-    CHECK(longeval_topics_score("THE BENEFITS OF READING FOR PLEASURE!!", t) == 1, "upper case, punctuation");
-    CHECK(longeval_topics_score("reading for pleasure", t) == 1, "2 of 3 content words");
+    CHECK(TOPIC_SCORE(" the benefits of reading for pleasure.", t) == 1, "exact, lower case");
+    CHECK(TOPIC_SCORE("THE BENEFITS OF READING FOR PLEASURE!!", t) == 1, "upper case, punctuation");
+    CHECK(TOPIC_SCORE("reading for pleasure", t) == 1, "2 of 3 content words, no other topic has them");
     CHECK_NEAR(longeval_topic_recall("reading for pleasure", t), 2.0 / 3, 1e-12, 0, "recall 2/3");
-    CHECK(longeval_topics_score("the benefits of reading", t) == 1, "2 of 3 content words is >= 0.6");
-    CHECK(longeval_topics_score("pleasure", t) == 0, "1 of 3 content words");
-    CHECK(longeval_topics_score("the psychology of addiction", "The psychology of creativity") == 0, "1 of 2");
-    CHECK(longeval_topics_score("benefit", "The benefits of volunteering") == 0, "no stemming");
-    CHECK(longeval_topics_score("", t) == 0, "empty prediction");
-    CHECK(longeval_topics_score("plant based diet", "The benefits of a plant-based diet") == 1, "hyphen is a word break");
+    CHECK(TOPIC_SCORE("the benefits of reading", t) == 1, "2 of 3 content words is >= 0.6");
+    CHECK(TOPIC_SCORE("pleasure", t) == 0, "1 of 3 content words");
+    CHECK(TOPIC_SCORE("the psychology of addiction", "The psychology of creativity") == 0, "1 of 2");
+    CHECK(TOPIC_SCORE("The role of music in society", "The role of art in society") == 0, "another topic of the frame: 2/3 < 3/3");
+    CHECK(longeval_topics_score("The role of music in society", "The role of art in society", NULL, 0) == 1,
+          "without the other names the same answer passes (2 of 3)");
+    CHECK(TOPIC_SCORE("the impact of social media on body image", "The impact of social media on communication") == 0,
+          "3 of 4, but body image has 4 of 4");
+    CHECK(TOPIC_SCORE("The psychology of creativity, the future of space tourism and the role of art in society",
+                      "The psychology of creativity") == 0, "listing several topics ties");
+    CHECK(TOPIC_SCORE("the history and culture of the middle ages", "The history and culture of the Middle Ages") == 1,
+          "4 of 4 beats ancient civilizations' 2 of 4");
+    CHECK(TOPIC_SCORE("benefit", "The benefits of volunteering") == 0, "no stemming");
+    CHECK(TOPIC_SCORE("", t) == 0, "empty prediction");
+    CHECK(TOPIC_SCORE("plant based diet", "The benefits of a plant-based diet") == 1, "hyphen is a word break");
     CHECK_NEAR(longeval_topic_recall("social media and mental health", "The impact of social media on mental health in adults"),
                4.0 / 6, 1e-12, 0, "4 of 6 content words");
 }
@@ -403,6 +428,8 @@ static void test_with_model(void) {
                "{\"test_id\": 0, \"prompt\": \"Below is a record. USER: I would like to discuss the topic of the role of art "
                "in society. Now the record ends.\", \"topics\": [\"The role of art in society\", \"The future of space tourism\"]}\n",
                1);
+    snprintf(p, sizeof p, "%s/topics/topics.txt", le);
+    write_file(p, "The role of art in society\nThe future of space tourism\nThe role of music in society\n", 0);
     int sizes[1] = {2};
     workload_cfg wt = {.task = "longeval_topics", .samples = 1, .max_new_tokens = 50, .source = NULL, .prompt = "chat",
                        .data_dir = le, .n_sizes = 1, .sizes = sizes};
@@ -415,7 +442,9 @@ static void test_with_model(void) {
           "chat prompt:\n%s", text);
     CHECK(strcmp(ex[0].rec.answer, "The role of art in society") == 0 && ex[0].rec.depth == 0 && ex[0].rec.target_len == ex[0].n,
           "topics record");
-    CHECK(longeval_score(&ex[0], "The role of art in society.") == 1 && longeval_score(&ex[0], "space tourism") == 0, "score");
+    CHECK(ex[0].n_others == 4, "others: the case's other topic and the 3 names, got %d", ex[0].n_others);
+    CHECK(longeval_score(&ex[0], "The role of art in society.") == 1 && longeval_score(&ex[0], "space tourism") == 0 &&
+              longeval_score(&ex[0], "the role of music in society") == 0, "score");
     dam_free(text);
     example_free(&ex[0]), dam_free(ex);
     /* the file asks for more cases than it has */
