@@ -26,6 +26,7 @@
 #include "datasets/longeval.h"
 #include "datasets/longeval_lines.h"
 #include "datasets/longeval_topics.h"
+#include "harness/config.h"
 #include "model/llama.h"
 #include "test.h"
 
@@ -454,8 +455,30 @@ static void test_with_model(void) {
     llama_free(m);
 }
 
+/* The workload keys: per-task defaults in the parsed config and the resolved JSON. */
+static void test_config_defaults(void) {
+    run_config c;
+    config_parse("{\"workloads\": [{\"task\": \"longeval_lines\", \"lengths\": [512]},"
+                 " {\"task\": \"longeval_topics\", \"num_topics\": [1, 5], \"prompt\": \"chat\"}],"
+                 " \"methods\": [{\"method\": \"full\"}]}",
+                 "t.json", NULL, 0, &c);
+    const workload_cfg *l = &c.workloads[0], *t = &c.workloads[1];
+    CHECK(strcmp(l->source, "generate") == 0 && strcmp(l->prompt, "completion") == 0 && l->max_new_tokens == 10 &&
+              l->samples == 1 && strcmp(l->words_dir, "data/wordlists/wonderwords") == 0 && l->data_dir == NULL &&
+              l->n_depths == 1 && l->depths[0] == 0.5,
+          "lines defaults");
+    CHECK(t->source == NULL && strcmp(t->prompt, "chat") == 0 && t->max_new_tokens == 50 && t->samples == 50 &&
+              strcmp(t->data_dir, "data/longeval") == 0 && t->n_sizes == 2 && t->sizes[1] == 5 && t->n_lengths == 0,
+          "topics defaults");
+    CHECK(strstr(c.resolved_json, "\"words_dir\": \"data/wordlists/wonderwords\"") != NULL &&
+              strstr(c.resolved_json, "\"num_topics\": [") != NULL,
+          "resolved config:\n%s", c.resolved_json);
+    config_free(&c);
+}
+
 int main(void) {
     if (mkdtemp(tmpdir) == NULL) return 1;
+    test_config_defaults();
     test_text_and_draw();
     test_scoring();
     test_loaders();
