@@ -448,6 +448,28 @@ static void test_with_model(void) {
               longeval_score(&ex[0], "the role of music in society") == 0, "score");
     dam_free(text);
     example_free(&ex[0]), dam_free(ex);
+    /* lines file mode on the 2-case fixture: the stored prompt verbatim + the answer prefix */
+    snprintf(p, sizeof p, "%s/lines", le);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/lines/2_lines.jsonl.gz", le);
+    write_file(p, LINES_FIXTURE, 1);
+    workload_cfg wl = {.task = "longeval_lines", .samples = 2, .max_new_tokens = 10, .source = "file", .prompt = "completion",
+                       .data_dir = le, .n_sizes = 1, .sizes = sizes};
+    longeval_build(&wl, m, 1, &ex, &n);
+    CHECK(n == 2, "lines file: %d examples", n);
+    text = tok_decode(m->tok, ex[0].ids, ex[0].n, false);
+    CHECK(strcmp(text, "H\n\nline oval-bee: REGISTER_CONTENT is <5>\nline torpid-kid: REGISTER_CONTENT is <2416>\n\nQ "
+                       "torpid-kid?\nAnswer: The <REGISTER_CONTENT> in line torpid-kid is <") == 0,
+          "file prompt:\n%s", text);
+    dam_free(text);
+    text = tok_decode(m->tok, ex[0].answer_ids, ex[0].n_answer, false);
+    CHECK(strcmp(ex[0].rec.answer, "2416") == 0 && strcmp(text, "2416>") == 0 && ex[0].rec.depth == 1.0 &&
+              ex[1].rec.depth == 0.0 && ex[0].rec.target_len == ex[0].n && ex[1].rec.sample == 1 && ex[1].rec.index == 1,
+          "file records: answer %s, gold \"%s\", depths %g %g", ex[0].rec.answer, text, ex[0].rec.depth, ex[1].rec.depth);
+    CHECK(longeval_score(&ex[0], "2416>\n") == 1 && longeval_score(&ex[1], "2416>") == 0, "file scores");
+    dam_free(text);
+    for (int i = 0; i < n; i++) example_free(&ex[i]);
+    dam_free(ex);
     /* the file asks for more cases than it has */
     g_cfg = wt, g_cfg.samples = 3;
     st = child(build_only, NULL, msg, sizeof msg, &lines);
