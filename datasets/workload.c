@@ -1,5 +1,5 @@
 /* workload.c — see workload.h: the (length × depth × sample) grid, seeded choices, token-length
- * fitting, and dispatch to the tasks (datasets/passkey.c, datasets/niah.c). */
+ * fitting, and dispatch to the tasks (datasets/passkey.c, datasets/niah.c, datasets/longeval.c). */
 #include "datasets/workload.h"
 
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "datasets/longeval.h"
 #include "datasets/niah.h"
 #include "datasets/passkey.h"
 
@@ -51,8 +52,13 @@ static int32_t *passkey_fit(const tokenizer *t, int key, int length, double dept
 }
 
 void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, example **out, int *n_out) {
+    if (strncmp(w->task, "longeval_", 9) == 0) {
+        longeval_build(w, m, seed, out, n_out);
+        return;
+    }
     const bool is_passkey = strcmp(w->task, "passkey") == 0, is_niah = strcmp(w->task, "niah") == 0;
-    if (!is_passkey && !is_niah) dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah)", w->task);
+    if (!is_passkey && !is_niah)
+        dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah, longeval_lines, longeval_topics)", w->task);
     int total = w->n_lengths * w->n_depths * w->samples;
     example *ex = dam_calloc(total ? total : 1, sizeof(example), "examples");
     niah_haystack *hay = NULL;
@@ -99,6 +105,7 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
 
 double workload_score(const example *e, const char *prediction) {
     if (strcmp(e->rec.task, "passkey") == 0) return passkey_score(prediction, atoi(e->rec.answer));
+    if (strncmp(e->rec.task, "longeval_", 9) == 0) return longeval_score(e, prediction);
     return niah_score(prediction);
 }
 
@@ -107,4 +114,7 @@ void example_free(example *e) {
     dam_free(e->ids);
     dam_free(e->answer_ids);
     e->ids = e->answer_ids = NULL;
+    for (int i = 0; i < e->n_others; i++) dam_free(e->others[i]);
+    dam_free(e->others);
+    e->others = NULL, e->n_others = 0;
 }

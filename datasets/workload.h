@@ -11,14 +11,21 @@
 
 /* A workload's parameters as the config gives them (harness/config.c fills this). */
 typedef struct {
-    char *task;           /* "passkey" or "niah" */
+    char *task;           /* "passkey", "niah", "longeval_lines" or "longeval_topics" */
     int n_lengths;
-    int *lengths;         /* target prompt lengths, tokens */
+    int *lengths;         /* target prompt lengths, tokens (0 of them for LongEval test-case files) */
     int n_depths;
-    double *depths;       /* needle / key depths, fractions 0..1 */
+    double *depths;       /* needle / key depths, fractions 0..1 (0 of them for test-case files) */
     int samples;          /* examples per (length, depth) cell */
     int max_new_tokens;   /* generation budget */
     char *haystack_dir;   /* niah: folder of .txt essays (sorted file order) */
+    char *source;         /* longeval_lines: "generate" or "file"; longeval_topics: "file"; else NULL */
+    char *prompt;         /* longeval_*: "completion" or "chat" (datasets/longeval.h); else NULL */
+    char *data_dir;       /* longeval_* file source: folder with lines/ and topics/ test cases */
+    char *words_dir;      /* longeval_lines generate: folder with adjectivelist.txt, nounlist.txt */
+    int n_sizes;
+    int *sizes;           /* longeval_* file source: the files, by line count (N_lines) or topic
+                             count (K_topics); samples = cases taken from the start of each file */
 } workload_cfg;
 
 /* One built example. */
@@ -29,12 +36,15 @@ typedef struct {
     int32_t *answer_ids;  /* [n_answer] gold continuation ids, for teacher-forced answer NLL */
     int n_answer;
     int max_new;          /* generation budget, tokens */
+    char **others;        /* [n_others] other answers the scorer must rank below rec.answer
+                             (longeval_topics: the other topic names), dam_malloc'd; else NULL */
+    int n_others;
 } example;
 
 /* Builds all examples of workload `w` for model `m` from `seed` into *out (dam_malloc'd array of
- * *n_out examples, ordered by (length, depth, sample); index = position in that order).
- * Exits with status 2 naming the problem on impossible requests (length too small for the
- * template, missing haystack folder). */
+ * *n_out examples, ordered by (length, depth, sample) — LongEval test-case files by (file, case);
+ * index = position in that order). Exits with status 2 naming the problem on impossible requests
+ * (length too small for the template, missing haystack folder, missing or malformed data file). */
 void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, example **out, int *n_out);
 
 /* Score of `prediction` (the generated text) for example e, in [0, 1], by the task's rule. */

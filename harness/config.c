@@ -43,20 +43,71 @@ static int get_list(const cfg_obj *c, const char *key, bool real, double lo, dou
     return n;
 }
 
+/* String key restricted to the NULL-terminated `choices`; absent: dflt. Caller frees. */
+static char *get_choice(const cfg_obj *c, const char *key, const char *dflt, const char *const *choices) {
+    char *v = cfg_str(c, key, dflt, false);
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(v, choices[i]) == 0) return v;
+    char list[256] = "";
+    for (int i = 0; choices[i]; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", choices[i]);
+    cfg_fail(c, key, "\"%s\" is not one of: %s", v, list);
+}
+
+/* Fails if `key` is present: it does not apply to this workload (`why` says where it does). */
+static void refuse(const cfg_obj *c, const char *key, const char *why) {
+    if (cfg_has(c, key)) cfg_fail(c, key, "%s", why);
+}
+
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
-    static const char *const keys[] = {"task", "lengths", "depths", "samples", "max_new_tokens", "haystack_dir", NULL};
+    static const char *const keys[] = {"task", "lengths", "depths", "samples", "max_new_tokens", "haystack_dir", "source",
+                                       "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
+    static const char *const sources[] = {"generate", "file", NULL}, *const prompts[] = {"completion", "chat", NULL};
     if (!json_is_object(c->obj)) cfg_fail(c, NULL, "must be an object");
     cfg_check_keys(c, keys);
     memset(out, 0, sizeof *out);
     out->task = cfg_str(c, "task", NULL, true);
     bool passkey = strcmp(out->task, "passkey") == 0, niah = strcmp(out->task, "niah") == 0;
-    if (!passkey && !niah) cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah)", out->task);
-    out->n_lengths = get_list(c, "lengths", false, 64, 1 << 24, NULL, (void **)&out->lengths);
-    out->n_depths = get_list(c, "depths", true, 0, 1, "[0.5]", (void **)&out->depths);
-    out->samples = (int)cfg_int(c, "samples", 1, 1, 100000, false);
-    out->max_new_tokens = (int)cfg_int(c, "max_new_tokens", passkey ? 10 : 24, 1, 4096, false);
+    bool lines = strcmp(out->task, "longeval_lines") == 0, topics = strcmp(out->task, "longeval_topics") == 0;
+    if (!passkey && !niah && !lines && !topics)
+        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, longeval_lines, longeval_topics)", out->task);
+    if (!niah) refuse(c, "haystack_dir", "only applies to task niah");
+    static const char *const longeval_keys[] = {"source", "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
+    for (int i = 0; !lines && !topics && longeval_keys[i]; i++) refuse(c, longeval_keys[i], "only applies to the longeval tasks");
+    if (!lines) refuse(c, "num_lines", "only applies to task longeval_lines (source \"file\")");
+    if (!lines) refuse(c, "words_dir", "only applies to task longeval_lines (source \"generate\")");
+    if (!topics) refuse(c, "num_topics", "only applies to task longeval_topics");
+    if (topics) refuse(c, "source", "longeval_topics always reads its test-case files (no key source)");
+
+    bool files = topics;
+    if (lines) {
+        out->source = get_choice(c, "source", "generate", sources);
+        files = strcmp(out->source, "file") == 0;
+    }
+    if (lines || topics) out->prompt = get_choice(c, "prompt", "completion", prompts);
+    bool chat = out->prompt && strcmp(out->prompt, "chat") == 0;
+    if (files) {
+        const char *why = "does not apply to LongEval test-case files (their lengths and positions are fixed; "
+                          "choose files with num_lines / num_topics)";
+        refuse(c, "lengths", why);
+        refuse(c, "depths", why);
+        refuse(c, "words_dir", "only applies to source \"generate\"");
+        if (lines) out->n_sizes = get_list(c, "num_lines", false, 1, 1000000, NULL, (void **)&out->sizes);
+        else out->n_sizes = get_list(c, "num_topics", false, 1, 100000, NULL, (void **)&out->sizes);
+        out->data_dir = cfg_str(c, "data_dir", "data/longeval", false);
+        out->samples = (int)cfg_int(c, "samples", 50, 1, 100000, false);
+    } else {
+        if (lines) {
+            refuse(c, "num_lines", "only applies to source \"file\" (generated prompts are sized by lengths)");
+            refuse(c, "data_dir", "only applies to source \"file\" (the generator reads words_dir)");
+            out->words_dir = cfg_str(c, "words_dir", "data/wordlists/wonderwords", false);
+        }
+        out->n_lengths = get_list(c, "lengths", false, 64, 1 << 24, NULL, (void **)&out->lengths);
+        out->n_depths = get_list(c, "depths", true, 0, 1, "[0.5]", (void **)&out->depths);
+        out->samples = (int)cfg_int(c, "samples", 1, 1, 100000, false);
+    }
+    int dflt_new = passkey ? 10 : niah ? 24 : lines ? (chat ? 100 : 10) : (chat ? 50 : 16);
+    out->max_new_tokens = (int)cfg_int(c, "max_new_tokens", dflt_new, 1, 4096, false);
     if (niah) out->haystack_dir = cfg_str(c, "haystack_dir", "data/pg_essays", false);
-    else if (cfg_has(c, "haystack_dir")) cfg_fail(c, "haystack_dir", "only applies to task niah");
 }
 
 void config_parse(const char *text, const char *source, const char *const *sets, int n_sets, run_config *c) {
@@ -149,6 +200,7 @@ void config_free(run_config *c) {
     for (int i = 0; i < c->n_workloads; i++) {
         workload_cfg *w = &c->workloads[i];
         dam_free(w->task); dam_free(w->lengths); dam_free(w->depths); dam_free(w->haystack_dir);
+        dam_free(w->source); dam_free(w->prompt); dam_free(w->data_dir); dam_free(w->words_dir); dam_free(w->sizes);
     }
     dam_free(c->workloads);
     for (int i = 0; i < c->n_methods; i++) method_free(&c->methods[i]);

@@ -199,10 +199,14 @@ int run_execute(run_config *cfg, const run_opts *o) {
             dam_die(DAM_EXIT_INPUT, "%s: a journal of an earlier run exists; use --resume to continue it or --overwrite", jp);
         dam_free(jp);
     }
-    for (int w = 0; w < cfg->n_workloads; w++) /* fail before the model loads */
-        if (cfg->workloads[w].haystack_dir && access(cfg->workloads[w].haystack_dir, R_OK | X_OK) != 0)
-            dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].haystack_dir %s: %s (run `make data`)", cfg->source, w,
-                    cfg->workloads[w].haystack_dir, strerror(errno));
+    for (int w = 0; w < cfg->n_workloads; w++) { /* fail before the model loads */
+        const workload_cfg *wc = &cfg->workloads[w];
+        const char *names[3] = {"haystack_dir", "data_dir", "words_dir"}, *dirs[3] = {wc->haystack_dir, wc->data_dir, wc->words_dir};
+        for (int k = 0; k < 3; k++)
+            if (dirs[k] && access(dirs[k], R_OK | X_OK) != 0)
+                dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s (run `make data`)", cfg->source, w, names[k], dirs[k],
+                        strerror(errno));
+    }
     set_threads(cfg->threads);
     char *path = model_resolve(cfg->model);
     llama_model *m = llama_load(path);

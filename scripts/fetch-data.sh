@@ -8,6 +8,12 @@
 #   data/jargon.txt.gz     the Jargon File 4.4.7 (public domain), DAM's default calibration
 #                          corpus, from Debian's jargon-text package (apt-get download; extracted
 #                          with dpkg-deb, so it works where /usr/share/doc is not installed).
+#   data/longeval/         LongChat's LongEval test cases (lines/N_lines.jsonl.gz,
+#                          topics/K_topics.jsonl.gz; DachengLi1/LongChat @4b5faa5, Apache-2.0) and
+#   data/wordlists/wonderwords/  the wonderwords adjective/noun lists (MIT) of the longeval_lines
+#                          generator: copied from ../shared/data when that folder exists (each
+#                          file checked against the folder's SHA256SUMS, itself pinned here);
+#                          otherwise skipped with a note (only the longeval tasks need them).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="$root/data"
@@ -65,3 +71,27 @@ else
     mv "$tmp2/jargon.txt.gz" "$data/jargon.txt.gz"; rm -rf "$tmp2"
     echo "setup: calibration corpus ready (data/jargon.txt.gz, Jargon File 4.4.7, sha256 ok)"
 fi
+
+# LongEval cases and word lists: SHA256SUMS of longeval/ lists the *uncompressed* files (zcat).
+longeval_list_sha=f7aec5d5e23a20e9eb856d5fd5650fd5b8cfb9f4addf9f1058871a2209df463a
+words_list_sha=c1be0787f5639405637a21fb2e6dabe0f05a8bd311f2e9f88576ba568156f52d
+tree_ok() { # DIR LIST_SHA: SHA256SUMS pinned and every listed file (or its .gz, decompressed) matches
+    local d="$1" want="$2" sum f
+    [ -f "$d/SHA256SUMS" ] && [ "$(sha256sum "$d/SHA256SUMS" | cut -d' ' -f1)" = "$want" ] || return 1
+    while read -r sum f; do
+        if [ -f "$d/$f" ]; then [ "$(sha256sum "$d/$f" | cut -d' ' -f1)" = "$sum" ] || return 1
+        elif [ -f "$d/$f.gz" ]; then [ "$(gzip -dc "$d/$f.gz" | sha256sum | cut -d' ' -f1)" = "$sum" ] || return 1
+        else return 1; fi
+    done <"$d/SHA256SUMS"
+}
+fetch_tree() { # NAME SUBDIR LIST_SHA
+    local name="$1" sub="$2" want="$3" src="$root/../shared/data/$2"
+    if tree_ok "$data/$sub" "$want"; then echo "setup: $name present (data/$sub, sha256 ok)"; return; fi
+    if [ ! -d "$src" ]; then echo "setup: $name not available (no ../shared/data/$sub); the longeval tasks need it"; return; fi
+    rm -rf "$data/$sub.tmp"; mkdir -p "$(dirname "$data/$sub")"; cp -r "$src" "$data/$sub.tmp"; chmod -R u+w "$data/$sub.tmp"
+    tree_ok "$data/$sub.tmp" "$want" || { echo "fetch-data: ../shared/data/$sub differs from the pinned checksums" >&2; exit 2; }
+    rm -rf "$data/$sub"; mv "$data/$sub.tmp" "$data/$sub"
+    echo "setup: $name copied from ../shared/data/$sub (sha256 ok)"
+}
+fetch_tree "LongEval test cases" longeval "$longeval_list_sha"
+fetch_tree "wonderwords word lists" wordlists/wonderwords "$words_list_sha"
