@@ -11,7 +11,8 @@
 #   data/longeval/         LongChat's LongEval test cases (lines/N_lines.jsonl.gz,
 #                          topics/K_topics.jsonl.gz; DachengLi1/LongChat @4b5faa5, Apache-2.0) and
 #   data/wordlists/wonderwords/  the wonderwords adjective/noun lists (MIT) of the longeval_lines
-#                          generator: copied from ../shared/data when that folder exists (each
+#                          generator: from PyPI wonderwords==3.0.1 (wheel sha256 pinned), else
+#                          both trees copied from ../shared/data when that folder exists (each
 #                          file checked against the folder's SHA256SUMS, itself pinned here);
 #                          otherwise skipped with a note (only the longeval tasks need them).
 set -euo pipefail
@@ -94,4 +95,32 @@ fetch_tree() { # NAME SUBDIR LIST_SHA
     echo "setup: $name copied from ../shared/data/$sub (sha256 ok)"
 }
 fetch_tree "LongEval test cases" longeval "$longeval_list_sha"
-fetch_tree "wonderwords word lists" wordlists/wonderwords "$words_list_sha"
+# The word lists also ship in the PyPI package wonderwords==3.0.1 (wonderwords/assets/, the same
+# bytes as ../shared/data/wordlists/wonderwords at upstream commit 5dfa455): tried first, so a fresh
+# machine without ../shared/data can still run the longeval_lines generator.
+words_whl_sha=4dd66deb6a76ca9e0b0422d1d3e111f9b910d7c16922d42de733ee8def98f8d0
+words_sub=wordlists/wonderwords
+if ! tree_ok "$data/$words_sub" "$words_list_sha"; then
+    tmp3="$(mktemp -d)"
+    if python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp3" wonderwords==3.0.1 2>/dev/null &&
+        [ "$(sha256sum "$tmp3"/wonderwords-3.0.1-py3-none-any.whl | cut -d' ' -f1)" = "$words_whl_sha" ]; then
+        rm -rf "$data/$words_sub.tmp"; mkdir -p "$data/$words_sub.tmp"
+        python3 - "$tmp3"/wonderwords-3.0.1-py3-none-any.whl "$data/$words_sub.tmp" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in ("adjectivelist.txt", "nounlist.txt", "verblist.txt"):
+        open(os.path.join(sys.argv[2], n), "wb").write(z.read("wonderwords/assets/" + n))
+PY
+        printf '%s  %s\n' 66814d46b7e292c83e839d12fe2fa083c8f66779b14b294e1be4e1342c5d4131 adjectivelist.txt \
+            8d88b3ebc2e2969ed92ebe49cdb0c8a87c2ad3b27493d7afdff608f2e51c5bc9 nounlist.txt \
+            9fbf5e4e69b8869aebd88e6d545312ff9f878a747327ede5f6dbbba5c27b08ad verblist.txt >"$data/$words_sub.tmp/SHA256SUMS"
+        if tree_ok "$data/$words_sub.tmp" "$words_list_sha"; then
+            rm -rf "$data/$words_sub"; mv "$data/$words_sub.tmp" "$data/$words_sub"
+            echo "setup: wonderwords word lists from PyPI wonderwords==3.0.1 (wheel sha256 ok)"
+        else
+            rm -rf "$data/$words_sub.tmp"
+        fi
+    fi
+    rm -rf "$tmp3"
+fi
+fetch_tree "wonderwords word lists" "$words_sub" "$words_list_sha"
