@@ -44,6 +44,33 @@ static char *under_root(char *rel) {
     return dam_strdup(buf, "path");
 }
 
+/* The largest PCL the dam instances parsed in this process ask of each pattern path: a missing
+ * file is calibrated at that length, so every instance sharing the path (a pcl sweep, in any order)
+ * can use its top-left corner. Paths beyond the table's size keep their own instance's PCL. */
+enum { PCL_PATHS = 32 };
+static struct {
+    char path[1024];
+    int L;
+} g_pcl_need[PCL_PATHS];
+static int g_n_pcl_need;
+
+static void note_pcl(const char *path, int L) {
+    for (int i = 0; i < g_n_pcl_need; i++)
+        if (strcmp(g_pcl_need[i].path, path) == 0) {
+            if (L > g_pcl_need[i].L) g_pcl_need[i].L = L;
+            return;
+        }
+    if (g_n_pcl_need == PCL_PATHS || strlen(path) >= sizeof g_pcl_need[0].path) return;
+    snprintf(g_pcl_need[g_n_pcl_need].path, sizeof g_pcl_need[0].path, "%s", path);
+    g_pcl_need[g_n_pcl_need++].L = L;
+}
+
+static int needed_pcl(const char *path, int L) {
+    for (int i = 0; i < g_n_pcl_need; i++)
+        if (strcmp(g_pcl_need[i].path, path) == 0 && g_pcl_need[i].L > L) return g_pcl_need[i].L;
+    return L;
+}
+
 static void *dam_parse(const cfg_obj *c) {
     static const char *const keys[] = {"method", "name", "patterns", "pcl", "lambda", "epsilon", "tau", "mu",
                                        "min_pattern_cells", "corpus", "prefix", "sequences", "evict_kv", NULL};
@@ -74,6 +101,7 @@ static void *dam_parse(const cfg_obj *c) {
     d->evict_kv = cfg_bool(c, "evict_kv", false);
     const char *why = dam_params_check(&d->par);
     if (why) cfg_fail(c, NULL, "%s", why);
+    note_pcl(d->patterns_path, d->par.L);
     return d;
 }
 
@@ -90,9 +118,11 @@ static void dam_prepare(method *meth, const llama_model *m) {
         if (access(slash ? (*dir ? dir : "/") : ".", W_OK) != 0)
             dam_die(DAM_EXIT_INPUT, "method %s: patterns %s: cannot write there: %s", meth->name, d->patterns_path,
                     strerror(errno));
+        dam_params par = d->par;
+        par.L = needed_pcl(d->patterns_path, d->par.L); /* the largest any instance of this path asks for */
         fprintf(stderr, "dam: no pattern file %s: calibrating DAM (PCL %d, %d sequences of %s)\n", d->patterns_path,
-                d->par.L, d->sequences, d->corpus);
-        dam_calib_opts o = {d->corpus, d->corpus_label, d->prefix, d->sequences, d->par, 1};
+                par.L, d->sequences, d->corpus);
+        dam_calib_opts o = {d->corpus, d->corpus_label, d->prefix, d->sequences, par, 1};
         double t0 = now_ms();
         dam_patterns *p = dam_calibrate(m, &o);
         dam_patterns_write(p, d->patterns_path);

@@ -32,7 +32,7 @@ static const char *HELP =
     "  --chat             wrap the prompt as one user turn of the model's chat template\n"
     "  --ids              also print the generated token ids (stderr)\n"
     "  --chunk N          prefill chunk size in tokens (default 512)\n"
-    "  --method NAME      full (default), streaming or dam, with the defaults of docs/config.md;\n"
+    "  --method NAME      any method kind (full by default; docs/methods.md), with the defaults of docs/config.md;\n"
     "                     the flags below set the method's keys of the same name\n"
     "  --sinks N          streaming: attention-sink tokens (default 4)\n"
     "  --window N         streaming: recent-window tokens (default: half the prompt)\n"

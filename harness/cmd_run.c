@@ -24,7 +24,7 @@ static const char *HELP =
     "  --overwrite    replace an existing results file and journal (refused without it)\n"
     "  --set K=V      override a config value: K is a key path (seed, workloads[0].lengths,\n"
     "                 methods[2].tau) or METHOD.KEY (dam.tau); V is JSON (repeatable)\n"
-    "  --device D     cpu (cuda needs a CUDA build)\n"
+    "  --device D     cpu (the harness does not run on the GPU yet: docs/cuda.md)\n"
     "  --threads N    CPU threads (overrides the config)\n"
     "  --progress M   progress on stderr: bar (one status line rewritten in place: cells done/total,\n"
     "                 elapsed, ETA, the cell running), lines (that status as a plain line every\n"
@@ -62,7 +62,7 @@ int cmd_run(int argc, char **argv) {
         else dam_die(DAM_EXIT_INPUT, "run: more than one config file given");
     }
     if (device && strcmp(device, "cpu") != 0)
-        dam_die(DAM_EXIT_INPUT, "--device %s: not available in this build (cpu; cuda needs `make CUDA=1`)", device);
+        dam_die(DAM_EXIT_INPUT, "--device %s: not available (cpu only: the harness does not run on the GPU yet, docs/cuda.md)", device);
     run_config cfg;
     config_load(config, sets, n_sets, &cfg);
     if (threads > 0) cfg.threads = (int)threads;

@@ -131,7 +131,7 @@ void config_parse(const char *text, const char *source, const char *const *sets,
     c->output = cfg_str(&top, "output", "results/default.h5", false);
     c->device = cfg_str(&top, "device", "cpu", false);
     if (strcmp(c->device, "cpu") != 0)
-        cfg_fail(&top, "device", "\"%s\" is not available in this build (cpu; cuda needs `make CUDA=1`)", c->device);
+        cfg_fail(&top, "device", "\"%s\" is not available (cpu only: the harness does not run on the GPU yet, docs/cuda.md)", c->device);
     c->threads = (int)cfg_int(&top, "threads", 0, 0, 4096, false);
     c->prefill_chunk = (int)cfg_int(&top, "prefill_chunk", 512, 16, 1 << 20, false);
     c->alignment = cfg_bool(&top, "alignment", true);

@@ -23,6 +23,23 @@ static json_t *method_named(json_t *root, const char *name, size_t *index) {
     return NULL;
 }
 
+/* True if `obj` is a method instance of root's methods whose key `key` root's "sweep" varies: a
+ * --set of it would be silently replaced by the sweep's values, so it is refused. */
+static bool swept(json_t *root, json_t *obj, const char *key) {
+    json_t *sw = json_object_get(root, "sweep"), *ms = json_object_get(root, "methods");
+    if (!json_is_object(sw) || !json_is_array(ms)) return false;
+    for (size_t i = 0; i < json_array_size(ms); i++) {
+        if (json_array_get(ms, i) != obj) continue;
+        json_t *n = json_object_get(obj, "name");
+        if (!n) n = json_object_get(obj, "method");
+        if (!json_is_string(n)) return false;
+        char full[512];
+        snprintf(full, sizeof full, "%s.%s", json_string_value(n), key);
+        return json_object_get(sw, full) != NULL;
+    }
+    return false;
+}
+
 void config_apply_set(json_t *root, const char *assignment, const char *source) {
     const char *eq = strchr(assignment, '=');
     if (eq == NULL || eq == assignment) dam_die(DAM_EXIT_INPUT, "--set %s: expected KEY=VALUE", assignment);
@@ -31,8 +48,13 @@ void config_apply_set(json_t *root, const char *assignment, const char *source) 
     if (klen >= sizeof key) dam_die(DAM_EXIT_INPUT, "--set %s: key too long", assignment);
     memcpy(key, assignment, klen);
     key[klen] = 0;
-    json_t *value = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
-    if (value == NULL) value = json_string(eq + 1);
+    json_error_t jerr;
+    json_t *value = json_loads(eq + 1, JSON_DECODE_ANY, &jerr);
+    if (value == NULL) { /* a bare word is a string; what looks like JSON must be valid JSON */
+        if (eq[1] && strchr("[{\"-0123456789", eq[1]))
+            dam_die(DAM_EXIT_INPUT, "--set %s: the value is not valid JSON: %s", assignment, jerr.text);
+        value = json_string(eq + 1);
+    }
 
     /* walk the path: segments separated by '.', each NAME or NAME[i][j] */
     json_t *cur = root;
@@ -67,6 +89,9 @@ void config_apply_set(json_t *root, const char *assignment, const char *source) 
             if (!br && end[1] != 0) dam_die(DAM_EXIT_INPUT, "--set %s: malformed key", assignment);
         }
         if (next == NULL) { /* the last segment is a key of cur: set (or add) it */
+            if (swept(root, cur, name))
+                dam_die(DAM_EXIT_INPUT, "%s: --set %s: that key is swept (\"sweep\"); override the sweep's list instead",
+                        source, assignment);
             json_object_set_new(cur, name, value);
             return;
         }
@@ -94,6 +119,8 @@ void config_expand_sweep(json_t *root, const char *source) {
             dam_die(DAM_EXIT_INPUT, "%s: sweep.%s: keys are METHOD.KEY", source, key);
         if (!json_is_array(vals) || json_array_size(vals) == 0)
             dam_die(DAM_EXIT_INPUT, "%s: sweep.%s: must be a non-empty list of values", source, key);
+        if (strcmp(dot + 1, "name") == 0 || strcmp(dot + 1, "method") == 0)
+            dam_die(DAM_EXIT_INPUT, "%s: sweep.%s: \"name\" and \"method\" cannot be swept (list the instances)", source, key);
         char name[128];
         memcpy(name, key, (size_t)(dot - key));
         name[dot - key] = 0;

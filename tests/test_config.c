@@ -34,6 +34,15 @@ static void parse_only(const char *text) {
 }
 
 /* Parses, then checks the methods against a fake 2-layer, 3-head model. */
+/* Parses a fixed config that sweeps dam.tau, with one --set `set` (child_status target). */
+static void parse_swept_with_set(const char *set) {
+    run_config c;
+    const char *text = "{\"workloads\": [{\"task\": \"passkey\", \"lengths\": [512]}], \"methods\": [{\"method\": \"full\"},"
+                       " {\"method\": \"dam\"}], \"sweep\": {\"dam.tau\": [0.1, 0.3]}}";
+    config_parse(text, "t.json", &set, 1, &c);
+    config_free(&c);
+}
+
 static void parse_and_prepare(const char *text) {
     run_config c;
     config_parse(text, "t.json", NULL, 0, &c);
@@ -124,5 +133,12 @@ int main(void) {
     BAD(parse_only, "{\"method\": \"full\"}], \"sweep\": {\"nope.tau\": [1]}, \"x\": [0"); /* unknown method */
     snprintf(buf, sizeof buf, "%s{\"method\": \"dam\"}], \"sweep\": {\"dam.tau\": []}}", W);
     CHECK(child_status(parse_only, buf) == 2, "an empty sweep list is refused");
+    snprintf(buf, sizeof buf, "%s{\"method\": \"dam\"}], \"sweep\": {\"dam.name\": [\"a\", \"b\"]}}", W);
+    CHECK(child_status(parse_only, buf) == 2, "sweeping a method's name is refused");
+    CHECK(child_status(parse_swept_with_set, "dam.tau=0.2") == 2, "--set of a swept key (METHOD.KEY) is refused");
+    CHECK(child_status(parse_swept_with_set, "methods[1].tau=0.2") == 2, "--set of a swept key (methods[i]) is refused");
+    CHECK(child_status(parse_swept_with_set, "dam.mu=0.5") == 0, "--set of a key the sweep leaves alone works");
+    CHECK(child_status(parse_swept_with_set, "seed=[1,") == 2, "--set with malformed JSON is refused");
+    CHECK(child_status(parse_swept_with_set, "sweep={\"dam.tau\": [0.05]}") == 0, "--set may replace the sweep itself");
     return test_done("config");
 }
