@@ -38,6 +38,8 @@ static const char *HELP =
     "  --window N         streaming: recent-window tokens (default: half the prompt)\n"
     "  --patterns PATH    dam: pattern file (default patterns/smollm2-135m.h5; calibrated with the\n"
     "                     paper's defaults if missing, see dam calibrate)\n"
+    "  --param KEY=VALUE  any other key of the method's config entry, VALUE as JSON (repeatable;\n"
+    "                     e.g. --param pcl=64 --param sequences=2 for a small dam calibration)\n"
     "  --threads N        CPU threads (default: all cores)\n";
 
 /* Per-layer means over heads of the exact density and the tail / spread mass recall (stderr). */
@@ -72,6 +74,8 @@ int cmd_generate(int argc, char **argv) {
     long max_new = 32, chunk = 512, threads = 0, sinks = -1, window = 0;
     int chat = 0, show_ids = 0;
     const char *method_name = "full", *patterns = NULL;
+    const char *params[32];
+    int n_params = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
@@ -87,6 +91,10 @@ int cmd_generate(int argc, char **argv) {
         else if (strcmp(a, "--sinks") == 0) sinks = arg_long(a, arg_value(argc, argv, &i), 0, 1 << 24);
         else if (strcmp(a, "--window") == 0) window = arg_long(a, arg_value(argc, argv, &i), 1, 1 << 24);
         else if (strcmp(a, "--patterns") == 0) patterns = arg_value(argc, argv, &i);
+        else if (strcmp(a, "--param") == 0) {
+            if (n_params == 32) dam_die(DAM_EXIT_INPUT, "generate: more than 32 --param");
+            params[n_params++] = arg_value(argc, argv, &i);
+        }
         else dam_die(DAM_EXIT_INPUT, "generate: unknown argument %s (see --help)", a);
     }
     if (model == NULL) dam_die(DAM_EXIT_INPUT, "generate: --model is required (see --help)");
@@ -96,6 +104,19 @@ int cmd_generate(int argc, char **argv) {
     if (sinks >= 0) json_object_set_new(mj, "sinks", json_integer(sinks));
     if (window > 0) json_object_set_new(mj, "window", json_integer(window));
     if (patterns) json_object_set_new(mj, "patterns", json_string(patterns));
+    for (int p = 0; p < n_params; p++) { /* KEY=VALUE, VALUE as JSON (a bare word is a string) */
+        const char *eq = strchr(params[p], '=');
+        if (eq == NULL || eq == params[p] || (size_t)(eq - params[p]) >= 128)
+            dam_die(DAM_EXIT_INPUT, "generate: --param %s: expected KEY=VALUE", params[p]);
+        char key[128];
+        memcpy(key, params[p], (size_t)(eq - params[p]));
+        key[eq - params[p]] = 0;
+        json_error_t jerr;
+        json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, &jerr);
+        if (v == NULL && eq[1] && strchr("[{\"-0123456789", eq[1]))
+            dam_die(DAM_EXIT_INPUT, "generate: --param %s: the value is not valid JSON: %s", params[p], jerr.text);
+        json_object_set_new(mj, key, v ? v : json_string(eq + 1));
+    }
     const cfg_obj mc = {"--method", "", mj, mres};
     method meth;
     method_parse(&mc, &meth);

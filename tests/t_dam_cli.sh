@@ -27,6 +27,13 @@ echo "  --threads 1 vs default: $drift"
 echo "$drift" | awk '$1 == "abar_max_abs" && $2 <= 1e-4 && $6 * 1000 <= $8 { ok = 1 } END { exit !ok }' ||
     bad "determinism: --threads 1 drifts beyond rounding from the default ($drift)"
 n=$((n + 1))
+# dam generate with that small file: --param sets the method's pcl / sequences (else it refuses the file)
+"$dam" generate --model "$model" --prompt "The capital of France is" --max-new 2 --method dam --patterns "$tmp/a.h5" \
+    --param pcl=64 --param sequences=2 >/dev/null 2>"$tmp/g.err" || bad "generate --param: $(tail -1 "$tmp/g.err")"
+grep -q "^mean " "$tmp/g.err" || bad "generate --param: no per-layer table"
+"$dam" generate --model "$model" --prompt x --method dam --patterns "$tmp/a.h5" --param 'pcl=[64,' >/dev/null 2>"$tmp/g2.err"
+[ $? -eq 2 ] && [ "$(wc -l <"$tmp/g2.err")" -eq 1 ] && grep -q "not valid JSON" "$tmp/g2.err" || bad "generate --param with bad JSON: $(cat "$tmp/g2.err")"
+n=$((n + 1))
 grep -q "^calibrate: sequence 2/2" "$tmp/a.err" || bad "progress lines missing on stderr"
 grep -q "^# mean true-mask density" "$tmp/a.out" || bad "summary missing on stdout"
 n=$((n + 1))
