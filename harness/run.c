@@ -2,6 +2,7 @@
 #include "harness/run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,9 +39,18 @@ static void check_writable(const char *path, bool resume, bool overwrite) {
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
+    if (slash == dir) snprintf(dir, sizeof dir, "/");
     if (access(dir, W_OK) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot write the results here: %s", path, strerror(errno));
     size_t n = strlen(path);
     if (n < 4 || strcmp(path + n - 3, ".h5") != 0) dam_die(DAM_EXIT_INPUT, "%s: the results file must end in .h5", path);
+    /* access() passes where creating still fails (a parent that is a file, /proc, a read-only
+     * mount): create and remove a probe file next to the results */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s.probe.%ld", path, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) dam_die(DAM_EXIT_INPUT, "%s: cannot write the results here: %s", path, strerror(errno));
+    close(fd);
+    unlink(probe);
 }
 
 /* log-softmax of logits[vocab] into out (double accumulation). */

@@ -98,6 +98,9 @@ expect missing_haystack "haystack_dir $tmp/nowhere" "{\"workloads\": [{\"task\":
 printf '{%s, %s}' "$W" "$M" >"$tmp/ok.json"
 "$dam" run "$tmp/ok.json" -o "$tmp/no/such/dir/x.h5" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "$tmp/no/such/dir/x.h5: cannot write" "$tmp/err" && ok || bad "unwritable output: $(cat "$tmp/err")"
+"$dam" run "$tmp/ok.json" -o "$tmp/ok.json/x.h5" >/dev/null 2>"$tmp/err" # the parent is a file
+[ $? -eq 2 ] && grep -q "ok.json/x.h5: cannot write the results here: Not a directory" "$tmp/err" && [ ! -e "$tmp/x.h5" ] &&
+    ok || bad "output under a file: $(cat "$tmp/err")"
 "$dam" run "$tmp/missing.json" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "missing.json: cannot open" "$tmp/err" && ok || bad "missing config"
 
