@@ -88,7 +88,7 @@ tree_ok() { # DIR LIST_SHA: SHA256SUMS pinned and every listed file (or its .gz,
 fetch_tree() { # NAME SUBDIR LIST_SHA
     local name="$1" sub="$2" want="$3" src="$root/../shared/data/$2"
     if tree_ok "$data/$sub" "$want"; then echo "setup: $name present (data/$sub, sha256 ok)"; return; fi
-    if [ ! -d "$src" ]; then echo "setup: $name not available (no ../shared/data/$sub); the longeval tasks need it"; return; fi
+    if [ ! -d "$src" ]; then echo "setup: $name not available (no ../shared/data/$sub); only the workloads that read it need it (docs/workloads.md)"; return; fi
     rm -rf "$data/$sub.tmp"; mkdir -p "$(dirname "$data/$sub")"; cp -r "$src" "$data/$sub.tmp"; chmod -R u+w "$data/$sub.tmp"
     tree_ok "$data/$sub.tmp" "$want" || { echo "fetch-data: ../shared/data/$sub differs from the pinned checksums" >&2; exit 2; }
     rm -rf "$data/$sub"; mv "$data/$sub.tmp" "$data/$sub"
