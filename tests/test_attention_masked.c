@@ -20,6 +20,7 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/attention_masked.h"
 #include "kernels/maskplan.h"
+#include "ref_maskplan.h"
 #include "test.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -30,47 +31,12 @@ static uint64_t next_u64(void) { /* xorshift64* */
 static double urand(void) { return (double)(next_u64() >> 11) / (double)(1ull << 53) * 2.0 - 1.0; } /* [-1, 1) */
 static int irand(int n) { return n <= 0 ? 0 : (int)((next_u64() >> 33) % (uint64_t)n); }
 
-/* Raw parts of one head's plan. */
-typedef struct {
-    int dense;
-    int ncols, ndiags;
-    int32_t cols[40], diags[80];
-    int nqb;
-    int32_t *ptr, *idx;
-    int L;
-    uint64_t *bits; /* [L][ceil(L / 64)] */
-    float *bmat;    /* NULL or [nqb][nqb]: block bias b(qb, kb) of listed pairs (soft masks) */
-} spec;
 
 static int g_bias; /* make_spec adds blocks and a block bias to every plan */
 
-static int ref_kept(const spec *s, long p, long j) {
-    if (j < 0 || j > p) return 0;
-    if (s->dense) return 1;
-    if (p < s->L && j < s->L) return (int)((s->bits[p * ((s->L + 63) / 64) + j / 64] >> (j % 64)) & 1);
-    for (int i = 0; i < s->ndiags; i++)
-        if (s->diags[i] == p - j) return 1;
-    for (int i = 0; i < s->ncols; i++)
-        if (s->cols[i] == j) return 1;
-    if (p / 64 < s->nqb)
-        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
-            if (s->idx[i] == j / 64) return 1;
-    return 0;
-}
 
-/* The logit bias of a kept pair by the rule of maskplan.h: the block bias if the blocks part alone
- * keeps it (not dense, outside the bitmap region, no column or diagonal), else 0. */
-static double ref_bias(const spec *s, long p, long j) {
-    if (s->bmat == NULL || s->dense || p < s->L) return 0;
-    for (int i = 0; i < s->ndiags; i++)
-        if (s->diags[i] == p - j) return 0;
-    for (int i = 0; i < s->ncols; i++)
-        if (s->cols[i] == j) return 0;
-    if (p / 64 < s->nqb)
-        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
-            if (s->idx[i] == j / 64) return s->bmat[(p / 64) * s->nqb + j / 64];
-    return 0;
-}
+/* The logit bias of a kept pair by the rule of maskplan.h (ref_maskplan.h). */
+static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s, s->bmat, s->nqb, p, j); }
 
 enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, EMPTY_ROWS = 100 };
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};

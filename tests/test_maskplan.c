@@ -21,6 +21,7 @@
 #include "core/mem.h"
 #include "core/timer.h"
 #include "kernels/maskplan.h"
+#include "ref_maskplan.h"
 #include "test.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -30,32 +31,6 @@ static uint64_t next_u64(void) { /* xorshift64* */
 }
 static int irand(int n) { return n <= 0 ? 0 : (int)((next_u64() >> 33) % (uint64_t)n); } /* [0, n) */
 
-/* Raw parts as a method would produce them: unsorted, with duplicates, key blocks beyond the query
- * block, bitmap bits above the diagonal. */
-typedef struct {
-    int dense;
-    int ncols, ndiags;
-    int32_t cols[64], diags[64];
-    int nqb;
-    int32_t *ptr, *idx; /* [nqb + 1], [ptr[nqb]] */
-    int L;
-    uint64_t *bits;     /* [L][ceil(L / 64)] */
-} spec;
-
-/* The rule of maskplan.h, by linear scans of the raw parts. */
-static int ref_kept(const spec *s, long p, long j) {
-    if (j < 0 || j > p) return 0;
-    if (s->dense) return 1;
-    if (p < s->L && j < s->L) return (int)((s->bits[p * ((s->L + 63) / 64) + j / 64] >> (j % 64)) & 1);
-    for (int i = 0; i < s->ndiags; i++)
-        if (s->diags[i] == p - j) return 1;
-    for (int i = 0; i < s->ncols; i++)
-        if (s->cols[i] == j) return 1;
-    if (p / 64 < s->nqb)
-        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
-            if (s->idx[i] == j / 64) return 1;
-    return 0;
-}
 
 enum { K_COLS = 1, K_DIAGS = 2, K_BLOCKS = 4, K_BITMAP = 8, K_DENSE = 16 };
 
@@ -464,19 +439,9 @@ static void test_million(void) {
     maskplan_free(a);
 }
 
-/* The bias rule of maskplan.h written from the raw parts: -inf if not kept; the block bias
- * bmat[qb][kb] if only the blocks part keeps the pair (outside the bitmap region, not dense); else 0. */
+/* The bias rule of maskplan.h: -inf if not kept, else the block bias of ref_block_bias. */
 static double ref_bias(const spec *s, const float *bmat, int nkb, long p, long j) {
-    if (!ref_kept(s, p, j)) return -INFINITY;
-    if (s->dense || p < s->L) return 0;
-    for (int i = 0; i < s->ndiags; i++)
-        if (s->diags[i] == p - j) return 0;
-    for (int i = 0; i < s->ncols; i++)
-        if (s->cols[i] == j) return 0;
-    if (p / 64 < s->nqb)
-        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
-            if (s->idx[i] == j / 64) return bmat[(p / 64) * nkb + j / 64];
-    return 0;
+    return ref_kept(s, p, j) ? ref_block_bias(s, bmat, nkb, p, j) : -INFINITY;
 }
 
 /* Soft masks: random plans with a block bias against ref_bias; nothing else about the plan changes. */

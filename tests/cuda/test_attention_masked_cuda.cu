@@ -25,6 +25,7 @@
 
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/cuda_check.h"
+#include "tests/ref_maskplan.h"
 #include "tests/test.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -51,45 +52,11 @@ static float bf2f(uint16_t b) {
     return f;
 }
 
-// Raw parts of one head's plan (as in tests/test_attention_masked.c).
-typedef struct {
-    int dense;
-    int ncols, ndiags;
-    int32_t cols[40], diags[140];
-    int nqb;
-    int32_t *ptr, *idx;
-    int L;
-    uint64_t *bits;  // [L][ceil(L / 64)]
-    float *bmat;     // NULL or [nqb][nqb]
-} spec;
 
 static int g_bias;
 static int g_negative;  // q <= 0 and k >= 0: every logit is very negative (about -qscale * 8 * d^0.5 / 2)
 
-static int ref_kept(const spec *s, long p, long j) {
-    if (j < 0 || j > p) return 0;
-    if (s->dense) return 1;
-    if (p < s->L && j < s->L) return (int)((s->bits[p * ((s->L + 63) / 64) + j / 64] >> (j % 64)) & 1);
-    for (int i = 0; i < s->ndiags; i++)
-        if (s->diags[i] == p - j) return 1;
-    for (int i = 0; i < s->ncols; i++)
-        if (s->cols[i] == j) return 1;
-    if (p / 64 < s->nqb)
-        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
-            if (s->idx[i] == j / 64) return 1;
-    return 0;
-}
-static double ref_bias(const spec *s, long p, long j) {
-    if (s->bmat == NULL || s->dense || p < s->L) return 0;
-    for (int i = 0; i < s->ndiags; i++)
-        if (s->diags[i] == p - j) return 0;
-    for (int i = 0; i < s->ncols; i++)
-        if (s->cols[i] == j) return 0;
-    if (p / 64 < s->nqb)
-        for (int i = s->ptr[p / 64]; i < s->ptr[p / 64 + 1]; i++)
-            if (s->idx[i] == j / 64) return s->bmat[(p / 64) * s->nqb + j / 64];
-    return 0;
-}
+static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s, s->bmat, s->nqb, p, j); }
 
 enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100 };
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
