@@ -12,6 +12,7 @@
 
 #include "harness/attn_ctx.h"
 #include "harness/method.h"
+#include "harness/sweep.h"
 #include "harness/registry.h"
 #include "model/chat.h"
 #include "model/generate.h"
@@ -111,11 +112,7 @@ int cmd_generate(int argc, char **argv) {
         char key[128];
         memcpy(key, params[p], (size_t)(eq - params[p]));
         key[eq - params[p]] = 0;
-        json_error_t jerr;
-        json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, &jerr);
-        if (v == NULL && eq[1] && strchr("[{\"-0123456789", eq[1]))
-            dam_die(DAM_EXIT_INPUT, "generate: --param %s: the value is not valid JSON: %s", params[p], jerr.text);
-        json_object_set_new(mj, key, v ? v : json_string(eq + 1));
+        json_object_set_new(mj, key, config_value(eq + 1, "generate: --param", params[p]));
     }
     const cfg_obj mc = {"--method", "", mj, mres};
     method meth;

@@ -40,6 +40,15 @@ static bool swept(json_t *root, json_t *obj, const char *key) {
     return false;
 }
 
+json_t *config_value(const char *value, const char *flag, const char *assignment) {
+    json_error_t jerr;
+    json_t *v = json_loads(value, JSON_DECODE_ANY, &jerr);
+    if (v) return v;
+    if (value[0] && strchr("[{\"-0123456789", value[0]))
+        dam_die(DAM_EXIT_INPUT, "%s %s: the value is not valid JSON: %s", flag, assignment, jerr.text);
+    return json_string(value);
+}
+
 void config_apply_set(json_t *root, const char *assignment, const char *source) {
     const char *eq = strchr(assignment, '=');
     if (eq == NULL || eq == assignment) dam_die(DAM_EXIT_INPUT, "--set %s: expected KEY=VALUE", assignment);
@@ -48,13 +57,7 @@ void config_apply_set(json_t *root, const char *assignment, const char *source) 
     if (klen >= sizeof key) dam_die(DAM_EXIT_INPUT, "--set %s: key too long", assignment);
     memcpy(key, assignment, klen);
     key[klen] = 0;
-    json_error_t jerr;
-    json_t *value = json_loads(eq + 1, JSON_DECODE_ANY, &jerr);
-    if (value == NULL) { /* a bare word is a string; what looks like JSON must be valid JSON */
-        if (eq[1] && strchr("[{\"-0123456789", eq[1]))
-            dam_die(DAM_EXIT_INPUT, "--set %s: the value is not valid JSON: %s", assignment, jerr.text);
-        value = json_string(eq + 1);
-    }
+    json_t *value = config_value(eq + 1, "--set", assignment);
 
     /* walk the path: segments separated by '.', each NAME or NAME[i][j] */
     json_t *cur = root;

@@ -14,6 +14,11 @@
 
 #include <jansson.h>
 
+/* The VALUE of a command-line "KEY=VALUE" as JSON (a new reference): parsed as JSON (any type);
+ * text that does not parse is a string, unless it starts like JSON ([, {, ", a digit or -), which
+ * is an input error (exit 2) naming `flag` and the whole assignment. */
+json_t *config_value(const char *value, const char *flag, const char *assignment);
+
 /* Applies one "KEY=VALUE" override to root (a config object). `source` names the config. */
 void config_apply_set(json_t *root, const char *assignment, const char *source);
 

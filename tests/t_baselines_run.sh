@@ -5,15 +5,8 @@
 # 512 tokens. Checks: the run completes; every method has its result; full_eager reproduces full
 # (same answer, logit KL ~ 0, output drift ~ 0) and its peak memory is higher; the sparse methods
 # report density < 1 and a mass recall in (0, 1]. About 35 s on 2 cores.
-set -u
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-dam="${DAM_BIN:-$root/build/dam}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0; n=0
-ok() { n=$((n + 1)); }
-bad() { n=$((n + 1)); fail=$((fail + 1)); echo "FAIL baselines_run/$1"; }
+test_name=baselines_run
+source "$(dirname "$0")/lib.sh"
 
 cat >"$tmp/b.json" <<JSON
 {"model": "smollm2-135m", "seed": 11, "output": "$tmp/b.h5",

@@ -45,6 +45,18 @@ if command -v h5dump >/dev/null; then
 fi
 ls "$tmp" | grep -q '\.tmp\.' && bad "temporary file left after a successful run"
 
+# a pcl sweep listing the smaller value first: the missing pattern file is calibrated once, at the
+# largest PCL the run asks of it, and both instances run
+n=$((n + 1))
+cat >"$tmp/pcl.json" <<JSON
+{"model": "smollm2-135m", "output": "$tmp/pcl_run.h5", "alignment": false,
+ "workloads": [{"task": "passkey", "lengths": [200], "depths": [0.5], "max_new_tokens": 2}],
+ "methods": [{"method": "dam", "patterns": "$tmp/pcl_sweep.h5", "sequences": 2}], "sweep": {"dam.pcl": [32, 64]}}
+JSON
+"$dam" run "$tmp/pcl.json" --progress none >/dev/null 2>"$tmp/pcl.err" || bad "pcl sweep run: $(tail -1 "$tmp/pcl.err")"
+[ "$(grep -c "calibrating DAM (PCL 64" "$tmp/pcl.err")" -eq 1 ] && [ "$(grep -c "calibrating DAM" "$tmp/pcl.err")" -eq 1 ] ||
+    bad "pcl sweep: expected one calibration at PCL 64: $(grep calibrating "$tmp/pcl.err")"
+
 # expect NAME PATTERN ARGS...: wants exit 2 and one stderr line matching PATTERN, no output file
 expect() {
     local name="$1" pattern="$2"; shift 2

@@ -6,15 +6,8 @@
 # somewhere (mean density < 1) and built (mask_ms > 0), and that no plan left a row empty (the run
 # would stop with status 3); the soft plans keep at least what the hard ones keep (density >=
 # hard's, <= 1) and were built. Plan determinism is checked in tests/test_dynamic.c.
-set -u
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-dam="${DAM_BIN:-$root/build/dam}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0; n=0
-ok() { n=$((n + 1)); }
-bad() { n=$((n + 1)); fail=$((fail + 1)); echo "FAIL dynamic_run/$1"; }
+test_name=dynamic_run
+source "$(dirname "$0")/lib.sh"
 
 cat >"$tmp/dyn.json" <<JSON
 {"model": "smollm2-135m", "seed": 11, "output": "$tmp/dyn.h5",

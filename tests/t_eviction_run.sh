@@ -8,15 +8,8 @@
 # is the prompt's 2 · 30 layers · 3 KV heads · n · 64 · 4 bytes; dam answers and scores the same
 # with and without eviction (evicted keys are exactly the unreachable ones) with logit KL and
 # answer NLL equal to 1e-4.
-set -u
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-dam="${DAM_BIN:-$root/build/dam}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0; n=0
-ok() { n=$((n + 1)); }
-bad() { n=$((n + 1)); fail=$((fail + 1)); echo "FAIL eviction_run/$1"; }
+test_name=eviction_run
+source "$(dirname "$0")/lib.sh"
 
 dam_common="\"patterns\": \"$tmp/p64.h5\", \"pcl\": 64, \"sequences\": 2"
 cat >"$tmp/e.json" <<JSON

@@ -3,15 +3,8 @@
 # (calibrated here at a small PCL) on passkey and NIAH; the HDF5 layout; inspect / check / plot;
 # --resume after a kill -9 at a random moment; and the config / path errors of `dam run`
 # (one-line message naming the key or path, exit 2, no file left behind).
-set -u
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-dam="${DAM_BIN:-$root/build/dam}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0; n=0
-ok() { n=$((n + 1)); }
-bad() { n=$((n + 1)); fail=$((fail + 1)); echo "FAIL run/$1"; }
+test_name=run
+source "$(dirname "$0")/lib.sh"
 
 cat >"$tmp/small.json" <<JSON
 {"model": "smollm2-135m", "seed": 7, "output": "$tmp/small.h5",
