@@ -117,4 +117,7 @@ void example_free(example *e) {
     for (int i = 0; i < e->n_others; i++) dam_free(e->others[i]);
     dam_free(e->others);
     e->others = NULL, e->n_others = 0;
+    for (int i = 0; i < e->n_refs; i++) dam_free(e->refs[i]);
+    dam_free(e->refs);
+    e->refs = NULL, e->n_refs = 0;
 }

@@ -39,6 +39,11 @@ typedef struct {
     char **others;        /* [n_others] other answers the scorer must rank below rec.answer
                              (longeval_topics: the other topic names), dam_malloc'd; else NULL */
     int n_others;
+    char **refs;          /* [n_refs] reference answers of multi-reference scorers (RULER
+                             string_match_all / _part, LongBench max over answers), dam_malloc'd;
+                             rec.answer then holds them as a JSON array text. NULL for tasks with
+                             one answer (rec.answer) */
+    int n_refs;
 } example;
 
 /* Builds all examples of workload `w` for model `m` from `seed` into *out (dam_malloc'd array of

@@ -140,3 +140,44 @@ cfg_obj cfg_child(const cfg_obj *c, const char *key, char *path_buf, size_t path
     cfg_obj child = {c->src, path_buf, v, r};
     return child;
 }
+
+int cfg_list(const cfg_obj *c, const char *key, bool real, double lo, double hi, const char *dflt_json, void **out) {
+    json_t *v = json_object_get(c->obj, key), *owned = NULL;
+    if (v == NULL) {
+        if (dflt_json == NULL) cfg_fail(c, key, "required key is missing");
+        v = owned = json_loads(dflt_json, 0, NULL);
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0) cfg_fail(c, key, "must be a non-empty array");
+    int n = (int)json_array_size(v);
+    void *arr = dam_malloc((real ? sizeof(double) : sizeof(int)) * n, "config list");
+    json_t *copy = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        char ki[160];
+        snprintf(ki, sizeof ki, "%s[%d]", key, i);
+        if (real ? !json_is_number(e) : !json_is_integer(e)) cfg_fail(c, ki, "must be %s", real ? "a number" : "an integer");
+        double d = json_number_value(e);
+        if (!(d >= lo && d <= hi)) cfg_fail(c, ki, "%.10g is out of range [%.10g, %.10g]", d, lo, hi);
+        for (int j = 0; j < i; j++)
+            if ((real ? ((double *)arr)[j] : ((int *)arr)[j]) == d) cfg_fail(c, ki, "%.10g appears twice", d);
+        if (real) ((double *)arr)[i] = d, json_array_append_new(copy, json_real(d));
+        else ((int *)arr)[i] = (int)d, json_array_append_new(copy, json_integer((json_int_t)d));
+    }
+    json_object_set_new(c->res, key, copy);
+    json_decref(owned);
+    *out = arr;
+    return n;
+}
+
+char *cfg_choice(const cfg_obj *c, const char *key, const char *dflt, const char *const *choices) {
+    char *v = cfg_str(c, key, dflt, false);
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(v, choices[i]) == 0) return v;
+    char list[256] = "";
+    for (int i = 0; choices[i]; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", choices[i]);
+    cfg_fail(c, key, "\"%s\" is not one of: %s", v, list);
+}
+
+void cfg_refuse(const cfg_obj *c, const char *key, const char *why) {
+    if (cfg_has(c, key)) cfg_fail(c, key, "%s", why);
+}

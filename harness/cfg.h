@@ -44,6 +44,16 @@ char *cfg_str(const cfg_obj *c, const char *key, const char *dflt, bool required
  * Absent: the scalar dflt. The shape is checked against the model later (param_fits). */
 param cfg_param(const cfg_obj *c, const char *key, double dflt, double lo, double hi, bool integer);
 
+/* A non-empty array of distinct integers in [lo, hi] (of numbers when `real`) into *out (dam_malloc'd
+ * int[] or double[]); returns its length. Absent: parsed from `dflt_json`, or an error if that is NULL. */
+int cfg_list(const cfg_obj *c, const char *key, bool real, double lo, double hi, const char *dflt_json, void **out);
+
+/* A string restricted to the NULL-terminated `choices`; absent: dflt. Caller frees (dam_free). */
+char *cfg_choice(const cfg_obj *c, const char *key, const char *dflt, const char *const *choices);
+
+/* Fails if `key` is present: it does not apply here (`why` says where it does). */
+void cfg_refuse(const cfg_obj *c, const char *key, const char *why);
+
 /* A child object reader for obj[key] (an error if it is not an object); the resolved child is
  * created in res. */
 cfg_obj cfg_child(const cfg_obj *c, const char *key, char *path_buf, size_t path_size);

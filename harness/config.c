@@ -13,51 +13,6 @@
 #include "harness/commands.h"
 #include "harness/sweep.h"
 
-/* A non-empty array of integers in [lo, hi] (or of numbers when `real`) into *out (dam_malloc'd). */
-static int get_list(const cfg_obj *c, const char *key, bool real, double lo, double hi, const char *dflt_json,
-                    void **out) {
-    json_t *v = json_object_get(c->obj, key), *owned = NULL;
-    if (v == NULL) {
-        if (dflt_json == NULL) cfg_fail(c, key, "required key is missing");
-        v = owned = json_loads(dflt_json, 0, NULL);
-    }
-    if (!json_is_array(v) || json_array_size(v) == 0) cfg_fail(c, key, "must be a non-empty array");
-    int n = (int)json_array_size(v);
-    void *arr = dam_malloc((real ? sizeof(double) : sizeof(int)) * n, "config list");
-    json_t *copy = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *e = json_array_get(v, i);
-        char ki[160];
-        snprintf(ki, sizeof ki, "%s[%d]", key, i);
-        if (real ? !json_is_number(e) : !json_is_integer(e)) cfg_fail(c, ki, "must be %s", real ? "a number" : "an integer");
-        double d = json_number_value(e);
-        if (!(d >= lo && d <= hi)) cfg_fail(c, ki, "%.10g is out of range [%.10g, %.10g]", d, lo, hi);
-        for (int j = 0; j < i; j++)
-            if ((real ? ((double *)arr)[j] : ((int *)arr)[j]) == d) cfg_fail(c, ki, "%.10g appears twice", d);
-        if (real) ((double *)arr)[i] = d, json_array_append_new(copy, json_real(d));
-        else ((int *)arr)[i] = (int)d, json_array_append_new(copy, json_integer((json_int_t)d));
-    }
-    json_object_set_new(c->res, key, copy);
-    json_decref(owned);
-    *out = arr;
-    return n;
-}
-
-/* String key restricted to the NULL-terminated `choices`; absent: dflt. Caller frees. */
-static char *get_choice(const cfg_obj *c, const char *key, const char *dflt, const char *const *choices) {
-    char *v = cfg_str(c, key, dflt, false);
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(v, choices[i]) == 0) return v;
-    char list[256] = "";
-    for (int i = 0; choices[i]; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", choices[i]);
-    cfg_fail(c, key, "\"%s\" is not one of: %s", v, list);
-}
-
-/* Fails if `key` is present: it does not apply to this workload (`why` says where it does). */
-static void refuse(const cfg_obj *c, const char *key, const char *why) {
-    if (cfg_has(c, key)) cfg_fail(c, key, "%s", why);
-}
-
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
     static const char *const keys[] = {"task", "lengths", "depths", "samples", "max_new_tokens", "haystack_dir", "source",
                                        "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
@@ -70,39 +25,39 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
     bool lines = strcmp(out->task, "longeval_lines") == 0, topics = strcmp(out->task, "longeval_topics") == 0;
     if (!passkey && !niah && !lines && !topics)
         cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, longeval_lines, longeval_topics)", out->task);
-    if (!niah) refuse(c, "haystack_dir", "only applies to task niah");
+    if (!niah) cfg_refuse(c, "haystack_dir", "only applies to task niah");
     static const char *const longeval_keys[] = {"source", "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
-    for (int i = 0; !lines && !topics && longeval_keys[i]; i++) refuse(c, longeval_keys[i], "only applies to the longeval tasks");
-    if (!lines) refuse(c, "num_lines", "only applies to task longeval_lines (source \"file\")");
-    if (!lines) refuse(c, "words_dir", "only applies to task longeval_lines (source \"generate\")");
-    if (!topics) refuse(c, "num_topics", "only applies to task longeval_topics");
-    if (topics) refuse(c, "source", "longeval_topics always reads its test-case files (no key source)");
+    for (int i = 0; !lines && !topics && longeval_keys[i]; i++) cfg_refuse(c, longeval_keys[i], "only applies to the longeval tasks");
+    if (!lines) cfg_refuse(c, "num_lines", "only applies to task longeval_lines (source \"file\")");
+    if (!lines) cfg_refuse(c, "words_dir", "only applies to task longeval_lines (source \"generate\")");
+    if (!topics) cfg_refuse(c, "num_topics", "only applies to task longeval_topics");
+    if (topics) cfg_refuse(c, "source", "longeval_topics always reads its test-case files (no key source)");
 
     bool files = topics;
     if (lines) {
-        out->source = get_choice(c, "source", "generate", sources);
+        out->source = cfg_choice(c, "source", "generate", sources);
         files = strcmp(out->source, "file") == 0;
     }
-    if (lines || topics) out->prompt = get_choice(c, "prompt", "completion", prompts);
+    if (lines || topics) out->prompt = cfg_choice(c, "prompt", "completion", prompts);
     bool chat = out->prompt && strcmp(out->prompt, "chat") == 0;
     if (files) {
         const char *why = "does not apply to LongEval test-case files (their lengths and positions are fixed; "
                           "choose files with num_lines / num_topics)";
-        refuse(c, "lengths", why);
-        refuse(c, "depths", why);
-        refuse(c, "words_dir", "only applies to source \"generate\"");
-        if (lines) out->n_sizes = get_list(c, "num_lines", false, 1, 1000000, NULL, (void **)&out->sizes);
-        else out->n_sizes = get_list(c, "num_topics", false, 1, 100000, NULL, (void **)&out->sizes);
+        cfg_refuse(c, "lengths", why);
+        cfg_refuse(c, "depths", why);
+        cfg_refuse(c, "words_dir", "only applies to source \"generate\"");
+        if (lines) out->n_sizes = cfg_list(c, "num_lines", false, 1, 1000000, NULL, (void **)&out->sizes);
+        else out->n_sizes = cfg_list(c, "num_topics", false, 1, 100000, NULL, (void **)&out->sizes);
         out->data_dir = cfg_str(c, "data_dir", "data/longeval", false);
         out->samples = (int)cfg_int(c, "samples", 50, 1, 100000, false);
     } else {
         if (lines) {
-            refuse(c, "num_lines", "only applies to source \"file\" (generated prompts are sized by lengths)");
-            refuse(c, "data_dir", "only applies to source \"file\" (the generator reads words_dir)");
+            cfg_refuse(c, "num_lines", "only applies to source \"file\" (generated prompts are sized by lengths)");
+            cfg_refuse(c, "data_dir", "only applies to source \"file\" (the generator reads words_dir)");
             out->words_dir = cfg_str(c, "words_dir", "data/wordlists/wonderwords", false);
         }
-        out->n_lengths = get_list(c, "lengths", false, 64, 1 << 24, NULL, (void **)&out->lengths);
-        out->n_depths = get_list(c, "depths", true, 0, 1, "[0.5]", (void **)&out->depths);
+        out->n_lengths = cfg_list(c, "lengths", false, 64, 1 << 24, NULL, (void **)&out->lengths);
+        out->n_depths = cfg_list(c, "depths", true, 0, 1, "[0.5]", (void **)&out->depths);
         out->samples = (int)cfg_int(c, "samples", 1, 1, 100000, false);
     }
     int dflt_new = passkey ? 10 : niah ? 24 : lines ? (chat ? 100 : 10) : (chat ? 50 : 16);
