@@ -11,36 +11,7 @@
 #include "core/rng.h"
 #include "datasets/longeval_lines.h"
 #include "datasets/longeval_topics.h"
-#include "model/chat.h"
-
-/* How a user message becomes token ids (see longeval.h). */
-typedef struct {
-    const tokenizer *tok;
-    int chat;              /* 1: render as a chat user turn */
-    chat_template tmpl;
-} styler;
-
-static int32_t *encode(const tokenizer *t, const char *s, bool add_special, bool parse_special, int *n) {
-    int32_t *ids = NULL;
-    *n = tok_encode(t, s, strlen(s), add_special, parse_special, &ids);
-    return ids;
-}
-
-/* Ids of `user` in the configured style; `answer_prefix` is appended in completion style only. */
-static int32_t *style_ids(const styler *st, const char *user, const char *answer_prefix, int *n) {
-    char *text;
-    if (st->chat) {
-        text = chat_render_user(&st->tmpl, user);
-    } else {
-        size_t a = strlen(user), b = strlen(answer_prefix);
-        text = dam_malloc(a + b + 1, "prompt");
-        memcpy(text, user, a);
-        memcpy(text + a, answer_prefix, b + 1);
-    }
-    int32_t *ids = encode(st->tok, text, true, st->chat && st->tmpl.format != CHAT_NONE, n);
-    dam_free(text);
-    return ids;
-}
+#include "datasets/prompt.h"
 
 static char *lines_prefix(const char *key) {
     size_t n = strlen(key) + 64;
@@ -91,12 +62,12 @@ static int target_line(int n_lines, double depth) {
 }
 
 /* Prompt ids of a generated example with n lines (the pool grows as needed). */
-static int32_t *lines_ids(const styler *st, line_pool *p, int n, double depth, int *n_ids) {
+static int32_t *lines_ids(const prompt_style *st, line_pool *p, int n, double depth, int *n_ids) {
     pool_ensure(p, n);
     int t = target_line(n, depth);
     char *user = longeval_lines_text(p->keys, p->values, n, t);
     char *prefix = lines_prefix(p->keys[t]);
-    int32_t *ids = style_ids(st, user, prefix, n_ids);
+    int32_t *ids = prompt_ids(st, user, prefix, "", n_ids);
     dam_free(user);
     dam_free(prefix);
     return ids;
@@ -104,7 +75,7 @@ static int32_t *lines_ids(const styler *st, line_pool *p, int n, double depth, i
 
 /* The largest line count whose prompt fits `length` tokens (doubling, then binary search); its
  * ids in *ids / *n_ids. Exits with status 2 if one line does not fit. */
-static int lines_fit(const styler *st, line_pool *p, int length, double depth, int32_t **ids, int *n_ids) {
+static int lines_fit(const prompt_style *st, line_pool *p, int length, double depth, int32_t **ids, int *n_ids) {
     int m;
     int32_t *best = lines_ids(st, p, 1, depth, &m);
     if (m > length)
@@ -138,12 +109,12 @@ static int lines_fit(const styler *st, line_pool *p, int length, double depth, i
     return good;
 }
 
-static void set_answer(example *e, const styler *st, const char *answer, const char *gold_text) {
+static void set_answer(example *e, const prompt_style *st, const char *answer, const char *gold_text) {
     e->rec.answer = dam_strdup(answer, "answer");
-    e->answer_ids = encode(st->tok, gold_text, false, false, &e->n_answer);
+    e->answer_ids = prompt_text_ids(st->tok, gold_text, &e->n_answer);
 }
 
-static void build_generated(const workload_cfg *w, const styler *st, uint64_t stream, uint64_t seed, example *ex) {
+static void build_generated(const workload_cfg *w, const prompt_style *st, uint64_t stream, uint64_t seed, example *ex) {
     longeval_words *words = longeval_words_load(w->words_dir);
     int idx = 0;
     for (int li = 0; li < w->n_lengths; li++)
@@ -165,7 +136,7 @@ static void build_generated(const workload_cfg *w, const styler *st, uint64_t st
     longeval_words_free(words);
 }
 
-static void build_lines_files(const workload_cfg *w, const styler *st, example *ex) {
+static void build_lines_files(const workload_cfg *w, const prompt_style *st, example *ex) {
     int idx = 0;
     for (int si = 0; si < w->n_sizes; si++) {
         char *path = longeval_case_path(w->data_dir, "lines", w->sizes[si]);
@@ -178,7 +149,7 @@ static void build_lines_files(const workload_cfg *w, const styler *st, example *
                         c[k].num_lines, w->sizes[si]);
             example *e = &ex[idx];
             char *prefix = lines_prefix(c[k].key);
-            e->ids = style_ids(st, c[k].prompt, prefix, &e->n);
+            e->ids = prompt_ids(st, c[k].prompt, prefix, "", &e->n);
             dam_free(prefix);
             char answer[32], gold[40];
             snprintf(answer, sizeof answer, "%lld", (long long)c[k].expected);
@@ -193,7 +164,7 @@ static void build_lines_files(const workload_cfg *w, const styler *st, example *
     }
 }
 
-static void build_topics_files(const workload_cfg *w, const styler *st, example *ex) {
+static void build_topics_files(const workload_cfg *w, const prompt_style *st, example *ex) {
     int idx = 0, n_names;
     char names_path[4096];
     dam_format(names_path, sizeof names_path, "%s/topics/topics.txt", w->data_dir);
@@ -208,7 +179,7 @@ static void build_topics_files(const workload_cfg *w, const styler *st, example 
                 dam_die(DAM_EXIT_INPUT, "%s: case %d: %d topics, the file name says %d", path, k + 1, c[k].n_topics,
                         w->sizes[si]);
             example *e = &ex[idx];
-            e->ids = style_ids(st, c[k].prompt, TOPICS_PREFIX, &e->n);
+            e->ids = prompt_ids(st, c[k].prompt, TOPICS_PREFIX, "", &e->n);
             char *gold = dam_malloc(strlen(c[k].topics[0]) + 2, "gold topic");
             sprintf(gold, "%s%s", st->chat ? "" : " ", c[k].topics[0]);
             set_answer(e, st, c[k].topics[0], gold);
@@ -232,8 +203,7 @@ void longeval_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
     const int lines = strcmp(w->task, "longeval_lines") == 0;
     if (!lines && strcmp(w->task, "longeval_topics") != 0) dam_die(DAM_EXIT_INPUT, "longeval: unknown task \"%s\"", w->task);
     const int generate = lines && strcmp(w->source, "generate") == 0;
-    styler st = {m->tok, strcmp(w->prompt, "chat") == 0, {CHAT_NONE, NULL}};
-    if (st.chat) st.tmpl = chat_detect(m->chat_template, m->path);
+    prompt_style st = prompt_style_init(m, w->prompt);
     int total = generate ? w->n_lengths * w->n_depths * w->samples : w->n_sizes * w->samples;
     example *ex = dam_calloc(total ? total : 1, sizeof(example), "examples");
     uint64_t stream = 0;
@@ -249,7 +219,7 @@ void longeval_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
         e->max_new = w->max_new_tokens;
         ids_sha256(e->ids, e->n, e->rec.ids_sha256);
     }
-    chat_template_free(&st.tmpl);
+    prompt_style_free(&st);
     *out = ex;
     *n_out = total;
 }
