@@ -2,6 +2,7 @@
  * fitting, and dispatch to the tasks (datasets/passkey.c, datasets/niah.c, datasets/longeval.c). */
 #include "datasets/workload.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,18 +52,35 @@ static int32_t *passkey_fit(const tokenizer *t, int key, int length, double dept
     return best;
 }
 
+void example_set_refs(example *e, const char *const *refs, int n_refs) {
+    e->refs = dam_calloc(n_refs ? n_refs : 1, sizeof(char *), "references");
+    json_t *arr = json_array();
+    for (int i = 0; i < n_refs; i++) {
+        e->refs[i] = dam_strdup(refs[i], "reference");
+        json_array_append_new(arr, json_string(refs[i]));
+    }
+    e->n_refs = n_refs;
+    char *text = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(arr);
+    if (text == NULL) dam_die(DAM_EXIT_INPUT, "%s #%d: a reference answer is not valid UTF-8", e->rec.task, e->rec.index);
+    dam_free(e->rec.answer);
+    e->rec.answer = dam_strdup(text, "answer");
+    free(text);
+}
+
 void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, example **out, int *n_out) {
     if (strncmp(w->task, "longeval_", 9) == 0) {
         longeval_build(w, m, seed, out, n_out);
         return;
     }
     const bool is_passkey = strcmp(w->task, "passkey") == 0, is_niah = strcmp(w->task, "niah") == 0;
-    if (!is_passkey && !is_niah)
-        dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah, longeval_lines, longeval_topics)", w->task);
+    const bool is_multi = strcmp(w->task, "niah_multi") == 0;
+    if (!is_passkey && !is_niah && !is_multi)
+        dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah, niah_multi, longeval_lines, longeval_topics)", w->task);
     int total = w->n_lengths * w->n_depths * w->samples;
     example *ex = dam_calloc(total ? total : 1, sizeof(example), "examples");
     niah_haystack *hay = NULL;
-    if (is_niah) {
+    if (is_niah || is_multi) {
         int longest = 0;
         for (int i = 0; i < w->n_lengths; i++) longest = w->lengths[i] > longest ? w->lengths[i] : longest;
         hay = niah_haystack_load(m->tok, w->haystack_dir, longest);
@@ -89,6 +107,15 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
                     e->rec.answer = dam_strdup(answer, "answer");
                     snprintf(answer, sizeof answer, " %d", key);
                     e->answer_ids = encode(m->tok, answer, false, &e->n_answer);
+                } else if (is_multi) {
+                    int *pos = dam_malloc(sizeof(int) * w->n_needles, "needle positions");
+                    e->ids = niah_multi_prompt(m->tok, hay, w->lengths[li], w->depths[di], (const char *const *)w->needles,
+                                               w->n_needles, &e->n, pos);
+                    dam_free(pos);
+                    example_set_refs(e, (const char *const *)w->needles, w->n_needles);
+                    char *gold = niah_multi_answer((const char *const *)w->needles, w->n_needles);
+                    e->answer_ids = encode(m->tok, gold, false, &e->n_answer);
+                    dam_free(gold);
                 } else {
                     int needle_pos;
                     e->ids = niah_prompt(m->tok, hay, w->lengths[li], w->depths[di], &e->n, &needle_pos);
@@ -106,6 +133,7 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
 double workload_score(const example *e, const char *prediction) {
     if (strcmp(e->rec.task, "passkey") == 0) return passkey_score(prediction, atoi(e->rec.answer));
     if (strncmp(e->rec.task, "longeval_", 9) == 0) return longeval_score(e, prediction);
+    if (strcmp(e->rec.task, "niah_multi") == 0) return niah_multi_score(prediction, (const char *const *)e->refs, e->n_refs);
     return niah_score(prediction);
 }
 

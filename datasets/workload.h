@@ -11,14 +11,16 @@
 
 /* A workload's parameters as the config gives them (harness/config.c fills this). */
 typedef struct {
-    char *task;           /* "passkey", "niah", "longeval_lines" or "longeval_topics" */
+    char *task;           /* "passkey", "niah", "niah_multi", "longeval_lines" or "longeval_topics" */
     int n_lengths;
     int *lengths;         /* target prompt lengths, tokens (0 of them for LongEval test-case files) */
     int n_depths;
     double *depths;       /* needle / key depths, fractions 0..1 (0 of them for test-case files) */
     int samples;          /* examples per (length, depth) cell */
     int max_new_tokens;   /* generation budget */
-    char *haystack_dir;   /* niah: folder of .txt essays (sorted file order) */
+    char *haystack_dir;   /* niah, niah_multi: folder of .txt essays (sorted file order) */
+    int n_needles;
+    char **needles;       /* niah_multi: the needle names ("Figs", ...), datasets/niah.h */
     char *source;         /* longeval_lines: "generate" or "file"; longeval_topics: "file"; else NULL */
     char *prompt;         /* longeval_*: "completion" or "chat" (datasets/longeval.h); else NULL */
     char *data_dir;       /* longeval_* file source: folder with lines/ and topics/ test cases */
@@ -54,6 +56,11 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
 
 /* Score of `prediction` (the generated text) for example e, in [0, 1], by the task's rule. */
 double workload_score(const example *e, const char *prediction);
+
+/* Sets e->refs to copies of refs[0..n_refs) and rec.answer to their JSON array text (compact,
+ * ASCII-escaped: ["a","b"]). Call after rec.task / rec.index are set (they name the example in the
+ * error when a reference is not valid UTF-8, exit 2). */
+void example_set_refs(example *e, const char *const *refs, int n_refs);
 
 void example_free(example *e);
 

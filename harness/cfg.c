@@ -181,3 +181,27 @@ char *cfg_choice(const cfg_obj *c, const char *key, const char *dflt, const char
 void cfg_refuse(const cfg_obj *c, const char *key, const char *why) {
     if (cfg_has(c, key)) cfg_fail(c, key, "%s", why);
 }
+
+int cfg_str_list(const cfg_obj *c, const char *key, const char *dflt_json, char ***out) {
+    json_t *v = json_object_get(c->obj, key), *owned = NULL;
+    if (v == NULL) {
+        if (dflt_json == NULL) cfg_fail(c, key, "required key is missing");
+        v = owned = json_loads(dflt_json, 0, NULL);
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0) cfg_fail(c, key, "must be a non-empty array of strings");
+    int n = (int)json_array_size(v);
+    char **arr = dam_calloc(n, sizeof(char *), "config list");
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        char ki[160];
+        snprintf(ki, sizeof ki, "%s[%d]", key, i);
+        if (!json_is_string(e) || json_string_length(e) == 0) cfg_fail(c, ki, "must be a non-empty string");
+        for (int j = 0; j < i; j++)
+            if (strcmp(arr[j], json_string_value(e)) == 0) cfg_fail(c, ki, "\"%s\" appears twice", arr[j]);
+        arr[i] = dam_strdup(json_string_value(e), "config string");
+    }
+    json_object_set(c->res, key, v);
+    json_decref(owned);
+    *out = arr;
+    return n;
+}

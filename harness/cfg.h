@@ -48,6 +48,10 @@ param cfg_param(const cfg_obj *c, const char *key, double dflt, double lo, doubl
  * int[] or double[]); returns its length. Absent: parsed from `dflt_json`, or an error if that is NULL. */
 int cfg_list(const cfg_obj *c, const char *key, bool real, double lo, double hi, const char *dflt_json, void **out);
 
+/* A non-empty array of distinct non-empty strings into *out (dam_malloc'd array of dam_malloc'd
+ * strings); returns its length. Absent: parsed from `dflt_json`, or an error if that is NULL. */
+int cfg_str_list(const cfg_obj *c, const char *key, const char *dflt_json, char ***out);
+
 /* A string restricted to the NULL-terminated `choices`; absent: dflt. Caller frees (dam_free). */
 char *cfg_choice(const cfg_obj *c, const char *key, const char *dflt, const char *const *choices);
 

@@ -15,17 +15,19 @@
 
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
     static const char *const keys[] = {"task", "lengths", "depths", "samples", "max_new_tokens", "haystack_dir", "source",
-                                       "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
+                                       "prompt", "data_dir", "words_dir", "num_lines", "num_topics", "needles", NULL};
     static const char *const sources[] = {"generate", "file", NULL}, *const prompts[] = {"completion", "chat", NULL};
     if (!json_is_object(c->obj)) cfg_fail(c, NULL, "must be an object");
     cfg_check_keys(c, keys);
     memset(out, 0, sizeof *out);
     out->task = cfg_str(c, "task", NULL, true);
     bool passkey = strcmp(out->task, "passkey") == 0, niah = strcmp(out->task, "niah") == 0;
+    bool multi = strcmp(out->task, "niah_multi") == 0;
     bool lines = strcmp(out->task, "longeval_lines") == 0, topics = strcmp(out->task, "longeval_topics") == 0;
-    if (!passkey && !niah && !lines && !topics)
-        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, longeval_lines, longeval_topics)", out->task);
-    if (!niah) cfg_refuse(c, "haystack_dir", "only applies to task niah");
+    if (!passkey && !niah && !multi && !lines && !topics)
+        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, niah_multi, longeval_lines, longeval_topics)", out->task);
+    if (!niah && !multi) cfg_refuse(c, "haystack_dir", "only applies to tasks niah and niah_multi");
+    if (!multi) cfg_refuse(c, "needles", "only applies to task niah_multi");
     static const char *const longeval_keys[] = {"source", "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
     for (int i = 0; !lines && !topics && longeval_keys[i]; i++) cfg_refuse(c, longeval_keys[i], "only applies to the longeval tasks");
     if (!lines) cfg_refuse(c, "num_lines", "only applies to task longeval_lines (source \"file\")");
@@ -60,9 +62,10 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
         out->n_depths = cfg_list(c, "depths", true, 0, 1, "[0.5]", (void **)&out->depths);
         out->samples = (int)cfg_int(c, "samples", 1, 1, 100000, false);
     }
-    int dflt_new = passkey ? 10 : niah ? 24 : lines ? (chat ? 100 : 10) : (chat ? 50 : 16);
+    int dflt_new = passkey ? 10 : niah ? 24 : multi ? 32 : lines ? (chat ? 100 : 10) : (chat ? 50 : 16);
     out->max_new_tokens = (int)cfg_int(c, "max_new_tokens", dflt_new, 1, 4096, false);
-    if (niah) out->haystack_dir = cfg_str(c, "haystack_dir", "data/pg_essays", false);
+    if (niah || multi) out->haystack_dir = cfg_str(c, "haystack_dir", "data/pg_essays", false);
+    if (multi) out->n_needles = cfg_str_list(c, "needles", "[\"Figs\", \"Prosciutto\", \"Goat cheese\"]", &out->needles);
 }
 
 void config_parse(const char *text, const char *source, const char *const *sets, int n_sets, run_config *c) {
@@ -156,6 +159,8 @@ void config_free(run_config *c) {
         workload_cfg *w = &c->workloads[i];
         dam_free(w->task); dam_free(w->lengths); dam_free(w->depths); dam_free(w->haystack_dir);
         dam_free(w->source); dam_free(w->prompt); dam_free(w->data_dir); dam_free(w->words_dir); dam_free(w->sizes);
+        for (int k = 0; k < w->n_needles; k++) dam_free(w->needles[k]);
+        dam_free(w->needles);
     }
     dam_free(c->workloads);
     for (int i = 0; i < c->n_methods; i++) method_free(&c->methods[i]);

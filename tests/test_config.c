@@ -140,5 +140,25 @@ int main(void) {
     CHECK(child_status(parse_swept_with_set, "dam.mu=0.5") == 0, "--set of a key the sweep leaves alone works");
     CHECK(child_status(parse_swept_with_set, "seed=[1,") == 2, "--set with malformed JSON is refused");
     CHECK(child_status(parse_swept_with_set, "sweep={\"dam.tau\": [0.05]}") == 0, "--set may replace the sweep itself");
+    /* niah_multi: needles default to upstream's three names; needles elsewhere, empty, duplicated
+       or non-string names are refused */
+    {
+        run_config c;
+        config_parse("{\"workloads\": [{\"task\": \"niah_multi\", \"lengths\": [512]}], \"methods\": [{\"method\": \"full\"}]}",
+                     "t.json", NULL, 0, &c);
+        CHECK(c.workloads[0].n_needles == 3 && strcmp(c.workloads[0].needles[2], "Goat cheese") == 0 &&
+                  c.workloads[0].max_new_tokens == 32 && strstr(c.resolved_json, "\"Prosciutto\""),
+              "niah_multi defaults");
+        config_free(&c);
+        const char *bad[] = {"{\"task\": \"niah\", \"lengths\": [512], \"needles\": [\"a\"]}",
+                             "{\"task\": \"niah_multi\", \"lengths\": [512], \"needles\": []}",
+                             "{\"task\": \"niah_multi\", \"lengths\": [512], \"needles\": [\"a\", \"a\"]}",
+                             "{\"task\": \"niah_multi\", \"lengths\": [512], \"needles\": [\"a\", 3]}",
+                             "{\"task\": \"niah_multi\", \"lengths\": [512], \"needles\": [\"\"]}"};
+        for (int i = 0; i < 5; i++) {
+            snprintf(buf, sizeof buf, "{\"workloads\": [%s], \"methods\": [{\"method\": \"full\"}]}", bad[i]);
+            CHECK(child_status(parse_only, buf) == 2, "refused: %s", bad[i]);
+        }
+    }
     return test_done("config");
 }
