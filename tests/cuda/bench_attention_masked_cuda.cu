@@ -15,24 +15,7 @@
 
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/cuda_check.h"
-
-__global__ void fill_bf16(uint16_t *x, size_t n, uint64_t seed) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        uint64_t z = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        const float f = (float)((double)(z >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
-        uint32_t u = __float_as_uint(f);
-        u += 0x7fffu + ((u >> 16) & 1u);
-        x[i] = (uint16_t)(u >> 16);
-    }
-}
-
-static int cmp_f(const void *a, const void *b) {
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
+#include "tests/cuda/bench_util.h"
 
 typedef struct {
     int sets;
@@ -56,8 +39,7 @@ static float time_it(const inputs *in, int n, int H, int Hkv, int d, const attn_
         CUDA_CHECK(cudaEventSynchronize(b));
         if (r >= 0) CUDA_CHECK(cudaEventElapsedTime(&ms[r], a, b));
     }
-    qsort(ms, reps, sizeof(float), cmp_f);
-    const float med = reps % 2 ? ms[reps / 2] : 0.5f * (ms[reps / 2 - 1] + ms[reps / 2]);
+    const float med = bench_median(ms, reps);
     free(ms);
     CUDA_CHECK(cudaEventDestroy(a));
     CUDA_CHECK(cudaEventDestroy(b));
