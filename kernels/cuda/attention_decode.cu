@@ -1,5 +1,6 @@
-// attention_decode.cu — see attention_decode.h. Split-K decode attention: one CTA per (split, head
-// group); online softmax per lane group; partials merged by the last CTA of each head group.
+// attention_decode.cu — see attention_decode.h. Split-K decode attention on tensor cores: one CTA
+// per (split, head group), the group's query heads as the rows of a 16-row mma.sync tile; online
+// softmax per warp; warps merged in shared memory; splits merged by the last CTA of each head group.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -8,24 +9,16 @@
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/mma.cuh"
 
 namespace {
 
-constexpr int THREADS = 256;  // 8 warps
-constexpr int MAXG = 8;    // query heads per CTA (the GQA group), at most
-constexpr int UNROLL = 4;     // keys per lane group in flight
+constexpr int WARPS = 4, THREADS = 32 * WARPS;
+constexpr int TILE = 64;    // keys per shared-memory stage (16 per warp)
+constexpr int STAGES = 4;   // cp.async ring depth: 3 tiles in flight while one is computed
+constexpr int MAXG = 8;     // query heads per CTA (the GQA group), at most (rows of the 16-row mma tile)
 constexpr int MAX_SPLITS = 1024;  // splits per head, at most
 constexpr float LOG2E = 1.4426950408889634f;
-
-// 8 bf16 values (16 bytes) to fp32.
-__device__ __forceinline__ void unpack8(const uint4 &w, float f[8]) {
-    const uint32_t u[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        f[2 * i] = __uint_as_float(u[i] << 16);
-        f[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
-    }
-}
 
 // The max (MAX) or the sum of v over the CTA, returned to every thread; red: THREADS / 32 floats of
 // shared scratch, free again on return.
@@ -45,111 +38,156 @@ __device__ __forceinline__ float block_reduce(float v, float *red) {
     return r;
 }
 
-__device__ __forceinline__ uint4 load_nc(const dam_bf16 *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
 
-// D: head dim (64 or 128); G: query heads per CTA (the GQA group dense, 1 sparse). LPK = D / 8
-// lanes per key row; KPW = 32 / LPK key rows per warp step.
+// D: head dim (64 or 128); G: query heads per CTA (the GQA group dense, 1 sparse), the rows 0..G-1
+// of one 16-row mma tile (rows G..15 are zero queries whose results are dropped). Each of the 4
+// warps takes keys 16w .. 16w+15 of every 64-key tile: S = Q K^T (m16 x n16, D/16 k-steps), an
+// online softmax per row over its keys, O += P V (m16 x D, one k-step of 16 keys). K and V tiles
+// come through a STAGES-deep cp.async ring of shared memory (rows gathered by index when sparse).
 template <int D, int G>
-__global__ void __launch_bounds__(THREADS, G <= 4 ? 2 : 1) decode_kernel(__nv_bfloat16 *__restrict__ out, const dam_bf16 *__restrict__ q,
+__global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restrict__ out, const dam_bf16 *__restrict__ q,
                                                          const dam_bf16 *__restrict__ k, const dam_bf16 *__restrict__ v,
                                                          int kv_cap, int n_k, int group, float scale_log2,
                                                          const int32_t *__restrict__ idx_ptr, const int32_t *__restrict__ idx,
                                                          int chunk, float *__restrict__ part, unsigned *__restrict__ ticket,
                                                          int max_splits) {
-    constexpr int LPK = D / 8, KPW = 32 / LPK, GROUPS = THREADS / LPK;
+    constexpr int CH = D / 8;  // 16-byte chunks per row
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [16][D]
+    __nv_bfloat16 *sK = sQ + 16 * D;                                   // [STAGES][64][D]
+    __nv_bfloat16 *sV = sK + STAGES * TILE * D;                        // [STAGES][64][D]
     const int split = blockIdx.x, n_splits = gridDim.x;
-    const int h0 = blockIdx.y * G;               // first query head of this CTA
-    const int kvh = h0 / group;                  // its KV head
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int sub = lane / LPK, part_lane = lane % LPK;  // key row within the warp step, 16-byte chunk within the row
-    const int grp = warp * KPW + sub;                    // lane group id, 0 .. GROUPS-1
+    const int h0 = blockIdx.y * G;  // first query head of this CTA
+    const int kvh = h0 / group;     // its KV head
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
     // key range of this split: [lo, hi) positions in the head's key sequence (dense: keys; sparse: list)
     int list0 = 0, n_items = n_k;
     if (idx_ptr) list0 = idx_ptr[h0], n_items = idx_ptr[h0 + 1] - list0;
     const int lo = min(split * chunk, n_items), hi = min(lo + chunk, n_items);
+    const int n_tiles = (hi - lo + TILE - 1) / TILE;
 
-    float qf[G][8];
+    const __nv_bfloat16 *kb = reinterpret_cast<const __nv_bfloat16 *>(k) + (size_t)kvh * kv_cap * D;
+    const __nv_bfloat16 *vb = reinterpret_cast<const __nv_bfloat16 *>(v) + (size_t)kvh * kv_cap * D;
+    auto load_tile = [&](int t, int st) {  // keys lo + 64t .. +63 into stage st; rows past hi zero-filled
+        for (int e = tid; e < TILE * CH; e += THREADS) {
+            const int r = e / CH, c = e % CH, i = lo + t * TILE + r;
+            const bool ok = i < hi;
+            const int key = ok ? (idx ? idx[list0 + i] : i) : 0;
+            cp_async16(smem_u32(sK + st * TILE * D + swz<D>(r, c)), kb + (size_t)key * D + c * 8, ok);
+            cp_async16(smem_u32(sV + st * TILE * D + swz<D>(r, c)), vb + (size_t)key * D + c * 8, ok);
+        }
+    };
 #pragma unroll
-    for (int g = 0; g < G; g++) {
-        float t[8];
-        unpack8(load_nc(q + (size_t)(h0 + g) * D + part_lane * 8), t);
-#pragma unroll
-        for (int i = 0; i < 8; i++) qf[g][i] = t[i] * scale_log2;  // scores in base 2
+    for (int st = 0; st < STAGES - 1; st++) {
+        if (st < n_tiles) load_tile(st, st);
+        cp_async_commit();
     }
-    float m[G], l[G], acc[G][8];
-#pragma unroll
-    for (int g = 0; g < G; g++) {
-        m[g] = -INFINITY, l[g] = 0.f;
-#pragma unroll
-        for (int i = 0; i < 8; i++) acc[g][i] = 0.f;
+    // Q rows 0..G-1 (the heads), rows G..15 zero
+    for (int e = tid; e < 16 * CH; e += THREADS) {
+        const int r = e / CH, c = e % CH;
+        uint4 w = make_uint4(0, 0, 0, 0);
+        if (r < G) w = *reinterpret_cast<const uint4 *>(q + (size_t)(h0 + r) * D + c * 8);
+        *reinterpret_cast<uint4 *>(sQ + swz<D>(r, c)) = w;
     }
-    const dam_bf16 *kb = k + (size_t)kvh * kv_cap * D + part_lane * 8;
-    const dam_bf16 *vb = v + (size_t)kvh * kv_cap * D + part_lane * 8;
+    __syncthreads();
+    uint32_t qa[D / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) ldsm_x4(qa[kk], smem_u32(sQ + swz<D>(lane & 15, kk * 2 + (lane >> 4))));
 
-    for (int base = lo + grp; base < hi; base += GROUPS * UNROLL) {
-        uint4 kw[UNROLL], vw[UNROLL];
-        bool ok[UNROLL];
+    // per warp: rows r0 = lane / 4 (a head when < G) and r0 + 8 (padding), online softmax on raw
+    // scores (the scale > 0 commutes with the max)
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+    float oacc[D / 8][4];
 #pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            const int i = base + u * GROUPS;
-            ok[u] = i < hi;
-            if (ok[u]) {
-                const int key = idx ? idx[list0 + i] : i;
-                kw[u] = load_nc(kb + (size_t)key * D);
-                vw[u] = load_nc(vb + (size_t)key * D);
+    for (int i = 0; i < D / 8; i++) oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.f;
+    const int cq = 2 * (lane & 3);  // this lane's first key column within an n8 tile
+
+    for (int t = 0; t < n_tiles; t++) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();  // tile t landed for every thread; stage (t - 1) % STAGES is free again
+        if (t + STAGES - 1 < n_tiles) load_tile(t + STAGES - 1, (t + STAGES - 1) % STAGES);
+        cp_async_commit();
+        const int st = t % STAGES;
+        const __nv_bfloat16 *ks = sK + st * TILE * D, *vs = sV + st * TILE * D;
+        float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            uint32_t b[4];
+            ldsm_x4(b, smem_u32(ks + swz<D>(warp * 16 + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1))));
+            mma16816(s[0], qa[kk], b[0], b[1]);
+            mma16816(s[1], qa[kk], b[2], b[3]);
+        }
+        const int kbase = lo + t * TILE + warp * 16;  // key position of this warp's column 0
+        float tm0 = -INFINITY, tm1 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                if (kbase + nt * 8 + cq + c >= hi) s[nt][c] = s[nt][2 + c] = -INFINITY;  // past the split
+                tm0 = fmaxf(tm0, s[nt][c]);
+                tm1 = fmaxf(tm1, s[nt][2 + c]);
+            }
+        tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 1));
+        tm0 = fmaxf(tm0, __shfl_xor_sync(0xffffffffu, tm0, 2));
+        tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 1));
+        tm1 = fmaxf(tm1, __shfl_xor_sync(0xffffffffu, tm1, 2));
+        const float mn0 = fmaxf(m0, tm0), mn1 = fmaxf(m1, tm1);
+        const float mu0 = mn0 == -INFINITY ? 0.f : mn0 * scale_log2, mu1 = mn1 == -INFINITY ? 0.f : mn1 * scale_log2;
+        const float al0 = ex2(fmaf(m0, scale_log2, -mu0)), al1 = ex2(fmaf(m1, scale_log2, -mu1));
+        float ls0 = 0.f, ls1 = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                s[nt][c] = ex2(fmaf(s[nt][c], scale_log2, -mu0));
+                s[nt][2 + c] = ex2(fmaf(s[nt][2 + c], scale_log2, -mu1));
+                ls0 += s[nt][c];
+                ls1 += s[nt][2 + c];
+            }
+        l0 = l0 * al0 + ls0, l1 = l1 * al1 + ls1;
+        m0 = mn0, m1 = mn1;
+        uint32_t a[4] = {pack_bf16(s[0][0], s[0][1]), pack_bf16(s[0][2], s[0][3]), pack_bf16(s[1][0], s[1][1]),
+                         pack_bf16(s[1][2], s[1][3])};
+#pragma unroll
+        for (int dp = 0; dp < D / 16; dp++) {
+            uint32_t b[4];
+            ldsm_x4_t(b, smem_u32(vs + swz<D>(warp * 16 + (lane & 7) + (((lane >> 3) & 1) << 3), dp * 2 + (lane >> 4))));
+#pragma unroll
+            for (int x = 0; x < 2; x++) {
+                float *o = oacc[2 * dp + x];
+                o[0] *= al0, o[1] *= al0, o[2] *= al1, o[3] *= al1;
+                mma16816(oacc[2 * dp + x], a, b[2 * x], b[2 * x + 1]);
             }
         }
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            // every lane of a lane group has the same ok[u] (same key), so the shuffles below stay
-            // within fully active groups; inactive groups skip them together
-            if (!ok[u]) continue;
-            float kf[8], vf[8];
-            unpack8(kw[u], kf);
-            unpack8(vw[u], vf);
-#pragma unroll
-            for (int g = 0; g < G; g++) {
-                float s = 0.f;
-#pragma unroll
-                for (int i = 0; i < 8; i++) s = fmaf(qf[g][i], kf[i], s);
-#pragma unroll
-                for (int off = LPK / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu >> (32 - LPK) << (sub * LPK), s, off, LPK);
-                const float mn = fmaxf(m[g], s), f = exp2f(m[g] - mn), p = exp2f(s - mn);
-                l[g] = l[g] * f + p;
-#pragma unroll
-                for (int i = 0; i < 8; i++) acc[g][i] = fmaf(acc[g][i], f, p * vf[i]);
-                m[g] = mn;
-            }
-        }
     }
+    cp_async_wait<0>();
 
-    // merge the lane groups of the CTA: through shared memory, one head at a time
-    __shared__ float s_m[GROUPS], s_l[GROUPS];
-    __shared__ float s_acc[GROUPS][D + 1];
-    float *pout = part + ((size_t)h0 * max_splits + split) * (D + 2);
+    // merge the 4 warps (rows 0..G-1 only) through shared memory, then write this split's partial
+    // (accumulators, max in base-2 units, sum) per head
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    __shared__ float s_m[WARPS][G], s_l[WARPS][G];
+    __shared__ float s_o[WARPS][G][D];
+    const int r0 = lane >> 2;
+    if (r0 < G) {
+        if ((lane & 3) == 0) s_m[warp][r0] = m0 == -INFINITY ? -INFINITY : m0 * scale_log2, s_l[warp][r0] = l0;
 #pragma unroll
-    for (int g = 0; g < G; g++) {
-        if (part_lane == 0) s_m[grp] = m[g], s_l[grp] = l[g];
+        for (int i = 0; i < D / 8; i++) s_o[warp][r0][i * 8 + cq] = oacc[i][0], s_o[warp][r0][i * 8 + cq + 1] = oacc[i][1];
+    }
+    __syncthreads();
+    for (int e = tid; e < G * (D + 1); e += THREADS) {
+        const int g = e / (D + 1), dim = e % (D + 1);  // dim == D: the sum
+        float M = -INFINITY;
 #pragma unroll
-        for (int i = 0; i < 8; i++) s_acc[grp][part_lane * 8 + i] = acc[g][i];
-        __syncthreads();
-        // thread t < D merges dimension t over the groups; thread D merges the sums
-        if (threadIdx.x <= D) {
-            float M = -INFINITY;
-            for (int j = 0; j < GROUPS; j++) M = fmaxf(M, s_m[j]);
-            float a = 0.f, L = 0.f;
-            if (M != -INFINITY)
-                for (int j = 0; j < GROUPS; j++) {
-                    const float f = exp2f(s_m[j] - M);  // exp2(-inf) = 0 for empty groups
-                    if (threadIdx.x < D) a += f * s_acc[j][threadIdx.x];
-                    else L += f * s_l[j];
-                }
-            float *pg = pout + (size_t)g * max_splits * (D + 2);
-            if (threadIdx.x < D) pg[threadIdx.x] = a;
-            else pg[D] = M, pg[D + 1] = L;
-        }
-        __syncthreads();
+        for (int w = 0; w < WARPS; w++) M = fmaxf(M, s_m[w][g]);
+        float a = 0.f;
+        if (M != -INFINITY)
+#pragma unroll
+            for (int w = 0; w < WARPS; w++) a += exp2f(s_m[w][g] - M) * (dim < D ? s_o[w][g][dim] : s_l[w][g]);
+        float *pg = part + ((size_t)(h0 + g) * max_splits + split) * (D + 2);
+        if (dim < D) pg[dim] = a;
+        else pg[D] = M, pg[D + 1] = a;
     }
 
     // the last CTA of this head group to finish merges the splits
@@ -215,6 +253,22 @@ int sm_count() {
     exit(2);
 }
 
+// Launches decode_kernel<D, G> with its dynamic shared memory (Q tile + the K/V ring), raising the
+// kernel's shared-memory limit on first use.
+template <int D, int G>
+void launch(dim3 grid, __nv_bfloat16 *o, const dam_bf16 *q, const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int group,
+            float scale_log2, const int32_t *idx_ptr, const int32_t *idx, int chunk, attn_cuda_decode_ws *ws) {
+    const size_t smem = sizeof(__nv_bfloat16) * (size_t)(16 * D + 2 * STAGES * TILE * D);
+    static bool configured = false;  // per instantiation
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<D, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        configured = true;
+    }
+    decode_kernel<D, G><<<grid, THREADS, smem>>>(o, q, k, v, kv_cap, n_k, group, scale_log2, idx_ptr, idx, chunk, ws->d_part,
+                                                 ws->d_ticket, ws->max_splits);
+    CUDA_LAUNCH_CHECK("decode_kernel");
+}
+
 }  // namespace
 
 extern "C" attn_cuda_decode_ws *attn_cuda_decode_ws_new(int n_heads, int d, int max_splits) {
@@ -261,14 +315,17 @@ extern "C" void attn_cuda_decode(dam_bf16 *out, const dam_bf16 *q, const dam_bf1
     }
     if (n_splits < 1) n_splits = 1;
     if (n_splits > ws->max_splits) n_splits = ws->max_splits;
-    const int chunk = (items + n_splits - 1) / n_splits;
+    // whole 64-key tiles per split (the last split takes the rest); splits beyond the keys are dropped
+    int chunk = (items + n_splits - 1) / n_splits;
+    chunk = (chunk + TILE - 1) / TILE * TILE;
+    if (chunk < TILE) chunk = TILE;
+    if (items > 0 && (items + chunk - 1) / chunk < n_splits) n_splits = (items + chunk - 1) / chunk;
     const dim3 grid(n_splits, n_groups);
     const float scale_log2 = scale * LOG2E;
     __nv_bfloat16 *o = reinterpret_cast<__nv_bfloat16 *>(out);
-#define DAM_DECODE_CASE(DD, GG)                                                                                  \
-    case DD * 16 + GG:                                                                                           \
-        decode_kernel<DD, GG><<<grid, THREADS>>>(o, q, k, v, kv_cap, n_k, group, scale_log2, idx_ptr, idx, chunk, \
-                                                 ws->d_part, ws->d_ticket, ws->max_splits);                       \
+#define DAM_DECODE_CASE(DD, GG)                                                                              \
+    case DD * 16 + GG:                                                                                       \
+        launch<DD, GG>(grid, o, q, k, v, kv_cap, n_k, group, scale_log2, idx_ptr, idx, chunk, ws);           \
         break;
     switch (d * 16 + hc) {
         DAM_DECODE_CASE(64, 1) DAM_DECODE_CASE(64, 2) DAM_DECODE_CASE(64, 3) DAM_DECODE_CASE(64, 4)
@@ -278,5 +335,4 @@ extern "C" void attn_cuda_decode(dam_bf16 *out, const dam_bf16 *q, const dam_bf1
     default: bad_arg("n_heads / n_kv_heads", group);
     }
 #undef DAM_DECODE_CASE
-    CUDA_LAUNCH_CHECK("decode_kernel");
 }

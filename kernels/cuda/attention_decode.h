@@ -8,15 +8,16 @@
  * MaskPlan row, or of a KV-eviction policy). A head with an empty list gets a zero output row, as the
  * CPU kernels do for rows with no kept key. The function of kernels/cpu/attention.h (dense) and
  * kernels/cpu/attention_masked.h (sparse) for n_q = 1.
- * Precision: bf16 q, K, V and output; dot products, softmax and the P·V accumulators in fp32 (the
- * probabilities are not rounded to bf16).
- * How (docs/cuda.md, "Decode attention"): a CTA of 256 threads takes one split of the keys for one
- * KV head and all the query heads of its GQA group (dense; each K/V byte is read from HBM once for
- * the group) or for one query head (sparse, keys gathered by index). Each key row is read by d/8
- * lanes with 16-byte loads, four keys per lane group in flight; every lane group keeps an online
- * softmax (max, sum, accumulator) per head; the CTA merges its groups and writes one partial
- * (max, sum, d accumulators) per head; the last CTA of each head group to finish (an atomic ticket)
- * merges the splits and writes the output, so one launch does the whole layer.
+ * Precision: bf16 q, K, V and output; QK^T and P·V on tensor cores (mma.sync m16n8k16, fp32
+ * accumulate); softmax in fp32; the probabilities are rounded to bf16 for P·V (as FlashAttention does).
+ * How (docs/cuda.md, "Decode attention"): a CTA of 4 warps takes one split of the keys (whole 64-key
+ * tiles) for one KV head and all the query heads of its GQA group as the rows of one 16-row mma tile
+ * (dense: each K/V byte is read from HBM once for the group), or for one query head (sparse: rows
+ * gathered by index). K and V tiles stream through a 4-stage cp.async ring in shared memory; each
+ * warp computes 16 keys of every tile (S = Q K^T, online softmax, O += P V); the warps are merged in
+ * shared memory into one partial (max, sum, d accumulators) per head; the last CTA of each head
+ * group to finish (an atomic ticket) merges the splits and writes the output, so one launch does the
+ * whole layer.
  * Layouts: q and out [n_heads][d] bf16 (contiguous); k, v [n_kv_heads][kv_cap][d] bf16 (the CPU
  * KV-cache layout); d = 64 or 128; n_heads / n_kv_heads <= 8. Sparse lists: CSR over query heads,
  * idx_ptr [n_heads + 1] and idx [idx_ptr[n_heads]] key indices in [0, n_k), device memory, any order

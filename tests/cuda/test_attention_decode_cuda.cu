@@ -1,9 +1,10 @@
 // test_attention_decode_cuda.cu — attn_cuda_decode (kernels/cuda/attention_decode.h) on the GPU
 // against a float64 softmax(q·K^T·scale)·V on the host over the same bf16 values.
-// Tolerance: the output is a convex combination of V rows, so |o| <= 1 for |v| <= 1; the kernel
-// rounds only its output to bf16 (at most 2^-9 |o| <= 1.95e-3 with round-to-nearest) and otherwise
-// works in fp32 (sums of up to 2^17 terms in a few hundred per lane group, then merged: ~1e-5). We
-// require |o - ref| <= 4e-3 (= 2^-8, twice the rounding bound) per element and relative L2 <= 4e-3.
+// Tolerance: the output is a convex combination of V rows, so |o| <= 1 for |v| <= 1. The kernel
+// rounds the probabilities to bf16 before P·V (tensor cores, as FlashAttention does), which moves o
+// by at most u·Σp|v|/Σp <= u, and rounds the output to bf16 (<= u·|o| <= u), u = 2^-8; fp32 sums
+// add ~1e-5. We require |o - ref| <= 2^-7 = 7.8e-3 per element and relative L2 <= 1e-2 (the bounds
+// of the prefill kernel's test).
 // Cases: head_dim 64 and 128; GQA groups 1, 3, 4, 7, 8; n_k from 1 to 131072 (one split, many
 // splits, a partial last split, kv_cap > n_k with poisoned rows beyond n_k that must not be read);
 // forced split counts (1, 3, 1000 > keys); sparse lists (random subsets, one key, empty -> zero row,
@@ -148,13 +149,13 @@ static void run_case(int n_k, int kv_cap, int H, int Hkv, int d, double qmul, do
         for (int c = 0; c < d; c++) {
             const double r = n ? ref[c] / sum : 0.0, got = bf2d(o[h * d + c]);
             const double e = fabs(got - r);
-            if (!(e <= 4e-3)) bad++;
+            if (!(e <= 7.8125e-3)) bad++;
             if (!(e <= worst)) worst = e;  // NaN propagates as worst
             err2 += (got - r) * (got - r), ref2 += r * r;
         }
     }
     const double rel = ref2 > 0 ? sqrt(err2 / ref2) : sqrt(err2);
-    CHECK(bad == 0 && rel <= 4e-3, "n_k %d cap %d H %d/%d d %d list %d splits %d qmul %g: %d elements off, worst %.3g, rel L2 %.3g",
+    CHECK(bad == 0 && rel <= 1e-2, "n_k %d cap %d H %d/%d d %d list %d splits %d qmul %g: %d elements off, worst %.3g, rel L2 %.3g",
           n_k, kv_cap, H, Hkv, d, lk, splits, qmul, bad, worst, rel);
     if (!(worst <= worst_abs)) worst_abs = worst;
     if (rel > worst_rel) worst_rel = rel;
