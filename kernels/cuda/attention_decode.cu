@@ -20,25 +20,6 @@ constexpr int MAXG = 8;     // query heads per CTA (the GQA group), at most (row
 constexpr int MAX_SPLITS = 1024;  // splits per head, at most
 constexpr float LOG2E = 1.4426950408889634f;
 
-// The max (MAX) or the sum of v over the CTA, returned to every thread; red: THREADS / 32 floats of
-// shared scratch, free again on return.
-template <bool MAX>
-__device__ __forceinline__ float block_reduce(float v, float *red) {
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) {
-        const float o = __shfl_xor_sync(0xffffffffu, v, off);
-        v = MAX ? fmaxf(v, o) : v + o;
-    }
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float r = red[0];
-#pragma unroll
-    for (int i = 1; i < THREADS / 32; i++) r = MAX ? fmaxf(r, red[i]) : r + red[i];
-    __syncthreads();
-    return r;
-}
-
-
 // D: head dim (64 or 128); G: query heads per CTA (the GQA group dense, 1 sparse), the rows 0..G-1
 // of one 16-row mma tile (rows G..15 are zero queries whose results are dropped). Each of the 4
 // warps takes keys 16w .. 16w+15 of every 64-key tile: S = Q K^T (m16 x n16, D/16 k-steps), an
@@ -51,7 +32,8 @@ __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restri
                                                          const int32_t *__restrict__ idx_ptr, const int32_t *__restrict__ idx,
                                                          int chunk, float *__restrict__ part, unsigned *__restrict__ ticket,
                                                          int max_splits) {
-    constexpr int CH = D / 8;  // 16-byte chunks per row
+    constexpr int CH = D / 8;   // 16-byte chunks per row
+    constexpr int PS = D + 4;   // floats per split partial: D accumulators, max, sum, 2 pad (16-byte rows)
     extern __shared__ __align__(128) unsigned char smem_raw[];
     __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [16][D]
     __nv_bfloat16 *sK = sQ + 16 * D;                                   // [STAGES][64][D]
@@ -185,7 +167,7 @@ __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restri
         if (M != -INFINITY)
 #pragma unroll
             for (int w = 0; w < WARPS; w++) a += exp2f(s_m[w][g] - M) * (dim < D ? s_o[w][g][dim] : s_l[w][g]);
-        float *pg = part + ((size_t)(h0 + g) * max_splits + split) * (D + 2);
+        float *pg = part + ((size_t)(h0 + g) * max_splits + split) * PS;
         if (dim < D) pg[dim] = a;
         else pg[D] = M, pg[D + 1] = a;
     }
@@ -201,38 +183,64 @@ __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restri
     __syncthreads();
     if (!s_last) return;
     __threadfence();
-    // per head: the max over the splits, the weights exp2(m_s - M) (shared), the total sum, then
-    // THREADS / D threads per output dimension sum the weighted accumulators of interleaved splits
-    __shared__ float s_w[MAX_SPLITS], s_red[THREADS / 32], s_sum[THREADS];
-    constexpr int PARTS = THREADS / D;
-    for (int g = 0; g < G; g++) {
-        const float *pg = part + (size_t)(h0 + g) * max_splits * (D + 2);
+    // merge the splits of all G heads at once; the K/V ring's shared memory is free now:
+    // A. every split's max -> sw[g][s]; B. one warp per head: M_g, weights sw = exp2(m - M_g), the
+    // total sum L_g; C. each (head, 4 dims) slot sums weight x accumulators (16-byte loads, splits
+    // shared among THREADS / slots threads, partial sums combined through shared memory)
+    float *sw = reinterpret_cast<float *>(sK);  // [G][n_splits]
+    __shared__ float s_L[G];
+    __shared__ float4 s_part[THREADS];
+    for (int e = tid; e < G * n_splits; e += THREADS)
+        sw[e] = __ldcg(part + ((size_t)(h0 + e / n_splits) * max_splits + e % n_splits) * PS + D);
+    __syncthreads();
+    for (int g = warp; g < G; g += WARPS) {
+        const float *pg = part + (size_t)(h0 + g) * max_splits * PS;
         float mx = -INFINITY;
-        for (int s = threadIdx.x; s < n_splits; s += THREADS) {
-            s_w[s] = __ldcg(pg + (size_t)s * (D + 2) + D);
-            mx = fmaxf(mx, s_w[s]);
-        }
-        mx = block_reduce<true>(mx, s_red);
-        float lsum = 0.f;
-        for (int s = threadIdx.x; s < n_splits; s += THREADS) {
-            const float w = mx == -INFINITY ? 0.f : exp2f(s_w[s] - mx);  // empty splits weigh 0
-            s_w[s] = w;
-            lsum += w * __ldcg(pg + (size_t)s * (D + 2) + D + 1);
-        }
-        const float L = block_reduce<false>(lsum, s_red);  // its barriers publish s_w
-        const int dim = threadIdx.x % D, p = threadIdx.x / D;
-        float a = 0.f;
-#pragma unroll 4
-        for (int s = p; s < n_splits; s += PARTS) a += s_w[s] * __ldcg(pg + (size_t)s * (D + 2) + dim);
-        s_sum[threadIdx.x] = a;
-        __syncthreads();
-        if (threadIdx.x < D) {
-            float t = 0.f;
+        for (int s = lane; s < n_splits; s += 32) mx = fmaxf(mx, sw[g * n_splits + s]);
 #pragma unroll
-            for (int j = 0; j < PARTS; j++) t += s_sum[j * D + threadIdx.x];
-            out[(size_t)(h0 + g) * D + threadIdx.x] = __float2bfloat16(L > 0.f ? t / L : 0.f);  // empty list: zeros
+        for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+        float lsum = 0.f;
+        for (int s = lane; s < n_splits; s += 32) {
+            const float w = mx == -INFINITY ? 0.f : exp2f(sw[g * n_splits + s] - mx);  // empty splits weigh 0
+            sw[g * n_splits + s] = w;
+            lsum += w * __ldcg(pg + (size_t)s * PS + D + 1);
         }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) lsum += __shfl_xor_sync(0xffffffffu, lsum, off);
+        if (lane == 0) s_L[g] = lsum;
+    }
+    __syncthreads();
+    constexpr int SLOTS = G * D / 4, PARTS = SLOTS < THREADS ? THREADS / SLOTS : 1;
+    auto store = [&](int slot, float4 a) {  // output dims 4c .. 4c+3 of head g, normalised
+        const int g = slot / (D / 4), c = slot % (D / 4);
+        const float inv = s_L[g] > 0.f ? 1.f / s_L[g] : 0.f;  // empty list: zeros
+        __nv_bfloat162 *o2 = reinterpret_cast<__nv_bfloat162 *>(out + (size_t)(h0 + g) * D + 4 * c);
+        o2[0] = __floats2bfloat162_rn(a.x * inv, a.y * inv);
+        o2[1] = __floats2bfloat162_rn(a.z * inv, a.w * inv);
+    };
+    for (int e = tid; e < SLOTS * PARTS; e += THREADS) {
+        const int slot = e % SLOTS, p = e / SLOTS, g = slot / (D / 4), c = slot % (D / 4);
+        const float4 *pg = reinterpret_cast<const float4 *>(part + (size_t)(h0 + g) * max_splits * PS) + c;
+        float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+        for (int s2 = p; s2 < n_splits; s2 += PARTS) {
+            const float w = sw[g * n_splits + s2];
+            const float4 x = __ldcg(pg + (size_t)s2 * (PS / 4));
+            a.x += w * x.x, a.y += w * x.y, a.z += w * x.z, a.w += w * x.w;
+        }
+        if (PARTS == 1) store(slot, a);
+        else s_part[e] = a;
+    }
+    if (PARTS > 1) {
         __syncthreads();
+        for (int slot = tid; slot < SLOTS; slot += THREADS) {
+            float4 a = s_part[slot];
+            for (int p = 1; p < PARTS; p++) {
+                const float4 x = s_part[p * SLOTS + slot];
+                a.x += x.x, a.y += x.y, a.z += x.z, a.w += x.w;
+            }
+            store(slot, a);
+        }
     }
     if (threadIdx.x == 0) ticket[h0] = 0;  // ready for the next call
 }
@@ -279,7 +287,7 @@ extern "C" attn_cuda_decode_ws *attn_cuda_decode_ws_new(int n_heads, int d, int 
     attn_cuda_decode_ws *ws = (attn_cuda_decode_ws *)calloc(1, sizeof *ws);
     if (ws == NULL) bad_arg("workspace allocation, bytes", (long)sizeof *ws);
     ws->n_heads = n_heads, ws->d = d, ws->max_splits = max_splits;
-    const size_t part = sizeof(float) * (size_t)n_heads * max_splits * (d + 2), tick = sizeof(unsigned) * n_heads;
+    const size_t part = sizeof(float) * (size_t)n_heads * max_splits * (d + 4), tick = sizeof(unsigned) * n_heads;
     CUDA_CHECK(cudaMalloc(&ws->d_part, part));
     CUDA_CHECK(cudaMalloc(&ws->d_ticket, tick));
     CUDA_CHECK(cudaMemset(ws->d_ticket, 0, tick));

@@ -42,7 +42,7 @@ extern "C" {
  * caller: create once per (n_heads, d, max_splits) and reuse across layers and steps. */
 typedef struct {
     int n_heads, d, max_splits;
-    float *d_part;     /* [n_heads][max_splits][d + 2]: accumulators, max, sum of each split */
+    float *d_part;     /* [n_heads][max_splits][d + 4]: accumulators, max, sum (+ 2 pad) of each split */
     unsigned *d_ticket; /* [n_heads] finished-split counters, back to 0 after every call */
     size_t device_bytes;
 } attn_cuda_decode_ws;
