@@ -31,11 +31,20 @@ const char *method_kinds(void) {
     return list;
 }
 
+const method_ops *method_find(const char *kind) {
+    for (int i = 0; i < N_METHODS; i++)
+        if (strcmp(REGISTRY[i]->kind, kind) == 0) return REGISTRY[i];
+    return NULL;
+}
+
+int method_n_kinds(void) { return N_METHODS; }
+
+const char *method_kind_at(int i) { return i >= 0 && i < N_METHODS ? REGISTRY[i]->kind : NULL; }
+
 void method_parse(const cfg_obj *c, method *m) {
     memset(m, 0, sizeof *m);
     char *kind = cfg_str(c, "method", NULL, true);
-    for (int i = 0; i < N_METHODS; i++)
-        if (strcmp(REGISTRY[i]->kind, kind) == 0) m->ops = REGISTRY[i];
+    m->ops = method_find(kind);
     if (m->ops == NULL) cfg_fail(c, "method", "\"%s\" is not a supported method (%s)", kind, method_kinds());
     dam_free(kind);
     m->name = cfg_str(c, "name", m->ops->kind, false);

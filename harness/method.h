@@ -100,6 +100,14 @@ struct method {
  * method name or a bad key. */
 void method_parse(const cfg_obj *c, method *m);
 
+/* The registered method of config name `kind`, or NULL. */
+const method_ops *method_find(const char *kind);
+
+/* The number of registered methods, and the config name of the i-th (registry order; NULL out of
+ * range): for listings (`dam config --keys`). */
+int method_n_kinds(void);
+const char *method_kind_at(int i);
+
 /* The registered method kinds, comma-separated, for messages and help ("full, streaming, dam"). */
 const char *method_kinds(void);
 
