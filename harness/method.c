@@ -74,6 +74,12 @@ maskplan *method_plan(const method *m, int layer, int q_head, int n, int n_total
     return m->ops->plan ? m->ops->plan(m, layer, q_head, n, n_total) : NULL;
 }
 
+bool method_store_patterns(const method *m, struct pattern_record *out) {
+    if (m->ops->store_patterns == NULL) return false;
+    m->ops->store_patterns(m, out);
+    return true;
+}
+
 void method_free(method *m) {
     if (m->ops && m->params) {
         if (m->ops->free_params) m->ops->free_params(m->params);
