@@ -6,7 +6,7 @@
 # replaced, null removing a key, defaults under an entry's own keys, --set before defaults; a
 # shortened config resolves to exactly the text of its long form. (c) Their errors: one line naming
 # the file and key, exit 2. No model is loaded.
-test_name=config
+test_name=config_cli
 source "$(dirname "$0")/lib.sh"
 
 # (a) docs/config.md <-> code
@@ -18,7 +18,7 @@ code = {tuple(l.split()) for l in open(sys.argv[1]) if l.strip()}
 kinds = sorted({s.split(".", 1)[1] for s, _ in code if s.startswith("methods.")})
 docs, section, common, in_common = set(), None, "", False
 for line in open(sys.argv[2]):
-    h = re.match(r"^##+ (.*)", line)
+    h = re.match(r"^## (.*)", line)  # a level-2 heading starts a section; deeper ones stay in it
     if h:
         section = {"Top level": "top", "`workloads[i]`": "workloads", "`methods[i]`": "methods",
                    "Includes and defaults": "defaults"}.get(h.group(1).strip())
@@ -143,5 +143,5 @@ expect used_block "e11.json: methods\[1\].tau: -1 is out of range" "$tmp/e11.jso
 printf '{%s, "methods": [{"method": "full"}], "defaults": 3}' "$W" >"$tmp/e12.json"
 expect defaults_type "e12.json: defaults: must be an object" "$tmp/e12.json"
 
-echo "config                       $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"
+echo "config_cli                   $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"
 [ $fail -eq 0 ]
