@@ -9,4 +9,8 @@
 /* Writes the 64 hex digits + NUL of SHA-256(data[0..len)) into hex[65]. */
 void sha256_hex(const void *data, size_t len, char hex[65]);
 
+/* SHA-256 of the bytes of file `path`, read in 1 MiB blocks, into hex[65]. Returns 0, or -1 with
+ * errno set if the file cannot be opened or read (hex is then undefined). */
+int sha256_file_hex(const char *path, char hex[65]);
+
 #endif

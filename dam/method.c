@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/mem.h"
 #include "core/timer.h"
 #include "dam/calibrate.h"
@@ -21,6 +22,7 @@
 #include "dam/plan.h"
 #include "harness/method.h"
 #include "harness/registry.h"
+#include "harness/results_h5.h"
 
 /* DAM settings: where the pattern file lives and how to calibrate it if it does not exist. */
 typedef struct {
@@ -168,6 +170,52 @@ static void dam_prepare(method *meth, const llama_model *m) {
     d->patterns->abar = NULL;
 }
 
+/* SHA-256 of pattern files, by path: every instance of a sweep shares one file (hashed once). */
+enum { SHA_PATHS = 32 };
+static struct {
+    char path[1024];
+    char sha[65];
+} g_sha[SHA_PATHS];
+static int g_n_sha;
+
+static void pattern_file_sha(const char *path, char out[65]) {
+    for (int i = 0; i < g_n_sha; i++)
+        if (strcmp(g_sha[i].path, path) == 0) {
+            memcpy(out, g_sha[i].sha, 65);
+            return;
+        }
+    if (sha256_file_hex(path, out) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot read the pattern file: %s", path, strerror(errno));
+    if (g_n_sha < SHA_PATHS && strlen(path) < sizeof g_sha[0].path) {
+        snprintf(g_sha[g_n_sha].path, sizeof g_sha[0].path, "%s", path);
+        memcpy(g_sha[g_n_sha++].sha, out, 65);
+    }
+}
+
+/* The masks this instance applies (prepared): the loaded or re-derived set and its per-head
+ * parameters, with the pattern file's path and hash. */
+static void dam_method_store(const method *meth, pattern_record *out) {
+    const dam_method *d = meth->params;
+    if (d->patterns == NULL) dam_die(DAM_EXIT_RUNTIME, "internal error: method %s stored before prepare", meth->name);
+    const dam_patterns *p = d->patterns;
+    const int n = p->n_layers * p->n_heads;
+    memset(out, 0, sizeof *out);
+    out->method = dam_strdup(meth->name, "patterns");
+    out->source = dam_strdup(d->patterns_path, "patterns");
+    pattern_file_sha(d->patterns_path, out->source_sha256);
+    out->set = dam_patterns_copy(p, false);
+    out->lambda = dam_malloc(sizeof(double) * (size_t)n, "patterns");
+    out->tau = dam_malloc(sizeof(double) * (size_t)n, "patterns");
+    out->mu = dam_malloc(sizeof(double) * (size_t)n, "patterns");
+    out->min_cells = dam_malloc(sizeof(int) * (size_t)n, "patterns");
+    for (int i = 0; i < n; i++) {
+        const int l = i / p->n_heads, h = i % p->n_heads;
+        out->lambda[i] = param_at(&d->lambda, l, h);
+        out->tau[i] = param_at(&d->tau, l, h);
+        out->mu[i] = param_at(&d->mu, l, h);
+        out->min_cells[i] = (int)param_at(&d->cells, l, h);
+    }
+}
+
 static maskplan *dam_method_plan(const method *meth, int layer, int q_head, int n, int n_total) {
     (void)n, (void)n_total; /* DAM's plan is defined for every position */
     const dam_method *d = meth->params;
@@ -201,4 +249,5 @@ const method_ops DAM_OPS = {.kind = "dam",
                             .plan = dam_method_plan,
                             .free_params = dam_method_free,
                             .evicts = dam_method_evicts,
-                            .evict = dam_evict_unreachable};
+                            .evict = dam_evict_unreachable,
+                            .store_patterns = dam_method_store};

@@ -23,6 +23,8 @@ static const char *BIT_ORDER =
 
 /* ---- the in-memory set -------------------------------------------------------------------- */
 
+static int32_t *copy_i32(const int32_t *vals, int n, const char *what);
+
 void dam_params_default(dam_params *p) {
     p->L = 512;
     p->lambda = 0.5;
@@ -78,6 +80,32 @@ void dam_patterns_free(dam_patterns *p) {
     dam_free(p->corpus);
     dam_free(p->prefix);
     dam_free(p);
+}
+
+dam_patterns *dam_patterns_copy(const dam_patterns *p, bool with_abar) {
+    dam_patterns *c = dam_calloc(1, sizeof *c, "DAM pattern set");
+    *c = *p;
+    const size_t words = (size_t)p->par.L * maskplan_bitmap_words(p->par.L), n = (size_t)p->n_layers * p->n_heads;
+    c->heads = dam_calloc(n, sizeof(dam_head), "DAM heads");
+    for (size_t i = 0; i < n; i++) {
+        const dam_head *h = &p->heads[i];
+        dam_head *o = &c->heads[i];
+        *o = *h;
+        o->mask = dam_malloc(sizeof(uint64_t) * words, "DAM true mask");
+        memcpy(o->mask, h->mask, sizeof(uint64_t) * words);
+        o->diags = copy_i32(h->diags, h->n_diags, "DAM diagonals");
+        o->cols = copy_i32(h->cols, h->n_cols, "DAM columns");
+    }
+    c->model_name = dam_strdup(p->model_name, "DAM provenance");
+    c->corpus = dam_strdup(p->corpus, "DAM provenance");
+    c->prefix = dam_strdup(p->prefix, "DAM provenance");
+    c->abar = NULL;
+    if (with_abar && p->abar) {
+        const size_t na = n * ((size_t)p->par.L * (p->par.L + 1) / 2);
+        c->abar = dam_malloc(sizeof(float) * na, "DAM mean attention");
+        memcpy(c->abar, p->abar, sizeof(float) * na);
+    }
+    return c;
 }
 
 dam_head *dam_patterns_head(const dam_patterns *p, int layer, int q_head) {

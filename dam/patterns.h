@@ -87,6 +87,10 @@ dam_patterns *dam_patterns_new(int n_layers, int n_heads, const dam_params *par)
 
 void dam_patterns_free(dam_patterns *p);
 
+/* A deep copy of p (masks, R, C, provenance, and Ā when `with_abar` and p has it; else abar NULL).
+ * Caller frees with dam_patterns_free. */
+dam_patterns *dam_patterns_copy(const dam_patterns *p, bool with_abar);
+
 /* The head (layer, q_head); exits with status 2 if either index is out of range. */
 dam_head *dam_patterns_head(const dam_patterns *p, int layer, int q_head);
 

@@ -20,7 +20,12 @@ void cfg_fail(const cfg_obj *c, const char *key, const char *fmt, ...) {
     dam_die(DAM_EXIT_INPUT, "%s: %s%s%s", c->src, where, *where ? ": " : "", msg);
 }
 
+static cfg_key_trace_fn g_key_trace;
+
+void cfg_set_key_trace(cfg_key_trace_fn fn) { g_key_trace = fn; }
+
 void cfg_check_keys(const cfg_obj *c, const char *const *allowed) {
+    if (g_key_trace) g_key_trace(c, allowed);
     const char *key;
     json_t *val;
     json_object_foreach(c->obj, key, val) {

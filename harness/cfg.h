@@ -21,8 +21,17 @@ typedef struct {
 /* Fails with "src: path.key: message". key may be NULL (the object itself). */
 _Noreturn void cfg_fail(const cfg_obj *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Fails on the first key of the object that is not in the NULL-terminated list `allowed`. */
+/* Fails on the first key of the object that is not in the NULL-terminated list `allowed`. Every
+ * parser calls this once per object, before anything that can fail, with the static list of every
+ * key the object may have: those lists are the parser's key tables, which `dam config --keys`
+ * collects (cfg_set_key_trace) to check docs/config.md against the code. */
 void cfg_check_keys(const cfg_obj *c, const char *const *allowed);
+
+/* Called by cfg_check_keys with the object and its `allowed` list, before checking, when set. */
+typedef void (*cfg_key_trace_fn)(const cfg_obj *c, const char *const *allowed);
+
+/* Sets (or, with NULL, clears) the process-wide key trace (`dam config --keys` only). */
+void cfg_set_key_trace(cfg_key_trace_fn fn);
 
 /* True if the object has `key`. */
 bool cfg_has(const cfg_obj *c, const char *key);

@@ -5,7 +5,11 @@
  *   <task>_mass_recall  tail mass recall per (layer, query head), one panel per non-full method
  *   <task>_pareto       accuracy vs mean density, one point per method instance
  *   <task>_cost         prefill ms, decode ms/token, peak and KV memory vs length (log axes), one
- *                       line per method, with each method's prefill crossover against `full` */
+ *                       line per method, with each method's prefill crossover against `full`
+ *   <method>_mask_lLL_hH  the true and extended DAM mask of chosen heads of every dam instance,
+ *                       from the masks stored in the results file (/patterns) or, with --patterns,
+ *                       from a pattern file */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -28,7 +32,7 @@
 #include "kernels/maskplan.h"
 
 static const char *HELP =
-    "usage: dam plot RESULTS.h5 [-o DIR]\n"
+    "usage: dam plot RESULTS.h5 [-o DIR] [--heads L:H,...] [--length N]\n"
     "       dam plot --patterns PATTERNS.h5 [--heads L:H,...] [--length N] [-o DIR]\n"
     "\n"
     "Renders the plots of a results file with gnuplot into DIR (default: RESULTS without .h5,\n"
@@ -40,11 +44,13 @@ static const char *HELP =
     "  <task>_cost.png         median prefill ms, decode ms/token, peak and KV MiB vs prompt length\n"
     "                          (log axes), one line per method; where a method's median prefill\n"
     "                          first falls below full's (the speed-up crossover), it is marked\n"
+    "  <method>_mask_lLL_hH.png  DAM masks each dam instance applied (stored in the results file):\n"
+    "                          for each chosen head (--heads L:H,..., default 0:0 and the head with\n"
+    "                          the most patterns) the true mask beside the extended mask at --length\n"
+    "                          tokens (default 4096)\n"
     "Titles name the task, the model and the harness commit recorded in the file.\n"
-    "With --patterns, draws DAM masks instead: for each chosen head (default 0:0 and the head with\n"
-    "the most patterns) the calibrated true mask beside the extended mask at --length tokens\n"
-    "(default 4096), as dam_mask_lLL_hH.png / .svg in DIR (default: the pattern file without .h5,\n"
-    "plus _plots).\n";
+    "With --patterns, draws the masks of a pattern file instead, as dam_mask_lLL_hH.png / .svg in DIR\n"
+    "(default: the pattern file without .h5, plus _plots).\n";
 
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 static int cmp_dbl(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
@@ -165,19 +171,10 @@ static void write_extended(const char *path, const maskplan *p, int n, int bin) 
     dam_free(kept);
 }
 
-/* `dam plot --patterns`: true and extended DAM masks of chosen heads. */
-static int plot_masks(const char *pattern_path, const char *heads, int length, const char *outdir) {
-    dam_patterns *p = dam_patterns_read(pattern_path, NULL);
-    char dir[4096], path[4400], path2[4400], out[4400], settings[8192], script[4400];
-    if (outdir) dam_format(dir, sizeof dir, "%s", outdir);
-    else {
-        dam_format(dir, sizeof dir, "%s", pattern_path);
-        size_t n = strlen(dir);
-        if (n > 3 && strcmp(dir + n - 3, ".h5") == 0) dir[n - 3] = 0;
-        strncat(dir, "_plots", sizeof dir - strlen(dir) - 1);
-    }
-    mkdir_p(dir);
-    int sel[64][2], n_sel = 0;
+/* The heads to draw of set p: the --heads list ("L:H,L:H"), else head 0:0 and the head with the
+ * most matched patterns. Returns the count (at most 64) in sel. */
+static int mask_heads(const dam_patterns *p, const char *heads, int sel[64][2]) {
+    int n_sel = 0;
     if (heads) {
         const char *q = heads;
         while (*q && n_sel < 64) {
@@ -190,19 +187,28 @@ static int plot_masks(const char *pattern_path, const char *heads, int length, c
             if (*q == ',') q++;
             else if (*q) dam_die(DAM_EXIT_INPUT, "--heads %s: expected LAYER:HEAD pairs separated by commas", heads);
         }
-    } else { /* head 0:0 and the head with the most matched patterns */
-        int best = 0;
-        for (int x = 1; x < p->n_layers * p->n_heads; x++)
-            if (p->heads[x].n_diags + p->heads[x].n_cols > p->heads[best].n_diags + p->heads[best].n_cols) best = x;
-        sel[0][0] = 0, sel[0][1] = 0, n_sel = 1;
-        if (best) sel[1][0] = best / p->n_heads, sel[1][1] = best % p->n_heads, n_sel = 2;
+        return n_sel;
     }
-    const int L = p->par.L, bin = length > 512 ? (length + 511) / 512 : 1;
+    int best = 0;
+    for (int x = 1; x < p->n_layers * p->n_heads; x++)
+        if (p->heads[x].n_diags + p->heads[x].n_cols > p->heads[best].n_diags + p->heads[best].n_cols) best = x;
+    sel[0][0] = 0, sel[0][1] = 0, n_sel = 1;
+    if (best) sel[1][0] = best / p->n_heads, sel[1][1] = best % p->n_heads, n_sel = 2;
+    return n_sel;
+}
+
+/* True and extended DAM masks of the chosen heads of set p into DIR/<prefix>_lLL_hH.png / .svg
+ * (data in datadir), titled with `source`; returns the number of figures. */
+static int draw_masks(const dam_patterns *p, const char *heads, int length, const char *dir, const char *datadir,
+                      const char *prefix, const char *source) {
+    char path[4400], path2[4400], out[4400], settings[8192], script[4400];
+    int sel[64][2];
+    const int n_sel = mask_heads(p, heads, sel), bin = length > 512 ? (length + 511) / 512 : 1;
     for (int k = 0; k < n_sel; k++) {
         const int l = sel[k][0], h = sel[k][1];
         const dam_head *hd = dam_patterns_head(p, l, h);
         const int W = maskplan_bitmap_words(hd->L);
-        dam_format(path, sizeof path, "%s/dam_mask_l%02d_h%d_true.txt", dir, l, h);
+        dam_format(path, sizeof path, "%s/%s_l%02d_h%d_true.txt", datadir, prefix, l, h);
         FILE *fp = open_out(path);
         for (int i = 0; i < hd->L; i++) {
             for (int j = 0; j < hd->L; j++)
@@ -211,23 +217,59 @@ static int plot_masks(const char *pattern_path, const char *heads, int length, c
         }
         fclose(fp);
         maskplan *mp = dam_plan(p, l, h);
-        dam_format(path2, sizeof path2, "%s/dam_mask_l%02d_h%d_ext.txt", dir, l, h);
+        dam_format(path2, sizeof path2, "%s/%s_l%02d_h%d_ext.txt", datadir, prefix, l, h);
         write_extended(path2, mp, length, bin);
         double dens = maskplan_density(mp, length);
         maskplan_free(mp);
-        dam_format(out, sizeof out, "%s/dam_mask_l%02d_h%d", dir, l, h);
+        dam_format(out, sizeof out, "%s/%s_l%02d_h%d", dir, prefix, l, h);
         dam_format(settings, sizeof settings,
                    "truem='%s'; ext='%s'; L=%d; n=%d; bin=%d; out='%s'; ttl='DAM layer %d head %d (|R| %d, |C| %d, "
                    "true-mask density %.4f, density at n=%d: %.4f) - %s'",
-                   path, path2, hd->L, length, bin, out, l, h, hd->n_diags, hd->n_cols, hd->density, length, dens,
-                   pattern_path);
+                   path, path2, hd->L, length, bin, out, l, h, hd->n_diags, hd->n_cols, hd->density, length, dens, source);
         dam_format(script, sizeof script, "%s/plots/mask.gp", dam_root());
         gnuplot(settings, script);
     }
-    (void)L;
+    return n_sel;
+}
+
+/* `dam plot --patterns`: true and extended DAM masks of chosen heads of a pattern file. */
+static int plot_masks(const char *pattern_path, const char *heads, int length, const char *outdir) {
+    dam_patterns *p = dam_patterns_read(pattern_path, NULL);
+    char dir[4096];
+    if (outdir) dam_format(dir, sizeof dir, "%s", outdir);
+    else {
+        dam_format(dir, sizeof dir, "%s", pattern_path);
+        size_t n = strlen(dir);
+        if (n > 3 && strcmp(dir + n - 3, ".h5") == 0) dir[n - 3] = 0;
+        strncat(dir, "_plots", sizeof dir - strlen(dir) - 1);
+    }
+    mkdir_p(dir);
+    int n_sel = draw_masks(p, heads, length, dir, dir, "dam_mask", pattern_path);
     fprintf(stderr, "dam plot: wrote %d mask figures (png + svg) to %s\n", n_sel, dir);
     dam_patterns_free(p);
     return 0;
+}
+
+/* The DAM masks stored in results file `in` (/patterns), one figure per chosen head of every
+ * instance: DIR/<method>_mask_lLL_hH (the method name with characters other than letters, digits
+ * and ._=,+- replaced by _). Returns the number of files written. */
+static int plot_result_masks(const char *in, run_data *d, const char *heads, int length, const char *dir,
+                             const char *datadir) {
+    results_read_patterns_h5(in, d);
+    int n_files = 0;
+    for (int m = 0; m < d->n_methods; m++) {
+        const pattern_record *pr = run_data_find_patterns(d, d->methods[m].name);
+        if (pr == NULL) continue;
+        char prefix[300], source[1024];
+        int k = 0;
+        for (const char *c = pr->method; *c && k < 280; c++)
+            prefix[k++] = (isalnum((unsigned char)*c) || strchr("._=,+-", *c)) ? *c : '_';
+        snprintf(prefix + k, sizeof prefix - (size_t)k, "_mask");
+        snprintf(source, sizeof source, "method %s on %s (%s) - commit %s", pr->method, d->model.name,
+                 d->model.quantisation, d->git_revision);
+        n_files += 2 * draw_masks(pr->set, heads, length, dir, datadir, prefix, source);
+    }
+    return n_files;
 }
 
 int cmd_plot(int argc, char **argv) {
@@ -247,7 +289,6 @@ int cmd_plot(int argc, char **argv) {
         if (in) dam_die(DAM_EXIT_INPUT, "plot: give a results file or --patterns, not both");
         return plot_masks(patterns, heads, (int)length, outdir);
     }
-    if (heads) dam_die(DAM_EXIT_INPUT, "plot: --heads needs --patterns");
     if (in == NULL) dam_die(DAM_EXIT_INPUT, "plot: a results file is required (see --help)");
     run_data d;
     results_read_h5(in, &d);
@@ -430,6 +471,7 @@ int cmd_plot(int argc, char **argv) {
         }
     }
     dam_free((void *)tasks);
+    n_files += plot_result_masks(in, &d, heads, (int)length, dir, datadir);
     fprintf(stderr, "dam plot: wrote %d files to %s\n", n_files, dir);
     run_data_free(&d);
     return 0;

@@ -12,6 +12,7 @@ int cmd_plot(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* Sets the OpenMP and OpenBLAS thread counts (n <= 0: leave the defaults, all cores). */
 void set_threads(int n);

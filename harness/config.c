@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "harness/cfg.h"
 #include "harness/commands.h"
+#include "harness/config_include.h"
 #include "harness/sweep.h"
 
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
@@ -74,8 +75,14 @@ void config_parse(const char *text, const char *source, const char *const *sets,
     json_error_t err;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
     if (root == NULL) dam_die(DAM_EXIT_INPUT, "%s:%d:%d: malformed JSON: %s", source, err.line, err.column, err.text);
-    if (json_is_object(root)) {
+    if (json_is_object(root)) { /* includes, then --set, then per-method defaults, then sweeps */
+        json_t *merged = config_resolve_includes(root, source);
+        json_decref(root);
+        root = merged;
         for (int i = 0; i < n_sets; i++) config_apply_set(root, sets[i], source);
+        if (json_object_get(root, "include"))
+            dam_die(DAM_EXIT_INPUT, "%s: include: cannot be set with --set (includes are read before overrides)", source);
+        config_apply_defaults(root, source);
         config_expand_sweep(root, source);
     }
     json_t *res = json_object();

@@ -33,9 +33,10 @@ typedef struct {
 /* The config compiled into the binary (configs/default.json at build time). */
 extern const char DAM_DEFAULT_CONFIG[];
 
-/* Parses and validates JSON text `text` from `source` (for messages), after applying the n_sets
- * "KEY=VALUE" overrides (--set) and expanding "sweep" (harness/sweep.h). Exits with status 2 on
- * any problem, naming source and key path. */
+/* Parses and validates JSON text `text` from `source` (for messages), after merging its includes
+ * (harness/config_include.h; paths relative to the working directory), applying the n_sets
+ * "KEY=VALUE" overrides (--set), merging the per-method "defaults" and expanding "sweep"
+ * (harness/sweep.h), in that order. Exits with status 2 on any problem, naming source and key path. */
 void config_parse(const char *text, const char *source, const char *const *sets, int n_sets, run_config *c);
 
 /* Reads `path` and parses it (with overrides); NULL loads the embedded default. */

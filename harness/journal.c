@@ -126,6 +126,7 @@ static json_t *header_json(const run_data *d) {
         json_object_set_new(o, "name", jstr(d->methods[i].name));
         for (int k = 0; k < d->methods[i].n_layers; k++) json_array_append_new(l, json_integer(d->methods[i].layers[k]));
         json_object_set_new(o, "layers", l);
+        if (d->methods[i].patterns_sha256[0]) json_object_set_new(o, "patterns_sha256", jstr(d->methods[i].patterns_sha256));
         json_array_append_new(ms, o);
     }
     json_object_set_new(h, "methods", ms);
@@ -368,6 +369,12 @@ static void parse_header(pctx *p, json_t *o, run_data *d) {
         }
         run_data_add_method(d, name, (int)nl, layers);
         dam_free(layers);
+        json_t *sha = json_object_get(mo, "patterns_sha256"); /* optional: DAM instances only */
+        if (sha && (!json_is_string(sha) || json_string_length(sha) != 64)) {
+            perr(p, "methods[%zu].patterns_sha256 is not 64 hex digits", i);
+            return;
+        }
+        if (sha) memcpy(d->methods[d->n_methods - 1].patterns_sha256, json_string_value(sha), 65);
     }
 }
 
@@ -602,6 +609,10 @@ void journal_check_header(const char *path, const run_data *jr, const run_data *
         const method_info *p = &jr->methods[i], *q = &cur->methods[i];
         if (p->n_layers != q->n_layers || (p->n_layers && memcmp(p->layers, q->layers, sizeof(int) * (size_t)p->n_layers) != 0))
             dam_die(DAM_EXIT_INPUT, "%s: --resume: the layers method %s applies to differ", path, mj);
+        if (p->patterns_sha256[0] && q->patterns_sha256[0] && strcmp(p->patterns_sha256, q->patterns_sha256) != 0)
+            dam_die(DAM_EXIT_INPUT, "%s: --resume: the pattern file of method %s changed since the run started (sha256 "
+                    "journal: %.12s..., now: %.12s...); restore it or start the run again", path, mj, p->patterns_sha256,
+                    q->patterns_sha256);
     }
     if (!same(jr->git_revision, cur->git_revision))
         dam_warn("%s: resuming a run started at git revision %s with %s", path, jr->git_revision, cur->git_revision);

@@ -2,6 +2,7 @@
  *
  * `<output>.journal` next to the results file holds one JSON object per line:
  *   {"type":"header", ...}   first line: run metadata, resolved config, seed, model, methods
+ *                            (each dam instance with its pattern file's "patterns_sha256")
  *   {"type":"example", ...}  one finished example (example_record)
  *   {"type":"result", ...}   one finished (method, example) cell (result_record, with the
  *                            alignment [layers][heads][8] and head_density [layers][heads] arrays)
@@ -67,7 +68,8 @@ bool journal_has_example(const run_data *loaded, const char *task, int index);
 
 /* Checks that a journal's header (`journal_run`, from journal_read) matches the current run:
  * the resolved config (compared as JSON values, so whitespace and key order do not matter), the
- * seed, the model facts and the methods with their layers. A mismatch exits with status 2 naming
+ * seed, the model facts and the methods with their layers and, where both record one, their DAM
+ * pattern file hash (method_info.patterns_sha256; a changed file would mix masks). A mismatch exits with status 2 naming
  * `path` and the first difference ("config differs at methods[2].tau: journal 0.1, now 0.3").
  * A different harness version, git revision, host or device only warns. */
 void journal_check_header(const char *path, const run_data *journal_run, const run_data *current);

@@ -19,6 +19,7 @@ static const char *USAGE =
     "  plot       gnuplot PNG + SVG figures of a results file\n"
     "  inspect    summary table (or --csv per-example rows) of a results file\n"
     "  check      CI gate: exit 1 if a method's accuracy drops below the baseline's by more than a margin\n"
+    "  config     print a run config as `dam run` resolves it (includes, defaults, --set, sweeps)\n"
     "\n"
     "Models: --model takes a GGUF file or a name registered in configs/models.tsv\n"
     "(smollm2-135m, fetched by `make model`).\n"
@@ -38,5 +39,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     dam_die(DAM_EXIT_INPUT, "unknown command \"%s\" (see dam --help)", cmd);
 }

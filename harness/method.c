@@ -31,11 +31,20 @@ const char *method_kinds(void) {
     return list;
 }
 
+const method_ops *method_find(const char *kind) {
+    for (int i = 0; i < N_METHODS; i++)
+        if (strcmp(REGISTRY[i]->kind, kind) == 0) return REGISTRY[i];
+    return NULL;
+}
+
+int method_n_kinds(void) { return N_METHODS; }
+
+const char *method_kind_at(int i) { return i >= 0 && i < N_METHODS ? REGISTRY[i]->kind : NULL; }
+
 void method_parse(const cfg_obj *c, method *m) {
     memset(m, 0, sizeof *m);
     char *kind = cfg_str(c, "method", NULL, true);
-    for (int i = 0; i < N_METHODS; i++)
-        if (strcmp(REGISTRY[i]->kind, kind) == 0) m->ops = REGISTRY[i];
+    m->ops = method_find(kind);
     if (m->ops == NULL) cfg_fail(c, "method", "\"%s\" is not a supported method (%s)", kind, method_kinds());
     dam_free(kind);
     m->name = cfg_str(c, "name", m->ops->kind, false);
@@ -63,6 +72,12 @@ void method_prepare(method *m, const llama_model *model) {
 
 maskplan *method_plan(const method *m, int layer, int q_head, int n, int n_total) {
     return m->ops->plan ? m->ops->plan(m, layer, q_head, n, n_total) : NULL;
+}
+
+bool method_store_patterns(const method *m, struct pattern_record *out) {
+    if (m->ops->store_patterns == NULL) return false;
+    m->ops->store_patterns(m, out);
+    return true;
 }
 
 void method_free(method *m) {

@@ -14,6 +14,7 @@
 #include "model/llama.h"
 
 typedef struct method method;
+struct pattern_record; /* harness/results_h5.h */
 
 /* Decode-time KV eviction (DESIGN §3: "KV eviction removes a key only when no head of its group can
  * reach it"; docs/methods.md "Decode-time KV eviction"). What an instance does, from
@@ -87,6 +88,12 @@ typedef struct {
      * bytes of the held entries. Not combinable with `attend`. */
     evict_kind (*evicts)(const method *m);
     void (*evict)(const method *m, const evict_step *s, uint64_t *held);
+    /* Methods whose masks do not depend on the input and come from a file (dam) describe the masks
+     * they apply, for the results file (`/patterns/<name>`, docs/hdf5.md): fills *out (a
+     * pattern_record, harness/results_h5.h; the caller frees it with pattern_record_free). Called
+     * after prepare. NULL: nothing to store (every other method; dam_online's masks are per input,
+     * their per-head densities are in the results). */
+    void (*store_patterns)(const method *m, struct pattern_record *out);
 } method_ops;
 
 /* One configured instance. */
@@ -99,6 +106,14 @@ struct method {
 /* Reads a method object ("method", "name" and the method's keys) into *m. Exits 2 on an unknown
  * method name or a bad key. */
 void method_parse(const cfg_obj *c, method *m);
+
+/* The registered method of config name `kind`, or NULL. */
+const method_ops *method_find(const char *kind);
+
+/* The number of registered methods, and the config name of the i-th (registry order; NULL out of
+ * range): for listings (`dam config --keys`). */
+int method_n_kinds(void);
+const char *method_kind_at(int i);
 
 /* The registered method kinds, comma-separated, for messages and help ("full, streaming, dam"). */
 const char *method_kinds(void);
@@ -124,6 +139,10 @@ evict_kind method_evicts(const method *m);
 maskplan *method_plan(const method *m, int layer, int q_head, int n, int n_total);
 
 void method_free(method *m);
+
+/* See method_ops.store_patterns: fills *out and returns true, or returns false when the method
+ * stores no masks. */
+bool method_store_patterns(const method *m, struct pattern_record *out);
 
 /* Exits with status 2 "method NAME: KEY NAME_OF_PROBLEM" if p does not fit the model's shape. */
 void method_check_param(const method *m, const char *key, const param *p, const llama_model *model);

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "harness/results_patterns.h"
 
 /* ------------------------------------------------------------------------------------------------
  * run_data: storage and hash indexes
@@ -46,7 +47,8 @@ void run_data_free(run_data *d) {
     meta_free(d);
     for (int i = 0; i < d->n_examples; i++) example_record_free(&d->examples[i]);
     for (int i = 0; i < d->n_results; i++) result_record_free(&d->results[i]);
-    dam_free(d->examples); dam_free(d->results); dam_free(d->ex_slots); dam_free(d->res_slots);
+    for (int i = 0; i < d->n_patterns; i++) pattern_record_free(&d->patterns[i]);
+    dam_free(d->examples); dam_free(d->results); dam_free(d->ex_slots); dam_free(d->res_slots); dam_free(d->patterns);
     memset(d, 0, sizeof *d);
 }
 
@@ -68,8 +70,10 @@ void run_data_copy_meta(run_data *dst, const run_data *src) {
     dst->model.architecture = dup_or_null(src->model.architecture, "model info");
     dst->model.file_sha256 = dup_or_null(src->model.file_sha256, "model info");
     dst->model.quantisation = dup_or_null(src->model.quantisation, "model info");
-    for (int i = 0; i < src->n_methods; i++)
+    for (int i = 0; i < src->n_methods; i++) {
         run_data_add_method(dst, src->methods[i].name, src->methods[i].n_layers, src->methods[i].layers);
+        memcpy(dst->methods[i].patterns_sha256, src->methods[i].patterns_sha256, 65);
+    }
 }
 
 void run_data_add_method(run_data *d, const char *name, int n_layers, const int *layers) {
@@ -80,6 +84,7 @@ void run_data_add_method(run_data *d, const char *name, int n_layers, const int 
     }
     method_info *m = &d->methods[d->n_methods++];
     m->name = dam_strdup(name, "method name");
+    m->patterns_sha256[0] = 0;
     m->n_layers = n_layers > 0 ? n_layers : 0;
     m->layers = dam_malloc(sizeof(int) * (size_t)m->n_layers, "method layers");
     if (m->n_layers) memcpy(m->layers, layers, sizeof(int) * (size_t)m->n_layers);
@@ -95,6 +100,24 @@ void run_data_add_method_all_layers(run_data *d, const char *name, int n_layers)
 const method_info *run_data_find_method(const run_data *d, const char *name) {
     for (int i = 0; i < d->n_methods; i++)
         if (strcmp(d->methods[i].name, name) == 0) return &d->methods[i];
+    return NULL;
+}
+
+void run_data_take_patterns(run_data *d, pattern_record *p) {
+    pattern_record *slot = (pattern_record *)run_data_find_patterns(d, p->method);
+    if (slot) {
+        pattern_record_free(slot);
+    } else {
+        d->patterns = dam_realloc(d->patterns, sizeof(pattern_record) * (size_t)(d->n_patterns + 1), "run patterns");
+        slot = &d->patterns[d->n_patterns++];
+    }
+    *slot = *p;
+    memset(p, 0, sizeof *p);
+}
+
+const pattern_record *run_data_find_patterns(const run_data *d, const char *method) {
+    for (int i = 0; i < d->n_patterns; i++)
+        if (strcmp(d->patterns[i].method, method) == 0) return &d->patterns[i];
     return NULL;
 }
 
@@ -373,6 +396,11 @@ const char *run_data_validate(const run_data *d, char *buf, int len) {
         const example_record *e = &d->examples[i];
         if ((why = bad_name(e->task))) { snprintf(buf, (size_t)len, "example %d: task name \"%s\" %s", i, e->task ? e->task : "", why); return buf; }
         if (e->index < 0) { snprintf(buf, (size_t)len, "example %s/%d: negative index", e->task, e->index); return buf; }
+    }
+    for (int i = 0; i < d->n_patterns; i++) {
+        const pattern_record *p = &d->patterns[i];
+        if (!p->method || !run_data_find_method(d, p->method)) { snprintf(buf, (size_t)len, "patterns of method %s, which is not among the run's methods", p->method ? p->method : ""); return buf; }
+        if (!p->set || !p->source || !p->lambda || !p->tau || !p->mu || !p->min_cells) { snprintf(buf, (size_t)len, "patterns of method %s are incomplete", p->method); return buf; }
     }
     /* first result of each (method, task) group, for the shape check */
     int ng = 0, capg = 16;
@@ -767,6 +795,9 @@ void results_write_h5(const char *path, run_data *d) {
     }
     H5Gclose(gruns);
     dam_free(tasks);
+
+    /* /patterns/<method> (harness/results_patterns.c) */
+    if (results_patterns_write(w.file, w.str, d, w.obj, sizeof w.obj) < 0) wfail(&w, NULL);
     H5Tclose(w.str);
 
     snprintf(w.obj, sizeof w.obj, "%s", w.tmp);

@@ -23,13 +23,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dam/patterns.h"
 #include "harness/record.h"
 
 /* Schema version written to the root attribute `schema_version` ("major.minor"). Readers refuse a
  * file of another major version; a newer minor only adds objects that older readers ignore. */
 #define RESULTS_SCHEMA_MAJOR 1
-#define RESULTS_SCHEMA_MINOR 0
-#define RESULTS_SCHEMA_VERSION "1.0"
+#define RESULTS_SCHEMA_MINOR 1
+#define RESULTS_SCHEMA_VERSION "1.1"
 
 /* Facts about the model a run used (the `/model` group). Strings owned. */
 typedef struct {
@@ -51,7 +52,34 @@ typedef struct {
     int n_layers;          /* length of `layers` */
     int *layers;           /* [n_layers] sorted layer indices the method's masks applied to;
                               the other layers ran full attention */
+    char patterns_sha256[65]; /* SHA-256 of the DAM pattern file the instance's masks came from
+                                 (pattern_record.source_sha256), "" for other methods: kept in the
+                                 journal header so --resume refuses a pattern file that changed */
 } method_info;
+
+/* The masks one DAM method instance applied (the `/patterns/<method>` group, schema 1.1): DAM's
+ * masks do not depend on the input, so they are stored once per instance, exactly as Stage 2 used
+ * them — the pattern file's masks, or the ones the instance re-derived from the file's mean
+ * attention at its own λ, τ, μ, min_pattern_cells and PCL (per layer / head values included).
+ * Owns every field (dam_malloc'd; `set` through dam_patterns_free); free with pattern_record_free. */
+typedef struct pattern_record {
+    char *method;           /* instance name: a method of the run */
+    char *source;           /* the pattern file as the instance resolved it (path) */
+    char source_sha256[65]; /* SHA-256 of that file's bytes, 64 lowercase hex digits */
+    dam_patterns *set;      /* per head: L_h (the head's PCL), true mask, R, C, density; par.L = the
+                               file's PCL, par.eps = ε; provenance as in the file; abar NULL */
+    double *lambda;         /* [n_layers * n_heads] per head (l * n_heads + h): λ, τ, μ the masks */
+    double *tau;            /*   were derived with */
+    double *mu;
+    int *min_cells;         /* [n_layers * n_heads] min_pattern_cells per head */
+} pattern_record;
+
+/* Releases everything p owns and zeroes it. */
+void pattern_record_free(pattern_record *p);
+
+/* True if a and b store the same masks: same source hash, per-head parameters, L_h, true masks,
+ * R and C (the writer stores the second as a hard link to the first). */
+bool pattern_record_same(const pattern_record *a, const pattern_record *b);
 
 /* One run: metadata, model, methods, examples and results. Zero-initialise (or run_data_init)
  * before use. Strings may be NULL while being built; the writer stores NULL as "". */
@@ -74,6 +102,9 @@ typedef struct {
     example_record *examples;
     int n_results;          /* results; canonical order: method order, task order, index */
     result_record *results;
+    int n_patterns;         /* DAM masks of the instances that have them (dam), any order; the file
+                               lists them in method order */
+    pattern_record *patterns;
 
     /* private: hash indexes over examples and results (rebuilt on demand) */
     int *ex_slots, *res_slots;
@@ -116,6 +147,13 @@ result_record *run_data_take_result(run_data *d, result_record *r);
 /* Like run_data_add_example but takes ownership of e's strings (e is zeroed). */
 example_record *run_data_take_example(run_data *d, example_record *e);
 
+/* Takes ownership of *p (zeroed on return) as the masks of method p->method, replacing earlier
+ * ones of that method. run_data_validate checks that the method is one of the run's. */
+void run_data_take_patterns(run_data *d, pattern_record *p);
+
+/* The masks stored for `method`, or NULL. */
+const pattern_record *run_data_find_patterns(const run_data *d, const char *method);
+
 /* The example (task, index), or NULL. O(1) expected. */
 const example_record *run_data_find_example(const run_data *d, const char *task, int index);
 
@@ -147,8 +185,15 @@ void results_write_h5(const char *path, run_data *d);
 /* Reads the HDF5 results file `path` into d (d is initialised here; free with run_data_free).
  * Validates schema_version (an unknown major version is refused) and structure (required objects,
  * types, matching lengths). On error exits with status 2 and a one-line message naming the file
- * and object. Results come back in canonical order. */
+ * and object. Results come back in canonical order. The DAM masks (`/patterns`, megabytes per
+ * instance) are not read: results_read_patterns_h5 adds them. */
 void results_read_h5(const char *path, run_data *d);
+
+/* Adds the DAM masks of results file `path` (`/patterns`; none in a schema 1.0 file) to d, which
+ * results_read_h5 filled from the same file. Checks every dataset's type and shape against the
+ * group's PCL and d's model, masks causal and inside each head's PCL, R and C sorted, unique and
+ * inside it, densities consistent; exits with status 2 naming the file and object otherwise. */
+void results_read_patterns_h5(const char *path, run_data *d);
 
 /* Checks only that `path` is a dam results file whose schema_version has this dam's major version
  * (RESULTS_SCHEMA_MAJOR): what `dam run --resume` needs before it replaces the file. On error

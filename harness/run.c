@@ -171,6 +171,18 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     llama_state_free(s);
 }
 
+/* The DAM masks each instance applies (/patterns), and their pattern file's hash in its method
+ * entry (journal header: --resume refuses a changed file). */
+static void store_patterns(run_data *d, const run_config *cfg) {
+    for (int k = 0; k < cfg->n_methods; k++) {
+        pattern_record pr;
+        if (!method_store_patterns(&cfg->methods[k], &pr)) continue;
+        method_info *mi = (method_info *)run_data_find_method(d, pr.method);
+        if (mi) memcpy(mi->patterns_sha256, pr.source_sha256, 65);
+        run_data_take_patterns(d, &pr);
+    }
+}
+
 static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, const char *model_arg) {
     d->harness_version = dam_strdup(DAM_VERSION, "meta");
     d->git_revision = dam_strdup(DAM_GIT_REVISION, "meta");
@@ -246,6 +258,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
     run_data d;
     run_data_init(&d);
     fill_meta(&d, cfg, m, cfg->model);
+    store_patterns(&d, cfg);
     char *jpath = journal_path(output);
     journal *j;
     if (o->resume && access(jpath, F_OK) == 0) {
@@ -253,6 +266,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
         j = journal_resume(jpath, &d, &loaded);
         run_data_free(&d);
         d = loaded;
+        store_patterns(&d, cfg);
         fprintf(stderr, "dam run: resuming from %s (%d results done)\n", jpath, d.n_results);
     } else {
         if (o->resume) dam_warn("%s: no journal to resume; starting the run from the beginning", jpath);

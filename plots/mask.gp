@@ -1,6 +1,6 @@
-# mask.gp — a DAM mask as an image: the calibrated L x L true mask beside the extended mask at a
+# mask.gp — a DAM mask as an image: the L x L true mask (calibrated or re-derived) beside the extended mask at a
 # prompt length n (each pixel = the fraction of kept causal pairs in its cell of keys x queries).
-# Driven by `dam plot --patterns`, which passes:
+# Driven by `dam plot` (results file or --patterns), which passes:
 #   truem  matrix file of the true mask (rows = queries, columns = keys), L x L
 #   ext    matrix file of the extended mask, binned to at most 512 x 512
 #   L, n, bin (tokens per pixel of ext);  out (no extension, writes .png and .svg);  ttl
@@ -12,7 +12,7 @@ do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size 1200,600 font ",10"; set output out.".png" }
     else { set terminal svg size 1200,600 font ",10" dynamic; set output out.".svg" }
     set multiplot layout 1,2 title ttl noenhanced
-    set title sprintf("true mask (calibrated, %d x %d)", L, L)
+    set title sprintf("true mask (%d x %d, PCL of the head)", L, L)
     set xlabel "key position"
     set ylabel "query position"
     set xrange [-0.5:L-0.5]

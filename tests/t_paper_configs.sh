@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The committed configs (configs/*.json) and the paper reproduction configs (docs/paper.md):
-# (a) every run config passes `dam run`'s validation (keys, types, ranges, sweeps): run with an
+# (a) every run config passes `dam run`'s validation (keys, types, ranges, sweeps, includes): run with an
 #     output in a folder that does not exist, validation must succeed and the run must stop at the
 #     output check (exit 2, that one line) before the model loads; the MoA profile is valid JSON of
 #     30 x 9 alphas / betas; paper_table1 shrunk by --set (256 tokens, 2 sequences, 4 new tokens)
@@ -30,6 +30,11 @@ for c in configs/*.json; do
             && ok || bad "$c: exit $rc: $(head -c 300 "$tmp/err")"
     else
         case "$c" in
+            configs/base_*.json) # an include file: valid under a minimal run config, every defaults block checked
+                printf '{"include": "%s", "workloads": [{"task": "passkey", "lengths": [512]}], "methods": [{"method": "full"}]}' \
+                    "$c" >"$tmp/inc.json"
+                "$dam" config "$tmp/inc.json" >/dev/null 2>"$tmp/err" && ok || bad "$c: $(head -c 300 "$tmp/err")"
+                ;;
             configs/moa_*.json)
                 python3 - "$c" 2>&1 <<'PY' >"$tmp/err" && ok || bad "$c: $(head -c 300 "$tmp/err")"
 import json, sys

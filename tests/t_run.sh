@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end `dam run` on the real default model (~512-token prompts): full, streaming and dam
-# (calibrated here at a small PCL) on passkey and NIAH; the HDF5 layout; inspect / check / plot;
-# --resume after a kill -9 at a random moment; and the config / path errors of `dam run`
-# (one-line message naming the key or path, exit 2, no file left behind).
+# (calibrated here at a small PCL) on passkey and NIAH; the HDF5 layout with the DAM masks; inspect /
+# check / plot (mask images from the results); --resume after a kill -9 at a random moment, refused
+# for another config or a changed pattern file; a full disk in mid-run (exit 3, readable results,
+# --resume finishes); and the config / path errors of `dam run` (one-line message naming the key
+# or path, exit 2, no file left behind).
 test_name=run
 source "$(dirname "$0")/lib.sh"
 
@@ -22,7 +24,7 @@ grep -q "progress\|^\[ *[0-9]*/6\]" "$tmp/out" && bad "progress on stdout" || ok
 grep -q $'\r' "$tmp/err" "$tmp/out" && bad "carriage return outside bar mode" || ok
 objs="$(h5ls -r "$tmp/small.h5" 2>/dev/null)"
 for o in /model /examples/passkey /examples/niah /runs/full/passkey /runs/streaming/niah /runs/dam/passkey \
-         /runs/dam/passkey/alignment /runs/dam/passkey/density /config; do
+         /runs/dam/passkey/alignment /runs/dam/passkey/density /config /patterns/dam/true_mask /patterns/dam/diagonals; do
     grep -q "^$o " <<<"$objs" && ok || bad "h5 object $o missing"
 done
 # full attention retrieves both needles at 512 tokens; the printed table has 6 rows
@@ -33,7 +35,21 @@ rows() { python3 -c 'import csv,sys; print(len(list(csv.reader(sys.stdin))) - 1)
 [ "$("$dam" inspect --csv "$tmp/small.h5" | rows)" -eq 6 ] && ok || bad "inspect --csv rows"
 "$dam" check "$tmp/small.h5" --baseline full --max-drop 1.0 >/dev/null && ok || bad "check with margin 1.0"
 "$dam" plot "$tmp/small.h5" -o "$tmp/plots" >/dev/null 2>&1 && [ -s "$tmp/plots/passkey_accuracy.png" ] && \
-    [ -s "$tmp/plots/niah_heatmap.svg" ] && [ -s "$tmp/plots/passkey_cost.png" ] && [ -s "$tmp/plots/niah_cost.svg" ] && ok || bad "plot"
+    [ -s "$tmp/plots/niah_heatmap.svg" ] && [ -s "$tmp/plots/passkey_cost.png" ] && [ -s "$tmp/plots/niah_cost.svg" ] && \
+    [ -s "$tmp/plots/dam_mask_l00_h0.png" ] && [ -s "$tmp/plots/dam_mask_l00_h0.svg" ] && ok || bad "plot"
+h5ls "$tmp/small.h5/patterns" 2>/dev/null | grep -q "^streaming " && bad "masks stored for streaming" || ok
+# the masks stored in the results are the pattern file's (this dam instance uses the file's own
+# thresholds): the docs/hdf5.md snippet, verbatim, against the pattern file's datasets
+if python3 -c "import h5py, numpy" 2>/dev/null; then
+    sed -n '/<!-- snippet-masks:begin -->/,/<!-- snippet-masks:end -->/p' docs/hdf5.md | sed '/^<!--/d;/^```/d' \
+        | sed "s#results/run.h5#$tmp/small.h5#" >"$tmp/masks.py"
+    cat >>"$tmp/masks.py" <<PY
+p = h5py.File("$tmp/p.h5", "r")[f"layer_{l:02d}/head_{h}"]
+want = np.unpackbits(p["true_mask"][()], axis=1, bitorder="little")[:Lh, :Lh]
+assert (m == want).all() and list(R) == list(p["diagonals"][()]) and list(C) == list(p["columns"][()]), (l, h)
+PY
+    python3 "$tmp/masks.py" >"$tmp/py.out" 2>&1 && ok || bad "mask snippet: $(tail -3 "$tmp/py.out")"
+fi
 # an existing results file is never replaced silently; --overwrite and --resume are explicit
 "$dam" run "$tmp/small.json" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "small.h5: exists; use --resume" "$tmp/err" && ok || bad "existing output not refused: $(cat "$tmp/err")"
@@ -66,6 +82,28 @@ kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 if [ -f "$tmp/kill.h5" ]; then "$dam" inspect "$tmp/kill.h5" >/dev/null 2>&1 && ok || bad "results file unreadable after kill -9"; fi
 "$dam" run "$tmp/kill.json" --resume >/dev/null 2>"$tmp/err" && ok || bad "resume: $(tail -2 "$tmp/err")"
 [ "$("$dam" inspect --csv "$tmp/kill.h5" | rows)" -eq 15 ] && ok || bad "resumed run has $("$dam" inspect --csv "$tmp/kill.h5" | rows) results, want 15"
+# --resume refuses a run of another config, and one whose DAM pattern file changed since it started
+"$dam" run "$tmp/kill.json" --resume --set streaming.window=32 >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "kill.h5.journal: --resume: the config differs from the journal's at methods\[1\].window (journal: 64, now: 32)" "$tmp/err" \
+    && ok || bad "resume with another config: $(tail -1 "$tmp/err")"
+cp "$tmp/p.h5" "$tmp/p.keep" && h5repack "$tmp/p.keep" "$tmp/p.h5" # same content, other bytes
+"$dam" run "$tmp/kill.json" --resume >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "the pattern file of method dam changed since the run started" "$tmp/err" && ok || bad "resume with another pattern file: $(tail -1 "$tmp/err")"
+mv "$tmp/p.keep" "$tmp/p.h5"
+
+# a full disk (a 40 KiB file size limit: the journal takes ~10 KiB per result) during the run: exit 3
+# naming the file (the journal, or the results file if a publication comes first); the results file
+# stays readable with the examples published before, the journal keeps every finished result, and
+# --resume without the limit finishes the run
+printf '{"seed": 7, "threads": 1, "output": "%s", "workloads": [{"task": "passkey", "lengths": [256], "samples": 3, "max_new_tokens": 4}],
+  "methods": [{"method": "full"}, {"method": "streaming", "window": 64}]}' "$tmp/full.h5" >"$tmp/full.json"
+(trap '' XFSZ; ulimit -f 40; exec "$dam" run "$tmp/full.json") >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 3 ] && grep -qE "dam: $tmp/full.h5(.journal: cannot append|: cannot write).*File too large" "$tmp/err" \
+    && ok || bad "full disk: exit $rc: $(tail -1 "$tmp/err")"
+"$dam" inspect "$tmp/full.h5" >/dev/null 2>&1 && ok || bad "results file unreadable after a full disk"
+"$dam" run "$tmp/full.json" --resume >/dev/null 2>"$tmp/err" && grep -q "resuming from .*([1-5] results done)" "$tmp/err" \
+    && [ "$("$dam" inspect --csv "$tmp/full.h5" | rows)" -eq 6 ] && ok || bad "resume after a full disk: $(tail -2 "$tmp/err")"
 
 # bad input: exit 2, one line naming the key / path, and no results file written
 expect() { # NAME PATTERN CONFIG_TEXT [extra args]
@@ -87,6 +125,8 @@ expect unknown_method "methods\[0\]\.method: \"h3o\" is not a supported method" 
 expect unknown_task "workloads\[0\]\.task" "{\"workloads\": [{\"task\": \"ruler\", \"lengths\": [512]}], $M}"
 expect dup_name "name \"full\" is used twice" "{$W, \"methods\": [{\"method\": \"full\"}, {\"method\": \"full\"}]}"
 expect no_workloads "workloads: must be a non-empty array" "{$M}"
+expect empty_sweep "sweep: must be a non-empty object" "{$W, $M, \"sweep\": {}}"
+expect empty_sweep_list "sweep.dam.tau: must be a non-empty list" "{$W, \"methods\": [{\"method\": \"dam\"}], \"sweep\": {\"dam.tau\": []}}"
 expect missing_haystack "haystack_dir $tmp/nowhere" "{\"workloads\": [{\"task\": \"niah\", \"lengths\": [512], \"haystack_dir\": \"$tmp/nowhere\"}], $M}"
 printf '{%s, %s}' "$W" "$M" >"$tmp/ok.json"
 "$dam" run "$tmp/ok.json" -o "$tmp/no/such/dir/x.h5" >/dev/null 2>"$tmp/err"

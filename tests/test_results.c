@@ -2,8 +2,10 @@
  * included), a torn last line (dropped, and removed on resume), a corrupt middle line and a
  * mismatched resume header (exit 2, checked in forked children), the HDF5 results file round trip
  * field by field, schema_version, reproducible bytes, an unknown major version and a missing
- * dataset (exit 2), a full disk while publishing or appending (exit 3, previous file intact), and
- * the Wilson interval / median against hand-computed values.
+ * dataset (exit 2), a full disk while publishing or appending (exit 3, previous file intact), the
+ * DAM masks (/patterns: round trip with per-head PCL and parameters, identical records as one hard
+ * link, damaged masks refused, a changed pattern file refused on resume), and the Wilson interval
+ * / median against hand-computed values.
  * Run: make build/tests/test_results && build/tests/test_results */
 #include <fcntl.h>
 #include <hdf5.h>
@@ -384,7 +386,7 @@ static void test_h5(void) {
     results_write_h5(hp, &d);
     CHECK(access(tpath("run.h5.tmp"), F_OK) != 0, "the temporary file is gone after publishing");
     char *sv = get_schema(hp);
-    CHECK(strcmp(sv, "1.0") == 0, "schema_version \"%s\"", sv);
+    CHECK(strcmp(sv, RESULTS_SCHEMA_VERSION) == 0 && strcmp(sv, "1.1") == 0, "schema_version \"%s\"", sv);
     free(sv);
     results_read_h5(hp, &r);
     x = (result_record *)run_data_find_result(&d, "streaming", "niah", 1);
@@ -473,6 +475,154 @@ static void test_h5(void) {
     run_data_free(&d);
 }
 
+/* ---- DAM masks (/patterns) ---- */
+
+/* A pattern record for method `name` of the synthetic run: P = 16, head x has the causal bits
+ * (i, j) with (i + 2 j + x) % 3 == 0, head 5 has its own PCL 8; R = {x % 4, 9 - x % 4} cut to the
+ * head's PCL, C = {0, x % 5}; per-head λ, τ, μ, cells. */
+static void make_patterns(pattern_record *p, const char *name) {
+    dam_params par;
+    dam_params_default(&par);
+    par.L = 16;
+    memset(p, 0, sizeof *p);
+    p->method = dam_strdup(name, "t");
+    p->source = dam_strdup("patterns/t.h5", "t");
+    snprintf(p->source_sha256, sizeof p->source_sha256, "%064x", 0x5eed);
+    dam_patterns *s = p->set = dam_patterns_new(L, H, &par);
+    dam_patterns_set_str(&s->model_name, "smollm2-135m");
+    dam_patterns_set_str(&s->corpus, "data/jargon.txt.gz");
+    snprintf(s->model_sha256, sizeof s->model_sha256, "%064x", 0xa1);
+    snprintf(s->corpus_sha256, sizeof s->corpus_sha256, "%064x", 0xb2);
+    s->corpus_tokens = 405655;
+    s->n_sequences = 2;
+    p->lambda = dam_malloc(sizeof(double) * L * H, "t");
+    p->tau = dam_malloc(sizeof(double) * L * H, "t");
+    p->mu = dam_malloc(sizeof(double) * L * H, "t");
+    p->min_cells = dam_malloc(sizeof(int) * L * H, "t");
+    for (int x = 0; x < L * H; x++) {
+        dam_head *hd = &s->heads[x];
+        hd->L = x == 5 ? 8 : 16;
+        int set = 0;
+        for (int i = 0; i < hd->L; i++)
+            for (int j = 0; j <= i; j++)
+                if ((i + 2 * j + x) % 3 == 0) hd->mask[i] |= 1ull << j, set++; /* one word per row (L <= 64) */
+        hd->density = set / (hd->L * (hd->L + 1) / 2.0);
+        int32_t r[2] = {x % 4, 9 - x % 4}, c[2] = {0, x % 5};
+        dam_head_set_diags(hd, r, hd->L > 9 ? 2 : 1);
+        dam_head_set_cols(hd, c, x % 5 ? 2 : 1);
+        p->lambda[x] = 0.5, p->tau[x] = 0.01 * x, p->mu[x] = 0.8, p->min_cells[x] = x % 2;
+    }
+}
+
+static void child_read_patterns(void *p) {
+    run_data d;
+    results_read_h5((const char *)p, &d);
+    results_read_patterns_h5((const char *)p, &d);
+}
+
+static void test_patterns(void) {
+    run_data d, r;
+    build_run(&d, 3);
+    pattern_record a, b, c;
+    make_patterns(&a, "dam");
+    make_patterns(&b, "streaming"); /* same masks as dam: stored as a hard link */
+    make_patterns(&c, "dam");
+    run_data_take_patterns(&d, &a);
+    run_data_take_patterns(&d, &b);
+    const char *hp = tpath("pat.h5");
+    results_write_h5(hp, &d);
+    results_read_h5(hp, &r);
+    CHECK(r.n_patterns == 0, "results_read_h5 leaves the masks out (%d)", r.n_patterns);
+    results_read_patterns_h5(hp, &r);
+    const pattern_record *ra = run_data_find_patterns(&r, "dam"), *rb = run_data_find_patterns(&r, "streaming");
+    CHECK(r.n_patterns == 2 && ra && rb, "%d pattern records read back", r.n_patterns);
+    if (ra && rb) {
+        CHECK(pattern_record_same(ra, &c) && strcmp(ra->source, "patterns/t.h5") == 0 && ra->set->corpus_tokens == 405655 &&
+                  ra->set->n_sequences == 2 && strcmp(ra->set->corpus, "data/jargon.txt.gz") == 0,
+              "/patterns/dam round trip (masks, R, C, per-head parameters, provenance)");
+        CHECK(ra->set->heads[5].L == 8 && ra->set->heads[4].L == 16, "per-head PCL %d / %d", ra->set->heads[5].L, ra->set->heads[4].L);
+        CHECK(isnan(ra->set->par.tau) && ra->set->par.mu == 0.8 && ra->set->par.min_pattern_cells == -1,
+              "scalars of the set: tau %g (per head: NaN), mu %g, cells %d", ra->set->par.tau, ra->set->par.mu, ra->set->par.min_pattern_cells);
+        CHECK(pattern_record_same(rb, &c), "/patterns/streaming round trip");
+        CHECK(strcmp(run_data_find_method(&r, "dam")->patterns_sha256, c.source_sha256) == 0, "method's pattern sha256");
+    }
+    hid_t f = H5Fopen(hp, H5F_ACC_RDONLY, H5P_DEFAULT);
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t oi;
+    herr_t e = H5Oget_info_by_name3(f, "/patterns/streaming", &oi, H5O_INFO_BASIC, H5P_DEFAULT);
+#else
+    H5O_info_t oi;
+    herr_t e = H5Oget_info_by_name2(f, "/patterns/streaming", &oi, H5O_INFO_BASIC, H5P_DEFAULT);
+#endif
+    CHECK(e >= 0 && oi.rc == 2, "an identical record is a hard link (link count %u)", e >= 0 ? oi.rc : 0);
+    H5Fclose(f);
+    run_data_free(&r);
+    /* reproducible bytes with masks too */
+    results_write_h5(tpath("pat2.h5"), &d);
+    size_t n1, n2;
+    char *b1 = slurp(hp, &n1), *b2 = slurp(tpath("pat2.h5"), &n2);
+    CHECK(n1 == n2 && memcmp(b1, b2, n1) == 0, "two writes of one run with masks differ");
+    free(b1);
+    free(b2);
+    /* a file without /patterns (schema 1.0) reads with none */
+    const char *op = tpath("old.h5");
+    results_write_h5(op, &d);
+    f = H5Fopen(op, H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/patterns", H5P_DEFAULT);
+    H5Fclose(f);
+    results_read_h5(op, &r);
+    results_read_patterns_h5(op, &r);
+    CHECK(r.n_patterns == 0, "no /patterns: %d records", r.n_patterns);
+    run_data_free(&r);
+    /* damage: a non-causal bit, a bit beyond a head's own PCL, a density that disagrees */
+    char msg[512];
+    pattern_record *pd = (pattern_record *)run_data_find_patterns(&d, "dam");
+    pd->set->heads[0].mask[3] |= 1ull << 7;
+    results_write_h5(tpath("bad1.h5"), &d);
+    int st = in_child(child_read_patterns, tpath("bad1.h5"), msg, sizeof msg);
+    CHECK(st == 2 && strstr(msg, "/patterns/dam/true_mask[0][0]: bit (3, 7) is set outside the causal 16 x 16 mask"),
+          "non-causal bit: exit %d, \"%s\"", st, msg);
+    pd->set->heads[0].mask[3] &= ~(1ull << 7);
+    results_write_h5(tpath("bad2.h5"), &d); /* the writer packs only rows < L_h: set the bit in the file */
+    f = H5Fopen(tpath("bad2.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "/patterns/dam/true_mask", H5P_DEFAULT);
+    uint8_t *mb = malloc((size_t)L * H * 16 * 2);
+    H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, mb);
+    mb[(size_t)5 * 16 * 2 + 10 * 2] |= 1; /* head (1, 2) = 5, row 10, byte 0, bit 0: key 0 */
+    H5Dwrite(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, mb);
+    free(mb);
+    H5Dclose(ds);
+    H5Fclose(f);
+    st = in_child(child_read_patterns, tpath("bad2.h5"), msg, sizeof msg);
+    CHECK(st == 2 && strstr(msg, "true_mask[1][2]: bit (10, 0) is set outside the causal 8 x 8 mask"),
+          "bit beyond the head's PCL: exit %d, \"%s\"", st, msg);
+    pd->set->heads[7].density += 0.01;
+    results_write_h5(tpath("bad3.h5"), &d);
+    st = in_child(child_read_patterns, tpath("bad3.h5"), msg, sizeof msg);
+    CHECK(st == 2 && strstr(msg, "true_mask[2][1]: density") && strstr(msg, "disagrees"), "density: exit %d, \"%s\"", st, msg);
+    pd->set->heads[7].density -= 0.01;
+
+    /* the journal header keeps each method's pattern hash; --resume refuses another file */
+    memcpy(d.methods[1].patterns_sha256, c.source_sha256, 65);
+    const char *jp = tpath("pat.h5.journal");
+    write_journal(jp, &d);
+    run_data j;
+    journal_read(jp, &j);
+    CHECK(strcmp(run_data_find_method(&j, "dam")->patterns_sha256, c.source_sha256) == 0 &&
+              run_data_find_method(&j, "full")->patterns_sha256[0] == 0, "journal header pattern hashes");
+    run_data_free(&j);
+    run_data cur;
+    run_data_init(&cur);
+    run_data_copy_meta(&cur, &d);
+    snprintf(((method_info *)run_data_find_method(&cur, "dam"))->patterns_sha256, 65, "%064x", 0xfeed);
+    resume_arg ra2 = {jp, &cur};
+    st = in_child(child_resume, &ra2, msg, sizeof msg);
+    CHECK(st == 2 && strstr(msg, "the pattern file of method dam changed since the run started"), "changed pattern file: exit %d, \"%s\"", st, msg);
+    run_data_free(&cur);
+    pattern_record_free(&c);
+    run_data_free(&d);
+}
+
 static void test_stats(void) {
     double lo, hi;
     /* 8 of 10, z = 1.96: p = 0.8, z²/n = 0.38416, denominator 1.38416;
@@ -519,6 +669,7 @@ int main(void) {
     test_stats();
     test_journal();
     test_h5();
+    test_patterns();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (test_failures == 0 && getenv("KEEP") == NULL && system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
