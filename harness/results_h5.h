@@ -28,8 +28,8 @@
 /* Schema version written to the root attribute `schema_version` ("major.minor"). Readers refuse a
  * file of another major version; a newer minor only adds objects that older readers ignore. */
 #define RESULTS_SCHEMA_MAJOR 1
-#define RESULTS_SCHEMA_MINOR 0
-#define RESULTS_SCHEMA_VERSION "1.0"
+#define RESULTS_SCHEMA_MINOR 1
+#define RESULTS_SCHEMA_VERSION "1.1"
 
 /* Facts about the model a run used (the `/model` group). Strings owned. */
 typedef struct {
