@@ -11,7 +11,7 @@
 #       questions' passages (none containing an answer string) as "### Passage k" blocks;
 #       answer_keywords = the first answer; no confusing facts.
 # Levels are LV-Eval's unit, context words, but sized for SmolLM2-135M's 8K-token context: 1k, 2k and
-# 4k words (~1.3K, 2.7K, 5.4K SmolLM2 tokens) instead of LV-Eval's 16k-256k. The same 10 questions
+# 4k words (prompts of 1.3-1.6K, 2.5-3.3K, 4.9-6.4K SmolLM2 tokens) instead of LV-Eval's 16k-256k. The same 10 questions
 # (factrecall: 10 needle depths) appear at every level, as in LV-Eval. Also writes OUT/SHA256SUMS.
 # Usage: scripts/make-lveval-like.sh [OUT]   (default data/lveval_like; needs `make data` first)
 set -euo pipefail
