@@ -406,6 +406,30 @@ static void test_h5(void) {
     results_write_h5(tpath("run2.h5"), &j);
     run_data_free(&j);
 
+    /* a journal written before schema 1.1 has no n_truncated fields: they read as 0 */
+    {
+        size_t len;
+        char *t = slurp(tpath("run2.h5.journal"), &len), *o = malloc(len + 1);
+        size_t k = 0;
+        for (size_t i = 0; i < len;) {
+            if (strncmp(t + i, "\"n_truncated\":", 14) == 0) {
+                i += 14;
+                while (i < len && t[i] != ',' && t[i] != '}') i++;
+                if (i < len && t[i] == ',') i++;
+                while (i < len && t[i] == ' ') i++;
+            } else o[k++] = t[i++];
+        }
+        o[k] = 0;
+        spit(tpath("old.h5.journal"), o, k, "wb");
+        CHECK(k < len && !strstr(o, "n_truncated"), "n_truncated fields not removed from the journal copy");
+        journal_read(tpath("old.h5.journal"), &j);
+        bool zero = j.n_examples == d.n_examples;
+        for (int i = 0; i < j.n_examples; i++) zero = zero && j.examples[i].n_truncated == 0;
+        CHECK(zero, "a journal without n_truncated: %d examples, not all 0", j.n_examples);
+        run_data_free(&j);
+        free(t), free(o);
+    }
+
     /* reproducible bytes: no object timestamps */
     sleep(1);
     results_write_h5(tpath("run3.h5"), &d);
