@@ -1,5 +1,6 @@
 /* workload.c — see workload.h: the (length × depth × sample) grid, seeded choices, token-length
- * fitting, and dispatch to the tasks (datasets/passkey.c, datasets/niah.c, datasets/longeval.c). */
+ * fitting, and dispatch to the tasks (datasets/passkey.c, datasets/niah.c, datasets/longeval.c,
+ * datasets/longdoc.c). */
 #include "datasets/workload.h"
 
 #include <jansson.h>
@@ -11,6 +12,7 @@
 #include "core/hash.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "datasets/longdoc.h"
 #include "datasets/longeval.h"
 #include "datasets/niah.h"
 #include "datasets/passkey.h"
@@ -73,10 +75,14 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
         longeval_build(w, m, seed, out, n_out);
         return;
     }
+    if (strcmp(w->task, "longbench") == 0 || strcmp(w->task, "lveval") == 0) { /* read from files: no seed */
+        longdoc_build(w, m, out, n_out);
+        return;
+    }
     const bool is_passkey = strcmp(w->task, "passkey") == 0, is_niah = strcmp(w->task, "niah") == 0;
     const bool is_multi = strcmp(w->task, "niah_multi") == 0;
     if (!is_passkey && !is_niah && !is_multi)
-        dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah, niah_multi, longeval_lines, longeval_topics)", w->task);
+        dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah, niah_multi, longeval_lines, longeval_topics, longbench, lveval)", w->task);
     int total = w->n_lengths * w->n_depths * w->samples;
     example *ex = dam_calloc(total ? total : 1, sizeof(example), "examples");
     niah_haystack *hay = NULL;
@@ -134,6 +140,7 @@ double workload_score(const example *e, const char *prediction) {
     if (strcmp(e->rec.task, "passkey") == 0) return passkey_score(prediction, atoi(e->rec.answer));
     if (strncmp(e->rec.task, "longeval_", 9) == 0) return longeval_score(e, prediction);
     if (strcmp(e->rec.task, "niah_multi") == 0) return niah_multi_score(prediction, (const char *const *)e->refs, e->n_refs);
+    if (longdoc_is_task(e->rec.task)) return longdoc_score(e, prediction);
     return niah_score(prediction);
 }
 

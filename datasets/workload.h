@@ -11,7 +11,7 @@
 
 /* A workload's parameters as the config gives them (harness/config.c fills this). */
 typedef struct {
-    char *task;           /* "passkey", "niah", "niah_multi", "longeval_lines" or "longeval_topics" */
+    char *task;           /* "passkey", "niah", "niah_multi", "longeval_lines", "longeval_topics", "longbench", "lveval" */
     int n_lengths;
     int *lengths;         /* target prompt lengths, tokens (0 of them for LongEval test-case files) */
     int n_depths;
@@ -28,6 +28,14 @@ typedef struct {
     int n_sizes;
     int *sizes;           /* longeval_* file source: the files, by line count (N_lines) or topic
                              count (K_topics); samples = cases taken from the start of each file */
+    int n_datasets;
+    char **datasets;      /* longbench / lveval: dataset names (datasets/longdoc.h); samples = records
+                             taken from the start of each file, 0 = all */
+    int n_levels;
+    char **levels;        /* lveval: length levels ("16k"), files <dataset>_<level>.jsonl */
+    int max_length;       /* longbench / lveval: prompt budget, tokens (middle truncation beyond) */
+    char *truncation;     /* longbench / lveval: "middle_context" or "middle_prompt" */
+    int longbench_e;      /* longbench: 1 = the LongBench-E files <dataset>_e.jsonl */
 } workload_cfg;
 
 /* One built example. */
@@ -38,8 +46,10 @@ typedef struct {
     int32_t *answer_ids;  /* [n_answer] gold continuation ids, for teacher-forced answer NLL */
     int n_answer;
     int max_new;          /* generation budget, tokens */
-    char **others;        /* [n_others] other answers the scorer must rank below rec.answer
-                             (longeval_topics: the other topic names), dam_malloc'd; else NULL */
+    char **others;        /* [n_others] other strings the scorer needs, dam_malloc'd; else NULL:
+                             longeval_topics: the other topic names, to rank below rec.answer;
+                             longbench trec / lsht: the record's all_classes; lveval: the record's
+                             answer_keywords (one entry, none when absent) */
     int n_others;
     char **refs;          /* [n_refs] reference answers of multi-reference scorers (RULER
                              string_match_all / _part, LongBench max over answers), dam_malloc'd;

@@ -46,7 +46,7 @@ static void csv_num(double x) {
 }
 
 static void print_csv(const run_data *d) {
-    fputs("method,task,index,target_len,n_tokens,depth,sample,answer,score,prediction,answer_nll,logit_kl,"
+    fputs("method,task,index,target_len,n_tokens,n_truncated,depth,sample,answer,score,prediction,answer_nll,logit_kl,"
           "prefill_ms,mask_ms,decode_ms,n_generated,peak_bytes,kv_bytes,density", stdout);
     for (int m = 0; m < ALIGN_N_METRICS; m++) printf(",mean_%s", ALIGN_METRIC_NAMES[m]);
     putchar('\n');
@@ -55,7 +55,7 @@ static void print_csv(const run_data *d) {
         const example_record *e = run_data_find_example(d, r->task, r->index);
         csv_str(r->method); putchar(',');
         csv_str(r->task); putchar(',');
-        printf("%d,%d,%d,", r->index, e->target_len, e->n_tokens);
+        printf("%d,%d,%d,%d,", r->index, e->target_len, e->n_tokens, e->n_truncated);
         csv_num(e->depth);
         printf(",%d,", e->sample);
         csv_str(e->answer); putchar(',');

@@ -12,6 +12,7 @@
 #include "harness/cfg.h"
 #include "harness/commands.h"
 #include "harness/config_include.h"
+#include "harness/config_longdoc.h"
 #include "harness/sweep.h"
 
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
@@ -19,6 +20,11 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
                                        "prompt", "data_dir", "words_dir", "num_lines", "num_topics", "needles", NULL};
     static const char *const sources[] = {"generate", "file", NULL}, *const prompts[] = {"completion", "chat", NULL};
     if (!json_is_object(c->obj)) cfg_fail(c, NULL, "must be an object");
+    json_t *t = json_object_get(c->obj, "task");
+    if (json_is_string(t) && config_is_longdoc(json_string_value(t))) {
+        config_parse_longdoc(c, out);
+        return;
+    }
     cfg_check_keys(c, keys);
     memset(out, 0, sizeof *out);
     out->task = cfg_str(c, "task", NULL, true);
@@ -26,7 +32,7 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
     bool multi = strcmp(out->task, "niah_multi") == 0;
     bool lines = strcmp(out->task, "longeval_lines") == 0, topics = strcmp(out->task, "longeval_topics") == 0;
     if (!passkey && !niah && !multi && !lines && !topics)
-        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, niah_multi, longeval_lines, longeval_topics)", out->task);
+        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, niah_multi, longeval_lines, longeval_topics, longbench, lveval)", out->task);
     if (!niah && !multi) cfg_refuse(c, "haystack_dir", "only applies to tasks niah and niah_multi");
     if (!multi) cfg_refuse(c, "needles", "only applies to task niah_multi");
     static const char *const longeval_keys[] = {"source", "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
@@ -168,6 +174,9 @@ void config_free(run_config *c) {
         dam_free(w->source); dam_free(w->prompt); dam_free(w->data_dir); dam_free(w->words_dir); dam_free(w->sizes);
         for (int k = 0; k < w->n_needles; k++) dam_free(w->needles[k]);
         dam_free(w->needles);
+        for (int k = 0; k < w->n_datasets; k++) dam_free(w->datasets[k]);
+        for (int k = 0; k < w->n_levels; k++) dam_free(w->levels[k]);
+        dam_free(w->datasets); dam_free(w->levels); dam_free(w->truncation);
     }
     dam_free(c->workloads);
     for (int i = 0; i < c->n_methods; i++) method_free(&c->methods[i]);

@@ -141,6 +141,7 @@ static json_t *example_json(const example_record *e) {
     json_object_set_new(o, "index", json_integer(e->index));
     json_object_set_new(o, "target_len", json_integer(e->target_len));
     json_object_set_new(o, "n_tokens", json_integer(e->n_tokens));
+    json_object_set_new(o, "n_truncated", json_integer(e->n_truncated));
     json_object_set_new(o, "depth", enc_double(e->depth));
     json_object_set_new(o, "sample", json_integer(e->sample));
     json_object_set_new(o, "answer", jstr(e->answer));
@@ -383,6 +384,7 @@ static void parse_example(pctx *p, json_t *o, example_record *e) {
     e->index = get_int(p, o, "index");
     e->target_len = get_int(p, o, "target_len");
     e->n_tokens = get_int(p, o, "n_tokens");
+    e->n_truncated = json_object_get(o, "n_truncated") ? get_int(p, o, "n_truncated") : 0; /* absent before schema 1.1 */
     e->depth = get_double(p, o, "depth");
     e->sample = get_int(p, o, "sample");
     e->answer = get_str(p, o, "answer");

@@ -34,6 +34,8 @@ typedef struct {
     int index;           /* example number within the task (0-based), stable across runs */
     int target_len;      /* requested prompt length, tokens */
     int n_tokens;        /* actual prompt length, tokens */
+    int n_truncated;     /* tokens cut out of the prompt to fit the task's budget (longbench / lveval
+                            middle truncation); 0 when nothing was cut */
     double depth;        /* needle / key position as a fraction of the haystack, 0..1 (-1 if none) */
     int sample;          /* sample number within the (length, depth) cell */
     char *answer;        /* gold answer text (what the scorer compares against) */

@@ -453,10 +453,20 @@ typedef struct {
     const char *description;
 } col_def;
 
+/* Columns added by schema minor version 1 (1.1): files of 1.0 lack them, and they read as 0. */
+static const char *const COLS_SINCE_1_1[] = {"n_truncated", NULL};
+
+static bool added_after(const char *col, int minor) {
+    for (int i = 0; minor < 1 && COLS_SINCE_1_1[i]; i++)
+        if (strcmp(COLS_SINCE_1_1[i], col) == 0) return true;
+    return false;
+}
+
 static const col_def EXAMPLE_COLS[] = {
     {"index", COL_INT, offsetof(example_record, index), "", "example number within the task (0-based)"},
     {"target_len", COL_INT, offsetof(example_record, target_len), "tokens", "requested prompt length"},
     {"n_tokens", COL_INT, offsetof(example_record, n_tokens), "tokens", "actual prompt length"},
+    {"n_truncated", COL_INT, offsetof(example_record, n_truncated), "tokens", "tokens cut out of the prompt to fit the task's budget (longbench / lveval middle truncation), 0 if none"},
     {"depth", COL_F64, offsetof(example_record, depth), "fraction", "needle position in the haystack, 0..1, -1 if none"},
     {"sample", COL_INT, offsetof(example_record, sample), "", "sample number within the (length, depth) cell"},
     {"answer", COL_STR, offsetof(example_record, answer), "", "gold answer text"},
@@ -843,6 +853,7 @@ void results_write_h5(const char *path, run_data *d) {
 typedef struct {
     const char *path;
     hid_t file;
+    int minor;      /* the file's schema minor version */
 } rctx;
 
 static _Noreturn __attribute__((format(printf, 3, 4))) void rfail(rctx *r, const char *obj, const char *fmt, ...) {
@@ -1024,6 +1035,7 @@ static int rcolumns(rctx *r, hid_t g, const char *gpath, const col_def *cols, in
         const col_def *cd = &cols[c];
         snprintf(path, sizeof path, "%s/%s", gpath, cd->name);
         long long dd[1] = {n};
+        if (added_after(cd->name, r->minor) && H5Lexists(g, cd->name, H5P_DEFAULT) <= 0) continue; /* older file: 0 */
         hid_t ds = rdataset(r, g, cd->name, path, 1, dd);
         if (cd->kind == COL_STR || cd->kind == COL_HEX) {
             rstrings(r, ds, path, n, (char **)buf);
@@ -1099,6 +1111,7 @@ static void check_schema(rctx *r) {
     if (major != RESULTS_SCHEMA_MAJOR)
         rfail(r, "attribute schema_version", "schema %s is not supported (this dam reads %d.x; %s)", sv,
               RESULTS_SCHEMA_MAJOR, major > RESULTS_SCHEMA_MAJOR ? "upgrade dam" : "re-run with this dam");
+    r->minor = minor;
     dam_free(sv);
 }
 

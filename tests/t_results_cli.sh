@@ -94,8 +94,8 @@ expect csv_header 0 "^method,task,index,target_len" inspect "$tmp/ok.h5" --csv
 rows=$("$dam" inspect "$tmp/ok.h5" --csv | wc -l); n=$((n + 1))
 [ "$rows" -eq 121 ] || bad csv_rows "$rows lines, want 1 header + 3 methods x 2 tasks x 20 examples"
 fields=$("$dam" inspect "$tmp/ok.h5" --csv | sed 's/"[^"]*"//g' | awk -F, '{print NF}' | sort -u); n=$((n + 1))
-[ "$fields" = "27" ] || bad csv_fields "field counts: $fields"
-expect csv_quoting 0 '^dam,niah,3,2048,2047,0\.75,0,"key 1003, ""v""",0\.245,pred 1/1/3,0\.5,' inspect "$tmp/ok.h5" --csv
+[ "$fields" = "28" ] || bad csv_fields "field counts: $fields"
+expect csv_quoting 0 '^dam,niah,3,2048,2047,0,0\.75,0,"key 1003, ""v""",0\.245,pred 1/1/3,0\.5,' inspect "$tmp/ok.h5" --csv
 rows=$("$dam" inspect "$tmp/disjoint.h5" --csv | wc -l); n=$((n + 1))
 [ "$rows" -eq 81 ] || bad csv_rows_disjoint "$rows lines, want 81"
 expect inspect_missing 2 "$tmp/none.h5: cannot open" inspect "$tmp/none.h5"

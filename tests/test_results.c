@@ -78,6 +78,7 @@ static void build_run(run_data *d, unsigned seed) {
             e.index = i;
             e.target_len = 1024 << (i % 2);
             e.n_tokens = e.target_len - 3 + i;
+            e.n_truncated = t == 1 ? 7 * i : 0;
             e.depth = t == 0 ? 0.25 * i : -1;
             e.sample = i / 2;
             char ans[64];
@@ -150,7 +151,7 @@ static void check_same(const run_data *a, const run_data *b, bool end_time_too, 
     for (int i = 0; i < a->n_examples && i < b->n_examples; i++) {
         const example_record *e = &a->examples[i], *f = &b->examples[i];
         CHECK(seq(e->task, f->task) && e->index == f->index && e->target_len == f->target_len && e->n_tokens == f->n_tokens &&
-              feq(e->depth, f->depth) && e->sample == f->sample && seq(e->answer, f->answer) && seq(e->ids_sha256, f->ids_sha256),
+              e->n_truncated == f->n_truncated && feq(e->depth, f->depth) && e->sample == f->sample && seq(e->answer, f->answer) && seq(e->ids_sha256, f->ids_sha256),
               "%s: example %d (%s/%d) differs", what, i, e->task, e->index);
     }
     CHECK(a->n_results == b->n_results, "%s: %d vs %d results", what, a->n_results, b->n_results);
@@ -407,6 +408,30 @@ static void test_h5(void) {
     results_write_h5(tpath("run2.h5"), &j);
     run_data_free(&j);
 
+    /* a journal written before schema 1.1 has no n_truncated fields: they read as 0 */
+    {
+        size_t len;
+        char *t = slurp(tpath("run2.h5.journal"), &len), *o = malloc(len + 1);
+        size_t k = 0;
+        for (size_t i = 0; i < len;) {
+            if (strncmp(t + i, "\"n_truncated\":", 14) == 0) {
+                i += 14;
+                while (i < len && t[i] != ',' && t[i] != '}') i++;
+                if (i < len && t[i] == ',') i++;
+                while (i < len && t[i] == ' ') i++;
+            } else o[k++] = t[i++];
+        }
+        o[k] = 0;
+        spit(tpath("old.h5.journal"), o, k, "wb");
+        CHECK(k < len && !strstr(o, "n_truncated"), "n_truncated fields not removed from the journal copy");
+        journal_read(tpath("old.h5.journal"), &j);
+        bool zero = j.n_examples == d.n_examples;
+        for (int i = 0; i < j.n_examples; i++) zero = zero && j.examples[i].n_truncated == 0;
+        CHECK(zero, "a journal without n_truncated: %d examples, not all 0", j.n_examples);
+        run_data_free(&j);
+        free(t), free(o);
+    }
+
     /* reproducible bytes: no object timestamps */
     sleep(1);
     results_write_h5(tpath("run3.h5"), &d);
@@ -456,6 +481,20 @@ static void test_h5(void) {
     H5Fclose(f);
     st = in_child(child_read_h5, (void *)bp, msg, sizeof msg);
     CHECK(st == 2 && strstr(msg, bp) && strstr(msg, "/runs/dam/niah/score: missing"), "missing dataset: exit %d, \"%s\"", st, msg);
+    /* a 1.0 file has no n_truncated column (added in 1.1): it reads as 0; a 1.1 file without it is damaged */
+    results_write_h5(bp, &d);
+    f = H5Fopen(bp, H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/examples/niah/n_truncated", H5P_DEFAULT);
+    H5Ldelete(f, "/examples/passkey/n_truncated", H5P_DEFAULT);
+    H5Fclose(f);
+    st = in_child(child_read_h5, (void *)bp, msg, sizeof msg);
+    CHECK(st == 2 && strstr(msg, "n_truncated: missing"), "1.1 without n_truncated: exit %d, \"%s\"", st, msg);
+    set_schema(bp, "1.0");
+    results_read_h5(bp, &r);
+    bool zero = r.n_examples == d.n_examples;
+    for (int i = 0; i < r.n_examples; i++) zero = zero && r.examples[i].n_truncated == 0;
+    CHECK(zero, "1.0 file: n_truncated reads as 0");
+    run_data_free(&r);
     spit(bp, "not hdf5\n", 9, "wb");
     st = in_child(child_read_h5, (void *)bp, msg, sizeof msg);
     CHECK(st == 2 && strstr(msg, "not an HDF5 file"), "not HDF5: exit %d, \"%s\"", st, msg);
