@@ -399,7 +399,7 @@ int cmd_plot(int argc, char **argv) {
             full_prefill[l] = kfull >= 0 && cost_cell(&d, "full", task, lens[l], v) ? v[0] : NAN;
         }
         char cross[2048] = "";
-        int n_cross = 0;
+        int n_cross = 0, has[4] = {0, 0, 0, 0}; /* a positive value in each panel's column */
         for (int k = 0; k < d.n_methods; k++) {
             bool crossed = false;
             for (int l = 0; l < n_len; l++) {
@@ -408,6 +408,7 @@ int cmd_plot(int argc, char **argv) {
                 if (n == 0) continue;
                 /* log axes: a zero (decode time with one generated token) is not drawn */
                 for (int c = 0; c < 4; c++) v[c] = v[c] > 0 ? v[c] : NAN;
+                for (int c = 0; c < 4; c++) has[c] |= v[c] > 0;
                 fprintf(fp, "%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%d\n", k, lens[l], v[0], v[1], v[2] / 1048576.0, v[3] / 1048576.0, n);
                 if (k != kfull && !crossed && v[0] < full_prefill[l]) { /* NaN compares false */
                     crossed = true;
@@ -419,8 +420,9 @@ int cmd_plot(int argc, char **argv) {
         }
         fclose(fp);
         dam_format(out, sizeof out, "%s/%s_cost", dir, task);
-        dam_format(settings, sizeof settings, "data='%s'; names='%s'; cross='%s'; hasfull=%d; out='%s'; ttl='%s: latency and memory vs length'",
-                   path, names, cross, kfull >= 0, out, ttl);
+        dam_format(settings, sizeof settings,
+                   "data='%s'; names='%s'; cross='%s'; hasfull=%d; has='%d %d %d %d'; out='%s'; ttl='%s: latency and memory vs length'",
+                   path, names, cross, kfull >= 0, has[0], has[1], has[2], has[3], out, ttl);
         dam_format(script, sizeof script, "%s/plots/cost_vs_length.gp", dam_root());
         gnuplot(settings, script);
         n_files += 2;

@@ -8,6 +8,9 @@
 #   names   space-separated method names (block order)
 #   cross   space-separated triples "method_index length prefill_ms", one per crossing method
 #   hasfull 1 if the run has a `full` method (else there is no crossover to look for)
+#   has     four 0/1 flags: whether the prefill / decode / peak / KV column holds any positive value
+#           (a panel without one, e.g. decode when every generation stopped after its first token,
+#           is drawn empty with a note instead of failing on a log axis with no point)
 #   out     output path without extension (writes .png and .svg);  ttl  title
 set datafile separator "\t"
 set datafile missing "nan"
@@ -51,26 +54,48 @@ do for [fmt in "png svg"] {
             }
         }
     }
-    if (ncross > 0) {
+    if (!int(word(has, 1))) {
+        set label 10 "no positive prefill time to draw" at graph 0.5, graph 0.5 center
+        plot [1:2] [1:10] NaN notitle
+        unset label 10
+    } else { if (ncross > 0) {
         plot for [i=0:nmeth-1] data index i using 2:3 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i), \
              for [c=1:ncross] '+' using (real(word(cross, 3*c-1))):(real(word(cross, 3*c))) every ::0::0 \
                  with points pt 6 ps 3.5 lw 2 lc mc(int(word(cross, 3*c-2))) notitle
     } else {
         plot for [i=0:nmeth-1] data index i using 2:3 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
-    }
+    } }
     unset label
     unset key
 
     set title "decode time per generated token"
     set ylabel "decode (ms/token, median)"
-    plot for [i=0:nmeth-1] data index i using 2:4 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
+    if (int(word(has, 2))) {
+        plot for [i=0:nmeth-1] data index i using 2:4 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
+    } else {
+        set label 10 "no decode time: every generation stopped after its first token" at graph 0.5, graph 0.5 center
+        plot [1:2] [1:10] NaN notitle
+        unset label 10
+    }
 
     set title "peak memory (weights + the example's high-water mark)"
     set ylabel "peak memory (MiB, median)"
-    plot for [i=0:nmeth-1] data index i using 2:5 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
+    if (int(word(has, 3))) {
+        plot for [i=0:nmeth-1] data index i using 2:5 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
+    } else {
+        set label 10 "no peak memory recorded" at graph 0.5, graph 0.5 center
+        plot [1:2] [1:10] NaN notitle
+        unset label 10
+    }
 
     set title "KV cache held by the method (fp32 K and V, all layers)"
     set ylabel "KV cache (MiB, median)"
-    plot for [i=0:nmeth-1] data index i using 2:6 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
+    if (int(word(has, 4))) {
+        plot for [i=0:nmeth-1] data index i using 2:6 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
+    } else {
+        set label 10 "no KV-cache size recorded" at graph 0.5, graph 0.5 center
+        plot [1:2] [1:10] NaN notitle
+        unset label 10
+    }
     unset multiplot
 }

@@ -114,6 +114,14 @@ if command -v gnuplot >/dev/null; then
         # full (1 by definition) gets no mass-recall panel: dam and streaming only
         [ "$(awk 'NF' "$tmp/plots/data/passkey_mass_recall.tsv" | cut -f1 | sort -u | tr '\n' ' ')" = "0 1 " ] || bad plot_mass_recall "panels: $(cut -f1 "$tmp/plots/data/passkey_mass_recall.tsv" | sort -u | tr '\n' ' ')"
     else bad plot "$(cat "$tmp/err")"; fi
+    # every generation one token long: no decode time anywhere; the cost plot draws that panel empty
+    # (with a note) instead of failing on a log axis without a point
+    n=$((n + 1))
+    "$tool" synth "$tmp/nodec.h5" --no-decode
+    if "$dam" plot "$tmp/nodec.h5" -o "$tmp/plots_nodec" >/dev/null 2>"$tmp/err"; then
+        [ -s "$tmp/plots_nodec/passkey_cost.png" ] && [ -s "$tmp/plots_nodec/passkey_cost.svg" ] || bad plot_no_decode "cost plot missing"
+        grep -q "no decode time" "$tmp/plots_nodec/passkey_cost.svg" || bad plot_no_decode "no note in the decode panel"
+    else bad plot_no_decode "$(cat "$tmp/err")"; fi
 fi
 
 # the h5py snippet of docs/hdf5.md, verbatim, when h5py is available

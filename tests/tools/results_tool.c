@@ -105,12 +105,13 @@ static void make_result(int m, int t, int i, int L, int H, result_record *r, cha
 
 static int synth(const char *out, int argc, char **argv) {
     double drop = 0, nll_up = 0;
-    int disjoint = 0, n = 20;
+    int disjoint = 0, n = 20, no_decode = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--drop") == 0 && i + 1 < argc) drop = atof(argv[++i]);
         else if (strcmp(argv[i], "--nll-up") == 0 && i + 1 < argc) nll_up = atof(argv[++i]);
         else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--disjoint") == 0) disjoint = 1;
+        else if (strcmp(argv[i], "--no-decode") == 0) no_decode = 1; /* every generation one token long */
         else dam_die(2, "results_tool synth: unknown argument %s", argv[i]);
     }
     enum { L = 2, H = 2 };
@@ -135,6 +136,7 @@ static int synth(const char *out, int argc, char **argv) {
                 r.score = m == 0 ? full : m == 1 ? full - drop : full - 0.002;
                 if (r.score < 0) r.score = 0;
                 r.answer_nll = 0.5 + (m == 1 ? nll_up : 0);
+                if (no_decode) r.decode_ms = 0, r.n_generated = 1;
                 for (int k = 0; k < L * H * ALIGN_N_METRICS; k++) al[k] = m == 0 ? 1.0f : 0.9f;
                 run_data_add_result(&d, &r);
             }
