@@ -1,6 +1,7 @@
 /* chat.c — see chat.h. */
 #include "model/chat.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,12 +34,27 @@ chat_template chat_detect(const char *tmpl, const char *origin) {
         t.default_system = chatml_default_system(tmpl);
         return t;
     }
-    dam_die(DAM_EXIT_INPUT, "%s: tokenizer.chat_template is not a recognised template (supported: ChatML); "
+    if (strstr(tmpl, "<start_of_turn>")) {
+        t.format = CHAT_GEMMA;
+        return t;
+    }
+    dam_die(DAM_EXIT_INPUT, "%s: tokenizer.chat_template is not a recognised template (supported: ChatML, Gemma); "
             "set chat_template explicitly or ask for none", origin);
 }
 
+static bool ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
 char *chat_render_user(const chat_template *t, const char *user) {
     if (t->format == CHAT_NONE) return dam_strdup(user, "prompt");
+    if (t->format == CHAT_GEMMA) {
+        const char *b = user, *e = user + strlen(user);
+        while (b < e && ascii_space(*b)) b++;
+        while (e > b && ascii_space(e[-1])) e--;
+        size_t n = (size_t)(e - b) + 64;
+        char *out = dam_malloc(n, "chat prompt");
+        snprintf(out, n, "<start_of_turn>user\n%.*s<end_of_turn>\n<start_of_turn>model\n", (int)(e - b), b);
+        return out;
+    }
     const char *sys = t->default_system;
     size_t n = strlen(user) + (sys ? strlen(sys) : 0) + 128;
     char *out = dam_malloc(n, "chat prompt");

@@ -3,12 +3,17 @@
  *   CHAT_CHATML: "<|im_start|>{role}\n{content}<|im_end|>\n" turns (SmolLM2, Qwen2/2.5); when the
  *   template inserts a default system turn for conversations without one, the same default
  *   system text is inserted here (read from the template's literal).
+ *   CHAT_GEMMA: "<start_of_turn>{role}\n{content | trim}<end_of_turn>\n" turns, the assistant's role
+ *   named "model" (Gemma 2 / 3; recognised, as llama.cpp does, by "<start_of_turn>" in the
+ *   template). The content is trimmed of leading and trailing ASCII whitespace, as the template's
+ *   `| trim` and llama.cpp's built-in Gemma template do. The template's leading {{ bos_token }} is
+ *   not rendered: the tokenizer adds the BOS (tokenizer.ggml.add_bos_token is true for Gemma).
  * An unrecognised template is an input error unless the caller asks for no template. */
 #ifndef DAM_MODEL_CHAT_H
 #define DAM_MODEL_CHAT_H
 
 /* Template families recognised from tokenizer.chat_template. */
-typedef enum { CHAT_NONE = 0, CHAT_CHATML = 1 } chat_format;
+typedef enum { CHAT_NONE = 0, CHAT_CHATML = 1, CHAT_GEMMA = 2 } chat_format;
 
 /* A recognised template: its format and the default system prompt (NULL if none). */
 typedef struct {

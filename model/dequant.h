@@ -1,12 +1,16 @@
 /* dequant.h — ggml tensor types and their dequantisation to fp32.
  *
  * Block layouts follow ggml (ggml-common.h): a block of `block_size` elements is stored in
- * `type_size` bytes. Supported here: F32, F16, BF16, F64, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1.
+ * `type_size` bytes. Supported here: F32, F16, BF16, F64, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, and the
+ * K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K (256-element super-blocks; layouts in dequant.c).
  *   Q8_0: fp16 d; int8 q[32];              x = d * q
  *   Q4_0: fp16 d; uint8 qs[16];            x[i] = d * ((qs[i] & 15) - 8), x[i+16] = d * ((qs[i] >> 4) - 8)
  *   Q4_1: fp16 d, m; uint8 qs[16];         x[i] = d * (qs[i] & 15) + m,   x[i+16] = d * (qs[i] >> 4) + m
  *   Q5_0: fp16 d; uint32 qh; uint8 qs[16]; 5th bit of element i from bit i of qh; x = d * (q - 16)
  *   Q5_1: fp16 d, m; uint32 qh; qs[16];    x = d * q + m
+ *   Q4_K / Q5_K: fp16 d, dmin; 6-bit scale sc and min m per 32 elements; x = (d*sc) * q - (dmin*m)
+ *   Q2_K: 4-bit scale and min per 16 elements, same form; Q3_K, Q6_K: signed scale per 16 elements,
+ *   x = (d*sc) * q; Q8_K: float32 d, x = d * q.
  * Every other known type is recognised (so the reader can size and bounds-check its data) but
  * dequantising it is an input error naming the tensor and type. */
 #ifndef DAM_MODEL_DEQUANT_H

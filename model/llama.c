@@ -14,67 +14,33 @@
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-static uint32_t arch_u32(const gguf_file *f, const char *arch, const char *key) {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    return gguf_get_u32(f, full);
-}
-
-static void read_config(const gguf_file *f, const char *arch, llama_config *c) {
-    char key[128];
-    c->n_layers = (int)arch_u32(f, arch, "block_count");
-    c->d_model = (int)arch_u32(f, arch, "embedding_length");
-    c->d_ff = (int)arch_u32(f, arch, "feed_forward_length");
-    c->n_heads = (int)arch_u32(f, arch, "attention.head_count");
-    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
-    c->n_kv_heads = (int)gguf_get_u32_or(f, key, (uint32_t)c->n_heads);
-    c->n_ctx_train = (int)arch_u32(f, arch, "context_length");
-    snprintf(key, sizeof key, "%s.rope.freq_base", arch);
-    c->rope_theta = gguf_get_f32_or(f, key, 10000.0f);
-    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
-    c->norm_eps = gguf_get_f32(f, key);
-    c->rope = ROPE_ADJACENT; /* GGUF llama: Q/K permuted by the converter (models.md §4) */
-
-    if (c->n_layers < 1 || c->n_layers > 1024) dam_die(DAM_EXIT_INPUT, "%s: %s.block_count = %d is out of range", f->path, arch, c->n_layers);
-    if (c->d_model < 1 || c->n_heads < 1 || c->d_model % c->n_heads != 0)
-        dam_die(DAM_EXIT_INPUT, "%s: %s.embedding_length = %d is not a multiple of head_count = %d", f->path, arch,
-                c->d_model, c->n_heads);
-    if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0)
-        dam_die(DAM_EXIT_INPUT, "%s: head_count = %d is not a multiple of head_count_kv = %d", f->path, c->n_heads,
-                c->n_kv_heads);
-    c->head_dim = c->d_model / c->n_heads;
-    snprintf(key, sizeof key, "%s.attention.key_length", arch);
-    int kl = (int)gguf_get_u32_or(f, key, (uint32_t)c->head_dim);
-    if (kl != c->head_dim)
-        dam_die(DAM_EXIT_INPUT, "%s: %s = %d differs from embedding_length / head_count = %d (not supported)", f->path,
-                key, kl, c->head_dim);
-    if (c->head_dim % 2 != 0) dam_die(DAM_EXIT_INPUT, "%s: head_dim %d is odd", f->path, c->head_dim);
-    snprintf(key, sizeof key, "%s.rope.dimension_count", arch);
-    int rd = (int)gguf_get_u32_or(f, key, (uint32_t)c->head_dim);
-    if (rd != c->head_dim)
-        dam_die(DAM_EXIT_INPUT, "%s: %s = %d: partial rotary embeddings are not supported (head_dim %d)", f->path, key,
-                rd, c->head_dim);
-    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
-    const gguf_kv *scaling = gguf_find_kv(f, key);
-    if (scaling && !(scaling->value.type == GGUF_TYPE_STRING && gguf_str_eq(scaling->value.str, "none")))
-        dam_die(DAM_EXIT_INPUT, "%s: %s is set: RoPE scaling is not supported yet", f->path, key);
-    if (c->d_ff < 1) dam_die(DAM_EXIT_INPUT, "%s: %s.feed_forward_length = %d", f->path, arch, c->d_ff);
-    if (!(c->rope_theta > 0) || !(c->norm_eps > 0))
-        dam_die(DAM_EXIT_INPUT, "%s: rope freq_base %g and rms epsilon %g must be positive", f->path, c->rope_theta,
-                c->norm_eps);
-}
-
-/* Finds tensor `name`, checks it is 2-D [in = ne0, out = ne1] (or 1-D [ne0] when out == 0) and
- * dequantises it into dst. */
-static void load_tensor(const gguf_file *f, const char *name, uint64_t in, uint64_t out, float *dst) {
+/* Finds tensor `name`, checks it is 2-D [in = ne0, out = ne1] (or 1-D [ne0] when out == 0),
+ * dequantises it into dst and marks it used (used[tensor index], f->n_tensors entries). */
+static void load_tensor(const gguf_file *f, bool *used, const char *name, uint64_t in, uint64_t out, float *dst) {
     const gguf_tensor *t = gguf_find_tensor(f, name);
     if (t == NULL) dam_die(DAM_EXIT_INPUT, "%s: tensor %s is missing", f->path, name);
+    used[t - f->tensors] = true;
     bool ok = out == 0 ? (t->n_dims == 1 && t->ne[0] == in) : (t->n_dims == 2 && t->ne[0] == in && t->ne[1] == out);
     if (!ok)
         dam_die(DAM_EXIT_INPUT, "%s: tensor %s has shape [%llu, %llu], expected [%llu, %llu]", f->path, name,
                 (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)in,
                 (unsigned long long)(out ? out : 1));
     dequant_tensor(f, t, dst);
+}
+
+/* The file's quantisation: general.file_type as llama.cpp names it (LLAMA_FTYPE_MOSTLY_*, e.g.
+ * "Q4_K_M" for a mixed K-quant file), else the type of blk.0.attn_q.weight. */
+static const char *quant_name(const gguf_file *f) {
+    static const struct {
+        uint32_t id;
+        const char *name;
+    } FTYPES[] = {{0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},    {8, "Q5_0"},
+                  {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"},
+                  {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"},   {32, "BF16"}};
+    uint32_t ft = gguf_get_u32_or(f, "general.file_type", UINT32_MAX);
+    for (size_t i = 0; i < sizeof FTYPES / sizeof FTYPES[0]; i++)
+        if (FTYPES[i].id == ft) return FTYPES[i].name;
+    return ggml_type_get(gguf_find_tensor(f, "blk.0.attn_q.weight")->type)->name;
 }
 
 static float *alloc_weights(llama_model *m, size_t n, const char *what) {
@@ -86,9 +52,9 @@ llama_model *llama_load(const char *path) {
     gguf_file *f = gguf_open(path);
     llama_model *m = dam_calloc(1, sizeof *m, "model");
     m->path = dam_strdup(path, "path");
-    m->arch = gguf_str_dup(gguf_get_str(f, "general.architecture"));
-    if (strcmp(m->arch, "llama") != 0)
-        dam_die(DAM_EXIT_INPUT, "%s: general.architecture \"%s\" is not supported (supported: llama)", path, m->arch);
+    llama_config *c = &m->cfg;
+    arch_read_config(f, c); /* checks the architecture first */
+    m->arch = dam_strdup(arch_name(c->arch), "architecture");
     const gguf_kv *nm = gguf_find_kv(f, "general.name");
     if (nm && nm->value.type == GGUF_TYPE_STRING) {
         m->name = gguf_str_dup(nm->value.str);
@@ -96,25 +62,24 @@ llama_model *llama_load(const char *path) {
         const char *slash = strrchr(path, '/');
         m->name = dam_strdup(slash ? slash + 1 : path, "name");
     }
-    llama_config *c = &m->cfg;
-    read_config(f, m->arch, c);
 
     const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
     if (emb == NULL) dam_die(DAM_EXIT_INPUT, "%s: tensor token_embd.weight is missing", path);
     c->vocab = (int)emb->ne[1];
     const int d = c->d_model, hd = c->head_dim, H = c->n_heads, Hkv = c->n_kv_heads, ff = c->d_ff;
     const size_t qkv_rows = (size_t)(H + 2 * Hkv) * hd;
+    bool *used = dam_calloc(f->n_tensors ? f->n_tensors : 1, sizeof(bool), "tensor use flags");
 
     m->tok_embd = alloc_weights(m, (size_t)c->vocab * d, "token_embd.weight");
-    load_tensor(f, "token_embd.weight", d, c->vocab, m->tok_embd);
+    load_tensor(f, used, "token_embd.weight", d, c->vocab, m->tok_embd);
     m->out_norm = alloc_weights(m, d, "output_norm.weight");
-    load_tensor(f, "output_norm.weight", d, 0, m->out_norm);
+    load_tensor(f, used, "output_norm.weight", d, 0, m->out_norm);
     m->tied = gguf_find_tensor(f, "output.weight") == NULL;
     if (m->tied) {
         m->lm_head = m->tok_embd;
     } else {
         m->lm_head = alloc_weights(m, (size_t)c->vocab * d, "output.weight");
-        load_tensor(f, "output.weight", d, c->vocab, m->lm_head);
+        load_tensor(f, used, "output.weight", d, c->vocab, m->lm_head);
     }
 
     m->layers = dam_calloc(c->n_layers, sizeof(llama_layer), "layers");
@@ -122,10 +87,13 @@ llama_model *llama_load(const char *path) {
 #define LAYER_TENSOR(suffix, in, out, ptr)                        \
     do {                                                                 \
         snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);      \
-        load_tensor(f, name, in, out, ptr);                              \
+        load_tensor(f, used, name, in, out, ptr);                        \
     } while (0)
     for (int l = 0; l < c->n_layers; l++) {
         llama_layer *L = &m->layers[l];
+        L->global = !arch_layer_swa(f, c, l);
+        L->window = L->global ? 0 : c->swa_window;
+        L->rope_theta = L->global ? c->rope_theta : c->rope_theta_swa;
         L->attn_norm = alloc_weights(m, d, "attn_norm");
         L->wqkv = alloc_weights(m, qkv_rows * d, "attn_qkv");
         L->wo = alloc_weights(m, (size_t)d * H * hd, "attn_output");
@@ -141,11 +109,28 @@ llama_model *llama_load(const char *path) {
         LAYER_TENSOR("ffn_gate", d, ff, L->w_gate_up);
         LAYER_TENSOR("ffn_up", d, ff, L->w_gate_up + (size_t)ff * d);
         LAYER_TENSOR("ffn_down", ff, d, L->w_down);
+        if (c->qk_norm) {
+            L->q_norm = alloc_weights(m, hd, "attn_q_norm");
+            L->k_norm = alloc_weights(m, hd, "attn_k_norm");
+            LAYER_TENSOR("attn_q_norm", hd, 0, L->q_norm);
+            LAYER_TENSOR("attn_k_norm", hd, 0, L->k_norm);
+        }
+        if (c->post_norms) {
+            L->post_attn_norm = alloc_weights(m, d, "post_attention_norm");
+            L->post_ffn_norm = alloc_weights(m, d, "post_ffw_norm");
+            LAYER_TENSOR("post_attention_norm", d, 0, L->post_attn_norm);
+            LAYER_TENSOR("post_ffw_norm", d, 0, L->post_ffn_norm);
+        }
     }
 #undef LAYER_TENSOR
-    const gguf_tensor *wq0 = gguf_find_tensor(f, "blk.0.attn_q.weight");
-    const ggml_type_info *ti = ggml_type_get(wq0->type);
-    m->quant = dam_strdup(ti->name, "quant");
+    /* A tensor this architecture does not use (biases, rope_freqs, ...) means a model this runtime
+     * would compute wrongly: refuse it rather than ignore it. */
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        if (!used[i])
+            dam_die(DAM_EXIT_INPUT, "%s: tensor %.*s is not used by the %s architecture as implemented here (not supported)",
+                    path, (int)f->tensors[i].name.len, f->tensors[i].name.ptr, m->arch);
+    dam_free(used);
+    m->quant = dam_strdup(quant_name(f), "quant");
 
     const gguf_kv *ct = gguf_find_kv(f, "tokenizer.chat_template");
     if (ct && ct->value.type == GGUF_TYPE_STRING) m->chat_template = gguf_str_dup(ct->value.str);
@@ -164,6 +149,7 @@ void llama_free(llama_model *m) {
         llama_layer *L = &m->layers[l];
         dam_free(L->attn_norm); dam_free(L->wqkv); dam_free(L->wo);
         dam_free(L->ffn_norm); dam_free(L->w_gate_up); dam_free(L->w_down);
+        dam_free(L->q_norm); dam_free(L->k_norm); dam_free(L->post_attn_norm); dam_free(L->post_ffn_norm);
     }
     dam_free(m->layers);
     if (!m->tied) dam_free(m->lm_head);
@@ -198,6 +184,10 @@ llama_state *llama_state_new(const llama_model *m, int capacity, int chunk) {
     s->hb = dam_malloc(sizeof(float) * chunk * c->d_ff, "activations");
     s->rope_cos = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
     s->rope_sin = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
+    if (c->swa_window > 0 && c->rope_theta_swa != c->rope_theta) {
+        s->rope_cos_swa = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
+        s->rope_sin_swa = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
+    }
     return s;
 }
 
@@ -208,6 +198,7 @@ void llama_state_free(llama_state *s) {
     dam_free(s->k_cache); dam_free(s->v_cache);
     dam_free(s->x); dam_free(s->xn); dam_free(s->qkv); dam_free(s->att); dam_free(s->proj);
     dam_free(s->gu); dam_free(s->hb); dam_free(s->rope_cos); dam_free(s->rope_sin);
+    dam_free(s->rope_cos_swa); dam_free(s->rope_sin_swa);
     dam_free(s);
 }
 
@@ -228,16 +219,28 @@ static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *t
     const size_t layer_kv = (size_t)Hkv * s->capacity * hd;
 
     for (int t = 0; t < nc; t++) memcpy(s->x + (size_t)t * d, m->tok_embd + (size_t)tokens[t] * d, sizeof(float) * d);
+    if (c->embd_scale != 1.0f) op_scale(s->x, c->embd_scale, (int64_t)nc * d);
     op_rope_table(s->rope_cos, s->rope_sin, pos0, nc, hd, c->rope_theta);
+    if (s->rope_cos_swa) op_rope_table(s->rope_cos_swa, s->rope_sin_swa, pos0, nc, hd, c->rope_theta_swa);
 
     for (int l = 0; l < c->n_layers; l++) {
         const llama_layer *L = &m->layers[l];
         float *kc = s->k_cache + l * layer_kv, *vc = s->v_cache + l * layer_kv;
+        const bool swa_table = L->rope_theta != c->rope_theta;
+        const float *rc = swa_table ? s->rope_cos_swa : s->rope_cos, *rs = swa_table ? s->rope_sin_swa : s->rope_sin;
 
-        /* attention: n1 = RMSNorm(x); q, k, v = Wqkv n1; RoPE(q, k); cache k, v; x += Wo Attn */
+        /* attention: n1 = RMSNorm(x); q, k, v = Wqkv n1; [QK norm]; RoPE(q, k); cache k, v */
         op_rmsnorm(s->xn, s->x, L->attn_norm, nc, d, c->norm_eps);
         op_linear(s->qkv, s->xn, L->wqkv, nc, d, qkv_dim);
-        op_rope(s->qkv, nc, qkv_dim, H + Hkv, hd, s->rope_cos, s->rope_sin, c->rope); /* q and k heads */
+        if (L->q_norm)
+            for (int t = 0; t < nc; t++) { /* each head of a row is normalised on its own */
+                float *qt = s->qkv + (size_t)t * qkv_dim;
+                op_rmsnorm(qt, qt, L->q_norm, H, hd, c->norm_eps);
+                op_rmsnorm(qt + (size_t)H * hd, qt + (size_t)H * hd, L->k_norm, Hkv, hd, c->norm_eps);
+            }
+        op_rope(s->qkv, nc, qkv_dim, H + Hkv, hd, rc, rs, c->rope); /* q and k heads */
+        if (c->q_scale != 1.0f)
+            for (int t = 0; t < nc; t++) op_scale(s->qkv + (size_t)t * qkv_dim, c->q_scale, (int64_t)H * hd);
         for (int t = 0; t < nc; t++)
             for (int g = 0; g < Hkv; g++) {
                 const float *kt = s->qkv + (size_t)t * qkv_dim + (size_t)(H + g) * hd;
@@ -245,19 +248,24 @@ static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *t
                 memcpy(kc + ((size_t)g * s->capacity + pos0 + t) * hd, kt, sizeof(float) * hd);
                 memcpy(vc + ((size_t)g * s->capacity + pos0 + t) * hd, vt, sizeof(float) * hd);
             }
-        if (s->attn)
+        /* global layers: the method's hook (or dense causal); sliding-window layers: always the window */
+        if (L->global && s->attn)
             s->attn(s->attn_ctx, l, s->att, H * hd, s->qkv, qkv_dim, nc, kc, vc, s->capacity, pos0 + nc);
         else
-            attn_causal(s->att, H * hd, s->qkv, qkv_dim, nc, kc, vc, s->capacity, pos0 + nc, H, Hkv, hd,
-                        1.0f / sqrtf((float)hd));
+            attn_causal_window(s->att, H * hd, s->qkv, qkv_dim, nc, kc, vc, s->capacity, pos0 + nc, H, Hkv, hd,
+                               1.0f / sqrtf((float)hd), L->window);
+        /* x += Wo Attn  [gemma3: x += RMSNorm(Wo Attn)] */
         op_linear(s->proj, s->att, L->wo, nc, H * hd, d);
+        if (L->post_attn_norm) op_rmsnorm(s->proj, s->proj, L->post_attn_norm, nc, d, c->norm_eps);
         op_add(s->x, s->proj, (int64_t)nc * d);
 
-        /* feed-forward: n2 = RMSNorm(x); x += Wdown (silu(Wgate n2) * Wup n2) */
+        /* feed-forward: n2 = RMSNorm(x); x += Wdown (act(Wgate n2) * Wup n2)  [gemma3: RMSNorm of it] */
         op_rmsnorm(s->xn, s->x, L->ffn_norm, nc, d, c->norm_eps);
         op_linear(s->gu, s->xn, L->w_gate_up, nc, d, 2 * ff);
-        op_swiglu(s->hb, s->gu, s->gu + ff, nc, ff, 2 * ff);
+        if (c->act == FFN_GELU_TANH) op_geglu_tanh(s->hb, s->gu, s->gu + ff, nc, ff, 2 * ff);
+        else op_swiglu(s->hb, s->gu, s->gu + ff, nc, ff, 2 * ff);
         op_linear(s->proj, s->hb, L->w_down, nc, ff, d);
+        if (L->post_ffn_norm) op_rmsnorm(s->proj, s->proj, L->post_ffn_norm, nc, d, c->norm_eps);
         op_add(s->x, s->proj, (int64_t)nc * d);
     }
     s->n_past += nc;
@@ -281,6 +289,9 @@ void llama_forward(const llama_model *m, llama_state *s, const int32_t *tokens, 
         int t0 = first_logit > c0 ? first_logit - c0 : 0; /* first row of this chunk that needs logits */
         int nl = nc - t0;
         op_rmsnorm(s->xn, s->x + (size_t)t0 * c->d_model, m->out_norm, nl, c->d_model, c->norm_eps);
-        op_linear(logits + (size_t)(c0 + t0 - first_logit) * c->vocab, s->xn, m->lm_head, nl, c->d_model, c->vocab);
+        float *lg = logits + (size_t)(c0 + t0 - first_logit) * c->vocab;
+        op_linear(lg, s->xn, m->lm_head, nl, c->d_model, c->vocab);
+        if (c->final_softcap > 0) /* c * tanh(z / c) */
+            for (size_t i = 0; i < (size_t)nl * c->vocab; i++) lg[i] = c->final_softcap * tanhf(lg[i] / c->final_softcap);
     }
 }

@@ -1,10 +1,17 @@
-/* llama.h — the llama-family transformer (Touvron et al. 2023) on the CPU, fp32.
+/* llama.h — the llama-family decoder-only transformer (Touvron et al. 2023) on the CPU, fp32, and
+ * its Gemma-3 variant (model/arch.h lists what differs and where each convention comes from).
  *
- * Per layer: x += Wo · Attn(RoPE(Wq · n1), RoPE(Wk · n1), Wv · n1) with n1 = RMSNorm(x);
- *            x += Wdown · (silu(Wgate · n2) ⊙ Wup · n2) with n2 = RMSNorm(x).
+ * x = embd_scale · token_embd[token]; then per layer:
+ *   q, k, v = Wq n1, Wk n1, Wv n1 with n1 = RMSNorm(x);  [gemma3: q, k = RMSNorm per head]
+ *   q, k = RoPE(q), RoPE(k) with the layer's base;  q *= q_scale;  cache k, v;
+ *   a = Wo · Attn(q, k, v)  (full causal, or a sliding window on the layer's window);
+ *   x += a  [gemma3: x += RMSNorm(a)];
+ *   f = Wdown · (act(Wgate n2) ⊙ Wup n2) with n2 = RMSNorm(x), act = silu or gelu_tanh;
+ *   x += f  [gemma3: x += RMSNorm(f)].
  * Then logits = Wout · RMSNorm(x), where Wout = token_embd when the file has no output.weight
- * (tied embeddings). GQA: query head h reads KV head h / (n_heads / n_kv_heads). RoPE pairing
- * follows the file format (GGUF llama: adjacent pairs, models.md §4). Keys are cached after RoPE.
+ * (tied embeddings), soft-capped if the architecture says so. GQA: query head h reads KV head
+ * h / (n_heads / n_kv_heads). RoPE pairing follows the file format (models.md §4). Keys are
+ * cached after RoPE.
  *
  * Weights are dequantised once at load into fp32 (dam_malloc, counted); Q|K|V and gate|up are
  * stored fused so each is one GEMM. Read the code top to bottom like the architecture diagram. */
@@ -16,26 +23,20 @@
 #include <stdint.h>
 
 #include "kernels/cpu/ops.h"
+#include "model/arch.h"
 #include "model/tokenizer.h"
 
-/* Hyper-parameters, read from the GGUF metadata (<arch>.* keys). */
+/* One layer's weights, fp32 row-major [out][in], and its attention kind. */
 typedef struct {
-    int n_layers;
-    int d_model;     /* hidden size */
-    int n_heads;     /* query heads */
-    int n_kv_heads;  /* key/value heads (GQA) */
-    int head_dim;
-    int d_ff;        /* FFN inner size */
-    int vocab;
-    int n_ctx_train; /* trained context length, tokens */
-    float rope_theta;
-    float norm_eps;
-    rope_pairing rope;
-} llama_config;
-
-/* One layer's weights, fp32 row-major [out][in]. */
-typedef struct {
+    bool global;      /* full causal attention (attention methods apply here); false: sliding window */
+    int window;       /* sliding-window layers: a query at position p sees keys p - window + 1 .. p;
+                         0 for global layers */
+    float rope_theta; /* RoPE base of this layer */
     float *attn_norm; /* [d_model] */
+    float *q_norm;    /* [head_dim] per-head RMSNorm of queries (gemma3), else NULL */
+    float *k_norm;    /* [head_dim] per-head RMSNorm of keys (gemma3), else NULL */
+    float *post_attn_norm; /* [d_model] RMSNorm of the attention output (gemma3), else NULL */
+    float *post_ffn_norm;  /* [d_model] RMSNorm of the FFN output (gemma3), else NULL */
     float *wqkv;      /* [(n_heads + 2 n_kv_heads) head_dim][d_model]: Wq rows, then Wk, then Wv */
     float *wo;        /* [d_model][n_heads head_dim] */
     float *ffn_norm;  /* [d_model] */
@@ -49,8 +50,9 @@ typedef struct {
     char *path;
     char sha256[65];   /* of the model file */
     char *name;        /* general.name, or the file name */
-    char *arch;        /* general.architecture */
-    char *quant;       /* weight type of the projections, e.g. "Q4_1" */
+    char *arch;        /* general.architecture ("llama", "gemma3") */
+    char *quant;       /* quantisation: general.file_type as llama.cpp names it ("Q4_1", "Q4_K_M"),
+                          else the weight type of blk.0.attn_q */
     char *chat_template; /* tokenizer.chat_template (Jinja source) or NULL */
     float *tok_embd;   /* [vocab][d_model] */
     float *out_norm;   /* [d_model] */
@@ -61,16 +63,21 @@ typedef struct {
     size_t weight_bytes; /* fp32 bytes held for weights */
 } llama_model;
 
-/* Loads a GGUF llama-architecture model: checks architecture, hyper-parameters and every tensor's
- * shape, dequantises all weights, builds the tokenizer and hashes the file. Any problem is an
- * input error (exit 2) naming the file and the key or tensor. */
+/* Loads a GGUF model of a supported architecture (model/arch.h): checks architecture,
+ * hyper-parameters and every tensor's shape, dequantises all weights, builds the tokenizer and
+ * hashes the file. Any problem is an input error (exit 2) naming the file and the key or tensor:
+ * an unsupported architecture or tensor type, a missing tensor, or a tensor the architecture does
+ * not use (e.g. biases, rope_freqs), which this runtime would otherwise silently ignore. */
 llama_model *llama_load(const char *path);
 
 void llama_free(llama_model *m);
 
-/* One layer's attention, called by llama_forward for every layer of every step in place of the
- * default dense causal attention (attn_causal). Arguments are those of attn_causal
- * (kernels/cpu/attention.h): q [n_q][q_stride] post-RoPE and unscaled, this layer's caches
+/* One layer's attention, called by llama_forward for every global (full-attention) layer of every
+ * step in place of the default dense causal attention (attn_causal). Sliding-window layers
+ * (Gemma-3's local layers) are part of the model, not a method: they always run the windowed
+ * dense kernel and never call this hook. Arguments are those of attn_causal
+ * (kernels/cpu/attention.h): q [n_q][q_stride] post-RoPE, with the architecture's query scaling
+ * folded in (q_scale) so that the kernel's 1/sqrt(head_dim) is the model's scale, this layer's caches
  * k, v [n_kv_heads][kv_cap][head_dim] holding keys 0 .. n_k-1 (the step's own keys included),
  * queries at positions n_k - n_q .. n_k - 1; the function writes out [n_q][out_stride].
  * This is where attention methods (MaskPlans), alignment metrics and DAM's calibration hook in. */
@@ -92,8 +99,10 @@ typedef struct {
     float *proj;     /* [chunk][d_model] output of Wo / Wdown */
     float *gu;       /* [chunk][2 d_ff] gate | up */
     float *hb;       /* [chunk][d_ff] silu(gate) * up */
-    float *rope_cos; /* [chunk][head_dim / 2] */
+    float *rope_cos; /* [chunk][head_dim / 2], base rope_theta (global layers) */
     float *rope_sin; /* [chunk][head_dim / 2] */
+    float *rope_cos_swa; /* [chunk][head_dim / 2], base rope_theta_swa; NULL if no layer uses it */
+    float *rope_sin_swa;
     llama_attn_fn attn; /* NULL: dense causal attention */
     void *attn_ctx;     /* passed to attn */
 } llama_state;

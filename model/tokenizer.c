@@ -38,6 +38,12 @@
  *     with special; USER_DEFINED always; UNUSED/UNDEFINED as "". Decoding applies llama.cpp's
  *     clean-up of spaces before punctuation for the pre-tokenizers that enable it (not smollm).
  *
+ * SentencePiece ("llama" vocabularies; llm_tokenizer_spm_session and the SPM branches of tokenize /
+ * token_to_piece / detokenize in the same files): the same loading, special-token partition and
+ * EOG detection (default BOS 1 / EOS 2 instead of 11 / 11); plain fragments go through
+ * encode_fragment_spm (space prefix, U+2581 escape, tokenizer_spm.c's score-ordered merges, byte
+ * fallback to <0xXX> or else the one-byte token); NORMAL pieces unescape U+2581 to ' '.
+ *
  * Thread safety: a loaded tokenizer is read-only; tok_encode allocates its own work space. */
 #define _GNU_SOURCE /* memmem */
 #include "model/tokenizer.h"
@@ -51,6 +57,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "model/tokenizer_spm.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Pre-tokenizer regex lists
@@ -174,6 +181,10 @@ static const pre_spec PRE_SPECS[] = {
     {"viking", RS_VIKING, false, false, false},
 };
 #define N_PRE_SPECS (sizeof PRE_SPECS / sizeof PRE_SPECS[0])
+/* The "llama" (SPM) vocabulary type: no regexes, llama.cpp's fixed settings for it (clean_spaces
+ * off, add_bos on); tokenizer.ggml.pre is not consulted. */
+static const char *const RS_NONE[] = {NULL};
+static const pre_spec SPM_SPEC = {"spm", RS_NONE, false, false, true};
 #define MAX_REGEXES 8
 
 /* Token attributes (llama.cpp's llama_token_attr bits that matter here). */
@@ -195,6 +206,10 @@ struct tokenizer {
     char *pre_name;
     const pre_spec *pre;
     int32_t n_vocab;
+    bool spm;              /* tokenizer.ggml.model "llama": SentencePiece BPE with scores (tokenizer_spm.h) */
+    float *scores;         /* [n_vocab] SPM merge scores (tokenizer.ggml.scores; 0 if absent), else NULL */
+    bool add_space_prefix; /* SPM: a space is prepended to text that starts the input or follows a special */
+    int32_t spm_byte[256]; /* SPM byte fallback: the id of "<0xXX>", else of the one-byte text, else -1 */
 
     /* Interned strings: ids 0..n_vocab-1 are the tokens, ids from n_vocab on are merge operands or
      * results that are not tokens. Text of string i: arena[str_off[i] .. + str_len[i]). */
@@ -486,9 +501,10 @@ static int32_t special_id(const gguf_file *f, const char *key, int32_t dflt, int
 /* Special ids, EOG set and the attribute overrides llama.cpp applies to special-looking texts. */
 static void load_special(tokenizer *t, const gguf_file *f) {
     int32_t n = t->n_vocab;
-    int32_t dflt = 11 < n ? 11 : -1; /* llama.cpp's defaults for the gpt2 vocabulary type */
-    t->bos = special_id(f, "tokenizer.ggml.bos_token_id", dflt, n);
-    t->eos = special_id(f, "tokenizer.ggml.eos_token_id", dflt, n);
+    /* llama.cpp's defaults: 11 / 11 for the gpt2 vocabulary type, 1 / 2 for llama (SPM) */
+    int32_t dbos = t->spm ? 1 : 11, deos = t->spm ? 2 : 11;
+    t->bos = special_id(f, "tokenizer.ggml.bos_token_id", dbos < n ? dbos : -1, n);
+    t->eos = special_id(f, "tokenizer.ggml.eos_token_id", deos < n ? deos : -1, n);
     int32_t eot = special_id(f, "tokenizer.ggml.eot_token_id", -1, n);
     int32_t eom = special_id(f, "tokenizer.ggml.eom_token_id", -1, n);
     int32_t fim_pre = special_id(f, "tokenizer.ggml.fim_pre_token_id", -1, n);
@@ -556,6 +572,16 @@ static void render_piece(const tokenizer *t, int32_t id, bytes_buf *b, const cha
     uint8_t a = t->attr[id];
     if (a & (ATTR_UNKNOWN | ATTR_CONTROL | ATTR_USER_DEFINED)) {
         bytes_put(b, s, n, "tokenizer pieces");
+    } else if ((a & ATTR_NORMAL) && t->spm) { /* SPM: U+2581 (the escaped space) back to ' ' */
+        for (size_t i = 0; i < n;) {
+            if (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
+                bytes_put(b, " ", 1, "tokenizer pieces");
+                i += 3;
+            } else {
+                bytes_put(b, s + i, 1, "tokenizer pieces");
+                i++;
+            }
+        }
     } else if (a & ATTR_NORMAL) {
         const uint8_t *u = (const uint8_t *)s;
         for (size_t i = 0; i < n;) {
@@ -621,17 +647,37 @@ static void compile_regexes(tokenizer *t) {
     }
 }
 
+/* SPM vocabularies of Phi-3 models get RSTRIP on their special tokens in llama.cpp (spaces after
+ * them are dropped), which this tokenizer does not implement: refuse them by name as llama.cpp
+ * recognises them (general.name containing "phi-3" or "phi3", case-insensitively). */
+static void refuse_phi3(const gguf_file *f) {
+    const gguf_kv *nm = gguf_find_kv(f, "general.name");
+    if (!nm || nm->value.type != GGUF_TYPE_STRING) return;
+    char low[256];
+    size_t n = nm->value.str.len < sizeof low - 1 ? nm->value.str.len : sizeof low - 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = nm->value.str.ptr[i];
+        low[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    low[n] = 0;
+    if (strstr(low, "phi-3") || strstr(low, "phi3"))
+        dam_die(DAM_EXIT_INPUT, "%s: general.name \"%s\": Phi-3's SPM tokenizer (special tokens strip the spaces "
+                "after them) is not supported", f->path, low);
+}
+
 tokenizer *tok_load(const gguf_file *f) {
     gguf_str model = gguf_get_str(f, "tokenizer.ggml.model");
-    if (!gguf_str_eq(model, "gpt2"))
-        dam_die(DAM_EXIT_INPUT, "%s: unsupported tokenizer.ggml.model \"%.*s\" (supported: gpt2)", f->path,
+    const bool spm = gguf_str_eq(model, "llama");
+    if (!spm && !gguf_str_eq(model, "gpt2"))
+        dam_die(DAM_EXIT_INPUT, "%s: unsupported tokenizer.ggml.model \"%.*s\" (supported: gpt2, llama)", f->path,
                 (int)(model.len > 64 ? 64 : model.len), model.ptr);
+    if (spm) refuse_phi3(f);
 
-    const pre_spec *pre = NULL;
+    const pre_spec *pre = spm ? &SPM_SPEC : NULL;
     gguf_str pre_name = {"default", 7};
     if (gguf_find_kv(f, "tokenizer.ggml.pre")) pre_name = gguf_get_str(f, "tokenizer.ggml.pre");
-    else dam_warn("%s: no tokenizer.ggml.pre; using the \"default\" pre-tokenizer as llama.cpp does", f->path);
-    for (size_t i = 0; i < N_PRE_SPECS; i++)
+    else if (!spm) dam_warn("%s: no tokenizer.ggml.pre; using the \"default\" pre-tokenizer as llama.cpp does", f->path);
+    for (size_t i = 0; i < N_PRE_SPECS && !spm; i++)
         if (gguf_str_eq(pre_name, PRE_SPECS[i].name)) pre = &PRE_SPECS[i];
     if (!pre) {
         char list[1024];
@@ -654,7 +700,16 @@ tokenizer *tok_load(const gguf_file *f) {
             dam_die(DAM_EXIT_INPUT, "%s: tokenizer.ggml.token_type has %llu entries, fewer than the %d tokens", f->path,
                     (unsigned long long)types->arr_n, n);
     }
-    const gguf_value *merges = gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING);
+    /* BPE: merges (required); SPM: scores (optional, 0 if absent, as in llama.cpp) */
+    static const gguf_value NO_MERGES = {.type = GGUF_TYPE_ARRAY, .arr_type = GGUF_TYPE_STRING};
+    const gguf_value *merges = spm ? &NO_MERGES : gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING);
+    const gguf_value *scores = NULL;
+    if (spm && gguf_find_kv(f, "tokenizer.ggml.scores")) {
+        scores = gguf_get_arr(f, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32);
+        if (scores->arr_n < toks->arr_n)
+            dam_die(DAM_EXIT_INPUT, "%s: tokenizer.ggml.scores has %llu entries, fewer than the %d tokens", f->path,
+                    (unsigned long long)scores->arr_n, n);
+    }
     if (merges->arr_n > (1u << 30))
         dam_die(DAM_EXIT_INPUT, "%s: tokenizer.ggml.merges has %llu entries (at most 2^30)", f->path,
                 (unsigned long long)merges->arr_n);
@@ -663,6 +718,7 @@ tokenizer *tok_load(const gguf_file *f) {
     t->pre = pre;
     t->pre_name = gguf_str_dup(pre_name);
     t->n_vocab = n;
+    t->spm = spm;
 
     /* Tokens: interned as ids 0..n-1 (an empty text becomes "[EMPTY_<id>]" as in llama.cpp). */
     size_t cap = 1024;
@@ -724,6 +780,16 @@ tokenizer *tok_load(const gguf_file *f) {
     }
     dam_free(cat.p);
 
+    if (spm) {
+        t->scores = dam_calloc((size_t)n, sizeof(float), "tokenizer scores");
+        if (scores) memcpy(t->scores, scores->arr_data, (size_t)n * sizeof(float));
+        for (int b = 0; b < 256; b++) { /* llama.cpp's byte_to_token for SPM */
+            char hex[8], one = (char)b;
+            snprintf(hex, sizeof hex, "<0x%02X>", b);
+            t->spm_byte[b] = find_text(t, hex);
+            if (t->spm_byte[b] < 0) t->spm_byte[b] = token_find(t, &one, 1);
+        }
+    }
     for (int b = 0; b < 256; b++) {
         t->enc_len[b] = (uint8_t)utf8_encode(byte_to_cp(b), t->enc[b]);
         t->byte_sym[b] = str_find(t, (const char *)t->enc[b], t->enc_len[b]);
@@ -733,6 +799,8 @@ tokenizer *tok_load(const gguf_file *f) {
 
     t->add_bos = gguf_get_bool_or(f, "tokenizer.ggml.add_bos_token", pre->add_bos);
     t->add_eos = gguf_get_bool_or(f, "tokenizer.ggml.add_eos_token", false);
+    /* llama.cpp: default on for SPM, off for gpt2; read for both (detokenize honours it for both) */
+    t->add_space_prefix = gguf_get_bool_or(f, "tokenizer.ggml.add_space_prefix", spm);
     load_special(t, f);
 
     /* Special-token partition order. */
@@ -778,6 +846,7 @@ void tok_free(tokenizer *t) {
     dam_free(t->piece_off);
     dam_free(t->piece_len);
     dam_free(t->special);
+    dam_free(t->scores);
     dam_free(t);
 }
 
@@ -978,6 +1047,43 @@ static void regex_split(const tokenizer *t, work *w, const pcre2_code *re) {
     w->next_words = tmp;
 }
 
+static int32_t spm_find(const void *ctx, const char *s, size_t n) { return token_find(ctx, s, n); }
+
+/* SentencePiece BPE of one plain-text fragment (llama.cpp's SPM branch of tokenize): a space is
+ * prepended if the vocabulary asks for it and the fragment starts the input or follows a special
+ * token; every ' ' becomes U+2581; pieces that are not tokens fall back to byte tokens. */
+static void encode_fragment_spm(const tokenizer *t, work *w, const char *s, size_t n, bool prefix, ids_buf *out) {
+    w->canon.n = 0;
+    bytes_reserve(&w->canon, 3 * n + 3, "tokenizer text");
+    if (prefix) bytes_put(&w->canon, "\xe2\x96\x81", 3, "tokenizer text");
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == ' ') bytes_put(&w->canon, "\xe2\x96\x81", 3, "tokenizer text");
+        else bytes_put(&w->canon, s + i, 1, "tokenizer text");
+    size_t m = w->canon.n;
+    if (m == 0) return;
+    if (m > w->sym_cap) {
+        w->sym_cap = m;
+        w->sid = dam_realloc(w->sid, m * sizeof(int32_t), "tokenizer BPE symbols");
+        w->prev = dam_realloc(w->prev, m * sizeof(int32_t), "tokenizer BPE symbols");
+        w->next = dam_realloc(w->next, m * sizeof(int32_t), "tokenizer BPE symbols");
+        w->sstart = dam_realloc(w->sstart, m * sizeof(uint32_t), "tokenizer BPE symbols");
+        w->slen = dam_realloc(w->slen, m * sizeof(uint32_t), "tokenizer BPE symbols");
+    }
+    size_t k = spm_segment(w->canon.p, m, spm_find, t, t->scores, w->sstart, w->slen, w->sid);
+    for (size_t i = 0; i < k; i++) {
+        if (w->sid[i] >= 0) {
+            ids_push(out, w->sid[i]);
+            continue;
+        }
+        for (uint32_t j = 0; j < w->slen[i]; j++) {
+            uint8_t b = (uint8_t)w->canon.p[w->sstart[i] + j];
+            if (t->spm_byte[b] < 0)
+                dam_die(DAM_EXIT_INPUT, "tokenizer: byte 0x%02X has no byte token (<0x%02X>) in this SPM vocabulary", b, b);
+            ids_push(out, t->spm_byte[b]);
+        }
+    }
+}
+
 /* Pre-tokenisation and BPE of one plain-text fragment. */
 static void encode_fragment(const tokenizer *t, work *w, const uint8_t *s, size_t n, ids_buf *out) {
     w->canon.n = w->rx.n = 0;
@@ -1043,9 +1149,16 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, bool add_specia
 
     work w;
     memset(&w, 0, sizeof w);
+    bool prev_special = true; /* SPM: the input's start counts as following a special token */
     for (size_t i = 0; i < fr.n; i++) {
         if (fr.p[i].tok >= 0) {
             ids_push(&out, fr.p[i].tok);
+            prev_special = true;
+            continue;
+        }
+        if (t->spm) {
+            encode_fragment_spm(t, &w, text + fr.p[i].off, fr.p[i].len, t->add_space_prefix && prev_special, &out);
+            prev_special = false;
             continue;
         }
         if (!w.md) {
@@ -1144,6 +1257,10 @@ char *tok_decode_len(const tokenizer *t, const int32_t *ids, int n, bool special
     for (int i = 0; i < n; i++) {
         size_t k;
         const char *p = piece_of(t, ids[i], special, &k);
+        if (i == 0 && t->add_space_prefix && k > 0 && p[0] == ' ') { /* llama.cpp's remove_space (lstrip 1) */
+            p++;
+            k--;
+        }
         memcpy(s + m, p, k);
         m += k;
     }

@@ -1,7 +1,8 @@
-/* tokenizer.h — byte-level BPE tokenizer built from GGUF metadata (tokenizer.ggml.*).
+/* tokenizer.h — the tokenizers of GGUF files (tokenizer.ggml.*): byte-level BPE ("gpt2") and
+ * SentencePiece BPE with scores ("llama": Gemma, Llama 2, Mistral).
  *
- * Follows llama.cpp's "gpt2"-model tokenizer (llama-vocab.cpp), which is the reference the tests
- * compare against token for token:
+ * Follows llama.cpp's tokenizers (llama-vocab.cpp), the reference the tests compare against token for
+ * token. "gpt2":
  *   1. special-token partition: with parse_special, every CONTROL / USER_DEFINED / UNKNOWN token
  *      text found in the input is cut out as that token (longest token text first); without it only
  *      USER_DEFINED texts are; the rest is plain text (spaces around specials are kept);
@@ -11,6 +12,12 @@
  *   3. each pre-token's bytes mapped to GPT-2's byte-to-unicode alphabet, then merged by BPE
  *      (lowest merge rank first, leftmost on ties) using tokenizer.ggml.merges;
  *   4. BOS / EOS added per tokenizer.ggml.add_bos_token / add_eos_token when add_special is set.
+ * "llama" (SPM): the same special-token partition; each plain fragment gets a leading space if
+ * tokenizer.ggml.add_space_prefix (default true; Gemma: false) and it starts the input or follows a
+ * special token, its spaces become U+2581, and it is merged by token score (model/tokenizer_spm.h);
+ * pieces that are no token become byte tokens <0xXX>. BOS is added by default. Decoding maps U+2581
+ * back to spaces and byte tokens to their byte; with add_space_prefix the first piece loses one
+ * leading space, as llama_detokenize does.
  * Token ids are int32. Unsupported tokenizer.ggml.model or tokenizer.ggml.pre values are input
  * errors (exit 2) naming the file and the value. */
 #ifndef DAM_MODEL_TOKENIZER_H
@@ -27,8 +34,9 @@ typedef struct tokenizer tokenizer;
 
 /* Builds the tokenizer from f's metadata. The result does not reference f after return (all
  * strings copied), so f may be closed. Exits with status 2 naming f->path on bad metadata,
- * including a tokenizer.ggml.model other than "gpt2" or a tokenizer.ggml.pre value that is not
- * supported (the message lists the supported ones; a missing pre means "default", as in llama.cpp). */
+ * including a tokenizer.ggml.model other than "gpt2" or "llama", a gpt2 tokenizer.ggml.pre value that
+ * is not supported (the message lists the supported ones; a missing pre means "default", as in
+ * llama.cpp), or a Phi-3 SPM vocabulary (llama.cpp strips spaces after its special tokens). */
 tokenizer *tok_load(const gguf_file *f);
 
 void tok_free(tokenizer *t);
@@ -64,7 +72,8 @@ int32_t tok_eos(const tokenizer *t);
  * llama.cpp this includes the FIM pad / repo / file-separator tokens it detects by text (for
  * SmolLM2: <|endoftext|> 0, <|im_end|> 2 and <reponame> 4). */
 bool tok_is_eog(const tokenizer *t, int32_t id);
-/* The pre-tokenizer name (tokenizer.ggml.pre), e.g. "smollm". */
+/* The pre-tokenizer name (tokenizer.ggml.pre, "default" if absent), e.g. "smollm"; SPM vocabularies
+ * ignore it. */
 const char *tok_pre_name(const tokenizer *t);
 
 #endif

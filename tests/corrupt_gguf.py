@@ -3,7 +3,8 @@
 
 usage: corrupt_gguf.py SRC DST MODE
 MODE: truncate_header | truncate_tensors | magic | version | tensor_count | kv_count | string_len |
-      tensor_type_unknown | tensor_type_unsupported | tensor_offset | pre_tokenizer | tensor_dims
+      tensor_type_unknown | tensor_type_unsupported | tensor_offset | pre_tokenizer | tensor_dims |
+      architecture | tokenizer_model | extra_tensor
 The walker below reads just enough of the GGUF layout (spec: ggml docs/gguf.md) to find the
 fields it patches; it is independent of the C reader under test."""
 import struct
@@ -74,13 +75,34 @@ def main():
     elif mode == "tensor_type_unknown":
         struct.pack_into("<I", b, by_name["blk.0.attn_q.weight"][2], 99)
     elif mode == "tensor_type_unsupported":
-        # Q4_K (id 12) has 256-element blocks; output_norm.weight (576 floats) cannot hold whole
-        # blocks, so patch a 1536-wide tensor whose row length is a multiple of 256.
-        struct.pack_into("<I", b, by_name["blk.0.ffn_down.weight"][2], 12)
+        # IQ4_NL (id 20): a ggml type with 32-element blocks of 18 bytes that the runtime cannot
+        # dequantise; patch a 1536-wide tensor (whole blocks; fewer bytes than Q4_1, so still in the file).
+        struct.pack_into("<I", b, by_name["blk.0.ffn_down.weight"][2], 20)
     elif mode == "tensor_offset":
         struct.pack_into("<Q", b, by_name["blk.29.ffn_up.weight"][3], len(b) // 32 * 32)
     elif mode == "tensor_dims":
         struct.pack_into("<I", b, by_name["blk.3.attn_k.weight"][2] - 4 - 8 * 2, 7)
+    elif mode in ("architecture", "tokenizer_model"):
+        # general.architecture "llama" -> "xxxxx"; tokenizer.ggml.model "gpt2" -> "bert" (same lengths)
+        key, new = ("general.architecture", b"xxxxx") if mode == "architecture" else ("tokenizer.ggml.model", b"bert")
+        for k, _, _, vpos in kvs:
+            if k == key:
+                (n,) = struct.unpack_from("<Q", b, vpos)
+                assert n == len(new), (key, n)
+                b[vpos + 8:vpos + 8 + n] = new
+    elif mode == "extra_tensor":
+        # A tensor the llama architecture does not use (a Q bias, as Qwen2 has): one more tensor
+        # entry, F32 [576] pointing at output_norm.weight's data. The tables grow, so the data
+        # section moves to the next multiple of the alignment (32); tensor offsets are relative to it.
+        assert not any(k == "general.alignment" for k, _, _, _ in kvs)
+        data_start = (end + 31) // 32 * 32
+        (norm_off,) = struct.unpack_from("<Q", b, by_name["output_norm.weight"][3])
+        name = b"blk.0.attn_q.bias"
+        info = struct.pack("<Q", len(name)) + name + struct.pack("<IQIQ", 1, 576, 0, norm_off)
+        tables = bytearray(b[:end]) + info
+        struct.pack_into("<Q", tables, 8, len(tensors) + 1)
+        tables += b"\0" * ((-len(tables)) % 32)
+        b = tables + b[data_start:]
     elif mode == "pre_tokenizer":
         for key, _, _, vpos in kvs:
             if key == "tokenizer.ggml.pre":

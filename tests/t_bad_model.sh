@@ -41,8 +41,17 @@ expect tensor_offset "$tmp/tensor_offset.gguf" "blk.29.ffn_up.weight.*past the e
 expect tensor_dims "$tmp/tensor_dims.gguf" "7 dimensions"
 expect pre_tokenizer "$tmp/pre_tokenizer.gguf" "unsupported tokenizer.ggml.pre"
 # A known but unsupported quantisation type is only noticed when the weights are dequantised.
-python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/q4k.gguf" tensor_type_unsupported
-expect tensor_type_unsupported "$tmp/q4k.gguf" "blk.0.ffn_down.weight has type Q4_K" generate --model "$tmp/q4k.gguf" --prompt hi
+python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/iq4nl.gguf" tensor_type_unsupported
+expect tensor_type_unsupported "$tmp/iq4nl.gguf" "blk.0.ffn_down.weight has type IQ4_NL" generate --model "$tmp/iq4nl.gguf" --prompt hi
+# Unsupported architecture and tokenizer type: named in the message.
+python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/arch.gguf" architecture
+expect architecture "$tmp/arch.gguf" "general.architecture \"xxxxx\" is not supported \(supported: llama, gemma3\)" \
+    generate --model "$tmp/arch.gguf" --prompt hi
+python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/extra.gguf" extra_tensor
+expect extra_tensor "$tmp/extra.gguf" "tensor blk.0.attn_q.bias is not used by the llama architecture" \
+    generate --model "$tmp/extra.gguf" --prompt hi
+python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/tokmodel.gguf" tokenizer_model
+expect tokenizer_model "$tmp/tokmodel.gguf" "unsupported tokenizer.ggml.model \"bert\" \(supported: gpt2, llama\)"
 # Usage errors name the flag or value.
 expect unknown_model "no-such-model" "no-such-model" tokenize --model no-such-model hi
 expect bad_max_new "max-new" "--max-new: \"abc\" is not an integer" generate --model "$model" --prompt hi --max-new abc

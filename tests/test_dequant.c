@@ -11,8 +11,14 @@
  *     in float32. This holds because the Makefile compiles with -std=c11, where GCC's default is
  *     -ffp-contract=off (no fused multiply-add); a build with -ffp-contract=fast could turn
  *     d * q + m into an FMA and differ in the last bit for Q4_1 / Q5_1.
+ *     The K-quants (Q2_K .. Q6_K) are (d * sc) * q - (dmin * m): the same roundings in the same
+ *     order in numpy and here. Q8_K's reference is numpy's d * q (gguf has no Q8_K dequantiser).
  *  3. Real rows of the default model: gguf_open + gguf_find_tensor + dequant_row on the row's byte
  *     offset (row r of a tensor starts at r * ne[0] / block_size * type_size), bit for bit.
+ *  4. Real blocks of the Gemma-3-270M Q4_K_M GGUF (Q4_K, Q6_K, Q5_0, Q8_0), copied into the fixture
+ *     with gguf's values: always checked bit for bit; when that model is present (it is optional:
+ *     `scripts/fetch-model.sh gemma3-270m`), its tensor data must also hold those bytes at the
+ *     recorded block index (otherwise "skip:" is printed for that part only).
  * Run from the repository root (tests/run.sh does). The model is models/<file> (`make model`). */
 #include <jansson.h>
 #include <stdint.h>
@@ -132,7 +138,7 @@ static void test_type_table(const json_t *root) {
 
 static void test_synthetic(const json_t *root) {
     const json_t *cases = json_object_get(root, "synthetic");
-    CHECK(json_is_array(cases) && json_array_size(cases) == 9, "fixture: expected 9 synthetic cases");
+    CHECK(json_is_array(cases) && json_array_size(cases) == 15, "fixture: expected 15 synthetic cases");
     size_t i;
     const json_t *c;
     json_array_foreach(cases, i, c) {
@@ -221,6 +227,50 @@ static void test_model_rows(const json_t *root) {
     gguf_close(f);
 }
 
+static void test_real_blocks(const json_t *root) {
+    const json_t *rb = json_object_get(root, "real_blocks");
+    const json_t *blocks = json_object_get(rb, "blocks");
+    CHECK(json_is_array(blocks) && json_array_size(blocks) >= 12, "fixture: expected >= 12 real blocks");
+    const char *path = json_string_value(json_object_get(rb, "path"));
+    gguf_file *f = path && access(path, R_OK) == 0 ? gguf_open(path) : NULL;
+    if (!f) printf("skip: %s absent: real K-quant blocks checked from the fixture only, not located in the file\n",
+                   path ? path : "(no path)");
+    bool seen[64] = {false};
+    size_t i;
+    const json_t *jb;
+    json_array_foreach(blocks, i, jb) {
+        const char *name = json_string_value(json_object_get(jb, "tensor"));
+        uint32_t id = (uint32_t)json_integer_value(json_object_get(jb, "type_id"));
+        uint64_t b = (uint64_t)json_integer_value(json_object_get(jb, "block"));
+        size_t nraw, nval;
+        uint8_t *raw = unhex(json_string_value(json_object_get(jb, "hex")), &nraw);
+        uint8_t *want = unhex(json_string_value(json_object_get(jb, "values_f32_hex")), &nval);
+        const ggml_type_info *ti = ggml_type_get(id);
+        bool ok = raw && want && ti && ti->supported && nraw == ti->type_size && nval == 4 * (size_t)ti->block_size;
+        CHECK(ok, "real block %zu (%s): malformed entry or unsupported type %u", i, name ? name : "?", id);
+        if (ok) {
+            if (id < 64) seen[id] = true;
+            float *out = calloc(ti->block_size, sizeof *out);
+            dequant_row(id, raw, out, ti->block_size);
+            char what[128];
+            snprintf(what, sizeof what, "real %s block %llu of %s", ti->name, (unsigned long long)b, name);
+            check_bitwise(what, out, want, ti->block_size);
+            free(out);
+            if (f) {
+                const gguf_tensor *t = gguf_find_tensor(f, name);
+                CHECK(t && t->type == id && (b + 1) * ti->type_size <= t->n_bytes &&
+                          memcmp(t->data + b * ti->type_size, raw, ti->type_size) == 0,
+                      "%s: block %llu of tensor %s is not the fixture's bytes (or the tensor is missing / of another type)",
+                      path, (unsigned long long)b, name);
+            }
+        }
+        free(raw);
+        free(want);
+    }
+    CHECK(seen[12] && seen[14] && seen[6] && seen[8], "real blocks must cover Q4_K, Q6_K, Q5_0 and Q8_0");
+    gguf_close(f);
+}
+
 int main(void) {
     json_error_t err;
     json_t *root = json_load_file(FIXTURE, 0, &err);
@@ -236,6 +286,7 @@ int main(void) {
     test_type_table(root);
     test_synthetic(root);
     test_model_rows(root);
+    test_real_blocks(root);
     json_decref(root);
     return test_done("dequant");
 }

@@ -1,13 +1,22 @@
 /* test_tokenizer.c — model/tokenizer.c against llama.cpp, token for token.
  *
- * Reference data: tests/fixtures/tokenizer_cases.json, written by
- * tests/fixtures/gen/make_tokenizer_cases.py from llama.cpp (llama-cpp-python 0.3.36) on the default
- * model. Checked here:
+ * Reference data, written by tests/fixtures/gen/make_tokenizer_cases.py from llama.cpp
+ * (llama-cpp-python 0.3.36):
+ *   tests/fixtures/tokenizer_cases.json        byte-level BPE, the default model (SmolLM2);
+ *   tests/fixtures/tokenizer_cases_spm_small.json  SentencePiece BPE on tests/fixtures/spm_small_vocab.gguf,
+ *                                              a 2,107-token vocabulary cut from Gemma-3's (committed:
+ *                                              always runs);
+ *   tests/fixtures/tokenizer_cases_gemma3.json SentencePiece BPE, Gemma-3-270M's full vocabulary (runs
+ *                                              when models/gemma-3-270m-q4_k_m.gguf is present, else
+ *                                              prints "skip:").
+ * Checked here, for each:
  *   - every case: tok_encode(add_special, parse_special) == llama_tokenize's ids, also with
- *     parse_special = false and add_special = false; tok_decode(special = true / false) ==
- *     llama_detokenize's bytes; decode(encode(text)) == text wherever llama.cpp round-trips;
- *   - the same cases under other pre-tokenizers ("variants": tokenizer.ggml.pre replaced in memory,
- *     as the fixture script replaced it in a vocab-only copy for llama.cpp);
+ *     parse_special = false and add_special = false (= the same ids without the BOS where the model
+ *     adds one); tok_decode(special = true / false) == llama_detokenize's bytes;
+ *     decode(encode(text)) == text wherever llama.cpp round-trips;
+ *   - the same cases under other settings ("variants": BPE: tokenizer.ggml.pre replaced; SPM:
+ *     add_space_prefix = true, add_bos_token = false; set in memory, as the fixture script set them in
+ *     a vocab-only copy for llama.cpp);
  *   - bos / eos / the end-of-generation set over the whole vocabulary, pieces of sampled ids;
  *   - a 200 KB string without spaces encodes (and round-trips); the time for ~100 KB of prose is
  *     printed, not asserted.
@@ -28,6 +37,8 @@
 
 #define MODEL_PATH "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define FIXTURE_PATH "tests/fixtures/tokenizer_cases.json"
+#define SPM_SMALL_FIXTURE "tests/fixtures/tokenizer_cases_spm_small.json"
+#define GEMMA3_FIXTURE "tests/fixtures/tokenizer_cases_gemma3.json"
 
 static double now_s(void) {
     struct timespec ts;
@@ -82,7 +93,9 @@ static int decoded_equal(const tokenizer *t, const int32_t *ids, int n, bool spe
     return ok;
 }
 
-static void check_cases(const tokenizer *t, const json_t *cases) {
+/* spm: the fixture's round trip is detokenize without special rendering (which drops the BOS). */
+static void check_cases(const tokenizer *t, const json_t *cases, bool spm) {
+    const bool bos = tok_bos(t) >= 0 && spm; /* the SPM fixtures' models add a BOS; SmolLM2 adds nothing */
     for (size_t i = 0; i < json_array_size(cases); i++) {
         const json_t *c = json_array_get(cases, i);
         const char *name = json_string_value(json_object_get(c, "name"));
@@ -94,8 +107,9 @@ static void check_cases(const tokenizer *t, const json_t *cases) {
 
         int32_t *ids2;
         int k2 = tok_encode(t, text, n, false, true, &ids2);
-        CHECK(k2 == k && memcmp(ids, ids2, (size_t)k * sizeof(int32_t)) == 0,
-              "case %s: add_special=false differs (the model adds nothing)", name);
+        const int skip = bos && k > 0 && ids[0] == tok_bos(t); /* add_special=false: no BOS */
+        CHECK(k2 == k - skip && memcmp(ids + skip, ids2, (size_t)k2 * sizeof(int32_t)) == 0,
+              "case %s: add_special=false differs from the ids without the added BOS", name);
         dam_free(ids2);
 
         const json_t *plain = json_object_get(c, "ids_plain");
@@ -112,7 +126,7 @@ static void check_cases(const tokenizer *t, const json_t *cases) {
         CHECK(decoded_equal(t, ids, k, false, dp ? detok_plain : detok, dp ? pn : dn),
               "case %s: decode(special=false) != llama_detokenize", name);
         if (json_is_true(json_object_get(c, "roundtrip")))
-            CHECK(decoded_equal(t, ids, k, true, text, n), "case %s: decode(encode(text)) != text", name);
+            CHECK(decoded_equal(t, ids, k, !spm, text, n), "case %s: decode(encode(text)) != text", name);
         free(detok);
         free(detok_plain);
         dam_free(ids);
@@ -121,19 +135,24 @@ static void check_cases(const tokenizer *t, const json_t *cases) {
 }
 
 /* The cases of one variant: the base case of the same name gives the text. */
+/* A variant sets one metadata value: "pre" (tokenizer.ggml.pre, a string) or "key" with a BOOL
+ * "value"; the key must exist in the file (it is set in memory, then restored). */
 static void check_variant(gguf_file *f, const json_t *var, const json_t *base) {
-    const char *pre = json_string_value(json_object_get(var, "pre"));
+    const json_t *jpre = json_object_get(var, "pre");
+    const char *key = jpre ? "tokenizer.ggml.pre" : json_string_value(json_object_get(var, "key"));
+    const char *pre = jpre ? json_string_value(jpre) : key;
     gguf_value *v = NULL;
     for (uint64_t i = 0; i < f->n_kv; i++)
-        if (gguf_str_eq(f->kv[i].key, "tokenizer.ggml.pre")) v = &f->kv[i].value;
-    CHECK(v != NULL, "model has no tokenizer.ggml.pre");
+        if (gguf_str_eq(f->kv[i].key, key)) v = &f->kv[i].value;
+    CHECK(v != NULL, "model has no %s", key);
     if (!v) return;
-    gguf_str saved = v->str;
-    v->str = (gguf_str){pre, strlen(pre)};
+    gguf_value saved = *v;
+    if (jpre) v->str = (gguf_str){pre, strlen(pre)};
+    else v->b = json_is_true(json_object_get(var, "value"));
     tokenizer *t = tok_load(f);
-    v->str = saved;
+    *v = saved;
 
-    CHECK(strcmp(tok_pre_name(t), pre) == 0, "variant %s: pre name %s", pre, tok_pre_name(t));
+    if (jpre) CHECK(strcmp(tok_pre_name(t), pre) == 0, "variant %s: pre name %s", pre, tok_pre_name(t));
     CHECK(tok_bos(t) == json_integer_value(json_object_get(var, "bos")), "variant %s: bos", pre);
     CHECK(tok_eos(t) == json_integer_value(json_object_get(var, "eos")), "variant %s: eos", pre);
     const json_t *cases = json_object_get(var, "cases");
@@ -178,7 +197,8 @@ static char *letters(size_t n, uint32_t seed) {
     return s;
 }
 
-static void check_long_inputs(const tokenizer *t, const json_t *cases) {
+/* special: decode with special rendering (false where the model adds a BOS, which renders as text). */
+static void check_long_inputs(const tokenizer *t, const json_t *cases, bool special) {
     /* 200 KB without spaces: one pre-token of 200,000 letters; then digits and punctuation runs. */
     const size_t n = 200 * 1000;
     char *inputs[3];
@@ -197,7 +217,7 @@ static void check_long_inputs(const tokenizer *t, const json_t *cases) {
         int m = tok_encode(t, inputs[k], n, true, true, &ids);
         double dt = now_s() - t0;
         CHECK(m > 0, "200 KB %s: no tokens", what[k]);
-        char *d = tok_decode(t, ids, m, true);
+        char *d = tok_decode(t, ids, m, special);
         CHECK(strlen(d) == n && memcmp(d, inputs[k], n) == 0, "200 KB %s: decode(encode(x)) != x", what[k]);
         printf("  200 KB of %-11s without spaces: %7d tokens in %7.1f ms\n", what[k], m, 1e3 * dt);
         dam_free(d);
@@ -231,7 +251,7 @@ static void check_long_inputs(const tokenizer *t, const json_t *cases) {
         if (dt < best) best = dt;
         if (rep < 4) dam_free(ids);
     }
-    char *d = tok_decode(t, ids, m, true);
+    char *d = tok_decode(t, ids, m, special);
     CHECK(strlen(d) == len && memcmp(d, prose, len) == 0, "100 KB prose: decode(encode(x)) != x");
     printf("  %zu bytes of prose: %d tokens in %.2f ms (best of 5)\n", len, m, 1e3 * best);
     dam_free(d);
@@ -250,6 +270,92 @@ static void check_beyond_unicode(const tokenizer *t) {
           "F4 90 80 80 should encode as four U+FFFD (each byte invalid)");
     dam_free(a);
     dam_free(b);
+}
+
+/* The checks every fixture gets: vocabulary size, bos / eos, the end-of-generation set over every id,
+ * pieces of sampled ids, the cases and the variants. Returns the tokenizer (caller frees). */
+static tokenizer *check_fixture(gguf_file *f, const json_t *fx, const char *label) {
+    tokenizer *t = tok_load(f);
+    const bool spm = json_object_get(fx, "vocab_type") != NULL;
+    CHECK(tok_vocab_size(t) == json_integer_value(json_object_get(fx, "n_vocab")), "%s: vocab size %d", label,
+          tok_vocab_size(t));
+    CHECK(tok_bos(t) == json_integer_value(json_object_get(fx, "bos")), "%s: bos %d", label, tok_bos(t));
+    CHECK(tok_eos(t) == json_integer_value(json_object_get(fx, "eos")), "%s: eos %d", label, tok_eos(t));
+
+    const json_t *eog = json_object_get(fx, "eog_ids");
+    char *want_eog = calloc((size_t)tok_vocab_size(t) + 4, 1);
+    for (size_t i = 0; i < json_array_size(eog); i++) {
+        json_int_t id = json_integer_value(json_array_get(eog, i));
+        if (id >= 0 && id < tok_vocab_size(t)) want_eog[id] = 1;
+    }
+    int bad_eog = 0;
+    for (int32_t id = -2; id < tok_vocab_size(t) + 2; id++) {
+        bool want = id >= 0 && id < tok_vocab_size(t) && want_eog[id];
+        if (tok_is_eog(t, id) != want && bad_eog++ < 5)
+            CHECK(0, "%s: tok_is_eog(%d) = %d, llama.cpp %d", label, id, tok_is_eog(t, id), want);
+    }
+    CHECK(bad_eog == 0, "%s: %d ids differ in the end-of-generation set", label, bad_eog);
+    free(want_eog);
+
+    const json_t *pieces = json_object_get(fx, "pieces");
+    for (size_t i = 0; i < json_array_size(pieces); i++) {
+        const json_t *p = json_array_get(pieces, i);
+        int32_t id = (int32_t)json_integer_value(json_object_get(p, "id"));
+        char buf[256];
+        size_t n = tok_piece(t, id, true, buf, sizeof buf);
+        size_t wn;
+        char *want = unhex(json_string_value(json_object_get(p, "special_hex")), &wn);
+        CHECK(n == wn && memcmp(buf, want, wn) == 0, "%s: piece(%d, special) differs", label, id);
+        free(want);
+        n = tok_piece(t, id, false, buf, sizeof buf);
+        want = unhex(json_string_value(json_object_get(p, "plain_hex")), &wn);
+        CHECK(n == wn && memcmp(buf, want, wn) == 0, "%s: piece(%d, plain) differs", label, id);
+        free(want);
+    }
+
+    const json_t *cases = json_object_get(fx, "cases");
+    CHECK(json_array_size(cases) >= 60, "%s: only %zu cases", label, json_array_size(cases));
+    int failed_before = test_failures;
+    check_cases(t, cases, spm);
+    printf("  %s: %zu cases%s\n", label, json_array_size(cases), test_failures > failed_before ? " (FAILURES)" : " ok");
+    const json_t *variants = json_object_get(fx, "variants");
+    for (size_t i = 0; i < json_array_size(variants); i++) check_variant(f, json_array_get(variants, i), cases);
+    return t;
+}
+
+static json_t *load_fixture(const char *path) {
+    json_error_t err;
+    json_t *fx = json_load_file(path, JSON_ALLOW_NUL, &err);
+    CHECK(fx != NULL, "%s:%d: %s (run from the repository root)", path, err.line, err.text);
+    return fx;
+}
+
+/* The SentencePiece fixtures: the small committed vocabulary always, Gemma-3's when present. */
+static void check_spm(void) {
+    const char *paths[2] = {SPM_SMALL_FIXTURE, GEMMA3_FIXTURE};
+    for (int k = 0; k < 2; k++) {
+        json_t *fx = load_fixture(paths[k]);
+        if (!fx) continue;
+        const char *model = json_string_value(json_object_get(fx, "model_path"));
+        CHECK(model != NULL, "%s: no model_path", paths[k]);
+        if (model && access(model, R_OK) != 0) {
+            CHECK(k == 1, "%s is missing (it is committed)", model);
+            printf("skip: %s absent (scripts/fetch-model.sh gemma3-270m): Gemma-3 tokenizer cases not run\n", model);
+        } else if (model) {
+            size_t mem0 = dam_mem_in_use();
+            gguf_file *f = gguf_open(model);
+            tokenizer *t = check_fixture(f, fx, k == 0 ? "spm-small" : "gemma3");
+            /* Gemma-3: BOS 2, EOS 1, and <end_of_turn> (106) ends generation */
+            if (k == 1)
+                CHECK(tok_bos(t) == 2 && tok_eos(t) == 1 && tok_is_eog(t, 106) && tok_is_eog(t, 1),
+                      "gemma3: bos %d eos %d eog(106) %d", tok_bos(t), tok_eos(t), tok_is_eog(t, 106));
+            if (k == 1) check_long_inputs(t, json_object_get(fx, "cases"), false);
+            tok_free(t);
+            gguf_close(f);
+            CHECK(dam_mem_in_use() == mem0, "%s: %zu bytes still allocated", model, dam_mem_in_use() - mem0);
+        }
+        json_decref(fx);
+    }
 }
 
 int main(void) {
@@ -310,18 +416,19 @@ int main(void) {
     const json_t *cases = json_object_get(fx, "cases");
     CHECK(json_array_size(cases) >= 60, "only %zu cases", json_array_size(cases));
     int failed_before = test_failures;
-    check_cases(t, cases);
+    check_cases(t, cases, false);
     printf("  %zu cases (pre smollm)%s\n", json_array_size(cases), test_failures > failed_before ? " (FAILURES)" : " ok");
 
     const json_t *variants = json_object_get(fx, "variants");
     for (size_t i = 0; i < json_array_size(variants); i++) check_variant(f, json_array_get(variants, i), cases);
 
     check_beyond_unicode(t);
-    check_long_inputs(t, cases);
+    check_long_inputs(t, cases, true);
 
     tok_free(t);
     gguf_close(f);
     CHECK(dam_mem_in_use() == mem0, "%zu bytes still allocated through dam_malloc", dam_mem_in_use() - mem0);
     json_decref(fx);
+    check_spm();
     return test_done("tokenizer");
 }

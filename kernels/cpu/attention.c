@@ -35,6 +35,12 @@ typedef struct {
 
 void attn_causal(float *out, int out_stride, const float *q, int q_stride, int n_q, const float *k, const float *v,
                  int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale) {
+    attn_causal_window(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, 0);
+}
+
+void attn_causal_window(float *out, int out_stride, const float *q, int q_stride, int n_q, const float *k,
+                        const float *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
+                        int window) {
     const int group = n_heads / n_kv_heads;
     const int rows_max = TILE_Q * group;
     const int n_tiles = (n_q + TILE_Q - 1) / TILE_Q;
@@ -69,7 +75,9 @@ void attn_causal(float *out, int out_stride, const float *q, int q_stride, int n
             }
             const float *kh = k + (long)g * kv_cap * d, *vh = v + (long)g * kv_cap * d;
             const int last_key = q_base + t0 + tq - 1; /* keys 0..last_key are visible to some row */
-            for (int j0 = 0; j0 <= last_key; j0 += TILE_K) {
+            int first_key = window > 0 ? q_base + t0 - window + 1 : 0; /* keys below it are visible to no row */
+            if (first_key < 0) first_key = 0;
+            for (int j0 = first_key / TILE_K * TILE_K; j0 <= last_key; j0 += TILE_K) {
                 const int bk = (last_key + 1 - j0) < TILE_K ? (last_key + 1 - j0) : TILE_K;
                 /* S = Qt · K_blk^T  (rows × bk); inside the OpenMP region OpenBLAS runs single-threaded */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, bk, d, 1.0f, b.qt, d, kh + (long)j0 * d, d,
@@ -79,15 +87,18 @@ void attn_causal(float *out, int out_stride, const float *q, int q_stride, int n
                     float *s = b.s + (long)r * TILE_K;
                     int vis = pos - j0 + 1; /* keys j0 .. pos are visible */
                     if (vis > bk) vis = bk;
-                    if (vis <= 0) { /* the whole block is in this row's future */
+                    int lo = window > 0 ? pos - window + 1 - j0 : 0; /* and none below pos - window + 1 */
+                    if (lo < 0) lo = 0;
+                    if (vis <= lo) { /* the whole block is in this row's future (or behind its window) */
                         memset(s, 0, sizeof(float) * TILE_K);
                         continue;
                     }
                     float mx = b.m[r];
 #pragma omp simd reduction(max : mx)
-                    for (int j = 0; j < vis; j++) mx = s[j] > mx ? s[j] : mx;
+                    for (int j = lo; j < vis; j++) mx = s[j] > mx ? s[j] : mx;
                     const float corr = b.m[r] == -INFINITY ? 0.0f : exp_poly(fmaxf(b.m[r] - mx, -87.0f));
-                    float sum = attn_exp_row(s, vis, mx);
+                    float sum = attn_exp_row(s + lo, vis - lo, mx);
+                    for (int j = 0; j < lo; j++) s[j] = 0;
                     for (int j = vis; j < TILE_K; j++) s[j] = 0;
                     b.l[r] = b.l[r] * corr + sum;
                     b.m[r] = mx;

@@ -25,6 +25,15 @@
 void attn_causal(float *out, int out_stride, const float *q, int q_stride, int n_q, const float *k, const float *v,
                  int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale);
 
+/* Sliding-window causal attention (Gemma-3's local layers; Beltagy et al. 2020's local window):
+ * as attn_causal, but the query at position p sees only keys max(0, p - window + 1) .. p, i.e.
+ * `window` keys including its own (llama.cpp LLAMA_SWA_TYPE_STANDARD masks p - j >= window).
+ * Key tiles entirely behind every row's window are skipped, so the cost is O(n_q · window · d).
+ * window <= 0 means no window (exactly attn_causal, which calls this). */
+void attn_causal_window(float *out, int out_stride, const float *q, int q_stride, int n_q, const float *k,
+                        const float *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
+                        int window);
+
 /* e^x for -87 <= x <= 0 in fp32 (callers clamp; e^-87 = 1.6e-38 is a negligible weight next
  * to a row maximum's 1), max relative error about 2 ulp. Branch-free arithmetic so that loops
  * calling it vectorise: n = round(x / ln 2), Cephes' degree-6 minimax polynomial for e^r with

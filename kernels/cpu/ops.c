@@ -59,6 +59,23 @@ void op_swiglu(float *out, const float *gate, const float *up, int n, int d_ff, 
     }
 }
 
+void op_geglu_tanh(float *out, const float *gate, const float *up, int n, int d_ff, int stride) {
+    const float c = 0.7978845608028654f; /* sqrt(2 / pi) */
+#pragma omp parallel for schedule(static) if (n > 16)
+    for (int t = 0; t < n; t++) {
+        const float *g = gate + (int64_t)t * stride, *u = up + (int64_t)t * stride;
+        float *o = out + (int64_t)t * d_ff;
+        for (int i = 0; i < d_ff; i++) {
+            const float z = g[i];
+            o[i] = 0.5f * z * (1.0f + tanhf(c * (z + 0.044715f * z * z * z))) * u[i];
+        }
+    }
+}
+
+void op_scale(float *x, float a, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= a;
+}
+
 void op_add(float *x, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }

@@ -31,6 +31,15 @@ void op_rope(float *x, int n, int stride, int n_heads, int d, const float *cs, c
  * gate and up are rows of `stride` floats; out is [n][d_ff] and must not overlap gate or up. */
 void op_swiglu(float *out, const float *gate, const float *up, int n, int d_ff, int stride);
 
+/* GeGLU with the tanh GELU (Shazeer 2020; Gemma): out[t][i] = gelu(gate[t][i]) * up[t][i],
+ * gelu(z) = 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))) (Hendrycks & Gimpel 2016's
+ * approximation, PyTorch's gelu(approximate="tanh")), evaluated in fp32 with tanhf. Layout as
+ * op_swiglu. */
+void op_geglu_tanh(float *out, const float *gate, const float *up, int n, int d_ff, int stride);
+
+/* x[i] *= a for i < n. */
+void op_scale(float *x, float a, int64_t n);
+
 /* x[i] += y[i] for i < n. */
 void op_add(float *x, const float *y, int64_t n);
 
