@@ -33,11 +33,13 @@ static char *read_gz(const char *path, size_t *len) {
     return buf;
 }
 
-json_t **jsonl_read(const char *path, int max_records, int *n) {
+json_t **jsonl_read(const char *path, int max_records, int *n) { return jsonl_read_lines(path, max_records, n, NULL); }
+
+json_t **jsonl_read_lines(const char *path, int max_records, int *n, int **line_nos) {
     size_t len;
     char *text = read_gz(path, &len);
     json_t **recs = NULL;
-    int count = 0, line_no = 0;
+    int count = 0, line_no = 0, *lines = NULL;
     for (char *p = text; p < text + len && (max_records <= 0 || count < max_records);) {
         char *end = memchr(p, '\n', (size_t)(text + len - p));
         if (end == NULL) end = text + len;
@@ -51,12 +53,17 @@ json_t **jsonl_read(const char *path, int max_records, int *n) {
             if (v == NULL) dam_die(DAM_EXIT_INPUT, "%s:%d: malformed JSON line (%s)", path, line_no, err.text);
             if (!json_is_object(v)) dam_die(DAM_EXIT_INPUT, "%s:%d: the line is not a JSON object", path, line_no);
             recs = dam_realloc(recs, sizeof(json_t *) * (size_t)(count + 1), "jsonl records");
+            if (line_nos) {
+                lines = dam_realloc(lines, sizeof(int) * (size_t)(count + 1), "jsonl line numbers");
+                lines[count] = line_no;
+            }
             recs[count++] = v;
         }
         p = end + 1;
     }
     dam_free(text);
     *n = count;
+    if (line_nos) *line_nos = lines;
     return recs;
 }
 

@@ -13,6 +13,10 @@
  * JSON, or a line is not a JSON object. */
 json_t **jsonl_read(const char *path, int max_records, int *n);
 
+/* As jsonl_read, and stores in *line_nos a dam_malloc'd array of the 1-based line number of each
+ * record in the file (for messages about a record's content; blank lines count). */
+json_t **jsonl_read_lines(const char *path, int max_records, int *n, int **line_nos);
+
 /* Releases the records of jsonl_read (NULL allowed). */
 void jsonl_free(json_t **recs, int n);
 

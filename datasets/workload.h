@@ -11,13 +11,13 @@
 
 /* A workload's parameters as the config gives them (harness/config.c fills this). */
 typedef struct {
-    char *task;           /* "passkey", "niah", "longeval_lines" or "longeval_topics" */
+    char *task;           /* "passkey", "niah", "longeval_lines", "longeval_topics" or "ruler" */
     int n_lengths;
     int *lengths;         /* target prompt lengths, tokens (0 of them for LongEval test-case files) */
     int n_depths;
     double *depths;       /* needle / key depths, fractions 0..1 (0 of them for test-case files) */
     int samples;          /* examples per (length, depth) cell */
-    int max_new_tokens;   /* generation budget */
+    int max_new_tokens;   /* generation budget (ruler: 0 = each task's own, datasets/ruler.h) */
     char *haystack_dir;   /* niah: folder of .txt essays (sorted file order) */
     char *source;         /* longeval_lines: "generate" or "file"; longeval_topics: "file"; else NULL */
     char *prompt;         /* longeval_*: "completion" or "chat" (datasets/longeval.h); else NULL */
@@ -26,6 +26,11 @@ typedef struct {
     int n_sizes;
     int *sizes;           /* longeval_* file source: the files, by line count (N_lines) or topic
                              count (K_topics); samples = cases taken from the start of each file */
+    int n_tasks;
+    char **tasks;         /* ruler: the RULER tasks to build (datasets/ruler.h); examples carry these names */
+    char *qa_file;        /* ruler qa_nq: NQ-Open oracle JSONL(.gz); NULL when not needed */
+    char *squad_file;     /* ruler qa_1: SQuAD v2 dev JSON; NULL when not needed */
+    char *hotpotqa_file;  /* ruler qa_2: HotpotQA dev distractor JSON; NULL when not needed */
 } workload_cfg;
 
 /* One built example. */

@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "harness/cfg.h"
 #include "harness/commands.h"
+#include "harness/config_ruler.h"
 #include "harness/sweep.h"
 
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
@@ -18,13 +19,18 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
                                        "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
     static const char *const sources[] = {"generate", "file", NULL}, *const prompts[] = {"completion", "chat", NULL};
     if (!json_is_object(c->obj)) cfg_fail(c, NULL, "must be an object");
+    json_t *tv = json_object_get(c->obj, "task");
+    if (json_is_string(tv) && strcmp(json_string_value(tv), "ruler") == 0) {
+        config_parse_ruler(c, out);
+        return;
+    }
     cfg_check_keys(c, keys);
     memset(out, 0, sizeof *out);
     out->task = cfg_str(c, "task", NULL, true);
     bool passkey = strcmp(out->task, "passkey") == 0, niah = strcmp(out->task, "niah") == 0;
     bool lines = strcmp(out->task, "longeval_lines") == 0, topics = strcmp(out->task, "longeval_topics") == 0;
     if (!passkey && !niah && !lines && !topics)
-        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, longeval_lines, longeval_topics)", out->task);
+        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, longeval_lines, longeval_topics, ruler)", out->task);
     if (!niah) cfg_refuse(c, "haystack_dir", "only applies to task niah");
     static const char *const longeval_keys[] = {"source", "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
     for (int i = 0; !lines && !topics && longeval_keys[i]; i++) cfg_refuse(c, longeval_keys[i], "only applies to the longeval tasks");
@@ -156,6 +162,8 @@ void config_free(run_config *c) {
         workload_cfg *w = &c->workloads[i];
         dam_free(w->task); dam_free(w->lengths); dam_free(w->depths); dam_free(w->haystack_dir);
         dam_free(w->source); dam_free(w->prompt); dam_free(w->data_dir); dam_free(w->words_dir); dam_free(w->sizes);
+        for (int t = 0; t < w->n_tasks; t++) dam_free(w->tasks[t]);
+        dam_free(w->tasks); dam_free(w->qa_file); dam_free(w->squad_file); dam_free(w->hotpotqa_file);
     }
     dam_free(c->workloads);
     for (int i = 0; i < c->n_methods; i++) method_free(&c->methods[i]);
