@@ -43,6 +43,7 @@ typedef struct {
 } ruler_words;
 
 ruler_words ruler_words_load(const char *dir, const char *const *files);
+/* Releases the words and zeroes w (a zeroed list is fine). */
 void ruler_words_free(ruler_words *w);
 
 /* The essay haystack: the .txt files of a folder in sorted (C-locale) name order, joined with a
@@ -58,6 +59,7 @@ typedef struct {
 } ruler_essay;
 
 ruler_essay ruler_essay_load(const char *dir);
+/* Releases the words and zeroes e (a zeroed essay is fine). */
 void ruler_essay_free(ruler_essay *e);
 
 /* RULER's needle depths: round(linspace(0, 100, 40)) as integers (percent), in order. */
@@ -96,6 +98,7 @@ typedef struct {
                           context (character offset / context length), -1 where meaningless */
 } ruler_inst;
 
+/* Releases the strings of x and zeroes it (a zeroed instance is fine). */
 void ruler_inst_free(ruler_inst *x);
 
 /* Refs as RULER lists them in a sentence: "a" / "a, and b" / "a, b, and c" (', '.join(x[:-1]) +

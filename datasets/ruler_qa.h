@@ -47,7 +47,7 @@ typedef struct {
 typedef struct {
     char *path;       /* the file, for messages */
     char **docs;      /* [n_docs] distinct document texts, sorted */
-    char **doc_group; /* [n_docs] group of each document (borrowed from items / owned copies), or NULL entries */
+    char **doc_group; /* [n_docs] group (article / title) of each document, owned; NULL entries without one */
     int n_docs;
     ruler_qa_item *items;
     int n_items;
@@ -59,6 +59,7 @@ typedef enum { RULER_QA_NQ, RULER_QA_SQUAD, RULER_QA_HOTPOTQA } ruler_qa_format;
  * JSON path (SQuAD / HotpotQA) of a missing, mistyped or empty field, or a file that cannot be
  * read or parsed. */
 ruler_qa_set *ruler_qa_load(const char *path, ruler_qa_format fmt);
+/* Releases the set (NULL allowed). */
 void ruler_qa_free(ruler_qa_set *s);
 
 /* The candidate documents beyond the gold of question q for one example, in the order the
