@@ -53,8 +53,10 @@ json_t **jsonl_read_lines(const char *path, int max_records, int *n, int **line_
             if (v == NULL) dam_die(DAM_EXIT_INPUT, "%s:%d: malformed JSON line (%s)", path, line_no, err.text);
             if (!json_is_object(v)) dam_die(DAM_EXIT_INPUT, "%s:%d: the line is not a JSON object", path, line_no);
             recs = dam_realloc(recs, sizeof(json_t *) * (size_t)(count + 1), "jsonl records");
-            lines = dam_realloc(lines, sizeof(int) * (size_t)(count + 1), "jsonl line numbers");
-            lines[count] = line_no;
+            if (line_nos) {
+                lines = dam_realloc(lines, sizeof(int) * (size_t)(count + 1), "jsonl line numbers");
+                lines[count] = line_no;
+            }
             recs[count++] = v;
         }
         p = end + 1;
@@ -62,7 +64,6 @@ json_t **jsonl_read_lines(const char *path, int max_records, int *n, int **line_
     dam_free(text);
     *n = count;
     if (line_nos) *line_nos = lines;
-    else dam_free(lines);
     return recs;
 }
 

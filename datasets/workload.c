@@ -16,6 +16,7 @@
 #include "datasets/longeval.h"
 #include "datasets/niah.h"
 #include "datasets/passkey.h"
+#include "datasets/ruler.h"
 
 void ids_sha256(const int32_t *ids, int n, char hex[65]) {
     /* int32 little-endian: the in-memory layout on every supported (x86-64, arm64) host */
@@ -79,10 +80,14 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
         longdoc_build(w, m, out, n_out);
         return;
     }
+    if (strcmp(w->task, "ruler") == 0) {
+        ruler_build(w, m, seed, out, n_out);
+        return;
+    }
     const bool is_passkey = strcmp(w->task, "passkey") == 0, is_niah = strcmp(w->task, "niah") == 0;
     const bool is_multi = strcmp(w->task, "niah_multi") == 0;
     if (!is_passkey && !is_niah && !is_multi)
-        dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah, niah_multi, longeval_lines, longeval_topics, longbench, lveval)", w->task);
+        dam_die(DAM_EXIT_INPUT, "workload task \"%s\" is not supported (passkey, niah, niah_multi, longeval_lines, longeval_topics, longbench, lveval, ruler)", w->task);
     int total = w->n_lengths * w->n_depths * w->samples;
     example *ex = dam_calloc(total ? total : 1, sizeof(example), "examples");
     niah_haystack *hay = NULL;
@@ -141,6 +146,7 @@ double workload_score(const example *e, const char *prediction) {
     if (strncmp(e->rec.task, "longeval_", 9) == 0) return longeval_score(e, prediction);
     if (strcmp(e->rec.task, "niah_multi") == 0) return niah_multi_score(prediction, (const char *const *)e->refs, e->n_refs);
     if (longdoc_is_task(e->rec.task)) return longdoc_score(e, prediction);
+    if (ruler_is_task(e->rec.task)) return ruler_score(e, prediction);
     return niah_score(prediction);
 }
 

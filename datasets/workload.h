@@ -11,13 +11,13 @@
 
 /* A workload's parameters as the config gives them (harness/config.c fills this). */
 typedef struct {
-    char *task;           /* "passkey", "niah", "niah_multi", "longeval_lines", "longeval_topics", "longbench", "lveval" */
+    char *task;           /* "passkey", "niah", "niah_multi", "longeval_lines", "longeval_topics", "longbench", "lveval" or "ruler" */
     int n_lengths;
     int *lengths;         /* target prompt lengths, tokens (0 of them for LongEval test-case files) */
     int n_depths;
     double *depths;       /* needle / key depths, fractions 0..1 (0 of them for test-case files) */
     int samples;          /* examples per (length, depth) cell */
-    int max_new_tokens;   /* generation budget */
+    int max_new_tokens;   /* generation budget (ruler: 0 = each task's own, datasets/ruler.h) */
     char *haystack_dir;   /* niah, niah_multi: folder of .txt essays (sorted file order) */
     int n_needles;
     char **needles;       /* niah_multi: the needle names ("Figs", ...), datasets/niah.h */
@@ -36,6 +36,11 @@ typedef struct {
     int max_length;       /* longbench / lveval: prompt budget, tokens (middle truncation beyond) */
     char *truncation;     /* longbench / lveval: "middle_context" or "middle_prompt" */
     int longbench_e;      /* longbench: 1 = the LongBench-E files <dataset>_e.jsonl */
+    int n_tasks;
+    char **tasks;         /* ruler: the RULER tasks to build (datasets/ruler.h); examples carry these names */
+    char *qa_file;        /* ruler qa_nq: NQ-Open oracle JSONL(.gz); NULL when not needed */
+    char *squad_file;     /* ruler qa_1: SQuAD v2 dev JSON; NULL when not needed */
+    char *hotpotqa_file;  /* ruler qa_2: HotpotQA dev distractor JSON; NULL when not needed */
 } workload_cfg;
 
 /* One built example. */

@@ -1,5 +1,5 @@
-/* cmd_inspect.c — `dam inspect RESULTS.h5 [--csv]`: a summary table per (task, method, target
- * length), or the per-example rows as CSV. */
+/* cmd_inspect.c — `dam inspect RESULTS.h5 [--csv] [--ruler]`: a summary table per (task, method,
+ * target length), or the per-example rows as CSV, or the RULER summary layout (text or CSV). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +12,10 @@
 #include "harness/results_h5.h"
 #include "harness/stats.h"
 #include "harness/summary.h"
+#include "harness/summary_ruler.h"
 
 static const char *HELP =
-    "usage: dam inspect RESULTS.h5 [--csv] [--baseline NAME]\n"
+    "usage: dam inspect RESULTS.h5 [--csv] [--ruler] [--baseline NAME]\n"
     "\n"
     "Summarises a results file (docs/hdf5.md) on stdout: one row per (task, method, target length)\n"
     "with the number of examples, accuracy (mean score) and its Wilson 95% interval, mean answer NLL\n"
@@ -25,7 +26,10 @@ static const char *HELP =
     "  --csv            print the per-example rows as CSV instead: a header line, then one row per\n"
     "                   (method, example) with the example's fields and the mean of each alignment\n"
     "                   metric over layers and heads (NaN as \"nan\")\n"
-    "  --baseline NAME  the full-attention method for the 'uninformative' flag (default full)\n";
+    "  --baseline NAME  the full-attention method for the 'uninformative' flag (default full)\n"
+    "  --ruler          the RULER summary instead: one row per (method, target length), one column\n"
+    "                   per RULER task present (mean score in %, 2 decimals), and their average;\n"
+    "                   with --csv the same as CSV (method,length,<tasks>,average)\n";
 
 /* Prints a CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
 static void csv_str(const char *s) {
@@ -73,11 +77,12 @@ static void print_csv(const run_data *d) {
 
 int cmd_inspect(int argc, char **argv) {
     const char *path = NULL, *baseline = "full";
-    int csv = 0;
+    int csv = 0, ruler = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
         else if (strcmp(a, "--csv") == 0) csv = 1;
+        else if (strcmp(a, "--ruler") == 0) ruler = 1;
         else if (strcmp(a, "--baseline") == 0) baseline = arg_value(argc, argv, &i);
         else if (a[0] == '-' && a[1] != 0) dam_die(DAM_EXIT_INPUT, "inspect: unknown argument %s (see --help)", a);
         else if (path) dam_die(DAM_EXIT_INPUT, "inspect: more than one results file (%s, %s)", path, a);
@@ -88,6 +93,11 @@ int cmd_inspect(int argc, char **argv) {
     results_read_h5(path, &d);
     if (strcmp(baseline, "full") != 0 && run_data_find_method(&d, baseline) == NULL)
         dam_die(DAM_EXIT_INPUT, "%s: inspect: --baseline %s: no such method in this file", path, baseline);
+    if (ruler) {
+        summary_ruler_print(stdout, &d, path, csv);
+        run_data_free(&d);
+        return 0;
+    }
     if (csv) {
         print_csv(&d);
         run_data_free(&d);

@@ -13,6 +13,7 @@
 #include "harness/commands.h"
 #include "harness/config_include.h"
 #include "harness/config_longdoc.h"
+#include "harness/config_ruler.h"
 #include "harness/sweep.h"
 
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
@@ -25,6 +26,10 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
         config_parse_longdoc(c, out);
         return;
     }
+    if (json_is_string(t) && strcmp(json_string_value(t), "ruler") == 0) {
+        config_parse_ruler(c, out);
+        return;
+    }
     cfg_check_keys(c, keys);
     memset(out, 0, sizeof *out);
     out->task = cfg_str(c, "task", NULL, true);
@@ -32,7 +37,7 @@ static void parse_workload(const cfg_obj *c, workload_cfg *out) {
     bool multi = strcmp(out->task, "niah_multi") == 0;
     bool lines = strcmp(out->task, "longeval_lines") == 0, topics = strcmp(out->task, "longeval_topics") == 0;
     if (!passkey && !niah && !multi && !lines && !topics)
-        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, niah_multi, longeval_lines, longeval_topics, longbench, lveval)", out->task);
+        cfg_fail(c, "task", "\"%s\" is not a supported task (passkey, niah, niah_multi, longeval_lines, longeval_topics, longbench, lveval, ruler)", out->task);
     if (!niah && !multi) cfg_refuse(c, "haystack_dir", "only applies to tasks niah and niah_multi");
     if (!multi) cfg_refuse(c, "needles", "only applies to task niah_multi");
     static const char *const longeval_keys[] = {"source", "prompt", "data_dir", "words_dir", "num_lines", "num_topics", NULL};
@@ -177,6 +182,8 @@ void config_free(run_config *c) {
         for (int k = 0; k < w->n_datasets; k++) dam_free(w->datasets[k]);
         for (int k = 0; k < w->n_levels; k++) dam_free(w->levels[k]);
         dam_free(w->datasets); dam_free(w->levels); dam_free(w->truncation);
+        for (int t = 0; t < w->n_tasks; t++) dam_free(w->tasks[t]);
+        dam_free(w->tasks); dam_free(w->qa_file); dam_free(w->squad_file); dam_free(w->hotpotqa_file);
     }
     dam_free(c->workloads);
     for (int i = 0; i < c->n_methods; i++) method_free(&c->methods[i]);

@@ -228,6 +228,11 @@ int run_execute(run_config *cfg, const run_opts *o) {
             if (dirs[k] && access(dirs[k], R_OK | X_OK) != 0)
                 dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s (run `make data`)", cfg->source, w, names[k], dirs[k],
                         strerror(errno));
+        const char *fnames[3] = {"qa_file", "squad_file", "hotpotqa_file"}, *files[3] = {wc->qa_file, wc->squad_file, wc->hotpotqa_file};
+        for (int k = 0; k < 3; k++)
+            if (files[k] && access(files[k], R_OK) != 0)
+                dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s%s", cfg->source, w, fnames[k], files[k], strerror(errno),
+                        k == 0 ? " (run `make data`)" : "");
     }
     set_threads(cfg->threads);
     char *path = model_resolve(cfg->model);

@@ -15,6 +15,11 @@
 #                          both trees copied from ../shared/data when that folder exists (each
 #                          file checked against the folder's SHA256SUMS, itself pinned here);
 #                          otherwise skipped with a note (only the longeval tasks need them).
+#   data/qa/nq_open_oracle/  NQ-Open "oracle" questions with their gold Wikipedia passage
+#                          (nelson-liu/lost-in-the-middle @29b8a6d, qa_data/nq-open-oracle.jsonl.gz;
+#                          code MIT, data CC BY-SA) for the RULER task qa_nq: copied from
+#                          ../shared/data/qa/nq_open_oracle (checked against its SHA256SUMS, itself
+#                          pinned here); otherwise skipped with a note (only qa_nq needs it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="$root/data"
@@ -124,3 +129,6 @@ PY
     rm -rf "$tmp3"
 fi
 fetch_tree "wonderwords word lists" "$words_sub" "$words_list_sha"
+# NQ-Open oracle QA (RULER qa_nq): from ../shared/data only (GitHub is not reachable from here).
+nq_list_sha=4539ef31c5f4674815f6f80f28f0892b5ed39d288cecbdf751dc74e9e5f9801f
+fetch_tree "NQ-Open oracle QA (RULER qa_nq)" qa/nq_open_oracle "$nq_list_sha"

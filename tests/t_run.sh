@@ -122,7 +122,7 @@ expect unknown_key "methods\[1\]\.tauu: unknown key" "{$W, \"methods\": [{\"meth
 expect wrong_type "workloads\[0\]\.lengths\[0\]: must be an integer" "{\"workloads\": [{\"task\": \"passkey\", \"lengths\": [\"512\"]}], $M}"
 expect out_of_range "methods\[0\]\.mu: 3 is out of range" "{$W, \"methods\": [{\"method\": \"dam\", \"mu\": 3}]}"
 expect unknown_method "methods\[0\]\.method: \"h3o\" is not a supported method" "{$W, \"methods\": [{\"method\": \"h3o\"}]}"
-expect unknown_task "workloads\[0\]\.task" "{\"workloads\": [{\"task\": \"ruler\", \"lengths\": [512]}], $M}"
+expect unknown_task "workloads\[0\]\.task" "{\"workloads\": [{\"task\": \"no_such_task\", \"lengths\": [512]}], $M}"
 expect dup_name "name \"full\" is used twice" "{$W, \"methods\": [{\"method\": \"full\"}, {\"method\": \"full\"}]}"
 expect no_workloads "workloads: must be a non-empty array" "{$M}"
 expect empty_sweep "sweep: must be a non-empty object" "{$W, $M, \"sweep\": {}}"
