@@ -132,3 +132,10 @@ fetch_tree "wonderwords word lists" "$words_sub" "$words_list_sha"
 # NQ-Open oracle QA (RULER qa_nq): from ../shared/data only (GitHub is not reachable from here).
 nq_list_sha=4539ef31c5f4674815f6f80f28f0892b5ed39d288cecbdf751dc74e9e5f9801f
 fetch_tree "NQ-Open oracle QA (RULER qa_nq)" qa/nq_open_oracle "$nq_list_sha"
+# The local LV-Eval-format set of configs/paper_lveval_like.json (scripts/make-lveval-like.sh:
+# deterministic, from the PG essays and the NQ-Open file of ../shared/data), built once when its
+# inputs are here; otherwise that config says what to run.
+if [ ! -f "$data/lveval_like/SHA256SUMS" ] && [ -f "$root/../shared/data/qa/nq_open_oracle/nq-open-oracle.jsonl.gz" ]; then
+    "$root/scripts/make-lveval-like.sh" "$data/lveval_like" >/dev/null &&
+        echo "setup: local LV-Eval-format set written to $data/lveval_like (scripts/make-lveval-like.sh)"
+fi
