@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "harness/results_patterns.h"
+#include "harness/results_read.h"
 
 /* ------------------------------------------------------------------------------------------------
  * run_data: storage and hash indexes
@@ -850,74 +851,28 @@ void results_write_h5(const char *path, run_data *d) {
  * reader
  * ---------------------------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *path;
-    hid_t file;
-    int minor;      /* the file's schema minor version */
-} rctx;
-
-static _Noreturn __attribute__((format(printf, 3, 4))) void rfail(rctx *r, const char *obj, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (r->file >= 0) H5Fclose(r->file);
-    dam_die(DAM_EXIT_INPUT, "%s: %s: %s", r->path, obj, msg);
-}
-
-/* Reads a scalar string attribute (variable or fixed length) into a dam_malloc'd string. */
-static char *rattr_str(rctx *r, hid_t obj, const char *objpath, const char *name) {
-    char where[600];
-    snprintf(where, sizeof where, "%s%sattribute %s", objpath, *objpath ? " " : "", name);
-    if (H5Aexists(obj, name) <= 0) rfail(r, where, "missing");
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    if (H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) rfail(r, where, "not a string");
-    char *out;
-    if (H5Tis_variable_str(t) > 0) {
-        hid_t mt = vlen_str_type();
-        H5Tset_cset(mt, H5Tget_cset(t));
-        char *v = NULL;
-        if (H5Aread(a, mt, &v) < 0) rfail(r, where, "cannot read");
-        out = dam_strdup(v ? v : "", "HDF5 string");
-        H5free_memory(v);
-        H5Tclose(mt);
-    } else {
-        size_t sz = H5Tget_size(t);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz);
-        H5Tset_cset(mt, H5Tget_cset(t));
-        out = dam_calloc(sz + 1, 1, "HDF5 string");
-        if (H5Aread(a, mt, out) < 0) rfail(r, where, "cannot read");
-        H5Tclose(mt);
-    }
-    H5Sclose(sp); H5Tclose(t); H5Aclose(a);
-    return out;
-}
-
 /* Reads a numeric attribute with `n` elements (n < 0: any count; *count gets it) converted to
  * memtype; returns a dam_malloc'd buffer of elem-size entries. */
-static void *rattr_num(rctx *r, hid_t obj, const char *objpath, const char *name, hid_t memtype, H5T_class_t cls,
+static void *rattr_num(results_reader *r, hid_t obj, const char *objpath, const char *name, hid_t memtype, H5T_class_t cls,
                        int n, int *count) {
     char where[600];
     snprintf(where, sizeof where, "%s%sattribute %s", objpath, *objpath ? " " : "", name);
-    if (H5Aexists(obj, name) <= 0) rfail(r, where, "missing");
+    if (H5Aexists(obj, name) <= 0) results_read_fail(r, where, "missing");
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     H5T_class_t c = H5Tget_class(t);
     if (c != cls && !(cls == H5T_FLOAT && c == H5T_INTEGER))
-        rfail(r, where, "has the wrong type (want %s)", cls == H5T_INTEGER ? "an integer" : "a number");
+        results_read_fail(r, where, "has the wrong type (want %s)", cls == H5T_INTEGER ? "an integer" : "a number");
     hssize_t np = H5Sget_simple_extent_npoints(sp);
-    if (np < 0 || (n >= 0 && np != n)) rfail(r, where, "has %lld values, want %d", (long long)np, n);
+    if (np < 0 || (n >= 0 && np != n)) results_read_fail(r, where, "has %lld values, want %d", (long long)np, n);
     void *buf = dam_malloc(H5Tget_size(memtype) * (size_t)np + 8, "HDF5 attribute");
-    if (np > 0 && H5Aread(a, memtype, buf) < 0) rfail(r, where, "cannot read");
+    if (np > 0 && H5Aread(a, memtype, buf) < 0) results_read_fail(r, where, "cannot read");
     if (count) *count = (int)np;
     H5Sclose(sp); H5Tclose(t); H5Aclose(a);
     return buf;
 }
 
-static int rattr_int(rctx *r, hid_t obj, const char *objpath, const char *name) {
+static int rattr_int(results_reader *r, hid_t obj, const char *objpath, const char *name) {
     int *v = rattr_num(r, obj, objpath, name, H5T_NATIVE_INT, H5T_INTEGER, 1, NULL);
     int x = *v;
     dam_free(v);
@@ -925,18 +880,18 @@ static int rattr_int(rctx *r, hid_t obj, const char *objpath, const char *name) 
 }
 
 /* Reads a 1-D string array attribute; returns the count, *out gets dam_malloc'd strings. */
-static int rattr_strs(rctx *r, hid_t obj, const char *objpath, const char *name, char ***out) {
+static int rattr_strs(results_reader *r, hid_t obj, const char *objpath, const char *name, char ***out) {
     char where[600];
     snprintf(where, sizeof where, "%s attribute %s", objpath, name);
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) rfail(r, where, "cannot open");
+    if (a < 0) results_read_fail(r, where, "cannot open");
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    if (H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0) rfail(r, where, "not a variable-length string array");
+    if (H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0) results_read_fail(r, where, "not a variable-length string array");
     hssize_t n = H5Sget_simple_extent_npoints(sp);
     char **v = dam_calloc((size_t)n + 1, sizeof(char *), "HDF5 strings");
     hid_t mt = vlen_str_type();
     H5Tset_cset(mt, H5Tget_cset(t));
-    if (n > 0 && H5Aread(a, mt, v) < 0) rfail(r, where, "cannot read");
+    if (n > 0 && H5Aread(a, mt, v) < 0) results_read_fail(r, where, "cannot read");
     char **o = dam_malloc(sizeof(char *) * ((size_t)n + 1), "HDF5 strings");
     for (hssize_t i = 0; i < n; i++) { o[i] = dam_strdup(v[i] ? v[i] : "", "HDF5 string"); H5free_memory(v[i]); }
     dam_free(v);
@@ -951,13 +906,13 @@ static void free_strs(char **s, int n) {
 }
 
 /* Names of the links in group g, sorted by name; returns the count. */
-static int rlinks(rctx *r, hid_t g, const char *gpath, char ***out) {
+static int rlinks(results_reader *r, hid_t g, const char *gpath, char ***out) {
     H5G_info_t info;
-    if (H5Gget_info(g, &info) < 0) rfail(r, gpath, "cannot list");
+    if (H5Gget_info(g, &info) < 0) results_read_fail(r, gpath, "cannot list");
     char **names = dam_malloc(sizeof(char *) * (size_t)(info.nlinks + 1), "HDF5 names");
     for (hsize_t i = 0; i < info.nlinks; i++) {
         ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
-        if (len < 0) rfail(r, gpath, "cannot list");
+        if (len < 0) results_read_fail(r, gpath, "cannot list");
         names[i] = dam_malloc((size_t)len + 1, "HDF5 name");
         H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, names[i], (size_t)len + 1, H5P_DEFAULT);
     }
@@ -965,28 +920,28 @@ static int rlinks(rctx *r, hid_t g, const char *gpath, char ***out) {
     return (int)info.nlinks;
 }
 
-static hid_t rgroup(rctx *r, hid_t parent, const char *name, const char *path) {
-    if (H5Lexists(parent, name, H5P_DEFAULT) <= 0) rfail(r, path, "missing");
+static hid_t rgroup(results_reader *r, hid_t parent, const char *name, const char *path) {
+    if (H5Lexists(parent, name, H5P_DEFAULT) <= 0) results_read_fail(r, path, "missing");
     hid_t o = H5Oopen(parent, name, H5P_DEFAULT);
-    if (o < 0) rfail(r, path, "cannot open");
-    if (H5Iget_type(o) != H5I_GROUP) rfail(r, path, "is not a group");
+    if (o < 0) results_read_fail(r, path, "cannot open");
+    if (H5Iget_type(o) != H5I_GROUP) results_read_fail(r, path, "is not a group");
     return o;
 }
 
 /* Opens dataset name in g, checks its rank and, for dims[i] >= 0, its extent; fills dims. */
-static hid_t rdataset(rctx *r, hid_t g, const char *name, const char *path, int rank, long long *dims) {
-    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) rfail(r, path, "missing");
+static hid_t rdataset(results_reader *r, hid_t g, const char *name, const char *path, int rank, long long *dims) {
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) results_read_fail(r, path, "missing");
     hid_t o = H5Oopen(g, name, H5P_DEFAULT);
-    if (o < 0) rfail(r, path, "cannot open");
-    if (H5Iget_type(o) != H5I_DATASET) rfail(r, path, "is not a dataset");
+    if (o < 0) results_read_fail(r, path, "cannot open");
+    if (H5Iget_type(o) != H5I_DATASET) results_read_fail(r, path, "is not a dataset");
     hid_t sp = H5Dget_space(o);
     int rk = H5Sget_simple_extent_ndims(sp);
-    if (rk != rank) rfail(r, path, "has %d dimensions, want %d", rk, rank);
+    if (rk != rank) results_read_fail(r, path, "has %d dimensions, want %d", rk, rank);
     hsize_t d[8];
     H5Sget_simple_extent_dims(sp, d, NULL);
     for (int i = 0; i < rank; i++) {
         if (dims[i] >= 0 && (long long)d[i] != dims[i])
-            rfail(r, path, "axis %d has %llu entries, want %lld", i, (unsigned long long)d[i], dims[i]);
+            results_read_fail(r, path, "axis %d has %llu entries, want %lld", i, (unsigned long long)d[i], dims[i]);
         dims[i] = (long long)d[i];
     }
     H5Sclose(sp);
@@ -994,14 +949,14 @@ static hid_t rdataset(rctx *r, hid_t g, const char *name, const char *path, int 
 }
 
 /* Reads n strings of a 1-D string dataset (variable or fixed length) into dam_malloc'd copies. */
-static void rstrings(rctx *r, hid_t ds, const char *path, long long n, char **out) {
+static void rstrings(results_reader *r, hid_t ds, const char *path, long long n, char **out) {
     hid_t t = H5Dget_type(ds);
-    if (H5Tget_class(t) != H5T_STRING) rfail(r, path, "is not a string dataset");
+    if (H5Tget_class(t) != H5T_STRING) results_read_fail(r, path, "is not a string dataset");
     if (H5Tis_variable_str(t) > 0) {
         hid_t mt = vlen_str_type();
         H5Tset_cset(mt, H5Tget_cset(t));
         char **v = dam_calloc((size_t)n + 1, sizeof(char *), "HDF5 strings");
-        if (n > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) rfail(r, path, "cannot read");
+        if (n > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) results_read_fail(r, path, "cannot read");
         for (long long i = 0; i < n; i++) { out[i] = dam_strdup(v[i] ? v[i] : "", "HDF5 string"); H5free_memory(v[i]); }
         dam_free(v);
         H5Tclose(mt);
@@ -1011,7 +966,7 @@ static void rstrings(rctx *r, hid_t ds, const char *path, long long n, char **ou
         H5Tset_size(mt, sz);
         H5Tset_cset(mt, H5Tget_cset(t));
         char *buf = dam_calloc((size_t)n * sz + 1, 1, "HDF5 strings");
-        if (n > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) rfail(r, path, "cannot read");
+        if (n > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) results_read_fail(r, path, "cannot read");
         for (long long i = 0; i < n; i++) {
             out[i] = dam_calloc(sz + 1, 1, "HDF5 string");
             memcpy(out[i], buf + (size_t)i * sz, sz);
@@ -1023,7 +978,7 @@ static void rstrings(rctx *r, hid_t ds, const char *path, long long n, char **ou
 }
 
 /* Reads the columns of a table group into n records (the count comes from the `index` column). */
-static int rcolumns(rctx *r, hid_t g, const char *gpath, const col_def *cols, int ncols, void **recs_out, size_t rec_size) {
+static int rcolumns(results_reader *r, hid_t g, const char *gpath, const col_def *cols, int ncols, void **recs_out, size_t rec_size) {
     char path[1024];
     snprintf(path, sizeof path, "%s/index", gpath);
     long long dims[1] = {-1};
@@ -1044,7 +999,7 @@ static int rcolumns(rctx *r, hid_t g, const char *gpath, const col_def *cols, in
                 char *field = recs + (size_t)i * rec_size + cd->off;
                 if (cd->kind == COL_STR) *(char **)field = s;
                 else {
-                    if (strlen(s) != 64) rfail(r, path, "row %lld is not 64 hex digits", i);
+                    if (strlen(s) != 64) results_read_fail(r, path, "row %lld is not 64 hex digits", i);
                     memcpy(field, s, 65);
                     dam_free(s);
                 }
@@ -1054,9 +1009,9 @@ static int rcolumns(rctx *r, hid_t g, const char *gpath, const col_def *cols, in
             H5T_class_t cl = H5Tget_class(t);
             H5Tclose(t);
             if (cd->kind == COL_INT ? cl != H5T_INTEGER : (cl != H5T_FLOAT && cl != H5T_INTEGER))
-                rfail(r, path, "has the wrong type (want %s)", cd->kind == COL_INT ? "integers" : "numbers");
+                results_read_fail(r, path, "has the wrong type (want %s)", cd->kind == COL_INT ? "integers" : "numbers");
             hid_t mt = cd->kind == COL_INT ? H5T_NATIVE_INT : H5T_NATIVE_DOUBLE;
-            if (n > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) rfail(r, path, "cannot read");
+            if (n > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) results_read_fail(r, path, "cannot read");
             for (long long i = 0; i < n; i++) {
                 char *field = recs + (size_t)i * rec_size + cd->off;
                 if (cd->kind == COL_INT) *(int *)field = ((int *)buf)[i];
@@ -1072,17 +1027,17 @@ static int rcolumns(rctx *r, hid_t g, const char *gpath, const col_def *cols, in
 
 /* Orders names by the list in attribute `attr` of g (if present: it must name exactly the members);
  * otherwise keeps them sorted by name. */
-static void rorder(rctx *r, hid_t g, const char *gpath, const char *attr, char **names, int n) {
+static void rorder(results_reader *r, hid_t g, const char *gpath, const char *attr, char **names, int n) {
     if (H5Aexists(g, attr) <= 0) return;
     char **order;
     int no = rattr_strs(r, g, gpath, attr, &order);
     char where[300];
     snprintf(where, sizeof where, "%s attribute %s", gpath, attr);
-    if (no != n) rfail(r, where, "lists %d names but the group has %d members", no, n);
+    if (no != n) results_read_fail(r, where, "lists %d names but the group has %d members", no, n);
     for (int i = 0; i < n; i++) {
         int k = i;
         while (k < n && strcmp(names[k], order[i]) != 0) k++;
-        if (k == n) rfail(r, where, "names \"%s\", which is not a member", order[i]);
+        if (k == n) results_read_fail(r, where, "names \"%s\", which is not a member", order[i]);
         char *t = names[i]; names[i] = names[k]; names[k] = t;
     }
     free_strs(order, no);
@@ -1090,7 +1045,7 @@ static void rorder(rctx *r, hid_t g, const char *gpath, const char *attr, char *
 
 /* Opens `path` read-only into r->file (exit 2 with a one-line message if it is missing or not
  * HDF5). */
-static void ropen(rctx *r, const char *path) {
+static void ropen(results_reader *r, const char *path) {
     h5_quiet();
     r->path = path;
     r->file = -1;
@@ -1101,22 +1056,22 @@ static void ropen(rctx *r, const char *path) {
 }
 
 /* Refuses (exit 2) a file without schema_version or of another major version. */
-static void check_schema(rctx *r) {
-    if (H5Aexists(r->file, "schema_version") <= 0) rfail(r, "/", "no schema_version attribute: not a dam results file");
-    char *sv = rattr_str(r, r->file, "", "schema_version");
+static void check_schema(results_reader *r) {
+    if (H5Aexists(r->file, "schema_version") <= 0) results_read_fail(r, "/", "no schema_version attribute: not a dam results file");
+    char *sv = results_read_attr_str(r, r->file, "", "schema_version");
     int major = -1, minor = -1;
     char tail;
     if (sscanf(sv, "%d.%d%c", &major, &minor, &tail) != 2 || major < 0 || minor < 0)
-        rfail(r, "attribute schema_version", "\"%s\" is not major.minor", sv);
+        results_read_fail(r, "attribute schema_version", "\"%s\" is not major.minor", sv);
     if (major != RESULTS_SCHEMA_MAJOR)
-        rfail(r, "attribute schema_version", "schema %s is not supported (this dam reads %d.x; %s)", sv,
+        results_read_fail(r, "attribute schema_version", "schema %s is not supported (this dam reads %d.x; %s)", sv,
               RESULTS_SCHEMA_MAJOR, major > RESULTS_SCHEMA_MAJOR ? "upgrade dam" : "re-run with this dam");
     r->minor = minor;
     dam_free(sv);
 }
 
 void results_check_schema_h5(const char *path) {
-    rctx r;
+    results_reader r;
     ropen(&r, path);
     check_schema(&r);
     H5Fclose(r.file);
@@ -1124,10 +1079,10 @@ void results_check_schema_h5(const char *path) {
 
 void results_read_h5(const char *path, run_data *d) {
     run_data_init(d);
-    rctx r;
+    results_reader r;
     ropen(&r, path);
     check_schema(&r);
-    for (int i = 0; i < N_ROOT_STR_ATTRS; i++) *root_str_field(d, i) = rattr_str(&r, r.file, "", ROOT_STR_ATTRS[i]);
+    for (int i = 0; i < N_ROOT_STR_ATTRS; i++) *root_str_field(d, i) = results_read_attr_str(&r, r.file, "", ROOT_STR_ATTRS[i]);
     {
         uint64_t *s = rattr_num(&r, r.file, "", "seed", H5T_NATIVE_UINT64, H5T_INTEGER, 1, NULL);
         d->seed = *s;
@@ -1135,11 +1090,11 @@ void results_read_h5(const char *path, run_data *d) {
     }
     {
         long long dims[1];
-        if (H5Lexists(r.file, "config", H5P_DEFAULT) <= 0) rfail(&r, "/config", "missing");
+        if (H5Lexists(r.file, "config", H5P_DEFAULT) <= 0) results_read_fail(&r, "/config", "missing");
         hid_t ds = H5Oopen(r.file, "config", H5P_DEFAULT);
-        if (ds < 0 || H5Iget_type(ds) != H5I_DATASET) rfail(&r, "/config", "is not a dataset");
+        if (ds < 0 || H5Iget_type(ds) != H5I_DATASET) results_read_fail(&r, "/config", "is not a dataset");
         hid_t sp = H5Dget_space(ds);
-        if (H5Sget_simple_extent_npoints(sp) != 1) rfail(&r, "/config", "is not a scalar string");
+        if (H5Sget_simple_extent_npoints(sp) != 1) results_read_fail(&r, "/config", "is not a scalar string");
         H5Sclose(sp);
         char *one[1];
         (void)dims;
@@ -1150,8 +1105,8 @@ void results_read_h5(const char *path, run_data *d) {
 
     hid_t g = rgroup(&r, r.file, "model", "/model");
     model_info *mi = &d->model;
-    mi->name = rattr_str(&r, g, "/model", "name");
-    mi->architecture = rattr_str(&r, g, "/model", "architecture");
+    mi->name = results_read_attr_str(&r, g, "/model", "name");
+    mi->architecture = results_read_attr_str(&r, g, "/model", "architecture");
     mi->n_layers = rattr_int(&r, g, "/model", "n_layers");
     mi->n_heads = rattr_int(&r, g, "/model", "n_heads");
     mi->n_kv_heads = rattr_int(&r, g, "/model", "n_kv_heads");
@@ -1162,8 +1117,8 @@ void results_read_h5(const char *path, run_data *d) {
         mi->rope_theta = *v;
         dam_free(v);
     }
-    mi->file_sha256 = rattr_str(&r, g, "/model", "file_sha256");
-    mi->quantisation = rattr_str(&r, g, "/model", "quantisation");
+    mi->file_sha256 = results_read_attr_str(&r, g, "/model", "file_sha256");
+    mi->quantisation = results_read_attr_str(&r, g, "/model", "quantisation");
     H5Oclose(g);
 
     /* /examples/<task> */
@@ -1180,7 +1135,7 @@ void results_read_h5(const char *path, run_data *d) {
         example_record *ex = recs;
         for (int i = 0; i < n; i++) {
             ex[i].task = dam_strdup(tasks[t], "example task");
-            if (run_data_find_example(d, ex[i].task, ex[i].index)) rfail(&r, gpath, "index %d appears twice", ex[i].index);
+            if (run_data_find_example(d, ex[i].task, ex[i].index)) results_read_fail(&r, gpath, "index %d appears twice", ex[i].index);
             run_data_take_example(d, &ex[i]);
         }
         dam_free(recs);
@@ -1222,9 +1177,9 @@ void results_read_h5(const char *path, run_data *d) {
             float *de = dam_malloc(sizeof(float) * (size_t)n * lh + 4, "HDF5 density");
             if (n > 0 && lh > 0) {
                 snprintf(apath, sizeof apath, "%s/alignment", gpath);
-                if (H5Dread(da, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, al) < 0) rfail(&r, apath, "cannot read");
+                if (H5Dread(da, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, al) < 0) results_read_fail(&r, apath, "cannot read");
                 snprintf(apath, sizeof apath, "%s/density", gpath);
-                if (H5Dread(dn, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, de) < 0) rfail(&r, apath, "cannot read");
+                if (H5Dread(dn, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, de) < 0) results_read_fail(&r, apath, "cannot read");
             }
             H5Dclose(da);
             H5Dclose(dn);
@@ -1239,7 +1194,7 @@ void results_read_h5(const char *path, run_data *d) {
                     memcpy(rs[i].alignment, al + (size_t)i * lh * ALIGN_N_METRICS, sizeof(float) * lh * ALIGN_N_METRICS);
                     memcpy(rs[i].head_density, de + (size_t)i * lh, sizeof(float) * lh);
                 }
-                if (run_data_find_result(d, rs[i].method, rs[i].task, rs[i].index)) rfail(&r, gpath, "index %d appears twice", rs[i].index);
+                if (run_data_find_result(d, rs[i].method, rs[i].task, rs[i].index)) results_read_fail(&r, gpath, "index %d appears twice", rs[i].index);
                 run_data_take_result(d, &rs[i]);
             }
             dam_free(al);

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "harness/results_read.h"
 #include "kernels/maskplan.h"
 
 static const char *BIT_ORDER =
@@ -218,105 +219,64 @@ int results_patterns_write(hid_t file, hid_t str, const run_data *d, char *obj, 
 
 /* ---- reader -------------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *path; /* the results file, for messages */
-    hid_t file;
-} preader;
-
-static _Noreturn __attribute__((format(printf, 3, 4))) void pfail(preader *r, const char *obj, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (r->file >= 0) H5Fclose(r->file);
-    dam_die(DAM_EXIT_INPUT, "%s: %s: %s", r->path, obj, msg);
-}
-
-/* A scalar string attribute (variable or fixed length), dam_malloc'd. */
-static char *rstr(preader *r, hid_t obj, const char *opath, const char *name) {
-    char where[600];
-    snprintf(where, sizeof where, "%s attribute %s", opath, name);
-    if (H5Aexists(obj, name) <= 0) pfail(r, where, "missing");
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
-    if (H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) pfail(r, where, "is not a string");
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    H5Tset_cset(mt, H5Tget_cset(t));
-    char *out;
-    if (H5Tis_variable_str(t) > 0) {
-        H5Tset_size(mt, H5T_VARIABLE);
-        char *v = NULL;
-        if (H5Aread(a, mt, &v) < 0) pfail(r, where, "cannot read");
-        out = dam_strdup(v ? v : "", "HDF5 string");
-        H5free_memory(v);
-    } else {
-        size_t sz = H5Tget_size(t);
-        H5Tset_size(mt, sz);
-        out = dam_calloc(sz + 1, 1, "HDF5 string");
-        if (H5Aread(a, mt, out) < 0) pfail(r, where, "cannot read");
-    }
-    H5Tclose(mt); H5Sclose(sp); H5Tclose(t); H5Aclose(a);
-    return out;
-}
-
 /* A scalar numeric attribute as a double (integers exactly up to 2^53). */
-static double rnum(preader *r, hid_t obj, const char *opath, const char *name, double lo, double hi) {
+static double rnum(results_reader *r, hid_t obj, const char *opath, const char *name, double lo, double hi) {
     char where[600];
     snprintf(where, sizeof where, "%s attribute %s", opath, name);
-    if (H5Aexists(obj, name) <= 0) pfail(r, where, "missing");
+    if (H5Aexists(obj, name) <= 0) results_read_fail(r, where, "missing");
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
     H5T_class_t c = H5Tget_class(t);
     double v = NAN;
     if ((c != H5T_INTEGER && c != H5T_FLOAT) || H5Sget_simple_extent_npoints(sp) != 1 ||
         H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
-        pfail(r, where, "is not a number");
+        results_read_fail(r, where, "is not a number");
     H5Sclose(sp); H5Tclose(t); H5Aclose(a);
-    if (!(v >= lo && v <= hi)) pfail(r, where, "%g is out of range [%g, %g]", v, lo, hi);
+    if (!(v >= lo && v <= hi)) results_read_fail(r, where, "%g is out of range [%g, %g]", v, lo, hi);
     return v;
 }
 
 /* Reads dataset `name` of g (numeric, rank `rank`, extent dims) converted to `mem` into a new buffer
  * of elem-byte values. */
-static void *rdata(preader *r, hid_t g, const char *gpath, const char *name, hid_t mem, size_t elem, int rank,
+static void *rdata(results_reader *r, hid_t g, const char *gpath, const char *name, hid_t mem, size_t elem, int rank,
                    const hsize_t *dims) {
     char where[700];
     snprintf(where, sizeof where, "%s/%s", gpath, name);
-    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) pfail(r, where, "missing");
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) results_read_fail(r, where, "missing");
     hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
-    if (ds < 0) pfail(r, where, "is not a dataset");
+    if (ds < 0) results_read_fail(r, where, "is not a dataset");
     hid_t sp = H5Dget_space(ds), t = H5Dget_type(ds);
     H5T_class_t c = H5Tget_class(t);
     hsize_t got[8];
     int rk = H5Sget_simple_extent_ndims(sp);
-    if (rk != rank) pfail(r, where, "has %d dimensions, want %d", rk, rank);
+    if (rk != rank) results_read_fail(r, where, "has %d dimensions, want %d", rk, rank);
     H5Sget_simple_extent_dims(sp, got, NULL);
     size_t total = 1;
     for (int i = 0; i < rank; i++) {
-        if (got[i] != dims[i]) pfail(r, where, "axis %d has %llu entries, want %llu", i, (unsigned long long)got[i], (unsigned long long)dims[i]);
+        if (got[i] != dims[i]) results_read_fail(r, where, "axis %d has %llu entries, want %llu", i, (unsigned long long)got[i], (unsigned long long)dims[i]);
         total *= (size_t)dims[i];
     }
-    if (c != H5T_INTEGER && c != H5T_FLOAT) pfail(r, where, "is not numeric");
-    if (H5Tequal(mem, H5T_NATIVE_DOUBLE) <= 0 && c != H5T_INTEGER) pfail(r, where, "must hold integers");
+    if (c != H5T_INTEGER && c != H5T_FLOAT) results_read_fail(r, where, "is not numeric");
+    if (H5Tequal(mem, H5T_NATIVE_DOUBLE) <= 0 && c != H5T_INTEGER) results_read_fail(r, where, "must hold integers");
     void *buf = dam_malloc(elem * total + 8, "HDF5 patterns");
-    if (total > 0 && H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) pfail(r, where, "cannot read");
+    if (total > 0 && H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) results_read_fail(r, where, "cannot read");
     H5Tclose(t); H5Sclose(sp); H5Dclose(ds);
     return buf;
 }
 
 /* Reads /patterns/<name> for a model of L layers x H heads. */
-static void read_record(preader *r, hid_t g, const char *name, int L, int H, pattern_record *out) {
+static void read_record(results_reader *r, hid_t g, const char *name, int L, int H, pattern_record *out) {
     char gpath[600];
     snprintf(gpath, sizeof gpath, "/patterns/%s", name);
-    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) pfail(r, gpath, "missing (listed in /patterns attribute methods)");
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) results_read_fail(r, gpath, "missing (listed in /patterns attribute methods)");
     hid_t gm = H5Gopen2(g, name, H5P_DEFAULT);
-    if (gm < 0) pfail(r, gpath, "is not a group");
+    if (gm < 0) results_read_fail(r, gpath, "is not a group");
     memset(out, 0, sizeof *out);
     out->method = dam_strdup(name, "patterns");
-    out->source = rstr(r, gm, gpath, "source_file");
-    char *sha = rstr(r, gm, gpath, "source_sha256");
+    out->source = results_read_attr_str(r, gm, gpath, "source_file");
+    char *sha = results_read_attr_str(r, gm, gpath, "source_sha256");
     bool hex = strlen(sha) == 64;
     for (int i = 0; hex && i < 64; i++) hex = (sha[i] >= '0' && sha[i] <= '9') || (sha[i] >= 'a' && sha[i] <= 'f');
-    if (!hex) pfail(r, gpath, "attribute source_sha256 is not 64 lowercase hex digits");
+    if (!hex) results_read_fail(r, gpath, "attribute source_sha256 is not 64 lowercase hex digits");
     memcpy(out->source_sha256, sha, 65);
     dam_free(sha);
     dam_params par;
@@ -325,19 +285,19 @@ static void read_record(preader *r, hid_t g, const char *name, int L, int H, pat
     par.eps = rnum(r, gm, gpath, "epsilon", 1e-300, 0.999999);
     dam_patterns *s = out->set = dam_patterns_new(L, H, &par);
     const int P = par.L, RB = (P + 7) / 8, n = L * H;
-    char *str = rstr(r, gm, gpath, "model_name");
+    char *str = results_read_attr_str(r, gm, gpath, "model_name");
     dam_patterns_set_str(&s->model_name, str);
     dam_free(str);
-    str = rstr(r, gm, gpath, "model_sha256");
+    str = results_read_attr_str(r, gm, gpath, "model_sha256");
     snprintf(s->model_sha256, sizeof s->model_sha256, "%.64s", str);
     dam_free(str);
-    str = rstr(r, gm, gpath, "corpus");
+    str = results_read_attr_str(r, gm, gpath, "corpus");
     dam_patterns_set_str(&s->corpus, str);
     dam_free(str);
-    str = rstr(r, gm, gpath, "corpus_sha256");
+    str = results_read_attr_str(r, gm, gpath, "corpus_sha256");
     snprintf(s->corpus_sha256, sizeof s->corpus_sha256, "%.64s", str);
     dam_free(str);
-    str = rstr(r, gm, gpath, "prefix");
+    str = results_read_attr_str(r, gm, gpath, "prefix");
     dam_patterns_set_str(&s->prefix, str);
     dam_free(str);
     s->corpus_tokens = (int64_t)rnum(r, gm, gpath, "corpus_tokens", 0, 9007199254740992.0);
@@ -356,12 +316,12 @@ static void read_record(preader *r, hid_t g, const char *name, int L, int H, pat
     char where[800];
     for (int i = 0; i < n; i++) {
         snprintf(where, sizeof where, "%s (layer %d head %d)", gpath, i / H, i % H);
-        if (pcl[i] < 1 || pcl[i] > P) pfail(r, where, "pcl %d is outside [1, %d]", pcl[i], P);
+        if (pcl[i] < 1 || pcl[i] > P) results_read_fail(r, where, "pcl %d is outside [1, %d]", pcl[i], P);
         if (nd[i] < 0 || nd[i] > pcl[i] || nc[i] < 0 || nc[i] > pcl[i])
-            pfail(r, where, "n_diagonals %d / n_columns %d outside [0, %d]", nd[i], nc[i], pcl[i]);
+            results_read_fail(r, where, "n_diagonals %d / n_columns %d outside [0, %d]", nd[i], nc[i], pcl[i]);
         if (!(out->lambda[i] >= -5 && out->lambda[i] <= 5) || !(out->tau[i] >= 0) || !(out->mu[i] >= 0 && out->mu[i] <= 1) ||
             out->min_cells[i] < 0 || out->min_cells[i] > pcl[i])
-            pfail(r, where, "lambda %g, tau %g, mu %g or min_pattern_cells %d out of range", out->lambda[i], out->tau[i],
+            results_read_fail(r, where, "lambda %g, tau %g, mu %g or min_pattern_cells %d out of range", out->lambda[i], out->tau[i],
                   out->mu[i], out->min_cells[i]);
         td += (hsize_t)nd[i], tc += (hsize_t)nc[i];
     }
@@ -383,20 +343,20 @@ static void read_record(preader *r, hid_t g, const char *name, int L, int H, pat
                 for (int t = 0; t < 8; t++) {
                     if (!((v >> t) & 1)) continue;
                     const int j = 8 * b + t;
-                    if (j > row || row >= Lh) pfail(r, where, "bit (%d, %d) is set outside the causal %d x %d mask", row, j, Lh, Lh);
+                    if (j > row || row >= Lh) results_read_fail(r, where, "bit (%d, %d) is set outside the causal %d x %d mask", row, j, Lh, Lh);
                     hd->mask[(size_t)row * W + j / 64] |= 1ull << (j % 64);
                     set++;
                 }
             }
         hd->density = (double)set / ((double)Lh * (Lh + 1) / 2.0);
         if (!(fabs(hd->density - dens[i]) <= 1e-12))
-            pfail(r, where, "density %.17g disagrees with the mask (%.17g)", dens[i], hd->density);
+            results_read_fail(r, where, "density %.17g disagrees with the mask (%.17g)", dens[i], hd->density);
         const int32_t *lists[2] = {diags + td, cols + tc};
         const int counts[2] = {nd[i], nc[i]};
         for (int k = 0; k < 2; k++)
             for (int e = 0; e < counts[k]; e++)
                 if (lists[k][e] < 0 || lists[k][e] >= Lh || (e > 0 && lists[k][e] <= lists[k][e - 1]))
-                    pfail(r, where, "%s of the head are not sorted, unique and inside [0, %d)", k ? "columns" : "diagonals", Lh);
+                    results_read_fail(r, where, "%s of the head are not sorted, unique and inside [0, %d)", k ? "columns" : "diagonals", Lh);
         dam_head_set_diags(hd, lists[0], nd[i]);
         dam_head_set_cols(hd, lists[1], nc[i]);
         td += (hsize_t)nd[i], tc += (hsize_t)nc[i];
@@ -416,7 +376,7 @@ static void read_record(preader *r, hid_t g, const char *name, int L, int H, pat
 
 void results_read_patterns_h5(const char *path, run_data *d) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    preader rd = {path, -1}, *r = &rd;
+    results_reader rd = {path, -1, 0}, *r = &rd;
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open: damaged HDF5 file", path);
     if (H5Lexists(r->file, "patterns", H5P_DEFAULT) <= 0) { /* schema 1.0: none stored */
@@ -424,25 +384,25 @@ void results_read_patterns_h5(const char *path, run_data *d) {
         return;
     }
     hid_t g = H5Gopen2(r->file, "patterns", H5P_DEFAULT);
-    if (g < 0) pfail(r, "/patterns", "is not a group");
-    if (H5Aexists(g, "methods") <= 0) pfail(r, "/patterns attribute methods", "missing");
+    if (g < 0) results_read_fail(r, "/patterns", "is not a group");
+    if (H5Aexists(g, "methods") <= 0) results_read_fail(r, "/patterns attribute methods", "missing");
     hid_t a = H5Aopen(g, "methods", H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
     if (H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0)
-        pfail(r, "/patterns attribute methods", "is not a variable-length string array");
+        results_read_fail(r, "/patterns attribute methods", "is not a variable-length string array");
     hssize_t n = H5Sget_simple_extent_npoints(sp);
     char **names = dam_calloc((size_t)n + 1, sizeof(char *), "patterns names");
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, H5T_VARIABLE);
     H5Tset_cset(mt, H5Tget_cset(t));
-    if (n > 0 && H5Aread(a, mt, names) < 0) pfail(r, "/patterns attribute methods", "cannot read");
+    if (n > 0 && H5Aread(a, mt, names) < 0) results_read_fail(r, "/patterns attribute methods", "cannot read");
     H5Tclose(mt); H5Sclose(sp); H5Tclose(t); H5Aclose(a);
     H5G_info_t info;
     if (H5Gget_info(g, &info) < 0 || info.nlinks != (hsize_t)n)
-        pfail(r, "/patterns attribute methods", "lists %lld names but the group has %llu members", (long long)n,
+        results_read_fail(r, "/patterns attribute methods", "lists %lld names but the group has %llu members", (long long)n,
               (unsigned long long)info.nlinks);
     for (hssize_t i = 0; i < n; i++) {
         const char *name = names[i] ? names[i] : "";
-        if (!run_data_find_method(d, name)) pfail(r, "/patterns", "%s is not a method of the run (/runs attribute methods)", name);
+        if (!run_data_find_method(d, name)) results_read_fail(r, "/patterns", "%s is not a method of the run (/runs attribute methods)", name);
         pattern_record p;
         read_record(r, g, name, d->model.n_layers, d->model.n_heads, &p);
         method_info *mi = (method_info *)run_data_find_method(d, name);

@@ -56,25 +56,16 @@ PY
 grep -q '"truncation": "middle_context"' <(h5dump -d /config "$tmp/ld.h5" 2>/dev/null | sed 's/\\"/"/g') && ok || bad "truncation policy not in /config"
 
 # bad input: exit 2, one line naming the key / file, no results file written
-expect() { # NAME PATTERN CONFIG_TEXT
-    local name="$1" pattern="$2" text="$3"
-    printf '%s' "$text" >"$tmp/bad.json"
-    rm -f "$tmp/bad.h5" "$tmp/bad.h5.journal"
-    "$dam" run "$tmp/bad.json" -o "$tmp/bad.h5" >/dev/null 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE -- "$pattern" "$tmp/err" && [ ! -e "$tmp/bad.h5" ] && [ ! -e "$tmp/bad.h5.journal" ]; then ok
-    else bad "$name: exit $rc: $(head -c 300 "$tmp/err")"; fi
-}
 M='"methods": [{"method": "full"}]'
-expect unknown_dataset "workloads\[0\]\.datasets\[0\]: \"hotpot\" is not a LongBench dataset" \
+expect_run_error unknown_dataset "workloads\[0\]\.datasets\[0\]: \"hotpot\" is not a LongBench dataset" \
     "{\"workloads\": [{\"task\": \"longbench\", \"datasets\": [\"hotpot\"]}], $M}"
-expect max_new "workloads\[0\]\.max_new_tokens: does not apply to lveval" \
+expect_run_error max_new "workloads\[0\]\.max_new_tokens: does not apply to lveval" \
     "{\"workloads\": [{\"task\": \"lveval\", \"datasets\": [\"factrecall_en\"], \"levels\": [\"16k\"], \"max_new_tokens\": 5}], $M}"
-expect missing_dir "workloads\[0\]\.data_dir $tmp/nowhere" \
+expect_run_error missing_dir "workloads\[0\]\.data_dir $tmp/nowhere" \
     "{\"workloads\": [{\"task\": \"longbench\", \"datasets\": [\"trec\"], \"data_dir\": \"$tmp/nowhere\"}], $M}"
-expect malformed "malformed/bad_json/hotpotqa\.jsonl:2: malformed JSON line" \
+expect_run_error malformed "malformed/bad_json/hotpotqa\.jsonl:2: malformed JSON line" \
     "{\"workloads\": [{\"task\": \"longbench\", \"datasets\": [\"hotpotqa\"], \"data_dir\": \"tests/fixtures/longbench/malformed/bad_json\"}], $M}"
-expect missing_level "lveval/factrecall_en_32k\.jsonl: cannot open" \
+expect_run_error missing_level "lveval/factrecall_en_32k\.jsonl: cannot open" \
     "{\"workloads\": [{\"task\": \"lveval\", \"datasets\": [\"factrecall_en\"], \"levels\": [\"32k\"], \"data_dir\": \"tests/fixtures/lveval\"}], $M}"
 
 echo "longdoc_run                  $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"

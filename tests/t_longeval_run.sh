@@ -15,11 +15,8 @@ if [ ! -d "$shared/longeval" ] || [ ! -d "$shared/wordlists/wonderwords" ]; then
     echo "longeval_run                 skipped (no $shared/longeval or $shared/wordlists/wonderwords)"
     exit 0
 fi
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0; n=0
-ok() { n=$((n + 1)); }
-bad() { n=$((n + 1)); fail=$((fail + 1)); echo "FAIL longeval_run/$1"; }
+test_name=longeval_run
+source "$(dirname "$0")/lib.sh"
 
 cat >"$tmp/le.json" <<JSON
 {"model": "smollm2-135m", "seed": 1, "output": "$tmp/le.h5",
@@ -60,50 +57,41 @@ sha="$(h5dump -d /examples/longeval_lines/ids_sha256 "$tmp/le.h5" 2>/dev/null | 
 [ "$sha" -eq 2 ] && ok || bad "ids_sha256: $sha hashes, want 2"
 
 # bad input: exit 2, one line naming the key / file, no results file written
-expect() { # NAME PATTERN CONFIG_TEXT
-    local name="$1" pattern="$2" text="$3"
-    printf '%s' "$text" >"$tmp/bad.json"
-    rm -f "$tmp/bad.h5" "$tmp/bad.h5.journal"
-    "$dam" run "$tmp/bad.json" -o "$tmp/bad.h5" >/dev/null 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE -- "$pattern" "$tmp/err" && [ ! -e "$tmp/bad.h5" ] && [ ! -e "$tmp/bad.h5.journal" ]; then ok
-    else bad "$name: exit $rc: $(head -c 300 "$tmp/err")"; fi
-}
 M='"methods": [{"method": "full"}]'
 WD="\"words_dir\": \"$shared/wordlists/wonderwords\""
 DD="\"data_dir\": \"$shared/longeval\""
-expect file_lengths "workloads\[0\]\.lengths: does not apply to LongEval test-case files" \
+expect_run_error file_lengths "workloads\[0\]\.lengths: does not apply to LongEval test-case files" \
     "{\"workloads\": [{\"task\": \"longeval_lines\", \"source\": \"file\", \"num_lines\": [200], \"lengths\": [512], $DD}], $M}"
-expect bad_source "workloads\[0\]\.source: \"web\" is not one of: generate, file" \
+expect_run_error bad_source "workloads\[0\]\.source: \"web\" is not one of: generate, file" \
     "{\"workloads\": [{\"task\": \"longeval_lines\", \"source\": \"web\", \"lengths\": [512]}], $M}"
-expect bad_prompt "workloads\[0\]\.prompt: \"raw\" is not one of: completion, chat" \
+expect_run_error bad_prompt "workloads\[0\]\.prompt: \"raw\" is not one of: completion, chat" \
     "{\"workloads\": [{\"task\": \"longeval_topics\", \"num_topics\": [1], \"prompt\": \"raw\"}], $M}"
-expect passkey_key "workloads\[0\]\.num_lines: only applies to the longeval tasks" \
+expect_run_error passkey_key "workloads\[0\]\.num_lines: only applies to the longeval tasks" \
     "{\"workloads\": [{\"task\": \"passkey\", \"lengths\": [512], \"num_lines\": [200]}], $M}"
-expect topics_key "workloads\[0\]\.num_lines: only applies to task longeval_lines" \
+expect_run_error topics_key "workloads\[0\]\.num_lines: only applies to task longeval_lines" \
     "{\"workloads\": [{\"task\": \"longeval_topics\", \"num_topics\": [1], \"num_lines\": [200]}], $M}"
-expect no_sizes "workloads\[0\]\.num_topics: required key is missing" \
+expect_run_error no_sizes "workloads\[0\]\.num_topics: required key is missing" \
     "{\"workloads\": [{\"task\": \"longeval_topics\", $DD}], $M}"
-expect gen_data_dir "workloads\[0\]\.data_dir: only applies to source \"file\"" \
+expect_run_error gen_data_dir "workloads\[0\]\.data_dir: only applies to source \"file\"" \
     "{\"workloads\": [{\"task\": \"longeval_lines\", \"lengths\": [512], $DD}], $M}"
-expect missing_data_dir "workloads\[0\]\.data_dir $tmp/nowhere" \
+expect_run_error missing_data_dir "workloads\[0\]\.data_dir $tmp/nowhere" \
     "{\"workloads\": [{\"task\": \"longeval_topics\", \"num_topics\": [1], \"data_dir\": \"$tmp/nowhere\"}], $M}"
-expect missing_words "workloads\[0\]\.words_dir $tmp/nowhere" \
+expect_run_error missing_words "workloads\[0\]\.words_dir $tmp/nowhere" \
     "{\"workloads\": [{\"task\": \"longeval_lines\", \"lengths\": [512], \"words_dir\": \"$tmp/nowhere\"}], $M}"
-expect missing_file "lines/123_lines\.jsonl\.gz: cannot open" \
+expect_run_error missing_file "lines/123_lines\.jsonl\.gz: cannot open" \
     "{\"workloads\": [{\"task\": \"longeval_lines\", \"source\": \"file\", \"num_lines\": [123], $DD}], $M}"
-expect too_short "longeval_lines: length 64 is too small for one line" \
+expect_run_error too_short "longeval_lines: length 64 is too small for one line" \
     "{\"workloads\": [{\"task\": \"longeval_lines\", \"lengths\": [64], $WD}], $M}"
-expect too_many "1_topics\.jsonl\.gz: has 50 cases, samples asks for 51" \
+expect_run_error too_many "1_topics\.jsonl\.gz: has 50 cases, samples asks for 51" \
     "{\"workloads\": [{\"task\": \"longeval_topics\", \"num_topics\": [1], \"samples\": 51, $DD}], $M}"
 mkdir -p "$tmp/le/lines"
 printf '{"random_idx": ["a-b", 0], "expected_number": 3, "num_lines": 1, "prompt": "line a-b: x"}\n{"prompt": \n' | gzip >"$tmp/le/lines/1_lines.jsonl.gz"
-expect malformed_line "le/lines/1_lines\.jsonl\.gz:2: malformed JSON line" \
+expect_run_error malformed_line "le/lines/1_lines\.jsonl\.gz:2: malformed JSON line" \
     "{\"workloads\": [{\"task\": \"longeval_lines\", \"source\": \"file\", \"num_lines\": [1], \"data_dir\": \"$tmp/le\"}], $M}"
 
 mkdir -p "$tmp/le/topics"
 printf '{"test_id": 0, "prompt": "the topic of x", "topics": ["X"]}\n' | gzip >"$tmp/le/topics/1_topics.jsonl.gz"
-expect no_topic_names "le/topics/topics\.txt: cannot open the topic names" \
+expect_run_error no_topic_names "le/topics/topics\.txt: cannot open the topic names" \
     "{\"workloads\": [{\"task\": \"longeval_topics\", \"num_topics\": [1], \"data_dir\": \"$tmp/le\"}], $M}"
 
 echo "longeval_run                 $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"

@@ -74,27 +74,18 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "other.h5: inspect --ruler: the file holds no RULER task" "$tmp/err" && ok || bad "inspect --ruler without RULER tasks: exit $rc: $(cat "$tmp/err")"
 
 # bad input: exit 2, one line naming the key / file, no results file written
-expect() { # NAME PATTERN CONFIG_TEXT
-    local name="$1" pattern="$2" text="$3"
-    printf '%s' "$text" >"$tmp/bad.json"
-    rm -f "$tmp/bad.h5" "$tmp/bad.h5.journal"
-    "$dam" run "$tmp/bad.json" -o "$tmp/bad.h5" >/dev/null 2>"$tmp/err"
-    local rc=$?
-    if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE -- "$pattern" "$tmp/err" && [ ! -e "$tmp/bad.h5" ] && [ ! -e "$tmp/bad.h5.journal" ]; then ok
-    else bad "$name: exit $rc: $(head -c 300 "$tmp/err")"; fi
-}
 M='"methods": [{"method": "full"}]'
 W="\"words_dir\": \"$words\""
-expect depths "workloads\[0\]\.depths: does not apply to ruler" \
+expect_run_error depths "workloads\[0\]\.depths: does not apply to ruler" \
     "{\"workloads\": [{\"task\": \"ruler\", \"tasks\": [\"fwe\"], \"lengths\": [512], \"depths\": [0.5]}], $M}"
-expect no_qa_file "workloads\[0\]\.qa_file $tmp/none\.jsonl\.gz: No such file" \
+expect_run_error no_qa_file "workloads\[0\]\.qa_file $tmp/none\.jsonl\.gz: No such file" \
     "{\"workloads\": [{\"task\": \"ruler\", \"tasks\": [\"qa_nq\"], \"lengths\": [512], \"qa_file\": \"$tmp/none.jsonl.gz\"}], $M}"
-expect no_words "workloads\[0\]\.words_dir $tmp/nowhere" \
+expect_run_error no_words "workloads\[0\]\.words_dir $tmp/nowhere" \
     "{\"workloads\": [{\"task\": \"ruler\", \"tasks\": [\"cwe\"], \"lengths\": [512], \"words_dir\": \"$tmp/nowhere\"}], $M}"
-expect vt_short "ruler vt: length 512 is too small: the smallest prompt \(5 noise lines\) has [0-9]+ tokens, plus 30 to generate" \
+expect_run_error vt_short "ruler vt: length 512 is too small: the smallest prompt \(5 noise lines\) has [0-9]+ tokens, plus 30 to generate" \
     "{\"workloads\": [{\"task\": \"ruler\", \"tasks\": [\"vt\"], \"lengths\": [512]}], $M}"
 printf '{"question": "q", "answers": "a", "ctxs": [{"title": "t", "text": "x"}]}\n' >"$tmp/bad_nq.jsonl"
-expect bad_nq "bad_nq\.jsonl:1: key \"answers\" must be a non-empty array" \
+expect_run_error bad_nq "bad_nq\.jsonl:1: key \"answers\" must be a non-empty array" \
     "{\"workloads\": [{\"task\": \"ruler\", \"tasks\": [\"qa_nq\"], \"lengths\": [512], \"qa_file\": \"$tmp/bad_nq.jsonl\"}], $M}"
 
 echo "ruler_run                    $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"

@@ -29,35 +29,11 @@
 #include "harness/config.h"
 #include "model/llama.h"
 #include "test.h"
+#include "test_child.h"
 
 static char tmpdir[] = "/tmp/test_longdoc_XXXXXX";
 #define FIX "tests/fixtures"
 
-/* Runs f(arg) in a child with stderr to a file; returns the exit status (-1 if it did not exit),
- * the first stderr line in msg and the number of stderr lines in *lines. */
-static int child(void (*f)(const void *), const void *arg, char *msg, size_t cap, int *lines) {
-    char errpath[256];
-    snprintf(errpath, sizeof errpath, "%s/stderr", tmpdir);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (freopen(errpath, "w", stderr) == NULL) _exit(99);
-        f(arg);
-        _exit(0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    msg[0] = 0;
-    *lines = 0;
-    FILE *fp = fopen(errpath, "r");
-    char buf[2048];
-    while (fp && fgets(buf, sizeof buf, fp)) {
-        if (*lines == 0) snprintf(msg, cap, "%.1000s", buf);
-        (*lines)++;
-    }
-    if (fp) fclose(fp);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static double f1_of(const char *pred, const char *gold) { return lb_qa_f1(pred, gold); }
 
@@ -210,7 +186,7 @@ static void test_message(void) {
 
 /* ---- config ---------------------------------------------------------------------------------- */
 
-static void parse_only(const void *text) {
+static void parse_only(const char *text) {
     run_config c;
     config_parse(text, "t.json", NULL, 0, &c);
 }
@@ -218,7 +194,7 @@ static void parse_only(const void *text) {
 static void expect_config_error(const char *workload, const char *want) {
     char text[1024], msg[1024];
     snprintf(text, sizeof text, "{\"workloads\": [%s], \"methods\": [{\"method\": \"full\"}]}", workload);
-    int lines, st = child(parse_only, text, msg, sizeof msg, &lines);
+    int lines, st = test_child(parse_only, text, tmpdir, msg, sizeof msg, &lines);
     CHECK(st == 2 && lines == 1 && strstr(msg, want), "%s: exit %d: %s", workload, st, msg);
 }
 
@@ -276,10 +252,10 @@ static void build_free(example *ex, int n) {
     dam_free(ex);
 }
 
-static void build_cfg(const void *arg) {
+static void build_cfg(const char *arg) { /* arg: a workload_cfg * passed as const char * */
     example *ex;
     int n;
-    longdoc_build(arg, g_model, &ex, &n);
+    longdoc_build((const workload_cfg *)(const void *)arg, g_model, &ex, &n);
 }
 
 static char *decode(const int32_t *ids, int n) { return tok_decode(g_model->tok, ids, n, true); }
@@ -482,7 +458,7 @@ static void test_truncation(void) {
     w.truncation = "middle_context";
     w.max_length = 64;
     char msgbuf[1024];
-    int lines, st = child(build_cfg, &w, msgbuf, sizeof msgbuf, &lines);
+    int lines, st = test_child(build_cfg, (const char *)(const void *)&w, tmpdir, msgbuf, sizeof msgbuf, &lines);
     CHECK(st == 2 && lines == 1 && strstr(msgbuf, "trunc/hotpotqa.jsonl:1: max_length 64 cannot hold this prompt"),
           "tiny max_length: exit %d: %s", st, msgbuf);
     dam_free(b), dam_free(a), dam_free(c), dam_free(ctx), dam_free(in);
@@ -513,7 +489,7 @@ static void test_files(void) {
     char msg[1024];
     int lines, st;
     w.samples = 5;
-    st = child(build_cfg, &w, msg, sizeof msg, &lines);
+    st = test_child(build_cfg, (const char *)(const void *)&w, tmpdir, msg, sizeof msg, &lines);
     CHECK(st == 2 && lines == 1 && strstr(msg, "hotpotqa.jsonl: has 3 records, samples asks for 5"), "samples: exit %d: %s", st, msg);
     /* a gzip'd file when the plain one is absent */
     char dir[256], path[300];
@@ -533,7 +509,7 @@ static void test_files(void) {
     build_free(ex, n);
     /* a missing file */
     w.data_dir = tmpdir;
-    st = child(build_cfg, &w, msg, sizeof msg, &lines);
+    st = test_child(build_cfg, (const char *)(const void *)&w, tmpdir, msg, sizeof msg, &lines);
     CHECK(st == 2 && lines == 1 && strstr(msg, "/hotpotqa.jsonl: cannot open"), "missing file: exit %d: %s", st, msg);
 }
 
@@ -558,7 +534,7 @@ static void test_malformed(void) {
         char *ds[] = {(char *)cases[i].dataset}, *lvl[] = {"16k"};
         workload_cfg w = base_cfg(cases[i].task, dir, ds, 1, lvl, strcmp(cases[i].task, "lveval") == 0);
         w.longbench_e = cases[i].e;
-        int lines, st = child(build_cfg, &w, msg, sizeof msg, &lines);
+        int lines, st = test_child(build_cfg, (const char *)(const void *)&w, tmpdir, msg, sizeof msg, &lines);
         CHECK(st == 2 && lines == 1 && strstr(msg, cases[i].want), "%s: exit %d, %d lines: %s", cases[i].dir, st, lines, msg);
     }
 }

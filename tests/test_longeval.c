@@ -29,6 +29,7 @@
 #include "harness/config.h"
 #include "model/llama.h"
 #include "test.h"
+#include "test_child.h"
 
 static char tmpdir[] = "/tmp/test_longeval_XXXXXX";
 
@@ -44,31 +45,6 @@ static void write_file(const char *path, const char *text, int gzip) {
     }
 }
 
-/* Runs f(arg) in a child with stderr to a file; returns the exit status (-1 if it did not exit)
- * and the first line of stderr in msg, the number of stderr lines in *lines. */
-static int child(void (*f)(const char *), const char *arg, char *msg, size_t cap, int *lines) {
-    char errpath[256];
-    snprintf(errpath, sizeof errpath, "%s/stderr", tmpdir);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (freopen(errpath, "w", stderr) == NULL) _exit(99);
-        f(arg);
-        _exit(0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    msg[0] = 0;
-    *lines = 0;
-    FILE *fp = fopen(errpath, "r");
-    char buf[1024];
-    while (fp && fgets(buf, sizeof buf, fp)) {
-        if (*lines == 0) snprintf(msg, cap, "%s", buf);
-        (*lines)++;
-    }
-    if (fp) fclose(fp);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void load_lines(const char *path) {
     int n;
@@ -87,7 +63,7 @@ static void expect_bad(void (*loader)(const char *), const char *name, const cha
     char path[256], msg[1024];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     if (text) write_file(path, text, 1);
-    int lines, st = child(loader, path, msg, sizeof msg, &lines);
+    int lines, st = test_child(loader, path, tmpdir, msg, sizeof msg, &lines);
     CHECK(st == 2 && lines == 1 && strstr(msg, name) && strstr(msg, want), "%s: exit %d, %d lines: %s", name, st, lines, msg);
 }
 
@@ -415,7 +391,7 @@ static void test_with_model(void) {
     int tiny[1] = {64};
     g_cfg = w, g_cfg.lengths = tiny;
     char msg[1024];
-    int lines, st = child(build_only, NULL, msg, sizeof msg, &lines);
+    int lines, st = test_child(build_only, NULL, tmpdir, msg, sizeof msg, &lines);
     CHECK(st == 2 && lines == 1 && strstr(msg, "length 64 is too small for one line"), "tiny length: exit %d: %s", st, msg);
 
     /* chat style on a topics file: the message is SmolLM2's ChatML user turn */
@@ -472,7 +448,7 @@ static void test_with_model(void) {
     dam_free(ex);
     /* the file asks for more cases than it has */
     g_cfg = wt, g_cfg.samples = 3;
-    st = child(build_only, NULL, msg, sizeof msg, &lines);
+    st = test_child(build_only, NULL, tmpdir, msg, sizeof msg, &lines);
     CHECK(st == 2 && lines == 1 && strstr(msg, "2_topics.jsonl.gz: has 1 cases, samples asks for 3"), "samples: exit %d: %s", st, msg);
     llama_free(m);
 }

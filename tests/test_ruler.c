@@ -37,6 +37,7 @@
 #include "harness/summary_ruler.h"
 #include "model/llama.h"
 #include "test.h"
+#include "test_child.h"
 
 static char tmpdir[] = "/tmp/test_ruler_XXXXXX";
 
@@ -54,36 +55,11 @@ static char *path_in(const char *name) {
     return p;
 }
 
-/* Runs f(arg) in a child with stderr to a file; returns the exit status and the first stderr
- * line in msg, the number of stderr lines in *lines. */
-static int child(void (*f)(const char *), const char *arg, char *msg, size_t cap, int *lines) {
-    char errpath[600];
-    snprintf(errpath, sizeof errpath, "%s/stderr", tmpdir);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (freopen(errpath, "w", stderr) == NULL) _exit(99);
-        f(arg);
-        _exit(0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    msg[0] = 0;
-    *lines = 0;
-    FILE *fp = fopen(errpath, "r");
-    char buf[2048];
-    while (fp && fgets(buf, sizeof buf, fp)) {
-        if (*lines == 0) snprintf(msg, cap, "%s", buf);
-        (*lines)++;
-    }
-    if (fp) fclose(fp);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Expects f(arg) to exit 2 with one stderr line containing every one of want[] (NULL-ended). */
 static void expect_exit2(const char *what, void (*f)(const char *), const char *arg, const char *const *want) {
     char msg[2048];
-    int lines, st = child(f, arg, msg, sizeof msg, &lines);
+    int lines, st = test_child(f, arg, tmpdir, msg, sizeof msg, &lines);
     int ok = st == 2 && lines == 1;
     for (int i = 0; want[i]; i++) ok &= strstr(msg, want[i]) != NULL;
     CHECK(ok, "%s: exit %d, %d lines: %s", what, st, lines, msg);
