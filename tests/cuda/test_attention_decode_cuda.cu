@@ -25,29 +25,9 @@
 #include "kernels/cuda/cuda_check.h"
 #include "tests/test.h"
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint64_t next_u64(void) {  // xorshift64*
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 2685821657736338717ull;
-}
-static double urand(void) { return (double)(next_u64() >> 11) / (double)(1ull << 53) * 2.0 - 1.0; }  // [-1, 1)
-static int irand(int n) { return n <= 0 ? 0 : (int)((next_u64() >> 33) % (uint64_t)n); }
-
-static uint16_t f2bf(float f) {  // round to nearest even
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-static double bf2d(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
+#define TEST_RNG_SEED 0x2545F4914F6CDD1Dull
+#include "tests/cuda/test_util.h"  // rng, urand, irand, f2bf, bf2f
+static double bf2d(uint16_t b) { return bf2f(b); }
 
 static double worst_abs, worst_rel;
 static long cases_run;
