@@ -132,9 +132,12 @@ static longdoc_ids middle_context(const prompt_style *st, const char *tmpl, cons
     int32_t *pre_ids = encode(t, pre, false, special, &n_pre), *post_ids = encode(t, post, false, special, &n_post);
     int32_t *ctx = encode(t, context, false, false, &n_ctx);
     const int budget = max_length - n_sp - n_pre - n_post;
-    if (budget < 2)
+    if (budget < 2) {
+        const int need = n_sp + n_pre + n_post; /* free first: the sanitizer build checks leaks at exit */
+        dam_free(sp), dam_free(pre_ids), dam_free(post_ids), dam_free(ctx);
         dam_die(DAM_EXIT_INPUT, "%s: max_length %d cannot hold this prompt: without its context it has %d tokens", where,
-                max_length, n_sp + n_pre + n_post);
+                max_length, need);
+    }
     append(&r.ids, &r.n, sp, lead);
     append(&r.ids, &r.n, pre_ids, n_pre);
     if (n_ctx <= budget) {
