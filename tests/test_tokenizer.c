@@ -3,7 +3,7 @@
  * Reference data, written by tests/fixtures/gen/make_tokenizer_cases.py from llama.cpp
  * (llama-cpp-python 0.3.36):
  *   tests/fixtures/tokenizer_cases.json        byte-level BPE, the default model (SmolLM2);
- *   tests/fixtures/tokenizer_cases_spm_small.json  SentencePiece BPE on tests/fixtures/spm_small_vocab.gguf,
+ *   tests/fixtures/tokenizer_cases_spm_small.json  SentencePiece BPE on tests/fixtures/spm_small_vocab.json (written as a GGUF at run time),
  *                                              a 2,107-token vocabulary cut from Gemma-3's (committed:
  *                                              always runs);
  *   tests/fixtures/tokenizer_cases_gemma3.json SentencePiece BPE, Gemma-3-270M's full vocabulary (runs
@@ -38,6 +38,7 @@
 #define MODEL_PATH "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define FIXTURE_PATH "tests/fixtures/tokenizer_cases.json"
 #define SPM_SMALL_FIXTURE "tests/fixtures/tokenizer_cases_spm_small.json"
+#define SPM_SMALL_VOCAB "tests/fixtures/spm_small_vocab.json"
 #define GEMMA3_FIXTURE "tests/fixtures/tokenizer_cases_gemma3.json"
 
 static double now_s(void) {
@@ -330,6 +331,49 @@ static json_t *load_fixture(const char *path) {
     return fx;
 }
 
+/* Writes the vocabulary-only GGUF (v3, no tensors) of the JSON vocabulary fixture `json_path`
+ * (tests/fixtures/spm_small_vocab.json: key -> string, integer (uint32), boolean, or the arrays
+ * tokenizer.ggml.tokens (strings), scores (float32) and token_type (int32)) to `out`, so no binary
+ * file is committed. Returns 0, or -1 if the fixture cannot be read. */
+static void put_u32(FILE *fp, uint32_t v) { fwrite(&v, 4, 1, fp); }
+static void put_u64(FILE *fp, uint64_t v) { fwrite(&v, 8, 1, fp); }
+static void put_str(FILE *fp, const char *s) { put_u64(fp, strlen(s)); fwrite(s, 1, strlen(s), fp); }
+static int write_vocab_gguf(const char *json_path, const char *out) {
+    json_t *v = json_load_file(json_path, 0, NULL);
+    if (!json_is_object(v)) return -1;
+    FILE *fp = fopen(out, "wb");
+    if (!fp) return -1;
+    fwrite("GGUF", 1, 4, fp);
+    put_u32(fp, 3);
+    put_u64(fp, 0); /* tensors */
+    put_u64(fp, json_object_size(v) - (json_object_get(v, "note") ? 1 : 0));
+    const char *key;
+    json_t *x;
+    json_object_foreach(v, key, x) {
+        if (strcmp(key, "note") == 0) continue;
+        put_str(fp, key);
+        if (json_is_string(x)) put_u32(fp, 8), put_str(fp, json_string_value(x));
+        else if (json_is_boolean(x)) put_u32(fp, 7), fputc(json_is_true(x), fp);
+        else if (json_is_integer(x)) put_u32(fp, 4), put_u32(fp, (uint32_t)json_integer_value(x));
+        else {
+            const int strs = strcmp(key, "tokenizer.ggml.tokens") == 0, f32 = strcmp(key, "tokenizer.ggml.scores") == 0;
+            put_u32(fp, 9);
+            put_u32(fp, strs ? 8 : f32 ? 6 : 5);
+            put_u64(fp, json_array_size(x));
+            size_t i;
+            json_t *e;
+            json_array_foreach(x, i, e) {
+                if (strs) put_str(fp, json_string_value(e));
+                else if (f32) { float f = (float)json_number_value(e); fwrite(&f, 4, 1, fp); }
+                else { int32_t k = (int32_t)json_integer_value(e); fwrite(&k, 4, 1, fp); }
+            }
+        }
+    }
+    fclose(fp);
+    json_decref(v);
+    return 0;
+}
+
 /* The SentencePiece fixtures: the small committed vocabulary always, Gemma-3's when present. */
 static void check_spm(void) {
     const char *paths[2] = {SPM_SMALL_FIXTURE, GEMMA3_FIXTURE};
@@ -338,6 +382,13 @@ static void check_spm(void) {
         if (!fx) continue;
         const char *model = json_string_value(json_object_get(fx, "model_path"));
         CHECK(model != NULL, "%s: no model_path", paths[k]);
+        char small[64] = "/tmp/spm_small_vocab_XXXXXX";
+        if (k == 0) { /* the small vocabulary is committed as JSON and written out as a GGUF here */
+            int fd = mkstemp(small);
+            if (fd >= 0) close(fd);
+            CHECK(fd >= 0 && write_vocab_gguf(SPM_SMALL_VOCAB, small) == 0, "cannot write %s from %s", small, SPM_SMALL_VOCAB);
+            model = small;
+        }
         if (model && access(model, R_OK) != 0) {
             CHECK(k == 1, "%s is missing (it is committed)", model);
             printf("skip: %s absent (scripts/fetch-model.sh gemma3-270m): Gemma-3 tokenizer cases not run\n", model);
@@ -354,6 +405,7 @@ static void check_spm(void) {
             gguf_close(f);
             CHECK(dam_mem_in_use() == mem0, "%s: %zu bytes still allocated", model, dam_mem_in_use() - mem0);
         }
+        if (k == 0) unlink(small);
         json_decref(fx);
     }
 }
