@@ -284,15 +284,9 @@ static void build_record(const file_ctx *f, json_t *o, const char *path, int lin
     char *gold = concat(space ? " " : "", answers[0]);
     e->answer_ids = prompt_text_ids(st->tok, gold, &e->n_answer);
     dam_free(gold), dam_free(msg);
-    json_t *arr = json_array();
-    for (int i = 0; i < n_ans; i++) json_array_append_new(arr, json_string(answers[i]));
-    char *text = json_dumps(arr, 0);
-    json_decref(arr);
-    e->rec.answer = dam_strdup(text, "answer");
-    free(text);
-    e->refs = answers, e->n_refs = n_ans;
     e->rec.task = dam_strdup(task, "task");
     e->rec.index = next_index(l, task);
+    example_set_refs(e, answers, n_ans);
     e->rec.target_len = f->w->max_length;
     e->rec.n_tokens = e->n;
     e->rec.n_truncated = p.n_cut;

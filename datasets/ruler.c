@@ -250,11 +250,10 @@ void ruler_build(const workload_cfg *w, const llama_model *m, uint64_t seed, exa
                 e->rec.n_tokens = e->n;
                 e->rec.depth = x.depth;
                 e->rec.sample = s;
-                e->rec.answer = ruler_refs_json(x.refs, x.n_refs);
                 ids_sha256(e->ids, e->n, e->rec.ids_sha256);
                 e->answer_ids = prompt_text_ids(m->tok, x.gold, &e->n_answer);
                 e->max_new = T;
-                e->refs = x.refs, e->n_refs = x.n_refs;
+                example_set_refs(e, x.refs, x.n_refs);
                 x.refs = NULL, x.n_refs = 0;
                 ruler_inst_free(&x);
             }

@@ -256,14 +256,3 @@ char *ruler_join_list(char *const *items, int n) {
     }
     return ruler_str_take(&b);
 }
-
-char *ruler_refs_json(char *const *refs, int n) {
-    json_t *a = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(a, json_string(refs[i]));
-    char *dump = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    if (dump == NULL) dam_die(DAM_EXIT_INPUT, "ruler: a reference is not valid UTF-8");
-    char *s = dam_strdup(dump, "answer");
-    free(dump);
-    return s;
-}

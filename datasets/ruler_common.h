@@ -105,7 +105,5 @@ void ruler_inst_free(ruler_inst *x);
  * ', and ' + x[-1], as its multi-key query). dam_malloc'd. */
 char *ruler_join_list(char *const *items, int n);
 
-/* The refs array as compact JSON text (rec.answer). dam_malloc'd. */
-char *ruler_refs_json(char *const *refs, int n);
 
 #endif

@@ -55,20 +55,16 @@ static int32_t *passkey_fit(const tokenizer *t, int key, int length, double dept
     return best;
 }
 
-void example_set_refs(example *e, const char *const *refs, int n_refs) {
-    e->refs = dam_calloc(n_refs ? n_refs : 1, sizeof(char *), "references");
+void example_set_refs(example *e, char **refs, int n_refs) {
     json_t *arr = json_array();
-    for (int i = 0; i < n_refs; i++) {
-        e->refs[i] = dam_strdup(refs[i], "reference");
-        json_array_append_new(arr, json_string(refs[i]));
-    }
-    e->n_refs = n_refs;
-    char *text = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
+    for (int i = 0; i < n_refs; i++) json_array_append_new(arr, json_string(refs[i]));
+    char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (text == NULL) dam_die(DAM_EXIT_INPUT, "%s #%d: a reference answer is not valid UTF-8", e->rec.task, e->rec.index);
     dam_free(e->rec.answer);
     e->rec.answer = dam_strdup(text, "answer");
     free(text);
+    e->refs = refs, e->n_refs = n_refs;
 }
 
 void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, example **out, int *n_out) {
@@ -123,7 +119,9 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
                     e->ids = niah_multi_prompt(m->tok, hay, w->lengths[li], w->depths[di], (const char *const *)w->needles,
                                                w->n_needles, &e->n, pos);
                     dam_free(pos);
-                    example_set_refs(e, (const char *const *)w->needles, w->n_needles);
+                    char **names = dam_malloc(sizeof(char *) * (size_t)w->n_needles, "references");
+                    for (int k = 0; k < w->n_needles; k++) names[k] = dam_strdup(w->needles[k], "reference");
+                    example_set_refs(e, names, w->n_needles);
                     char *gold = niah_multi_answer((const char *const *)w->needles, w->n_needles);
                     e->answer_ids = encode(m->tok, gold, false, &e->n_answer);
                     dam_free(gold);

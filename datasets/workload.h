@@ -72,10 +72,11 @@ void workload_build(const workload_cfg *w, const llama_model *m, uint64_t seed, 
 /* Score of `prediction` (the generated text) for example e, in [0, 1], by the task's rule. */
 double workload_score(const example *e, const char *prediction);
 
-/* Sets e->refs to copies of refs[0..n_refs) and rec.answer to their JSON array text (compact,
- * ASCII-escaped: ["a","b"]). Call after rec.task / rec.index are set (they name the example in the
- * error when a reference is not valid UTF-8, exit 2). */
-void example_set_refs(example *e, const char *const *refs, int n_refs);
+/* Moves refs (a dam_malloc'd array of n_refs dam_malloc'd strings; the example owns it from now on)
+ * into e->refs and sets rec.answer to their compact JSON array text (["a","b"], UTF-8). Call after
+ * rec.task / rec.index are set: they name the example in the error when a reference is not valid
+ * UTF-8 (exit 2). */
+void example_set_refs(example *e, char **refs, int n_refs);
 
 void example_free(example *e);
 

@@ -314,7 +314,7 @@ static void test_prompts(void) {
     char *gold = decode(ex[2].answer_ids, ex[2].n_answer);
     CHECK(strcmp(gold, "1962") == 0, "chat answer target \"%s\" (no space after the assistant header)", gold);
     dam_free(gold), dam_free(ctx), dam_free(in);
-    CHECK(strcmp(ex[1].rec.answer, "[\"Edwin Tolley\", \"Tolley\"]") == 0 && ex[1].n_refs == 2, "answers as a JSON array: %s", ex[1].rec.answer);
+    CHECK(strcmp(ex[1].rec.answer, "[\"Edwin Tolley\",\"Tolley\"]") == 0 && ex[1].n_refs == 2, "answers as a JSON array: %s", ex[1].rec.answer);
     /* trec: never in a chat template (pred.py), even in chat style */
     ctx = record_field(FIX "/longbench/trec.jsonl", 1, "context"), in = record_field(FIX "/longbench/trec.jsonl", 1, "input");
     snprintf(want, sizeof want, "Please determine the type of the question below. Here are some examples of questions.\n\n%s\n%s", ctx, in);

@@ -131,9 +131,14 @@ static void test_common(void) {
     s = ruler_join_list(items, 1);
     CHECK(strcmp(s, "a") == 0, "join 1: %s", s);
     dam_free(s);
-    s = ruler_refs_json(items, 2);
-    CHECK(strcmp(s, "[\"a\",\"b\"]") == 0, "refs json: %s", s);
-    dam_free(s);
+    example ex = {0};
+    ex.rec.task = "ruler", ex.rec.index = 0;
+    char **two = dam_malloc(sizeof(char *) * 2, "refs");
+    two[0] = dam_strdup("a", "ref"), two[1] = dam_strdup("\xc3\xa9", "ref");
+    example_set_refs(&ex, two, 2);
+    CHECK(strcmp(ex.rec.answer, "[\"a\",\"\xc3\xa9\"]") == 0 && ex.n_refs == 2 && ex.refs == two, "refs json: %s", ex.rec.answer);
+    ex.rec.task = NULL;
+    example_free(&ex);
 
     rng_t r = rng_seed(7, 1);
     for (int k = 0; k < 20; k++) {
