@@ -72,6 +72,7 @@ void arch_read_config(const gguf_file *f, llama_config *c) {
     /* defaults: llama */
     c->rope = ROPE_ADJACENT; /* GGUF llama: Q/K permuted by the converter (models.md §4) */
     c->rope_theta_swa = c->rope_theta;
+    c->rope_scaling = (rope_scaling){.type = ROPE_SCALING_NONE, .attn_factor = 1.0};
     c->swa_window = 0;
     c->qk_norm = false;
     c->post_norms = false;

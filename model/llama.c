@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -11,6 +12,8 @@
 #include "kernels/cpu/attention.h"
 #include "model/dequant.h"
 #include "model/gguf.h"
+#include "model/hf_load.h"
+#include "model/rope.h"
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
@@ -43,12 +46,13 @@ static const char *quant_name(const gguf_file *f) {
     return ggml_type_get(gguf_find_tensor(f, "blk.0.attn_q.weight")->type)->name;
 }
 
-static float *alloc_weights(llama_model *m, size_t n, const char *what) {
+float *llama_alloc_weights(llama_model *m, size_t n, const char *what) {
     m->weight_bytes += n * sizeof(float);
     return dam_malloc(n * sizeof(float), what);
 }
 
-llama_model *llama_load(const char *path) {
+/* Loads a GGUF file; builds the tokenizer when with_tok. */
+static llama_model *load_gguf(const char *path, bool with_tok) {
     gguf_file *f = gguf_open(path);
     llama_model *m = dam_calloc(1, sizeof *m, "model");
     m->path = dam_strdup(path, "path");
@@ -70,15 +74,15 @@ llama_model *llama_load(const char *path) {
     const size_t qkv_rows = (size_t)(H + 2 * Hkv) * hd;
     bool *used = dam_calloc(f->n_tensors ? f->n_tensors : 1, sizeof(bool), "tensor use flags");
 
-    m->tok_embd = alloc_weights(m, (size_t)c->vocab * d, "token_embd.weight");
+    m->tok_embd = llama_alloc_weights(m, (size_t)c->vocab * d, "token_embd.weight");
     load_tensor(f, used, "token_embd.weight", d, c->vocab, m->tok_embd);
-    m->out_norm = alloc_weights(m, d, "output_norm.weight");
+    m->out_norm = llama_alloc_weights(m, d, "output_norm.weight");
     load_tensor(f, used, "output_norm.weight", d, 0, m->out_norm);
     m->tied = gguf_find_tensor(f, "output.weight") == NULL;
     if (m->tied) {
         m->lm_head = m->tok_embd;
     } else {
-        m->lm_head = alloc_weights(m, (size_t)c->vocab * d, "output.weight");
+        m->lm_head = llama_alloc_weights(m, (size_t)c->vocab * d, "output.weight");
         load_tensor(f, used, "output.weight", d, c->vocab, m->lm_head);
     }
 
@@ -94,12 +98,12 @@ llama_model *llama_load(const char *path) {
         L->global = !arch_layer_swa(f, c, l);
         L->window = L->global ? 0 : c->swa_window;
         L->rope_theta = L->global ? c->rope_theta : c->rope_theta_swa;
-        L->attn_norm = alloc_weights(m, d, "attn_norm");
-        L->wqkv = alloc_weights(m, qkv_rows * d, "attn_qkv");
-        L->wo = alloc_weights(m, (size_t)d * H * hd, "attn_output");
-        L->ffn_norm = alloc_weights(m, d, "ffn_norm");
-        L->w_gate_up = alloc_weights(m, (size_t)2 * ff * d, "ffn_gate_up");
-        L->w_down = alloc_weights(m, (size_t)d * ff, "ffn_down");
+        L->attn_norm = llama_alloc_weights(m, d, "attn_norm");
+        L->wqkv = llama_alloc_weights(m, qkv_rows * d, "attn_qkv");
+        L->wo = llama_alloc_weights(m, (size_t)d * H * hd, "attn_output");
+        L->ffn_norm = llama_alloc_weights(m, d, "ffn_norm");
+        L->w_gate_up = llama_alloc_weights(m, (size_t)2 * ff * d, "ffn_gate_up");
+        L->w_down = llama_alloc_weights(m, (size_t)d * ff, "ffn_down");
         LAYER_TENSOR("attn_norm", d, 0, L->attn_norm);
         LAYER_TENSOR("attn_q", d, H * hd, L->wqkv);
         LAYER_TENSOR("attn_k", d, Hkv * hd, L->wqkv + (size_t)H * hd * d);
@@ -110,19 +114,28 @@ llama_model *llama_load(const char *path) {
         LAYER_TENSOR("ffn_up", d, ff, L->w_gate_up + (size_t)ff * d);
         LAYER_TENSOR("ffn_down", ff, d, L->w_down);
         if (c->qk_norm) {
-            L->q_norm = alloc_weights(m, hd, "attn_q_norm");
-            L->k_norm = alloc_weights(m, hd, "attn_k_norm");
+            L->q_norm = llama_alloc_weights(m, hd, "attn_q_norm");
+            L->k_norm = llama_alloc_weights(m, hd, "attn_k_norm");
             LAYER_TENSOR("attn_q_norm", hd, 0, L->q_norm);
             LAYER_TENSOR("attn_k_norm", hd, 0, L->k_norm);
         }
         if (c->post_norms) {
-            L->post_attn_norm = alloc_weights(m, d, "post_attention_norm");
-            L->post_ffn_norm = alloc_weights(m, d, "post_ffw_norm");
+            L->post_attn_norm = llama_alloc_weights(m, d, "post_attention_norm");
+            L->post_ffn_norm = llama_alloc_weights(m, d, "post_ffw_norm");
             LAYER_TENSOR("post_attention_norm", d, 0, L->post_attn_norm);
             LAYER_TENSOR("post_ffw_norm", d, 0, L->post_ffn_norm);
         }
     }
 #undef LAYER_TENSOR
+    /* llama-3.1 GGUFs: the llama3 RoPE scaling as per-frequency divisors (llama.cpp's rope_freqs). */
+    if (c->arch == ARCH_LLAMA && gguf_find_tensor(f, "rope_freqs.weight")) {
+        m->rope_freq_div = llama_alloc_weights(m, (size_t)hd / 2, "rope_freqs.weight");
+        load_tensor(f, used, "rope_freqs.weight", (uint64_t)hd / 2, 0, m->rope_freq_div);
+        for (int i = 0; i < hd / 2; i++)
+            if (!(m->rope_freq_div[i] > 0) || !isfinite(m->rope_freq_div[i]))
+                dam_die(DAM_EXIT_INPUT, "%s: tensor rope_freqs.weight[%d] = %g must be positive and finite", path, i,
+                        m->rope_freq_div[i]);
+    }
     /* A tensor this architecture does not use (biases, rope_freqs, ...) means a model this runtime
      * would compute wrongly: refuse it rather than ignore it. */
     for (uint64_t i = 0; i < f->n_tensors; i++)
@@ -134,13 +147,27 @@ llama_model *llama_load(const char *path) {
 
     const gguf_kv *ct = gguf_find_kv(f, "tokenizer.chat_template");
     if (ct && ct->value.type == GGUF_TYPE_STRING) m->chat_template = gguf_str_dup(ct->value.str);
-    m->tok = tok_load(f);
-    if (tok_vocab_size(m->tok) != c->vocab)
-        dam_die(DAM_EXIT_INPUT, "%s: tokenizer has %d tokens but token_embd.weight has %d rows", path,
-                tok_vocab_size(m->tok), c->vocab);
+    if (with_tok) {
+        m->tok = tok_load(f);
+        if (tok_vocab_size(m->tok) != c->vocab)
+            dam_die(DAM_EXIT_INPUT, "%s: tokenizer has %d tokens but token_embd.weight has %d rows", path,
+                    tok_vocab_size(m->tok), c->vocab);
+    }
     sha256_hex(f->map, f->size, m->sha256);
     gguf_close(f);
     return m;
+}
+
+llama_model *llama_load_gguf_weights(const char *path) { return load_gguf(path, false); }
+
+llama_model *llama_load(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        llama_model *m = llama_load_hf_weights(path);
+        llama_free(m);
+        dam_die(DAM_EXIT_INPUT, "%s: Hugging Face directory: tokenizer.json support is not built in this branch", path);
+    }
+    return load_gguf(path, true);
 }
 
 void llama_free(llama_model *m) {
@@ -155,7 +182,8 @@ void llama_free(llama_model *m) {
     if (!m->tied) dam_free(m->lm_head);
     dam_free(m->tok_embd);
     dam_free(m->out_norm);
-    tok_free(m->tok);
+    dam_free(m->rope_freq_div);
+    if (m->tok) tok_free(m->tok);
     dam_free(m->path); dam_free(m->name); dam_free(m->arch); dam_free(m->quant);
     dam_free(m->chat_template);
     dam_free(m);
@@ -171,6 +199,7 @@ llama_state *llama_state_new(const llama_model *m, int capacity, int chunk) {
     llama_state *s = dam_calloc(1, sizeof *s, "state");
     s->capacity = capacity;
     s->chunk = chunk;
+    s->rope_len = c->n_ctx_train;
     size_t kv = (size_t)c->n_layers * c->n_kv_heads * capacity * c->head_dim;
     s->k_cache = dam_malloc(kv * sizeof(float), "KV cache (K)");
     s->v_cache = dam_malloc(kv * sizeof(float), "KV cache (V)");
@@ -191,7 +220,10 @@ llama_state *llama_state_new(const llama_model *m, int capacity, int chunk) {
     return s;
 }
 
-void llama_state_reset(llama_state *s) { s->n_past = 0; }
+void llama_state_reset(llama_state *s) {
+    s->n_past = 0;
+    s->rope_len = 0; /* dynamic NTK: a new sequence starts from the unscaled base (forward_chunk) */
+}
 
 void llama_state_free(llama_state *s) {
     if (s == NULL) return;
@@ -220,8 +252,23 @@ static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *t
 
     for (int t = 0; t < nc; t++) memcpy(s->x + (size_t)t * d, m->tok_embd + (size_t)tokens[t] * d, sizeof(float) * d);
     if (c->embd_scale != 1.0f) op_scale(s->x, c->embd_scale, (int64_t)nc * d);
-    op_rope_table(s->rope_cos, s->rope_sin, pos0, nc, hd, c->rope_theta);
-    if (s->rope_cos_swa) op_rope_table(s->rope_cos_swa, s->rope_sin_swa, pos0, nc, hd, c->rope_theta_swa);
+    /* RoPE tables. Global layers: rope_theta with the config's scaling and GGUF divisors (model/rope.h).
+     * Dynamic NTK scaling follows transformers' dynamic_rope_update, one forward call per chunk: the
+     * base is recomputed for L = pos0 + nc (the chunk's last position + 1) when L exceeds the
+     * length it was last computed for, and returns to the unscaled base when L < max_position_embeddings
+     * after having grown; keys are cached after RoPE, so earlier keys keep the rotation of their own
+     * chunk (as in transformers' KV cache). Chunked and one-shot prefill of a prompt longer than
+     * max_position_embeddings therefore differ, as they do in transformers. */
+    double inv_freq[256];
+    const int64_t L = pos0 + nc, M = c->n_ctx_train;
+    if (L > s->rope_len) s->rope_len = L;
+    if (L < M && s->rope_len > M) s->rope_len = M;
+    double att = rope_inv_freq(inv_freq, hd, c->rope_theta, &c->rope_scaling, c->n_ctx_train, s->rope_len, m->rope_freq_div);
+    op_rope_table(s->rope_cos, s->rope_sin, pos0, nc, hd, inv_freq, att);
+    if (s->rope_cos_swa) {
+        rope_inv_freq(inv_freq, hd, c->rope_theta_swa, NULL, c->n_ctx_train, 0, NULL);
+        op_rope_table(s->rope_cos_swa, s->rope_sin_swa, pos0, nc, hd, inv_freq, 1.0);
+    }
 
     for (int l = 0; l < c->n_layers; l++) {
         const llama_layer *L = &m->layers[l];

@@ -47,28 +47,42 @@ typedef struct {
 /* A loaded model. Owns everything; release with llama_free. */
 typedef struct {
     llama_config cfg;
-    char *path;
-    char sha256[65];   /* of the model file */
-    char *name;        /* general.name, or the file name */
-    char *arch;        /* general.architecture ("llama", "gemma3") */
+    char *path;        /* the GGUF file, or the Hugging Face model directory */
+    char sha256[65];   /* GGUF: of the file; HF directory: of the manifest "<sha256>  <name>\n" of
+                          config.json and every safetensors file in name order (model/hf_load.c) */
+    char *name;        /* general.name, or the file / directory name */
+    char *arch;        /* general.architecture ("llama", "gemma3"); HF: the same names */
     char *quant;       /* quantisation: general.file_type as llama.cpp names it ("Q4_1", "Q4_K_M"),
-                          else the weight type of blk.0.attn_q */
+                          else the weight type of blk.0.attn_q; HF: the dtype of
+                          model.layers.0.self_attn.q_proj.weight ("BF16", "F16", "F32") */
     char *chat_template; /* tokenizer.chat_template (Jinja source) or NULL */
     float *tok_embd;   /* [vocab][d_model] */
     float *out_norm;   /* [d_model] */
     float *lm_head;    /* [vocab][d_model]; == tok_embd when tied */
+    float *rope_freq_div; /* [head_dim / 2] GGUF rope_freqs.weight (llama-3.1: per-frequency
+                             divisors of the global layers' RoPE), else NULL */
     bool tied;
     llama_layer *layers;
-    tokenizer *tok;
+    tokenizer *tok;    /* NULL when loaded by llama_load_*_weights */
     size_t weight_bytes; /* fp32 bytes held for weights */
 } llama_model;
 
-/* Loads a GGUF model of a supported architecture (model/arch.h): checks architecture,
+/* Loads a model: a GGUF file of a supported architecture (model/arch.h), or a Hugging Face model
+ * directory (config.json + safetensors; model/hf_load.h). GGUF: checks architecture,
  * hyper-parameters and every tensor's shape, dequantises all weights, builds the tokenizer and
  * hashes the file. Any problem is an input error (exit 2) naming the file and the key or tensor:
  * an unsupported architecture or tensor type, a missing tensor, or a tensor the architecture does
- * not use (e.g. biases, rope_freqs), which this runtime would otherwise silently ignore. */
+ * not use (e.g. biases), which this runtime would otherwise silently ignore. A directory exits 2
+ * with "tokenizer.json support is not built in this branch" after loading its weights. */
 llama_model *llama_load(const char *path);
+
+/* As llama_load for a GGUF file, without the tokenizer (m->tok == NULL; the file needs no
+ * tokenizer.* keys): for tests that compare weight paths. */
+llama_model *llama_load_gguf_weights(const char *path);
+
+/* Allocates n floats for a weight (dam_malloc), counted in m->weight_bytes; `what` names it for
+ * out-of-memory messages. For the loaders (llama.c, hf_load.c). */
+float *llama_alloc_weights(llama_model *m, size_t n, const char *what);
 
 void llama_free(llama_model *m);
 
@@ -99,10 +113,12 @@ typedef struct {
     float *proj;     /* [chunk][d_model] output of Wo / Wdown */
     float *gu;       /* [chunk][2 d_ff] gate | up */
     float *hb;       /* [chunk][d_ff] silu(gate) * up */
-    float *rope_cos; /* [chunk][head_dim / 2], base rope_theta (global layers) */
+    float *rope_cos; /* [chunk][head_dim / 2], global layers: rope_theta, cfg.rope_scaling, rope_freq_div */
     float *rope_sin; /* [chunk][head_dim / 2] */
     float *rope_cos_swa; /* [chunk][head_dim / 2], base rope_theta_swa; NULL if no layer uses it */
     float *rope_sin_swa;
+    int64_t rope_len;   /* dynamic NTK scaling: the sequence length the global layers' frequencies
+                           were last computed for (see forward_chunk in llama.c) */
     llama_attn_fn attn; /* NULL: dense causal attention */
     void *attn_ctx;     /* passed to attn */
 } llama_state;

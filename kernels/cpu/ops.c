@@ -20,14 +20,14 @@ void op_rmsnorm(float *y, const float *x, const float *w, int n, int d, float ep
     }
 }
 
-void op_rope_table(float *cs, float *sn, int64_t pos0, int n, int d, double theta) {
+void op_rope_table(float *cs, float *sn, int64_t pos0, int n, int d, const double *inv_freq, double scale) {
     int half = d / 2;
     for (int t = 0; t < n; t++) {
         double pos = (double)(pos0 + t);
         for (int i = 0; i < half; i++) {
-            double ang = pos * pow(theta, -2.0 * i / d);
-            cs[(int64_t)t * half + i] = (float)cos(ang);
-            sn[(int64_t)t * half + i] = (float)sin(ang);
+            double ang = pos * inv_freq[i];
+            cs[(int64_t)t * half + i] = (float)(scale * cos(ang));
+            sn[(int64_t)t * half + i] = (float)(scale * sin(ang));
         }
     }
 }

@@ -18,10 +18,11 @@ void op_rmsnorm(float *y, const float *x, const float *w, int n, int d, float ep
  * (x[i], x[i + d/2]) — Hugging Face rotate_half, and GGUF qwen2 / gemma ("NeoX"). */
 typedef enum { ROPE_ADJACENT = 0, ROPE_HALF = 1 } rope_pairing;
 
-/* Fills cos/sin tables for positions pos0 .. pos0+n-1: cs[t][i] = cos(pos * theta^(-2i/d)),
- * sn likewise, i < d/2, each [n][d/2]. Angles are computed in double (positions up to 2^31 stay
- * accurate), stored as float. */
-void op_rope_table(float *cs, float *sn, int64_t pos0, int n, int d, double theta);
+/* Fills cos/sin tables for positions pos0 .. pos0+n-1: cs[t][i] = scale * cos(pos * inv_freq[i]),
+ * sn likewise with sin, i < d/2, each [n][d/2]. inv_freq[d/2] comes from model/rope.h
+ * (theta^(-2i/d) without scaling); scale is the RoPE attention factor (YaRN), else 1. Angles are
+ * computed in double (positions up to 2^31 stay accurate), stored as float. */
+void op_rope_table(float *cs, float *sn, int64_t pos0, int n, int d, const double *inv_freq, double scale);
 
 /* Rotates n_heads head vectors of d values in each of n rows of x (row stride `stride` floats)
  * in place with the tables from op_rope_table. */
