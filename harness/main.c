@@ -21,7 +21,8 @@ static const char *USAGE =
     "  check      CI gate: exit 1 if a method's accuracy drops below the baseline's by more than a margin\n"
     "  config     print a run config as `dam run` resolves it (includes, defaults, --set, sweeps)\n"
     "\n"
-    "Models: --model takes a GGUF file or a name registered in configs/models.tsv\n"
+    "Models: --model takes a GGUF file, a Hugging Face model directory (config.json + safetensors),\n"
+    "or a name registered in configs/models.tsv\n"
     "(smollm2-135m, fetched by `make model`).\n"
     "Exit status: 0 ok, 1 check failed, 2 usage or input error, 3 runtime failure.\n";
 

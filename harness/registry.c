@@ -43,11 +43,13 @@ static int is_file(const char *p) {
 
 char *model_resolve(const char *arg) {
     if (arg == NULL || *arg == 0) dam_die(DAM_EXIT_INPUT, "model: needs a GGUF file path or a registered name");
-    if (is_file(arg)) return dam_strdup(arg, "model path");
+    struct stat ds;
+    if (is_file(arg) || (stat(arg, &ds) == 0 && S_ISDIR(ds.st_mode))) /* GGUF file or HF directory */
+        return dam_strdup(arg, "model path");
     if (strchr(arg, '/') != NULL || strstr(arg, ".gguf") != NULL) { /* meant as a path */
         struct stat st;
         if (stat(arg, &st) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open model file: %s", arg, strerror(errno));
-        dam_die(DAM_EXIT_INPUT, "%s: not a regular file", arg);
+        dam_die(DAM_EXIT_INPUT, "%s: not a regular file or directory", arg);
     }
     char reg[PATH_MAX + 32];
     snprintf(reg, sizeof reg, "%s/configs/models.tsv", dam_root());

@@ -9,7 +9,7 @@
 /* The project root directory (static storage; computed once). */
 const char *dam_root(void);
 
-/* Resolves a --model argument: an existing file is returned as given; a registered short name
+/* Resolves a --model argument: an existing file (GGUF) or directory (Hugging Face) is returned as given; a registered short name
  * returns <root>/models/<file> if downloaded, else exits with status 2 telling how to fetch it;
  * anything else exits with status 2 ("no model file or registered name"). Caller frees the
  * result with dam_free. */

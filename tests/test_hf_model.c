@@ -21,7 +21,9 @@
  *     yarn (with and without attention_factor / original_max_position_embeddings)): logits at all
  *     20 positions vs the reference, relative L2 <= 1e-5 (fp32 runtime vs float64); and the test's
  *     power: the reference with adjacent pairing, and (scaled cases) without the scaling, differs
- *     from the runtime by more than 1e-2, i.e. a pairing or scaling bug cannot pass;
+ *     from the runtime by more than 1e-2, i.e. a pairing or scaling bug cannot pass; the same in two
+ *     forward calls (13 + 7 tokens) vs the reference made of the same two calls (dynamic scaling
+ *     recomputes its base per call, as transformers does; checked to differ from one call);
  *  2. the same F32 weights written as a GGUF (llama.cpp's converter layout: Q and K rows permuted
  *     so that adjacent pairs rotate; llama3 as a rope_freqs tensor of divisors) give the logits of
  *     the HF directory within relative L2 1e-5;
@@ -435,11 +437,14 @@ static void ref_rope(double *v, int pos, const double *inv, double af, bool adja
     memcpy(v, out, sizeof out);
 }
 
-/* logits[T][V] of tokens[T] in one forward call. */
-static void ref_forward(const weights *w, const hf_case *c, const int *tok, ref_scaling rs, bool adjacent, double *logits) {
+/* logits[T][V] of tokens[T] in two forward calls as transformers makes them with its KV cache:
+ * positions 0 .. split-1, then split .. T-1 (split == T: one call). Dynamic scaling computes each
+ * call's frequencies for seq_len = the call's last position + 1; cached keys keep theirs. */
+static void ref_forward_split(const weights *w, const hf_case *c, const int *tok, ref_scaling rs, bool adjacent, int split,
+                              double *logits) {
     static double x[T][D], q[T][H * HD], k[T][HKV * HD], v[T][HKV * HD], att[T][H * HD];
-    double h[D], tmp[FF > D ? FF : D], g[FF], u[FF], inv[HD / 2];
-    double af = ref_inv_freq(c, rs, T, inv);
+    double h[D], tmp[FF > D ? FF : D], g[FF], u[FF], inv1[HD / 2], inv2[HD / 2];
+    double af1 = ref_inv_freq(c, rs, split, inv1), af2 = ref_inv_freq(c, rs, T, inv2);
     for (int t = 0; t < T; t++) memcpy(x[t], w->embed + (size_t)tok[t] * D, sizeof(double) * D);
     for (int l = 0; l < NL; l++) {
         for (int t = 0; t < T; t++) {
@@ -447,6 +452,7 @@ static void ref_forward(const weights *w, const hf_case *c, const int *tok, ref_
             ref_linear(q[t], w->wq[l], h, c->bias ? w->bq[l] : NULL, D, H * HD);
             ref_linear(k[t], w->wk[l], h, c->bias ? w->bk[l] : NULL, D, HKV * HD);
             ref_linear(v[t], w->wv[l], h, c->bias ? w->bv[l] : NULL, D, HKV * HD);
+            const double *inv = t < split ? inv1 : inv2, af = t < split ? af1 : af2;
             for (int hh = 0; hh < H; hh++) ref_rope(q[t] + hh * HD, t, inv, af, adjacent);
             for (int hh = 0; hh < HKV; hh++) ref_rope(k[t] + hh * HD, t, inv, af, adjacent);
         }
@@ -484,6 +490,10 @@ static void ref_forward(const weights *w, const hf_case *c, const int *tok, ref_
     }
 }
 
+static void ref_forward(const weights *w, const hf_case *c, const int *tok, ref_scaling rs, bool adjacent, double *logits) {
+    ref_forward_split(w, c, tok, rs, adjacent, T, logits);
+}
+
 /* ---- checks -------------------------------------------------------------------------------- */
 
 static double rel_l2(const float *a, const double *b, int n) {
@@ -495,13 +505,17 @@ static double rel_l2(const float *a, const double *b, int n) {
     return sqrt(num / den);
 }
 
-static void run_model(const llama_model *m, const int *tok, float *logits) {
+/* logits[T][V] of the runtime: one call for positions 0 .. split-1, one for the rest. */
+static void run_model_split(const llama_model *m, const int *tok, int split, float *logits) {
     llama_state *s = llama_state_new(m, 64, 64);
     int32_t ids[T];
     for (int t = 0; t < T; t++) ids[t] = tok[t];
-    llama_forward(m, s, ids, T, logits, T);
+    llama_forward(m, s, ids, split, logits, split);
+    if (split < T) llama_forward(m, s, ids + split, T - split, logits + (size_t)split * V, T - split);
     llama_state_free(s);
 }
+
+static void run_model(const llama_model *m, const int *tok, float *logits) { run_model_split(m, tok, T, logits); }
 
 static char tmpdir[] = "/tmp/test_hf_model_XXXXXX";
 
@@ -530,7 +544,17 @@ static void check_case(const hf_case *c, const weights *w, const int *tok, float
     } else {
         printf("  %-16s rel L2 %.2e (adjacent pairing: %.2e)\n", c->name, e, ep);
     }
-    if (hf_logits_out) memcpy(hf_logits_out, lg, sizeof lg);
+    /* two calls (prefill 13, then 7 tokens): the same logits, except that dynamic scaling
+     * recomputes the frequencies per call (the reference does the same) */
+    run_model_split(m, tok, 13, lg);
+    ref_forward_split(w, c, tok, c->rs, false, 13, bad);
+    double e2 = rel_l2(lg, bad, T * V);
+    CHECK(e2 <= 1e-5, "%s: two calls vs float64 reference: relative L2 %.3g", c->name, e2);
+    if (c->rs == RS_DYNAMIC) {
+        double e1 = rel_l2(lg, ref, T * V);
+        CHECK(e1 > 1e-3, "%s: dynamic scaling in two calls equals one call (%.3g): the per-call base is not recomputed", c->name, e1);
+    }
+    if (hf_logits_out) run_model(m, tok, hf_logits_out);
     llama_free(m);
 }
 
