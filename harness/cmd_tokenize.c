@@ -1,6 +1,7 @@
 /* cmd_tokenize.c — `dam tokenize`: token ids of a text, one line, space-separated. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -54,6 +55,9 @@ int cmd_tokenize(int argc, char **argv) {
     if (text) len = strlen(text);
 
     char *path = model_resolve(model);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        dam_die(DAM_EXIT_INPUT, "%s: Hugging Face directory: tokenizer.json support is not built in this branch", path);
     gguf_file *f = gguf_open(path); /* the tokenizer alone: no need to load the weights */
     tokenizer *tok = tok_load(f);
     gguf_close(f);

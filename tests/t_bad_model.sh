@@ -52,6 +52,11 @@ expect extra_tensor "$tmp/extra.gguf" "tensor blk.0.attn_q.bias is not used by t
     generate --model "$tmp/extra.gguf" --prompt hi
 python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/tokmodel.gguf" tokenizer_model
 expect tokenizer_model "$tmp/tokmodel.gguf" "unsupported tokenizer.ggml.model \"bert\" \(supported: gpt2, llama\)"
+# Hugging Face directories (test_hf_model checks the loader's errors; here: they reach the CLI).
+mkdir -p "$tmp/hfdir" && echo '{"architectures": ["GPTNeoXForCausalLM"]}' >"$tmp/hfdir/config.json"
+expect hf_architecture "$tmp/hfdir" "config.json: key \"architectures\" = \"GPTNeoXForCausalLM\" is not supported" \
+    generate --model "$tmp/hfdir" --prompt hi
+expect hf_tokenizer "$tmp/hfdir" "tokenizer.json support is not built" tokenize --model "$tmp/hfdir" hi
 # Usage errors name the flag or value.
 expect unknown_model "no-such-model" "no-such-model" tokenize --model no-such-model hi
 expect bad_max_new "max-new" "--max-new: \"abc\" is not an integer" generate --model "$model" --prompt hi --max-new abc
