@@ -27,18 +27,19 @@ static bool in_list(const char *const *l, const char *k) {
     return false;
 }
 
-/* Required positive integer key (in 1..max). */
-static int get_int(const char *path, const json_t *o, const char *key, int max) {
+/* Required integer key `key` of o (named `where` + key in messages), in 1..max. */
+static int get_int(const char *path, const json_t *o, const char *where, const char *key, int max) {
     json_t *v = json_object_get(o, key);
-    if (v == NULL) dam_die(DAM_EXIT_INPUT, "%s: key \"%s\" is missing", path, key);
+    if (v == NULL) dam_die(DAM_EXIT_INPUT, "%s: key \"%s%s\" is missing", path, where, key);
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max)
-        dam_die(DAM_EXIT_INPUT, "%s: key \"%s\" must be an integer in 1..%d", path, key, max);
+        dam_die(DAM_EXIT_INPUT, "%s: key \"%s%s\" must be an integer in 1..%d", path, where, key, max);
     return (int)json_integer_value(v);
 }
 
-static int get_int_or(const char *path, const json_t *o, const char *key, int max, int dflt) {
+/* As get_int; dflt if the key is absent or null. */
+static int get_int_or(const char *path, const json_t *o, const char *where, const char *key, int max, int dflt) {
     json_t *v = json_object_get(o, key);
-    return v == NULL || json_is_null(v) ? dflt : get_int(path, o, key, max);
+    return v == NULL || json_is_null(v) ? dflt : get_int(path, o, where, key, max);
 }
 
 /* Number key (integer or real) `key` of o (named `where` in messages), dflt if absent or null. */
@@ -51,10 +52,10 @@ static double get_num_or(const char *path, const json_t *o, const char *where, c
     return d;
 }
 
-static bool get_bool_or(const char *path, const json_t *o, const char *key, bool dflt) {
+static bool get_bool_or(const char *path, const json_t *o, const char *where, const char *key, bool dflt) {
     json_t *v = json_object_get(o, key);
     if (v == NULL || json_is_null(v)) return dflt;
-    if (!json_is_boolean(v)) dam_die(DAM_EXIT_INPUT, "%s: key \"%s\" must be true or false", path, key);
+    if (!json_is_boolean(v)) dam_die(DAM_EXIT_INPUT, "%s: key \"%s%s\" must be true or false", path, where, key);
     return json_is_true(v);
 }
 
@@ -114,12 +115,12 @@ static void read_rope(const char *path, const json_t *root, rope_scaling *s, dou
     if (s->type == ROPE_SCALING_LLAMA3) {
         s->low_freq_factor = get_num_or(path, r, where, "low_freq_factor", NAN);
         s->high_freq_factor = get_num_or(path, r, where, "high_freq_factor", NAN);
-        s->original_max_pos = get_int(path, r, "original_max_position_embeddings", 1 << 30);
+        s->original_max_pos = get_int(path, r, where, "original_max_position_embeddings", 1 << 30);
         if (!(s->low_freq_factor > 0) || !(s->high_freq_factor > s->low_freq_factor))
             dam_die(DAM_EXIT_INPUT, "%s: keys \"%slow_freq_factor\", \"high_freq_factor\" must satisfy 0 < low < high", path, where);
     }
     if (s->type == ROPE_SCALING_YARN) {
-        s->original_max_pos = get_int_or(path, r, "original_max_position_embeddings", 1 << 30, 0);
+        s->original_max_pos = get_int_or(path, r, where, "original_max_position_embeddings", 1 << 30, 0);
         /* transformers: `get("beta_fast") or 32`, so 0 also means the default */
         s->beta_fast = get_num_or(path, r, where, "beta_fast", 0);
         s->beta_slow = get_num_or(path, r, where, "beta_slow", 0);
@@ -127,7 +128,7 @@ static void read_rope(const char *path, const json_t *root, rope_scaling *s, dou
         if (s->beta_slow == 0) s->beta_slow = 1;
         if (!(s->beta_fast > 0) || !(s->beta_slow > 0))
             dam_die(DAM_EXIT_INPUT, "%s: keys \"%sbeta_fast\", \"beta_slow\" must be positive", path, where);
-        s->truncate = get_bool_or(path, r, "truncate", true);
+        s->truncate = get_bool_or(path, r, where, "truncate", true);
         double af = get_num_or(path, r, where, "attention_factor", NAN);
         double ms = get_num_or(path, r, where, "mscale", 0), msa = get_num_or(path, r, where, "mscale_all_dim", 0);
         if (!isnan(af)) s->attn_factor = af;
@@ -174,10 +175,10 @@ void hf_config_read(const char *path, llama_config *c, hf_extra *x) {
     json_t *act = json_object_get(root, "hidden_act");
     if (act && !(json_is_string(act) && strcmp(json_string_value(act), "silu") == 0))
         dam_die(DAM_EXIT_INPUT, "%s: key \"hidden_act\" must be \"silu\" (the only activation implemented for %s)", path, an);
-    if (get_bool_or(path, root, "attention_bias", false))
+    if (get_bool_or(path, root, "", "attention_bias", false))
         dam_die(DAM_EXIT_INPUT, "%s: key \"attention_bias\" = true is not supported for %s", path, an);
-    if (get_bool_or(path, root, "mlp_bias", false)) dam_die(DAM_EXIT_INPUT, "%s: key \"mlp_bias\" = true is not supported", path);
-    if (get_bool_or(path, root, "use_sliding_window", false))
+    if (get_bool_or(path, root, "", "mlp_bias", false)) dam_die(DAM_EXIT_INPUT, "%s: key \"mlp_bias\" = true is not supported", path);
+    if (get_bool_or(path, root, "", "use_sliding_window", false))
         dam_die(DAM_EXIT_INPUT, "%s: key \"use_sliding_window\" = true is not supported", path);
     if (get_num_or(path, root, "", "partial_rotary_factor", 1.0) != 1.0)
         dam_die(DAM_EXIT_INPUT, "%s: key \"partial_rotary_factor\": partial rotary embeddings are not supported", path);
@@ -191,19 +192,19 @@ void hf_config_read(const char *path, llama_config *c, hf_extra *x) {
         }
     }
 
-    c->d_model = get_int(path, root, "hidden_size", 1 << 20);
-    c->d_ff = get_int(path, root, "intermediate_size", 1 << 22);
-    c->n_layers = get_int(path, root, "num_hidden_layers", 1024);
-    c->n_heads = get_int(path, root, "num_attention_heads", 4096);
-    c->n_kv_heads = get_int_or(path, root, "num_key_value_heads", 4096, c->n_heads);
-    c->vocab = get_int(path, root, "vocab_size", 1 << 24);
-    c->n_ctx_train = get_int(path, root, "max_position_embeddings", 1 << 30);
+    c->d_model = get_int(path, root, "", "hidden_size", 1 << 20);
+    c->d_ff = get_int(path, root, "", "intermediate_size", 1 << 22);
+    c->n_layers = get_int(path, root, "", "num_hidden_layers", 1024);
+    c->n_heads = get_int(path, root, "", "num_attention_heads", 4096);
+    c->n_kv_heads = get_int_or(path, root, "", "num_key_value_heads", 4096, c->n_heads);
+    c->vocab = get_int(path, root, "", "vocab_size", 1 << 24);
+    c->n_ctx_train = get_int(path, root, "", "max_position_embeddings", 1 << 30);
     if (c->n_heads % c->n_kv_heads != 0)
         dam_die(DAM_EXIT_INPUT, "%s: key \"num_attention_heads\" = %d is not a multiple of num_key_value_heads = %d", path,
                 c->n_heads, c->n_kv_heads);
     if (json_object_get(root, "head_dim") == NULL && c->d_model % c->n_heads != 0)
         dam_die(DAM_EXIT_INPUT, "%s: key \"hidden_size\" = %d is not a multiple of num_attention_heads = %d", path, c->d_model, c->n_heads);
-    c->head_dim = get_int_or(path, root, "head_dim", 512, c->d_model / c->n_heads);
+    c->head_dim = get_int_or(path, root, "", "head_dim", 512, c->d_model / c->n_heads);
     if (c->head_dim < 2 || c->head_dim % 2 != 0)
         dam_die(DAM_EXIT_INPUT, "%s: key \"head_dim\" = %d must be even and in 2..512", path, c->head_dim);
     c->norm_eps = (float)get_num_or(path, root, "", "rms_norm_eps", NAN);
@@ -212,7 +213,7 @@ void hf_config_read(const char *path, llama_config *c, hf_extra *x) {
     read_rope(path, root, &c->rope_scaling, &theta);
     if (!(theta > 1)) dam_die(DAM_EXIT_INPUT, "%s: key \"rope_theta\" = %g must be > 1", path, theta);
     c->rope_theta = (float)theta;
-    x->tied = get_bool_or(path, root, "tie_word_embeddings", false);
+    x->tied = get_bool_or(path, root, "", "tie_word_embeddings", false);
 
     c->rope = ROPE_HALF; /* rotate_half: HF checkpoints are not permuted */
     c->rope_theta_swa = c->rope_theta;

@@ -110,31 +110,25 @@ static void load(hf_files *h, const char *name, uint64_t rows, uint64_t cols, fl
     st_to_f32(f, t, dst);
 }
 
-/* sha256 of the manifest "<sha256 of file>  <name>\n" of config.json, the index (if any) and the
- * shards, in name order. */
+/* Appends "<sha256 of path>  <name>\n" to man (len bytes used of cap). */
+static void manifest_line(char *man, size_t cap, size_t *len, const char *path, const char *name) {
+    char hex[65];
+    if (sha256_file_hex(path, hex) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot read", path);
+    *len += (size_t)snprintf(man + *len, cap - *len, "%s  %s\n", hex, name);
+}
+
+/* sha256 of the manifest of config.json, the shards and the index (if any), in name order
+ * (config.json < model-* / model.safetensors < model.safetensors.index.json). */
 static void manifest_sha256(const hf_files *h, const char *config_path, char out[65]) {
     size_t cap = (size_t)(h->n_files + 2) * 4200, len = 0;
     char *man = dam_malloc(cap, "manifest");
-    const char *extra[2] = {config_path, h->weight_map ? h->index_path : NULL};
-    const char *extra_names[2] = {"config.json", "model.safetensors.index.json"};
-    /* names in sort order: config.json < model.safetensors* (all shards start with "model") */
-    for (int e = 0; e < 2; e++) {
-        if (extra[e] == NULL) continue;
-        char hex[65];
-        if (sha256_file_hex(extra[e], hex) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot read", extra[e]);
-        if (e == 1) continue; /* the index sorts after the shards named model-*; added below */
-        len += (size_t)snprintf(man + len, cap - len, "%s  %s\n", hex, extra_names[e]);
-    }
+    manifest_line(man, cap, &len, config_path, "config.json");
     for (int i = 0; i < h->n_files; i++) {
         char hex[65];
-        sha256_hex(h->files[i]->map, h->files[i]->size, hex);
+        sha256_hex(h->files[i]->map, h->files[i]->size, hex); /* already mapped */
         len += (size_t)snprintf(man + len, cap - len, "%s  %s\n", hex, h->names[i]);
     }
-    if (h->weight_map) {
-        char hex[65];
-        if (sha256_file_hex(h->index_path, hex) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot read", h->index_path);
-        len += (size_t)snprintf(man + len, cap - len, "%s  %s\n", hex, extra_names[1]);
-    }
+    if (h->weight_map) manifest_line(man, cap, &len, h->index_path, "model.safetensors.index.json");
     sha256_hex(man, len, out);
     dam_free(man);
 }

@@ -48,8 +48,9 @@ typedef struct {
 typedef struct {
     llama_config cfg;
     char *path;        /* the GGUF file, or the Hugging Face model directory */
-    char sha256[65];   /* GGUF: of the file; HF directory: of the manifest "<sha256>  <name>\n" of
-                          config.json and every safetensors file in name order (model/hf_load.c) */
+    char sha256[65];   /* GGUF: of the file; HF directory: of the manifest of lines "<sha256>  <name>\n"
+                          for config.json, the safetensors files in name order, then
+                          model.safetensors.index.json if sharded (model/hf_load.c) */
     char *name;        /* general.name, or the file / directory name */
     char *arch;        /* general.architecture ("llama", "gemma3"); HF: the same names */
     char *quant;       /* quantisation: general.file_type as llama.cpp names it ("Q4_1", "Q4_K_M"),

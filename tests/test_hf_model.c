@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "core/mem.h"
 #include "core/rng.h"
 #include "model/hf_load.h"
@@ -527,6 +528,16 @@ static void check_case(const hf_case *c, const weights *w, const int *tok, float
     CHECK(m->tok == NULL && m->cfg.rope == ROPE_HALF && m->tied == c->tied && strcmp(m->quant, c->dtype) == 0 &&
               strcmp(m->name, c->name) == 0,
           "%s: loaded model fields (quant %s)", c->name, m->quant);
+    if (!c->sharded) { /* sha256 of the manifest "<sha256>  config.json\n<sha256>  model.safetensors\n" */
+        char p[300], h1[65], h2[65], man[200], want[65];
+        snprintf(p, sizeof p, "%s/config.json", dir);
+        sha256_file_hex(p, h1);
+        snprintf(p, sizeof p, "%s/model.safetensors", dir);
+        sha256_file_hex(p, h2);
+        snprintf(man, sizeof man, "%s  config.json\n%s  model.safetensors\n", h1, h2);
+        sha256_hex(man, strlen(man), want);
+        CHECK(strcmp(m->sha256, want) == 0, "%s: sha256 %s, expected the manifest's %s", c->name, m->sha256, want);
+    }
     static float lg[T * V];
     static double ref[T * V], bad[T * V];
     run_model(m, tok, lg);
