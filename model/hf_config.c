@@ -12,14 +12,15 @@ static const char *const INFO_KEYS[] = {
     "_name_or_path", "architectures", "model_type", "torch_dtype", "dtype", "transformers_version", "bos_token_id",
     "eos_token_id", "pad_token_id", "initializer_range", "use_cache", "attention_dropout", "pretraining_tp",
     "sliding_window", "max_window_layers", "output_attentions", "output_hidden_states", "return_dict",
-    "is_decoder", "unsloth_fixed", NULL};
+    "use_return_dict", "is_decoder", "is_llama_config", "transformers.js_config", "tokenizer_class",
+    "_attn_implementation_autoset", "base_model_tp_plan", "base_model_pp_plan", "unsloth_fixed", NULL};
 
 /* Keys read below (checked or used). */
 static const char *const READ_KEYS[] = {
     "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
     "head_dim", "vocab_size", "rms_norm_eps", "rope_theta", "max_position_embeddings", "tie_word_embeddings",
     "rope_scaling", "rope_parameters", "hidden_act", "attention_bias", "mlp_bias", "partial_rotary_factor",
-    "use_sliding_window", "layer_types", NULL};
+    "use_sliding_window", "layer_types", "rope_interleaved", NULL};
 
 static bool in_list(const char *const *l, const char *k) {
     for (; *l; l++)
@@ -180,6 +181,10 @@ void hf_config_read(const char *path, llama_config *c, hf_extra *x) {
     if (get_bool_or(path, root, "", "mlp_bias", false)) dam_die(DAM_EXIT_INPUT, "%s: key \"mlp_bias\" = true is not supported", path);
     if (get_bool_or(path, root, "", "use_sliding_window", false))
         dam_die(DAM_EXIT_INPUT, "%s: key \"use_sliding_window\" = true is not supported", path);
+    /* nanotron's flag (SmolLM2 writes false); transformers ignores it and rotates halves, so a
+     * checkpoint saying true was trained with another pairing than transformers would use */
+    if (get_bool_or(path, root, "", "rope_interleaved", false))
+        dam_die(DAM_EXIT_INPUT, "%s: key \"rope_interleaved\" = true is not supported (transformers rotates halves)", path);
     if (get_num_or(path, root, "", "partial_rotary_factor", 1.0) != 1.0)
         dam_die(DAM_EXIT_INPUT, "%s: key \"partial_rotary_factor\": partial rotary embeddings are not supported", path);
     json_t *lt = json_object_get(root, "layer_types");

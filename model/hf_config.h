@@ -12,7 +12,8 @@
  * "rope_type"; "default" means none).
  * Keys that change the computation must hold the one value implemented: hidden_act "silu",
  * attention_bias / mlp_bias false, partial_rotary_factor 1, pretraining_tp (any: it only splits
- * the same matmuls), use_sliding_window false; every other key must be in a list of informational
+ * the same matmuls), use_sliding_window false, rope_interleaved false, layer_types all
+ * "full_attention"; every other key must be in a list of informational
  * keys (ids of special tokens, dtype, versions, initializer_range, ...): an unknown key, such as
  * quantization_config, is refused by name rather than ignored.
  * RoPE pairing: rotate_half, (i, i + d/2) (ROPE_HALF): Hugging Face checkpoints are not permuted

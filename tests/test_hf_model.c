@@ -24,6 +24,8 @@
  *     from the runtime by more than 1e-2, i.e. a pairing or scaling bug cannot pass; the same in two
  *     forward calls (13 + 7 tokens) vs the reference made of the same two calls (dynamic scaling
  *     recomputes its base per call, as transformers does; checked to differ from one call);
+ *  0. published config.json files (Llama-3.1-8B, SmolLM2-135M, Mistral-7B-v0.3) give the right
+ *     hyper-parameters and llama3 frequencies;
  *  2. the same F32 weights written as a GGUF (llama.cpp's converter layout: Q and K rows permuted
  *     so that adjacent pairs rotate; llama3 as a rope_freqs tensor of divisors) give the logits of
  *     the HF directory within relative L2 1e-5;
@@ -43,7 +45,9 @@
 #include "core/hash.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "model/hf_config.h"
 #include "model/hf_load.h"
+#include "model/rope.h"
 #include "model/llama.h"
 #include "test.h"
 #include "test_child.h"
@@ -619,6 +623,69 @@ static void check_bad(const hf_case *base, const weights *w, fault f, const char
           "bad input %s: exit %d, %d lines: %s", name, rc, lines, msg);
 }
 
+/* Published config.json files (huggingface.co, the models' repositories) read as the runtime's
+ * hyper-parameters. */
+static void check_real_configs(void) {
+    static const char *const LLAMA31_8B =
+        "{\"architectures\": [\"LlamaForCausalLM\"], \"attention_bias\": false, \"attention_dropout\": 0.0,"
+        " \"bos_token_id\": 128000, \"eos_token_id\": [128001, 128008, 128009], \"hidden_act\": \"silu\","
+        " \"hidden_size\": 4096, \"initializer_range\": 0.02, \"intermediate_size\": 14336,"
+        " \"max_position_embeddings\": 131072, \"mlp_bias\": false, \"model_type\": \"llama\","
+        " \"num_attention_heads\": 32, \"num_hidden_layers\": 32, \"num_key_value_heads\": 8, \"pretraining_tp\": 1,"
+        " \"rms_norm_eps\": 1e-05, \"rope_scaling\": {\"factor\": 8.0, \"low_freq_factor\": 1.0,"
+        " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192, \"rope_type\": \"llama3\"},"
+        " \"rope_theta\": 500000.0, \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\","
+        " \"transformers_version\": \"4.42.3\", \"use_cache\": true, \"vocab_size\": 128256}";
+    static const char *const SMOLLM2_135M =
+        "{\"architectures\": [\"LlamaForCausalLM\"], \"attention_bias\": false, \"attention_dropout\": 0.0,"
+        " \"bos_token_id\": 1, \"eos_token_id\": 2, \"hidden_act\": \"silu\", \"hidden_size\": 576,"
+        " \"initializer_range\": 0.041666666666666664, \"intermediate_size\": 1536, \"is_llama_config\": true,"
+        " \"max_position_embeddings\": 8192, \"model_type\": \"llama\", \"num_attention_heads\": 9,"
+        " \"num_hidden_layers\": 30, \"num_key_value_heads\": 3, \"pad_token_id\": 2, \"pretraining_tp\": 1,"
+        " \"rms_norm_eps\": 1e-05, \"rope_interleaved\": false, \"rope_scaling\": null, \"rope_theta\": 100000,"
+        " \"tie_word_embeddings\": true, \"torch_dtype\": \"bfloat16\", \"transformers_version\": \"4.42.3\","
+        " \"use_cache\": true, \"vocab_size\": 49152}";
+    static const char *const MISTRAL_7B_V03 =
+        "{\"architectures\": [\"MistralForCausalLM\"], \"attention_dropout\": 0.0, \"bos_token_id\": 1,"
+        " \"eos_token_id\": 2, \"hidden_act\": \"silu\", \"hidden_size\": 4096, \"initializer_range\": 0.02,"
+        " \"intermediate_size\": 14336, \"max_position_embeddings\": 32768, \"model_type\": \"mistral\","
+        " \"num_attention_heads\": 32, \"num_hidden_layers\": 32, \"num_key_value_heads\": 8, \"rms_norm_eps\": 1e-05,"
+        " \"rope_theta\": 1000000.0, \"sliding_window\": null, \"tie_word_embeddings\": false,"
+        " \"torch_dtype\": \"bfloat16\", \"transformers_version\": \"4.42.0.dev0\", \"use_cache\": true,"
+        " \"vocab_size\": 32768}";
+    char p[300];
+    snprintf(p, sizeof p, "%s/config_real.json", tmpdir);
+    llama_config c;
+    hf_extra x;
+    FILE *fp = fopen(p, "w");
+    fputs(LLAMA31_8B, fp);
+    fclose(fp);
+    hf_config_read(p, &c, &x);
+    CHECK(c.arch == ARCH_LLAMA && c.n_layers == 32 && c.d_model == 4096 && c.n_heads == 32 && c.n_kv_heads == 8 &&
+              c.head_dim == 128 && c.d_ff == 14336 && c.vocab == 128256 && c.n_ctx_train == 131072 &&
+              c.rope_theta == 500000.0f && c.rope == ROPE_HALF && !x.tied && c.rope_scaling.type == ROPE_SCALING_LLAMA3 &&
+              c.rope_scaling.factor == 8 && c.rope_scaling.low_freq_factor == 1 && c.rope_scaling.high_freq_factor == 4 &&
+              c.rope_scaling.original_max_pos == 8192,
+          "Llama-3.1-8B config");
+    /* llama3 frequencies, d = 128, θ = 5e5: i = 0: wavelength 2π < 8192/4 = 2048, kept (1.0);
+     * i = 63: 5e5^(-126/128) = 2.4386e-6, wavelength 2.58e6 > 8192: / 8 */
+    double inv[64];
+    rope_inv_freq(inv, 128, c.rope_theta, &c.rope_scaling, c.n_ctx_train, 0, NULL);
+    CHECK(inv[0] == 1.0 && fabs(inv[63] - pow(5e5, -126.0 / 128) / 8) < 1e-18, "llama3 inv_freq %g %g", inv[0], inv[63]);
+    fp = fopen(p, "w");
+    fputs(SMOLLM2_135M, fp);
+    fclose(fp);
+    hf_config_read(p, &c, &x);
+    CHECK(c.n_layers == 30 && c.d_model == 576 && c.head_dim == 64 && c.n_kv_heads == 3 && x.tied &&
+              c.rope_scaling.type == ROPE_SCALING_NONE && c.rope_theta == 100000.0f,
+          "SmolLM2-135M config");
+    fp = fopen(p, "w");
+    fputs(MISTRAL_7B_V03, fp);
+    fclose(fp);
+    hf_config_read(p, &c, &x);
+    CHECK(c.arch == ARCH_LLAMA && c.head_dim == 128 && c.vocab == 32768 && c.rope_theta == 1e6f && !x.tied, "Mistral-7B-v0.3 config");
+}
+
 int main(void) {
     if (mkdtemp(tmpdir) == NULL) {
         perror("mkdtemp");
@@ -630,6 +697,7 @@ int main(void) {
     rng_t r = rng_seed(7, 2);
     for (int t = 0; t < T; t++) tok[t] = (int)rng_range(&r, 0, V - 1);
 
+    check_real_configs();
     const char *LL = "LlamaForCausalLM";
     /* name, arch, dtype, sharded, tied, bias, max_pos, theta, scaling, factor, low_ff, high_ff,
      * beta_fast, beta_slow, attn_factor, orig_max */
