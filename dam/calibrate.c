@@ -95,7 +95,12 @@ void dam_capture_attn(void *ctx, int layer, float *out, int out_stride, const fl
         }
     dam_free(scratch);
     dam_free(kd);
-    if (layer == 0) /* C: one per valid causal pair seen (the same for every layer and head) */
+    /* C: one per valid causal pair seen (the same for every layer and head), counted at the first
+     * layer the hook sees: the first global layer (Gemma-3's layer 0 is a sliding-window layer,
+     * which never calls the hook) */
+    int first = 0;
+    while (first < cfg->n_layers && !c->m->layers[first].global) first++;
+    if (layer == first)
         for (int t = 0; t < n_q; t++) {
             const int pos = n_k - n_q + t;
             uint32_t *cnt = c->count + tri_index(pos, 0);

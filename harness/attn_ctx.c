@@ -34,7 +34,7 @@ void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align) {
     free_plans(c);
     double t0 = now_ms();
     for (int l = 0; l < cfg->n_layers; l++)
-        for (int h = 0; h < cfg->n_heads; h++) {
+        for (int h = 0; h < cfg->n_heads && c->model->layers[l].global; h++) { /* sliding-window layers: no plan */
             maskplan *p = method_plan(c->method, l, h, n_prompt, n_total);
             if (p) {
                 const char *why = maskplan_validate(p, n_total);
@@ -62,7 +62,17 @@ void attn_ctx_rewind_to_prompt(attn_ctx *c) {
 }
 
 size_t attn_ctx_kv_bytes(const attn_ctx *c, const llama_state *s) {
-    return c->ev ? kv_evict_bytes(c->ev, s->n_past) : llama_state_kv_bytes(c->model, s);
+    if (c->ev == NULL) return llama_state_kv_bytes(c->model, s);
+    const llama_config *cfg = &c->model->cfg;
+    int64_t n = 0; /* held (position, KV head) entries */
+    for (int l = 0; l < cfg->n_layers; l++) {
+        if (!c->model->layers[l].global) { /* no method evicts there */
+            n += (int64_t)llama_layer_kv_rows(c->model, l, s->n_past) * cfg->n_kv_heads;
+            continue;
+        }
+        for (int g = 0; g < cfg->n_kv_heads; g++) n += kv_evict_held_count(c->ev, l, g, s->n_past);
+    }
+    return (size_t)n * 2 * (size_t)cfg->head_dim * sizeof(float);
 }
 
 void attn_ctx_attach(attn_ctx *c, llama_state *s) {
@@ -174,7 +184,10 @@ double attn_ctx_collect(const attn_ctx *c, float *alignment, float *density) {
     const llama_config *cfg = &c->model->cfg;
     const int H = cfg->n_heads, L = cfg->n_layers;
     double sum = 0;
-    for (int l = 0; l < L; l++)
+    int n_global = 0;
+    for (int l = 0; l < L; l++) {
+        const bool global = c->model->layers[l].global;
+        n_global += global;
         for (int h = 0; h < H; h++) {
             const size_t lh = (size_t)l * H + h;
             if (alignment)
@@ -182,11 +195,12 @@ double attn_ctx_collect(const attn_ctx *c, float *alignment, float *density) {
                     int n = c->cnt[lh * 2 + (m >= ALIGN_SPREAD_MASS_RECALL)];
                     alignment[lh * ALIGN_N_METRICS + m] = n ? (float)(c->acc[lh * ALIGN_N_METRICS + m] / n) : NAN;
                 }
-            double dens = c->plans[lh] ? maskplan_density(c->plans[lh], c->n_prompt) : 1.0;
+            double dens = !global ? NAN : c->plans[lh] ? maskplan_density(c->plans[lh], c->n_prompt) : 1.0;
             if (density) density[lh] = (float)dens;
-            sum += dens;
+            if (global) sum += dens;
         }
-    return sum / (L * H);
+    }
+    return n_global ? sum / ((double)n_global * H) : NAN;
 }
 
 void attn_ctx_free(attn_ctx *c) {

@@ -28,7 +28,8 @@
 typedef struct {
     const llama_model *model;
     const method *method;
-    maskplan **plans;     /* [n_layers][n_heads] for the current prompt; NULL entries for `full` */
+    maskplan **plans;     /* [n_layers][n_heads] for the current prompt; NULL entries for `full` and for
+                             sliding-window layers (part of the model: no method applies there) */
     int plan_n;           /* prompt length the plans were built for */
     double mask_ms;       /* time spent building plans since the last attn_ctx_prepare, ms (static plans
                              at prepare; dynamic plans layer by layer during the prompt's forward) */
@@ -47,7 +48,7 @@ typedef struct {
 void attn_ctx_init(attn_ctx *c, const llama_model *m, const method *meth);
 
 /* For a prompt of n_prompt tokens followed by up to n_total - n_prompt generated tokens: builds
- * every (layer, head) plan (timed into mask_ms), validates it (an invalid plan is a runtime
+ * every (global layer, head) plan (timed into mask_ms), validates it (an invalid plan is a runtime
  * failure naming the method, layer and head, exit 3), clears the alignment sums and picks the
  * sampled rows if `align`. */
 void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align);
@@ -57,9 +58,10 @@ void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align);
  * for methods that do not evict. */
 void attn_ctx_rewind_to_prompt(attn_ctx *c);
 
-/* KV-cache bytes the method holds for the state's n_past tokens: llama_state_kv_bytes (every
- * entry, fp32 K and V, all layers) for methods that do not evict; for evicting methods only the
- * entries still held (kv_evict_bytes), per KV head, summed over layers. */
+/* KV-cache bytes the method holds for the state's n_past tokens: llama_state_kv_bytes (fp32 K and
+ * V, all layers; sliding-window layers count their window) for methods that do not evict; for
+ * evicting methods the global layers count only the entries still held (kv_evict_held_count, per
+ * KV head) and sliding-window layers their window. */
 size_t attn_ctx_kv_bytes(const attn_ctx *c, const llama_state *s);
 
 /* Installs the context as the state's attention hook. */
@@ -70,8 +72,9 @@ void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *
                  const float *k, const float *v, int kv_cap, int n_k);
 
 /* Writes alignment[n_layers][n_heads][ALIGN_N_METRICS] (means over sampled rows, NaN where no
- * row was sampled) and density[n_layers][n_heads] (exact, over the n_prompt × n_prompt causal map);
- * returns the mean density over layers and heads. Either output may be NULL. */
+ * row was sampled) and density[n_layers][n_heads] (exact, over the n_prompt × n_prompt causal map;
+ * NaN for sliding-window layers, which are part of the model and no method applies to); returns
+ * the mean density over the global layers' heads. Either output may be NULL. */
 double attn_ctx_collect(const attn_ctx *c, float *alignment, float *density);
 
 void attn_ctx_free(attn_ctx *c);

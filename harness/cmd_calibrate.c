@@ -65,16 +65,21 @@ static void check_output(const char *out) {
     unlink(probe);
 }
 
-static void print_summary(const dam_patterns *p, double seconds, const char *out) {
+static void print_summary(const dam_patterns *p, const llama_model *m, double seconds, const char *out) {
     const int H = p->n_heads;
     double dens_all = 0, r_all = 0, c_all = 0;
-    int best_l = 0, best_h = 0, best = -1;
+    int best_l = 0, best_h = 0, best = -1, n_global = 0;
     printf("# dam calibrate: %s (%s), pcl %d, %d sequences from %s (%lld tokens), prefix %s\n", p->model_name,
            out, p->par.L, p->n_sequences, p->corpus, (long long)p->corpus_tokens, p->prefix);
     printf("# lambda %g, epsilon %g, tau %g, mu %g, min_pattern_cells %d\n", p->par.lambda, p->par.eps, p->par.tau,
            p->par.mu, p->par.min_pattern_cells);
     printf("%5s %9s %7s %7s %7s %7s  %s\n", "layer", "density", "mean_R", "mean_C", "max_R", "max_C", "heads |R|+|C|");
     for (int l = 0; l < p->n_layers; l++) {
+        if (!m->layers[l].global) { /* the hook never runs there: no map, no mask used */
+            printf("%5d  sliding-window layer (%d tokens): part of the model, no method applies\n", l, m->layers[l].window);
+            continue;
+        }
+        n_global++;
         double dens = 0, r = 0, c = 0;
         int max_r = 0, max_c = 0;
         char list[512] = "";
@@ -99,10 +104,10 @@ static void print_summary(const dam_patterns *p, double seconds, const char *out
         r_all += r;
         c_all += c;
     }
-    const double n = (double)p->n_layers * H;
-    printf("# mean true-mask density %.5f, mean |R| %.2f, mean |C| %.2f over %d layers x %d heads; most patterns: "
+    const double n = (double)n_global * H;
+    printf("# mean true-mask density %.5f, mean |R| %.2f, mean |C| %.2f over %d %slayers x %d heads; most patterns: "
            "layer %d head %d (|R| %d, |C| %d)\n",
-           dens_all / n, r_all / n, c_all / n, p->n_layers, H, best_l, best_h,
+           dens_all / n, r_all / n, c_all / n, n_global, n_global < p->n_layers ? "global " : "", H, best_l, best_h,
            p->heads[(size_t)best_l * H + best_h].n_diags, p->heads[(size_t)best_l * H + best_h].n_cols);
     printf("# wrote %s in %.1f s\n", out, seconds);
 }
@@ -162,7 +167,7 @@ int cmd_calibrate(int argc, char **argv) {
     dam_calib_opts o = {corpus, label, prefix, (int)seqs, par, 1};
     dam_patterns *p = dam_calibrate(m, &o);
     dam_patterns_write(p, out);
-    print_summary(p, (now_ms() - t0) / 1e3, out);
+    print_summary(p, m, (now_ms() - t0) / 1e3, out);
     dam_patterns_free(p);
     llama_free(m);
     dam_free(path);

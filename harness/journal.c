@@ -119,6 +119,15 @@ static json_t *header_json(const run_data *d) {
     json_object_set_new(m, "rope_theta", enc_double(mi->rope_theta));
     json_object_set_new(m, "file_sha256", jstr(mi->file_sha256));
     json_object_set_new(m, "quantisation", jstr(mi->quantisation));
+    json_object_set_new(m, "format", jstr(mi->format));
+    json_object_set_new(m, "d_model", json_integer(mi->d_model));
+    json_object_set_new(m, "vocab", json_integer(mi->vocab));
+    json_object_set_new(m, "sliding_window", json_integer(mi->sliding_window));
+    json_object_set_new(m, "rope_theta_swa", enc_double(mi->rope_theta_swa));
+    json_object_set_new(m, "rope_scaling", jstr(mi->rope_scaling));
+    json_t *gl = json_array();
+    for (int k = 0; k < mi->n_global; k++) json_array_append_new(gl, json_integer(mi->global_layers[k]));
+    json_object_set_new(m, "global_layers", gl);
     json_object_set_new(h, "model", m);
     json_t *ms = json_array();
     for (int i = 0; i < d->n_methods; i++) {
@@ -350,6 +359,22 @@ static void parse_header(pctx *p, json_t *o, run_data *d) {
     mi->rope_theta = get_double(p, m, "rope_theta");
     mi->file_sha256 = get_str(p, m, "file_sha256");
     mi->quantisation = get_str(p, m, "quantisation");
+    mi->format = get_str(p, m, "format");
+    mi->d_model = get_int(p, m, "d_model");
+    mi->vocab = get_int(p, m, "vocab");
+    mi->sliding_window = get_int(p, m, "sliding_window");
+    mi->rope_theta_swa = get_double(p, m, "rope_theta_swa");
+    mi->rope_scaling = get_str(p, m, "rope_scaling");
+    json_t *gl = json_object_get(m, "global_layers");
+    size_t ng = json_is_array(gl) ? json_array_size(gl) : 0;
+    mi->global_layers = dam_malloc(sizeof(int) * (ng ? ng : 1), "journal global layers");
+    mi->n_global = (int)ng;
+    if (!json_is_array(gl) || ng > 4096) perr(p, "field \"global_layers\" is missing or not an array of layer indices");
+    for (size_t k = 0; k < ng && !p->err[0]; k++) {
+        json_t *x = json_array_get(gl, k);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 4095) perr(p, "global_layers[%zu] is not a layer index", k);
+        else mi->global_layers[k] = (int)json_integer_value(x);
+    }
     json_decref(m);
     json_t *ms = json_object_get(o, "methods");
     if (!json_is_array(ms)) { perr(p, "field \"methods\" is missing or not an array"); return; }
@@ -598,8 +623,9 @@ void journal_check_header(const char *path, const run_data *jr, const run_data *
     const model_info *x = &jr->model, *y = &cur->model;
 #define CMP_S(f) if (!same(x->f, y->f)) dam_die(DAM_EXIT_INPUT, "%s: --resume: model " #f " differs (journal: %s, now: %s)", path, x->f ? x->f : "", y->f ? y->f : "")
 #define CMP_I(f) if (x->f != y->f) dam_die(DAM_EXIT_INPUT, "%s: --resume: model " #f " differs (journal: %d, now: %d)", path, x->f, y->f)
-    CMP_S(file_sha256); CMP_S(name); CMP_S(architecture); CMP_S(quantisation);
+    CMP_S(file_sha256); CMP_S(name); CMP_S(architecture); CMP_S(quantisation); CMP_S(format); CMP_S(rope_scaling);
     CMP_I(n_layers); CMP_I(n_heads); CMP_I(n_kv_heads); CMP_I(head_dim); CMP_I(context_length);
+    CMP_I(d_model); CMP_I(vocab); CMP_I(sliding_window); CMP_I(n_global);
 #undef CMP_S
 #undef CMP_I
     if (!(x->rope_theta == y->rope_theta || (isnan(x->rope_theta) && isnan(y->rope_theta))))

@@ -22,8 +22,8 @@
 #include "harness/record.h"
 #include "harness/results_h5.h"
 
-/* Format number written in the header line ("format": 1). */
-#define JOURNAL_FORMAT 1
+/* Format number written in the header line ("format": 2; 2 added the model facts of schema 1.2). */
+#define JOURNAL_FORMAT 2
 
 /* An open journal (append mode). */
 typedef struct journal journal;

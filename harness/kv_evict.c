@@ -299,10 +299,3 @@ double kv_evict_score(const kv_evict *e, int layer, int kv_head, int j) {
     const double *sc = score_of(e, layer, kv_head);
     return sc && j >= 0 && j < e->n_total ? sc[j] : NAN;
 }
-
-size_t kv_evict_bytes(const kv_evict *e, int n_past) {
-    int64_t n = 0;
-    for (int l = 0; l < e->n_layers; l++)
-        for (int g = 0; g < e->n_kv_heads; g++) n += kv_evict_held_count(e, l, g, n_past);
-    return (size_t)n * 2 * (size_t)e->d * sizeof(float);
-}

@@ -24,7 +24,7 @@
  *     64-key blocks where the row keeps nothing; a block it computes densely may still load an
  *     evicted entry, multiplied by 0). Then the row's probabilities go into `score`
  *     (EVICT_SCORED) and evict runs with pos = p.
- * Eviction is logical: the CPU KV cache stays one preallocated buffer; kv_evict_bytes reports the
+ * Eviction is logical: the CPU KV cache stays one preallocated buffer; attn_ctx_kv_bytes reports the
  * bytes of the entries still held. Costs per row after the prompt: O(n / 64) words per query head
  * for the row plans, O(held · d) per query head for the scores, plus the method's evict. */
 #ifndef DAM_HARNESS_KV_EVICT_H
@@ -76,9 +76,5 @@ int64_t kv_evict_held_count(const kv_evict *e, int layer, int kv_head, int n_pas
 
 /* The accumulated score of key j of (layer, kv_head) (EVICT_SCORED), else NaN. */
 double kv_evict_score(const kv_evict *e, int layer, int kv_head, int j);
-
-/* Bytes of the fp32 K and V entries held for keys 0 .. n_past − 1: Σ over layers and KV heads of
- * held keys · 2 · head_dim · 4. */
-size_t kv_evict_bytes(const kv_evict *e, int n_past);
 
 #endif

@@ -30,6 +30,7 @@ void run_data_init(run_data *d) { memset(d, 0, sizeof *d); }
 
 static void model_info_free(model_info *m) {
     dam_free(m->name); dam_free(m->architecture); dam_free(m->file_sha256); dam_free(m->quantisation);
+    dam_free(m->format); dam_free(m->rope_scaling); dam_free(m->global_layers);
     memset(m, 0, sizeof *m);
 }
 
@@ -71,6 +72,10 @@ void run_data_copy_meta(run_data *dst, const run_data *src) {
     dst->model.architecture = dup_or_null(src->model.architecture, "model info");
     dst->model.file_sha256 = dup_or_null(src->model.file_sha256, "model info");
     dst->model.quantisation = dup_or_null(src->model.quantisation, "model info");
+    dst->model.format = dup_or_null(src->model.format, "model info");
+    dst->model.rope_scaling = dup_or_null(src->model.rope_scaling, "model info");
+    dst->model.global_layers = dam_malloc(sizeof(int) * (size_t)(src->model.n_global > 0 ? src->model.n_global : 1), "model info");
+    if (src->model.n_global > 0) memcpy(dst->model.global_layers, src->model.global_layers, sizeof(int) * (size_t)src->model.n_global);
     for (int i = 0; i < src->n_methods; i++) {
         run_data_add_method(dst, src->methods[i].name, src->methods[i].n_layers, src->methods[i].layers);
         memcpy(dst->methods[i].patterns_sha256, src->methods[i].patterns_sha256, 65);
@@ -736,6 +741,13 @@ void results_write_h5(const char *path, run_data *d) {
     wattr(&w, g, "rope_theta", H5T_NATIVE_DOUBLE, 0, 1, &mi->rope_theta);
     wattr_str(&w, g, "file_sha256", mi->file_sha256);
     wattr_str(&w, g, "quantisation", mi->quantisation);
+    wattr_str(&w, g, "format", mi->format);
+    wattr(&w, g, "d_model", H5T_NATIVE_INT, 0, 1, &mi->d_model);
+    wattr(&w, g, "vocab", H5T_NATIVE_INT, 0, 1, &mi->vocab);
+    wattr(&w, g, "sliding_window", H5T_NATIVE_INT, 0, 1, &mi->sliding_window);
+    wattr(&w, g, "rope_theta_swa", H5T_NATIVE_DOUBLE, 0, 1, &mi->rope_theta_swa);
+    wattr_str(&w, g, "rope_scaling", mi->rope_scaling);
+    wattr(&w, g, "global_layers", H5T_NATIVE_INT, 1, (hsize_t)mi->n_global, mi->global_layers);
     H5Gclose(g);
 
     /* /examples/<task> */
@@ -1119,6 +1131,27 @@ void results_read_h5(const char *path, run_data *d) {
     }
     mi->file_sha256 = results_read_attr_str(&r, g, "/model", "file_sha256");
     mi->quantisation = results_read_attr_str(&r, g, "/model", "quantisation");
+    if (r.minor >= 2) {
+        mi->format = results_read_attr_str(&r, g, "/model", "format");
+        mi->d_model = rattr_int(&r, g, "/model", "d_model");
+        mi->vocab = rattr_int(&r, g, "/model", "vocab");
+        mi->sliding_window = rattr_int(&r, g, "/model", "sliding_window");
+        double *v = rattr_num(&r, g, "/model", "rope_theta_swa", H5T_NATIVE_DOUBLE, H5T_FLOAT, 1, NULL);
+        mi->rope_theta_swa = *v;
+        dam_free(v);
+        mi->rope_scaling = results_read_attr_str(&r, g, "/model", "rope_scaling");
+        mi->global_layers = rattr_num(&r, g, "/model", "global_layers", H5T_NATIVE_INT, H5T_INTEGER, -1, &mi->n_global);
+        for (int i = 0; i < mi->n_global; i++)
+            if (mi->global_layers[i] < 0 || mi->global_layers[i] >= mi->n_layers || (i && mi->global_layers[i] <= mi->global_layers[i - 1]))
+                results_read_fail(&r, "/model attribute global_layers", "is not an ascending list of layers below n_layers %d", mi->n_layers);
+    } else { /* 1.0 / 1.1: the facts were not recorded; every layer counted as global */
+        mi->format = dam_strdup("", "model info");
+        mi->rope_scaling = dam_strdup("", "model info");
+        mi->rope_theta_swa = NAN;
+        mi->n_global = mi->n_layers > 0 ? mi->n_layers : 0;
+        mi->global_layers = dam_malloc(sizeof(int) * (size_t)(mi->n_global > 0 ? mi->n_global : 1), "model info");
+        for (int i = 0; i < mi->n_global; i++) mi->global_layers[i] = i;
+    }
     H5Oclose(g);
 
     /* /examples/<task> */

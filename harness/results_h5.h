@@ -29,8 +29,8 @@
 /* Schema version written to the root attribute `schema_version` ("major.minor"). Readers refuse a
  * file of another major version; a newer minor only adds objects that older readers ignore. */
 #define RESULTS_SCHEMA_MAJOR 1
-#define RESULTS_SCHEMA_MINOR 1
-#define RESULTS_SCHEMA_VERSION "1.1"
+#define RESULTS_SCHEMA_MINOR 2
+#define RESULTS_SCHEMA_VERSION "1.2"
 
 /* Facts about the model a run used (the `/model` group). Strings owned. */
 typedef struct {
@@ -44,6 +44,17 @@ typedef struct {
     double rope_theta;     /* RoPE base frequency */
     char *file_sha256;     /* SHA-256 of the model file, 64 lowercase hex digits */
     char *quantisation;    /* weight type of the file, e.g. "Q4_1", "bf16" */
+    /* Since schema 1.2 (files of 1.0 / 1.1 read as format "", d_model = vocab = 0, no sliding
+     * window, rope_scaling "", every layer global): */
+    char *format;          /* "gguf" (a GGUF file) or "safetensors" (a Hugging Face directory) */
+    int d_model;           /* hidden size */
+    int vocab;             /* vocabulary size, tokens */
+    int sliding_window;    /* tokens a sliding-window layer's query sees, itself included; 0: no such layers */
+    double rope_theta_swa; /* RoPE base of the sliding-window layers; NaN when there are none */
+    char *rope_scaling;    /* RoPE scaling of the global layers' frequencies: "none" or the scheme's name */
+    int n_global;          /* layers with full causal attention: the only layers attention methods apply to */
+    int *global_layers;    /* [n_global] ascending layer indices (all layers unless the model has
+                              sliding-window layers, e.g. Gemma-3's 5, 11, 17) */
 } model_info;
 
 /* One method instance of the run (the `/runs/<name>` group). */

@@ -152,8 +152,9 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     r->alignment = dam_malloc(sizeof(float) * L * H * ALIGN_N_METRICS, "alignment");
     r->head_density = dam_malloc(sizeof(float) * L * H, "density");
     r->density = attn_ctx_collect(env->ctx, r->alignment, r->head_density);
-    if (method_is_full(meth)) /* full against itself: exact by definition, not measured */
+    if (method_is_full(meth)) /* full against itself: exact by definition, not measured (global layers) */
         for (int i = 0; i < L * H; i++) {
+            if (!m->layers[i / H].global) continue; /* no method applies there: NaN */
             float *a = r->alignment + (size_t)i * ALIGN_N_METRICS;
             a[ALIGN_TAIL_MASS_RECALL] = a[ALIGN_SPREAD_MASS_RECALL] = 1.0f;
             a[ALIGN_TAIL_NEG_LOG_RECALL] = a[ALIGN_SPREAD_NEG_LOG_RECALL] = 0.0f;
@@ -209,7 +210,18 @@ static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, 
     mi->rope_theta = m->cfg.rope_theta;
     mi->file_sha256 = dam_strdup(m->sha256, "meta");
     mi->quantisation = dam_strdup(m->quant, "meta");
-    for (int i = 0; i < cfg->n_methods; i++) run_data_add_method_all_layers(d, cfg->methods[i].name, m->cfg.n_layers);
+    struct stat st;
+    mi->format = dam_strdup(stat(m->path, &st) == 0 && S_ISDIR(st.st_mode) ? "safetensors" : "gguf", "meta");
+    mi->d_model = m->cfg.d_model;
+    mi->vocab = m->cfg.vocab;
+    mi->sliding_window = m->cfg.swa_window;
+    mi->rope_theta_swa = m->cfg.swa_window > 0 ? m->cfg.rope_theta_swa : NAN;
+    mi->rope_scaling = dam_strdup("none", "meta");
+    mi->global_layers = dam_malloc(sizeof(int) * (size_t)m->cfg.n_layers, "meta");
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        if (m->layers[l].global) mi->global_layers[mi->n_global++] = l;
+    /* methods apply to the global layers only; sliding-window layers are part of the model */
+    for (int i = 0; i < cfg->n_methods; i++) run_data_add_method(d, cfg->methods[i].name, mi->n_global, mi->global_layers);
 }
 
 int run_execute(run_config *cfg, const run_opts *o) {

@@ -57,6 +57,12 @@ static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(c
 void summary_print(FILE *out, const run_data *d, const char *path, const char *baseline) {
     fprintf(out, "%s: model %s (%s, %d layers x %d heads, %s), device %s, seed %llu\n", path, d->model.name, d->model.architecture,
            d->model.n_layers, d->model.n_heads, d->model.quantisation, d->device, (unsigned long long)d->seed);
+    if (d->model.n_global < d->model.n_layers) { /* sliding-window layers: say where the methods applied */
+        fprintf(out, "methods apply to the %d global layers (", d->model.n_global);
+        for (int i = 0; i < d->model.n_global; i++) fprintf(out, "%s%d", i ? ", " : "", d->model.global_layers[i]);
+        fprintf(out, "); the other %d layers are the model's %d-token sliding-window attention; density and alignment are over the global layers\n",
+                d->model.n_layers - d->model.n_global, d->model.sliding_window);
+    }
     fprintf(out, "run %s .. %s, dam %s (%s): %d examples, %d results, %d methods\n", d->start_time,
            *d->end_time ? d->end_time : "(in progress)", d->harness_version, d->git_revision, d->n_examples, d->n_results, d->n_methods);
     const char **tasks;

@@ -234,9 +234,16 @@ void llama_state_free(llama_state *s) {
     dam_free(s);
 }
 
+int llama_layer_kv_rows(const llama_model *m, int layer, int n_past) {
+    const llama_layer *L = &m->layers[layer];
+    return L->global || n_past < L->window ? n_past : L->window;
+}
+
 size_t llama_state_kv_bytes(const llama_model *m, const llama_state *s) {
     const llama_config *c = &m->cfg;
-    return (size_t)2 * c->n_layers * c->n_kv_heads * s->n_past * c->head_dim * sizeof(float);
+    size_t rows = 0;
+    for (int l = 0; l < c->n_layers; l++) rows += (size_t)llama_layer_kv_rows(m, l, s->n_past);
+    return 2 * rows * c->n_kv_heads * c->head_dim * sizeof(float);
 }
 
 /* ---- forward ------------------------------------------------------------------------------ */

@@ -133,7 +133,14 @@ void llama_state_reset(llama_state *s);
 
 void llama_state_free(llama_state *s);
 
-/* KV-cache bytes the state holds for its current n_past tokens (K and V, all layers), fp32. */
+/* Positions of layer `layer`'s KV cache that attention can still read after n_past tokens: n_past
+ * for global layers, min(n_past, window) for sliding-window layers (what a ring cache would hold;
+ * this runtime keeps every position, see docs/models.md). */
+int llama_layer_kv_rows(const llama_model *m, int layer, int n_past);
+
+/* KV-cache bytes for the state's current n_past tokens: Σ over layers of llama_layer_kv_rows ·
+ * n_kv_heads · head_dim · 2 (K and V) · 4 (fp32). For models with sliding-window layers this is
+ * less than the buffer this runtime allocates (peak memory shows that). */
 size_t llama_state_kv_bytes(const llama_model *m, const llama_state *s);
 
 /* Runs tokens[0..n) at positions n_past .. n_past+n-1, appending their keys and values to the

@@ -614,9 +614,13 @@ static void test_offsets(void) {
  * Values v_j = (j, 1, 0, 0): output of head 0 row 2 = (0·1/6 + 1·2/6 + 2·3/6, 1) = (4/3, 1);
  * head 1 row 2 = (0.4 + 0.4, 1) = (0.8, 1). */
 static void test_capture_hook(void) {
+    /* two layers like Gemma-3's start: layer 0 slides (never calls the hook), layer 1 is global;
+     * the pair counts C must come from layer 1 (they once came from layer 0 only: Ā = A / 0) */
     llama_model fake;
     memset(&fake, 0, sizeof fake);
-    fake.cfg.n_layers = 1;
+    llama_layer layers[2] = {{.global = false, .window = 512}, {.global = true}};
+    fake.layers = layers;
+    fake.cfg.n_layers = 2;
     fake.cfg.n_heads = 2;
     fake.cfg.n_kv_heads = 1;
     fake.cfg.head_dim = 4;
@@ -634,7 +638,7 @@ static void test_capture_hook(void) {
         v[j * 4 + 1] = 1.0f;
     }
     dam_capture *c = dam_capture_new(&fake, L);
-    dam_capture_attn(c, 0, out, 8, q, qs, 3, k, v, cap, 3);
+    dam_capture_attn(c, 1, out, 8, q, qs, 3, k, v, cap, 3);
     attn_causal(ref, 8, q, qs, 3, k, v, cap, 3, 2, 1, 4, 0.5f);
     CHECK(memcmp(out, ref, sizeof out) == 0, "hook output differs from attn_causal");
     CHECK_NEAR(out[2 * 8 + 0], 4.0 / 3.0, 1e-6, 0, "head 0 row 2 output = 4/3");
@@ -643,16 +647,16 @@ static void test_capture_hook(void) {
     double abar[9];
     const double want0[9] = {1, 0, 0, 1.0 / 3, 2.0 / 3, 0, 1.0 / 6, 2.0 / 6, 3.0 / 6};
     const double want1[9] = {1, 0, 0, 0.5, 0.5, 0, 0.4, 0.4, 0.2};
-    dam_capture_average(c, 0, 0, 1e-10, abar);
+    dam_capture_average(c, 1, 0, 1e-10, abar);
     for (int x = 0; x < 9; x++) CHECK_NEAR(abar[x], want0[x], 1e-6, 0, "head 0 Ā[%d][%d] = %.9f", x / 3, x % 3, abar[x]);
-    dam_capture_average(c, 0, 1, 1e-10, abar);
+    dam_capture_average(c, 1, 1, 1e-10, abar);
     for (int x = 0; x < 9; x++) CHECK_NEAR(abar[x], want1[x], 1e-6, 0, "head 1 Ā[%d][%d] = %.9f", x / 3, x % 3, abar[x]);
     /* A decode-style call (n_q = 1: one query at position 2) adds row 2 only and makes C(2, j) = 2
      * while rows 0 and 1 keep C = 1. Its query (0, 0, 0, 0) attends uniformly (1/3 each), so head 0
      * row 2 becomes the mean of (1/6, 2/6, 3/6) and (1/3, 1/3, 1/3) = (1/4, 1/3, 5/12). */
     float q2[8] = {0};
-    dam_capture_attn(c, 0, out, 8, q2, 8, 1, k, v, cap, 3);
-    dam_capture_average(c, 0, 0, 1e-10, abar);
+    dam_capture_attn(c, 1, out, 8, q2, 8, 1, k, v, cap, 3);
+    dam_capture_average(c, 1, 0, 1e-10, abar);
     CHECK_NEAR(abar[6], 0.25, 1e-6, 0, "row 2 after decode call: (1/6 + 1/3) / 2");
     CHECK_NEAR(abar[7], 1.0 / 3.0, 1e-6, 0, "row 2 after decode call: (1/3 + 1/3) / 2");
     CHECK_NEAR(abar[8], 5.0 / 12.0, 1e-6, 0, "row 2 after decode call: (1/2 + 1/3) / 2");

@@ -55,9 +55,13 @@ static void set_meta(run_data *d, const char *config) {
     d->start_time = dam_strdup("2025-01-31T12:00:00Z", "t");
     d->end_time = dam_strdup("", "t");
     d->seed = 18446744073709551557ull; /* above INT64_MAX: the journal writes it as a string */
-    d->model = (model_info){dam_strdup("smollm2-135m", "t"), dam_strdup("llama", "t"), L, H, 1, 64, 8192, 100000.0,
+    /* a Gemma-3-like model: layers 1 and 3 global, 0 and 2 sliding-window */
+    int *global = dam_malloc(2 * sizeof(int), "t");
+    global[0] = 1, global[1] = 3;
+    d->model = (model_info){dam_strdup("smollm2-135m", "t"), dam_strdup("gemma3", "t"), L, H, 1, 64, 8192, 100000.0,
                             dam_strdup("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "t"),
-                            dam_strdup("Q4_1", "t")};
+                            dam_strdup("Q4_1", "t"), dam_strdup("gguf", "t"), 640, 262144, 512, 10000.0,
+                            dam_strdup("none", "t"), 2, global};
     run_data_add_method_all_layers(d, "full", L);
     int dam_layers[2] = {2, 3};
     run_data_add_method(d, "dam", 2, dam_layers);
@@ -140,6 +144,11 @@ static void check_same(const run_data *a, const run_data *b, bool end_time_too, 
           x->n_heads == y->n_heads && x->n_kv_heads == y->n_kv_heads && x->head_dim == y->head_dim &&
           x->context_length == y->context_length && x->rope_theta == y->rope_theta &&
           seq(x->file_sha256, y->file_sha256) && seq(x->quantisation, y->quantisation), "%s: model differs", what);
+    CHECK(seq(x->format, y->format) && x->d_model == y->d_model && x->vocab == y->vocab &&
+          x->sliding_window == y->sliding_window && x->rope_theta_swa == y->rope_theta_swa &&
+          seq(x->rope_scaling, y->rope_scaling) && x->n_global == y->n_global &&
+          (x->n_global == 0 || memcmp(x->global_layers, y->global_layers, sizeof(int) * (size_t)x->n_global) == 0),
+          "%s: model facts (schema 1.2) differ", what);
     CHECK(a->n_methods == b->n_methods, "%s: %d vs %d methods", what, a->n_methods, b->n_methods);
     for (int m = 0; m < a->n_methods && m < b->n_methods; m++) {
         const method_info *p = &a->methods[m], *q = &b->methods[m];
@@ -387,7 +396,7 @@ static void test_h5(void) {
     results_write_h5(hp, &d);
     CHECK(access(tpath("run.h5.tmp"), F_OK) != 0, "the temporary file is gone after publishing");
     char *sv = get_schema(hp);
-    CHECK(strcmp(sv, RESULTS_SCHEMA_VERSION) == 0 && strcmp(sv, "1.1") == 0, "schema_version \"%s\"", sv);
+    CHECK(strcmp(sv, RESULTS_SCHEMA_VERSION) == 0 && strcmp(sv, "1.2") == 0, "schema_version \"%s\"", sv);
     free(sv);
     results_read_h5(hp, &r);
     x = (result_record *)run_data_find_result(&d, "streaming", "niah", 1);
@@ -489,12 +498,26 @@ static void test_h5(void) {
     H5Fclose(f);
     st = in_child(child_read_h5, (void *)bp, msg, sizeof msg);
     CHECK(st == 2 && strstr(msg, "n_truncated: missing"), "1.1 without n_truncated: exit %d, \"%s\"", st, msg);
+    f = H5Fopen(bp, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t gm = H5Gopen2(f, "/model", H5P_DEFAULT);
+    H5Adelete(gm, "global_layers");
+    H5Gclose(gm);
+    H5Fclose(f);
+    set_schema(bp, "1.1");
+    st = in_child(child_read_h5, (void *)bp, msg, sizeof msg);
+    CHECK(st == 2 && strstr(msg, "n_truncated: missing"), "1.1 without n_truncated: exit %d, \"%s\"", st, msg);
     set_schema(bp, "1.0");
     results_read_h5(bp, &r);
     bool zero = r.n_examples == d.n_examples;
     for (int i = 0; i < r.n_examples; i++) zero = zero && r.examples[i].n_truncated == 0;
     CHECK(zero, "1.0 file: n_truncated reads as 0");
+    /* before 1.2 the model facts were not recorded: every layer reads as global */
+    CHECK(r.model.n_global == L && r.model.global_layers[L - 1] == L - 1 && r.model.sliding_window == 0 &&
+          isnan(r.model.rope_theta_swa) && strcmp(r.model.format, "") == 0, "1.0 file: model facts read as unrecorded");
     run_data_free(&r);
+    set_schema(bp, "1.2");
+    st = in_child(child_read_h5, (void *)bp, msg, sizeof msg);
+    CHECK(st == 2 && strstr(msg, "global_layers: missing"), "1.2 without /model global_layers: exit %d, \"%s\"", st, msg);
     spit(bp, "not hdf5\n", 9, "wb");
     st = in_child(child_read_h5, (void *)bp, msg, sizeof msg);
     CHECK(st == 2 && strstr(msg, "not an HDF5 file"), "not HDF5: exit %d, \"%s\"", st, msg);

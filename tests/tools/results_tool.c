@@ -51,7 +51,10 @@ static void set_meta(run_data *d, int layers, int heads) {
     d->end_time = dam_strdup("", "t");
     d->seed = 42;
     d->model = (model_info){dam_strdup("synthetic", "t"), dam_strdup("llama", "t"), layers, heads, heads / 4, 64, 8192, 10000.0,
-                            dam_strdup("00000000000000000000000000000000000000000000000000000000000000ff", "t"), dam_strdup("f32", "t")};
+                            dam_strdup("00000000000000000000000000000000000000000000000000000000000000ff", "t"), dam_strdup("f32", "t"),
+                            dam_strdup("gguf", "t"), 64 * heads, 1000, 0, NAN, dam_strdup("none", "t"), layers,
+                            dam_malloc(sizeof(int) * (size_t)layers, "t")};
+    for (int l = 0; l < layers; l++) d->model.global_layers[l] = l;
     for (int m = 0; m < 3; m++) run_data_add_method_all_layers(d, METHODS[m], layers);
 }
 
