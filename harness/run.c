@@ -216,7 +216,7 @@ static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, 
     mi->vocab = m->cfg.vocab;
     mi->sliding_window = m->cfg.swa_window;
     mi->rope_theta_swa = m->cfg.swa_window > 0 ? m->cfg.rope_theta_swa : NAN;
-    mi->rope_scaling = dam_strdup("none", "meta");
+    mi->rope_scaling = dam_strdup(m->rope_freq_div ? "rope_freqs" : rope_scaling_name(m->cfg.rope_scaling.type), "meta");
     mi->global_layers = dam_malloc(sizeof(int) * (size_t)m->cfg.n_layers, "meta");
     for (int l = 0; l < m->cfg.n_layers; l++)
         if (m->layers[l].global) mi->global_layers[mi->n_global++] = l;
