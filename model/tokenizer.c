@@ -1149,9 +1149,25 @@ char *tok_decode_len(const tokenizer *t, const int32_t *ids, int n, bool special
     }
     char *s = dam_malloc(total + 1, "decoded text");
     size_t m = 0;
+    bool first_shown = true; /* strip_space 2: before the first token that is not skipped */
     for (int i = 0; i < n; i++) {
         size_t k;
         const char *p = piece_of(t, ids[i], special, &k);
+        bool shown = ids[i] >= 0 && ids[i] < t->n_vocab && (special || !(t->attr[ids[i]] & (ATTR_UNKNOWN | ATTR_CONTROL)));
+        if (t->strip_space == 2 && shown && first_shown) { /* the text, every replacement dropped */
+            const char *x = t->arena + t->str_off[ids[i]];
+            size_t xl = t->str_len[ids[i]], r = t->strip_repl_len;
+            for (size_t j = 0; j < xl;) {
+                if (j + r <= xl && memcmp(x + j, t->strip_repl, r) == 0) {
+                    j += r;
+                    continue;
+                }
+                s[m++] = x[j++];
+            }
+            first_shown = false;
+            continue;
+        }
+        if (shown) first_shown = false;
         if (i == 0 && t->add_space_prefix && k > 0 && p[0] == ' ') { /* llama.cpp's remove_space (lstrip 1) */
             p++;
             k--;
@@ -1159,7 +1175,7 @@ char *tok_decode_len(const tokenizer *t, const int32_t *ids, int n, bool special
         memcpy(s + m, p, k);
         m += k;
     }
-    if (t->strip_leading_space && m > 0 && s[0] == ' ') memmove(s, s + 1, --m);
+    if (t->strip_space == 1 && m > 0 && s[0] == ' ') memmove(s, s + 1, --m);
     if (t->pre->clean_spaces) m = clean_spaces(s, m);
     s[m] = 0;
     *len = m;

@@ -99,7 +99,11 @@ struct tokenizer {
     /* Loaded from tokenizer.json (model/tokenizer_hf.c): its own pre-tokenisation pipeline, used
      * by tok_encode instead of the GGUF paths above; NULL for GGUF vocabularies. */
     struct hf_pipeline *hf;
-    bool strip_leading_space; /* decode: drop one leading ' ' of the whole output (HF Strip decoder) */
+    /* decode: 0 as above; 1 drop one leading ' ' of the whole output (HF's Strip decoder after Fuse);
+     * 2 the first token shown is its text without any strip_repl (HF's Metaspace decoder) */
+    int strip_space;
+    char strip_repl[8];
+    size_t strip_repl_len;
 };
 
 typedef struct {
