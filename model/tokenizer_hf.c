@@ -17,7 +17,8 @@
  *      rank through model/tokenizer.c's merge loop; with ignore_merges a pre-token that is itself a
  *      vocabulary token is taken whole;
  *   4. the post-processor's special tokens (BOS / EOS) when add_special is set.
- * Decoding uses the tokenizer's per-token pieces, rendered here by the decoder: ByteLevel maps each
+ * Decoding uses the tokenizer's per-token pieces, rendered here by the decoder (an added token with
+ * normalized = true from its normalized text, as the library's id_to_token gives it): ByteLevel maps each
  * character back to its byte (a token with a character outside the 256 stays as its text);
  * Replace / Metaspace turn the replacement into ' '; ByteFallback turns "<0xXX>" into the byte; a final
  * Strip(" ", 1, 0) drops one leading space of the whole output, Metaspace one of its first token.
@@ -65,10 +66,13 @@ typedef struct {
     size_t from_len, to_len;
 } norm_step;
 
-/* An added token: id (its text is the tokenizer's string id), flags as in tokenizer.json. */
+/* An added token: id, flags as in tokenizer.json, and the text matched: the content, or for
+ * normalized = true the content passed through the normalizer (as upstream builds its pattern). */
 typedef struct {
     int32_t id;
     bool special, lstrip, rstrip, normalized;
+    char *pat;
+    size_t pat_len;
 } added_tok;
 
 struct hf_pipeline {
@@ -261,7 +265,7 @@ static void apply_behavior(mspans *m, int behavior, bool invert, size_t base, bo
 
 /* Cuts the added tokens of one pass (normalized or not) out of text piece pc of buffer s, appending
  * the pieces to out (HF's AddedVocabulary::find_matches). */
-static void cut_added(const tokenizer *t, const struct hf_pipeline *h, const char *s, piece pc, bool normalized,
+static void cut_added(const struct hf_pipeline *h, const char *s, piece pc, bool normalized,
                       bool parse_special, pieces *out) {
     const char *text = s + pc.off;
     size_t n = pc.len, start_off = 0, i = 0;
@@ -273,9 +277,9 @@ static void cut_added(const tokenizer *t, const struct hf_pipeline *h, const cha
         const added_tok *hit = NULL;
         for (int k = 0; k < h->n_added; k++) { /* longest first: the first that matches here */
             const added_tok *a = &h->added[k];
-            size_t al = t->str_len[a->id];
+            size_t al = a->pat_len;
             if (a->normalized != normalized || al > n - i) continue;
-            if (memcmp(text + i, t->arena + t->str_off[a->id], al) == 0) {
+            if (memcmp(text + i, a->pat, al) == 0) {
                 hit = a;
                 break;
             }
@@ -284,7 +288,7 @@ static void cut_added(const tokenizer *t, const struct hf_pipeline *h, const cha
             i++;
             continue;
         }
-        size_t a = i, b = i + t->str_len[hit->id];
+        size_t a = i, b = i + hit->pat_len;
         i = b; /* the scan resumes after the match, whether or not it is used */
         if (hit->special && !parse_special) continue;
         if (hit->lstrip) {
@@ -496,7 +500,7 @@ int tk_hf_encode(const tokenizer *t, const char *text, size_t len, bool add_spec
     }
 
     pieces p1 = {0}, p2 = {0};
-    if (raw.n > 0) cut_added(t, h, raw.p, (piece){0, raw.n, -1, true}, false, parse_special, &p1);
+    if (raw.n > 0) cut_added(h, raw.p, (piece){0, raw.n, -1, true}, false, parse_special, &p1);
     bytes_buf norm = {0}, tmp = {0};
     for (size_t i = 0; i < p1.n; i++) {
         if (p1.p[i].tok >= 0) {
@@ -505,7 +509,7 @@ int tk_hf_encode(const tokenizer *t, const char *text, size_t len, bool add_spec
         }
         size_t off = norm.n;
         normalize(h, raw.p + p1.p[i].off, p1.p[i].len, &norm, &tmp);
-        if (norm.n > off) cut_added(t, h, norm.p, (piece){off, norm.n - off, -1, p1.p[i].at0}, true, parse_special, &p2);
+        if (norm.n > off) cut_added(h, norm.p, (piece){off, norm.n - off, -1, p1.p[i].at0}, true, parse_special, &p2);
     }
 
     work w;
@@ -540,6 +544,7 @@ void tk_hf_free(struct hf_pipeline *h) {
     for (int i = 0; i < h->n_pre; i++) pcre2_code_free(h->pre[i].re);
     dam_free(h->norm);
     dam_free(h->pre);
+    for (int i = 0; i < h->n_added; i++) dam_free(h->added[i].pat);
     dam_free(h->added);
     dam_free(h->in_model);
     dam_free(h);
@@ -1136,11 +1141,9 @@ static char *path_join(const char *dir, const char *name) {
     return p;
 }
 
-static int cmp_added_len(const void *a, const void *b, void *t_) {
-    const tokenizer *t = t_;
+static int cmp_added_len(const void *a, const void *b) {
     const added_tok *x = a, *y = b;
-    uint32_t lx = t->str_len[x->id], ly = t->str_len[y->id];
-    if (lx != ly) return lx > ly ? -1 : 1;
+    if (x->pat_len != y->pat_len) return x->pat_len > y->pat_len ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -1273,17 +1276,15 @@ tokenizer *tok_load_hf(const char *dir) {
             }
         }
         added_tok a = {(int32_t)jint(c, e, kp, "id", -1), jbool(c, e, kp, "special", false), jbool(c, e, kp, "lstrip", false),
-                       jbool(c, e, kp, "rstrip", false), jbool(c, e, kp, "normalized", false)};
+                       jbool(c, e, kp, "rstrip", false), jbool(c, e, kp, "normalized", false), NULL, 0};
         if (jbool(c, e, kp, "single_word", false)) {
             char kk[KP_MAX];
             kp_join(kk, kp, "single_word");
             jdie(c, kk, "true is not supported");
         }
         t->attr[a.id] = a.special ? ATTR_CONTROL : ATTR_USER_DEFINED;
-        h->first_byte[a.normalized][(uint8_t)t->arena[t->str_off[a.id]]] = true;
         h->added[h->n_added++] = a;
     }
-    qsort_r(h->added, (size_t)h->n_added, sizeof(added_tok), cmp_added_len, t);
 
     /* Merges: rank = index; operands and their concatenation must be model.vocab tokens; a repeated
      * pair takes the later rank (upstream builds a hash map from the list). */
@@ -1350,6 +1351,20 @@ tokenizer *tok_load_hf(const char *dir) {
     }
 
     load_normalizer(c, h, root);
+    bytes_buf nb = {0}, ntmp = {0};
+    for (int k = 0; k < h->n_added; k++) {
+        added_tok *a = &h->added[k];
+        nb.n = 0;
+        if (a->normalized) normalize(h, t->arena + t->str_off[a->id], t->str_len[a->id], &nb, &ntmp);
+        else tk_bytes_put(&nb, t->arena + t->str_off[a->id], t->str_len[a->id], "tokenizer added tokens");
+        a->pat = dam_malloc(nb.n + 1, "tokenizer added tokens");
+        memcpy(a->pat, nb.p, nb.n);
+        a->pat_len = nb.n;
+        h->first_byte[a->normalized][(uint8_t)a->pat[0]] = true;
+    }
+    dam_free(nb.p);
+    dam_free(ntmp.p);
+    qsort(h->added, (size_t)h->n_added, sizeof(added_tok), cmp_added_len);
     load_pre_tokenizer(c, h, root);
     decoder_spec dec;
     load_decoder(c, root, &dec);
@@ -1418,6 +1433,15 @@ tokenizer *tok_load_hf(const char *dir) {
         if (pb.n > UINT32_MAX) jdie(c, "model.vocab", "token texts exceed 4 GiB");
         t->piece_off[i] = (uint32_t)start;
         t->piece_len[i] = (uint32_t)(pb.n - start);
+    }
+    for (int k = 0; k < h->n_added; k++) { /* upstream decodes these as their normalized text */
+        const added_tok *a = &h->added[k];
+        if (!a->normalized) continue;
+        size_t start = pb.n;
+        render(&dec, a->pat, a->pat_len, &pb);
+        if (pb.n > UINT32_MAX) jdie(c, "added_tokens", "token texts exceed 4 GiB");
+        t->piece_off[a->id] = (uint32_t)start;
+        t->piece_len[a->id] = (uint32_t)(pb.n - start);
     }
     t->pieces = pb.p ? pb.p : dam_malloc(1, "tokenizer pieces");
 

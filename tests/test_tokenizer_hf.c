@@ -9,7 +9,9 @@
  *   splits_small     the same model behind Split pre-tokenizers of every behaviour, invert, Digits;
  *   spm_small        SentencePiece-style BPE: Prepend + Replace normalizer, byte_fallback, fused unk,
  *                    Replace / ByteFallback / Fuse / Strip decoder;
- *   metaspace_small  the same with the Metaspace pre-tokenizer and decoder;
+ *                    an added token with normalized = true;
+ *   metaspace_small  the same with the Metaspace pre-tokenizer and decoder (prepend "first");
+ *   metaspace_split  Metaspace with prepend "always" and split;
  *   smollm2          SmolLM2-135M-Instruct's vocabulary (tokenizer.json.gz, unpacked here) -- and when
  *                    models/SmolLM2-135M-Instruct.Q4_1.gguf is present, the HF-loaded ids must equal
  *                    the GGUF-loaded ones for every case.
@@ -308,6 +310,7 @@ int main(void) {
     run_cases("splits_small", FIX "/hf/splits_small", NULL);
     run_cases("spm_small", FIX "/hf/spm_small", NULL);
     run_cases("metaspace_small", FIX "/hf/metaspace_small", NULL);
+    run_cases("metaspace_split", FIX "/hf/metaspace_split", NULL);
     smollm2();
     tiny();
     chat_templates();
