@@ -1,7 +1,7 @@
 /* tokenizer_hf.c — tokenizer.json loading and the HF encode pipeline (see tokenizer_hf.h).
  *
  * Follows the `tokenizers` library (huggingface/tokenizers, tokenizers/src: added_vocabulary.rs,
- * normalizers/{prepend,replace}.rs, pre_tokenizers/{split,byte_level,digits,metaspace}.rs,
+ * normalizers/{prepend,replace,unicode}.rs, pre_tokenizers/{split,byte_level,digits,metaspace}.rs,
  * tokenizer/normalizer.rs (NormalizedString::split and its five behaviours), models/bpe/{model,word}.rs,
  * decoders/, processors/template.rs); tests/test_tokenizer_hf.c compares against the ids that
  * library (PyPI `tokenizers` 0.23.3) gives. The encode pipeline:
@@ -36,6 +36,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "model/tokenizer_priv.h"
+#include "model/unicode_nfc.h"
 
 /* ---------------------------------------------------------------------------------------------
  * The pipeline
@@ -60,8 +61,10 @@ typedef struct {
     bool split;
 } pre_step;
 
-/* One normalizer: prepend `to` (Prepend; from_len 0) or replace every `from` by `to` (Replace). */
+/* One normalizer: NFC (nfc), or prepend `to` (Prepend; from_len 0), or replace every `from` by `to`
+ * (Replace). */
 typedef struct {
+    bool nfc;
     char *from, *to;
     size_t from_len, to_len;
 } norm_step;
@@ -319,7 +322,10 @@ static void normalize(const struct hf_pipeline *h, const char *s, size_t n, byte
     for (int k = 0; k < h->n_norm; k++) {
         const norm_step *st = &h->norm[k];
         bytes_buf nx = {0};
-        if (st->from_len == 0) { /* Prepend, to non-empty text */
+        if (st->nfc) {
+            nx.p = unicode_nfc(tmp->p ? tmp->p : "", tmp->n, &nx.n);
+            nx.cap = nx.n + 1;
+        } else if (st->from_len == 0) { /* Prepend, to non-empty text */
             if (tmp->n > 0) tk_bytes_put(&nx, st->to, st->to_len, "tokenizer text");
             tk_bytes_put(&nx, tmp->p, tmp->n, "tokenizer text");
         } else {
@@ -795,7 +801,11 @@ static pcre2_code *compile_literal(const jctx *c, const char *kp, const char *s,
 static void add_norm(const jctx *c, struct hf_pipeline *h, const json_t *o, const char *kp) {
     const char *type = jcomp_type(c, o, kp);
     norm_step st = {0};
-    if (strcmp(type, "Prepend") == 0) {
+    if (strcmp(type, "NFC") == 0) {
+        static const char *const K[] = {"type", NULL};
+        jknown(c, o, kp, K);
+        st.nfc = true;
+    } else if (strcmp(type, "Prepend") == 0) {
         static const char *const K[] = {"type", "prepend", NULL};
         jknown(c, o, kp, K);
         const char *s = jstr(c, o, kp, "prepend", true, &st.to_len);
@@ -819,7 +829,7 @@ static void add_norm(const jctx *c, struct hf_pipeline *h, const json_t *o, cons
     } else {
         char tk[KP_MAX];
         kp_join(tk, kp, "type");
-        jdie(c, tk, "normalizer \"%s\" is not supported (supported: Prepend, Replace, Sequence)", type);
+        jdie(c, tk, "normalizer \"%s\" is not supported (supported: NFC, Prepend, Replace, Sequence)", type);
     }
     h->norm = dam_realloc(h->norm, (size_t)(h->n_norm + 1) * sizeof(norm_step), "normalizers");
     h->norm[h->n_norm++] = st;

@@ -6,7 +6,8 @@
  *   model        BPE (vocab, merges as "a b" strings or [a, b] pairs, byte_fallback, unk_token,
  *                fuse_unk, ignore_merges; dropout null, no continuing_subword_prefix / end_of_word_suffix);
  *   added_tokens id, content, special, lstrip, rstrip, normalized (single_word true is refused);
- *   normalizer   null, Prepend, Replace (String pattern), or a Sequence of them;
+ *   normalizer   null, NFC (model/unicode_nfc.h), Prepend, Replace (String pattern), or a Sequence of
+ *                them;
  *   pre_tokenizer null, Split (String or Regex pattern, every behavior, invert), ByteLevel
  *                (add_prefix_space, use_regex), Digits, Metaspace (replacement, prepend_scheme or the
  *                older add_prefix_space, split), or a Sequence of them;

@@ -6,6 +6,7 @@
  * strings of make_tokenizer_cases.py:
  *   bytelevel_small  byte-level BPE, Llama-3's Split regex + ByteLevel, ignore_merges, "<bos> $A",
  *                    lstrip / rstrip / non-special added tokens;
+ *   nfc_small        the same model behind an NFC normalizer;
  *   splits_small     the same model behind Split pre-tokenizers of every behaviour, invert, Digits;
  *   spm_small        SentencePiece-style BPE: Prepend + Replace normalizer, byte_fallback, fused unk,
  *                    Replace / ByteFallback / Fuse / Strip decoder;
@@ -32,6 +33,7 @@
 #include "model/gguf.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_hf.h"
+#include "model/unicode_nfc.h"
 #include "tests/test.h"
 #include "tests/test_child.h"
 
@@ -209,6 +211,30 @@ static void tiny(void) {
     tok_free(t);
 }
 
+/* NFC on UAX #15's examples (section 1.2, figures 3-6) and Unicode 3.12's Hangul arithmetic. */
+static void nfc(void) {
+    static const struct {
+        const char *in, *want, *what;
+    } C[] = {
+        {"e\xcc\x81", "\xc3\xa9", "e + U+0301 -> U+00E9"},
+        {"\xe2\x84\xab", "\xc3\x85", "U+212B ANGSTROM SIGN -> U+00C5 (singleton)"},
+        {"\xe1\xb8\x8b\xcc\xa3", "\xe1\xb8\x8d\xcc\x87", "U+1E0B U+0323 -> U+1E0D U+0307 (reordered, then composed)"},
+        {"q\xcc\x87\xcc\xa3", "q\xcc\xa3\xcc\x87", "q U+0307 U+0323 -> q U+0323 U+0307 (no composite)"},
+        {"\xe0\xa5\x98", "\xe0\xa4\x95\xe0\xa4\xbc", "U+0958 -> U+0915 U+093C (composition exclusion)"},
+        {"\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8", "\xea\xb0\x81", "U+1100 U+1161 U+11A8 -> U+AC01 (Hangul LVT)"},
+        {"\xea\xb0\x81", "\xea\xb0\x81", "U+AC01 stays"},
+        {"a\xcc\x8a\xcc\x81x", "\xc7\xbbx", "a U+030A U+0301 -> U+01FB (two steps)"},
+        {"\xcd\x84", "\xcc\x88\xcc\x81", "U+0344 -> U+0308 U+0301 (non-starter decomposition)"},
+        {"plain ASCII", "plain ASCII", "text below U+0300 unchanged"},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        size_t n;
+        char *o = unicode_nfc(C[i].in, strlen(C[i].in), &n);
+        CHECK(n == strlen(C[i].want) && memcmp(o, C[i].want, n) == 0, "NFC: %s", C[i].what);
+        dam_free(o);
+    }
+}
+
 static void chat_templates(void) {
     char *s = tok_hf_chat_template(FIX "/hf/spm_small");
     CHECK(s && strcmp(s, "{{ bos_token }}x") == 0, "list form: the \"default\" one");
@@ -261,7 +287,7 @@ static void refusals(void) {
     refuse("WordPiece", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, \"decoder\": null}",
            "model.type: \"WordPiece\" is not supported (supported: BPE)");
     refuse("Unigram", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", "model.type: \"Unigram\" is not supported");
-    refuse("NFC", DOC("{\"type\": \"NFC\"}", "null", BL, TINY_MODEL), "normalizer.type: normalizer \"NFC\" is not supported");
+    refuse("NFKC", DOC("{\"type\": \"NFKC\"}", "null", BL, TINY_MODEL), "normalizer.type: normalizer \"NFKC\" is not supported");
     refuse("Whitespace", DOC("null", "{\"type\": \"Sequence\", \"pretokenizers\": [" BL ", {\"type\": \"Whitespace\"}]}", BL, TINY_MODEL),
            "pre_tokenizer.pretokenizers[1].type: pre-tokenizer \"Whitespace\" is not supported");
     refuse("bad regex", DOC("null", "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a\"}, \"behavior\": \"Isolated\", \"invert\": false}", BL, TINY_MODEL),
@@ -308,11 +334,13 @@ int main(void) {
     if (!mkdtemp(tmpdir)) return 1;
     run_cases("bytelevel_small", FIX "/hf/bytelevel_small", NULL);
     run_cases("splits_small", FIX "/hf/splits_small", NULL);
+    run_cases("nfc_small", FIX "/hf/nfc_small", NULL);
     run_cases("spm_small", FIX "/hf/spm_small", NULL);
     run_cases("metaspace_small", FIX "/hf/metaspace_small", NULL);
     run_cases("metaspace_split", FIX "/hf/metaspace_split", NULL);
     smollm2();
     tiny();
+    nfc();
     chat_templates();
     specials();
     refusals();
