@@ -15,7 +15,9 @@
  *   metaspace_split  Metaspace with prepend "always" and split;
  *   smollm2          SmolLM2-135M-Instruct's vocabulary (tokenizer.json.gz, unpacked here) -- and when
  *                    models/SmolLM2-135M-Instruct.Q4_1.gguf is present, the HF-loaded ids must equal
- *                    the GGUF-loaded ones for every case.
+ *                    the GGUF-loaded ones for every case;
+ *   llama32, qwen3   the real files of Llama-3.2 and Qwen3 (PyPI wheels; not committed): checked when
+ *                    DAM_HF_TOKENIZERS names the folder tests/fixtures/gen/fetch_hf_tokenizers.sh wrote.
  * Checked for each case: tok_encode(add_special, parse_special) == the library's encode ids,
  * parse_special = false == encode with encode_special_tokens; tok_decode(special = true / false) ==
  * decode(skip_special_tokens = false / true). Also: a hand-made file with "a b" merges (ranks computed
@@ -339,6 +341,16 @@ int main(void) {
     run_cases("metaspace_small", FIX "/hf/metaspace_small", NULL);
     run_cases("metaspace_split", FIX "/hf/metaspace_split", NULL);
     smollm2();
+    const char *real = getenv("DAM_HF_TOKENIZERS"); /* tests/fixtures/gen/fetch_hf_tokenizers.sh DIR */
+    if (real && real[0]) {
+        char d[512];
+        snprintf(d, sizeof d, "%s/llama32", real);
+        run_cases("llama32", d, NULL);
+        snprintf(d, sizeof d, "%s/qwen3", real);
+        run_cases("qwen3", d, NULL);
+    } else {
+        printf("skip: DAM_HF_TOKENIZERS unset: Llama-3.2's and Qwen3's real tokenizer.json not checked\n");
+    }
     tiny();
     nfc();
     chat_templates();
