@@ -835,24 +835,6 @@ static void add_norm(const jctx *c, struct hf_pipeline *h, const json_t *o, cons
     h->norm[h->n_norm++] = st;
 }
 
-static void load_normalizer(const jctx *c, struct hf_pipeline *h, const json_t *root) {
-    json_t *o = jobj(c, root, "", "normalizer", false);
-    if (!o) return;
-    if (strcmp(jcomp_type(c, o, "normalizer"), "Sequence") == 0) {
-        json_t *arr = jarr(c, o, "normalizer", "normalizers");
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            char kp[KP_MAX];
-            kp_fmt(kp, "normalizer.normalizers[%zu]", i);
-            json_t *e = json_array_get(arr, i);
-            if (!json_is_object(e)) jdie(c, kp, "is %s, expected an object", jtype(e));
-            if (strcmp(jcomp_type(c, e, kp), "Sequence") == 0) jdie(c, kp, "a nested Sequence is not supported");
-            add_norm(c, h, e, kp);
-        }
-    } else {
-        add_norm(c, h, o, "normalizer");
-    }
-}
-
 static int behavior_of(const jctx *c, const char *kp, const char *s) {
     static const char *const NAMES[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
     for (int i = 0; i < 5; i++)
@@ -934,21 +916,25 @@ static void add_pre(const jctx *c, struct hf_pipeline *h, const json_t *o, const
     h->pre[h->n_pre++] = st;
 }
 
-static void load_pre_tokenizer(const jctx *c, struct hf_pipeline *h, const json_t *root) {
-    json_t *o = jobj(c, root, "", "pre_tokenizer", false);
+/* Loads root[key]: null, one component, or a Sequence of them under list_key (not nested), each
+ * through add (add_norm / add_pre). */
+static void load_components(const jctx *c, struct hf_pipeline *h, const json_t *root, const char *key,
+                            const char *list_key,
+                            void (*add)(const jctx *, struct hf_pipeline *, const json_t *, const char *)) {
+    json_t *o = jobj(c, root, "", key, false);
     if (!o) return;
-    if (strcmp(jcomp_type(c, o, "pre_tokenizer"), "Sequence") == 0) {
-        json_t *arr = jarr(c, o, "pre_tokenizer", "pretokenizers");
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            char kp[KP_MAX];
-            kp_fmt(kp, "pre_tokenizer.pretokenizers[%zu]", i);
-            json_t *e = json_array_get(arr, i);
-            if (!json_is_object(e)) jdie(c, kp, "is %s, expected an object", jtype(e));
-            if (strcmp(jcomp_type(c, e, kp), "Sequence") == 0) jdie(c, kp, "a nested Sequence is not supported");
-            add_pre(c, h, e, kp);
-        }
-    } else {
-        add_pre(c, h, o, "pre_tokenizer");
+    if (strcmp(jcomp_type(c, o, key), "Sequence") != 0) {
+        add(c, h, o, key);
+        return;
+    }
+    json_t *arr = jarr(c, o, key, list_key);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        char kp[KP_MAX];
+        kp_fmt(kp, "%s.%s[%zu]", key, list_key, i);
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e)) jdie(c, kp, "is %s, expected an object", jtype(e));
+        if (strcmp(jcomp_type(c, e, kp), "Sequence") == 0) jdie(c, kp, "a nested Sequence is not supported");
+        add(c, h, e, kp);
     }
 }
 
@@ -1360,7 +1346,7 @@ tokenizer *tok_load_hf(const char *dir) {
         t->spm_byte[b] = -1;
     }
 
-    load_normalizer(c, h, root);
+    load_components(c, h, root, "normalizer", "normalizers", add_norm);
     bytes_buf nb = {0}, ntmp = {0};
     for (int k = 0; k < h->n_added; k++) {
         added_tok *a = &h->added[k];
@@ -1375,7 +1361,7 @@ tokenizer *tok_load_hf(const char *dir) {
     dam_free(nb.p);
     dam_free(ntmp.p);
     qsort(h->added, (size_t)h->n_added, sizeof(added_tok), cmp_added_len);
-    load_pre_tokenizer(c, h, root);
+    load_components(c, h, root, "pre_tokenizer", "pretokenizers", add_pre);
     decoder_spec dec;
     load_decoder(c, root, &dec);
     int32_t post_pre, post_post;

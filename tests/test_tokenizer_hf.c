@@ -25,6 +25,7 @@
  * file and key). Run from the repository root. */
 #define _GNU_SOURCE
 #include <jansson.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,22 @@ static void smollm2(void) {
     }
     run_cases("smollm2", dir, gt);
     tokenizer *t = tok_load_hf(dir);
+    { /* speed, printed, not asserted: ~100 KB of prose */
+        const char *para = "The quick brown fox jumps over the lazy dog. It was the best of times, it was the worst "
+                           "of times; 1,234 people paid $56.78 each.\n";
+        size_t pl = strlen(para), reps = 100000 / pl + 1;
+        char *text = dam_malloc(pl * reps + 1, "text");
+        for (size_t i = 0; i < reps; i++) memcpy(text + i * pl, para, pl);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        int32_t *ids;
+        int n = tok_encode(t, text, pl * reps, false, true, &ids);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("  %zu bytes of prose: %d tokens in %.1f ms (SmolLM2, tokenizer.json)\n", pl * reps, n,
+               1e3 * ((double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec)));
+        dam_free(ids);
+        dam_free(text);
+    }
     CHECK(tok_vocab_size(t) == 49152, "smollm2 vocabulary %d", tok_vocab_size(t));
     CHECK(tok_bos(t) == 1 && tok_eos(t) == 2, "smollm2 bos %d eos %d (<|im_start|> 1, <|im_end|> 2)", tok_bos(t), tok_eos(t));
     CHECK(tok_is_eog(t, 0) && tok_is_eog(t, 2) && !tok_is_eog(t, 1), "smollm2 EOG: <|endoftext|> and <|im_end|>");
