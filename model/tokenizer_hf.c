@@ -736,7 +736,14 @@ static char *onig_to_pcre2(const jctx *c, const char *kp, const char *src, size_
             continue;
         }
         if (ch == '[') {
-            if (depth && i + 1 < n && src[i + 1] != ':') jdie(c, kp, "a nested character class is not supported");
+            if (depth && i + 1 < n && src[i + 1] == ':') { /* a POSIX class [:name:], copied whole */
+                const char *end = i + 2 < n ? strstr(src + i + 2, ":]") : NULL;
+                if (!end || (size_t)(end - src) >= n) jdie(c, kp, "an unterminated [: in a character class");
+                tk_bytes_put(&b, src + i, (size_t)(end - src) + 2 - i, "regex");
+                i = (size_t)(end - src) + 1;
+                continue;
+            }
+            if (depth) jdie(c, kp, "a nested character class is not supported");
             if (!depth) {
                 depth = 1;
                 tk_bytes_put(&b, "[", 1, "regex");
