@@ -83,9 +83,9 @@ struct hf_pipeline {
     int n_norm;
     pre_step *pre;
     int n_pre;
-    added_tok *added; /* longest text first */
+    added_tok *added; /* by pass (normalized), first byte, then longest first */
     int n_added;
-    bool first_byte[2][256]; /* [normalized] some added token of that pass starts with this byte */
+    int bucket[2][257];  /* [normalized][b] .. [normalized][b + 1]: the added tokens starting with byte b */
     bool byte_fallback, fuse_unk, ignore_merges;
     int32_t unk;           /* -1 if none */
     int32_t byte_tok[256]; /* "<0xXX>" in model.vocab, -1 if absent */
@@ -273,15 +273,12 @@ static void cut_added(const struct hf_pipeline *h, const char *s, piece pc, bool
     const char *text = s + pc.off;
     size_t n = pc.len, start_off = 0, i = 0;
     while (i < n) {
-        if (!h->first_byte[normalized][(uint8_t)text[i]]) {
-            i++;
-            continue;
-        }
+        const int *bk = h->bucket[normalized] + (uint8_t)text[i];
         const added_tok *hit = NULL;
-        for (int k = 0; k < h->n_added; k++) { /* longest first: the first that matches here */
+        for (int k = bk[0]; k < bk[1]; k++) { /* longest first: the first that matches here */
             const added_tok *a = &h->added[k];
             size_t al = a->pat_len;
-            if (a->normalized != normalized || al > n - i) continue;
+            if (al > n - i) continue;
             if (memcmp(text + i, a->pat, al) == 0) {
                 hit = a;
                 break;
@@ -1146,6 +1143,8 @@ static char *path_join(const char *dir, const char *name) {
 
 static int cmp_added_len(const void *a, const void *b) {
     const added_tok *x = a, *y = b;
+    if (x->normalized != y->normalized) return x->normalized ? 1 : -1;
+    if (x->pat[0] != y->pat[0]) return (uint8_t)x->pat[0] < (uint8_t)y->pat[0] ? -1 : 1;
     if (x->pat_len != y->pat_len) return x->pat_len > y->pat_len ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
 }
@@ -1363,11 +1362,19 @@ tokenizer *tok_load_hf(const char *dir) {
         a->pat = dam_malloc(nb.n + 1, "tokenizer added tokens");
         memcpy(a->pat, nb.p, nb.n);
         a->pat_len = nb.n;
-        h->first_byte[a->normalized][(uint8_t)a->pat[0]] = true;
     }
     dam_free(nb.p);
     dam_free(ntmp.p);
     qsort(h->added, (size_t)h->n_added, sizeof(added_tok), cmp_added_len);
+    for (int p = 0; p < 2; p++) { /* bucket[p][b]: first index with (normalized, first byte) >= (p, b) */
+        for (int b = 0; b <= 256; b++) {
+            int k = 0;
+            while (k < h->n_added && (h->added[k].normalized < p ||
+                                      (h->added[k].normalized == p && (uint8_t)h->added[k].pat[0] < b)))
+                k++;
+            h->bucket[p][b] = k;
+        }
+    }
     load_components(c, h, root, "pre_tokenizer", "pretokenizers", add_pre);
     decoder_spec dec;
     load_decoder(c, root, &dec);
