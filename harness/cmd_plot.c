@@ -171,8 +171,10 @@ static void write_extended(const char *path, const maskplan *p, int n, int bin) 
     dam_free(kept);
 }
 
-/* The heads to draw of set p: the --heads list ("L:H,L:H"), else head 0:0 and the head with the
- * most matched patterns. Returns the count (at most 64) in sel. */
+/* The heads to draw of set p: the --heads list ("L:H,L:H"), else the first head with a non-empty
+ * true mask (0:0, except for models whose first layers slide: Gemma-3's sliding-window layers are
+ * never captured, so their masks are empty) and the head with the most matched patterns. Returns
+ * the count (at most 64) in sel. */
 static int mask_heads(const dam_patterns *p, const char *heads, int sel[64][2]) {
     int n_sel = 0;
     if (heads) {
@@ -189,11 +191,13 @@ static int mask_heads(const dam_patterns *p, const char *heads, int sel[64][2]) 
         }
         return n_sel;
     }
-    int best = 0;
+    int first = 0, best = 0;
+    while (first + 1 < p->n_layers * p->n_heads && !(p->heads[first].density > 0)) first++;
+    if (!(p->heads[first].density > 0)) first = 0;
     for (int x = 1; x < p->n_layers * p->n_heads; x++)
         if (p->heads[x].n_diags + p->heads[x].n_cols > p->heads[best].n_diags + p->heads[best].n_cols) best = x;
-    sel[0][0] = 0, sel[0][1] = 0, n_sel = 1;
-    if (best) sel[1][0] = best / p->n_heads, sel[1][1] = best % p->n_heads, n_sel = 2;
+    sel[0][0] = first / p->n_heads, sel[0][1] = first % p->n_heads, n_sel = 1;
+    if (best != first) sel[1][0] = best / p->n_heads, sel[1][1] = best % p->n_heads, n_sel = 2;
     return n_sel;
 }
 

@@ -10,6 +10,7 @@
 #include "harness/registry.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_hf.h"
 
 static const char *HELP =
     "usage: dam tokenize --model M [options] TEXT\n"
@@ -56,11 +57,14 @@ int cmd_tokenize(int argc, char **argv) {
 
     char *path = model_resolve(model);
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        dam_die(DAM_EXIT_INPUT, "%s: Hugging Face directory: tokenizer.json support is not built in this branch", path);
-    gguf_file *f = gguf_open(path); /* the tokenizer alone: no need to load the weights */
-    tokenizer *tok = tok_load(f);
-    gguf_close(f);
+    tokenizer *tok;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) { /* Hugging Face directory: tokenizer.json */
+        tok = tok_load_hf(path);
+    } else {
+        gguf_file *f = gguf_open(path); /* the tokenizer alone: no need to load the weights */
+        tok = tok_load(f);
+        gguf_close(f);
+    }
     int32_t *ids = NULL;
     int n = tok_encode(tok, file ? buf : text, len, add_special, parse_special, &ids);
     if (pieces) {

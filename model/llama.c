@@ -12,8 +12,10 @@
 #include "kernels/cpu/attention.h"
 #include "model/dequant.h"
 #include "model/gguf.h"
+#include "model/hf_config.h"
 #include "model/hf_load.h"
 #include "model/rope.h"
+#include "model/tokenizer_hf.h"
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
@@ -163,9 +165,20 @@ llama_model *llama_load_gguf_weights(const char *path) { return load_gguf(path, 
 llama_model *llama_load(const char *path) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* cheap checks first: config.json, then the tokenizer, then the weights */
+        char cp[4096];
+        dam_format(cp, sizeof cp, "%s/config.json", path);
+        llama_config c;
+        hf_extra x;
+        hf_config_read(cp, &c, &x);
+        tokenizer *tok = tok_load_hf(path);
+        if (tok_vocab_size(tok) > c.vocab)
+            dam_die(DAM_EXIT_INPUT, "%s/tokenizer.json: %d tokens, more than config.json vocab_size %d", path,
+                    tok_vocab_size(tok), c.vocab);
         llama_model *m = llama_load_hf_weights(path);
-        llama_free(m);
-        dam_die(DAM_EXIT_INPUT, "%s: Hugging Face directory: tokenizer.json support is not built in this branch", path);
+        m->tok = tok; /* fewer tokens than embedding rows (padded vocabularies): the extra ids decode to nothing */
+        m->chat_template = tok_hf_chat_template(path);
+        return m;
     }
     return load_gguf(path, true);
 }

@@ -73,8 +73,9 @@ typedef struct {
  * hyper-parameters and every tensor's shape, dequantises all weights, builds the tokenizer and
  * hashes the file. Any problem is an input error (exit 2) naming the file and the key or tensor:
  * an unsupported architecture or tensor type, a missing tensor, or a tensor the architecture does
- * not use (e.g. biases), which this runtime would otherwise silently ignore. A directory exits 2
- * with "tokenizer.json support is not built in this branch" after loading its weights. */
+ * not use (e.g. biases), which this runtime would otherwise silently ignore. A directory: config.json,
+ * tokenizer.json (+ tokenizer_config.json: model/tokenizer_hf.h; at most vocab_size tokens), then the
+ * weights (llama_load_hf_weights); chat_template from tokenizer_config.json. */
 llama_model *llama_load(const char *path);
 
 /* As llama_load for a GGUF file, without the tokenizer (m->tok == NULL; the file needs no

@@ -5,7 +5,7 @@
  * (tests/fixtures/gen/make_tokenizer_cases.py). What the reference does, and this file reproduces:
  *
  *   - Special tokens: every token whose type is CONTROL, USER_DEFINED or UNKNOWN (plus end-of-turn
- *     texts that llama.cpp promotes to CONTROL, see load_special) is cut out of the raw bytes, longest
+ *     texts that llama.cpp promotes to CONTROL, see tk_load_special) is cut out of the raw bytes, longest
  *     text first; each token cuts every fragment left by the previous ones, leftmost occurrence first.
  *     No spaces are stripped around them for these vocabularies. Without parse_special, CONTROL and
  *     UNKNOWN texts are left as plain text but USER_DEFINED ones are still cut out.
@@ -52,28 +52,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "core/error.h"
 #include "core/mem.h"
+#include "model/tokenizer_priv.h"
 #include "model/tokenizer_spm.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Pre-tokenizer regex lists
  * ------------------------------------------------------------------------------------------- */
 
-/* llama.cpp's whitespace set (White_Space), for use inside a character class. */
-#define WS "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
-/* Letters / numbers / punctuation new in Unicode 15.0 and 15.1 (unassigned for PCRE2 10.42). */
-#define UNI15_L "\\x{1123F}-\\x{11240}\\x{11F02}\\x{11F04}-\\x{11F10}\\x{11F12}-\\x{11F33}\\x{1342F}" \
-    "\\x{13441}-\\x{13446}\\x{1B132}\\x{1B155}\\x{1DF25}-\\x{1DF2A}\\x{1E030}-\\x{1E06D}\\x{1E4D0}-\\x{1E4EB}" \
-    "\\x{2B739}\\x{2EBF0}-\\x{2EE5D}\\x{31350}-\\x{323AF}"
-#define UNI15_N "\\x{11F50}-\\x{11F59}\\x{1D2C0}-\\x{1D2D3}\\x{1E4F0}-\\x{1E4F9}"
-#define UNI15_P "\\x{11B00}-\\x{11B09}\\x{11F43}-\\x{11F4F}"
-#define LET "\\p{L}" UNI15_L /* \p{L} as llama.cpp classifies it, inside a class */
-#define NUM "\\p{N}" UNI15_N
-#define PUN "\\p{P}" UNI15_P
 /* U+0800-U+4E00 without the whitespace code points in it (see the file comment). */
 #define CJK_NO_WS "\\x{800}-\\x{167F}\\x{1681}-\\x{1FFF}\\x{200B}-\\x{2027}\\x{202A}-\\x{202E}\\x{2030}-\\x{205E}" \
     "\\x{2060}-\\x{2FFF}\\x{3001}-\\x{4E00}"
@@ -124,14 +111,6 @@ static const char *const RS_DEEPSEEK_CODER[] = {
 static const char *const RS_BLOOM[] = {RE_BLOOM, NULL};
 static const char *const RS_VIKING[] = {RE_BLOOM, "[" NUM "]", NULL};
 
-/* One accepted tokenizer.ggml.pre value and what llama.cpp derives from it. */
-typedef struct {
-    const char *name;
-    const char *const *regexes;
-    bool clean_spaces;  /* detokenizer removes the space before ? ! . , and some contractions */
-    bool ignore_merges; /* a pre-token that is itself a token is taken whole */
-    bool add_bos;       /* default of tokenizer.ggml.add_bos_token */
-} pre_spec;
 
 static const pre_spec PRE_SPECS[] = {
     {"default", RS_DEFAULT, true, false, false},
@@ -185,69 +164,12 @@ static const pre_spec PRE_SPECS[] = {
  * off, add_bos on); tokenizer.ggml.pre is not consulted. */
 static const char *const RS_NONE[] = {NULL};
 static const pre_spec SPM_SPEC = {"spm", RS_NONE, false, false, true};
-#define MAX_REGEXES 8
 
-/* Token attributes (llama.cpp's llama_token_attr bits that matter here). */
-enum {
-    ATTR_UNDEFINED = 0,
-    ATTR_UNKNOWN = 1 << 0,
-    ATTR_UNUSED = 1 << 1,
-    ATTR_NORMAL = 1 << 2,
-    ATTR_CONTROL = 1 << 3,
-    ATTR_USER_DEFINED = 1 << 4,
-    ATTR_BYTE = 1 << 5,
-};
 
 /* ---------------------------------------------------------------------------------------------
  * The tokenizer
  * ------------------------------------------------------------------------------------------- */
 
-struct tokenizer {
-    char *pre_name;
-    const pre_spec *pre;
-    int32_t n_vocab;
-    bool spm;              /* tokenizer.ggml.model "llama": SentencePiece BPE with scores (tokenizer_spm.h) */
-    float *scores;         /* [n_vocab] SPM merge scores (tokenizer.ggml.scores; 0 if absent), else NULL */
-    bool add_space_prefix; /* SPM: a space is prepended to text that starts the input or follows a special */
-    int32_t spm_byte[256]; /* SPM byte fallback: the id of "<0xXX>", else of the one-byte text, else -1 */
-
-    /* Interned strings: ids 0..n_vocab-1 are the tokens, ids from n_vocab on are merge operands or
-     * results that are not tokens. Text of string i: arena[str_off[i] .. + str_len[i]). */
-    char *arena;
-    size_t arena_len, arena_cap;
-    uint32_t *str_off, *str_len;
-    int32_t n_str, str_cap;
-    uint32_t *smap; /* open addressing, string id + 1 (0 = empty) */
-    size_t smap_mask;
-
-    /* Merges: key (left id << 32 | right id) -> rank and result id, open addressing. */
-    struct merge_slot {
-        uint64_t key; /* UINT64_MAX = empty */
-        int32_t rank, result;
-    } *pairs;
-    size_t pmask;
-
-    uint8_t *attr; /* [n_vocab] ATTR_* */
-    uint8_t *eog;  /* [n_vocab] 1 for end-of-generation tokens */
-
-    /* Piece of each token as rendered with special = true: pieces[piece_off[i] .. + piece_len[i]). */
-    char *pieces;
-    uint32_t *piece_off, *piece_len;
-
-    int32_t *special; /* ids cut out of raw text, longest text first */
-    int32_t n_special;
-
-    int32_t byte_sym[256];  /* string id of the byte-level character of each byte, -1 if none */
-    uint8_t enc[256][2];    /* byte-level UTF-8 text of each byte (1 or 2 bytes) */
-    uint8_t enc_len[256];
-    int32_t fallback[256][2]; /* one-byte-token lookups of enc[b][0..1] (-1 if absent) */
-
-    int32_t bos, eos;
-    bool add_bos, add_eos;
-
-    pcre2_code *re[MAX_REGEXES];
-    int n_re;
-};
 
 /* ---------------------------------------------------------------------------------------------
  * UTF-8 as llama.cpp reads and writes it
@@ -257,7 +179,7 @@ struct tokenizer {
  * byte gives the length, continuation bytes must be 10xxxxxx and present, overlong forms and
  * surrogates pass. Returns the bytes consumed, or 0 if the sequence is invalid (also for code points
  * above U+10FFFF, which llama.cpp cannot re-encode). */
-static size_t utf8_decode(const uint8_t *s, size_t n, size_t i, uint32_t *cp) {
+size_t tk_utf8_decode(const uint8_t *s, size_t n, size_t i, uint32_t *cp) {
     uint8_t b = s[i];
     if (b < 0x80) {
         *cp = b;
@@ -281,7 +203,7 @@ static size_t utf8_decode(const uint8_t *s, size_t n, size_t i, uint32_t *cp) {
 }
 
 /* Writes the shortest UTF-8 form of cp (<= U+10FFFF; surrogates as 3 bytes); returns its length. */
-static size_t utf8_encode(uint32_t cp, uint8_t *out) {
+size_t tk_utf8_encode(uint32_t cp, uint8_t *out) {
     if (cp < 0x80) {
         out[0] = (uint8_t)cp;
         return 1;
@@ -306,7 +228,7 @@ static size_t utf8_encode(uint32_t cp, uint8_t *out) {
 
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 bytes to
  * U+0100.. in byte order. */
-static uint32_t byte_to_cp(int b) {
+uint32_t tk_byte_to_cp(int b) {
     if ((b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff)) return (uint32_t)b;
     int n = 0;
     for (int c = 0; c < b; c++)
@@ -314,8 +236,8 @@ static uint32_t byte_to_cp(int b) {
     return 256u + (uint32_t)n;
 }
 
-/* Inverse of byte_to_cp: the byte, or -1 if cp is not one of the 256 byte-level characters. */
-static int cp_to_byte(uint32_t cp) {
+/* Inverse of tk_byte_to_cp: the byte, or -1 if cp is not one of the 256 byte-level characters. */
+int tk_cp_to_byte(uint32_t cp) {
     if ((cp >= 0x21 && cp <= 0x7e) || (cp >= 0xa1 && cp <= 0xac) || (cp >= 0xae && cp <= 0xff)) return (int)cp;
     if (cp < 256 || cp >= 256 + 68) return -1;
     int n = 0;
@@ -331,12 +253,8 @@ static int cp_to_byte(uint32_t cp) {
  * Growable byte / int buffers (dam_realloc)
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} bytes_buf;
 
-static void bytes_reserve(bytes_buf *b, size_t extra, const char *what) {
+void tk_bytes_reserve(bytes_buf *b, size_t extra, const char *what) {
     if (b->n + extra <= b->cap) return;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->n + extra) cap *= 2;
@@ -344,18 +262,14 @@ static void bytes_reserve(bytes_buf *b, size_t extra, const char *what) {
     b->cap = cap;
 }
 
-static void bytes_put(bytes_buf *b, const void *src, size_t n, const char *what) {
-    bytes_reserve(b, n, what);
+void tk_bytes_put(bytes_buf *b, const void *src, size_t n, const char *what) {
+    tk_bytes_reserve(b, n, what);
     memcpy(b->p + b->n, src, n);
     b->n += n;
 }
 
-typedef struct {
-    int32_t *p;
-    size_t n, cap;
-} ids_buf;
 
-static void ids_push(ids_buf *v, int32_t id) {
+void tk_ids_push(ids_buf *v, int32_t id) {
     if (v->n == v->cap) {
         v->cap = v->cap ? 2 * v->cap : 64;
         v->p = dam_realloc(v->p, v->cap * sizeof(int32_t), "token ids");
@@ -384,7 +298,7 @@ static uint64_t hash_u64(uint64_t x) { /* splitmix64 finaliser */
 }
 
 /* Id of the interned string s[0..n), or -1. */
-static int32_t str_find(const tokenizer *t, const char *s, size_t n) {
+int32_t tk_str_find(const tokenizer *t, const char *s, size_t n) {
     for (size_t h = hash_bytes(s, n) & t->smap_mask;; h = (h + 1) & t->smap_mask) {
         uint32_t e = t->smap[h];
         if (e == 0) return -1;
@@ -394,8 +308,8 @@ static int32_t str_find(const tokenizer *t, const char *s, size_t n) {
 }
 
 /* Token id of the text s[0..n) (not a merge-only string), or -1. */
-static int32_t token_find(const tokenizer *t, const char *s, size_t n) {
-    int32_t id = str_find(t, s, n);
+int32_t tk_token_find(const tokenizer *t, const char *s, size_t n) {
+    int32_t id = tk_str_find(t, s, n);
     return id < t->n_vocab ? id : -1;
 }
 
@@ -415,7 +329,7 @@ static void smap_grow(tokenizer *t) {
 }
 
 /* Appends s[0..n) as a new string id (the caller has checked it is not present). */
-static int32_t str_add(tokenizer *t, const char *s, size_t n) {
+int32_t tk_str_add(tokenizer *t, const char *s, size_t n) {
     if (t->n_str == t->str_cap) {
         t->str_cap = t->str_cap ? 2 * t->str_cap : 1024;
         t->str_off = dam_realloc(t->str_off, (size_t)t->str_cap * sizeof(uint32_t), "tokenizer strings");
@@ -437,15 +351,15 @@ static int32_t str_add(tokenizer *t, const char *s, size_t n) {
     return id;
 }
 
-static int32_t str_intern(tokenizer *t, const char *s, size_t n) {
-    int32_t id = str_find(t, s, n);
-    return id >= 0 ? id : str_add(t, s, n);
+int32_t tk_str_intern(tokenizer *t, const char *s, size_t n) {
+    int32_t id = tk_str_find(t, s, n);
+    return id >= 0 ? id : tk_str_add(t, s, n);
 }
 
-static uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
+uint64_t tk_pair_key(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
 
 /* Slot of the merge (a, b): either holding it or the empty slot where it would go. */
-static size_t pair_slot(const tokenizer *t, uint64_t key) {
+size_t tk_pair_slot(const tokenizer *t, uint64_t key) {
     size_t h = hash_u64(key) & t->pmask;
     while (t->pairs[h].key != UINT64_MAX && t->pairs[h].key != key) h = (h + 1) & t->pmask;
     return h;
@@ -475,7 +389,7 @@ static const char *const FIM_PAD_TEXTS[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pa
 static const char *const FIM_REP_TEXTS[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", NULL};
 static const char *const FIM_SEP_TEXTS[] = {"<|file_sep|>", NULL};
 
-static int32_t find_text(const tokenizer *t, const char *s) { return token_find(t, s, strlen(s)); }
+static int32_t find_text(const tokenizer *t, const char *s) { return tk_token_find(t, s, strlen(s)); }
 
 /* The lowest token id whose text is in `texts` (llama.cpp takes the first its hash map yields). */
 static int32_t first_of(const tokenizer *t, const char *const *texts) {
@@ -489,7 +403,7 @@ static int32_t first_of(const tokenizer *t, const char *const *texts) {
 
 /* A special-token id from key (if present and < n_vocab), else `dflt`. */
 static int32_t special_id(const gguf_file *f, const char *key, int32_t dflt, int32_t n_vocab) {
-    if (!gguf_find_kv(f, key)) return dflt;
+    if (!f || !gguf_find_kv(f, key)) return dflt;
     uint32_t v = gguf_get_u32(f, key);
     if (v >= (uint32_t)n_vocab) {
         dam_warn("%s: %s = %u is not below the vocabulary size %d; using %d", f->path, key, v, n_vocab, dflt);
@@ -499,12 +413,14 @@ static int32_t special_id(const gguf_file *f, const char *key, int32_t dflt, int
 }
 
 /* Special ids, EOG set and the attribute overrides llama.cpp applies to special-looking texts. */
-static void load_special(tokenizer *t, const gguf_file *f) {
+void tk_load_special(tokenizer *t, const gguf_file *f) {
     int32_t n = t->n_vocab;
     /* llama.cpp's defaults: 11 / 11 for the gpt2 vocabulary type, 1 / 2 for llama (SPM) */
     int32_t dbos = t->spm ? 1 : 11, deos = t->spm ? 2 : 11;
-    t->bos = special_id(f, "tokenizer.ggml.bos_token_id", dbos < n ? dbos : -1, n);
-    t->eos = special_id(f, "tokenizer.ggml.eos_token_id", deos < n ? deos : -1, n);
+    if (f) { /* without a GGUF file (tokenizer.json) the caller has set bos and eos */
+        t->bos = special_id(f, "tokenizer.ggml.bos_token_id", dbos < n ? dbos : -1, n);
+        t->eos = special_id(f, "tokenizer.ggml.eos_token_id", deos < n ? deos : -1, n);
+    }
     int32_t eot = special_id(f, "tokenizer.ggml.eot_token_id", -1, n);
     int32_t eom = special_id(f, "tokenizer.ggml.eom_token_id", -1, n);
     int32_t fim_pre = special_id(f, "tokenizer.ggml.fim_pre_token_id", -1, n);
@@ -571,14 +487,14 @@ static void render_piece(const tokenizer *t, int32_t id, bytes_buf *b, const cha
     size_t n = t->str_len[id];
     uint8_t a = t->attr[id];
     if (a & (ATTR_UNKNOWN | ATTR_CONTROL | ATTR_USER_DEFINED)) {
-        bytes_put(b, s, n, "tokenizer pieces");
+        tk_bytes_put(b, s, n, "tokenizer pieces");
     } else if ((a & ATTR_NORMAL) && t->spm) { /* SPM: U+2581 (the escaped space) back to ' ' */
         for (size_t i = 0; i < n;) {
             if (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
-                bytes_put(b, " ", 1, "tokenizer pieces");
+                tk_bytes_put(b, " ", 1, "tokenizer pieces");
                 i += 3;
             } else {
-                bytes_put(b, s + i, 1, "tokenizer pieces");
+                tk_bytes_put(b, s + i, 1, "tokenizer pieces");
                 i++;
             }
         }
@@ -586,23 +502,23 @@ static void render_piece(const tokenizer *t, int32_t id, bytes_buf *b, const cha
         const uint8_t *u = (const uint8_t *)s;
         for (size_t i = 0; i < n;) {
             uint32_t cp;
-            size_t k = utf8_decode(u, n, i, &cp);
+            size_t k = tk_utf8_decode(u, n, i, &cp);
             if (k == 0) cp = 0xfffd, k = 1;
-            int byte = cp_to_byte(cp);
+            int byte = tk_cp_to_byte(cp);
             if (byte >= 0) {
                 char c = (char)byte;
-                bytes_put(b, &c, 1, "tokenizer pieces");
+                tk_bytes_put(b, &c, 1, "tokenizer pieces");
             } else { /* llama.cpp's marker for a character outside the byte alphabet */
                 uint8_t enc[4];
-                size_t m = utf8_encode(cp, enc);
+                size_t m = tk_utf8_encode(cp, enc);
                 char hex[16];
-                bytes_put(b, "[UNK_BYTE_0x", 12, "tokenizer pieces");
+                tk_bytes_put(b, "[UNK_BYTE_0x", 12, "tokenizer pieces");
                 for (size_t j = 0; j < m; j++) {
                     snprintf(hex, sizeof hex, "%02x", enc[j]);
-                    bytes_put(b, hex, 2, "tokenizer pieces");
+                    tk_bytes_put(b, hex, 2, "tokenizer pieces");
                 }
-                bytes_put(b, s, n, "tokenizer pieces");
-                bytes_put(b, "]", 1, "tokenizer pieces");
+                tk_bytes_put(b, s, n, "tokenizer pieces");
+                tk_bytes_put(b, "]", 1, "tokenizer pieces");
             }
             i += k;
         }
@@ -613,7 +529,7 @@ static void render_piece(const tokenizer *t, int32_t id, bytes_buf *b, const cha
         char hex[3] = {0, 0, 0};
         memcpy(hex, s + 3, n - 3 < 2 ? n - 3 : 2);
         char c = (char)strtol(hex, NULL, 16);
-        bytes_put(b, &c, 1, "tokenizer pieces");
+        tk_bytes_put(b, &c, 1, "tokenizer pieces");
     }
 }
 
@@ -735,11 +651,11 @@ tokenizer *tok_load(const gguf_file *f) {
         if (s.len > UINT32_MAX / 4)
             dam_die(DAM_EXIT_INPUT, "%s: tokenizer.ggml.tokens: token %d is %llu bytes long", f->path, i,
                     (unsigned long long)s.len);
-        int32_t dup = str_find(t, s.ptr, s.len);
+        int32_t dup = tk_str_find(t, s.ptr, s.len);
         if (dup >= 0)
             dam_die(DAM_EXIT_INPUT, "%s: tokenizer.ggml.tokens: token %d has the same text as token %d (\"%.*s\")",
                     f->path, i, dup, (int)(s.len > 64 ? 64 : s.len), s.ptr);
-        str_add(t, s.ptr, s.len);
+        tk_str_add(t, s.ptr, s.len);
     }
 
     t->attr = dam_malloc((size_t)n, "tokenizer attributes");
@@ -767,16 +683,16 @@ tokenizer *tok_load(const gguf_file *f) {
         if (m.len > UINT32_MAX / 4)
             dam_die(DAM_EXIT_INPUT, "%s: tokenizer.ggml.merges: merge %llu is %llu bytes long", f->path,
                     (unsigned long long)i, (unsigned long long)m.len);
-        int32_t a = str_intern(t, m.ptr, ll);
-        int32_t b = str_intern(t, sp + 1, rl);
-        size_t slot = pair_slot(t, pair_key(a, b));
+        int32_t a = tk_str_intern(t, m.ptr, ll);
+        int32_t b = tk_str_intern(t, sp + 1, rl);
+        size_t slot = tk_pair_slot(t, tk_pair_key(a, b));
         if (t->pairs[slot].key != UINT64_MAX) continue;
         cat.n = 0;
-        bytes_put(&cat, m.ptr, ll, "tokenizer merges");
-        bytes_put(&cat, sp + 1, rl, "tokenizer merges");
-        int32_t r = str_intern(t, cat.p, cat.n);
-        slot = pair_slot(t, pair_key(a, b)); /* interning does not touch the pair table */
-        t->pairs[slot] = (struct merge_slot){pair_key(a, b), (int32_t)i, r};
+        tk_bytes_put(&cat, m.ptr, ll, "tokenizer merges");
+        tk_bytes_put(&cat, sp + 1, rl, "tokenizer merges");
+        int32_t r = tk_str_intern(t, cat.p, cat.n);
+        slot = tk_pair_slot(t, tk_pair_key(a, b)); /* interning does not touch the pair table */
+        t->pairs[slot] = (struct merge_slot){tk_pair_key(a, b), (int32_t)i, r};
     }
     dam_free(cat.p);
 
@@ -787,21 +703,21 @@ tokenizer *tok_load(const gguf_file *f) {
             char hex[8], one = (char)b;
             snprintf(hex, sizeof hex, "<0x%02X>", b);
             t->spm_byte[b] = find_text(t, hex);
-            if (t->spm_byte[b] < 0) t->spm_byte[b] = token_find(t, &one, 1);
+            if (t->spm_byte[b] < 0) t->spm_byte[b] = tk_token_find(t, &one, 1);
         }
     }
     for (int b = 0; b < 256; b++) {
-        t->enc_len[b] = (uint8_t)utf8_encode(byte_to_cp(b), t->enc[b]);
-        t->byte_sym[b] = str_find(t, (const char *)t->enc[b], t->enc_len[b]);
+        t->enc_len[b] = (uint8_t)tk_utf8_encode(tk_byte_to_cp(b), t->enc[b]);
+        t->byte_sym[b] = tk_str_find(t, (const char *)t->enc[b], t->enc_len[b]);
         for (int k = 0; k < 2; k++)
-            t->fallback[b][k] = k < t->enc_len[b] ? token_find(t, (const char *)&t->enc[b][k], 1) : -1;
+            t->fallback[b][k] = k < t->enc_len[b] ? tk_token_find(t, (const char *)&t->enc[b][k], 1) : -1;
     }
 
     t->add_bos = gguf_get_bool_or(f, "tokenizer.ggml.add_bos_token", pre->add_bos);
     t->add_eos = gguf_get_bool_or(f, "tokenizer.ggml.add_eos_token", false);
     /* llama.cpp: default on for SPM, off for gpt2; read for both (detokenize honours it for both) */
     t->add_space_prefix = gguf_get_bool_or(f, "tokenizer.ggml.add_space_prefix", spm);
-    load_special(t, f);
+    tk_load_special(t, f);
 
     /* Special-token partition order. */
     len_id *sp = dam_malloc((size_t)n * sizeof(len_id), "tokenizer special tokens");
@@ -833,6 +749,7 @@ tokenizer *tok_load(const gguf_file *f) {
 
 void tok_free(tokenizer *t) {
     if (!t) return;
+    tk_hf_free(t->hf);
     for (int i = 0; i < t->n_re; i++) pcre2_code_free(t->re[i]);
     dam_free(t->pre_name);
     dam_free(t->arena);
@@ -854,17 +771,8 @@ void tok_free(tokenizer *t) {
  * Encoding
  * ------------------------------------------------------------------------------------------- */
 
-/* A span of bytes: [off, off + len). */
-typedef struct {
-    size_t off, len;
-} span;
 
-typedef struct {
-    span *p;
-    size_t n, cap;
-} spans;
-
-static void spans_push(spans *v, size_t off, size_t len) {
+void tk_spans_push(spans *v, size_t off, size_t len) {
     if (v->n == v->cap) {
         v->cap = v->cap ? 2 * v->cap : 256;
         v->p = dam_realloc(v->p, v->cap * sizeof(span), "tokenizer spans");
@@ -893,24 +801,6 @@ static void frag_push(fragments *v, size_t off, size_t len, int32_t tok) {
     v->p[v->n++] = (fragment){off, len, tok};
 }
 
-/* One pending merge of symbols left and right (their ids when queued, to detect stale entries). */
-typedef struct {
-    int32_t rank, left, right, lid, rid, result;
-} bigram;
-
-/* Work space of one tok_encode call. */
-typedef struct {
-    bytes_buf canon; /* fragment re-encoded as llama.cpp does (see file comment) */
-    bytes_buf rx;    /* same bytes, surrogates replaced by U+E000 so PCRE2 sees valid UTF-8 */
-    spans words, next_words;
-    bytes_buf encw; /* byte-level text of a pre-token (ignore_merges) */
-    int32_t *sid, *prev, *next;
-    uint32_t *sstart, *slen;
-    size_t sym_cap;
-    bigram *heap;
-    size_t heap_n, heap_cap;
-    pcre2_match_data *md;
-} work;
 
 static bool bigram_less(const bigram *a, const bigram *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
@@ -949,54 +839,23 @@ static bigram heap_pop(work *w) {
 /* Queues the merge of adjacent symbols l and r if the pair has one. */
 static void add_bigram(const tokenizer *t, work *w, int32_t l, int32_t r) {
     if (l < 0 || r < 0 || w->sid[l] < 0 || w->sid[r] < 0) return;
-    uint64_t key = pair_key(w->sid[l], w->sid[r]);
-    size_t slot = pair_slot(t, key);
+    uint64_t key = tk_pair_key(w->sid[l], w->sid[r]);
+    size_t slot = tk_pair_slot(t, key);
     if (t->pairs[slot].key != key) return;
     heap_push(w, (bigram){t->pairs[slot].rank, l, r, w->sid[l], w->sid[r], t->pairs[slot].result});
 }
 
-/* Emits the ids of one final symbol: the token, or the one-byte-token fallback. */
-static void emit_symbol(const tokenizer *t, const uint8_t *word, int32_t sid, size_t start, size_t len, ids_buf *out) {
-    if (sid >= 0 && sid < t->n_vocab) {
-        ids_push(out, sid);
-        return;
-    }
-    for (size_t i = start; i < start + len; i++)
-        for (int k = 0; k < 2; k++)
-            if (t->fallback[word[i]][k] >= 0) ids_push(out, t->fallback[word[i]][k]);
+void tk_work_reserve(work *w, size_t n) {
+    if (n <= w->sym_cap) return;
+    w->sym_cap = n;
+    w->sid = dam_realloc(w->sid, n * sizeof(int32_t), "tokenizer BPE symbols");
+    w->prev = dam_realloc(w->prev, n * sizeof(int32_t), "tokenizer BPE symbols");
+    w->next = dam_realloc(w->next, n * sizeof(int32_t), "tokenizer BPE symbols");
+    w->sstart = dam_realloc(w->sstart, n * sizeof(uint32_t), "tokenizer BPE symbols");
+    w->slen = dam_realloc(w->slen, n * sizeof(uint32_t), "tokenizer BPE symbols");
 }
 
-/* BPE of one pre-token (raw bytes) into ids. */
-static void bpe_word(const tokenizer *t, work *w, const uint8_t *word, size_t n, ids_buf *out) {
-    if (n == 0) return;
-    if (t->pre->ignore_merges) {
-        w->encw.n = 0;
-        for (size_t i = 0; i < n; i++) bytes_put(&w->encw, t->enc[word[i]], t->enc_len[word[i]], "tokenizer word");
-        int32_t id = token_find(t, w->encw.p, w->encw.n);
-        if (id >= 0) {
-            ids_push(out, id);
-            return;
-        }
-    }
-    if (n == 1) {
-        emit_symbol(t, word, t->byte_sym[word[0]], 0, 1, out);
-        return;
-    }
-    if (n > w->sym_cap) {
-        w->sym_cap = n;
-        w->sid = dam_realloc(w->sid, n * sizeof(int32_t), "tokenizer BPE symbols");
-        w->prev = dam_realloc(w->prev, n * sizeof(int32_t), "tokenizer BPE symbols");
-        w->next = dam_realloc(w->next, n * sizeof(int32_t), "tokenizer BPE symbols");
-        w->sstart = dam_realloc(w->sstart, n * sizeof(uint32_t), "tokenizer BPE symbols");
-        w->slen = dam_realloc(w->slen, n * sizeof(uint32_t), "tokenizer BPE symbols");
-    }
-    for (size_t i = 0; i < n; i++) {
-        w->sid[i] = t->byte_sym[word[i]];
-        w->sstart[i] = (uint32_t)i;
-        w->slen[i] = 1;
-        w->prev[i] = (int32_t)i - 1;
-        w->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
-    }
+void tk_bpe_merge(const tokenizer *t, work *w, size_t n) {
     w->heap_n = 0;
     for (size_t i = 1; i < n; i++) add_bigram(t, w, (int32_t)i - 1, (int32_t)i);
     while (w->heap_n > 0) {
@@ -1012,6 +871,44 @@ static void bpe_word(const tokenizer *t, work *w, const uint8_t *word, size_t n,
         add_bigram(t, w, w->prev[l], l);
         add_bigram(t, w, l, w->next[l]);
     }
+}
+
+/* Emits the ids of one final symbol: the token, or the one-byte-token fallback. */
+static void emit_symbol(const tokenizer *t, const uint8_t *word, int32_t sid, size_t start, size_t len, ids_buf *out) {
+    if (sid >= 0 && sid < t->n_vocab) {
+        tk_ids_push(out, sid);
+        return;
+    }
+    for (size_t i = start; i < start + len; i++)
+        for (int k = 0; k < 2; k++)
+            if (t->fallback[word[i]][k] >= 0) tk_ids_push(out, t->fallback[word[i]][k]);
+}
+
+/* BPE of one pre-token (raw bytes) into ids. */
+static void bpe_word(const tokenizer *t, work *w, const uint8_t *word, size_t n, ids_buf *out) {
+    if (n == 0) return;
+    if (t->pre->ignore_merges) {
+        w->encw.n = 0;
+        for (size_t i = 0; i < n; i++) tk_bytes_put(&w->encw, t->enc[word[i]], t->enc_len[word[i]], "tokenizer word");
+        int32_t id = tk_token_find(t, w->encw.p, w->encw.n);
+        if (id >= 0) {
+            tk_ids_push(out, id);
+            return;
+        }
+    }
+    if (n == 1) {
+        emit_symbol(t, word, t->byte_sym[word[0]], 0, 1, out);
+        return;
+    }
+    tk_work_reserve(w, n);
+    for (size_t i = 0; i < n; i++) {
+        w->sid[i] = t->byte_sym[word[i]];
+        w->sstart[i] = (uint32_t)i;
+        w->slen[i] = 1;
+        w->prev[i] = (int32_t)i - 1;
+        w->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+    }
+    tk_bpe_merge(t, w, n);
     for (int32_t i = 0; i >= 0; i = w->next[i]) emit_symbol(t, word, w->sid[i], w->sstart[i], w->slen[i], out);
 }
 
@@ -1036,50 +933,43 @@ static void regex_split(const tokenizer *t, work *w, const pcre2_code *re) {
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
             size_t a = ov[0], b = ov[1];
             if (b <= a) break; /* no pattern here matches the empty string; stop rather than loop */
-            if (a > pos) spans_push(&w->next_words, s.off + pos, a - pos);
-            spans_push(&w->next_words, s.off + a, b - a);
+            if (a > pos) tk_spans_push(&w->next_words, s.off + pos, a - pos);
+            tk_spans_push(&w->next_words, s.off + a, b - a);
             pos = b;
         }
-        if (pos < s.len) spans_push(&w->next_words, s.off + pos, s.len - pos);
+        if (pos < s.len) tk_spans_push(&w->next_words, s.off + pos, s.len - pos);
     }
     spans tmp = w->words;
     w->words = w->next_words;
     w->next_words = tmp;
 }
 
-static int32_t spm_find(const void *ctx, const char *s, size_t n) { return token_find(ctx, s, n); }
+static int32_t spm_find(const void *ctx, const char *s, size_t n) { return tk_token_find(ctx, s, n); }
 
 /* SentencePiece BPE of one plain-text fragment (llama.cpp's SPM branch of tokenize): a space is
  * prepended if the vocabulary asks for it and the fragment starts the input or follows a special
  * token; every ' ' becomes U+2581; pieces that are not tokens fall back to byte tokens. */
 static void encode_fragment_spm(const tokenizer *t, work *w, const char *s, size_t n, bool prefix, ids_buf *out) {
     w->canon.n = 0;
-    bytes_reserve(&w->canon, 3 * n + 3, "tokenizer text");
-    if (prefix) bytes_put(&w->canon, "\xe2\x96\x81", 3, "tokenizer text");
+    tk_bytes_reserve(&w->canon, 3 * n + 3, "tokenizer text");
+    if (prefix) tk_bytes_put(&w->canon, "\xe2\x96\x81", 3, "tokenizer text");
     for (size_t i = 0; i < n; i++)
-        if (s[i] == ' ') bytes_put(&w->canon, "\xe2\x96\x81", 3, "tokenizer text");
-        else bytes_put(&w->canon, s + i, 1, "tokenizer text");
+        if (s[i] == ' ') tk_bytes_put(&w->canon, "\xe2\x96\x81", 3, "tokenizer text");
+        else tk_bytes_put(&w->canon, s + i, 1, "tokenizer text");
     size_t m = w->canon.n;
     if (m == 0) return;
-    if (m > w->sym_cap) {
-        w->sym_cap = m;
-        w->sid = dam_realloc(w->sid, m * sizeof(int32_t), "tokenizer BPE symbols");
-        w->prev = dam_realloc(w->prev, m * sizeof(int32_t), "tokenizer BPE symbols");
-        w->next = dam_realloc(w->next, m * sizeof(int32_t), "tokenizer BPE symbols");
-        w->sstart = dam_realloc(w->sstart, m * sizeof(uint32_t), "tokenizer BPE symbols");
-        w->slen = dam_realloc(w->slen, m * sizeof(uint32_t), "tokenizer BPE symbols");
-    }
+    tk_work_reserve(w, m);
     size_t k = spm_segment(w->canon.p, m, spm_find, t, t->scores, w->sstart, w->slen, w->sid);
     for (size_t i = 0; i < k; i++) {
         if (w->sid[i] >= 0) {
-            ids_push(out, w->sid[i]);
+            tk_ids_push(out, w->sid[i]);
             continue;
         }
         for (uint32_t j = 0; j < w->slen[i]; j++) {
             uint8_t b = (uint8_t)w->canon.p[w->sstart[i] + j];
             if (t->spm_byte[b] < 0)
                 dam_die(DAM_EXIT_INPUT, "tokenizer: byte 0x%02X has no byte token (<0x%02X>) in this SPM vocabulary", b, b);
-            ids_push(out, t->spm_byte[b]);
+            tk_ids_push(out, t->spm_byte[b]);
         }
     }
 }
@@ -1087,31 +977,47 @@ static void encode_fragment_spm(const tokenizer *t, work *w, const char *s, size
 /* Pre-tokenisation and BPE of one plain-text fragment. */
 static void encode_fragment(const tokenizer *t, work *w, const uint8_t *s, size_t n, ids_buf *out) {
     w->canon.n = w->rx.n = 0;
-    bytes_reserve(&w->canon, 3 * n, "tokenizer text");
-    bytes_reserve(&w->rx, 3 * n, "tokenizer text");
+    tk_bytes_reserve(&w->canon, 3 * n, "tokenizer text");
+    tk_bytes_reserve(&w->rx, 3 * n, "tokenizer text");
     uint8_t *c = (uint8_t *)w->canon.p, *x = (uint8_t *)w->rx.p;
     size_t m = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = utf8_decode(s, n, i, &cp);
+        size_t k = tk_utf8_decode(s, n, i, &cp);
         if (k == 0) cp = 0xfffd, k = 1;
-        size_t e = utf8_encode(cp, c + m);
-        if (cp >= 0xd800 && cp <= 0xdfff) utf8_encode(0xe000, x + m); /* private use: same classes */
+        size_t e = tk_utf8_encode(cp, c + m);
+        if (cp >= 0xd800 && cp <= 0xdfff) tk_utf8_encode(0xe000, x + m); /* private use: same classes */
         else memcpy(x + m, c + m, e);
         m += e;
         i += k;
     }
     w->canon.n = w->rx.n = m;
     w->words.n = 0;
-    spans_push(&w->words, 0, m);
+    tk_spans_push(&w->words, 0, m);
     for (int r = 0; r < t->n_re; r++) regex_split(t, w, t->re[r]);
     for (size_t k = 0; k < w->words.n; k++) bpe_word(t, w, c + w->words.p[k].off, w->words.p[k].len, out);
 }
 
+void tk_work_free(work *w) {
+    pcre2_match_data_free(w->md);
+    dam_free(w->canon.p);
+    dam_free(w->rx.p);
+    dam_free(w->words.p);
+    dam_free(w->next_words.p);
+    dam_free(w->encw.p);
+    dam_free(w->sid);
+    dam_free(w->prev);
+    dam_free(w->next);
+    dam_free(w->sstart);
+    dam_free(w->slen);
+    dam_free(w->heap);
+}
+
 int tok_encode(const tokenizer *t, const char *text, size_t len, bool add_special, bool parse_special,
                int32_t **ids) {
+    if (t->hf) return tk_hf_encode(t, text, len, add_special, parse_special, ids);
     ids_buf out = {0};
-    if (add_special && t->add_bos && t->bos >= 0) ids_push(&out, t->bos);
+    if (add_special && t->add_bos && t->bos >= 0) tk_ids_push(&out, t->bos);
 
     /* Special-token partition: each special text, longest first, cuts every raw fragment. */
     fragments fr = {0}, nf = {0};
@@ -1152,7 +1058,7 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, bool add_specia
     bool prev_special = true; /* SPM: the input's start counts as following a special token */
     for (size_t i = 0; i < fr.n; i++) {
         if (fr.p[i].tok >= 0) {
-            ids_push(&out, fr.p[i].tok);
+            tk_ids_push(&out, fr.p[i].tok);
             prev_special = true;
             continue;
         }
@@ -1167,20 +1073,9 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, bool add_specia
         }
         encode_fragment(t, &w, (const uint8_t *)text + fr.p[i].off, fr.p[i].len, &out);
     }
-    if (add_special && t->add_eos && t->eos >= 0) ids_push(&out, t->eos);
+    if (add_special && t->add_eos && t->eos >= 0) tk_ids_push(&out, t->eos);
 
-    pcre2_match_data_free(w.md);
-    dam_free(w.canon.p);
-    dam_free(w.rx.p);
-    dam_free(w.words.p);
-    dam_free(w.next_words.p);
-    dam_free(w.encw.p);
-    dam_free(w.sid);
-    dam_free(w.prev);
-    dam_free(w.next);
-    dam_free(w.sstart);
-    dam_free(w.slen);
-    dam_free(w.heap);
+    tk_work_free(&w);
     dam_free(fr.p);
     dam_free(nf.p);
     if (out.n > (size_t)INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "tokenizer: %zu tokens exceed the int range", out.n);
@@ -1254,9 +1149,25 @@ char *tok_decode_len(const tokenizer *t, const int32_t *ids, int n, bool special
     }
     char *s = dam_malloc(total + 1, "decoded text");
     size_t m = 0;
+    bool first_shown = true; /* strip_space 2: before the first token that is not skipped */
     for (int i = 0; i < n; i++) {
         size_t k;
         const char *p = piece_of(t, ids[i], special, &k);
+        bool shown = ids[i] >= 0 && ids[i] < t->n_vocab && (special || !(t->attr[ids[i]] & (ATTR_UNKNOWN | ATTR_CONTROL)));
+        if (t->strip_space == 2 && shown && first_shown) { /* the text, every replacement dropped */
+            const char *x = t->arena + t->str_off[ids[i]];
+            size_t xl = t->str_len[ids[i]], r = t->strip_repl_len;
+            for (size_t j = 0; j < xl;) {
+                if (j + r <= xl && memcmp(x + j, t->strip_repl, r) == 0) {
+                    j += r;
+                    continue;
+                }
+                s[m++] = x[j++];
+            }
+            first_shown = false;
+            continue;
+        }
+        if (shown) first_shown = false;
         if (i == 0 && t->add_space_prefix && k > 0 && p[0] == ' ') { /* llama.cpp's remove_space (lstrip 1) */
             p++;
             k--;
@@ -1264,6 +1175,7 @@ char *tok_decode_len(const tokenizer *t, const int32_t *ids, int n, bool special
         memcpy(s + m, p, k);
         m += k;
     }
+    if (t->strip_space == 1 && m > 0 && s[0] == ' ') memmove(s, s + 1, --m);
     if (t->pre->clean_spaces) m = clean_spaces(s, m);
     s[m] = 0;
     *len = m;

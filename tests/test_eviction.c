@@ -78,9 +78,15 @@ static void free_world(world *w) { free(w->q); free(w->kall); free(w->vall); fre
 static size_t kv_at(const world *w, int l, int g, int j) { return (((size_t)l * w->Hkv + g) * w->n_total + j) * w->d; }
 static const float *qat(const world *w, int l, int p, int h) { return w->q + ((size_t)l * w->n_total + p) * w->qs + (size_t)h * w->d; }
 
+/* Every layer global (full causal attention), as in llama; tests mark sliding-window layers. */
+static llama_layer FAKE_LAYERS[16];
+
 static llama_model fake_model(const world *w) {
     llama_model m;
     memset(&m, 0, sizeof m);
+    if (w->L > 16) { fprintf(stderr, "fake_model: %d layers > 16\n", w->L); exit(1); }
+    for (int l = 0; l < 16; l++) FAKE_LAYERS[l] = (llama_layer){.global = true};
+    m.layers = FAKE_LAYERS;
     m.cfg.n_layers = w->L;
     m.cfg.n_heads = w->H;
     m.cfg.n_kv_heads = w->Hkv;
@@ -99,6 +105,7 @@ static void step(attn_ctx *c, world *w, int p0, int nq, float *out) {
                 memcpy(w->k + kv_at(w, l, g, p), w->kall + kv_at(w, l, g, p), sizeof(float) * w->d);
                 memcpy(w->v + kv_at(w, l, g, p), w->vall + kv_at(w, l, g, p), sizeof(float) * w->d);
             }
+        if (!c->model->layers[l].global) continue; /* llama_forward never calls the hook there */
         attn_ctx_fn(c, l, out + (size_t)l * w->H * w->d, os, qat(w, l, p0, 0), w->qs, nq, w->k + kv_at(w, l, 0, 0),
                     w->v + kv_at(w, l, 0, 0), w->n_total, p0 + nq);
     }
@@ -635,6 +642,40 @@ static void test_kv_bytes(void) {
         attn_ctx_free(&c);
         method_free(&m);
     }
+    /* Layer 0 a sliding-window layer of 4 tokens (Gemma-3 style): it counts min(n_past, 4) positions
+       per KV head whatever the method; layer 1 as above. h2o (heavy 2, recent 3), prompt 10:
+       layer 1 2 · 5 + layer 0 2 · 4 = 18 entries · 2 · 16 · 4 B = 2304 B, the same after 4 decode
+       rows. full: prompt 2 · 10 + 8 = 28 → 3584 B; at 14 positions 2 · 14 + 8 = 36 → 4608 B. */
+    FAKE_LAYERS[0] = (llama_layer){.global = false, .window = 4};
+    const size_t want_prompt_swa[] = {2304, 3584, 3584}, want_end_swa[] = {2304, 4608, 4608};
+    for (int i = 0; i < 3; i++) {
+        method m;
+        make_method(js[i], &model, &m);
+        attn_ctx c;
+        attn_ctx_init(&c, &model, &m);
+        attn_ctx_prepare(&c, 10, 16, false);
+        CHECK(c.plans[0] == NULL && c.plans[1] == NULL, "%s: a sliding-window layer gets no plan", js[i]);
+        float *out = malloc(sizeof(float) * 16 * 2 * 2 * 16);
+        step(&c, &w, 0, 10, out);
+        llama_state st;
+        memset(&st, 0, sizeof st);
+        st.n_past = 10;
+        CHECK(attn_ctx_kv_bytes(&c, &st) == want_prompt_swa[i], "%s, sliding layer 0: kv_bytes after the prompt %zu, want %zu",
+              js[i], attn_ctx_kv_bytes(&c, &st), want_prompt_swa[i]);
+        for (int p = 10; p < 14; p++) step(&c, &w, p, 1, out);
+        st.n_past = 14;
+        CHECK(attn_ctx_kv_bytes(&c, &st) == want_end_swa[i], "%s, sliding layer 0: kv_bytes after 4 decode rows %zu, want %zu",
+              js[i], attn_ctx_kv_bytes(&c, &st), want_end_swa[i]);
+        /* density: NaN on the sliding layer, the mean over the global layer's heads */
+        float dens[4];
+        double mean = attn_ctx_collect(&c, NULL, dens);
+        CHECK(isnan(dens[0]) && isnan(dens[1]) && !isnan(dens[2]) && mean == (dens[2] + dens[3]) / 2.0f,
+              "%s: density %g %g %g %g, mean %g", js[i], dens[0], dens[1], dens[2], dens[3], mean);
+        free(out);
+        attn_ctx_free(&c);
+        method_free(&m);
+    }
+    FAKE_LAYERS[0] = (llama_layer){.global = true};
     free_world(&w);
 }
 

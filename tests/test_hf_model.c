@@ -32,7 +32,9 @@
  *  3. bad inputs exit 2 with one line naming the file and the key / tensor: truncated file, data
  *     offsets out of range, dtype / byte-count mismatch, shape mismatch, unsupported dtype, missing
  *     shard, unknown architecture, unknown rope_scaling type, unknown config key, an extra tensor
- *     (a bias on llama), and llama_load on a directory (no tokenizer.json support here). */
+ *     (a bias on llama), and llama_load on a directory without tokenizer.json;
+ *  4. llama_load on a complete directory (tokenizer.json, tokenizer_config.json): tokenizer, chat
+ *     template and the logits of the weights-only load. */
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -623,6 +625,46 @@ static void check_bad(const hf_case *base, const weights *w, fault f, const char
           "bad input %s: exit %d, %d lines: %s", name, rc, lines, msg);
 }
 
+/* llama_load on a complete directory: weights plus a 4-token byte-level BPE tokenizer.json and a
+ * tokenizer_config.json with a chat template; the logits are those of the weights-only load. */
+static void check_full_load(const hf_case *base, const weights *w, const int *tok) {
+    hf_case c = *base;
+    c.name = "full_dir";
+    char dir[256], p[300];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, c.name);
+    write_dir(dir, &c, w);
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    FILE *fp = fopen(p, "w");
+    fputs("{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": [{\"id\": 3,"
+          " \"content\": \"<|end|>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false,"
+          " \"normalized\": false, \"special\": true}], \"normalizer\": null, \"pre_tokenizer\": {\"type\":"
+          " \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true},"
+          " \"post_processor\": null, \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true,"
+          " \"trim_offsets\": true, \"use_regex\": true}, \"model\": {\"type\": \"BPE\", \"dropout\": null,"
+          " \"unk_token\": null, \"continuing_subword_prefix\": null, \"end_of_word_suffix\": null,"
+          " \"fuse_unk\": false, \"byte_fallback\": false, \"ignore_merges\": false,"
+          " \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2, \"<|end|>\": 3}, \"merges\": [\"a b\"]}}", fp);
+    fclose(fp);
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    fp = fopen(p, "w");
+    fputs("{\"eos_token\": \"<|end|>\", \"chat_template\": \"{{ messages[0].content }}<|end|>\"}", fp);
+    fclose(fp);
+    llama_model *m = llama_load(dir);
+    int32_t *ids = NULL;
+    int n = tok_encode(m->tok, "abab", 4, false, false, &ids);
+    CHECK(tok_vocab_size(m->tok) == 4 && n == 2 && ids[0] == 2 && ids[1] == 2 && tok_is_eog(m->tok, 3) &&
+              m->chat_template && strcmp(m->chat_template, "{{ messages[0].content }}<|end|>") == 0,
+          "full directory: tokenizer (%d tokens, %d ids) and chat template", tok_vocab_size(m->tok), n);
+    dam_free(ids);
+    static float a[T * V], bb[T * V];
+    run_model(m, tok, a);
+    llama_model *m2 = llama_load_hf_weights(dir);
+    run_model(m2, tok, bb);
+    CHECK(memcmp(a, bb, sizeof a) == 0 && strcmp(m->sha256, m2->sha256) == 0, "full directory: same logits and sha256 as the weights alone");
+    llama_free(m2);
+    llama_free(m);
+}
+
 /* Published config.json files (huggingface.co, the models' repositories) read as the runtime's
  * hyper-parameters. */
 static void check_real_configs(void) {
@@ -739,7 +781,8 @@ int main(void) {
     check_bad(b, &w, F_ROPE_TYPE, NULL, "bad_rope", "config.json", "\"rope_scaling.rope_type\" = \"longrope\" is not supported", child_load_weights);
     check_bad(b, &w, F_CONFIG_KEY, NULL, "bad_key", "config.json", "\"quantization_config\" is not supported", child_load_weights);
     check_bad(b, &w, F_BIAS_ON_LLAMA, NULL, "bad_bias", "model.safetensors", "tensor model.layers.0.self_attn.k_proj.bias is not used by the llama architecture", child_load_weights);
-    check_bad(b, &w, F_NONE, NULL, "bad_tokenizer", "bad_tokenizer", "tokenizer.json support is not built", child_load);
+    check_bad(b, &w, F_NONE, NULL, "bad_tokenizer", "tokenizer.json", "unable to open", child_load);
+    check_full_load(b, &w, tok);
 
     free_weights(&w);
     char cmd[300];
