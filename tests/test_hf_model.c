@@ -787,6 +787,7 @@ int main(void) {
     free_weights(&w);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+    if (getenv("TEST_HF_MODEL_KEEP")) printf("  kept %s (TEST_HF_MODEL_KEEP)\n", tmpdir); /* to inspect the models */
+    else if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
     return test_done("hf_model");
 }
