@@ -61,9 +61,18 @@ void arch_read_config(const gguf_file *f, llama_config *c) {
     if (rd != c->head_dim)
         dam_die(DAM_EXIT_INPUT, "%s: %s = %d: partial rotary embeddings are not supported (head_dim %d)", f->path, key,
                 rd, c->head_dim);
+    /* RoPE scaling: "none", or "linear" with rope.scaling.factor (llama.cpp: freq_scale = 1 / factor,
+     * the same inv_freq / factor as transformers' linear); yarn's llama.cpp parameters are not read */
+    c->rope_scaling = (rope_scaling){.type = ROPE_SCALING_NONE, .attn_factor = 1.0};
     const gguf_kv *scaling = gguf_find_kv(f, akey(key, sizeof key, c, "rope.scaling.type"));
-    if (scaling && !(scaling->value.type == GGUF_TYPE_STRING && gguf_str_eq(scaling->value.str, "none")))
-        dam_die(DAM_EXIT_INPUT, "%s: %s is set: RoPE scaling is not supported yet", f->path, key);
+    if (scaling && scaling->value.type == GGUF_TYPE_STRING && gguf_str_eq(scaling->value.str, "linear")) {
+        c->rope_scaling.type = ROPE_SCALING_LINEAR;
+        c->rope_scaling.factor = gguf_get_f32(f, akey(key, sizeof key, c, "rope.scaling.factor"));
+        if (!(c->rope_scaling.factor >= 1))
+            dam_die(DAM_EXIT_INPUT, "%s: %s = %g must be >= 1", f->path, key, c->rope_scaling.factor);
+    } else if (scaling && !(scaling->value.type == GGUF_TYPE_STRING && gguf_str_eq(scaling->value.str, "none"))) {
+        dam_die(DAM_EXIT_INPUT, "%s: %s is set: RoPE scaling other than linear is not supported for GGUF files", f->path, key);
+    }
     if (c->d_ff < 1) dam_die(DAM_EXIT_INPUT, "%s: %s.feed_forward_length = %d", f->path, an, c->d_ff);
     if (!(c->rope_theta > 0) || !(c->norm_eps > 0))
         dam_die(DAM_EXIT_INPUT, "%s: rope freq_base %g and rms epsilon %g must be positive", f->path, c->rope_theta,
@@ -72,7 +81,6 @@ void arch_read_config(const gguf_file *f, llama_config *c) {
     /* defaults: llama */
     c->rope = ROPE_ADJACENT; /* GGUF llama: Q/K permuted by the converter (models.md §4) */
     c->rope_theta_swa = c->rope_theta;
-    c->rope_scaling = (rope_scaling){.type = ROPE_SCALING_NONE, .attn_factor = 1.0};
     c->swa_window = 0;
     c->qk_norm = false;
     c->post_norms = false;

@@ -19,7 +19,7 @@
  *           query_pre_attn_scalar = head_dim, except n_embd / n_heads for the 62-layer 27B model
  *           (llama.cpp's rule; the GGUF does not store it). Final logits are soft-capped,
  *           c * tanh(z / c), only if final_logit_softcapping is in the file (Gemma 3 has none).
- * Anything else (another architecture, a rope.scaling.type key, partial rotary, key length != value
+ * Anything else (another architecture, a rope.scaling.type other than none / linear, partial rotary, key length != value
  * length) is an input error naming the file and the key. */
 #ifndef DAM_MODEL_ARCH_H
 #define DAM_MODEL_ARCH_H
@@ -48,8 +48,8 @@ typedef struct {
     int n_ctx_train; /* trained context length, tokens (HF: max_position_embeddings) */
     float rope_theta;     /* RoPE base of the full-attention (global) layers */
     rope_scaling rope_scaling; /* context-extension scaling of the global layers' RoPE (model/rope.h);
-                                  type NONE for GGUF files (llama-3.1's rope_freqs tensor is in
-                                  llama_model.rope_freq_div instead) */
+                                  GGUF: NONE or LINEAR (rope.scaling.factor); llama-3.1's
+                                  rope_freqs tensor is in llama_model.rope_freq_div instead */
     float rope_theta_swa; /* RoPE base of the sliding-window layers (== rope_theta if there are none) */
     int swa_window;       /* tokens a sliding-window layer's query sees, itself included; 0: no such layers */
     float norm_eps;

@@ -212,7 +212,7 @@ llama_state *llama_state_new(const llama_model *m, int capacity, int chunk) {
     llama_state *s = dam_calloc(1, sizeof *s, "state");
     s->capacity = capacity;
     s->chunk = chunk;
-    s->rope_len = c->n_ctx_train;
+    s->rope_len = 0; /* dynamic NTK: starts from the unscaled base (forward_chunk) */
     size_t kv = (size_t)c->n_layers * c->n_kv_heads * capacity * c->head_dim;
     s->k_cache = dam_malloc(kv * sizeof(float), "KV cache (K)");
     s->v_cache = dam_malloc(kv * sizeof(float), "KV cache (V)");

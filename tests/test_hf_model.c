@@ -27,7 +27,8 @@
  *  0. published config.json files (Llama-3.1-8B, SmolLM2-135M, Mistral-7B-v0.3) give the right
  *     hyper-parameters and llama3 frequencies;
  *  2. the same F32 weights written as a GGUF (llama.cpp's converter layout: Q and K rows permuted
- *     so that adjacent pairs rotate; llama3 as a rope_freqs tensor of divisors) give the logits of
+ *     so that adjacent pairs rotate; llama3 as a rope_freqs tensor of divisors, linear as
+ *     rope.scaling.type / rope.scaling.factor) give the logits of
  *     the HF directory within relative L2 1e-5;
  *  3. bad inputs exit 2 with one line naming the file and the key / tensor: truncated file, data
  *     offsets out of range, dtype / byte-count mismatch, shape mismatch, unsupported dtype, missing
@@ -336,7 +337,7 @@ static void write_gguf(const char *path, const hf_case *c, const weights *w, con
 #undef ADD
     FILE *fp = fopen(path, "wb");
     uint32_t ver = 3;
-    uint64_t nt = (uint64_t)n, nkv = 9;
+    uint64_t nt = (uint64_t)n, nkv = c->rs == RS_LINEAR ? 11 : 9;
     fwrite("GGUF", 1, 4, fp); fwrite(&ver, 4, 1, fp); fwrite(&nt, 8, 1, fp); fwrite(&nkv, 8, 1, fp);
     uint32_t sty = 8;
     put_gstr(fp, "general.architecture"); fwrite(&sty, 4, 1, fp); put_gstr(fp, "llama");
@@ -348,6 +349,10 @@ static void write_gguf(const char *path, const hf_case *c, const weights *w, con
     gguf_kv_u32(fp, "llama.context_length", (uint32_t)c->max_pos);
     gguf_kv_f32(fp, "llama.rope.freq_base", (float)c->theta);
     gguf_kv_f32(fp, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (c->rs == RS_LINEAR) { /* llama.cpp's converter: rope.scaling.type "linear", rope.scaling.factor */
+        put_gstr(fp, "llama.rope.scaling.type"); fwrite(&sty, 4, 1, fp); put_gstr(fp, "linear");
+        gguf_kv_f32(fp, "llama.rope.scaling.factor", (float)c->factor);
+    }
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
         put_gstr(fp, t[i].name);
@@ -767,6 +772,11 @@ int main(void) {
     check_gguf_twin(&tw, &w, tok);
     tw = cases[4];
     tw.name = "twin_llama3";
+    tw.dtype = "F32";
+    check_gguf_twin(&tw, &w, tok);
+
+    tw = cases[2];
+    tw.name = "twin_linear";
     tw.dtype = "F32";
     check_gguf_twin(&tw, &w, tok);
 
