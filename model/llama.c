@@ -226,7 +226,7 @@ llama_state *llama_state_new(const llama_model *m, int capacity, int chunk) {
     s->hb = dam_malloc(sizeof(float) * chunk * c->d_ff, "activations");
     s->rope_cos = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
     s->rope_sin = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
-    if (c->swa_window > 0 && c->rope_theta_swa != c->rope_theta) {
+    if (c->swa_window > 0) { /* sliding-window layers: their own base, never the global layers' scaling */
         s->rope_cos_swa = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
         s->rope_sin_swa = dam_malloc(sizeof(float) * chunk * c->head_dim / 2, "rope table");
     }
@@ -293,7 +293,7 @@ static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *t
     for (int l = 0; l < c->n_layers; l++) {
         const llama_layer *L = &m->layers[l];
         float *kc = s->k_cache + l * layer_kv, *vc = s->v_cache + l * layer_kv;
-        const bool swa_table = L->rope_theta != c->rope_theta;
+        const bool swa_table = !L->global;
         const float *rc = swa_table ? s->rope_cos_swa : s->rope_cos, *rs = swa_table ? s->rope_sin_swa : s->rope_sin;
 
         /* attention: n1 = RMSNorm(x); q, k, v = Wqkv n1; [QK norm]; RoPE(q, k); cache k, v */

@@ -117,7 +117,8 @@ typedef struct {
     float *hb;       /* [chunk][d_ff] silu(gate) * up */
     float *rope_cos; /* [chunk][head_dim / 2], global layers: rope_theta, cfg.rope_scaling, rope_freq_div */
     float *rope_sin; /* [chunk][head_dim / 2] */
-    float *rope_cos_swa; /* [chunk][head_dim / 2], base rope_theta_swa; NULL if no layer uses it */
+    float *rope_cos_swa; /* [chunk][head_dim / 2], sliding-window layers: base rope_theta_swa, no
+                            scaling; NULL if the model has no such layers */
     float *rope_sin_swa;
     int64_t rope_len;   /* dynamic NTK scaling: the sequence length the global layers' frequencies
                            were last computed for (see forward_chunk in llama.c) */
