@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 
-static const char *const ARCH_NAMES[] = {"llama", "gemma3"};
+static const char *const ARCH_NAMES[] = {"llama", "gemma3", "qwen2"};
 
 const char *arch_name(model_arch a) { return ARCH_NAMES[a]; }
 
@@ -15,7 +15,7 @@ model_arch arch_from_gguf(const gguf_file *f) {
     gguf_str s = gguf_get_str(f, "general.architecture");
     for (size_t i = 0; i < sizeof ARCH_NAMES / sizeof ARCH_NAMES[0]; i++)
         if (gguf_str_eq(s, ARCH_NAMES[i])) return (model_arch)i;
-    dam_die(DAM_EXIT_INPUT, "%s: general.architecture \"%.*s\" is not supported (supported: llama, gemma3)", f->path,
+    dam_die(DAM_EXIT_INPUT, "%s: general.architecture \"%.*s\" is not supported (supported: llama, gemma3, qwen2)", f->path,
             (int)(s.len > 64 ? 64 : s.len), s.ptr);
 }
 
@@ -83,11 +83,17 @@ void arch_read_config(const gguf_file *f, llama_config *c) {
     c->rope_theta_swa = c->rope_theta;
     c->swa_window = 0;
     c->qk_norm = false;
+    c->qkv_bias = false;
     c->post_norms = false;
     c->act = FFN_SILU;
     c->embd_scale = 1.0f;
     c->q_scale = 1.0f;
     c->final_softcap = 0.0f;
+    if (c->arch == ARCH_QWEN2) {
+        c->rope = ROPE_HALF; /* not permuted: NeoX pairing (llama.cpp LLAMA_ROPE_TYPE_NEOX for qwen2) */
+        c->qkv_bias = true;
+        return;
+    }
     if (!gemma) return;
 
     c->rope = ROPE_HALF; /* not permuted: NeoX pairing (llama.cpp LLAMA_ROPE_TYPE_NEOX for gemma3) */

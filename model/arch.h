@@ -19,6 +19,12 @@
  *           query_pre_attn_scalar = head_dim, except n_embd / n_heads for the 62-layer 27B model
  *           (llama.cpp's rule; the GGUF does not store it). Final logits are soft-capped,
  *           c * tanh(z / c), only if final_logit_softcapping is in the file (Gemma 3 has none).
+ *   qwen2   (Qwen Team 2024, "Qwen2 Technical Report"; llama.cpp src/models/qwen2.cpp): as llama,
+ *           plus a bias added to each of the Q, K and V projections (blk.N.attn_{q,k,v}.bias, F32;
+ *           llama_layer.bqkv), and RoPE on (i, i + d/2) pairs ("NeoX": the converter does not
+ *           permute Qwen2's Q/K; llama.cpp LLAMA_ROPE_TYPE_NEOX). No QK norm, no post-norms,
+ *           every layer full causal (the file's sliding-window keys, if any, are not used by
+ *           llama.cpp's qwen2 graph either). Output: output.weight, or tied when absent.
  * Anything else (another architecture, a rope.scaling.type other than none / linear, partial rotary, key length != value
  * length) is an input error naming the file and the key. */
 #ifndef DAM_MODEL_ARCH_H
@@ -30,7 +36,7 @@
 #include "model/gguf.h"
 #include "model/rope.h"
 
-typedef enum { ARCH_LLAMA = 0, ARCH_GEMMA3 = 1 } model_arch;
+typedef enum { ARCH_LLAMA = 0, ARCH_GEMMA3 = 1, ARCH_QWEN2 = 2 } model_arch;
 
 /* FFN gate activation: SwiGLU silu(g) * u, or GeGLU gelu_tanh(g) * u. */
 typedef enum { FFN_SILU = 0, FFN_GELU_TANH = 1 } ffn_activation;
@@ -55,6 +61,7 @@ typedef struct {
     float norm_eps;
     rope_pairing rope;
     bool qk_norm;         /* RMSNorm per query / key head before RoPE */
+    bool qkv_bias;        /* a bias is added to the Q, K and V projections (qwen2) */
     bool post_norms;      /* RMSNorm on the attention and FFN outputs before the residual add */
     ffn_activation act;
     float embd_scale;     /* token embeddings are multiplied by this (1 or sqrt(d_model)) */
@@ -75,7 +82,7 @@ void arch_read_config(const gguf_file *f, llama_config *c);
  * c->swa_window == 0). Exits with status 2 if the file's pattern key is malformed. */
 bool arch_layer_swa(const gguf_file *f, const llama_config *c, int l);
 
-/* "llama", "gemma3". */
+/* "llama", "gemma3", "qwen2". */
 const char *arch_name(model_arch a);
 
 #endif

@@ -8,22 +8,29 @@
 #include "core/error.h"
 #include "core/mem.h"
 
-/* Finds the default system text in a ChatML template: the literal following
- * "<|im_start|>system" + newline (a real newline or the two characters \n) up to "<|im_end|>". */
+/* Finds the default system text in a ChatML template: the first literal that follows
+ * "<|im_start|>system" + newline (a real newline or the two characters \n) and runs up to
+ * "<|im_end|>" without a Jinja expression or string quote in between. Occurrences followed by an
+ * expression are skipped: Qwen2.5's template first writes "<|im_start|>system\n" in its tools
+ * branch and then "'<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>'" for a given
+ * system turn, before its literal default ("You are Qwen, created by Alibaba Cloud. ..."). */
 static char *chatml_default_system(const char *tmpl) {
     const char *tag = "<|im_start|>system";
-    const char *p = strstr(tmpl, tag);
-    if (p == NULL) return NULL;
-    p += strlen(tag);
-    if (*p == '\n') p++;
-    else if (p[0] == '\\' && p[1] == 'n') p += 2;
-    else return NULL;
-    const char *end = strstr(p, "<|im_end|>");
-    if (end == NULL || memchr(p, '{', (size_t)(end - p)) != NULL) return NULL; /* not a literal */
-    char *s = dam_malloc((size_t)(end - p) + 1, "chat system prompt");
-    memcpy(s, p, (size_t)(end - p));
-    s[end - p] = 0;
-    return s;
+    for (const char *p = strstr(tmpl, tag); p != NULL; p = strstr(p, tag)) {
+        p += strlen(tag);
+        if (*p == '\n') p++;
+        else if (p[0] == '\\' && p[1] == 'n') p += 2;
+        else continue;
+        const char *end = strstr(p, "<|im_end|>");
+        if (end == NULL) return NULL;
+        size_t n = (size_t)(end - p);
+        if (memchr(p, '{', n) || memchr(p, '\'', n) || memchr(p, '"', n)) continue; /* not one literal */
+        char *s = dam_malloc(n + 1, "chat system prompt");
+        memcpy(s, p, n);
+        s[n] = 0;
+        return s;
+    }
+    return NULL;
 }
 
 chat_template chat_detect(const char *tmpl, const char *origin) {

@@ -115,6 +115,15 @@ static llama_model *load_gguf(const char *path, bool with_tok) {
         LAYER_TENSOR("ffn_gate", d, ff, L->w_gate_up);
         LAYER_TENSOR("ffn_up", d, ff, L->w_gate_up + (size_t)ff * d);
         LAYER_TENSOR("ffn_down", ff, d, L->w_down);
+        if (c->qkv_bias) { /* 1-D [out] each, fused like the weights */
+            L->bqkv = llama_alloc_weights(m, qkv_rows, "attn_qkv bias");
+            snprintf(name, sizeof name, "blk.%d.attn_q.bias", l);
+            load_tensor(f, used, name, (uint64_t)H * hd, 0, L->bqkv);
+            snprintf(name, sizeof name, "blk.%d.attn_k.bias", l);
+            load_tensor(f, used, name, (uint64_t)Hkv * hd, 0, L->bqkv + (size_t)H * hd);
+            snprintf(name, sizeof name, "blk.%d.attn_v.bias", l);
+            load_tensor(f, used, name, (uint64_t)Hkv * hd, 0, L->bqkv + (size_t)(H + Hkv) * hd);
+        }
         if (c->qk_norm) {
             L->q_norm = llama_alloc_weights(m, hd, "attn_q_norm");
             L->k_norm = llama_alloc_weights(m, hd, "attn_k_norm");
@@ -189,7 +198,7 @@ void llama_free(llama_model *m) {
         llama_layer *L = &m->layers[l];
         dam_free(L->attn_norm); dam_free(L->wqkv); dam_free(L->wo);
         dam_free(L->ffn_norm); dam_free(L->w_gate_up); dam_free(L->w_down);
-        dam_free(L->q_norm); dam_free(L->k_norm); dam_free(L->post_attn_norm); dam_free(L->post_ffn_norm);
+        dam_free(L->bqkv); dam_free(L->q_norm); dam_free(L->k_norm); dam_free(L->post_attn_norm); dam_free(L->post_ffn_norm);
     }
     dam_free(m->layers);
     if (!m->tied) dam_free(m->lm_head);
@@ -296,9 +305,11 @@ static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *t
         const bool swa_table = !L->global;
         const float *rc = swa_table ? s->rope_cos_swa : s->rope_cos, *rs = swa_table ? s->rope_sin_swa : s->rope_sin;
 
-        /* attention: n1 = RMSNorm(x); q, k, v = Wqkv n1; [QK norm]; RoPE(q, k); cache k, v */
+        /* attention: n1 = RMSNorm(x); q, k, v = Wqkv n1 [+ bqkv]; [QK norm]; RoPE(q, k); cache k, v */
         op_rmsnorm(s->xn, s->x, L->attn_norm, nc, d, c->norm_eps);
         op_linear(s->qkv, s->xn, L->wqkv, nc, d, qkv_dim);
+        if (L->bqkv)
+            for (int t = 0; t < nc; t++) op_add(s->qkv + (size_t)t * qkv_dim, L->bqkv, qkv_dim);
         if (L->q_norm)
             for (int t = 0; t < nc; t++) { /* each head of a row is normalised on its own */
                 float *qt = s->qkv + (size_t)t * qkv_dim;

@@ -1,8 +1,9 @@
 /* llama.h — the llama-family decoder-only transformer (Touvron et al. 2023) on the CPU, fp32, and
- * its Gemma-3 variant (model/arch.h lists what differs and where each convention comes from).
+ * its Gemma-3 and Qwen2 variants (model/arch.h lists what differs and where each convention comes from).
  *
  * x = embd_scale · token_embd[token]; then per layer:
- *   q, k, v = Wq n1, Wk n1, Wv n1 with n1 = RMSNorm(x);  [gemma3: q, k = RMSNorm per head]
+ *   q, k, v = Wq n1, Wk n1, Wv n1 with n1 = RMSNorm(x);  [qwen2: + bq, bk, bv]
+ *   [gemma3: q, k = RMSNorm per head]
  *   q, k = RoPE(q), RoPE(k) with the layer's base;  q *= q_scale;  cache k, v;
  *   a = Wo · Attn(q, k, v)  (full causal, or a sliding window on the layer's window);
  *   x += a  [gemma3: x += RMSNorm(a)];
@@ -38,6 +39,8 @@ typedef struct {
     float *post_attn_norm; /* [d_model] RMSNorm of the attention output (gemma3), else NULL */
     float *post_ffn_norm;  /* [d_model] RMSNorm of the FFN output (gemma3), else NULL */
     float *wqkv;      /* [(n_heads + 2 n_kv_heads) head_dim][d_model]: Wq rows, then Wk, then Wv */
+    float *bqkv;      /* [(n_heads + 2 n_kv_heads) head_dim]: bq, then bk, then bv, added to Wqkv n1
+                         (qwen2); NULL for architectures without projection biases */
     float *wo;        /* [d_model][n_heads head_dim] */
     float *ffn_norm;  /* [d_model] */
     float *w_gate_up; /* [2 d_ff][d_model]: Wgate rows, then Wup */
@@ -52,7 +55,7 @@ typedef struct {
                           for config.json, the safetensors files in name order, then
                           model.safetensors.index.json if sharded (model/hf_load.c) */
     char *name;        /* general.name, or the file / directory name */
-    char *arch;        /* general.architecture ("llama", "gemma3"); HF: the same names */
+    char *arch;        /* general.architecture ("llama", "gemma3", "qwen2"); HF: the same names */
     char *quant;       /* quantisation: general.file_type as llama.cpp names it ("Q4_1", "Q4_K_M"),
                           else the weight type of blk.0.attn_q; HF: the dtype of
                           model.layers.0.self_attn.q_proj.weight ("BF16", "F16", "F32") */

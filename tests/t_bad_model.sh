@@ -45,11 +45,14 @@ python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/iq4nl.gguf" tensor_type_uns
 expect tensor_type_unsupported "$tmp/iq4nl.gguf" "blk.0.ffn_down.weight has type IQ4_NL" generate --model "$tmp/iq4nl.gguf" --prompt hi
 # Unsupported architecture and tokenizer type: named in the message.
 python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/arch.gguf" architecture
-expect architecture "$tmp/arch.gguf" "general.architecture \"xxxxx\" is not supported \(supported: llama, gemma3\)" \
+expect architecture "$tmp/arch.gguf" "general.architecture \"xxxxx\" is not supported \(supported: llama, gemma3, qwen2\)" \
     generate --model "$tmp/arch.gguf" --prompt hi
 python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/extra.gguf" extra_tensor
 expect extra_tensor "$tmp/extra.gguf" "tensor blk.0.attn_q.bias is not used by the llama architecture" \
     generate --model "$tmp/extra.gguf" --prompt hi
+# The converse: qwen2 requires its Q/K/V biases (the llama file relabelled qwen2 has none).
+python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/qwen2.gguf" qwen2_no_bias
+expect qwen2_no_bias "$tmp/qwen2.gguf" "tensor blk.0.attn_q.bias is missing" generate --model "$tmp/qwen2.gguf" --prompt hi
 python3 "$root/tests/corrupt_gguf.py" "$model" "$tmp/tokmodel.gguf" tokenizer_model
 expect tokenizer_model "$tmp/tokmodel.gguf" "unsupported tokenizer.ggml.model \"bert\" \(supported: gpt2, llama\)"
 # Hugging Face directories (test_hf_model checks the loader's errors; here: they reach the CLI).

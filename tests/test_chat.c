@@ -2,6 +2,8 @@
  * upstream templates quoted verbatim:
  *   - SmolLM2-135M-Instruct's tokenizer.chat_template (ChatML with a default system turn), as stored
  *     in its GGUF;
+ *   - Qwen2.5-Coder-0.5B-Instruct's (ChatML; "<|im_start|>system\n" appears twice before the literal
+ *     default system turn, in the tools branch and for a given system message), as stored in its GGUF;
  *   - Google's Gemma-2 template, as llama.cpp vendors it (models/templates/google-gemma-2-2b-it.jinja
  *     at commit 0c1e570; Gemma 3's template renders a user turn the same way and adds only the
  *     merging of a system turn into the first user turn);
@@ -21,6 +23,65 @@ static const char *SMOLLM2 =
     "are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + "
     "message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt "
     "%}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+/* Qwen2.5-Coder-0.5B-Instruct's tokenizer.chat_template, as stored in its GGUF (Qwen2.5's template:
+ * a tools branch, then the default system turn). */
+static const char *QWEN25 =
+    "{%- if tools %}\n"
+    "    {{- '<|im_start|>system\\n' }}\n"
+    "    {%- if messages[0]['role'] == 'system' %}\n"
+    "        {{- messages[0]['content'] }}\n"
+    "    {%- else %}\n"
+    "        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}\n"
+    "    {%- endif %}\n"
+    "    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n"
+    "    {%- for tool in tools %}\n"
+    "        {{- \"\\n\" }}\n"
+    "        {{- tool | tojson }}\n"
+    "    {%- endfor %}\n"
+    "    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n"
+    "{%- else %}\n"
+    "    {%- if messages[0]['role'] == 'system' %}\n"
+    "        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n"
+    "    {%- else %}\n"
+    "        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endif %}\n"
+    "{%- for message in messages %}\n"
+    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or (message.role == \"assistant\" and not message.tool_calls) %}\n"
+    "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n"
+    "    {%- elif message.role == \"assistant\" %}\n"
+    "        {{- '<|im_start|>' + message.role }}\n"
+    "        {%- if message.content %}\n"
+    "            {{- '\\n' + message.content }}\n"
+    "        {%- endif %}\n"
+    "        {%- for tool_call in message.tool_calls %}\n"
+    "            {%- if tool_call.function is defined %}\n"
+    "                {%- set tool_call = tool_call.function %}\n"
+    "            {%- endif %}\n"
+    "            {{- '\\n<tool_call>\\n{\"name\": \"' }}\n"
+    "            {{- tool_call.name }}\n"
+    "            {{- '\", \"arguments\": ' }}\n"
+    "            {{- tool_call.arguments | tojson }}\n"
+    "            {{- '}\\n</tool_call>' }}\n"
+    "        {%- endfor %}\n"
+    "        {{- '<|im_end|>\\n' }}\n"
+    "    {%- elif message.role == \"tool\" %}\n"
+    "        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != \"tool\") %}\n"
+    "            {{- '<|im_start|>user' }}\n"
+    "        {%- endif %}\n"
+    "        {{- '\\n<tool_response>\\n' }}\n"
+    "        {{- message.content }}\n"
+    "        {{- '\\n</tool_response>' }}\n"
+    "        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n"
+    "            {{- '<|im_end|>\\n' }}\n"
+    "        {%- endif %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|im_start|>assistant\\n' }}\n"
+    "{%- endif %}\n"
+    "";
 
 static const char *GEMMA2 =
     "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif "
@@ -48,6 +109,13 @@ int main(void) {
     expect_render(SMOLLM2, CHAT_CHATML, " x \n",
                   "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
                   "<|im_start|>user\n x \n<|im_end|>\n<|im_start|>assistant\n");
+    /* Qwen2.5: no system message and no tools -> the template's else-branch default system turn */
+    expect_render(QWEN25, CHAT_CHATML, "What is 2+2?",
+                  "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                  "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+    /* ChatML whose only system header is followed by an expression: no default system turn */
+    expect_render("{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}<|im_start|>", CHAT_CHATML,
+                  "hi", "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
     expect_render(GEMMA2, CHAT_GEMMA, "What is 2+2?",
                   "<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n");
     /* | trim: leading and trailing whitespace go, inner whitespace stays */

@@ -19,7 +19,17 @@
  *   6. chunked prefill (chunk 100: chunks straddle the window) and decode of the last 8 tokens vs a
  *      single prefill (relative L2 <= 1e-5); the attention hook sees only the global layers and,
  *      computing dense attention, changes nothing;
- *   7. greedy continuations vs llama.cpp as in 2. */
+ *   7. greedy continuations vs llama.cpp: identical ids up to float64's first disagreement with
+ *      llama.cpp, and teacher-forced argmax equal to float64's at every position.
+ * Qwen2.5-Coder-0.5B (qwen2 architecture; only when models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+ * is present, else "skip:" is printed):
+ *   8. hyper-parameters and conventions (Q/K/V biases loaded, NeoX RoPE, untied output.weight);
+ *   9. last-position logits of 3 prompts (274, 292, 229 tokens) vs the float64 forward on the
+ *      fixture's sampled + top ids: relative L2 <= 1e-4 (the fixture records that dropping the biases
+ *      or pairing RoPE adjacently moves them by 1.35 / 0.82), same argmax;
+ *  10. chunked prefill (chunk 64, through a dense attention hook that must run for all 24 layers)
+ *      and decode of the last 8 tokens vs a single prefill (relative L2 <= 1e-5);
+ *  11. greedy continuations vs llama.cpp as in 7. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +47,7 @@
 
 #define MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define GEMMA3 "models/gemma-3-270m-q4_k_m.gguf"
+#define QWEN2 "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 #define FIX "tests/fixtures/"
 
 static json_t *load_json(const char *path) {
@@ -180,22 +191,24 @@ static void counting_hook(void *ctx, int layer, float *out, int out_stride, cons
                 h->cfg->head_dim, 1.0f / sqrtf((float)h->cfg->head_dim));
 }
 
-/* Gemma-3's greedy fixture vs llama.cpp. llama.cpp's 8-bit activations move Gemma's logits by up to
- * ~1 logit (relative L2 4 %, logits_f64_gemma3.json), enough to flip its choice where the float64
- * reference's top-2 gap is up to 0.47; the fixture's float64 cross-check records where float64 first
- * disagrees with llama.cpp along llama.cpp's continuation. So: (a) our greedy ids equal llama.cpp's
- * up to that position; (b) teacher-forced on llama.cpp's continuation, our argmax equals the float64
- * argmax at every position (float64's smallest top-2 gap there is 0.017, fp32 noise ~1e-5). */
-static void test_gemma3_greedy(const llama_model *m) {
-    json_t *root = load_json(FIX "greedy_llamacpp_gemma3.json");
-    json_t *f64 = load_json(FIX "logits_f64_gemma3.json");
+/* A greedy fixture vs llama.cpp, judged through the float64 cross-check (Gemma-3, Qwen2).
+ * llama.cpp's 8-bit activations move Gemma's logits by up to ~1 logit (relative L2 4 %,
+ * logits_f64_gemma3.json), enough to flip its choice where the float64 reference's top-2 gap is up to
+ * 0.47; the float64 fixture's cross-check records where float64 first disagrees with llama.cpp along
+ * llama.cpp's continuation. So: (a) our greedy ids equal llama.cpp's up to that position; (b)
+ * teacher-forced on llama.cpp's continuation, our argmax equals the float64 argmax at every position
+ * (float64's smallest top-2 gap there is 0.017 for Gemma, 0.006 for Qwen2; fp32 noise ~1e-5). */
+static void test_greedy_f64_crosscheck(const llama_model *m, const char *label, const char *greedy_fixture,
+                                       const char *f64_fixture) {
+    json_t *root = load_json(greedy_fixture);
+    json_t *f64 = load_json(f64_fixture);
     json_t *cases = json_object_get(root, "cases"), *cross = json_object_get(f64, "greedy_llamacpp_crosscheck");
-    CHECK(json_array_size(cases) == 3 && json_array_size(cross) == 3, "gemma3: expected 3 greedy cases");
+    CHECK(json_array_size(cases) == 3 && json_array_size(cross) == 3, "%s: expected 3 greedy cases", label);
     const int V = m->cfg.vocab;
     for (size_t ci = 0; ci < json_array_size(cases) && ci < json_array_size(cross); ci++) {
         json_t *c = json_array_get(cases, ci), *x = json_array_get(cross, ci);
         const char *name = json_string_value(json_object_get(c, "name"));
-        CHECK(strcmp(name, json_string_value(json_object_get(x, "name"))) == 0, "gemma3 greedy: case order");
+        CHECK(strcmp(name, json_string_value(json_object_get(x, "name"))) == 0, "%s greedy: case order", label);
         int n, n_ref, n_f64;
         int32_t *prompt = ids_of(json_object_get(c, "prompt_ids"), &n);
         int32_t *ref = ids_of(json_object_get(c, "generated"), &n_ref);
@@ -217,12 +230,12 @@ static void test_gemma3_greedy(const llama_model *m) {
         llama_forward(m, s, seq, n + n_ref - 1, lg, n_ref);
         int tf_same = 0;
         for (int i = 0; i < n_ref && i < n_f64; i++) tf_same += op_argmax(lg + (size_t)i * V, V) == f64_am[i];
-        printf("  gemma3 greedy vs llama.cpp [%s]: %d/%d ids identical (float64 agrees with llama.cpp up to %d); "
-               "teacher-forced argmax = float64's at %d/%d\n", name, same, got, upto, tf_same, n_f64);
-        CHECK(same >= upto, "gemma3 %s: first difference from llama.cpp at %d, before float64's first at %d", name, same,
-              upto);
-        CHECK(tf_same == n_ref && n_f64 == n_ref, "gemma3 %s: teacher-forced argmax differs from float64 at %d of %d",
-              name, n_ref - tf_same, n_ref);
+        printf("  %s greedy vs llama.cpp [%s]: %d/%d ids identical (float64 agrees with llama.cpp up to %d); "
+               "teacher-forced argmax = float64's at %d/%d\n", label, name, same, got, upto, tf_same, n_f64);
+        CHECK(same >= upto, "%s %s: first difference from llama.cpp at %d, before float64's first at %d", label, name,
+              same, upto);
+        CHECK(tf_same == n_ref && n_f64 == n_ref, "%s %s: teacher-forced argmax differs from float64 at %d of %d",
+              label, name, n_ref - tf_same, n_ref);
         dam_free(lg);
         dam_free(seq);
         llama_state_free(s);
@@ -299,7 +312,70 @@ static void test_gemma3(void) {
     dam_free(logits);
     dam_free(alt);
     json_decref(root);
-    test_gemma3_greedy(m);
+    test_greedy_f64_crosscheck(m, "gemma3", FIX "greedy_llamacpp_gemma3.json", FIX "logits_f64_gemma3.json");
+    llama_free(m);
+}
+
+static void test_qwen2(void) {
+    llama_model *m = llama_load(QWEN2);
+    const llama_config *c = &m->cfg;
+    CHECK(c->arch == ARCH_QWEN2 && strcmp(m->arch, "qwen2") == 0, "architecture %s", m->arch);
+    CHECK(c->n_layers == 24 && c->d_model == 896 && c->n_heads == 14 && c->n_kv_heads == 2 && c->head_dim == 64 &&
+              c->d_ff == 4864 && c->vocab == 151936 && c->n_ctx_train == 32768,
+          "qwen2: unexpected hyper-parameters");
+    CHECK(c->rope_theta == 1e6f && c->rope == ROPE_HALF && c->qkv_bias && !c->qk_norm && !c->post_norms &&
+              c->act == FFN_SILU && c->embd_scale == 1.0f && c->q_scale == 1.0f && c->final_softcap == 0 &&
+              c->swa_window == 0 && c->norm_eps == 1e-6f,
+          "qwen2: conventions (theta %g, rope %d, eps %g)", c->rope_theta, c->rope, c->norm_eps);
+    for (int l = 0; l < c->n_layers; l++)
+        CHECK(m->layers[l].global && m->layers[l].bqkv && !m->layers[l].q_norm && !m->layers[l].post_attn_norm,
+              "qwen2 layer %d: global, biases, no norms", l);
+    CHECK(!m->tied && m->lm_head != m->tok_embd && strcmp(m->quant, "Q4_K_M") == 0, "qwen2: tied %d quant %s", m->tied,
+          m->quant);
+
+    json_t *root = load_json(FIX "logits_f64_qwen2.json");
+    json_t *prompts = json_object_get(root, "prompts");
+    CHECK(json_array_size(prompts) == 3, "qwen2: expected 3 prompts");
+    const int V = c->vocab;
+    float *logits = dam_malloc(sizeof(float) * V, "logits"), *alt = dam_malloc(sizeof(float) * V, "logits");
+    for (size_t p = 0; p < json_array_size(prompts); p++) {
+        json_t *jp = json_array_get(prompts, p);
+        const char *name = json_string_value(json_object_get(jp, "name"));
+        int n;
+        int32_t *ids = ids_of(json_object_get(jp, "ids"), &n);
+        llama_state *s = llama_state_new(m, n, 512);
+        llama_forward(m, s, ids, n, logits, 1);
+        double e = rel_l2_sampled(logits, jp);
+        printf("  qwen2 logits vs float64 [%s, %d tokens]: relative L2 %.2e (sampled + top ids)\n", name, n, e);
+        CHECK(e <= 1e-4, "qwen2 %s: relative L2 %.3e > 1e-4", name, e);
+        int want = (int)json_integer_value(json_object_get(jp, "argmax"));
+        CHECK(op_argmax(logits, V) == want, "qwen2 %s: argmax %d vs %d", name, op_argmax(logits, V), want);
+        if (p == 0) { /* chunks of 64 through a dense hook (every layer is global), then decode */
+            llama_state *s64 = llama_state_new(m, n, 64);
+            hook_count h = {{0}, c};
+            s64->attn = counting_hook;
+            s64->attn_ctx = &h;
+            llama_forward(m, s64, ids, n, alt, 1);
+            CHECK(rel_l2(alt, logits, V) <= 1e-5, "qwen2 %s: chunk 64 (dense hook) vs 512: %.3e", name,
+                  rel_l2(alt, logits, V));
+            int chunks = (n + 63) / 64, wrong = 0;
+            for (int l = 0; l < c->n_layers; l++) wrong += h.calls[l] != chunks;
+            CHECK(wrong == 0, "qwen2: the hook must run for the %d chunks of every layer (layer 0: %d)", chunks,
+                  h.calls[0]);
+            llama_state_reset(s64);
+            s64->attn = NULL;
+            llama_forward(m, s64, ids, n - 8, NULL, 0);
+            for (int i = n - 8; i < n; i++) llama_forward(m, s64, &ids[i], 1, alt, 1);
+            CHECK(rel_l2(alt, logits, V) <= 1e-5, "qwen2 %s: decode vs prefill: %.3e", name, rel_l2(alt, logits, V));
+            llama_state_free(s64);
+        }
+        llama_state_free(s);
+        dam_free(ids);
+    }
+    dam_free(logits);
+    dam_free(alt);
+    json_decref(root);
+    test_greedy_f64_crosscheck(m, "qwen2", FIX "greedy_llamacpp_qwen2.json", FIX "logits_f64_qwen2.json");
     llama_free(m);
 }
 
@@ -321,6 +397,12 @@ int main(void) {
         CHECK(dam_mem_in_use() == before, "gemma3: leaked %zu bytes", dam_mem_in_use() - before);
     } else {
         printf("skip: %s absent (scripts/fetch-model.sh gemma3-270m): Gemma-3 forward not tested\n", GEMMA3);
+    }
+    if (access(QWEN2, R_OK) == 0) {
+        test_qwen2();
+        CHECK(dam_mem_in_use() == before, "qwen2: leaked %zu bytes", dam_mem_in_use() - before);
+    } else {
+        printf("skip: %s absent (scripts/fetch-model.sh qwen2.5-coder-0.5b): Qwen2 forward not tested\n", QWEN2);
     }
     return test_done("forward");
 }

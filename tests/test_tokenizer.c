@@ -8,7 +8,12 @@
  *                                              always runs);
  *   tests/fixtures/tokenizer_cases_gemma3.json SentencePiece BPE, Gemma-3-270M's full vocabulary (runs
  *                                              when models/gemma-3-270m-q4_k_m.gguf is present, else
- *                                              prints "skip:").
+ *                                              prints "skip:");
+ *   tests/fixtures/tokenizer_cases_qwen2.json  byte-level BPE with pre "qwen2", Qwen2.5-Coder-0.5B's
+ *                                              vocabulary (151,936 ids; plus Qwen strings: ChatML, FIM
+ *                                              specials, single-digit splitting, CJK); runs when
+ *                                              models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf is present,
+ *                                              else prints "skip:".
  * Checked here, for each:
  *   - every case: tok_encode(add_special, parse_special) == llama_tokenize's ids, also with
  *     parse_special = false and add_special = false (= the same ids without the BOS where the model
@@ -40,6 +45,7 @@
 #define SPM_SMALL_FIXTURE "tests/fixtures/tokenizer_cases_spm_small.json"
 #define SPM_SMALL_VOCAB "tests/fixtures/spm_small_vocab.json"
 #define GEMMA3_FIXTURE "tests/fixtures/tokenizer_cases_gemma3.json"
+#define QWEN2_FIXTURE "tests/fixtures/tokenizer_cases_qwen2.json"
 
 static double now_s(void) {
     struct timespec ts;
@@ -410,6 +416,30 @@ static void check_spm(void) {
     }
 }
 
+/* Qwen2's byte-level BPE vocabulary, when the model is present. */
+static void check_qwen2(void) {
+    json_t *fx = load_fixture(QWEN2_FIXTURE);
+    if (!fx) return;
+    const char *model = json_string_value(json_object_get(fx, "model_path"));
+    CHECK(model != NULL, "%s: no model_path", QWEN2_FIXTURE);
+    if (model && access(model, R_OK) != 0) {
+        printf("skip: %s absent (scripts/fetch-model.sh qwen2.5-coder-0.5b): Qwen2 tokenizer cases not run\n", model);
+    } else if (model) {
+        size_t mem0 = dam_mem_in_use();
+        gguf_file *f = gguf_open(model);
+        tokenizer *t = check_fixture(f, fx, "qwen2");
+        /* <|endoftext|> 151643 is BOS (not added) and ends generation; <|im_end|> 151645 is EOS */
+        CHECK(strcmp(tok_pre_name(t), "qwen2") == 0 && tok_bos(t) == 151643 && tok_eos(t) == 151645 &&
+                  tok_is_eog(t, 151643) && tok_is_eog(t, 151645) && !tok_is_eog(t, 151644),
+              "qwen2: pre %s bos %d eos %d", tok_pre_name(t), tok_bos(t), tok_eos(t));
+        check_long_inputs(t, json_object_get(fx, "cases"), true);
+        tok_free(t);
+        gguf_close(f);
+        CHECK(dam_mem_in_use() == mem0, "%s: %zu bytes still allocated", model, dam_mem_in_use() - mem0);
+    }
+    json_decref(fx);
+}
+
 int main(void) {
     if (access(MODEL_PATH, R_OK) != 0) {
         fprintf(stderr, "test_tokenizer: %s is missing (run `make model` from the repository root)\n", MODEL_PATH);
@@ -482,5 +512,6 @@ int main(void) {
     CHECK(dam_mem_in_use() == mem0, "%zu bytes still allocated through dam_malloc", dam_mem_in_use() - mem0);
     json_decref(fx);
     check_spm();
+    check_qwen2();
     return test_done("tokenizer");
 }
