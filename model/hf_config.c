@@ -162,8 +162,12 @@ void hf_config_read(const char *path, llama_config *c, hf_extra *x) {
         if (sw && !json_is_null(sw))
             dam_die(DAM_EXIT_INPUT, "%s: key \"sliding_window\" is set: MistralForCausalLM with sliding-window attention is not supported", path);
         c->arch = ARCH_LLAMA;
+    } else if (strcmp(an, "Qwen2ForCausalLM") == 0) {
+        c->arch = ARCH_QWEN2;
+        c->qkv_bias = true;
     } else {
-        dam_die(DAM_EXIT_INPUT, "%s: key \"architectures\" = \"%.60s\" is not supported (supported: LlamaForCausalLM, MistralForCausalLM)",
+        dam_die(DAM_EXIT_INPUT,
+                "%s: key \"architectures\" = \"%.60s\" is not supported (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)",
                 path, an);
     }
 
@@ -176,7 +180,7 @@ void hf_config_read(const char *path, llama_config *c, hf_extra *x) {
     json_t *act = json_object_get(root, "hidden_act");
     if (act && !(json_is_string(act) && strcmp(json_string_value(act), "silu") == 0))
         dam_die(DAM_EXIT_INPUT, "%s: key \"hidden_act\" must be \"silu\" (the only activation implemented for %s)", path, an);
-    if (get_bool_or(path, root, "", "attention_bias", false))
+    if (c->arch != ARCH_QWEN2 && get_bool_or(path, root, "", "attention_bias", false))
         dam_die(DAM_EXIT_INPUT, "%s: key \"attention_bias\" = true is not supported for %s", path, an);
     if (get_bool_or(path, root, "", "mlp_bias", false)) dam_die(DAM_EXIT_INPUT, "%s: key \"mlp_bias\" = true is not supported", path);
     if (get_bool_or(path, root, "", "use_sliding_window", false))

@@ -4,6 +4,11 @@
  *   LlamaForCausalLM   (transformers models/llama/modeling_llama.py): Llama 2/3.x and configs in
  *                      its style; MistralForCausalLM only with "sliding_window": null (Mistral
  *                      v0.2+, the same computation as llama).
+ *   Qwen2ForCausalLM   (transformers models/qwen2/modeling_qwen2.py; Qwen2, Qwen2.5): as llama
+ *                      plus biases on q_proj, k_proj, v_proj (always: Qwen2Attention hard-codes
+ *                      them, so attention_bias is not read), qkv_bias in llama_config;
+ *                      use_sliding_window must be false (sliding_window / max_window_layers are
+ *                      then unused, as in transformers).
  * Keys read: hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
  * num_key_value_heads (default num_attention_heads), head_dim (default hidden_size / heads),
  * vocab_size, rms_norm_eps, rope_theta (default 10000), max_position_embeddings,
@@ -27,8 +32,7 @@
 
 /* What config.json says beyond llama_config. */
 typedef struct {
-    bool tied;     /* tie_word_embeddings: the LM head is embed_tokens */
-    bool qkv_bias; /* q_proj, k_proj, v_proj have biases (Qwen2) */
+    bool tied; /* tie_word_embeddings: the LM head is embed_tokens */
 } hf_extra;
 
 /* Reads and checks `path` (a config.json) into c (every field; vocab from vocab_size) and x.

@@ -188,6 +188,12 @@ llama_model *llama_load_hf_weights(const char *dir) {
         load(&h, T("self_attn.q_proj.weight"), (uint64_t)H * hd, d, L->wqkv);
         load(&h, T("self_attn.k_proj.weight"), (uint64_t)Hkv * hd, d, L->wqkv + (size_t)H * hd * d);
         load(&h, T("self_attn.v_proj.weight"), (uint64_t)Hkv * hd, d, L->wqkv + (size_t)(H + Hkv) * hd * d);
+        if (c->qkv_bias) { /* qwen2: 1-D [out] each, fused like the weights */
+            L->bqkv = llama_alloc_weights(m, qkv_rows, "attn_qkv bias");
+            load(&h, T("self_attn.q_proj.bias"), 0, (uint64_t)H * hd, L->bqkv);
+            load(&h, T("self_attn.k_proj.bias"), 0, (uint64_t)Hkv * hd, L->bqkv + (size_t)H * hd);
+            load(&h, T("self_attn.v_proj.bias"), 0, (uint64_t)Hkv * hd, L->bqkv + (size_t)(H + Hkv) * hd);
+        }
         load(&h, T("self_attn.o_proj.weight"), d, (uint64_t)H * hd, L->wo);
         load(&h, T("post_attention_layernorm.weight"), 0, d, L->ffn_norm);
         load(&h, T("mlp.gate_proj.weight"), ff, d, L->w_gate_up);

@@ -18,22 +18,24 @@
  * Checks:
  *  1. per case (llama BF16 single file untied; llama F32 sharded with index, tied; llama F16 with
  *     each rope_scaling type: linear, dynamic (max_position_embeddings 8 < 20 tokens), llama3,
- *     yarn (with and without attention_factor / original_max_position_embeddings)): logits at all
+ *     yarn (with and without attention_factor / original_max_position_embeddings); qwen2 F16 tied
+ *     and qwen2 BF16 sharded with yarn, both with q/k/v biases): logits at all
  *     20 positions vs the reference, relative L2 <= 1e-5 (fp32 runtime vs float64); and the test's
  *     power: the reference with adjacent pairing, and (scaled cases) without the scaling, differs
  *     from the runtime by more than 1e-2, i.e. a pairing or scaling bug cannot pass; the same in two
  *     forward calls (13 + 7 tokens) vs the reference made of the same two calls (dynamic scaling
  *     recomputes its base per call, as transformers does; checked to differ from one call);
- *  0. published config.json files (Llama-3.1-8B, SmolLM2-135M, Mistral-7B-v0.3) give the right
+ *  0. published config.json files (Llama-3.1-8B, SmolLM2-135M, Mistral-7B-v0.3, Qwen2.5-0.5B) give the right
  *     hyper-parameters and llama3 frequencies;
  *  2. the same F32 weights written as a GGUF (llama.cpp's converter layout: Q and K rows permuted
  *     so that adjacent pairs rotate; llama3 as a rope_freqs tensor of divisors, linear as
- *     rope.scaling.type / rope.scaling.factor) give the logits of
- *     the HF directory within relative L2 1e-5;
+ *     rope.scaling.type / rope.scaling.factor) give the logits of the HF directory within relative
+ *     L2 1e-5; qwen2 likewise with unpermuted Q/K (NeoX pairing) and attn_{q,k,v}.bias;
  *  3. bad inputs exit 2 with one line naming the file and the key / tensor: truncated file, data
  *     offsets out of range, dtype / byte-count mismatch, shape mismatch, unsupported dtype, missing
  *     shard, unknown architecture, unknown rope_scaling type, unknown config key, an extra tensor
- *     (a bias on llama), and llama_load on a directory without tokenizer.json;
+ *     (a bias on llama), a missing one (qwen2 without biases), and llama_load on a directory
+ *     without tokenizer.json;
  *  4. llama_load on a complete directory (tokenizer.json, tokenizer_config.json): tokenizer, chat
  *     template and the logits of the weights-only load. */
 #include <jansson.h>
@@ -230,6 +232,12 @@ static void write_config(const char *path, const hf_case *c) {
                           "rope_theta", c->theta, "max_position_embeddings", c->max_pos, "tie_word_embeddings", c->tied,
                           "hidden_act", "silu", "torch_dtype", "bfloat16", "bos_token_id", 1, "eos_token_id", 2,
                           "attention_bias", false);
+    if (strcmp(c->arch, "Qwen2ForCausalLM") == 0) { /* as Qwen2.5's configs: window keys present, unused */
+        json_object_set_new(o, "use_sliding_window", json_false());
+        json_object_set_new(o, "sliding_window", json_integer(4096));
+        json_object_set_new(o, "max_window_layers", json_integer(NL));
+        json_object_del(o, "attention_bias");
+    }
     if (c->fault == F_CONFIG_KEY) json_object_set_new(o, "quantization_config", json_pack("{s:s}", "quant_method", "gptq"));
     json_t *r = NULL;
     if (c->fault == F_ROPE_TYPE) r = json_pack("{s:s,s:f}", "rope_type", "longrope", "factor", 2.0);
@@ -309,19 +317,27 @@ static void write_gguf(const char *path, const hf_case *c, const weights *w, con
     wt t[64];
     int n = 0;
     double *perm[2 * NL];
+    /* llama.cpp's converter permutes Q/K for llama only; qwen2 keeps the checkpoint's rows (NeoX) */
+    const bool qwen2 = strcmp(c->arch, "Qwen2ForCausalLM") == 0;
+    const char *an = qwen2 ? "qwen2" : "llama";
 #define ADD(nm, p, r, cl) (snprintf(t[n].name, sizeof t[n].name, "%s", nm), t[n].x = (p), t[n].rows = (r), t[n].cols = (cl), n++)
     ADD("token_embd.weight", w->embed, V, D);
     ADD("output_norm.weight", w->norm, 0, D);
     if (!c->tied) ADD("output.weight", w->lm_head, V, D);
     for (int l = 0; l < NL; l++) {
         char b[96];
-        perm[2 * l] = permute_rows(w->wq[l], H);
-        perm[2 * l + 1] = permute_rows(w->wk[l], HKV);
+        perm[2 * l] = qwen2 ? NULL : permute_rows(w->wq[l], H);
+        perm[2 * l + 1] = qwen2 ? NULL : permute_rows(w->wk[l], HKV);
 #define L(s, p, r, cl) (snprintf(b, sizeof b, "blk.%d.%s", l, s), ADD(b, p, r, cl))
         L("attn_norm.weight", w->attn_norm[l], 0, D);
-        L("attn_q.weight", perm[2 * l], H * HD, D);
-        L("attn_k.weight", perm[2 * l + 1], HKV * HD, D);
+        L("attn_q.weight", qwen2 ? w->wq[l] : perm[2 * l], H * HD, D);
+        L("attn_k.weight", qwen2 ? w->wk[l] : perm[2 * l + 1], HKV * HD, D);
         L("attn_v.weight", w->wv[l], HKV * HD, D);
+        if (c->bias) {
+            L("attn_q.bias", w->bq[l], 0, H * HD);
+            L("attn_k.bias", w->bk[l], 0, HKV * HD);
+            L("attn_v.bias", w->bv[l], 0, HKV * HD);
+        }
         L("attn_output.weight", w->wo[l], D, H * HD);
         L("ffn_norm.weight", w->ffn_norm[l], 0, D);
         L("ffn_gate.weight", w->wg[l], FF, D);
@@ -340,19 +356,22 @@ static void write_gguf(const char *path, const hf_case *c, const weights *w, con
     uint64_t nt = (uint64_t)n, nkv = c->rs == RS_LINEAR ? 11 : 9;
     fwrite("GGUF", 1, 4, fp); fwrite(&ver, 4, 1, fp); fwrite(&nt, 8, 1, fp); fwrite(&nkv, 8, 1, fp);
     uint32_t sty = 8;
-    put_gstr(fp, "general.architecture"); fwrite(&sty, 4, 1, fp); put_gstr(fp, "llama");
-    gguf_kv_u32(fp, "llama.block_count", NL);
-    gguf_kv_u32(fp, "llama.embedding_length", D);
-    gguf_kv_u32(fp, "llama.feed_forward_length", FF);
-    gguf_kv_u32(fp, "llama.attention.head_count", H);
-    gguf_kv_u32(fp, "llama.attention.head_count_kv", HKV);
-    gguf_kv_u32(fp, "llama.context_length", (uint32_t)c->max_pos);
-    gguf_kv_f32(fp, "llama.rope.freq_base", (float)c->theta);
-    gguf_kv_f32(fp, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    put_gstr(fp, "general.architecture"); fwrite(&sty, 4, 1, fp); put_gstr(fp, an);
+    char k[96];
+#define KEY(x) (snprintf(k, sizeof k, "%s.%s", an, x), k)
+    gguf_kv_u32(fp, KEY("block_count"), NL);
+    gguf_kv_u32(fp, KEY("embedding_length"), D);
+    gguf_kv_u32(fp, KEY("feed_forward_length"), FF);
+    gguf_kv_u32(fp, KEY("attention.head_count"), H);
+    gguf_kv_u32(fp, KEY("attention.head_count_kv"), HKV);
+    gguf_kv_u32(fp, KEY("context_length"), (uint32_t)c->max_pos);
+    gguf_kv_f32(fp, KEY("rope.freq_base"), (float)c->theta);
+    gguf_kv_f32(fp, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
     if (c->rs == RS_LINEAR) { /* llama.cpp's converter: rope.scaling.type "linear", rope.scaling.factor */
-        put_gstr(fp, "llama.rope.scaling.type"); fwrite(&sty, 4, 1, fp); put_gstr(fp, "linear");
-        gguf_kv_f32(fp, "llama.rope.scaling.factor", (float)c->factor);
+        put_gstr(fp, KEY("rope.scaling.type")); fwrite(&sty, 4, 1, fp); put_gstr(fp, "linear");
+        gguf_kv_f32(fp, KEY("rope.scaling.factor"), (float)c->factor);
     }
+#undef KEY
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
         put_gstr(fp, t[i].name);
@@ -370,7 +389,7 @@ static void write_gguf(const char *path, const hf_case *c, const weights *w, con
         while (ftell(fp) % 32) fputc(0, fp);
     }
     fclose(fp);
-    for (int i = 0; i < 2 * NL; i++) free(perm[i]);
+    for (int i = 0; i < 2 * NL; i++) free(perm[i]); /* NULL for qwen2 */
 }
 
 /* ---- float64 reference ------------------------------------------------------------------- */
@@ -596,7 +615,10 @@ static void check_gguf_twin(const hf_case *c, const weights *w, const int *tok) 
     snprintf(path, sizeof path, "%s/%s.gguf", tmpdir, c->name);
     write_gguf(path, c, w, divp);
     llama_model *m = llama_load_gguf_weights(path);
-    CHECK(m->cfg.rope == ROPE_ADJACENT && (m->rope_freq_div != NULL) == (divp != NULL), "%s: GGUF twin fields", c->name);
+    const bool qwen2 = strcmp(c->arch, "Qwen2ForCausalLM") == 0;
+    CHECK(m->cfg.rope == (qwen2 ? ROPE_HALF : ROPE_ADJACENT) && (m->rope_freq_div != NULL) == (divp != NULL) &&
+              (m->layers[0].bqkv != NULL) == c->bias,
+          "%s: GGUF twin fields", c->name);
     run_model(m, tok, gg);
     double num = 0, den = 0;
     for (int i = 0; i < T * V; i++) {
@@ -700,6 +722,14 @@ static void check_real_configs(void) {
         " \"rope_theta\": 1000000.0, \"sliding_window\": null, \"tie_word_embeddings\": false,"
         " \"torch_dtype\": \"bfloat16\", \"transformers_version\": \"4.42.0.dev0\", \"use_cache\": true,"
         " \"vocab_size\": 32768}";
+    static const char *const QWEN25_05B =
+        "{\"architectures\": [\"Qwen2ForCausalLM\"], \"attention_dropout\": 0.0, \"bos_token_id\": 151643,"
+        " \"eos_token_id\": 151645, \"hidden_act\": \"silu\", \"hidden_size\": 896, \"initializer_range\": 0.02,"
+        " \"intermediate_size\": 4864, \"max_position_embeddings\": 32768, \"max_window_layers\": 21,"
+        " \"model_type\": \"qwen2\", \"num_attention_heads\": 14, \"num_hidden_layers\": 24,"
+        " \"num_key_value_heads\": 2, \"rms_norm_eps\": 1e-06, \"rope_theta\": 1000000.0, \"sliding_window\": 32768,"
+        " \"tie_word_embeddings\": true, \"torch_dtype\": \"bfloat16\", \"transformers_version\": \"4.43.1\","
+        " \"use_cache\": true, \"use_sliding_window\": false, \"vocab_size\": 151936}";
     char p[300];
     snprintf(p, sizeof p, "%s/config_real.json", tmpdir);
     llama_config c;
@@ -731,6 +761,13 @@ static void check_real_configs(void) {
     fclose(fp);
     hf_config_read(p, &c, &x);
     CHECK(c.arch == ARCH_LLAMA && c.head_dim == 128 && c.vocab == 32768 && c.rope_theta == 1e6f && !x.tied, "Mistral-7B-v0.3 config");
+    fp = fopen(p, "w");
+    fputs(QWEN25_05B, fp);
+    fclose(fp);
+    hf_config_read(p, &c, &x);
+    CHECK(c.arch == ARCH_QWEN2 && c.qkv_bias && c.rope == ROPE_HALF && c.head_dim == 64 && c.n_kv_heads == 2 &&
+              c.norm_eps == 1e-6f && x.tied && c.swa_window == 0,
+          "Qwen2.5-0.5B config");
 }
 
 int main(void) {
@@ -745,7 +782,7 @@ int main(void) {
     for (int t = 0; t < T; t++) tok[t] = (int)rng_range(&r, 0, V - 1);
 
     check_real_configs();
-    const char *LL = "LlamaForCausalLM";
+    const char *LL = "LlamaForCausalLM", *Q2 = "Qwen2ForCausalLM";
     /* name, arch, dtype, sharded, tied, bias, max_pos, theta, scaling, factor, low_ff, high_ff,
      * beta_fast, beta_slow, attn_factor, orig_max */
     const hf_case cases[] = {
@@ -757,6 +794,8 @@ int main(void) {
         {"llama_llama3", LL, "F16", false, true, false, 64, 10000, RS_LLAMA3, 8, 1, 4, 0, 0, 0, 32, F_NONE},
         {"llama_yarn", LL, "F16", false, false, false, 64, 10000, RS_YARN, 4, 0, 0, 32, 1, 0, 0, F_NONE},
         {"llama_yarn_af", LL, "F32", false, false, false, 256, 500000, RS_YARN, 8, 0, 0, 16, 2, 1.3, 32, F_NONE},
+        {"qwen2_f16", Q2, "F16", false, true, true, 64, 1000000, RS_NONE, 0, 0, 0, 0, 0, 0, 0, F_NONE},
+        {"qwen2_bf16_yarn", Q2, "BF16", true, false, true, 64, 10000, RS_YARN, 4, 0, 0, 32, 1, 0, 32, F_NONE},
     };
     const int n_cases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n_cases; i++) check_case(&cases[i], &w, tok, NULL);
@@ -779,6 +818,11 @@ int main(void) {
     tw.name = "twin_linear";
     tw.dtype = "F32";
     check_gguf_twin(&tw, &w, tok);
+    tw = cases[7]; /* qwen2: the GGUF keeps the checkpoint's Q/K rows (NeoX pairing), biases as attn_*.bias */
+    tw.name = "twin_qwen2";
+    tw.dtype = "F32";
+    tw.tied = false;
+    check_gguf_twin(&tw, &w, tok);
 
     const hf_case *b = &cases[0];
     check_bad(b, &w, F_TRUNCATE, NULL, "bad_truncate", "model.safetensors", "past the end", child_load_weights);
@@ -791,6 +835,9 @@ int main(void) {
     check_bad(b, &w, F_ROPE_TYPE, NULL, "bad_rope", "config.json", "\"rope_scaling.rope_type\" = \"longrope\" is not supported", child_load_weights);
     check_bad(b, &w, F_CONFIG_KEY, NULL, "bad_key", "config.json", "\"quantization_config\" is not supported", child_load_weights);
     check_bad(b, &w, F_BIAS_ON_LLAMA, NULL, "bad_bias", "model.safetensors", "tensor model.layers.0.self_attn.k_proj.bias is not used by the llama architecture", child_load_weights);
+    hf_case nb = cases[7];
+    nb.bias = false;
+    check_bad(&nb, &w, F_NONE, NULL, "bad_qwen2_bias", "model.safetensors", "tensor model.layers.0.self_attn.q_proj.bias is missing", child_load_weights);
     check_bad(b, &w, F_NONE, NULL, "bad_tokenizer", "tokenizer.json", "unable to open", child_load);
     check_full_load(b, &w, tok);
 
