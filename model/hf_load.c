@@ -178,12 +178,7 @@ llama_model *llama_load_hf_weights(const char *dir) {
         L->global = true;
         L->window = 0;
         L->rope_theta = c->rope_theta;
-        L->attn_norm = llama_alloc_weights(m, d, "attn_norm");
-        L->wqkv = llama_alloc_weights(m, qkv_rows * d, "attn_qkv");
-        L->wo = llama_alloc_weights(m, (size_t)d * H * hd, "attn_output");
-        L->ffn_norm = llama_alloc_weights(m, d, "ffn_norm");
-        L->w_gate_up = llama_alloc_weights(m, (size_t)2 * ff * d, "ffn_gate_up");
-        L->w_down = llama_alloc_weights(m, (size_t)d * ff, "ffn_down");
+        llama_alloc_layer(m, L);
         load(&h, T("input_layernorm.weight"), 0, d, L->attn_norm);
         load(&h, T("self_attn.q_proj.weight"), (uint64_t)H * hd, d, L->wqkv);
         load(&h, T("self_attn.k_proj.weight"), (uint64_t)Hkv * hd, d, L->wqkv + (size_t)H * hd * d);

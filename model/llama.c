@@ -53,6 +53,18 @@ float *llama_alloc_weights(llama_model *m, size_t n, const char *what) {
     return dam_malloc(n * sizeof(float), what);
 }
 
+void llama_alloc_layer(llama_model *m, llama_layer *L) {
+    const llama_config *c = &m->cfg;
+    const size_t d = (size_t)c->d_model, hd = (size_t)c->head_dim, ff = (size_t)c->d_ff;
+    const size_t qkv_rows = (size_t)(c->n_heads + 2 * c->n_kv_heads) * hd;
+    L->attn_norm = llama_alloc_weights(m, d, "attn_norm");
+    L->wqkv = llama_alloc_weights(m, qkv_rows * d, "attn_qkv");
+    L->wo = llama_alloc_weights(m, d * c->n_heads * hd, "attn_output");
+    L->ffn_norm = llama_alloc_weights(m, d, "ffn_norm");
+    L->w_gate_up = llama_alloc_weights(m, 2 * ff * d, "ffn_gate_up");
+    L->w_down = llama_alloc_weights(m, d * ff, "ffn_down");
+}
+
 /* Loads a GGUF file; builds the tokenizer when with_tok. */
 static llama_model *load_gguf(const char *path, bool with_tok) {
     gguf_file *f = gguf_open(path);
@@ -100,12 +112,7 @@ static llama_model *load_gguf(const char *path, bool with_tok) {
         L->global = !arch_layer_swa(f, c, l);
         L->window = L->global ? 0 : c->swa_window;
         L->rope_theta = L->global ? c->rope_theta : c->rope_theta_swa;
-        L->attn_norm = llama_alloc_weights(m, d, "attn_norm");
-        L->wqkv = llama_alloc_weights(m, qkv_rows * d, "attn_qkv");
-        L->wo = llama_alloc_weights(m, (size_t)d * H * hd, "attn_output");
-        L->ffn_norm = llama_alloc_weights(m, d, "ffn_norm");
-        L->w_gate_up = llama_alloc_weights(m, (size_t)2 * ff * d, "ffn_gate_up");
-        L->w_down = llama_alloc_weights(m, (size_t)d * ff, "ffn_down");
+        llama_alloc_layer(m, L);
         LAYER_TENSOR("attn_norm", d, 0, L->attn_norm);
         LAYER_TENSOR("attn_q", d, H * hd, L->wqkv);
         LAYER_TENSOR("attn_k", d, Hkv * hd, L->wqkv + (size_t)H * hd * d);

@@ -89,6 +89,10 @@ llama_model *llama_load_gguf_weights(const char *path);
  * out-of-memory messages. For the loaders (llama.c, hf_load.c). */
 float *llama_alloc_weights(llama_model *m, size_t n, const char *what);
 
+/* Allocates the weights every architecture's layer has (attn_norm, wqkv, wo, ffn_norm, w_gate_up,
+ * w_down; shapes in llama_layer) with llama_alloc_weights; the optional ones stay NULL. */
+void llama_alloc_layer(llama_model *m, llama_layer *L);
+
 void llama_free(llama_model *m);
 
 /* One layer's attention, called by llama_forward for every global (full-attention) layer of every

@@ -615,65 +615,47 @@ static void test_kv_bytes(void) {
     /* h2o, 2 layers, 2 KV heads (MHA), head_dim 16, heavy 2 + recent 3, prompt 10: every
        (layer, KV head) holds 5 keys after the prompt and after each decode row: 2 · 2 · 5 entries
        of K and V, 16 floats each = 20 · 2 · 16 · 4 = 2560 bytes. Without eviction (heavy 100) the
-       14 positions: 2 · 2 · 14 · 128 = 7168; `full` the same through llama_state_kv_bytes. */
+       14 positions: 2 · 2 · 14 · 128 = 7168; `full` the same through llama_state_kv_bytes.
+       Then layer 0 a sliding-window layer of 4 tokens (Gemma-3 style): it counts min(n_past, 4)
+       positions per KV head whatever the method, gets no plan and NaN density; layer 1 as above.
+       h2o: layer 1 2 · 5 + layer 0 2 · 4 = 18 entries · 128 B = 2304 B, the same after 4 decode
+       rows. full: prompt 2 · 10 + 8 = 28 → 3584 B; at 14 positions 2 · 14 + 8 = 36 → 4608 B. */
     world w = make_world(2, 2, 2, 16, 16);
     llama_model model = fake_model(&w);
     const char *js[] = {"{\"method\": \"h2o\", \"heavy\": 2, \"recent\": 3}", "{\"method\": \"h2o\", \"heavy\": 100, \"recent\": 3}",
                         "{\"method\": \"full\"}"};
-    const size_t want_prompt[] = {2560, 5120, 5120}, want_end[] = {2560, 7168, 7168};
-    for (int i = 0; i < 3; i++) {
-        method m;
-        make_method(js[i], &model, &m);
-        attn_ctx c;
-        attn_ctx_init(&c, &model, &m);
-        attn_ctx_prepare(&c, 10, 16, false);
-        float *out = malloc(sizeof(float) * 16 * 2 * 2 * 16);
-        step(&c, &w, 0, 10, out);
-        llama_state st;
-        memset(&st, 0, sizeof st);
-        st.n_past = 10;
-        CHECK(attn_ctx_kv_bytes(&c, &st) == want_prompt[i], "%s: kv_bytes after the prompt %zu, want %zu", js[i],
-              attn_ctx_kv_bytes(&c, &st), want_prompt[i]);
-        for (int p = 10; p < 14; p++) step(&c, &w, p, 1, out);
-        st.n_past = 14;
-        CHECK(attn_ctx_kv_bytes(&c, &st) == want_end[i], "%s: kv_bytes after 4 decode rows %zu, want %zu", js[i],
-              attn_ctx_kv_bytes(&c, &st), want_end[i]);
-        free(out);
-        attn_ctx_free(&c);
-        method_free(&m);
-    }
-    /* Layer 0 a sliding-window layer of 4 tokens (Gemma-3 style): it counts min(n_past, 4) positions
-       per KV head whatever the method; layer 1 as above. h2o (heavy 2, recent 3), prompt 10:
-       layer 1 2 · 5 + layer 0 2 · 4 = 18 entries · 2 · 16 · 4 B = 2304 B, the same after 4 decode
-       rows. full: prompt 2 · 10 + 8 = 28 → 3584 B; at 14 positions 2 · 14 + 8 = 36 → 4608 B. */
-    FAKE_LAYERS[0] = (llama_layer){.global = false, .window = 4};
-    const size_t want_prompt_swa[] = {2304, 3584, 3584}, want_end_swa[] = {2304, 4608, 4608};
-    for (int i = 0; i < 3; i++) {
-        method m;
-        make_method(js[i], &model, &m);
-        attn_ctx c;
-        attn_ctx_init(&c, &model, &m);
-        attn_ctx_prepare(&c, 10, 16, false);
-        CHECK(c.plans[0] == NULL && c.plans[1] == NULL, "%s: a sliding-window layer gets no plan", js[i]);
-        float *out = malloc(sizeof(float) * 16 * 2 * 2 * 16);
-        step(&c, &w, 0, 10, out);
-        llama_state st;
-        memset(&st, 0, sizeof st);
-        st.n_past = 10;
-        CHECK(attn_ctx_kv_bytes(&c, &st) == want_prompt_swa[i], "%s, sliding layer 0: kv_bytes after the prompt %zu, want %zu",
-              js[i], attn_ctx_kv_bytes(&c, &st), want_prompt_swa[i]);
-        for (int p = 10; p < 14; p++) step(&c, &w, p, 1, out);
-        st.n_past = 14;
-        CHECK(attn_ctx_kv_bytes(&c, &st) == want_end_swa[i], "%s, sliding layer 0: kv_bytes after 4 decode rows %zu, want %zu",
-              js[i], attn_ctx_kv_bytes(&c, &st), want_end_swa[i]);
-        /* density: NaN on the sliding layer, the mean over the global layer's heads */
-        float dens[4];
-        double mean = attn_ctx_collect(&c, NULL, dens);
-        CHECK(isnan(dens[0]) && isnan(dens[1]) && !isnan(dens[2]) && mean == (dens[2] + dens[3]) / 2.0f,
-              "%s: density %g %g %g %g, mean %g", js[i], dens[0], dens[1], dens[2], dens[3], mean);
-        free(out);
-        attn_ctx_free(&c);
-        method_free(&m);
+    const size_t want_prompt[2][3] = {{2560, 5120, 5120}, {2304, 3584, 3584}};
+    const size_t want_end[2][3] = {{2560, 7168, 7168}, {2304, 4608, 4608}};
+    for (int swa = 0; swa < 2; swa++) {
+        FAKE_LAYERS[0] = swa ? (llama_layer){.global = false, .window = 4} : (llama_layer){.global = true};
+        for (int i = 0; i < 3; i++) {
+            method m;
+            make_method(js[i], &model, &m);
+            attn_ctx c;
+            attn_ctx_init(&c, &model, &m);
+            attn_ctx_prepare(&c, 10, 16, false);
+            CHECK(!swa || (c.plans[0] == NULL && c.plans[1] == NULL), "%s: a sliding-window layer gets no plan", js[i]);
+            float *out = malloc(sizeof(float) * 16 * 2 * 2 * 16);
+            step(&c, &w, 0, 10, out);
+            llama_state st;
+            memset(&st, 0, sizeof st);
+            st.n_past = 10;
+            CHECK(attn_ctx_kv_bytes(&c, &st) == want_prompt[swa][i], "%s (sliding layer 0: %d): kv_bytes after the prompt %zu, want %zu",
+                  js[i], swa, attn_ctx_kv_bytes(&c, &st), want_prompt[swa][i]);
+            for (int p = 10; p < 14; p++) step(&c, &w, p, 1, out);
+            st.n_past = 14;
+            CHECK(attn_ctx_kv_bytes(&c, &st) == want_end[swa][i], "%s (sliding layer 0: %d): kv_bytes after 4 decode rows %zu, want %zu",
+                  js[i], swa, attn_ctx_kv_bytes(&c, &st), want_end[swa][i]);
+            if (swa) { /* density: NaN on the sliding layer, the mean over the global layer's heads */
+                float dens[4];
+                double mean = attn_ctx_collect(&c, NULL, dens);
+                CHECK(isnan(dens[0]) && isnan(dens[1]) && !isnan(dens[2]) && mean == (dens[2] + dens[3]) / 2.0f,
+                      "%s: density %g %g %g %g, mean %g", js[i], dens[0], dens[1], dens[2], dens[3], mean);
+            }
+            free(out);
+            attn_ctx_free(&c);
+            method_free(&m);
+        }
     }
     FAKE_LAYERS[0] = (llama_layer){.global = true};
     free_world(&w);

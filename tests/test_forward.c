@@ -247,6 +247,57 @@ static void test_greedy_f64_crosscheck(const llama_model *m, const char *label, 
     json_decref(f64);
 }
 
+/* The logits of the fixture's prompts (`prompts`: name, ids, argmax, sampled float64 logits)
+ * against the float64 reference (relative L2 <= 1e-4, same argmax). On the prompts of at least
+ * `n_min_chunked` tokens (the first prompt if 0), the same prompt in chunks of `chunk` through a
+ * dense counting hook — which must run once per chunk for the global layers only — and a decode
+ * of its last 8 tokens must agree with one 512-token-chunk prefill to 1e-5. */
+static void test_logits_fixture(const llama_model *m, const char *tag, const char *fixture, int chunk, int n_min_chunked) {
+    const llama_config *c = &m->cfg;
+    json_t *root = load_json(fixture);
+    json_t *prompts = json_object_get(root, "prompts");
+    CHECK(json_array_size(prompts) == 3, "%s: expected 3 prompts", tag);
+    const int V = c->vocab;
+    float *logits = dam_malloc(sizeof(float) * V, "logits"), *alt = dam_malloc(sizeof(float) * V, "logits");
+    for (size_t p = 0; p < json_array_size(prompts); p++) {
+        json_t *jp = json_array_get(prompts, p);
+        const char *name = json_string_value(json_object_get(jp, "name"));
+        int n;
+        int32_t *ids = ids_of(json_object_get(jp, "ids"), &n);
+        llama_state *s = llama_state_new(m, n, 512);
+        llama_forward(m, s, ids, n, logits, 1);
+        double e = rel_l2_sampled(logits, jp);
+        printf("  %s logits vs float64 [%s, %d tokens]: relative L2 %.2e (sampled + top ids)\n", tag, name, n, e);
+        CHECK(e <= 1e-4, "%s %s: relative L2 %.3e > 1e-4", tag, name, e);
+        int want = (int)json_integer_value(json_object_get(jp, "argmax"));
+        CHECK(op_argmax(logits, V) == want, "%s %s: argmax %d vs %d", tag, name, op_argmax(logits, V), want);
+        if (n_min_chunked > 0 ? n >= n_min_chunked : p == 0) {
+            llama_state *sc = llama_state_new(m, n, chunk);
+            hook_count h = {{0}, c};
+            sc->attn = counting_hook;
+            sc->attn_ctx = &h;
+            llama_forward(m, sc, ids, n, alt, 1);
+            CHECK(rel_l2(alt, logits, V) <= 1e-5, "%s %s: chunk %d (dense hook) vs 512: %.3e", tag, name, chunk,
+                  rel_l2(alt, logits, V));
+            int chunks = (n + chunk - 1) / chunk, wrong = 0;
+            for (int l = 0; l < c->n_layers; l++) wrong += h.calls[l] != (m->layers[l].global ? chunks : 0);
+            CHECK(wrong == 0, "%s: the hook must run for the %d chunks of the global layers only (layer 0: %d)", tag,
+                  chunks, h.calls[0]);
+            llama_state_reset(sc);
+            sc->attn = NULL;
+            llama_forward(m, sc, ids, n - 8, NULL, 0);
+            for (int i = n - 8; i < n; i++) llama_forward(m, sc, &ids[i], 1, alt, 1);
+            CHECK(rel_l2(alt, logits, V) <= 1e-5, "%s %s: decode vs prefill: %.3e", tag, name, rel_l2(alt, logits, V));
+            llama_state_free(sc);
+        }
+        llama_state_free(s);
+        dam_free(ids);
+    }
+    dam_free(logits);
+    dam_free(alt);
+    json_decref(root);
+}
+
 static void test_gemma3(void) {
     llama_model *m = llama_load(GEMMA3);
     const llama_config *c = &m->cfg;
@@ -270,48 +321,8 @@ static void test_gemma3(void) {
     CHECK(n_global == 3, "gemma3: %d global layers", n_global);
     CHECK(m->tied && strcmp(m->quant, "Q4_K_M") == 0, "gemma3: tied %d quant %s", m->tied, m->quant);
 
-    json_t *root = load_json(FIX "logits_f64_gemma3.json");
-    json_t *prompts = json_object_get(root, "prompts");
-    CHECK(json_array_size(prompts) == 3, "gemma3: expected 3 prompts");
-    const int V = c->vocab;
-    float *logits = dam_malloc(sizeof(float) * V, "logits"), *alt = dam_malloc(sizeof(float) * V, "logits");
-    for (size_t p = 0; p < json_array_size(prompts); p++) {
-        json_t *jp = json_array_get(prompts, p);
-        const char *name = json_string_value(json_object_get(jp, "name"));
-        int n;
-        int32_t *ids = ids_of(json_object_get(jp, "ids"), &n);
-        llama_state *s = llama_state_new(m, n, 512);
-        llama_forward(m, s, ids, n, logits, 1);
-        double e = rel_l2_sampled(logits, jp);
-        printf("  gemma3 logits vs float64 [%s, %d tokens]: relative L2 %.2e (sampled + top ids)\n", name, n, e);
-        CHECK(e <= 1e-4, "gemma3 %s: relative L2 %.3e > 1e-4", name, e);
-        int want = (int)json_integer_value(json_object_get(jp, "argmax"));
-        CHECK(op_argmax(logits, V) == want, "gemma3 %s: argmax %d vs %d", name, op_argmax(logits, V), want);
-        if (n > 600) { /* past the window: chunks of 100 straddle it, through a dense hook; then decode */
-            llama_state *s100 = llama_state_new(m, n, 100);
-            hook_count h = {{0}, c};
-            s100->attn = counting_hook;
-            s100->attn_ctx = &h;
-            llama_forward(m, s100, ids, n, alt, 1);
-            CHECK(rel_l2(alt, logits, V) <= 1e-5, "gemma3 %s: chunk 100 (dense hook) vs 512: %.3e", name,
-                  rel_l2(alt, logits, V));
-            int chunks = (n + 99) / 100, wrong = 0;
-            for (int l = 0; l < c->n_layers; l++) wrong += h.calls[l] != (m->layers[l].global ? chunks : 0);
-            CHECK(wrong == 0, "gemma3: the hook must run for the %d chunks of global layers only (layer 0: %d, 5: %d)",
-                  chunks, h.calls[0], h.calls[5]);
-            llama_state_reset(s100);
-            s100->attn = NULL;
-            llama_forward(m, s100, ids, n - 8, NULL, 0);
-            for (int i = n - 8; i < n; i++) llama_forward(m, s100, &ids[i], 1, alt, 1);
-            CHECK(rel_l2(alt, logits, V) <= 1e-5, "gemma3 %s: decode vs prefill: %.3e", name, rel_l2(alt, logits, V));
-            llama_state_free(s100);
-        }
-        llama_state_free(s);
-        dam_free(ids);
-    }
-    dam_free(logits);
-    dam_free(alt);
-    json_decref(root);
+    /* 901-token prompt: chunks of 100 straddle the 512-token window */
+    test_logits_fixture(m, "gemma3", FIX "logits_f64_gemma3.json", 100, 601);
     test_greedy_f64_crosscheck(m, "gemma3", FIX "greedy_llamacpp_gemma3.json", FIX "logits_f64_gemma3.json");
     llama_free(m);
 }
@@ -333,48 +344,7 @@ static void test_qwen2(void) {
     CHECK(!m->tied && m->lm_head != m->tok_embd && strcmp(m->quant, "Q4_K_M") == 0, "qwen2: tied %d quant %s", m->tied,
           m->quant);
 
-    json_t *root = load_json(FIX "logits_f64_qwen2.json");
-    json_t *prompts = json_object_get(root, "prompts");
-    CHECK(json_array_size(prompts) == 3, "qwen2: expected 3 prompts");
-    const int V = c->vocab;
-    float *logits = dam_malloc(sizeof(float) * V, "logits"), *alt = dam_malloc(sizeof(float) * V, "logits");
-    for (size_t p = 0; p < json_array_size(prompts); p++) {
-        json_t *jp = json_array_get(prompts, p);
-        const char *name = json_string_value(json_object_get(jp, "name"));
-        int n;
-        int32_t *ids = ids_of(json_object_get(jp, "ids"), &n);
-        llama_state *s = llama_state_new(m, n, 512);
-        llama_forward(m, s, ids, n, logits, 1);
-        double e = rel_l2_sampled(logits, jp);
-        printf("  qwen2 logits vs float64 [%s, %d tokens]: relative L2 %.2e (sampled + top ids)\n", name, n, e);
-        CHECK(e <= 1e-4, "qwen2 %s: relative L2 %.3e > 1e-4", name, e);
-        int want = (int)json_integer_value(json_object_get(jp, "argmax"));
-        CHECK(op_argmax(logits, V) == want, "qwen2 %s: argmax %d vs %d", name, op_argmax(logits, V), want);
-        if (p == 0) { /* chunks of 64 through a dense hook (every layer is global), then decode */
-            llama_state *s64 = llama_state_new(m, n, 64);
-            hook_count h = {{0}, c};
-            s64->attn = counting_hook;
-            s64->attn_ctx = &h;
-            llama_forward(m, s64, ids, n, alt, 1);
-            CHECK(rel_l2(alt, logits, V) <= 1e-5, "qwen2 %s: chunk 64 (dense hook) vs 512: %.3e", name,
-                  rel_l2(alt, logits, V));
-            int chunks = (n + 63) / 64, wrong = 0;
-            for (int l = 0; l < c->n_layers; l++) wrong += h.calls[l] != chunks;
-            CHECK(wrong == 0, "qwen2: the hook must run for the %d chunks of every layer (layer 0: %d)", chunks,
-                  h.calls[0]);
-            llama_state_reset(s64);
-            s64->attn = NULL;
-            llama_forward(m, s64, ids, n - 8, NULL, 0);
-            for (int i = n - 8; i < n; i++) llama_forward(m, s64, &ids[i], 1, alt, 1);
-            CHECK(rel_l2(alt, logits, V) <= 1e-5, "qwen2 %s: decode vs prefill: %.3e", name, rel_l2(alt, logits, V));
-            llama_state_free(s64);
-        }
-        llama_state_free(s);
-        dam_free(ids);
-    }
-    dam_free(logits);
-    dam_free(alt);
-    json_decref(root);
+    test_logits_fixture(m, "qwen2", FIX "logits_f64_qwen2.json", 64, 0); /* every layer global */
     test_greedy_f64_crosscheck(m, "qwen2", FIX "greedy_llamacpp_qwen2.json", FIX "logits_f64_qwen2.json");
     llama_free(m);
 }
