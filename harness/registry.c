@@ -66,8 +66,8 @@ char *model_resolve(const char *arg) {
             char path[PATH_MAX + 300];
             snprintf(path, sizeof path, "%s/models/%s", dam_root(), fields[4]);
             if (!is_file(path))
-                dam_die(DAM_EXIT_INPUT, "model %s is not downloaded (%s missing): run `make model` or scripts/fetch-model.sh %s",
-                        arg, path, arg);
+                dam_die(DAM_EXIT_INPUT, "model %s is not downloaded (%s missing): run `make model MODEL=%s` (scripts/fetch-model.sh %s)",
+                        arg, path, arg, arg);
             return dam_strdup(path, "model path");
         }
         fclose(fp);
