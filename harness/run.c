@@ -231,6 +231,9 @@ int run_execute(run_config *cfg, const run_opts *o) {
         char *jp = journal_path(output);
         if (!o->resume && !o->overwrite && access(jp, F_OK) == 0)
             dam_die(DAM_EXIT_INPUT, "%s: a journal of an earlier run exists; use --resume to continue it or --overwrite", jp);
+        if (o->resume && access(jp, F_OK) != 0 && access(output, F_OK) == 0) /* never replace a file we cannot continue */
+            dam_die(DAM_EXIT_INPUT, "%s: --resume: no journal %s next to it, so there is nothing to continue (use --overwrite to replace the file)",
+                    output, jp);
         dam_free(jp);
     }
     for (int w = 0; w < cfg->n_workloads; w++) { /* fail before the model loads */

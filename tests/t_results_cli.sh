@@ -86,6 +86,11 @@ expect schema_major_resume 2 "$tmp/major.h5: attribute schema_version: schema 2.
 cp "$tmp/ok.h5" "$tmp/old.h5"; "$tool" set-schema "$tmp/old.h5" 0.3
 expect schema_old_major 2 "$tmp/old.h5: .*schema 0\.3 is not supported \(this dam reads 1\.x; re-run with this dam\)" check "$tmp/old.h5"
 [ "$(h5dump -a /schema_version "$tmp/major.h5" 2>/dev/null | grep -c '"2.0"')" -eq 1 ] || bad schema_untouched "resume changed major.h5"
+# --resume on a finished file whose journal is gone: nothing to continue, the file is kept
+cp "$tmp/ok.h5" "$tmp/nojournal.h5"
+expect resume_no_journal 2 "$tmp/nojournal.h5: --resume: no journal $tmp/nojournal.h5.journal next to it, so there is nothing to continue" \
+    run "$tmp/resume.json" -o "$tmp/nojournal.h5" --resume
+cmp -s "$tmp/ok.h5" "$tmp/nojournal.h5" || bad resume_no_journal_untouched "resume changed nojournal.h5"
 
 # inspect
 expect summary 0 "niah +full +2048 +10 +0\.250 .*uninformative" inspect "$tmp/ok.h5"
