@@ -1210,6 +1210,9 @@ tokenizer *tok_load_hf(const char *dir) {
         if (id > max_id) max_id = id;
     }
     if (max_id < 0) jdie(c, "model.vocab", "is empty");
+    if ((size_t)max_id >= json_object_size(vocab) + n_added) /* some id below it has no token: refuse before allocating */
+        jdie(c, "model.vocab", "the largest id is %lld but there are only %zu tokens (ids must run from 0 without a gap)",
+             (long long)max_id, json_object_size(vocab) + n_added);
     int32_t n = (int32_t)(max_id + 1);
     id_text *ids = dam_calloc((size_t)n, sizeof(id_text), "tokenizer vocabulary");
     json_object_foreach(vocab, key, v) {

@@ -318,7 +318,12 @@ static void refusals(void) {
     refuse("merge operand", DOC0("\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"ab\": 1}, \"merges\": [\"a b\"]}"),
            "model.merges[0]: \"b\" is not in model.vocab");
     refuse("gap", DOC0("\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 2}, \"merges\": []}"),
-           "model.vocab: no token has id 1");
+           "model.vocab: the largest id is 2 but there are only 2 tokens");
+    refuse("gap behind an added token", "{\"added_tokens\": [{\"id\": 0, \"content\": \"a\"}], \"decoder\": " BL ", "
+           "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 2}, \"merges\": []}}", "model.vocab: no token has id 1");
+    /* a huge id is refused before anything is allocated for it (it once took gigabytes) */
+    refuse("huge id", DOC0("\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1000000000}, \"merges\": []}"),
+           "model.vocab: the largest id is 1000000000 but there are only 2 tokens");
     refuse("single_word", "{\"added_tokens\": [{\"id\": 0, \"content\": \"a\", \"single_word\": true}], \"decoder\": " BL ", "
            "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}", "added_tokens[0].single_word: true is not supported");
     refuse("dropout", DOC0("\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": {\"a\": 0}, \"merges\": []}"),
