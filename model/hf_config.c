@@ -75,8 +75,10 @@ static void read_rope(const char *path, const json_t *root, rope_scaling *s, dou
     }
     if (r == NULL || json_is_null(r)) return;
     if (!json_is_object(r)) dam_die(DAM_EXIT_INPUT, "%s: key \"rope_scaling\" must be an object or null", path);
-    json_t *t = json_object_get(r, "rope_type");
-    if (t == NULL) t = json_object_get(r, "type");
+    json_t *t = json_object_get(r, "rope_type"), *t_old = json_object_get(r, "type");
+    if (t && t_old && !json_equal(t, t_old)) /* transformers reads one of them: which one is meant? */
+        dam_die(DAM_EXIT_INPUT, "%s: keys \"%srope_type\" and \"%stype\" disagree", path, where, where);
+    if (t == NULL) t = t_old;
     if (t == NULL || !json_is_string(t)) dam_die(DAM_EXIT_INPUT, "%s: key \"%srope_type\" must be a string", path, where);
     const char *ty = json_string_value(t);
     static const char *const OK[][12] = {

@@ -29,6 +29,11 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static void open_files(hf_files *h) {
     struct stat st;
     dam_format(h->index_path, sizeof h->index_path, "%s/model.safetensors.index.json", h->dir);
+    char single[4096];
+    dam_format(single, sizeof single, "%s/model.safetensors", h->dir);
+    if (stat(h->index_path, &st) == 0 && stat(single, &st) == 0) /* which one would be the model? never guess */
+        dam_die(DAM_EXIT_INPUT, "%s: holds both model.safetensors and model.safetensors.index.json; remove the one that is not the model",
+                h->dir);
     if (stat(h->index_path, &st) == 0) {
         json_error_t err;
         json_t *ix = json_load_file(h->index_path, JSON_REJECT_DUPLICATES, &err);
@@ -108,6 +113,7 @@ static void load(hf_files *h, const char *name, uint64_t rows, uint64_t cols, fl
                 (unsigned long long)rows, (unsigned long long)cols);
     }
     st_to_f32(f, t, dst);
+    llama_check_finite(f->path, name, dst, t->n_elements);
 }
 
 /* Appends "<sha256 of path>  <name>\n" to man (len bytes used of cap). */

@@ -31,6 +31,7 @@ static void load_tensor(const gguf_file *f, bool *used, const char *name, uint64
                 (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)in,
                 (unsigned long long)(out ? out : 1));
     dequant_tensor(f, t, dst);
+    llama_check_finite(f->path, name, dst, out ? in * out : in);
 }
 
 /* The file's quantisation: general.file_type as llama.cpp names it (LLAMA_FTYPE_MOSTLY_*, e.g.
@@ -51,6 +52,13 @@ static const char *quant_name(const gguf_file *f) {
 float *llama_alloc_weights(llama_model *m, size_t n, const char *what) {
     m->weight_bytes += n * sizeof(float);
     return dam_malloc(n * sizeof(float), what);
+}
+
+void llama_check_finite(const char *path, const char *tensor, const float *x, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            dam_die(DAM_EXIT_INPUT, "%s: tensor %s: element %llu is %s (damaged weights)", path, tensor,
+                    (unsigned long long)i, isnan(x[i]) ? "NaN" : "infinite");
 }
 
 void llama_alloc_layer(llama_model *m, llama_layer *L) {

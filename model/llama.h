@@ -89,6 +89,10 @@ llama_model *llama_load_gguf_weights(const char *path);
  * out-of-memory messages. For the loaders (llama.c, hf_load.c). */
 float *llama_alloc_weights(llama_model *m, size_t n, const char *what);
 
+/* Exits with status 2 naming the file, the tensor and the element if x[0..n) holds a NaN or an
+ * infinity (a damaged checkpoint would otherwise run and produce empty or garbage text). */
+void llama_check_finite(const char *path, const char *tensor, const float *x, uint64_t n);
+
 /* Allocates the weights every architecture's layer has (attn_norm, wqkv, wo, ffn_norm, w_gate_up,
  * w_down; shapes in llama_layer) with llama_alloc_weights; the optional ones stay NULL. */
 void llama_alloc_layer(llama_model *m, llama_layer *L);

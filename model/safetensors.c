@@ -74,6 +74,36 @@ static void parse_entry(const st_file *f, const char *name, json_t *v, const uin
     t->data = data + begin;
 }
 
+static int cmp_by_offset(const void *a, const void *b) {
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+    if (x->data != y->data) return x->data < y->data ? -1 : 1;
+    return (x->n_bytes > y->n_bytes) - (x->n_bytes < y->n_bytes);
+}
+
+/* The format requires the tensors to tile the data exactly: no overlap, no hole, nothing after the
+ * last one (a file with bytes no tensor owns can hide other content). */
+static void check_coverage(const st_file *f, const uint8_t *data, uint64_t data_size) {
+    const st_tensor **by = dam_malloc(sizeof(st_tensor *) * (size_t)(f->n_tensors + 1), "safetensors order");
+    for (int i = 0; i < f->n_tensors; i++) by[i] = &f->tensors[i];
+    qsort(by, (size_t)f->n_tensors, sizeof *by, cmp_by_offset);
+    uint64_t at = 0; /* end of the data covered so far */
+    for (int i = 0; i < f->n_tensors; i++) {
+        const uint64_t b = (uint64_t)(by[i]->data - data);
+        if (b < at)
+            dam_die(DAM_EXIT_INPUT, "%s: tensor %s: data_offsets [%llu, %llu] overlap tensor %s's (ending at %llu)", f->path,
+                    by[i]->name, (unsigned long long)b, (unsigned long long)(b + by[i]->n_bytes), by[i - 1]->name,
+                    (unsigned long long)at);
+        if (b > at)
+            dam_die(DAM_EXIT_INPUT, "%s: data bytes %llu..%llu belong to no tensor (the format allows no holes)", f->path,
+                    (unsigned long long)at, (unsigned long long)b - 1);
+        at = b + by[i]->n_bytes;
+    }
+    if (at != data_size)
+        dam_die(DAM_EXIT_INPUT, "%s: data bytes %llu..%llu after the last tensor belong to no tensor (the format allows no holes)",
+                f->path, (unsigned long long)at, (unsigned long long)data_size - 1);
+    dam_free(by);
+}
+
 st_file *st_open(const char *path) {
     st_file *f = dam_calloc(1, sizeof *f, "safetensors");
     f->path = dam_strdup(path, "path");
@@ -102,10 +132,18 @@ st_file *st_open(const char *path) {
     const char *k;
     json_t *v;
     json_object_foreach(h, k, v) {
-        if (strcmp(k, "__metadata__") == 0) continue;
+        if (strcmp(k, "__metadata__") == 0) { /* the format's string-to-string map */
+            const char *mk;
+            json_t *mv;
+            if (!json_is_object(v)) dam_die(DAM_EXIT_INPUT, "%s: __metadata__ must be an object of strings", path);
+            json_object_foreach(v, mk, mv)
+                if (!json_is_string(mv)) dam_die(DAM_EXIT_INPUT, "%s: __metadata__[\"%s\"] must be a string", path, mk);
+            continue;
+        }
         parse_entry(f, k, v, data, data_size, &f->tensors[f->n_tensors++]);
     }
     json_decref(h);
+    check_coverage(f, data, data_size);
     return f;
 }
 

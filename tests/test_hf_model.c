@@ -109,7 +109,8 @@ static void free_weights(weights *w) {
 typedef enum { RS_NONE, RS_LINEAR, RS_DYNAMIC, RS_LLAMA3, RS_YARN } ref_scaling;
 
 typedef enum {
-    F_NONE, F_TRUNCATE, F_OFFSET, F_BYTES, F_SHAPE, F_MISSING_SHARD, F_ARCH, F_ROPE_TYPE, F_CONFIG_KEY, F_BIAS_ON_LLAMA
+    F_NONE, F_TRUNCATE, F_OFFSET, F_BYTES, F_SHAPE, F_MISSING_SHARD, F_ARCH, F_ROPE_TYPE, F_CONFIG_KEY, F_BIAS_ON_LLAMA,
+    F_OVERLAP, F_TRAILING, F_METADATA, F_NAN, F_BOTH_FILES, F_ROPE_CONFLICT
 } fault;
 
 typedef struct {
@@ -194,7 +195,7 @@ static void put_value(FILE *fp, const char *dt, double x) {
 /* Writes tensors t[0..n) to path as safetensors of dtype dt, with fault f applied. */
 static void write_st(const char *path, const wt *t, int n, const char *dt, fault f) {
     json_t *h = json_object();
-    json_object_set_new(h, "__metadata__", json_pack("{s:s}", "format", "pt"));
+    json_object_set_new(h, "__metadata__", f == F_METADATA ? json_pack("{s:i}", "format", 1) : json_pack("{s:s}", "format", "pt"));
     size_t off = 0;
     const int es = dtype_bytes(dt);
     for (int i = 0; i < n; i++) {
@@ -205,8 +206,10 @@ static void write_st(const char *path, const wt *t, int n, const char *dt, fault
         size_t end = off + ne * es;
         if (f == F_OFFSET && i == n - 1) end += 4096;
         if (f == F_BYTES && i == 1) end -= es / 2 ? es / 2 : 1;
+        const size_t begin = f == F_OVERLAP && i == 1 ? off - es : off; /* shares one element with tensor 0 */
+        if (f == F_OVERLAP && i == 1) end -= es;
         json_object_set_new(h, t[i].name, json_pack("{s:s,s:o,s:[I,I]}", "dtype", f == F_BYTES && i == 1 ? "F16" : dt,
-                                                     "shape", shape, "data_offsets", (json_int_t)off, (json_int_t)end));
+                                                     "shape", shape, "data_offsets", (json_int_t)begin, (json_int_t)end));
         off += ne * es;
     }
     char *hdr = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
@@ -218,8 +221,9 @@ static void write_st(const char *path, const wt *t, int n, const char *dt, fault
     free(hdr);
     for (int i = 0; i < n; i++) {
         size_t ne = (size_t)(t[i].rows ? t[i].rows : 1) * t[i].cols;
-        for (size_t j = 0; j < ne; j++) put_value(fp, dt, t[i].x[j]);
+        for (size_t j = 0; j < ne; j++) put_value(fp, dt, f == F_NAN && i == n - 1 && j == 3 ? NAN : t[i].x[j]);
     }
+    if (f == F_TRAILING) fwrite("trailing bytes!!", 1, 16, fp);
     fclose(fp);
     if (f == F_TRUNCATE) truncate(path, (off_t)(8 + hl + off / 2));
 }
@@ -241,6 +245,7 @@ static void write_config(const char *path, const hf_case *c) {
     if (c->fault == F_CONFIG_KEY) json_object_set_new(o, "quantization_config", json_pack("{s:s}", "quant_method", "gptq"));
     json_t *r = NULL;
     if (c->fault == F_ROPE_TYPE) r = json_pack("{s:s,s:f}", "rope_type", "longrope", "factor", 2.0);
+    else if (c->fault == F_ROPE_CONFLICT) r = json_pack("{s:s,s:s,s:f}", "rope_type", "linear", "type", "dynamic", "factor", 2.0);
     else if (c->rs == RS_LINEAR) r = json_pack("{s:s,s:f}", "type", "linear", "factor", c->factor);
     else if (c->rs == RS_DYNAMIC) r = json_pack("{s:s,s:f}", "rope_type", "dynamic", "factor", c->factor);
     else if (c->rs == RS_LLAMA3)
@@ -270,6 +275,12 @@ static void write_dir(const char *dir, const hf_case *c, const weights *w) {
     if (!c->sharded) {
         snprintf(p, sizeof p, "%s/model.safetensors", dir);
         write_st(p, t, n, c->dtype, c->fault);
+        if (c->fault == F_BOTH_FILES) { /* an index beside the single file: which is the model? */
+            snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+            FILE *fp = fopen(p, "w");
+            fprintf(fp, "{\"weight_map\": {\"%s\": \"model.safetensors\"}}\n", t[0].name);
+            fclose(fp);
+        }
         return;
     }
     /* two shards: the first half of the list, then the rest; the index maps each name */
@@ -817,6 +828,14 @@ int main(void) {
     nb.bias = false;
     check_bad(&nb, &w, F_NONE, NULL, "bad_qwen2_bias", "model.safetensors", "tensor model.layers.0.self_attn.q_proj.bias is missing", child_load_weights);
     check_bad(b, &w, F_NONE, NULL, "bad_tokenizer", "tokenizer.json", "unable to open", child_load);
+    /* the format's tiling rule (no overlap, no hole, nothing after the data), its metadata map,
+     * non-finite weights, and an ambiguous directory */
+    check_bad(b, &w, F_OVERLAP, NULL, "bad_overlap", "model.safetensors", "overlap tensor", child_load_weights);
+    check_bad(b, &w, F_TRAILING, NULL, "bad_trailing", "model.safetensors", "after the last tensor belong to no tensor", child_load_weights);
+    check_bad(b, &w, F_METADATA, NULL, "bad_metadata", "model.safetensors", "__metadata__[\"format\"] must be a string", child_load_weights);
+    check_bad(b, &w, F_NAN, NULL, "bad_nan", "model.safetensors", "element 3 is NaN", child_load_weights);
+    check_bad(b, &w, F_ROPE_CONFLICT, NULL, "bad_rope_conflict", "config.json", "keys \"rope_scaling.rope_type\" and \"rope_scaling.type\" disagree", child_load_weights);
+    check_bad(b, &w, F_BOTH_FILES, NULL, "bad_both", "bad_both", "holds both model.safetensors and model.safetensors.index.json", child_load_weights);
 
     for (int i = 0; i < n_cases; i++) check_case(&cases[i], &w, tok, NULL);
 
