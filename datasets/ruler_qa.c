@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/mem.h"
 #include "datasets/jsonl_gz.h"
 
@@ -148,13 +149,7 @@ static void load_nq(loader *L) {
 }
 
 static json_t *load_json(const char *path) {
-    json_error_t err;
-    json_t *root = json_load_file(path, 0, &err);
-    if (root == NULL) {
-        if (err.line <= 0) dam_die(DAM_EXIT_INPUT, "%s: cannot read: %s", path, err.text);
-        dam_die(DAM_EXIT_INPUT, "%s:%d:%d: malformed JSON: %s", path, err.line, err.column, err.text);
-    }
-    return root;
+    return json_file_load(path, 0);
 }
 
 static void load_squad(loader *L) {

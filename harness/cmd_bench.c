@@ -19,7 +19,7 @@ static const char *HELP =
     "\n"
     "Measures prefill (prompt processing, full causal attention, logits of the last token) on the\n"
     "CPU: median wall time over the repeats after one warm-up, tokens/s, and the allocator's peak.\n"
-    "  --model M      GGUF file or registered name (default smollm2-135m)\n"
+    "  --model M      GGUF file, Hugging Face directory or registered name (default smollm2-135m)\n"
     "  --lengths L    comma-separated prompt lengths in tokens (default 1024,2048,4096)\n"
     "  --repeats N    timed runs per length (default 3)\n"
     "  --chunk N      prefill chunk size in tokens (default 512)\n"

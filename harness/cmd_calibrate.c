@@ -27,7 +27,7 @@ static const char *HELP =
     "calibration sequences of exactly PCL tokens, averages every layer's and query head's attention\n"
     "map, amplifies it (Box-Cox, shift), thresholds it into the true mask and matches diagonal and\n"
     "vertical patterns. Writes the pattern file atomically (temporary file + rename).\n"
-    "  --model M               GGUF file or registered name (smollm2-135m)\n"
+    "  --model M               GGUF file, HF directory or registered name (smollm2-135m)\n"
     "  --pcl L                 pattern capture length in tokens (default 512)\n"
     "  --corpus PATH           plain or .gz text (default data/jargon.txt.gz under the project root)\n"
     "  --sequences N           calibration sequences, cut at evenly spaced corpus offsets (default 16)\n"

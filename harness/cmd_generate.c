@@ -26,7 +26,7 @@ static const char *HELP =
     "token, peak memory of the harness allocator and KV-cache bytes go to stderr, and for sparse\n"
     "methods the per-layer mean density and mass recall against full attention (tail and spread\n"
     "rows of the prompt, measured in the same pass).\n"
-    "  --model M          GGUF file or registered name (smollm2-135m)\n"
+    "  --model M          GGUF file, HF directory or registered name (smollm2-135m)\n"
     "  --prompt TEXT      the prompt (special-token texts such as <|im_start|> are recognised)\n"
     "  --prompt-file PATH read the prompt from a file ('-' = stdin)\n"
     "  --max-new N        new tokens at most (default 32); stops early at end-of-generation\n"

@@ -17,7 +17,7 @@ static const char *HELP =
     "       dam tokenize --model M [options] --file PATH     (PATH '-' reads stdin)\n"
     "\n"
     "Prints the token ids of TEXT on one line, separated by spaces.\n"
-    "  --model M          GGUF file or registered name (smollm2-135m)\n"
+    "  --model M          GGUF file, HF directory or registered name (smollm2-135m)\n"
     "  --file PATH        read the text from a file instead of the command line\n"
     "  --no-add-special   do not add BOS/EOS even if the model's policy asks for them\n"
     "  --no-parse-special treat special-token texts such as <|im_start|> as plain text\n"

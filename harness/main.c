@@ -23,7 +23,7 @@ static const char *USAGE =
     "\n"
     "Models: --model takes a GGUF file, a Hugging Face model directory (config.json + safetensors),\n"
     "or a name registered in configs/models.tsv\n"
-    "(smollm2-135m, fetched by `make model`).\n"
+    "(smollm2-135m, fetched by `make model`; gemma3-270m, qwen2.5-coder-0.5b by `make model MODEL=NAME`).\n"
     "Exit status: 0 ok, 1 check failed, 2 usage or input error, 3 runtime failure.\n";
 
 int main(int argc, char **argv) {

@@ -44,8 +44,12 @@ static int is_file(const char *p) {
 char *model_resolve(const char *arg) {
     if (arg == NULL || *arg == 0) dam_die(DAM_EXIT_INPUT, "model: needs a GGUF file path or a registered name");
     struct stat ds;
-    if (is_file(arg) || (stat(arg, &ds) == 0 && S_ISDIR(ds.st_mode))) /* GGUF file or HF directory */
-        return dam_strdup(arg, "model path");
+    if (is_file(arg)) return dam_strdup(arg, "model path"); /* GGUF file */
+    if (stat(arg, &ds) == 0 && S_ISDIR(ds.st_mode)) { /* HF directory, named without trailing slashes */
+        char *p = dam_strdup(arg, "model path");
+        for (size_t n = strlen(p); n > 1 && p[n - 1] == '/'; n--) p[n - 1] = 0;
+        return p;
+    }
     if (strchr(arg, '/') != NULL || strstr(arg, ".gguf") != NULL) { /* meant as a path */
         struct stat st;
         if (stat(arg, &st) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open model file: %s", arg, strerror(errno));

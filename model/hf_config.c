@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/json_file.h"
 
 /* Keys that carry no computation this runtime does (token ids, provenance, training-only). */
 static const char *const INFO_KEYS[] = {
@@ -142,12 +143,7 @@ static void read_rope(const char *path, const json_t *root, rope_scaling *s, dou
 }
 
 void hf_config_read(const char *path, llama_config *c, hf_extra *x) {
-    json_error_t err;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-    if (root == NULL) {
-        if (err.line < 1) dam_die(DAM_EXIT_INPUT, "%s: cannot read: %s", path, err.text);
-        dam_die(DAM_EXIT_INPUT, "%s: line %d: %s", path, err.line, err.text);
-    }
+    json_t *root = json_file_load(path, JSON_REJECT_DUPLICATES);
     if (!json_is_object(root)) dam_die(DAM_EXIT_INPUT, "%s: not a JSON object", path);
 
     /* architecture first: the other keys' meaning depends on it */

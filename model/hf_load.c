@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/hash.h"
 #include "core/mem.h"
 #include "model/hf_config.h"
@@ -35,9 +36,7 @@ static void open_files(hf_files *h) {
         dam_die(DAM_EXIT_INPUT, "%s: holds both model.safetensors and model.safetensors.index.json; remove the one that is not the model",
                 h->dir);
     if (stat(h->index_path, &st) == 0) {
-        json_error_t err;
-        json_t *ix = json_load_file(h->index_path, JSON_REJECT_DUPLICATES, &err);
-        if (ix == NULL) dam_die(DAM_EXIT_INPUT, "%s: line %d: %s", h->index_path, err.line, err.text);
+        json_t *ix = json_file_load(h->index_path, JSON_REJECT_DUPLICATES);
         json_t *wm = json_object_get(ix, "weight_map");
         if (!json_is_object(wm) || json_object_size(wm) == 0)
             dam_die(DAM_EXIT_INPUT, "%s: key \"weight_map\" must be a non-empty object", h->index_path);

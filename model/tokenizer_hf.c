@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/mem.h"
 #include "model/tokenizer_priv.h"
 #include "model/unicode_nfc.h"
@@ -686,9 +687,7 @@ static void jknown(const jctx *c, const json_t *o, const char *kp, const char *c
 }
 
 static json_t *jload(const char *path) {
-    json_error_t err;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-    if (!doc) dam_die(DAM_EXIT_INPUT, "%s: line %d: %s", path, err.line, err.text);
+    json_t *doc = json_file_load(path, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL);
     if (!json_is_object(doc)) dam_die(DAM_EXIT_INPUT, "%s: the top level is %s, expected an object", path, jtype(doc));
     return doc;
 }

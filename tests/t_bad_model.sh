@@ -59,7 +59,7 @@ expect tokenizer_model "$tmp/tokmodel.gguf" "unsupported tokenizer.ggml.model \"
 mkdir -p "$tmp/hfdir" && echo '{"architectures": ["GPTNeoXForCausalLM"]}' >"$tmp/hfdir/config.json"
 expect hf_architecture "$tmp/hfdir" "config.json: key \"architectures\" = \"GPTNeoXForCausalLM\" is not supported" \
     generate --model "$tmp/hfdir" --prompt hi
-expect hf_tokenizer "$tmp/hfdir" "tokenizer.json: line -1: unable to open" tokenize --model "$tmp/hfdir" hi
+expect hf_tokenizer "$tmp/hfdir" "tokenizer.json: cannot read: unable to open" tokenize --model "$tmp/hfdir" hi
 # Usage errors name the flag or value.
 expect unknown_model "no-such-model" "no-such-model" tokenize --model no-such-model hi
 expect bad_max_new "max-new" "--max-new: \"abc\" is not an integer" generate --model "$model" --prompt hi --max-new abc
