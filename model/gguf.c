@@ -2,16 +2,12 @@
  * the mapping, so no length or count taken from the file is trusted before it is checked. */
 #include "model/gguf.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "core/file_map.h"
 #include "core/mem.h"
 #include "model/dequant.h"
 
@@ -246,17 +242,7 @@ static void parse(gguf_file *f) {
 gguf_file *gguf_open(const char *path) {
     gguf_file *f = dam_calloc(1, sizeof *f, "GGUF file");
     f->path = dam_strdup(path, "path");
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open model file: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) dam_die(DAM_EXIT_INPUT, "%s: not a regular file", path);
-    if (st.st_size == 0) dam_die(DAM_EXIT_INPUT, "%s: model file is empty", path);
-    f->size = (size_t)st.st_size;
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) dam_die(DAM_EXIT_INPUT, "%s: cannot map: %s", path, strerror(errno));
-    f->map = m;
+    f->map = file_map(path, "model file", &f->size);
     parse(f);
     return f;
 }
@@ -266,7 +252,7 @@ void gguf_close(gguf_file *f) {
     for (uint64_t i = 0; i < f->n_kv; i++) dam_free(f->kv[i].value.arr_strs);
     dam_free(f->kv);
     dam_free(f->tensors);
-    munmap((void *)f->map, f->size);
+    file_unmap(f->map, f->size);
     dam_free(f->path);
     dam_free(f);
 }

@@ -1,15 +1,11 @@
 /* safetensors.c — see safetensors.h. */
 #include "model/safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "core/file_map.h"
 #include "core/mem.h"
 #include "model/dequant.h"
 
@@ -107,16 +103,8 @@ static void check_coverage(const st_file *f, const uint8_t *data, uint64_t data_
 st_file *st_open(const char *path) {
     st_file *f = dam_calloc(1, sizeof *f, "safetensors");
     f->path = dam_strdup(path, "path");
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open safetensors file: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) dam_die(DAM_EXIT_INPUT, "%s: cannot stat: %s", path, strerror(errno));
-    if (st.st_size < 8) dam_die(DAM_EXIT_INPUT, "%s: safetensors file of %lld bytes is truncated (no header)", path, (long long)st.st_size);
-    f->size = (size_t)st.st_size;
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) dam_die(DAM_EXIT_INPUT, "%s: cannot map: %s", path, strerror(errno));
-    f->map = m;
+    f->map = file_map(path, "safetensors file", &f->size);
+    if (f->size < 8) dam_die(DAM_EXIT_INPUT, "%s: safetensors file of %zu bytes is truncated (no header)", path, f->size);
     uint64_t n = 0;
     for (int i = 0; i < 8; i++) n |= (uint64_t)f->map[i] << (8 * i);
     if (n > f->size - 8)
@@ -149,7 +137,7 @@ st_file *st_open(const char *path) {
 
 void st_close(st_file *f) {
     if (f == NULL) return;
-    munmap((void *)f->map, f->size);
+    file_unmap(f->map, f->size);
     for (int i = 0; i < f->n_tensors; i++) dam_free(f->tensors[i].name);
     dam_free(f->tensors);
     dam_free(f->path);
