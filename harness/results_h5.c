@@ -891,6 +891,13 @@ static int rattr_int(results_reader *r, hid_t obj, const char *objpath, const ch
     return x;
 }
 
+static double rattr_double(results_reader *r, hid_t obj, const char *objpath, const char *name) {
+    double *v = rattr_num(r, obj, objpath, name, H5T_NATIVE_DOUBLE, H5T_FLOAT, 1, NULL);
+    double x = *v;
+    dam_free(v);
+    return x;
+}
+
 /* Reads a 1-D string array attribute; returns the count, *out gets dam_malloc'd strings. */
 static int rattr_strs(results_reader *r, hid_t obj, const char *objpath, const char *name, char ***out) {
     char where[600];
@@ -1124,11 +1131,7 @@ void results_read_h5(const char *path, run_data *d) {
     mi->n_kv_heads = rattr_int(&r, g, "/model", "n_kv_heads");
     mi->head_dim = rattr_int(&r, g, "/model", "head_dim");
     mi->context_length = rattr_int(&r, g, "/model", "context_length");
-    {
-        double *v = rattr_num(&r, g, "/model", "rope_theta", H5T_NATIVE_DOUBLE, H5T_FLOAT, 1, NULL);
-        mi->rope_theta = *v;
-        dam_free(v);
-    }
+    mi->rope_theta = rattr_double(&r, g, "/model", "rope_theta");
     mi->file_sha256 = results_read_attr_str(&r, g, "/model", "file_sha256");
     mi->quantisation = results_read_attr_str(&r, g, "/model", "quantisation");
     if (r.minor >= 2) {
@@ -1136,9 +1139,7 @@ void results_read_h5(const char *path, run_data *d) {
         mi->d_model = rattr_int(&r, g, "/model", "d_model");
         mi->vocab = rattr_int(&r, g, "/model", "vocab");
         mi->sliding_window = rattr_int(&r, g, "/model", "sliding_window");
-        double *v = rattr_num(&r, g, "/model", "rope_theta_swa", H5T_NATIVE_DOUBLE, H5T_FLOAT, 1, NULL);
-        mi->rope_theta_swa = *v;
-        dam_free(v);
+        mi->rope_theta_swa = rattr_double(&r, g, "/model", "rope_theta_swa");
         mi->rope_scaling = results_read_attr_str(&r, g, "/model", "rope_scaling");
         mi->global_layers = rattr_num(&r, g, "/model", "global_layers", H5T_NATIVE_INT, H5T_INTEGER, -1, &mi->n_global);
         for (int i = 0; i < mi->n_global; i++)
