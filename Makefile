@@ -19,7 +19,23 @@ LDLIBS  += $(PKGLIBS) -lssl -lcrypto -lz -lm -fopenmp $(SAN)
 
 LIB_SRC  := $(wildcard core/*.c model/*.c kernels/*.c kernels/cpu/*.c dam/*.c baselines/*.c datasets/*.c) \
             $(filter-out harness/main.c,$(wildcard harness/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/default_config.o
+# The CUDA backend: `make cuda-dam` builds build-cuda/dam (CUDA=1) with the GPU model and attention
+# hook (model/*.cu, kernels/cuda/*.cu, harness/attn_ctx_cuda.c) linked against cudart (static) and
+# cuBLAS (shared, from CUDA_HOME); the default build links the *_none.c stand-ins instead, which
+# refuse --device cuda with a message.
+CUDA_HOME   ?= /usr/local/cuda
+CUDA_ONLY_C := harness/attn_ctx_cuda.c
+NO_CUDA_C   := model/llama_cuda_none.c harness/attn_ctx_cuda_none.c
+ifeq ($(CUDA),1)
+LIB_SRC  := $(filter-out $(NO_CUDA_C),$(LIB_SRC))
+LIB_CU   := $(wildcard kernels/cuda/*.cu model/*.cu)
+CFLAGS   += -I$(CUDA_HOME)/include
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lpthread -lstdc++
+else
+LIB_SRC  := $(filter-out $(CUDA_ONLY_C),$(LIB_SRC))
+LIB_CU   :=
+endif
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_CU:%.cu=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/default_config.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # helper programs of the shell tests (not run by tests/run.sh themselves)
@@ -97,7 +113,7 @@ bench: setup model
 	$(BUILD)/dam bench
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-cuda
 
 # ---- CUDA: `make CUDA=1` adds these to `all`; `make cuda-build` compiles and links them without
 # running anything (no GPU needed; CI can check it). Kernels in kernels/cuda/*.cu, GPU test and
@@ -119,12 +135,27 @@ CUDA_PSRC    := $(wildcard tests/cuda/*.cu)
 CUDA_PROGS   := $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/%)
 CUDA_FAULTS  := $(CUDA_BUILD)/test_attention_masked_cuda_fault1 $(CUDA_BUILD)/test_attention_masked_cuda_fault2
 
-.PHONY: cuda-build cuda-fault
+.PHONY: cuda-build cuda-fault cuda-dam cuda-all test-cuda
 cuda-build: $(CUDA_PROGS)
 cuda-fault: $(CUDA_FAULTS)
+# GPU test programs written in C against the whole library (tests/cuda/*.c; CUDA=1 builds only)
+CUDA_CTEST_SRC := $(wildcard tests/cuda/*.c)
+CUDA_CTEST_BIN := $(CUDA_CTEST_SRC:tests/%.c=$(BUILD)/tests/%)
 ifeq ($(CUDA),1)
-all: cuda-build
+all: cuda-build $(CUDA_CTEST_BIN)
+cuda-all: $(BUILD)/dam $(CUDA_CTEST_BIN) cuda-build
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $<"
+	@$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 endif
+# build-cuda/dam and the GPU test programs, for any x86-64-v3 CPU (the device machine's), without
+# running anything: needs nvcc and cuBLAS, no GPU.
+cuda-dam:
+	@$(MAKE) --no-print-directory CUDA=1 BUILD=build-cuda ARCH=-march=x86-64-v3 cuda-all
+# The GPU tests (a machine with an NVIDIA GPU; without one they are skipped with a message).
+test-cuda: setup model data cuda-dam
+	@BUILD=build-cuda tests/cuda/run.sh
 
 $(CUDA_BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
@@ -146,6 +177,7 @@ $(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/te
 	@echo "  LINK  $@"
 	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm
 
+-include $(LIB_CU:%.cu=$(BUILD)/obj/%.d)
 -include $(CUDA_KOBJ:.o=.d) $(CUDA_COBJ:.o=.d) $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/obj/tests/cuda/%.d)
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/obj/harness/main.d $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d) \

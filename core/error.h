@@ -13,9 +13,16 @@ enum {
     DAM_EXIT_RUNTIME = 3,
 };
 
+#ifdef __cplusplus /* the CUDA backend's C++ files include this header too */
+extern "C" {
+#define DAM_NORETURN [[noreturn]]
+#else
+#define DAM_NORETURN _Noreturn
+#endif
+
 /* Prints "dam: " + the formatted message + newline to stderr, flushes stdout, and exits with
  * `status`. Never returns. Callers pass a message naming what is wrong (file, key, value). */
-_Noreturn void dam_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+DAM_NORETURN void dam_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints "dam: warning: " + message to stderr and returns. */
 void dam_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -23,5 +30,9 @@ void dam_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* snprintf into buf[size] that treats truncation as an input error (exit 2, "... too long"):
  * for paths and command lines built from user input. */
 void dam_format(char *buf, unsigned long size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -76,12 +76,29 @@ size_t attn_ctx_kv_bytes(const attn_ctx *c, const llama_state *s) {
 }
 
 void attn_ctx_attach(attn_ctx *c, llama_state *s) {
-    s->attn = attn_ctx_fn;
+    if (s->gpu) s->attn_cuda = attn_ctx_cuda_fn;
+    else s->attn = attn_ctx_fn;
     s->attn_ctx = c;
 }
 
-/* Alignment of the sampled rows that fall in this step, added into the sums. */
-static void observe(attn_ctx *c, int layer, const float *out, int out_stride, const float *q, int q_stride, int n_q,
+void attn_ctx_check_cuda(const method *m) {
+    if (method_evicts(m) != EVICT_NONE)
+        dam_die(DAM_EXIT_INPUT, "method %s evicts KV entries during decode, which the CUDA backend does not implement; "
+                "run it with --device cpu", m->name);
+    if (m->ops->attend)
+        dam_die(DAM_EXIT_INPUT, "method %s has its own CPU attention kernel; run it with --device cpu", m->name);
+}
+
+bool attn_ctx_observes(const attn_ctx *c, int n_q, int n_k) {
+    const int p0 = n_k - n_q;
+    for (int i = 0; i < c->n_tail; i++)
+        if (c->tail[i] >= p0 && c->tail[i] < n_k && c->tail[i] < c->n_prompt) return true;
+    for (int i = 0; i < c->n_spread; i++)
+        if (c->spread[i] >= p0 && c->spread[i] < n_k && c->spread[i] < c->n_prompt) return true;
+    return false;
+}
+
+void attn_ctx_observe(attn_ctx *c, int layer, const float *out, int out_stride, const float *q, int q_stride, int n_q,
                     const float *k, const float *v, int kv_cap, int n_k) {
     const llama_config *cfg = &c->model->cfg;
     const int H = cfg->n_heads, d = cfg->head_dim, group = cfg->n_heads / cfg->n_kv_heads;
@@ -175,7 +192,7 @@ void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *
     }
     if (c->align) {
         double t0 = now_ms();
-        observe(c, layer, out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k);
+        attn_ctx_observe(c, layer, out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k);
         c->align_ms += now_ms() - t0;
     }
 }
@@ -206,6 +223,7 @@ double attn_ctx_collect(const attn_ctx *c, float *alignment, float *density) {
 void attn_ctx_free(attn_ctx *c) {
     if (c->plans) free_plans(c);
     kv_evict_free(c->ev);
+    attn_ctx_cuda_release(c->cuda);
     dam_free(c->plans);
     dam_free(c->acc);
     dam_free(c->cnt);

@@ -42,6 +42,7 @@ typedef struct {
     double align_ms;      /* time spent measuring alignment since the last prepare, ms (callers
                              subtract it from latency figures) */
     kv_evict *ev;         /* decode-time KV eviction state of this example; NULL: the method keeps every key */
+    struct attn_ctx_cuda *cuda; /* device scratch of the GPU hook (harness/attn_ctx_cuda.c), made on first use */
 } attn_ctx;
 
 /* Binds a context to a model and a prepared method (both must outlive it). */
@@ -64,9 +65,33 @@ void attn_ctx_rewind_to_prompt(attn_ctx *c);
  * KV head) and sliding-window layers their window. */
 size_t attn_ctx_kv_bytes(const attn_ctx *c, const llama_state *s);
 
-/* Installs the context as the state's attention hook. */
+/* Installs the context as the state's attention hook (the GPU hook for a state on the GPU). */
 void attn_ctx_attach(attn_ctx *c, llama_state *s);
 
+/* Exits with status 2 naming the method if it cannot run on the GPU: methods that evict KV entries
+ * during decode (kv_evict runs on host copies of the cache) and methods with their own CPU kernel
+ * (full_eager). Called before a run with --device cuda starts. */
+void attn_ctx_check_cuda(const method *m);
+
+/* The llama_attn_cuda_fn implementation (harness/attn_ctx_cuda.c; ctx is an attn_ctx *): the same
+ * semantics as attn_ctx_fn on device bf16 buffers. Plans go to the GPU kernel through
+ * attn_cuda_plan_build (timed as mask-build time, as are dynamic methods' plans, which are
+ * estimated on host fp32 copies of the layer's q and k); dense layers use the dense kernels;
+ * alignment is measured on host copies of the sampled rows (timed as align_ms). In a build without
+ * CUDA (harness/attn_ctx_cuda_none.c) it is never reached: no GPU state can be made. */
+void attn_ctx_cuda_fn(void *ctx, int layer, uint16_t *out, int out_stride, const uint16_t *q, int q_stride, int n_q,
+                      const uint16_t *k, const uint16_t *v, int kv_cap, int n_k);
+
+/* Frees the GPU hook's device scratch (NULL-safe); attn_ctx_free calls it. */
+void attn_ctx_cuda_release(struct attn_ctx_cuda *g);
+
+/* true if a row sampled for alignment lies in the prompt rows n_k - n_q .. n_k - 1 of this step. */
+bool attn_ctx_observes(const attn_ctx *c, int n_q, int n_k);
+
+/* Adds the alignment of the sampled rows in this step to the sums (what attn_ctx_fn does after the
+ * method's attention): host fp32 buffers, arguments as attn_ctx_fn, out the method's output. */
+void attn_ctx_observe(attn_ctx *c, int layer, const float *out, int out_stride, const float *q, int q_stride, int n_q,
+                      const float *k, const float *v, int kv_cap, int n_k);
 /* The llama_attn_fn implementation (ctx is an attn_ctx *). */
 void attn_ctx_fn(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride, int n_q,
                  const float *k, const float *v, int kv_cap, int n_k);

@@ -15,6 +15,7 @@
 #include "harness/config_longdoc.h"
 #include "harness/config_ruler.h"
 #include "harness/sweep.h"
+#include "model/llama_cuda.h"
 
 static void parse_workload(const cfg_obj *c, workload_cfg *out) {
     static const char *const keys[] = {"task", "lengths", "depths", "samples", "max_new_tokens", "haystack_dir", "source",
@@ -105,9 +106,10 @@ void config_parse(const char *text, const char *source, const char *const *sets,
     c->model = cfg_str(&top, "model", "smollm2-135m", false);
     c->seed = (uint64_t)cfg_int(&top, "seed", 1234, 0, 0x7fffffffL, false);
     c->output = cfg_str(&top, "output", "results/default.h5", false);
-    c->device = cfg_str(&top, "device", "cpu", false);
-    if (strcmp(c->device, "cpu") != 0)
-        cfg_fail(&top, "device", "\"%s\" is not available (cpu only: the harness does not run on the GPU yet, docs/cuda.md)", c->device);
+    static const char *const devices[] = {"cpu", "cuda", NULL};
+    c->device = cfg_choice(&top, "device", "cpu", devices);
+    if (strcmp(c->device, "cuda") == 0 && !llama_cuda_built())
+        cfg_fail(&top, "device", "\"cuda\": this dam was built without the CUDA backend (build it with `make cuda-dam`; docs/cuda.md)");
     c->threads = (int)cfg_int(&top, "threads", 0, 0, 4096, false);
     c->prefill_chunk = (int)cfg_int(&top, "prefill_chunk", 512, 16, 1 << 20, false);
     c->alignment = cfg_bool(&top, "alignment", true);

@@ -22,6 +22,7 @@
 #include "harness/summary.h"
 #include "harness/version.h"
 #include "kernels/cpu/ops.h"
+#include "model/llama_cuda.h"
 
 /* Fails early (exit 2) if the folder of `path` does not exist or is not writable, so a long run
  * does not end without a place to put its results. */
@@ -66,6 +67,7 @@ static void log_softmax(const float *logits, int vocab, float *out) {
 /* Everything one (method, example) cell needs besides the model. */
 typedef struct {
     const llama_model *m;
+    const llama_cuda_model *gpu; /* the model's weights on the GPU (--device cuda), else NULL */
     const run_config *cfg;
     attn_ctx *ctx;
     float *full_logp; /* [n_answer][vocab] log-probabilities of `full` at the answer positions, or NULL */
@@ -83,10 +85,12 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
     r->index = e->rec.index;
 
     dam_mem_reset_peak();
+    llama_cuda_mem_reset_peak();
     const size_t base = dam_mem_in_use();
     /* dynamic methods estimate their masks from the whole prompt, and methods with their own kernel
        (full_eager) see it whole as an eager forward would: one prefill step */
-    llama_state *s = llama_state_new(m, n_total, method_whole_prompt(meth) && n > env->cfg->prefill_chunk ? n : env->cfg->prefill_chunk);
+    const int chunk = method_whole_prompt(meth) && n > env->cfg->prefill_chunk ? n : env->cfg->prefill_chunk;
+    llama_state *s = env->gpu ? llama_cuda_state_new(m, env->gpu, n_total, chunk) : llama_state_new(m, n_total, chunk);
     float *logits = dam_malloc(sizeof(float) * V * (size_t)(n_ans > 0 ? n_ans : 1), "logits");
     float *logp = dam_malloc(sizeof(float) * V, "log-probabilities");
 
@@ -162,8 +166,9 @@ static void run_cell(cell_env *env, const method *meth, const example *e, result
             a[ALIGN_TAIL_OUT_COS] = a[ALIGN_SPREAD_OUT_COS] = 1.0f;
         }
     if (env->ctx->empty_rows) dam_warn("method %s left %d empty attention rows on %s #%d", meth->name, env->ctx->empty_rows, e->rec.task, e->rec.index);
-    /* weights + the example's own high-water mark (excludes results held from earlier examples) */
-    r->peak_bytes = (double)(m->weight_bytes + dam_mem_peak() - base);
+    /* weights + the example's own high-water mark (excludes results held from earlier examples);
+       on the GPU: the device's high-water mark (weights, KV cache, activations, plans, scratch) */
+    r->peak_bytes = env->gpu ? (double)llama_cuda_mem_peak() : (double)(m->weight_bytes + dam_mem_peak() - base);
 
     dam_free(first);
     dam_free(out);
@@ -191,9 +196,15 @@ static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, 
     char host[256] = "unknown";
     gethostname(host, sizeof host - 1);
     d->host = dam_strdup(host, "meta");
-    d->device = dam_strdup("cpu", "meta");
-    d->cuda_version = dam_strdup("none", "meta");
-    d->driver_version = dam_strdup("none", "meta");
+    char dev[256] = "cpu", cuda[32] = "none", driver[32] = "none";
+    if (strcmp(cfg->device, "cuda") == 0) {
+        char name[200];
+        llama_cuda_device_info(name, sizeof name, cuda, sizeof cuda, driver, sizeof driver);
+        dam_format(dev, sizeof dev, "cuda: %s", name);
+    }
+    d->device = dam_strdup(dev, "meta");
+    d->cuda_version = dam_strdup(cuda, "meta");
+    d->driver_version = dam_strdup(driver, "meta");
     char now[32];
     results_utc_now(now);
     d->start_time = dam_strdup(now, "meta");
@@ -253,6 +264,11 @@ int run_execute(run_config *cfg, const run_opts *o) {
     char *path = model_resolve(cfg->model);
     llama_model *m = llama_load(path);
     for (int i = 0; i < cfg->n_methods; i++) method_prepare(&cfg->methods[i], m);
+    llama_cuda_model *gpu = NULL;
+    if (strcmp(cfg->device, "cuda") == 0) {
+        for (int i = 0; i < cfg->n_methods; i++) attn_ctx_check_cuda(&cfg->methods[i]);
+        gpu = llama_cuda_upload(m);
+    }
 
     /* build every example once: identical ids for every method */
     int n_ex = 0;
@@ -309,7 +325,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
     int max_ans = 1;
     for (int i = 0; i < n_ex; i++) max_ans = ex[i].n_answer > max_ans ? ex[i].n_answer : max_ans;
     attn_ctx ctx;
-    cell_env env = {m, cfg, &ctx, dam_malloc(sizeof(float) * m->cfg.vocab * (size_t)max_ans, "reference log-probs"), false};
+    cell_env env = {m, gpu, cfg, &ctx, dam_malloc(sizeof(float) * m->cfg.vocab * (size_t)max_ans, "reference log-probs"), false};
     const int total = n_ex * cfg->n_methods;
     int done = 0;
     /* progress weighs cells by prompt length (a 4K cell costs ~6x a 1K cell on the CPU) */
@@ -366,6 +382,7 @@ int run_execute(run_config *cfg, const run_opts *o) {
     dam_free(env.full_logp);
     dam_free(jpath);
     run_data_free(&d);
+    llama_cuda_model_free(gpu);
     llama_free(m);
     dam_free(path);
     return 0;

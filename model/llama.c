@@ -1,5 +1,6 @@
 /* llama.c — see llama.h. Order: loading (hyper-parameters, tensors), state, forward. */
 #include "model/llama.h"
+#include "model/llama_cuda.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -236,6 +237,7 @@ llama_state *llama_state_new(const llama_model *m, int capacity, int chunk) {
     llama_state *s = dam_calloc(1, sizeof *s, "state");
     s->capacity = capacity;
     s->chunk = chunk;
+    s->kv_elem_bytes = (int)sizeof(float);
     s->rope_len = 0; /* dynamic NTK: starts from the unscaled base (forward_chunk) */
     size_t kv = (size_t)c->n_layers * c->n_kv_heads * capacity * c->head_dim;
     s->k_cache = dam_malloc(kv * sizeof(float), "KV cache (K)");
@@ -264,6 +266,7 @@ void llama_state_reset(llama_state *s) {
 
 void llama_state_free(llama_state *s) {
     if (s == NULL) return;
+    if (s->gpu) llama_cuda_state_free_device(s->gpu);
     dam_free(s->k_cache); dam_free(s->v_cache);
     dam_free(s->x); dam_free(s->xn); dam_free(s->qkv); dam_free(s->att); dam_free(s->proj);
     dam_free(s->gu); dam_free(s->hb); dam_free(s->rope_cos); dam_free(s->rope_sin);
@@ -280,23 +283,16 @@ size_t llama_state_kv_bytes(const llama_model *m, const llama_state *s) {
     const llama_config *c = &m->cfg;
     size_t rows = 0;
     for (int l = 0; l < c->n_layers; l++) rows += (size_t)llama_layer_kv_rows(m, l, s->n_past);
-    return 2 * rows * c->n_kv_heads * c->head_dim * sizeof(float);
+    return 2 * rows * c->n_kv_heads * c->head_dim * (size_t)s->kv_elem_bytes;
 }
 
 /* ---- forward ------------------------------------------------------------------------------ */
 
-/* One step of nc <= chunk tokens at positions n_past .. n_past+nc-1; leaves the final residual
- * stream in s->x. */
-static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *tokens, int nc) {
+void llama_rope_tables(const llama_model *m, llama_state *s, int nc) {
     const llama_config *c = &m->cfg;
-    const int d = c->d_model, hd = c->head_dim, H = c->n_heads, Hkv = c->n_kv_heads, ff = c->d_ff;
-    const int qkv_dim = (H + 2 * Hkv) * hd;
-    const int pos0 = s->n_past;
-    const size_t layer_kv = (size_t)Hkv * s->capacity * hd;
-
-    for (int t = 0; t < nc; t++) memcpy(s->x + (size_t)t * d, m->tok_embd + (size_t)tokens[t] * d, sizeof(float) * d);
-    if (c->embd_scale != 1.0f) op_scale(s->x, c->embd_scale, (int64_t)nc * d);
-    /* RoPE tables. Global layers: rope_theta with the config's scaling and GGUF divisors (model/rope.h).
+    const int hd = c->head_dim;
+    const int64_t pos0 = s->n_past;
+    /* Global layers: rope_theta with the config's scaling and GGUF divisors (model/rope.h).
      * Dynamic NTK scaling follows transformers' dynamic_rope_update, one forward call per chunk: the
      * base is recomputed for L = pos0 + nc (the chunk's last position + 1) when L exceeds the
      * length it was last computed for, and returns to the unscaled base when L < max_position_embeddings
@@ -313,6 +309,20 @@ static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *t
         rope_inv_freq(inv_freq, hd, c->rope_theta_swa, NULL, c->n_ctx_train, 0, NULL);
         op_rope_table(s->rope_cos_swa, s->rope_sin_swa, pos0, nc, hd, inv_freq, 1.0);
     }
+}
+
+/* One step of nc <= chunk tokens at positions n_past .. n_past+nc-1; leaves the final residual
+ * stream in s->x. */
+static void forward_chunk(const llama_model *m, llama_state *s, const int32_t *tokens, int nc) {
+    const llama_config *c = &m->cfg;
+    const int d = c->d_model, hd = c->head_dim, H = c->n_heads, Hkv = c->n_kv_heads, ff = c->d_ff;
+    const int qkv_dim = (H + 2 * Hkv) * hd;
+    const int pos0 = s->n_past;
+    const size_t layer_kv = (size_t)Hkv * s->capacity * hd;
+
+    for (int t = 0; t < nc; t++) memcpy(s->x + (size_t)t * d, m->tok_embd + (size_t)tokens[t] * d, sizeof(float) * d);
+    if (c->embd_scale != 1.0f) op_scale(s->x, c->embd_scale, (int64_t)nc * d);
+    llama_rope_tables(m, s, nc);
 
     for (int l = 0; l < c->n_layers; l++) {
         const llama_layer *L = &m->layers[l];
@@ -374,6 +384,10 @@ void llama_forward(const llama_model *m, llama_state *s, const int32_t *tokens, 
         if (tokens[i] < 0 || tokens[i] >= c->vocab)
             dam_die(DAM_EXIT_INPUT, "token id %d at index %d is outside the vocabulary (0..%d)", tokens[i], i, c->vocab - 1);
 
+    if (s->gpu) { /* a state on the GPU (model/llama_cuda.h) */
+        llama_cuda_forward(m, s, tokens, n, logits, n_logits);
+        return;
+    }
     const int first_logit = n - (logits ? n_logits : 0); /* index of the first token whose logits we return */
     for (int c0 = 0; c0 < n; c0 += s->chunk) {
         int nc = n - c0 < s->chunk ? n - c0 : s->chunk;

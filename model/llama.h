@@ -111,6 +111,15 @@ void llama_free(llama_model *m);
 typedef void (*llama_attn_fn)(void *ctx, int layer, float *out, int out_stride, const float *q, int q_stride,
                               int n_q, const float *k, const float *v, int kv_cap, int n_k);
 
+/* The same hook for a state on the GPU (llama_cuda_state_new, model/llama_cuda.h): identical
+ * arguments, but every pointer is a device pointer to bf16 values (uint16_t bit patterns) and the
+ * call is made on the default CUDA stream; the function writes out [n_q][out_stride] bf16 before it
+ * returns or on that stream. */
+typedef void (*llama_attn_cuda_fn)(void *ctx, int layer, uint16_t *out, int out_stride, const uint16_t *q, int q_stride,
+                                   int n_q, const uint16_t *k, const uint16_t *v, int kv_cap, int n_k);
+
+struct llama_cuda_state; /* model/llama_cuda.h */
+
 /* Per-sequence state: the KV cache and the activation buffers for one forward step of up to
  * `chunk` tokens (llama2.c's RunState). All buffers are allocated once, counted by core/mem. */
 typedef struct {
@@ -134,7 +143,12 @@ typedef struct {
     int64_t rope_len;   /* dynamic NTK scaling: the sequence length the global layers' frequencies
                            were last computed for (see forward_chunk in llama.c) */
     llama_attn_fn attn; /* NULL: dense causal attention */
-    void *attn_ctx;     /* passed to attn */
+    llama_attn_cuda_fn attn_cuda; /* the hook of a GPU state (gpu != NULL); NULL: dense causal attention */
+    void *attn_ctx;     /* passed to attn / attn_cuda */
+    int kv_elem_bytes;  /* bytes of one cached K or V element: 4 (fp32, CPU), 2 (bf16, GPU) */
+    struct llama_cuda_state *gpu; /* NULL: the CPU state above; else a state on the GPU made by
+                                     llama_cuda_state_new: k_cache .. hb are NULL, the KV cache and
+                                     activations live on the device, llama_forward runs there */
 } llama_state;
 
 /* Allocates a state for sequences of up to `capacity` tokens, prefilled `chunk` tokens at a time
@@ -152,7 +166,7 @@ void llama_state_free(llama_state *s);
 int llama_layer_kv_rows(const llama_model *m, int layer, int n_past);
 
 /* KV-cache bytes for the state's current n_past tokens: Σ over layers of llama_layer_kv_rows ·
- * n_kv_heads · head_dim · 2 (K and V) · 4 (fp32). For models with sliding-window layers this is
+ * n_kv_heads · head_dim · 2 (K and V) · kv_elem_bytes (4: fp32 on the CPU; 2: bf16 on the GPU). For models with sliding-window layers this is
  * less than the buffer this runtime allocates (peak memory shows that). */
 size_t llama_state_kv_bytes(const llama_model *m, const llama_state *s);
 
@@ -161,5 +175,11 @@ size_t llama_state_kv_bytes(const llama_model *m, const llama_state *s);
  * tokens to logits[n_logits][vocab] (1 <= n_logits <= n). Exits with status 2 if the tokens do
  * not fit in the cache or an id is out of range. */
 void llama_forward(const llama_model *m, llama_state *s, const int32_t *tokens, int n, float *logits, int n_logits);
+
+/* The RoPE tables of the next step of nc tokens at positions s->n_past .. s->n_past+nc-1, into
+ * s->rope_cos / rope_sin ([nc][head_dim/2], global layers: rope_theta with the config's scaling
+ * and GGUF divisors) and s->rope_cos_swa / rope_sin_swa (sliding-window layers, if any). Updates
+ * s->rope_len (dynamic NTK scaling). Shared by the CPU and GPU forward passes. */
+void llama_rope_tables(const llama_model *m, llama_state *s, int nc);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/mma.cuh"
 
 namespace {
@@ -288,8 +289,8 @@ extern "C" attn_cuda_decode_ws *attn_cuda_decode_ws_new(int n_heads, int d, int 
     if (ws == NULL) bad_arg("workspace allocation, bytes", (long)sizeof *ws);
     ws->n_heads = n_heads, ws->d = d, ws->max_splits = max_splits;
     const size_t part = sizeof(float) * (size_t)n_heads * max_splits * (d + 4), tick = sizeof(unsigned) * n_heads;
-    CUDA_CHECK(cudaMalloc(&ws->d_part, part));
-    CUDA_CHECK(cudaMalloc(&ws->d_ticket, tick));
+    ws->d_part = (float *)dam_cuda_malloc(part, "decode split partials");
+    ws->d_ticket = (unsigned *)dam_cuda_malloc(tick, "decode tickets");
     CUDA_CHECK(cudaMemset(ws->d_ticket, 0, tick));
     ws->device_bytes = part + tick;
     return ws;
@@ -297,8 +298,8 @@ extern "C" attn_cuda_decode_ws *attn_cuda_decode_ws_new(int n_heads, int d, int 
 
 extern "C" void attn_cuda_decode_ws_free(attn_cuda_decode_ws *ws) {
     if (ws == NULL) return;
-    CUDA_CHECK(cudaFree(ws->d_part));
-    CUDA_CHECK(cudaFree(ws->d_ticket));
+    dam_cuda_free(ws->d_part);
+    dam_cuda_free(ws->d_ticket);
     free(ws);
 }
 

@@ -21,6 +21,7 @@
 
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/mma.cuh"
 
 // ATTN_CUDA_FAULT (tests only: proves the test fails when the kernel is wrong):
@@ -661,14 +662,14 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         order[4 * i + 2] = e1;
         order[4 * i + 3] = e1 > e0 ? b.entries[(size_t)e0 * p->entry_ints] : 0;
     }
-    CUDA_CHECK(cudaMalloc((void **)&p->d_order, order_bytes));
+    p->d_order = (decltype(p->d_order))dam_cuda_malloc(order_bytes, "attention plan");
     CUDA_CHECK(cudaMemcpy(p->d_order, order, order_bytes, cudaMemcpyHostToDevice));
     free(items);
     free(order);
-    CUDA_CHECK(cudaMalloc((void **)&p->d_tile_ptr, ptr_bytes));
-    CUDA_CHECK(cudaMalloc((void **)&p->d_entries, ent_bytes));
-    CUDA_CHECK(cudaMalloc((void **)&p->d_words, word_bytes));
-    CUDA_CHECK(cudaMalloc((void **)&p->d_gather, gather_bytes));
+    p->d_tile_ptr = (decltype(p->d_tile_ptr))dam_cuda_malloc(ptr_bytes, "attention plan");
+    p->d_entries = (decltype(p->d_entries))dam_cuda_malloc(ent_bytes, "attention plan");
+    p->d_words = (decltype(p->d_words))dam_cuda_malloc(word_bytes, "attention plan");
+    p->d_gather = (decltype(p->d_gather))dam_cuda_malloc(gather_bytes, "attention plan");
     CUDA_CHECK(cudaMemcpy(p->d_tile_ptr, tile_ptr, ptr_bytes, cudaMemcpyHostToDevice));
     if (b.n_ent_ints)
         CUDA_CHECK(cudaMemcpy(p->d_entries, b.entries, sizeof(int32_t) * b.n_ent_ints, cudaMemcpyHostToDevice));
@@ -690,11 +691,11 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, in
 
 extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     if (!p) return;
-    if (p->d_tile_ptr) CUDA_CHECK(cudaFree(p->d_tile_ptr));
-    if (p->d_entries) CUDA_CHECK(cudaFree(p->d_entries));
-    if (p->d_words) CUDA_CHECK(cudaFree(p->d_words));
-    if (p->d_gather) CUDA_CHECK(cudaFree(p->d_gather));
-    if (p->d_order) CUDA_CHECK(cudaFree(p->d_order));
+    dam_cuda_free(p->d_tile_ptr);
+    dam_cuda_free(p->d_entries);
+    dam_cuda_free(p->d_words);
+    dam_cuda_free(p->d_gather);
+    dam_cuda_free(p->d_order);
     free(p);
 }
 

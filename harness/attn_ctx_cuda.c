@@ -1,0 +1,110 @@
+/* attn_ctx_cuda.c — attn_ctx's attention hook for a state on the GPU (attn_ctx.h,
+ * attn_ctx_cuda_fn). Built only with the CUDA backend (`make cuda-dam`); attn_ctx_cuda_none.c
+ * stands in otherwise. The logic is attn_ctx.c's `attend` + `observe` on device buffers:
+ *   1. a dynamic method's plans for this layer, estimated from the whole prompt (first step of a
+ *      global layer): q and k are copied to the host as fp32 and given to the method's plan_layer,
+ *      as on the CPU (the GPU estimation kernels are not written yet: docs/cuda.md);
+ *   2. the attention: dense layers (no plan; dynamic methods after the prompt) through the dense
+ *      kernels (decode kernel for one-token steps), planned layers through attn_cuda_plan_build +
+ *      attn_cuda_masked; plan conversion is counted as mask-build time;
+ *   3. alignment of the sampled rows on host copies of q, k, v and the output. */
+#include "harness/attn_ctx.h"
+
+#include <math.h>
+
+#include <cuda_runtime.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/timer.h"
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_mem.h"
+
+/* Device scratch of one attn_ctx, made on first use. */
+struct attn_ctx_cuda {
+    attn_cuda_decode_ws *ws; /* dense decode steps */
+    int *d_empty;            /* empty-row counter of the masked kernel */
+};
+
+void attn_ctx_cuda_release(struct attn_ctx_cuda *g) {
+    if (g == NULL) return;
+    attn_cuda_decode_ws_free(g->ws);
+    dam_cuda_free(g->d_empty);
+    dam_free(g);
+}
+
+/* Host fp32 copy of a layer's cache [n_kv_heads][n_k][d] (rows 0 .. n_k-1 of each head). */
+static float *download_cache(const uint16_t *x, int n_kv_heads, int kv_cap, int n_k, int d) {
+    float *h = dam_malloc(sizeof(float) * (size_t)n_kv_heads * n_k * d, "host copy of the KV cache");
+    for (int g = 0; g < n_kv_heads; g++)
+        dam_cuda_download_bf16(h + (size_t)g * n_k * d, x + (size_t)g * kv_cap * d, (size_t)n_k, (size_t)d, (size_t)d);
+    return h;
+}
+
+void attn_ctx_cuda_fn(void *ctx, int layer, uint16_t *out, int out_stride, const uint16_t *q, int q_stride, int n_q,
+                      const uint16_t *k, const uint16_t *v, int kv_cap, int n_k) {
+    attn_ctx *c = ctx;
+    const llama_config *cfg = &c->model->cfg;
+    const int H = cfg->n_heads, Hkv = cfg->n_kv_heads, d = cfg->head_dim, p0 = n_k - n_q;
+    const float scale = 1.0f / sqrtf((float)d);
+    const bool dynamic = method_is_dynamic(c->method);
+    if (c->cuda == NULL) {
+        c->cuda = dam_calloc(1, sizeof *c->cuda, "GPU attention scratch");
+        c->cuda->ws = attn_cuda_decode_ws_new(H, d, 0);
+        c->cuda->d_empty = dam_cuda_calloc(sizeof(int), "empty-row counter");
+    }
+
+    /* 1. dynamic plans of this layer, from the whole prompt */
+    if (dynamic && p0 < c->n_prompt && c->plans[layer * H] == NULL) {
+        if (n_q != n_k || n_k != c->n_prompt)
+            dam_die(DAM_EXIT_RUNTIME, "internal error: dynamic method %s needs the prompt in one prefill step", c->method->name);
+        double t0 = now_ms();
+        float *hq = dam_malloc(sizeof(float) * (size_t)n_q * H * d, "host copy of q");
+        dam_cuda_download_bf16(hq, q, (size_t)n_q, (size_t)H * d, (size_t)q_stride);
+        float *hk = download_cache(k, Hkv, kv_cap, n_k, d);
+        c->method->ops->plan_layer(c->method, layer, hq, H * d, n_q, hk, n_k, H, Hkv, d, c->plans + layer * H);
+        for (int h = 0; h < H; h++) {
+            const char *why = maskplan_validate(c->plans[layer * H + h], n_k);
+            if (why) dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s", c->method->name, layer, h, why);
+        }
+        dam_free(hk);
+        dam_free(hq);
+        c->mask_ms += now_ms() - t0;
+    }
+
+    /* 2. the attention */
+    const bool dense = c->plans[layer * H] == NULL || (dynamic && p0 >= c->n_prompt);
+    if (dense && n_q == 1) {
+        attn_cuda_decode(out, q, k, v, kv_cap, n_k, H, Hkv, d, scale, NULL, NULL, 0, 0, c->cuda->ws);
+    } else {
+        double t0 = now_ms();
+        attn_cuda_plan *p = attn_cuda_plan_build(dense ? NULL : (const maskplan *const *)(c->plans + layer * H), n_q, n_k, H, Hkv);
+        if (!dense) c->mask_ms += now_ms() - t0;
+        attn_cuda_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, Hkv, d, scale, p, c->cuda->d_empty, NULL);
+        int empty = 0;
+        CUDA_CHECK(cudaMemcpy(&empty, c->cuda->d_empty, sizeof(int), cudaMemcpyDeviceToHost));
+        if (empty) {
+            c->empty_rows += empty;
+            CUDA_CHECK(cudaMemset(c->cuda->d_empty, 0, sizeof(int)));
+        }
+        attn_cuda_plan_free(p);
+    }
+
+    /* 3. alignment on host copies */
+    if (c->align && attn_ctx_observes(c, n_q, n_k)) {
+        double t0 = now_ms();
+        float *hq = dam_malloc(sizeof(float) * (size_t)n_q * H * d, "host copy of q");
+        float *ho = dam_malloc(sizeof(float) * (size_t)n_q * H * d, "host copy of the attention output");
+        dam_cuda_download_bf16(hq, q, (size_t)n_q, (size_t)H * d, (size_t)q_stride);
+        dam_cuda_download_bf16(ho, out, (size_t)n_q, (size_t)H * d, (size_t)out_stride);
+        float *hk = download_cache(k, Hkv, kv_cap, n_k, d), *hv = download_cache(v, Hkv, kv_cap, n_k, d);
+        attn_ctx_observe(c, layer, ho, H * d, hq, H * d, n_q, hk, hv, n_k, n_k);
+        dam_free(hv);
+        dam_free(hk);
+        dam_free(ho);
+        dam_free(hq);
+        c->align_ms += now_ms() - t0;
+    }
+}

@@ -1,0 +1,92 @@
+// cuda_mem.cu — see cuda_mem.h.
+#include "kernels/cuda/cuda_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vector>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace {
+struct allocation {
+    void *p;
+    size_t bytes;
+};
+std::vector<allocation> g_live; // few hundred live buffers at most: a linear search is enough
+size_t g_in_use = 0, g_peak = 0;
+} // namespace
+
+extern "C" void *dam_cuda_malloc(size_t bytes, const char *what) {
+    if (bytes == 0) return NULL;
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); // clear the sticky-free error state of a failed allocation
+        size_t free_b = 0, total_b = 0;
+        cudaMemGetInfo(&free_b, &total_b);
+        fflush(stdout);
+        fprintf(stderr, "dam: out of GPU memory: %s: %zu bytes requested, %zu in use, %zu free on the device (%s)\n",
+                what, bytes, g_in_use, free_b, cudaGetErrorString(e));
+        exit(3);
+    }
+    g_live.push_back({p, bytes});
+    g_in_use += bytes;
+    if (g_in_use > g_peak) g_peak = g_in_use;
+    return p;
+}
+
+extern "C" void *dam_cuda_calloc(size_t bytes, const char *what) {
+    void *p = dam_cuda_malloc(bytes, what);
+    if (p) CUDA_CHECK(cudaMemset(p, 0, bytes));
+    return p;
+}
+
+extern "C" void dam_cuda_free(void *p) {
+    if (p == NULL) return;
+    for (size_t i = 0; i < g_live.size(); i++)
+        if (g_live[i].p == p) {
+            g_in_use -= g_live[i].bytes;
+            g_live[i] = g_live.back();
+            g_live.pop_back();
+            CUDA_CHECK(cudaFree(p));
+            return;
+        }
+    fflush(stdout);
+    fprintf(stderr, "dam: internal error: dam_cuda_free of a pointer not from dam_cuda_malloc\n");
+    exit(3);
+}
+
+extern "C" size_t dam_cuda_mem_in_use(void) { return g_in_use; }
+extern "C" size_t dam_cuda_mem_peak(void) { return g_peak; }
+extern "C" void dam_cuda_mem_reset_peak(void) { g_peak = g_in_use; }
+
+extern "C" void dam_cuda_download_bf16(float *dst, const uint16_t *src, size_t rows, size_t cols, size_t src_stride) {
+    if (rows == 0 || cols == 0) return;
+    uint16_t *h = (uint16_t *)malloc(sizeof(uint16_t) * rows * cols);
+    if (h == NULL) {
+        fprintf(stderr, "dam: out of host memory copying %zu x %zu bf16 values from the GPU\n", rows, cols);
+        exit(3);
+    }
+    CUDA_CHECK(cudaMemcpy2D(h, cols * sizeof(uint16_t), src, src_stride * sizeof(uint16_t), cols * sizeof(uint16_t), rows,
+                            cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < rows * cols; i++) {
+        uint32_t u = (uint32_t)h[i] << 16;
+        memcpy(&dst[i], &u, sizeof u);
+    }
+    free(h);
+}
+
+extern "C" void dam_cuda_device_info(char *name, size_t name_len, char *cuda, size_t cuda_len, char *driver,
+                                     size_t driver_len) {
+    int dev = 0, rt = 0, drv = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    cudaDeviceProp p;
+    CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+    CUDA_CHECK(cudaRuntimeGetVersion(&rt));
+    CUDA_CHECK(cudaDriverGetVersion(&drv));
+    snprintf(name, name_len, "%s (sm_%d%d, %.1f GiB)", p.name, p.major, p.minor, p.totalGlobalMem / 1073741824.0);
+    snprintf(cuda, cuda_len, "%d.%d", rt / 1000, rt % 1000 / 10);
+    snprintf(driver, driver_len, "%d.%d", drv / 1000, drv % 1000 / 10);
+}
