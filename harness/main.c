@@ -14,11 +14,12 @@ static const char *USAGE =
     "  run        the main job: every method on every workload example -> HDF5 results\n"
     "  tokenize   print the token ids of a text under a model's tokenizer\n"
     "  generate   greedy continuation of a prompt (prefill + decode, with timings)\n"
-    "  bench      CPU prefill throughput (tokens/s) at several prompt lengths\n"
+    "  bench      prefill latency, tokens/s and peak memory at several prompt lengths (CPU or GPU)\n"
     "  calibrate  DAM Stage 1: capture a model's attention patterns into a pattern file\n"
     "  plot       gnuplot PNG + SVG figures of a results file\n"
     "  inspect    summary table (or --csv per-example rows) of a results file\n"
     "  check      CI gate: exit 1 if a method's accuracy drops below the baseline's by more than a margin\n"
+    "  compare    agreement of two runs of the same examples, result by result (e.g. GPU vs CPU)\n"
     "  config     print a run config as `dam run` resolves it (includes, defaults, --set, sweeps)\n"
     "\n"
     "Models: --model takes a GGUF file, a Hugging Face model directory (config.json + safetensors),\n"
@@ -40,6 +41,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     dam_die(DAM_EXIT_INPUT, "unknown command \"%s\" (see dam --help)", cmd);
 }

@@ -4,7 +4,8 @@
 # unknown baseline, no common examples, malformed arguments or a results file of another schema
 # major version (one stderr line each; inspect, plot and run --resume refuse it too); inspect
 # prints one CSV row per (method, example) and flags the cells where full attention scores < 0.5.
-# If python3 with h5py is installed, the h5py snippet of docs/hdf5.md is run on a file too.
+# `dam compare` matches two files result by result (identical predictions, score and NLL
+# differences; different prompts refused). If python3 with h5py is installed, the h5py snippet of docs/hdf5.md is run on a file too.
 set -u
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dam="${DAM_BIN:-$root/build/dam}"
@@ -128,6 +129,24 @@ if command -v gnuplot >/dev/null; then
         grep -q "no decode time" "$tmp/plots_nodec/passkey_cost.svg" || bad plot_no_decode "no note in the decode panel"
     else bad plot_no_decode "$(cat "$tmp/err")"; fi
 fi
+
+# dam compare: ok.h5 vs drop.h5 differ only in dam's scores (by 0.05 - 0.005 = 0.045 on every
+# example) and dam's answer NLL (0.5 vs 0.8: |dNLL| = 0.3); 2 tasks x 20 examples = 40 per method
+"$dam" compare "$tmp/ok.h5" "$tmp/drop.h5" >"$tmp/cmp" 2>"$tmp/err" || bad compare "exit $?: $(cat "$tmp/err")"
+n=$((n + 1))
+grep -qE '^full +40 +40 \(100\.0%\) +40 \(100\.0%\) +0\.0000 +0\.0000' "$tmp/cmp" || bad compare_full "$(cat "$tmp/cmp")"
+grep -qE '^dam +40 +40 \(100\.0%\) +0 \(0\.0%\) +0\.3000 +0\.3000' "$tmp/cmp" || bad compare_dam "$(cat "$tmp/cmp")"
+grep -q "every matched prediction is identical" "$tmp/cmp" || bad compare_identical "$(cat "$tmp/cmp")"
+# streaming's predictions altered at the even indices: 20 of 40 differ; 5 listed, 15 more counted
+"$tool" synth "$tmp/alt.h5" --drop 0.005 --alter-pred
+"$dam" compare "$tmp/ok.h5" "$tmp/alt.h5" --list 5 >"$tmp/cmp" 2>"$tmp/err" || bad compare_alt "exit $?: $(cat "$tmp/err")"
+grep -qE '^streaming +40 +20 \(50\.0%\)' "$tmp/cmp" || bad compare_alt_row "$(cat "$tmp/cmp")"
+[ "$(grep -c '^streaming passkey #[0-9]*: .*(altered)"$' "$tmp/cmp")" -eq 5 ] || bad compare_alt_list "$(cat "$tmp/cmp")"
+grep -q "15 more not listed" "$tmp/cmp" || bad compare_alt_more "$(cat "$tmp/cmp")"
+"$tool" synth "$tmp/ids.h5" --alter-ids
+expect compare_prompts 2 "the prompts differ" compare "$tmp/ok.h5" "$tmp/ids.h5"
+expect compare_one_file 2 "two results files needed" compare "$tmp/ok.h5"
+expect compare_missing 2 "nothing.h5" compare "$tmp/ok.h5" "$tmp/nothing.h5"
 
 # the h5py snippet of docs/hdf5.md, verbatim, when h5py is available
 if python3 -c "import h5py" 2>/dev/null && [ -f "$root/docs/hdf5.md" ]; then

@@ -108,13 +108,15 @@ static void make_result(int m, int t, int i, int L, int H, result_record *r, cha
 
 static int synth(const char *out, int argc, char **argv) {
     double drop = 0, nll_up = 0;
-    int disjoint = 0, n = 20, no_decode = 0;
+    int disjoint = 0, n = 20, no_decode = 0, alter_pred = 0, alter_ids = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--drop") == 0 && i + 1 < argc) drop = atof(argv[++i]);
         else if (strcmp(argv[i], "--nll-up") == 0 && i + 1 < argc) nll_up = atof(argv[++i]);
         else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = atoi(argv[++i]);
         else if (strcmp(argv[i], "--disjoint") == 0) disjoint = 1;
         else if (strcmp(argv[i], "--no-decode") == 0) no_decode = 1; /* every generation one token long */
+        else if (strcmp(argv[i], "--alter-pred") == 0) alter_pred = 1; /* method 2's predictions change at even indices */
+        else if (strcmp(argv[i], "--alter-ids") == 0) alter_ids = 1;   /* every prompt's ids_sha256 changes */
         else dam_die(2, "results_tool synth: unknown argument %s", argv[i]);
     }
     enum { L = 2, H = 2 };
@@ -128,6 +130,7 @@ static int synth(const char *out, int argc, char **argv) {
             example_record e;
             char ans[64];
             make_example(t, i, &e, ans, sizeof ans);
+            if (alter_ids) e.ids_sha256[0] = 'f';
             run_data_add_example(&d, &e);
             for (int m = 0; m < 3; m++) {
                 if (disjoint && ((m == 0 && i % 2) || (m == 1 && i % 2 == 0))) continue;
@@ -135,6 +138,7 @@ static int synth(const char *out, int argc, char **argv) {
                 char pred[64];
                 float al[L * H * ALIGN_N_METRICS], de[L * H];
                 make_result(m, t, i, L, H, &r, pred, sizeof pred, al, de);
+                if (alter_pred && m == 2 && i % 2 == 0) strcat(pred, " (altered)");
                 double full = (t == 1 && e.target_len == 2048) ? 0.25 : 1.0;
                 r.score = m == 0 ? full : m == 1 ? full - drop : full - 0.002;
                 if (r.score < 0) r.score = 0;
