@@ -143,7 +143,7 @@ CUDA_CTEST_SRC := $(wildcard tests/cuda/*.c)
 CUDA_CTEST_BIN := $(CUDA_CTEST_SRC:tests/%.c=$(BUILD)/tests/%)
 ifeq ($(CUDA),1)
 all: cuda-build $(CUDA_CTEST_BIN)
-cuda-all: $(BUILD)/dam $(CUDA_CTEST_BIN) cuda-build
+cuda-all: $(BUILD)/dam $(CUDA_CTEST_BIN) cuda-build cuda-fault
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $<"
@@ -173,7 +173,7 @@ $(CUDA_BUILD)/obj/fault%/attention_masked.o: kernels/cuda/attention_masked.cu
 	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"
 	@$(NVCC) $(NVCCFLAGS) -DATTN_CUDA_FAULT=$* -c $< -o $@
 $(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o \
-		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_COBJ)
+		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_BUILD)/obj/kernels/cuda/cuda_mem.o $(CUDA_COBJ)
 	@echo "  LINK  $@"
 	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm
 

@@ -3,7 +3,8 @@
 # references (build-cuda/cuda/test_attention_{masked,decode}_cuda), the element-wise kernels against
 # the CPU ops (test_ops_cuda), the whole model against the CPU forward (test_model_cuda), the same
 # under compute-sanitizer memcheck + racecheck (quick subsets) when it is installed, and
-# `dam run --device cuda` on a small config checked for the results layout. Without an NVIDIA GPU it
+# `dam run --device cuda` on a small config checked for the results layout; the two deliberately
+# broken attention kernels (make cuda-fault) must fail their test. Without an NVIDIA GPU it
 # prints one "skip:" line per test and exits 0 (CI has no GPU). Exit status: 1 if any test failed.
 set -u
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,11 @@ failed=0
 for t in "${TESTS[@]}"; do
     echo "== $t"
     if ! "$t"; then echo "FAILED: $t"; failed=1; fi
+done
+for f in 1 2; do # deliberately broken kernels (causal mask off by one; last listed tile skipped): must fail
+    t="$B/cuda/test_attention_masked_cuda_fault$f"
+    echo "== $t (must fail)"
+    if "$t" >/dev/null 2>&1; then echo "FAILED: $t passed: the test cannot see that kernel bug"; failed=1; else echo "failed, as it must"; fi
 done
 if command -v compute-sanitizer >/dev/null; then
     for tool in memcheck racecheck; do
