@@ -178,52 +178,62 @@ void gemm(cublasHandle_t h, float *Y, int ldy, const dam_bf16 *X, int ldx, const
 
 extern "C" bool llama_cuda_built(void) { return true; }
 
-extern "C" llama_cuda_model *llama_cuda_upload(const llama_model *m) {
+namespace {
+
+// Where the weights come from: the host model's fp32 arrays (rounded to bf16), or seeded random
+// values made on the GPU (synthetic: matrices uniform in +-sqrt(3 / in), norms 1, no biases).
+struct weight_source {
+    bool synthetic;
+    uint64_t seed; // advanced per synthetic matrix
+    size_t *bytes; // weight bytes, accumulated
+};
+
+dam_bf16 *matrix(weight_source *w, const float *host, size_t n, size_t in) {
+    if (!w->synthetic) return upload_bf16(host, n, "weights", w->bytes);
+    return synth_bf16(n, in, w->seed += 0x1000003, "weights", w->bytes);
+}
+
+float *vector(weight_source *w, const float *host, size_t n, bool bias) {
+    if (!w->synthetic) return upload_f32(host, n, "weights", w->bytes);
+    return bias ? NULL : synth_ones(n, "weights", w->bytes);
+}
+
+// The weights of m's shape, from the source (model/llama.h lists the shapes).
+llama_cuda_model *make_model(const llama_model *m, weight_source *w) {
     check_supported(m);
     const llama_config *c = &m->cfg;
     llama_cuda_model *g = new_model(c);
-    const size_t d = c->d_model, hd = c->head_dim, ff = c->d_ff;
+    w->bytes = &g->weight_bytes;
+    const size_t d = c->d_model, hd = c->head_dim, ff = c->d_ff, att = (size_t)c->n_heads * hd;
     const size_t qkv = (size_t)(c->n_heads + 2 * c->n_kv_heads) * hd;
-    size_t *b = &g->weight_bytes;
     for (int l = 0; l < c->n_layers; l++) {
         const llama_layer *L = &m->layers[l];
         cuda_layer *G = &g->layers[l];
-        G->attn_norm = upload_f32(L->attn_norm, d, "weights", b);
-        G->ffn_norm = upload_f32(L->ffn_norm, d, "weights", b);
-        G->bqkv = upload_f32(L->bqkv, qkv, "weights", b);
-        G->wqkv = upload_bf16(L->wqkv, qkv * d, "weights", b);
-        G->wo = upload_bf16(L->wo, d * c->n_heads * hd, "weights", b);
-        G->w_gate_up = upload_bf16(L->w_gate_up, 2 * ff * d, "weights", b);
-        G->w_down = upload_bf16(L->w_down, d * ff, "weights", b);
+        G->attn_norm = vector(w, L->attn_norm, d, false);
+        G->ffn_norm = vector(w, L->ffn_norm, d, false);
+        G->bqkv = vector(w, L->bqkv, qkv, true); // NULL without biases
+        G->wqkv = matrix(w, L->wqkv, qkv * d, d);
+        G->wo = matrix(w, L->wo, d * att, att);
+        G->w_gate_up = matrix(w, L->w_gate_up, 2 * ff * d, d);
+        G->w_down = matrix(w, L->w_down, d * ff, ff);
     }
-    g->tok_embd = upload_bf16(m->tok_embd, (size_t)c->vocab * d, "weights", b);
-    g->lm_head = m->tied ? g->tok_embd : upload_bf16(m->lm_head, (size_t)c->vocab * d, "weights", b);
-    g->out_norm = upload_f32(m->out_norm, d, "weights", b);
+    g->tok_embd = matrix(w, m->tok_embd, (size_t)c->vocab * d, 3); // synthetic: unit-variance embeddings
+    g->lm_head = m->tied || w->synthetic ? g->tok_embd : matrix(w, m->lm_head, (size_t)c->vocab * d, d);
+    g->out_norm = vector(w, m->out_norm, d, false);
+    CUDA_CHECK(cudaDeviceSynchronize());
     return g;
 }
 
+} // namespace
+
+extern "C" llama_cuda_model *llama_cuda_upload(const llama_model *m) {
+    weight_source w = {false, 0, NULL};
+    return make_model(m, &w);
+}
+
 extern "C" llama_cuda_model *llama_cuda_synthetic(const llama_model *m, uint64_t seed) {
-    check_supported(m);
-    const llama_config *c = &m->cfg;
-    llama_cuda_model *g = new_model(c);
-    const size_t d = c->d_model, hd = c->head_dim, ff = c->d_ff;
-    const size_t qkv = (size_t)(c->n_heads + 2 * c->n_kv_heads) * hd;
-    size_t *b = &g->weight_bytes;
-    uint64_t s = seed;
-    for (int l = 0; l < c->n_layers; l++) {
-        cuda_layer *G = &g->layers[l];
-        G->attn_norm = synth_ones(d, "weights", b);
-        G->ffn_norm = synth_ones(d, "weights", b);
-        G->wqkv = synth_bf16(qkv * d, d, s += 0x1000003, "weights", b);
-        G->wo = synth_bf16(d * c->n_heads * hd, (size_t)c->n_heads * hd, s += 0x1000003, "weights", b);
-        G->w_gate_up = synth_bf16(2 * ff * d, d, s += 0x1000003, "weights", b);
-        G->w_down = synth_bf16(d * ff, ff, s += 0x1000003, "weights", b);
-    }
-    g->tok_embd = synth_bf16((size_t)c->vocab * d, 3, s += 0x1000003, "weights", b); // unit-size embeddings
-    g->lm_head = g->tok_embd;
-    g->out_norm = synth_ones(d, "weights", b);
-    CUDA_CHECK(cudaDeviceSynchronize());
-    return g;
+    weight_source w = {true, seed, NULL};
+    return make_model(m, &w);
 }
 
 extern "C" void llama_cuda_model_free(llama_cuda_model *g) {
