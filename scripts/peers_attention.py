@@ -141,7 +141,7 @@ def make_mask_mod(cols, diags):
 
 def explicit_mask(torch, name, H, rows, n, device):
     """The layout's mask evaluated directly from its parts (not through the mask_mod): [H, len(rows), n]
-    bool, row i = query position rows[i]. None for name "causal" is the plain causal mask."""
+    bool, row i = query position rows[i]; name "causal" gives the plain causal mask."""
     j = torch.arange(n, device=device)
     p = rows.to(device)[:, None]
     causal = j[None, :] <= p
