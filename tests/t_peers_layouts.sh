@@ -26,5 +26,5 @@ if grep -q "^dam_like n 1024 head 0 cols 0 1 2 3 28 90 208 214 273 280 289 332 4
 # p-1023 .. p in the window, so the sinks 0..127 add min(128, p - 1023) keys: rows 1024..1150 add
 # 1 + ... + 127 = 8128, rows 1151..4095 add 2945*128 = 376960; total 3670528 + 8128 + 376960 = 4055616
 if grep -q "^sink128_win1024 n 4096 head 0 .* kept 4055616$" "$tmp/py.txt"; then ok; else bad "sink128_win1024 kept pairs at 4096"; fi
-echo "$n checks, $fail failed"
+echo "peers_layouts                $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"
 [ $fail -eq 0 ]
