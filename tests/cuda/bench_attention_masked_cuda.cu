@@ -15,6 +15,7 @@
 
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/cuda_check.h"
+#include "tests/cuda/bench_layouts.h"
 #include "tests/cuda/bench_util.h"
 
 typedef struct {
@@ -44,36 +45,6 @@ static float time_it(const inputs *in, int n, int H, int Hkv, int d, const attn_
     CUDA_CHECK(cudaEventDestroy(a));
     CUDA_CHECK(cudaEventDestroy(b));
     return med;
-}
-
-// the DAM-like layout of anchors.md §0b: 4 sinks + 12 scattered columns below 512 + a 64-token
-// window + 4 far diagonals at offsets 448..511, columns and diagonals varying by head
-static maskplan *dam_like(int h) {
-    uint64_t s = 0x2545F4914F6CDD1Dull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
-    int32_t cols[16], diags[68];
-    for (int i = 0; i < 4; i++) cols[i] = i;
-    for (int i = 0; i < 12; i++) {
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
-        cols[4 + i] = 4 + (int)((s * 2685821657736338717ull >> 33) % 508);
-    }
-    for (int i = 0; i < 64; i++) diags[i] = i;
-    for (int i = 0; i < 4; i++) diags[64 + i] = 448 + 16 * i + (int)((h * 7 + i * 5) % 16);
-    maskplan *p = maskplan_new();
-    maskplan_set_cols(p, cols, 16);
-    maskplan_set_diags(p, diags, 68);
-    return p;
-}
-
-static maskplan *sink_window(int sinks, int window) {
-    int32_t *cols = (int32_t *)malloc(sizeof(int32_t) * sinks), *diags = (int32_t *)malloc(sizeof(int32_t) * window);
-    for (int i = 0; i < sinks; i++) cols[i] = i;
-    for (int i = 0; i < window; i++) diags[i] = i;
-    maskplan *p = maskplan_new();
-    maskplan_set_cols(p, cols, sinks);
-    maskplan_set_diags(p, diags, window);
-    free(cols);
-    free(diags);
-    return p;
 }
 
 // anchors.md §0b (H=9 KV=3 d=64: shape 0; H=32 KV=8 d=128: shape 1): cuDNN dense TFLOP/s; DAM-like
@@ -174,7 +145,7 @@ int main(int argc, char **argv) {
         // DAM-like layout
         double dens = 0;
         for (int h = 0; h < H; h++) {
-            plans[h] = dam_like(h);
+            plans[h] = bench_dam_like(h);
             dens += maskplan_density(plans[h], n) / H;
         }
         attn_cuda_plan *dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
@@ -202,7 +173,7 @@ int main(int argc, char **argv) {
         for (int wi = 0; wi < 2; wi++) {
             const int w = windows[wi];
             if (w >= n) continue;
-            for (int h = 0; h < H; h++) plans[h] = sink_window(128, w);
+            for (int h = 0; h < H; h++) plans[h] = bench_sink_window(128, w);
             const double dsw = maskplan_density(plans[0], n);
             attn_cuda_plan *sp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
             const float t_sw = time_it(&in, n, H, Hkv, d, sp, reps);
