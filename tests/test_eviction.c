@@ -559,6 +559,7 @@ static void test_dam_run(const char *pat, int n, int chunk, int n_dec, const wan
         llama_state st;
         memset(&st, 0, sizeof st);
         st.n_past = 14;
+        st.kv_elem_bytes = 4; /* a CPU state: fp32 cache */
         CHECK(attn_ctx_kv_bytes(&ce, &st) == 768, "dam kv_bytes %zu, want 768", attn_ctx_kv_bytes(&ce, &st));
         CHECK(attn_ctx_kv_bytes(&cp, &st) == (size_t)2 * DHKV * 14 * DD * 4, "dam without eviction: kv_bytes %zu, want %d",
               attn_ctx_kv_bytes(&cp, &st), 2 * DHKV * 14 * DD * 4);
@@ -640,6 +641,7 @@ static void test_kv_bytes(void) {
             llama_state st;
             memset(&st, 0, sizeof st);
             st.n_past = 10;
+            st.kv_elem_bytes = 4; /* a CPU state: fp32 cache */
             CHECK(attn_ctx_kv_bytes(&c, &st) == want_prompt[swa][i], "%s (sliding layer 0: %d): kv_bytes after the prompt %zu, want %zu",
                   js[i], swa, attn_ctx_kv_bytes(&c, &st), want_prompt[swa][i]);
             for (int p = 10; p < 14; p++) step(&c, &w, p, 1, out);
