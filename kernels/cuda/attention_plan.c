@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#ifdef __BMI2__
+#include <immintrin.h>
+#endif
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -44,17 +47,43 @@ static bool holds_run(const int32_t *a, int n, int64_t lo, int64_t hi) {
     return k < n && a[i] == lo && a[k] == hi;
 }
 
+/* The bits of x at the positions set in m, packed into the low bits in ascending order (BMI2 pext). */
+static uint64_t pack_bits(uint64_t x, uint64_t m) {
+#ifdef __BMI2__
+    return _pext_u64(x, m);
+#else
+    uint64_t r = 0;
+    for (int k = 0; m; m &= m - 1, k++) r |= ((x >> __builtin_ctzll(m)) & 1ull) << k;
+    return r;
+#endif
+}
+
+/* Keys lo .. hi (0 <= lo <= hi <= 63) of a tile as bits. */
+static uint64_t range_bits(int64_t lo, int64_t hi) {
+    return (hi >= 63 ? ~0ull : (2ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
 /* How the rows of a tile are evaluated (tile_kind). */
-enum { TILE_ROWS, TILE_ALL, TILE_COLS };
+enum { TILE_ROWS, TILE_ALL, TILE_CD };
+enum { TILE_RUNS_MAX = 8 };  /* runs of consecutive diagonals TILE_CD handles */
+
+/* The columns and diagonal runs that reach one tile (TILE_CD). */
+typedef struct {
+    uint64_t cols;                   /* columns in the tile, bit t = key 64 kt + t */
+    int n_runs;
+    int64_t lo[TILE_RUNS_MAX], hi[TILE_RUNS_MAX];  /* runs of consecutive diagonals lo .. hi */
+} tile_parts;
 
 /* For plan p (not dense), rows 64 qb .. 64 qb + 63 and keys 64 kt .. 64 kt + 63 (kt <= qb),
  * decided from the parts alone when the rows lie outside the bitmap:
  *   TILE_ALL   every causal pair kept with bias 0: a run of diagonals, a run of columns or a
  *              listed block of bias 0 covers the tile;
- *   TILE_COLS  only columns keep pairs here (no diagonal reaches the tile, the block pair is not
- *              listed): every row keeps *cols & causality, with bias 0;
- *   TILE_ROWS  otherwise: evaluate the rows one by one. */
-static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, uint64_t *cols) {
+ *   TILE_CD    the block pair is not listed, so only columns and diagonals keep pairs here, with
+ *              bias 0: *tp gets the tile's columns and the runs (at most TILE_RUNS_MAX) of the
+ *              diagonals that reach it, and tile_cd_word gives each row's word;
+ *   TILE_ROWS  otherwise (bitmap rows, a biased listed block, many diagonal runs): evaluate the rows
+ *              one by one with maskplan_row_word(_bias). */
+static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp) {
     if (qb * T < p->bitmap_L) return TILE_ROWS;
     const int64_t j0 = kt * T;
     /* offsets p - j of the tile's causal pairs: 0 .. 63 on the diagonal tile, else
@@ -62,22 +91,37 @@ static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, uint64_t *cols) 
     const int64_t rlo = kt == qb ? 0 : (qb - kt) * T - (T - 1), rhi = kt == qb ? T - 1 : (qb - kt) * T + (T - 1);
     if (holds_run(p->diags, p->n_diags, rlo, rhi)) return TILE_ALL;
     if (holds_run(p->cols, p->n_cols, j0, j0 + T - 1)) return TILE_ALL;
-    bool listed = false;
     if (qb < p->n_qblocks) {
         const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
         const int i = a + lower_bound(p->blk_idx + a, b - a, kt);
-        if (i < b && p->blk_idx[i] == kt) {
-            if (p->blk_bias == NULL || p->blk_bias[i] == 0.0f) return TILE_ALL;
-            listed = true;
-        }
+        if (i < b && p->blk_idx[i] == kt) return p->blk_bias == NULL || p->blk_bias[i] == 0.0f ? TILE_ALL : TILE_ROWS;
     }
-    const int d = lower_bound(p->diags, p->n_diags, rlo);
-    if (listed || (d < p->n_diags && p->diags[d] <= rhi)) return TILE_ROWS;
-    uint64_t w = 0;
+    tp->n_runs = 0;
+    for (int i = lower_bound(p->diags, p->n_diags, rlo); i < p->n_diags && p->diags[i] <= rhi; i++) {
+        if (tp->n_runs > 0 && p->diags[i] == tp->hi[tp->n_runs - 1] + 1) {
+            tp->hi[tp->n_runs - 1]++;
+            continue;
+        }
+        if (tp->n_runs == TILE_RUNS_MAX) return TILE_ROWS;
+        tp->lo[tp->n_runs] = tp->hi[tp->n_runs] = p->diags[i];
+        tp->n_runs++;
+    }
+    tp->cols = 0;
     for (int i = lower_bound(p->cols, p->n_cols, j0); i < p->n_cols && p->cols[i] < j0 + T; i++)
-        w |= 1ull << (p->cols[i] - j0);
-    *cols = w;
-    return TILE_COLS;
+        tp->cols |= 1ull << (p->cols[i] - j0);
+    return TILE_CD;
+}
+
+/* The kept word of row pos in the TILE_CD tile at j0: its columns, and for each diagonal run
+ * lo .. hi the keys pos - hi .. pos - lo; causality applied (cw = causal_word(pos, j0)). */
+static uint64_t tile_cd_word(const tile_parts *tp, int64_t pos, int64_t j0, uint64_t cw) {
+    uint64_t w = tp->cols;
+    for (int k = 0; k < tp->n_runs; k++) {
+        const int64_t a = pos - tp->hi[k] > j0 ? pos - tp->hi[k] : j0;
+        const int64_t b = pos - tp->lo[k] < j0 + T - 1 ? pos - tp->lo[k] : j0 + T - 1;
+        if (a <= b) w |= range_bits(a - j0, b - j0);
+    }
+    return w & cw;
 }
 
 /* ---- masks: a set of distinct 64 x 64 masks with open-addressing lookup ---- */
@@ -230,12 +274,13 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         for (int i = 0; i < hc; i++) {
             const maskplan *pl = hp ? hp[i] : NULL;
             const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
-            uint64_t cols = 0;
-            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &cols) : TILE_ROWS;
+            tile_parts tp = {0};
+            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp) : TILE_ROWS;
             const size_t th = (size_t)vi * hc + i;
             uint64_t *kept = s->tw + th * T, *biased = s->tb + th * T;
             bool any = false, full = true, any_b = false;
             float bias = 0.f;
+            uint64_t used = 0;
             for (int r = 0; r < T; r++) {
                 const int64_t pos = (int64_t)qb * T + r;
                 kept[r] = biased[r] = 0;
@@ -243,7 +288,7 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
                 const uint64_t cw = causal_word(pos, j0);
                 uint64_t w;
                 if (kind == TILE_ALL) w = cw;
-                else if (kind == TILE_COLS) w = cols & cw;
+                else if (kind == TILE_CD) w = tile_cd_word(&tp, pos, j0, cw);
                 else if (has_bias) {
                     uint64_t bw = 0;
                     float bv = 0.f;
@@ -255,10 +300,11 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
                     }
                 } else w = maskplan_row_word(pl, pos, j0);
                 kept[r] = w;
-                s->colmask[vi] |= w;
+                used |= w;
                 any |= w != 0;
                 full &= w == cw;
             }
+            s->colmask[vi] |= used;
             s->tfull[th] = !any ? 0 : full ? 1 : 2;
             s->tbiased[th] = any_b;
             s->tbias[th] = bias;
@@ -290,21 +336,32 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     int n_ent = 0;
     uint64_t w64[T];
     for (int g0 = 0; g0 < ng; g0 += T) {  /* the gathered tiles first */
+        const int g1 = g0 + T < ng ? g0 + T : ng;
         if (o->n_gather == o->cap_gather) {
             o->cap_gather = o->cap_gather ? 2 * o->cap_gather : 64;
             o->gather = dam_realloc(o->gather, sizeof(int32_t) * T * (size_t)o->cap_gather, "attention plan gather");
         }
         int32_t *gi = o->gather + o->n_gather * T;
-        for (int t = 0; t < T; t++) gi[t] = g0 + t < ng ? s->gkeys[g0 + t] : -1;
+        for (int t = 0; t < T; t++) gi[t] = g0 + t < g1 ? s->gkeys[g0 + t] : -1;
         push(o, -(int32_t)(++o->n_gather));
+        /* segments: runs of slots holding keys of one visited tile (its key bits, first slot) */
+        int n_seg = 0, seg_vi[T], seg_t0[T];
+        uint64_t seg_bits[T];
+        for (int t = g0; t < g1; t++) {
+            const int vi = s->gsrc[t];
+            if (n_seg == 0 || seg_vi[n_seg - 1] != vi) {
+                seg_vi[n_seg] = vi;
+                seg_t0[n_seg] = t - g0;
+                seg_bits[n_seg++] = 0;
+            }
+            seg_bits[n_seg - 1] |= 1ull << (s->gkeys[t] - s->vt[vi] * T);
+        }
         for (int i = 0; i < hc; i++) {
             bool any = false;
             for (int r = 0; r < T; r++) {
                 uint64_t w = 0;
-                for (int t = 0; t < T && g0 + t < ng; t++) {
-                    const int vi = s->gsrc[g0 + t], bit = s->gkeys[g0 + t] - s->vt[vi] * T;
-                    w |= ((s->tw[((size_t)vi * hc + i) * T + r] >> bit) & 1ull) << t;
-                }
+                for (int k = 0; k < n_seg; k++)
+                    w |= pack_bits(s->tw[((size_t)seg_vi[k] * hc + i) * T + r], seg_bits[k]) << seg_t0[k];
                 w64[r] = w;
                 any |= w != 0;
             }
