@@ -236,9 +236,49 @@ static void scratch_free(scratch *s) {
     dam_free(s->gkeys); dam_free(s->gsrc);
 }
 
+/* The diagonals of one plan as runs of consecutive offsets lo[k] .. hi[k], ascending. */
+typedef struct {
+    int n;
+    int32_t *lo, *hi;
+} diag_runs;
+
+static diag_runs diag_runs_of(const maskplan *p) {
+    diag_runs d = {0, NULL, NULL};
+    if (p->dense || p->n_diags == 0) return d;
+    d.lo = dam_malloc(sizeof(int32_t) * (size_t)p->n_diags, "attention plan diagonal runs");
+    d.hi = dam_malloc(sizeof(int32_t) * (size_t)p->n_diags, "attention plan diagonal runs");
+    for (int i = 0; i < p->n_diags; i++) {
+        if (d.n > 0 && p->diags[i] == d.hi[d.n - 1] + 1) d.hi[d.n - 1]++;
+        else {
+            d.lo[d.n] = d.hi[d.n] = p->diags[i];
+            d.n++;
+        }
+    }
+    return d;
+}
+
+/* maskplan_mark_key_blocks(p, p0, p1, visit, n_kblocks) with the diagonals marked one run at a time:
+ * rows a .. p1 (a = max(p0, L), past the bitmap) and a run lo .. hi keep keys a - hi .. p1 - lo
+ * (each diagonal's keys form a range and consecutive ranges overlap, so the union is one range),
+ * so the cost is O(runs), not O(diagonals). p not dense; the other parts through maskplan. */
+static void mark_key_blocks(const maskplan *p, const diag_runs *d, int64_t p0, int64_t p1, uint8_t *visit,
+                            int64_t n_kblocks) {
+    maskplan rest = *p;
+    rest.n_diags = 0;
+    rest.diags = NULL;
+    maskplan_mark_key_blocks(&rest, p0, p1, visit, n_kblocks);
+    const int64_t a = p0 > p->bitmap_L ? p0 : p->bitmap_L;
+    for (int k = 0; k < d->n && a <= p1 && d->lo[k] <= p1; k++) {
+        const int64_t hi = d->hi[k] < p1 ? d->hi[k] : p1;
+        const int64_t klo = a - hi > 0 ? a - hi : 0, khi = p1 - d->lo[k];
+        for (int64_t kb = klo / T; kb <= khi / T && kb < n_kblocks; kb++) visit[kb] = 1;
+    }
+}
+
 /* What every work item shares. */
 typedef struct {
     const maskplan *const *plans;
+    const diag_runs *runs;  /* [n_heads] diagonal runs of each plan (NULL with plans == NULL) */
     int hc, n_qt, qb0, q_base, n_k, flags;
 } plan_ctx;
 
@@ -251,7 +291,8 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     const bool shortcut = !(cx->flags & ATTN_PLAN_NO_SHORTCUT);
     for (int i = 0; i < hc; i++) {
         if (!hp || hp[i]->dense) memset(s->visit, 1, (size_t)qb + 1);
-        else maskplan_mark_key_blocks(hp[i], plo, phi, s->visit, qb + 1);
+        else if (!shortcut) maskplan_mark_key_blocks(hp[i], plo, phi, s->visit, qb + 1);
+        else mark_key_blocks(hp[i], &cx->runs[(size_t)c * hc + i], plo, phi, s->visit, qb + 1);
     }
     /* the visited key tiles, ascending (8 bytes at a time: most are 0), clearing visit behind */
     int nv = 0;
@@ -277,6 +318,15 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             tile_parts tp = {0};
             const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp) : TILE_ROWS;
             const size_t th = (size_t)vi * hc + i;
+            if (kind == TILE_ALL && shortcut && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
+                /* all 64 rows, every causal pair: row 63 uses all 64 keys, so the tile is never
+                 * gathered and its words are never read */
+                s->tfull[th] = 1;
+                s->tbiased[th] = 0;
+                s->tbias[th] = 0.f;
+                s->colmask[vi] = ~0ull;
+                continue;
+            }
             uint64_t *kept = s->tw + th * T, *biased = s->tb + th * T;
             bool any = false, full = true, any_b = false;
             float bias = 0.f;
@@ -437,7 +487,9 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     const int n_blocks = (int)nb;
     block_out *outs = dam_calloc((size_t)n_blocks, sizeof *outs, "attention plan blocks");
     int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
-    const plan_ctx cx = {plans, hc, h->n_qt, h->qb0, q_base, n_k, flags};
+    diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
+    for (int i = 0; plans && i < n_heads; i++) runs[i] = diag_runs_of(plans[i]);
+    const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags};
 #pragma omp parallel num_threads(h->threads)
     {
         scratch s = {0};
@@ -526,6 +578,11 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         h->order[4 * i + 3] = e1 > e0 ? h->entries[(size_t)e0 * ei] : 0;
     }
     dam_free(start);
+    for (int i = 0; runs && i < n_heads; i++) {
+        dam_free(runs[i].lo);
+        dam_free(runs[i].hi);
+    }
+    dam_free(runs);
     dam_free(outs);
     dam_free(count);
     dam_free(ent_off);
