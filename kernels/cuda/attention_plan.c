@@ -202,7 +202,7 @@ static void push(block_out *o, int32_t x) {
 
 /* Per-thread scratch; the per-visited-tile arrays grow to the largest visited count seen. */
 typedef struct {
-    uint8_t *visit;     /* [n_kb rounded up to 8] 1 = key tile visited; all 0 between items */
+    uint8_t *visit;     /* [n_kb rounded up to 32] 1 = key tile visited; all 0 between items */
     int32_t *vt;        /* [n_kb] visited key tiles, ascending */
     int cap;            /* visited tiles the arrays below hold */
     uint64_t *tw, *tb;  /* [tile][head][row] kept and biased words */
@@ -294,13 +294,13 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         else if (!shortcut) maskplan_mark_key_blocks(hp[i], plo, phi, s->visit, qb + 1);
         else mark_key_blocks(hp[i], &cx->runs[(size_t)c * hc + i], plo, phi, s->visit, qb + 1);
     }
-    /* the visited key tiles, ascending (8 bytes at a time: most are 0), clearing visit behind */
+    /* the visited key tiles, ascending (32 bytes at a time: most are 0), clearing visit behind */
     int nv = 0;
-    for (int w0 = 0; w0 <= qb; w0 += 8) {
-        uint64_t x;
-        memcpy(&x, s->visit + w0, sizeof x);
-        if (!x) continue;
-        for (int kt = w0; kt < w0 + 8; kt++)
+    for (int w0 = 0; w0 <= qb; w0 += 32) {
+        uint64_t x[4];
+        memcpy(x, s->visit + w0, sizeof x);
+        if (!(x[0] | x[1] | x[2] | x[3])) continue;
+        for (int kt = w0; kt < w0 + 32; kt++)
             if (s->visit[kt]) {
                 s->visit[kt] = 0;
                 s->vt[nv++] = kt;
@@ -331,9 +331,10 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             bool any = false, full = true, any_b = false;
             float bias = 0.f;
             uint64_t used = 0;
+            if (has_bias) memset(biased, 0, sizeof(uint64_t) * T);  /* (read only when any_b) */
             for (int r = 0; r < T; r++) {
                 const int64_t pos = (int64_t)qb * T + r;
-                kept[r] = biased[r] = 0;
+                kept[r] = 0;
                 if (pos < plo || pos > phi) continue;
                 const uint64_t cw = causal_word(pos, j0);
                 uint64_t w;
@@ -444,6 +445,73 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     return n_ent;
 }
 
+/* Fills h's entries, words, gather, n_masks, n_gathered and head_tiles from the blocks' outputs, in
+ * block (= item) order: gathered-tile indices shifted, masks re-deduplicated in one set in
+ * first-use order (so the arrays equal a one-block build's); frees the outputs' arrays. */
+static void merge_blocks(attn_plan_host *h, block_out *outs, int n_blocks) {
+    if (n_blocks == 1) {  /* one block: its masks are already distinct and in first-use order */
+        block_out *o = &outs[0];
+        h->head_tiles += o->head_tiles;
+        h->n_masks = o->masks.n;
+        h->n_gathered = o->n_gather;
+        h->entries = o->ent ? o->ent : dam_malloc(sizeof(int32_t), "attention plan entries");
+        h->gather = o->gather ? o->gather : dam_malloc(sizeof(int32_t) * T, "attention plan gather");
+        h->words = o->masks.words;
+        o->masks.words = NULL;
+        mask_set_free(&o->masks);
+        return;
+    }
+    size_t *ent_off = dam_malloc(sizeof(size_t) * (size_t)n_blocks, "attention plan merge");
+    int64_t *g_off = dam_malloc(sizeof(int64_t) * (size_t)n_blocks, "attention plan merge");
+    int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
+    size_t n_ent_ints = 0;
+    int64_t n_gathered = 0;
+    mask_set all = {0};
+    for (int b = 0; b < n_blocks; b++) {
+        const block_out *o = &outs[b];
+        ent_off[b] = n_ent_ints;
+        g_off[b] = n_gathered;
+        n_ent_ints += o->n_ent;
+        n_gathered += o->n_gather;
+        h->head_tiles += o->head_tiles;
+        remap[b] = dam_malloc(sizeof(int32_t) * (size_t)(o->masks.n + 1), "attention plan merge");
+        for (int64_t m = 0; m < o->masks.n; m++)
+            remap[b][m] = mask_set_intern(&all, o->masks.words + m * T, o->masks.hash[m]);
+    }
+    h->n_masks = all.n;
+    h->n_gathered = n_gathered;
+    h->entries = dam_malloc(sizeof(int32_t) * (n_ent_ints ? n_ent_ints : 1), "attention plan entries");
+    h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(n_gathered ? n_gathered : 1), "attention plan gather");
+    h->words = all.words;  /* the set's arrays: words kept, the rest freed */
+    all.words = NULL;
+    mask_set_free(&all);
+    const int ei = h->entry_ints, hc = h->hc;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(h->threads)
+    for (int b = 0; b < n_blocks; b++) {
+        block_out *o = &outs[b];
+        int32_t *dst = h->entries + ent_off[b];
+        for (size_t e = 0; e < o->n_ent; e += (size_t)ei) {
+            const int32_t kt = o->ent[e];
+            dst[e] = kt >= 0 ? kt : kt - (int32_t)g_off[b];
+            for (int i = 0; i < hc; i++) {
+                const int32_t mode = o->ent[e + 1 + 3 * i], bmode = o->ent[e + 2 + 3 * i];
+                dst[e + 1 + 3 * i] = mode >= 0 ? remap[b][mode] : mode;
+                dst[e + 2 + 3 * i] = bmode >= 0 ? remap[b][bmode] : bmode;
+                dst[e + 3 + 3 * i] = o->ent[e + 3 + 3 * i];
+            }
+        }
+        if (o->n_gather)
+            memcpy(h->gather + g_off[b] * T, o->gather, sizeof(int32_t) * T * (size_t)o->n_gather);
+        dam_free(o->ent);
+        dam_free(o->gather);
+        mask_set_free(&o->masks);
+        dam_free(remap[b]);
+    }
+    dam_free(ent_off);
+    dam_free(g_off);
+    dam_free(remap);
+}
+
 attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                           int flags, int threads) {
     const double t0 = now_ms();
@@ -493,7 +561,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
 #pragma omp parallel num_threads(h->threads)
     {
         scratch s = {0};
-        s.visit = dam_calloc(((size_t)n_kb + 7) / 8 * 8, 1, "attention plan scratch");
+        s.visit = dam_calloc(((size_t)n_kb + 31) / 32 * 32, 1, "attention plan scratch");
         s.vt = dam_malloc(sizeof(int32_t) * (size_t)n_kb, "attention plan scratch");
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < n_blocks; b++) {
@@ -513,53 +581,9 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         if (n_entries >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 tiles");
         h->tile_ptr[it + 1] = (int32_t)n_entries;
     }
-    size_t *ent_off = dam_malloc(sizeof(size_t) * (size_t)n_blocks, "attention plan merge");
-    int64_t *g_off = dam_malloc(sizeof(int64_t) * (size_t)n_blocks, "attention plan merge");
-    int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
-    size_t n_ent_ints = 0;
-    int64_t n_gathered = 0;
-    mask_set all = {0};
-    for (int b = 0; b < n_blocks; b++) {
-        const block_out *o = &outs[b];
-        ent_off[b] = n_ent_ints;
-        g_off[b] = n_gathered;
-        n_ent_ints += o->n_ent;
-        n_gathered += o->n_gather;
-        h->head_tiles += o->head_tiles;
-        remap[b] = dam_malloc(sizeof(int32_t) * (size_t)(o->masks.n + 1), "attention plan merge");
-        for (int64_t m = 0; m < o->masks.n; m++)
-            remap[b][m] = mask_set_intern(&all, o->masks.words + m * T, o->masks.hash[m]);
-    }
     h->n_entries = n_entries;
-    h->n_masks = all.n;
-    h->n_gathered = n_gathered;
-    h->entries = dam_malloc(sizeof(int32_t) * (n_ent_ints ? n_ent_ints : 1), "attention plan entries");
-    h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(n_gathered ? n_gathered : 1), "attention plan gather");
-    h->words = all.words;  /* the set's arrays: words kept, the rest freed */
-    all.words = NULL;
-    mask_set_free(&all);
+    merge_blocks(h, outs, n_blocks);
     const int ei = h->entry_ints;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(h->threads)
-    for (int b = 0; b < n_blocks; b++) {
-        block_out *o = &outs[b];
-        int32_t *dst = h->entries + ent_off[b];
-        for (size_t e = 0; e < o->n_ent; e += (size_t)ei) {
-            const int32_t kt = o->ent[e];
-            dst[e] = kt >= 0 ? kt : kt - (int32_t)g_off[b];
-            for (int i = 0; i < hc; i++) {
-                const int32_t mode = o->ent[e + 1 + 3 * i], bmode = o->ent[e + 2 + 3 * i];
-                dst[e + 1 + 3 * i] = mode >= 0 ? remap[b][mode] : mode;
-                dst[e + 2 + 3 * i] = bmode >= 0 ? remap[b][bmode] : bmode;
-                dst[e + 3 + 3 * i] = o->ent[e + 3 + 3 * i];
-            }
-        }
-        if (o->n_gather)
-            memcpy(h->gather + g_off[b] * T, o->gather, sizeof(int32_t) * T * (size_t)o->n_gather);
-        dam_free(o->ent);
-        dam_free(o->gather);
-        mask_set_free(&o->masks);
-        dam_free(remap[b]);
-    }
 
     /* CTA order: items by descending list length, stable (counting sort), each as a descriptor
      * {item, first entry, end entry, first kt} */
@@ -585,9 +609,6 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     dam_free(runs);
     dam_free(outs);
     dam_free(count);
-    dam_free(ent_off);
-    dam_free(g_off);
-    dam_free(remap);
     h->build_ms = now_ms() - t0;
     return h;
 }

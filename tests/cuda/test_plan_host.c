@@ -321,6 +321,7 @@ static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint
     char what[160];
     snprintf(what, sizeof what, "%s n_q=%d n_k=%d H=%d/%d flags=%d", KIND_NAME[kind], n_q, n_k, H, Hkv, flags);
     const maskplan *const *cp = (const maskplan *const *)plans;
+    const size_t mem0 = dam_mem_in_use();
     attn_plan_host *ref = attn_cuda_plan_host_build(cp, n_q, n_k, H, Hkv, flags | ATTN_PLAN_NO_SHORTCUT, 1);
     attn_plan_host *p4 = attn_cuda_plan_host_build(cp, n_q, n_k, H, Hkv, flags, 4);
     attn_plan_host *p3 = attn_cuda_plan_host_build(cp, n_q, n_k, H, Hkv, flags, 3);
@@ -332,6 +333,7 @@ static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint
     attn_cuda_plan_host_free(ref);
     attn_cuda_plan_host_free(p4);
     attn_cuda_plan_host_free(p3);
+    CHECK(dam_mem_in_use() == mem0, "%s: %zd bytes not freed", what, (ssize_t)(dam_mem_in_use() - mem0));
     for (int h = 0; h < H; h++) maskplan_free(plans[h]);
     free(plans);
 }
