@@ -173,7 +173,7 @@ $(CUDA_BUILD)/obj/fault%/attention_masked.o: kernels/cuda/attention_masked.cu
 	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"
 	@$(NVCC) $(NVCCFLAGS) -DATTN_CUDA_FAULT=$* -c $< -o $@
 $(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o \
-		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_COBJ)
+		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_BUILD)/obj/kernels/cuda/cuda_mem.o $(CUDA_COBJ)
 	@echo "  LINK  $@"
 	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
 
