@@ -17,7 +17,7 @@ PKGLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -L$(BLASDIR) -Wl,-rpat
 CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fopenmp -fno-math-errno -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I. $(PKGCFG) $(SAN)
 LDLIBS  += $(PKGLIBS) -lssl -lcrypto -lz -lm -fopenmp $(SAN)
 
-LIB_SRC  := $(wildcard core/*.c model/*.c kernels/*.c kernels/cpu/*.c dam/*.c baselines/*.c datasets/*.c) \
+LIB_SRC  := $(wildcard core/*.c model/*.c kernels/*.c kernels/cpu/*.c kernels/cuda/*.c dam/*.c baselines/*.c datasets/*.c) \
             $(filter-out harness/main.c,$(wildcard harness/*.c))
 # The CUDA backend: `make cuda-dam` builds build-cuda/dam (CUDA=1) with the GPU model and attention
 # hook (model/*.cu, kernels/cuda/*.cu, harness/attn_ctx_cuda.c) linked against cudart (static) and
@@ -126,10 +126,10 @@ NVCC         ?= nvcc
 CUDA_GENCODE ?= -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90,code=compute_90
 NVCCFLAGS    ?= -std=c++17 -O3 -g -lineinfo -I. $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra
 CUDA_BUILD   := $(BUILD)/cuda
-CUDA_CFLAGS  := -std=c11 -O2 -march=x86-64-v3 -g -fno-math-errno -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I.
+CUDA_CFLAGS  := -std=c11 -O2 -march=x86-64-v3 -g -fopenmp -fno-math-errno -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I.
 CUDA_KSRC    := $(wildcard kernels/cuda/*.cu)
 CUDA_KOBJ    := $(CUDA_KSRC:%.cu=$(CUDA_BUILD)/obj/%.o)
-CUDA_CDEPS   := kernels/maskplan.c core/mem.c core/error.c
+CUDA_CDEPS   := kernels/maskplan.c kernels/cuda/attention_plan.c core/mem.c core/error.c
 CUDA_COBJ    := $(CUDA_CDEPS:%.c=$(CUDA_BUILD)/obj/%.o)
 CUDA_PSRC    := $(wildcard tests/cuda/*.cu)
 CUDA_PROGS   := $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/%)
@@ -167,7 +167,7 @@ $(CUDA_COBJ): $(CUDA_BUILD)/obj/%.o: %.c
 	@$(CC) $(CUDA_CFLAGS) -MMD -MP -c $< -o $@
 $(CUDA_PROGS): $(CUDA_BUILD)/%: $(CUDA_BUILD)/obj/tests/cuda/%.o $(CUDA_KOBJ) $(CUDA_COBJ)
 	@echo "  LINK  $@"
-	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm
+	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
 $(CUDA_BUILD)/obj/fault%/attention_masked.o: kernels/cuda/attention_masked.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"
@@ -175,7 +175,7 @@ $(CUDA_BUILD)/obj/fault%/attention_masked.o: kernels/cuda/attention_masked.cu
 $(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o \
 		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_BUILD)/obj/kernels/cuda/cuda_mem.o $(CUDA_COBJ)
 	@echo "  LINK  $@"
-	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm
+	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
 
 -include $(LIB_CU:%.cu=$(BUILD)/obj/%.d)
 -include $(CUDA_KOBJ:.o=.d) $(CUDA_COBJ:.o=.d) $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/obj/tests/cuda/%.d)

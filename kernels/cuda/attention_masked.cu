@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/attention_plan.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/mma.cuh"
@@ -33,10 +34,9 @@
 namespace {
 
 constexpr int T = ATTN_CUDA_TILE;  // 64 rows / keys per tile
-constexpr int MODE_FULL = -1;      // every causal pair of the tile is kept (causality applied in-kernel)
-constexpr int MODE_NONE = -2;      // this head keeps nothing in the tile
+constexpr int MODE_FULL = ATTN_PLAN_MODE_FULL;  // every causal pair of the tile is kept (causality applied in-kernel)
+constexpr int MODE_NONE = ATTN_PLAN_MODE_NONE;  // this head keeps nothing in the tile
 constexpr float LOG2E = 1.4426950408889634f;
-constexpr int GATHER_MAX_KEYS = 48;  // a visited tile whose rows use at most this many distinct keys may be gathered
 constexpr int MT_DEFAULT_64 = 1;     // m-tiles per warp at d = 64 (DAM_CUDA_MT overrides)
 
 struct Params {
@@ -382,7 +382,7 @@ template <int D, int HC, int MT> void launch(Params p, int n_chunks, cudaStream_
     CUDA_LAUNCH_CHECK("attn_fwd");
 }
 
-// ---- host: plan conversion ----
+// ---- host: plan conversion (attention_plan.c) and upload ----
 
 double now_ms() {
     struct timespec ts;
@@ -390,296 +390,49 @@ double now_ms() {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-uint64_t causal_word(int64_t pos, int64_t j0) {  // keys j0 .. pos of a 64-key tile
-    if (pos < j0) return 0;
-    return pos - j0 >= 63 ? ~0ull : (2ull << (pos - j0)) - 1;
+template <typename X> X *upload(const X *src, size_t n) {  // n elements (at least 1 allocated)
+    X *d = (X *)dam_cuda_malloc(sizeof(X) * (n ? n : 1), "attention plan");
+    if (n) CUDA_CHECK(cudaMemcpy(d, src, sizeof(X) * n, cudaMemcpyHostToDevice));
+    return d;
 }
-
-struct Builder {
-    int32_t *entries = nullptr;
-    size_t n_ent_ints = 0, cap_ent_ints = 0;
-    uint64_t *words = nullptr;
-    size_t n_masks = 0, cap_masks = 0;
-    int64_t *table = nullptr;  // open addressing: mask index or -1
-    size_t tcap = 0;
-
-    static uint64_t hash(const uint64_t *w) {
-        uint64_t x = 0x9E3779B97F4A7C15ull;
-        for (int i = 0; i < T; i++) {
-            x ^= w[i] + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
-            x *= 0xff51afd7ed558ccdull;
-        }
-        return x ^ (x >> 33);
-    }
-    void rehash(size_t cap) {
-        free(table);
-        tcap = cap;
-        table = (int64_t *)malloc(sizeof(int64_t) * tcap);
-        if (!table) { fprintf(stderr, "dam: out of memory (attention plan hash)\n"); exit(3); }
-        for (size_t i = 0; i < tcap; i++) table[i] = -1;
-        for (size_t m = 0; m < n_masks; m++) {
-            size_t s = hash(words + m * T) & (tcap - 1);
-            while (table[s] >= 0) s = (s + 1) & (tcap - 1);
-            table[s] = (int64_t)m;
-        }
-    }
-    int32_t intern(const uint64_t *w) {  // index of an identical stored mask, or a new one
-        if (2 * (n_masks + 1) > tcap) rehash(tcap ? 2 * tcap : 1024);
-        size_t s = hash(w) & (tcap - 1);
-        while (table[s] >= 0) {
-            if (memcmp(words + (size_t)table[s] * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)table[s];
-            s = (s + 1) & (tcap - 1);
-        }
-        if (n_masks == cap_masks) {
-            cap_masks = cap_masks ? 2 * cap_masks : 256;
-            words = (uint64_t *)realloc(words, sizeof(uint64_t) * T * cap_masks);
-            if (!words) { fprintf(stderr, "dam: out of memory (attention plan masks)\n"); exit(3); }
-        }
-        memcpy(words + n_masks * T, w, sizeof(uint64_t) * T);
-        table[s] = (int64_t)n_masks;
-        if (n_masks >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many masks\n"); exit(3); }
-        return (int32_t)n_masks++;
-    }
-    void push(int32_t x) {
-        if (n_ent_ints == cap_ent_ints) {
-            cap_ent_ints = cap_ent_ints ? 2 * cap_ent_ints : 4096;
-            entries = (int32_t *)realloc(entries, sizeof(int32_t) * cap_ent_ints);
-            if (!entries) { fprintf(stderr, "dam: out of memory (attention plan entries)\n"); exit(3); }
-        }
-        entries[n_ent_ints++] = x;
-    }
-    ~Builder() {
-        free(entries);
-        free(words);
-        free(table);
-    }
-};
 
 }  // namespace
 
 extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
                                                    int n_kv_heads, int flags) {
     const double t0 = now_ms();
-    if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads % n_kv_heads != 0) {
-        fprintf(stderr, "dam: attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d\n", n_q, n_k, n_heads,
-                n_kv_heads);
-        exit(3);
-    }
+    attn_plan_host *hp = attn_cuda_plan_host_build(plans, n_q, n_k, n_heads, n_kv_heads, flags, 0);
     attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
     if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
-    const int group = n_heads / n_kv_heads;
-    int hc = 1;  // per-head lists unless the GQA group is packed
-    for (int c = 4; c >= 1 && (flags & ATTN_CUDA_PACK_GQA); c--)
-        if (group % c == 0) { hc = c; break; }
-    const int q_base = n_k - n_q;
-    p->n_q = n_q;
-    p->n_k = n_k;
-    p->n_heads = n_heads;
-    p->n_kv_heads = n_kv_heads;
-    p->hc = hc;
-    p->n_chunks = n_heads / hc;
-    p->qb0 = q_base / T;
-    p->n_qt = (n_k - 1) / T - p->qb0 + 1;
-    p->entry_ints = 1 + 3 * hc;
-    for (int qt = 0; qt < p->n_qt; qt++) p->causal_tiles += (int64_t)n_heads * (p->qb0 + qt + 1);
-    bool all_dense = true;
-    for (int h = 0; plans && h < n_heads; h++) all_dense &= plans[h]->dense;
-    if (all_dense && !(flags & ATTN_CUDA_FORCE_LISTS)) {
-        p->dense = 1;
-        p->head_tiles = p->causal_tiles;
-        p->build_ms = now_ms() - t0;
-        return p;
+    p->n_q = hp->n_q;
+    p->n_k = hp->n_k;
+    p->n_heads = hp->n_heads;
+    p->n_kv_heads = hp->n_kv_heads;
+    p->hc = hp->hc;
+    p->n_chunks = hp->n_chunks;
+    p->qb0 = hp->qb0;
+    p->n_qt = hp->n_qt;
+    p->dense = hp->dense;
+    p->entry_ints = hp->entry_ints;
+    p->n_entries = hp->n_entries;
+    p->n_masks = hp->n_masks;
+    p->n_gathered = hp->n_gathered;
+    p->head_tiles = hp->head_tiles;
+    p->causal_tiles = hp->causal_tiles;
+    p->host_ms = hp->build_ms;
+    p->threads = hp->threads;
+    if (!hp->dense) {
+        const size_t n_items = (size_t)p->n_chunks * p->n_qt;
+        p->d_tile_ptr = upload(hp->tile_ptr, n_items + 1);
+        p->d_entries = upload(hp->entries, (size_t)p->n_entries * p->entry_ints);
+        p->d_words = upload(hp->words, (size_t)p->n_masks * T);
+        p->d_gather = upload(hp->gather, (size_t)p->n_gathered * T);
+        p->d_order = upload(hp->order, 4 * n_items);
+        p->device_bytes = sizeof(int32_t) * (n_items + 1) + sizeof(int32_t) * std::max<size_t>((size_t)p->n_entries * p->entry_ints, 1) +
+                          sizeof(uint64_t) * T * std::max<size_t>((size_t)p->n_masks, 1) +
+                          sizeof(int32_t) * T * std::max<size_t>((size_t)p->n_gathered, 1) + sizeof(int32_t) * 4 * n_items;
     }
-    Builder b;
-    const int n_kb = (n_k + T - 1) / T;
-    int32_t *tile_ptr = (int32_t *)malloc(sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1));
-    uint8_t *visit = (uint8_t *)malloc((size_t)n_kb);
-    int32_t *vt = (int32_t *)malloc(sizeof(int32_t) * n_kb);                       // visited key tiles
-    uint64_t *tw = (uint64_t *)malloc(sizeof(uint64_t) * n_kb * hc * T);           // [tile][head][row] kept
-    uint64_t *tb = (uint64_t *)malloc(sizeof(uint64_t) * n_kb * hc * T);           // [tile][head][row] biased
-    float *tbias = (float *)malloc(sizeof(float) * n_kb * hc);                     // [tile][head]
-    int8_t *tfull = (int8_t *)malloc((size_t)n_kb * hc);                           // [tile][head] 1 full, 0 none, 2 mask
-    int8_t *tbiased = (int8_t *)malloc((size_t)n_kb * hc);                         // [tile][head]
-    uint64_t *colmask = (uint64_t *)malloc(sizeof(uint64_t) * n_kb);               // keys any head/row uses
-    uint8_t *gathered = (uint8_t *)malloc((size_t)n_kb);
-    int32_t *gkeys = (int32_t *)malloc(sizeof(int32_t) * ((size_t)n_kb * T + T));  // keys to gather, ascending
-    int32_t *gsrc = (int32_t *)malloc(sizeof(int32_t) * ((size_t)n_kb * T + T));   // their visited-tile index
-    if (!tile_ptr || !visit || !vt || !tw || !tb || !tbias || !tfull || !tbiased || !colmask || !gathered || !gkeys ||
-        !gsrc) {
-        fprintf(stderr, "dam: out of memory (attention plan)\n");
-        exit(3);
-    }
-    int32_t *gather = nullptr;  // [n_gathered][64]
-    size_t n_gathered = 0, cap_gathered = 0;
-    uint64_t w64[T];
-    int64_t n_entries = 0;
-    tile_ptr[0] = 0;
-    for (int c = 0; c < p->n_chunks; c++) {
-        const maskplan *const *hp = plans ? plans + (size_t)c * hc : nullptr;
-        for (int qt = 0; qt < p->n_qt; qt++) {
-            const int qb = p->qb0 + qt;
-            const int64_t plo = (int64_t)qb * T > q_base ? (int64_t)qb * T : q_base;
-            const int64_t phi = (int64_t)qb * T + T - 1 < n_k - 1 ? (int64_t)qb * T + T - 1 : n_k - 1;
-            memset(visit, 0, (size_t)qb + 1);
-            for (int i = 0; i < hc; i++) {
-                if (!hp || hp[i]->dense) memset(visit, 1, (size_t)qb + 1);
-                else maskplan_mark_key_blocks(hp[i], plo, phi, visit, qb + 1);
-            }
-            // pass 1: the keep words of every visited tile, head and row
-            int nv = 0;
-            for (int kt = 0; kt <= qb; kt++) {
-                if (!visit[kt]) continue;
-                const int vi = nv++;
-                vt[vi] = kt;
-                colmask[vi] = 0;
-                const int64_t j0 = (int64_t)kt * T;
-                for (int i = 0; i < hc; i++) {
-                    const maskplan *pl = hp ? hp[i] : nullptr;
-                    const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
-                    uint64_t *kept = tw + ((size_t)vi * hc + i) * T, *biased = tb + ((size_t)vi * hc + i) * T;
-                    bool any = false, full = true, any_b = false;
-                    float bias = 0.f;
-                    for (int r = 0; r < T; r++) {
-                        const int64_t pos = (int64_t)qb * T + r;
-                        kept[r] = biased[r] = 0;
-                        if (pos < plo || pos > phi) continue;
-                        const uint64_t cw = causal_word(pos, j0);
-                        uint64_t w;
-                        if (dense) w = cw;
-                        else if (has_bias) {
-                            uint64_t bw = 0;
-                            float bv = 0.f;
-                            w = maskplan_row_word_bias(pl, pos, j0, &bw, &bv);
-                            if (bw) {
-                                biased[r] = bw;
-                                bias = bv;  // one block pair per tile: one value
-                                any_b = true;
-                            }
-                        } else w = maskplan_row_word(pl, pos, j0);
-                        kept[r] = w;
-                        colmask[vi] |= w;
-                        any |= w != 0;
-                        full &= w == cw;
-                    }
-                    tfull[(size_t)vi * hc + i] = !any ? 0 : full ? 1 : 2;
-                    tbiased[(size_t)vi * hc + i] = any_b;
-                    tbias[(size_t)vi * hc + i] = bias;
-                }
-            }
-            // pass 2: tiles whose rows use few distinct keys (columns, sinks) are gathered into dense
-            // 64-key tiles when that reduces the tile count (never tiles with a bias)
-            int n_cand = 0, n_gk = 0;
-            for (int vi = 0; vi < nv; vi++) {
-                gathered[vi] = 0;
-                if (flags & ATTN_CUDA_NO_GATHER) continue;
-                bool biased = false;
-                for (int i = 0; i < hc; i++) biased |= tbiased[(size_t)vi * hc + i] != 0;
-                const int keys = __builtin_popcountll(colmask[vi]);
-                if (biased || keys > GATHER_MAX_KEYS) continue;
-                gathered[vi] = 1;
-                n_cand++;
-                n_gk += keys;
-            }
-            const int n_gt = (n_gk + T - 1) / T;
-            if (n_cand < 2 || n_gt >= n_cand) {
-                for (int vi = 0; vi < nv; vi++) gathered[vi] = 0;
-                n_gk = 0;
-            }
-            int ng = 0;
-            for (int vi = 0; vi < nv; vi++)
-                if (gathered[vi])
-                    for (uint64_t m = colmask[vi]; m; m &= m - 1) {
-                        gkeys[ng] = vt[vi] * T + __builtin_ctzll(m);
-                        gsrc[ng++] = vi;
-                    }
-            for (int g0 = 0; g0 < ng; g0 += T) {  // the gathered tiles, first
-                if (n_gathered == cap_gathered) {
-                    cap_gathered = cap_gathered ? 2 * cap_gathered : 256;
-                    gather = (int32_t *)realloc(gather, sizeof(int32_t) * T * cap_gathered);
-                    if (!gather) { fprintf(stderr, "dam: out of memory (attention plan gather)\n"); exit(3); }
-                }
-                int32_t *gi = gather + n_gathered * T;
-                for (int s = 0; s < T; s++) gi[s] = g0 + s < ng ? gkeys[g0 + s] : -1;
-                b.push(-(int32_t)(++n_gathered));
-                for (int i = 0; i < hc; i++) {
-                    bool any = false;
-                    for (int r = 0; r < T; r++) {
-                        uint64_t w = 0;
-                        for (int s = 0; s < T && g0 + s < ng; s++) {
-                            const int vi = gsrc[g0 + s], bit = gkeys[g0 + s] - vt[vi] * T;
-                            w |= ((tw[((size_t)vi * hc + i) * T + r] >> bit) & 1ull) << s;
-                        }
-                        w64[r] = w;
-                        any |= w != 0;
-                    }
-                    const int32_t mode = any ? b.intern(w64) : MODE_NONE;
-                    p->head_tiles += mode != MODE_NONE;
-                    b.push(mode);
-                    b.push(-1);
-                    b.push(0);
-                }
-                n_entries++;
-            }
-            for (int vi = 0; vi < nv; vi++) {  // then the contiguous tiles, ascending
-                if (gathered[vi]) continue;
-                b.push(vt[vi]);
-                for (int i = 0; i < hc; i++) {
-                    const size_t th = (size_t)vi * hc + i;
-                    const int32_t mode = tfull[th] == 0 ? MODE_NONE : tfull[th] == 1 ? MODE_FULL : b.intern(tw + th * T);
-                    p->head_tiles += mode != MODE_NONE;
-                    b.push(mode);
-                    b.push(tbiased[th] ? b.intern(tb + th * T) : -1);
-                    int32_t bits;
-                    memcpy(&bits, &tbias[th], sizeof bits);
-                    b.push(bits);
-                }
-                n_entries++;
-            }
-            if (n_entries >= INT32_MAX) { fprintf(stderr, "dam: attention plan: too many tiles\n"); exit(3); }
-            tile_ptr[(size_t)c * p->n_qt + qt + 1] = (int32_t)n_entries;
-        }
-    }
-    p->n_entries = n_entries;
-    p->n_masks = (int64_t)b.n_masks;
-    p->n_gathered = (int64_t)n_gathered;
-    const size_t ptr_bytes = sizeof(int32_t) * ((size_t)p->n_chunks * p->n_qt + 1);
-    const size_t ent_bytes = sizeof(int32_t) * (b.n_ent_ints ? b.n_ent_ints : 1);
-    const size_t word_bytes = sizeof(uint64_t) * T * (b.n_masks ? b.n_masks : 1);
-    const size_t gather_bytes = sizeof(int32_t) * T * (n_gathered ? n_gathered : 1);
-    // CTA order: work items (chunk, query tile) by descending list length (longest first, so the
-    // last wave holds short items), each as a descriptor {item, first entry, end entry, first kt}
-    const size_t n_items = (size_t)p->n_chunks * p->n_qt, order_bytes = sizeof(int32_t) * 4 * n_items;
-    int32_t *items = (int32_t *)malloc(sizeof(int32_t) * n_items), *order = (int32_t *)malloc(order_bytes);
-    if (!items || !order) { fprintf(stderr, "dam: out of memory (attention plan order)\n"); exit(3); }
-    for (size_t i = 0; i < n_items; i++) items[i] = (int32_t)i;
-    std::stable_sort(items, items + n_items, [&](int32_t a, int32_t b2) {
-        return tile_ptr[a + 1] - tile_ptr[a] > tile_ptr[b2 + 1] - tile_ptr[b2];
-    });
-    for (size_t i = 0; i < n_items; i++) {
-        const int32_t it = items[i], e0 = tile_ptr[it], e1 = tile_ptr[it + 1];
-        order[4 * i] = it;
-        order[4 * i + 1] = e0;
-        order[4 * i + 2] = e1;
-        order[4 * i + 3] = e1 > e0 ? b.entries[(size_t)e0 * p->entry_ints] : 0;
-    }
-    p->d_order = (decltype(p->d_order))dam_cuda_malloc(order_bytes, "attention plan");
-    CUDA_CHECK(cudaMemcpy(p->d_order, order, order_bytes, cudaMemcpyHostToDevice));
-    free(items);
-    free(order);
-    p->d_tile_ptr = (decltype(p->d_tile_ptr))dam_cuda_malloc(ptr_bytes, "attention plan");
-    p->d_entries = (decltype(p->d_entries))dam_cuda_malloc(ent_bytes, "attention plan");
-    p->d_words = (decltype(p->d_words))dam_cuda_malloc(word_bytes, "attention plan");
-    p->d_gather = (decltype(p->d_gather))dam_cuda_malloc(gather_bytes, "attention plan");
-    CUDA_CHECK(cudaMemcpy(p->d_tile_ptr, tile_ptr, ptr_bytes, cudaMemcpyHostToDevice));
-    if (b.n_ent_ints)
-        CUDA_CHECK(cudaMemcpy(p->d_entries, b.entries, sizeof(int32_t) * b.n_ent_ints, cudaMemcpyHostToDevice));
-    if (b.n_masks)
-        CUDA_CHECK(cudaMemcpy(p->d_words, b.words, sizeof(uint64_t) * T * b.n_masks, cudaMemcpyHostToDevice));
-    if (n_gathered)
-        CUDA_CHECK(cudaMemcpy(p->d_gather, gather, sizeof(int32_t) * T * n_gathered, cudaMemcpyHostToDevice));
-    p->device_bytes = ptr_bytes + ent_bytes + word_bytes + gather_bytes + order_bytes;
-    free(tile_ptr); free(visit); free(vt); free(tw); free(tb); free(tbias); free(tfull); free(tbiased);
-    free(colmask); free(gathered); free(gkeys); free(gsrc); free(gather);
+    attn_cuda_plan_host_free(hp);
     p->build_ms = now_ms() - t0;
     return p;
 }

@@ -8,7 +8,8 @@
  * kept pairs (soft masks). GQA: query head h reads KV head h / (n_heads / n_kv_heads).
  * Precision: bf16 Q, K, V and output; scores, softmax and the P·V accumulators in fp32; the
  * probabilities are rounded to bf16 for the P·V product (as FlashAttention does).
- * How: see docs/cuda.md. A plan is first converted on the host (attn_cuda_plan_build) into, per
+ * How: see docs/cuda.md. A plan is first converted on the host (attn_cuda_plan_build, whose host
+ * half is attn_cuda_plan_host_build in attention_plan.h) into, per
  * (query head, 64-row query tile aligned to the plan's 64-token blocks), a list of the key tiles
  * the head keeps: contiguous 64-key tiles, and gathered tiles (64 key indices) that pack the few
  * keys of sparsely used tiles (columns, sinks); each with a mode (all causal pairs kept / nothing
@@ -52,7 +53,9 @@ typedef struct attn_cuda_plan {
                             * a gathered tile counting as one */
     int64_t causal_tiles;  /* (head, query tile, key tile) triples of the causal region */
     size_t device_bytes;   /* bytes of device memory the plan holds */
-    double build_ms;       /* host time to build and upload */
+    double build_ms;       /* host time to build and upload, ms */
+    double host_ms;        /* of which the host build (attn_cuda_plan_host_build), ms */
+    int threads;           /* OpenMP threads of the host build */
     int32_t *d_tile_ptr;   /* [n_chunks * n_qt + 1] */
     int32_t *d_entries;    /* [n_entries][entry_ints] */
     uint64_t *d_words;     /* [n_masks][64] */
@@ -63,7 +66,9 @@ typedef struct attn_cuda_plan {
 
 /* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over
  * n_kv_heads KV heads. plans: [n_heads] plans (read only, not validated here: call
- * maskplan_validate once), or NULL for all dense. Exits with 3 on a CUDA error. */
+ * maskplan_validate once), or NULL for all dense. The host arrays come from
+ * attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP, omp_get_max_threads()
+ * threads), then are uploaded. Exits with 3 on a CUDA error. */
 attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads);
 
 /* The same with flags (tests and benchmarks): ATTN_CUDA_FORCE_LISTS gives dense plans explicit tile

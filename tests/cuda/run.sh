@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# tests/cuda/run.sh — the GPU tests (`make test-cuda`): the attention kernels against float64
-# references (build-cuda/cuda/test_attention_{masked,decode}_cuda), the element-wise kernels against
-# the CPU ops (test_ops_cuda), the whole model against the CPU forward (test_model_cuda), the same
-# under compute-sanitizer memcheck + racecheck (quick subsets) when it is installed, and
-# `dam run --device cuda` on a small config checked for the results layout; the two deliberately
-# broken attention kernels (make cuda-fault) must fail their test. Without an NVIDIA GPU it
-# prints one "skip:" line per test and exits 0 (CI has no GPU). Exit status: 1 if any test failed.
+# tests/cuda/run.sh — the GPU tests (`make test-cuda`): first, on any machine, the host half of the
+# masked kernel's plan conversion (test_plan_host: CPU only, no GPU needed); then the attention
+# kernels against float64 references (build-cuda/cuda/test_attention_{masked,decode}_cuda), the
+# element-wise kernels against the CPU ops (test_ops_cuda), the whole model against the CPU forward
+# (test_model_cuda), the same under compute-sanitizer memcheck + racecheck (quick subsets) when it
+# is installed, and `dam run --device cuda` on a small config checked for the results layout; the
+# two deliberately broken attention kernels (make cuda-fault) must fail their test. Without an
+# NVIDIA GPU the script prints one "skip:" line per GPU test (CI has no GPU). Exit status: 1 if any
+# test failed.
 set -u
 cd "$(dirname "$0")/../.."
 B=${BUILD:-build-cuda}
 TESTS=("$B/cuda/test_attention_masked_cuda" "$B/cuda/test_attention_decode_cuda" "$B/tests/cuda/test_ops_cuda"
        "$B/tests/cuda/test_model_cuda")
+# the host half of the plan conversion needs no GPU: it runs first, on every machine
+failed=0
+echo "== $B/tests/cuda/test_plan_host"
+if ! "$B/tests/cuda/test_plan_host"; then echo "FAILED: $B/tests/cuda/test_plan_host"; failed=1; fi
 if ! nvidia-smi -L >/dev/null 2>&1; then
     for t in "${TESTS[@]}" "dam run --device cuda"; do echo "skip: $(basename "$t"): no NVIDIA GPU on this machine"; done
-    echo "test-cuda: skipped (${#TESTS[@]} GPU test programs + 1 run need a GPU; docs/cuda.md)"
-    exit 0
+    echo "test-cuda: GPU part skipped (${#TESTS[@]} GPU test programs + 1 run need a GPU; docs/cuda.md)"
+    exit $failed
 fi
 nvidia-smi -L
-failed=0
 for t in "${TESTS[@]}"; do
     echo "== $t"
     if ! "$t"; then echo "FAILED: $t"; failed=1; fi

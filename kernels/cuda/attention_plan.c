@@ -1,0 +1,624 @@
+/* attention_plan.c — MaskPlans -> host tile lists of the masked CUDA kernel. See attention_plan.h
+ * and docs/cuda.md ("Plan conversion"). */
+#include "kernels/cuda/attention_plan.h"
+
+#include <omp.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+#ifdef __BMI2__
+#include <immintrin.h>
+#endif
+
+#include "core/error.h"
+#include "core/mem.h"
+
+enum { T = ATTN_CUDA_TILE };      /* rows of a query tile, keys of a key tile */
+enum { GATHER_MAX_KEYS = 48 };    /* a visited tile whose rows use at most this many distinct keys may be gathered */
+enum { BLOCKS_PER_THREAD = 8 };   /* work blocks per thread (dynamic schedule: load balance) */
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Keys j0 .. pos of the 64-key tile at j0 (causality). */
+static uint64_t causal_word(int64_t pos, int64_t j0) {
+    if (pos < j0) return 0;
+    return pos - j0 >= 63 ? ~0ull : (2ull << (pos - j0)) - 1;
+}
+
+/* First index i with a[i] >= x in the sorted array a[0 .. n-1] (n if none). */
+static int lower_bound(const int32_t *a, int n, int64_t x) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        if (a[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Whether the sorted unique array a[0 .. n-1] holds every value lo .. hi (lo <= hi). */
+static bool holds_run(const int32_t *a, int n, int64_t lo, int64_t hi) {
+    const int i = lower_bound(a, n, lo);
+    const int64_t k = i + (hi - lo);
+    return k < n && a[i] == lo && a[k] == hi;
+}
+
+/* The bits of x at the positions set in m, packed into the low bits in ascending order (BMI2 pext). */
+static uint64_t pack_bits(uint64_t x, uint64_t m) {
+#ifdef __BMI2__
+    return _pext_u64(x, m);
+#else
+    uint64_t r = 0;
+    for (int k = 0; m; m &= m - 1, k++) r |= ((x >> __builtin_ctzll(m)) & 1ull) << k;
+    return r;
+#endif
+}
+
+/* Keys lo .. hi (0 <= lo <= hi <= 63) of a tile as bits. */
+static uint64_t range_bits(int64_t lo, int64_t hi) {
+    return (hi >= 63 ? ~0ull : (2ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
+/* How the rows of a tile are evaluated (tile_kind). */
+enum { TILE_ROWS, TILE_ALL, TILE_CD };
+enum { TILE_RUNS_MAX = 8 };  /* runs of consecutive diagonals TILE_CD handles */
+
+/* The columns and diagonal runs that reach one tile (TILE_CD). */
+typedef struct {
+    uint64_t cols;                   /* columns in the tile, bit t = key 64 kt + t */
+    int n_runs;
+    int64_t lo[TILE_RUNS_MAX], hi[TILE_RUNS_MAX];  /* runs of consecutive diagonals lo .. hi */
+} tile_parts;
+
+/* For plan p (not dense), rows 64 qb .. 64 qb + 63 and keys 64 kt .. 64 kt + 63 (kt <= qb),
+ * decided from the parts alone when the rows lie outside the bitmap:
+ *   TILE_ALL   every causal pair kept with bias 0: a run of diagonals, a run of columns or a
+ *              listed block of bias 0 covers the tile;
+ *   TILE_CD    the block pair is not listed, so only columns and diagonals keep pairs here, with
+ *              bias 0: *tp gets the tile's columns and the runs (at most TILE_RUNS_MAX) of the
+ *              diagonals that reach it, and tile_cd_word gives each row's word;
+ *   TILE_ROWS  otherwise (bitmap rows, a biased listed block, many diagonal runs): evaluate the rows
+ *              one by one with maskplan_row_word(_bias). */
+static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp) {
+    if (qb * T < p->bitmap_L) return TILE_ROWS;
+    const int64_t j0 = kt * T;
+    /* offsets p - j of the tile's causal pairs: 0 .. 63 on the diagonal tile, else
+     * 64 (qb - kt) - 63 .. 64 (qb - kt) + 63 */
+    const int64_t rlo = kt == qb ? 0 : (qb - kt) * T - (T - 1), rhi = kt == qb ? T - 1 : (qb - kt) * T + (T - 1);
+    if (holds_run(p->diags, p->n_diags, rlo, rhi)) return TILE_ALL;
+    if (holds_run(p->cols, p->n_cols, j0, j0 + T - 1)) return TILE_ALL;
+    if (qb < p->n_qblocks) {
+        const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
+        const int i = a + lower_bound(p->blk_idx + a, b - a, kt);
+        if (i < b && p->blk_idx[i] == kt) return p->blk_bias == NULL || p->blk_bias[i] == 0.0f ? TILE_ALL : TILE_ROWS;
+    }
+    tp->n_runs = 0;
+    for (int i = lower_bound(p->diags, p->n_diags, rlo); i < p->n_diags && p->diags[i] <= rhi; i++) {
+        if (tp->n_runs > 0 && p->diags[i] == tp->hi[tp->n_runs - 1] + 1) {
+            tp->hi[tp->n_runs - 1]++;
+            continue;
+        }
+        if (tp->n_runs == TILE_RUNS_MAX) return TILE_ROWS;
+        tp->lo[tp->n_runs] = tp->hi[tp->n_runs] = p->diags[i];
+        tp->n_runs++;
+    }
+    tp->cols = 0;
+    for (int i = lower_bound(p->cols, p->n_cols, j0); i < p->n_cols && p->cols[i] < j0 + T; i++)
+        tp->cols |= 1ull << (p->cols[i] - j0);
+    return TILE_CD;
+}
+
+/* The kept word of row pos in the TILE_CD tile at j0: its columns, and for each diagonal run
+ * lo .. hi the keys pos - hi .. pos - lo; causality applied (cw = causal_word(pos, j0)). */
+static uint64_t tile_cd_word(const tile_parts *tp, int64_t pos, int64_t j0, uint64_t cw) {
+    uint64_t w = tp->cols;
+    for (int k = 0; k < tp->n_runs; k++) {
+        const int64_t a = pos - tp->hi[k] > j0 ? pos - tp->hi[k] : j0;
+        const int64_t b = pos - tp->lo[k] < j0 + T - 1 ? pos - tp->lo[k] : j0 + T - 1;
+        if (a <= b) w |= range_bits(a - j0, b - j0);
+    }
+    return w & cw;
+}
+
+/* ---- masks: a set of distinct 64 x 64 masks with open-addressing lookup ---- */
+
+typedef struct {
+    uint64_t *words;  /* [n][64] */
+    uint64_t *hash;   /* [n] mask_hash of each mask */
+    int64_t n, cap;
+    int64_t *table;   /* [tcap] mask index or -1; tcap a power of two, at most half full */
+    size_t tcap;
+} mask_set;
+
+static uint64_t mask_hash(const uint64_t *w) {
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < T; i++) {
+        x ^= w[i] + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
+        x *= 0xff51afd7ed558ccdull;
+    }
+    return x ^ (x >> 33);
+}
+
+static void mask_set_rehash(mask_set *s, size_t tcap) {
+    dam_free(s->table);
+    s->tcap = tcap;
+    s->table = dam_malloc(sizeof(int64_t) * tcap, "attention plan mask hash");
+    for (size_t i = 0; i < tcap; i++) s->table[i] = -1;
+    for (int64_t m = 0; m < s->n; m++) {
+        size_t k = s->hash[m] & (tcap - 1);
+        while (s->table[k] >= 0) k = (k + 1) & (tcap - 1);
+        s->table[k] = m;
+    }
+}
+
+/* Index of the stored mask equal to w (hash h = mask_hash(w)), storing a copy first if new. */
+static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
+    if (2 * (size_t)(s->n + 1) > s->tcap) mask_set_rehash(s, s->tcap ? 2 * s->tcap : 256);
+    size_t k = h & (s->tcap - 1);
+    for (; s->table[k] >= 0; k = (k + 1) & (s->tcap - 1)) {
+        const int64_t m = s->table[k];
+        if (s->hash[m] == h && memcmp(s->words + m * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)m;
+    }
+    if (s->n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->words = dam_realloc(s->words, sizeof(uint64_t) * T * (size_t)s->cap, "attention plan masks");
+        s->hash = dam_realloc(s->hash, sizeof(uint64_t) * (size_t)s->cap, "attention plan masks");
+    }
+    memcpy(s->words + s->n * T, w, sizeof(uint64_t) * T);
+    s->hash[s->n] = h;
+    s->table[k] = s->n;
+    return (int32_t)s->n++;
+}
+
+static void mask_set_free(mask_set *s) {
+    dam_free(s->words);
+    dam_free(s->hash);
+    dam_free(s->table);
+}
+
+/* ---- one block of work items: its entries (gathered tiles and masks numbered within the block) ---- */
+
+typedef struct {
+    int32_t *ent;            /* entry ints */
+    size_t n_ent, cap_ent;
+    mask_set masks;
+    int32_t *gather;         /* [n_gather][64] */
+    int64_t n_gather, cap_gather;
+    int64_t head_tiles;
+} block_out;
+
+static void push(block_out *o, int32_t x) {
+    if (o->n_ent == o->cap_ent) {
+        o->cap_ent = o->cap_ent ? 2 * o->cap_ent : 1024;
+        o->ent = dam_realloc(o->ent, sizeof(int32_t) * o->cap_ent, "attention plan entries");
+    }
+    o->ent[o->n_ent++] = x;
+}
+
+/* Per-thread scratch; the per-visited-tile arrays grow to the largest visited count seen. */
+typedef struct {
+    uint8_t *visit;     /* [n_kb rounded up to 32] 1 = key tile visited; all 0 between items */
+    int32_t *vt;        /* [n_kb] visited key tiles, ascending */
+    int cap;            /* visited tiles the arrays below hold */
+    uint64_t *tw, *tb;  /* [tile][head][row] kept and biased words */
+    float *tbias;       /* [tile][head] bias value */
+    int8_t *tfull;      /* [tile][head] 1 all kept, 0 none, 2 explicit mask */
+    int8_t *tbiased;    /* [tile][head] carries a bias mask */
+    uint64_t *colmask;  /* [tile] key slots some head / row uses */
+    uint8_t *gathered;  /* [tile] packed into gathered tiles */
+    int32_t *gkeys;     /* [tile * 64 + 64] keys to gather, ascending */
+    int32_t *gsrc;      /* [tile * 64 + 64] their visited-tile index */
+} scratch;
+
+static void scratch_reserve(scratch *s, int nv, int hc) {
+    if (nv <= s->cap) return;
+    const size_t c = (size_t)nv;
+    s->cap = nv;
+    s->tw = dam_realloc(s->tw, sizeof(uint64_t) * c * hc * T, "attention plan scratch");
+    s->tb = dam_realloc(s->tb, sizeof(uint64_t) * c * hc * T, "attention plan scratch");
+    s->tbias = dam_realloc(s->tbias, sizeof(float) * c * hc, "attention plan scratch");
+    s->tfull = dam_realloc(s->tfull, c * hc, "attention plan scratch");
+    s->tbiased = dam_realloc(s->tbiased, c * hc, "attention plan scratch");
+    s->colmask = dam_realloc(s->colmask, sizeof(uint64_t) * c, "attention plan scratch");
+    s->gathered = dam_realloc(s->gathered, c, "attention plan scratch");
+    s->gkeys = dam_realloc(s->gkeys, sizeof(int32_t) * (c * T + T), "attention plan scratch");
+    s->gsrc = dam_realloc(s->gsrc, sizeof(int32_t) * (c * T + T), "attention plan scratch");
+}
+
+static void scratch_free(scratch *s) {
+    dam_free(s->visit); dam_free(s->vt); dam_free(s->tw); dam_free(s->tb); dam_free(s->tbias);
+    dam_free(s->tfull); dam_free(s->tbiased); dam_free(s->colmask); dam_free(s->gathered);
+    dam_free(s->gkeys); dam_free(s->gsrc);
+}
+
+/* The diagonals of one plan as runs of consecutive offsets lo[k] .. hi[k], ascending. */
+typedef struct {
+    int n;
+    int32_t *lo, *hi;
+} diag_runs;
+
+static diag_runs diag_runs_of(const maskplan *p) {
+    diag_runs d = {0, NULL, NULL};
+    if (p->dense || p->n_diags == 0) return d;
+    d.lo = dam_malloc(sizeof(int32_t) * (size_t)p->n_diags, "attention plan diagonal runs");
+    d.hi = dam_malloc(sizeof(int32_t) * (size_t)p->n_diags, "attention plan diagonal runs");
+    for (int i = 0; i < p->n_diags; i++) {
+        if (d.n > 0 && p->diags[i] == d.hi[d.n - 1] + 1) d.hi[d.n - 1]++;
+        else {
+            d.lo[d.n] = d.hi[d.n] = p->diags[i];
+            d.n++;
+        }
+    }
+    return d;
+}
+
+/* maskplan_mark_key_blocks(p, p0, p1, visit, n_kblocks) with the diagonals marked one run at a time:
+ * rows a .. p1 (a = max(p0, L), past the bitmap) and a run lo .. hi keep keys a - hi .. p1 - lo
+ * (each diagonal's keys form a range and consecutive ranges overlap, so the union is one range),
+ * so the cost is O(runs), not O(diagonals). p not dense; the other parts through maskplan. */
+static void mark_key_blocks(const maskplan *p, const diag_runs *d, int64_t p0, int64_t p1, uint8_t *visit,
+                            int64_t n_kblocks) {
+    maskplan rest = *p;
+    rest.n_diags = 0;
+    rest.diags = NULL;
+    maskplan_mark_key_blocks(&rest, p0, p1, visit, n_kblocks);
+    const int64_t a = p0 > p->bitmap_L ? p0 : p->bitmap_L;
+    for (int k = 0; k < d->n && a <= p1 && d->lo[k] <= p1; k++) {
+        const int64_t hi = d->hi[k] < p1 ? d->hi[k] : p1;
+        const int64_t klo = a - hi > 0 ? a - hi : 0, khi = p1 - d->lo[k];
+        for (int64_t kb = klo / T; kb <= khi / T && kb < n_kblocks; kb++) visit[kb] = 1;
+    }
+}
+
+/* What every work item shares. */
+typedef struct {
+    const maskplan *const *plans;
+    const diag_runs *runs;  /* [n_heads] diagonal runs of each plan (NULL with plans == NULL) */
+    int hc, n_qt, qb0, q_base, n_k, flags;
+} plan_ctx;
+
+/* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. */
+static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int qt) {
+    const int hc = cx->hc, qb = cx->qb0 + qt;
+    const maskplan *const *hp = cx->plans ? cx->plans + (size_t)c * hc : NULL;
+    const int64_t plo = (int64_t)qb * T > cx->q_base ? (int64_t)qb * T : cx->q_base;
+    const int64_t phi = (int64_t)qb * T + T - 1 < cx->n_k - 1 ? (int64_t)qb * T + T - 1 : cx->n_k - 1;
+    const bool shortcut = !(cx->flags & ATTN_PLAN_NO_SHORTCUT);
+    for (int i = 0; i < hc; i++) {
+        if (!hp || hp[i]->dense) memset(s->visit, 1, (size_t)qb + 1);
+        else if (!shortcut) maskplan_mark_key_blocks(hp[i], plo, phi, s->visit, qb + 1);
+        else mark_key_blocks(hp[i], &cx->runs[(size_t)c * hc + i], plo, phi, s->visit, qb + 1);
+    }
+    /* the visited key tiles, ascending (32 bytes at a time: most are 0), clearing visit behind */
+    int nv = 0;
+    for (int w0 = 0; w0 <= qb; w0 += 32) {
+        uint64_t x[4];
+        memcpy(x, s->visit + w0, sizeof x);
+        if (!(x[0] | x[1] | x[2] | x[3])) continue;
+        for (int kt = w0; kt < w0 + 32; kt++)
+            if (s->visit[kt]) {
+                s->visit[kt] = 0;
+                s->vt[nv++] = kt;
+            }
+    }
+    scratch_reserve(s, nv, hc);
+    /* pass 1: the kept (and biased) words of every visited tile, head and row */
+    for (int vi = 0; vi < nv; vi++) {
+        const int kt = s->vt[vi];
+        const int64_t j0 = (int64_t)kt * T;
+        s->colmask[vi] = 0;
+        for (int i = 0; i < hc; i++) {
+            const maskplan *pl = hp ? hp[i] : NULL;
+            const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
+            tile_parts tp = {0};
+            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp) : TILE_ROWS;
+            const size_t th = (size_t)vi * hc + i;
+            if (kind == TILE_ALL && shortcut && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
+                /* all 64 rows, every causal pair: row 63 uses all 64 keys, so the tile is never
+                 * gathered and its words are never read */
+                s->tfull[th] = 1;
+                s->tbiased[th] = 0;
+                s->tbias[th] = 0.f;
+                s->colmask[vi] = ~0ull;
+                continue;
+            }
+            uint64_t *kept = s->tw + th * T, *biased = s->tb + th * T;
+            bool any = false, full = true, any_b = false;
+            float bias = 0.f;
+            uint64_t used = 0;
+            if (has_bias) memset(biased, 0, sizeof(uint64_t) * T);  /* (read only when any_b) */
+            for (int r = 0; r < T; r++) {
+                const int64_t pos = (int64_t)qb * T + r;
+                kept[r] = 0;
+                if (pos < plo || pos > phi) continue;
+                const uint64_t cw = causal_word(pos, j0);
+                uint64_t w;
+                if (kind == TILE_ALL) w = cw;
+                else if (kind == TILE_CD) w = tile_cd_word(&tp, pos, j0, cw);
+                else if (has_bias) {
+                    uint64_t bw = 0;
+                    float bv = 0.f;
+                    w = maskplan_row_word_bias(pl, pos, j0, &bw, &bv);
+                    if (bw) {
+                        biased[r] = bw;
+                        bias = bv;  /* one block pair per tile: one value */
+                        any_b = true;
+                    }
+                } else w = maskplan_row_word(pl, pos, j0);
+                kept[r] = w;
+                used |= w;
+                any |= w != 0;
+                full &= w == cw;
+            }
+            s->colmask[vi] |= used;
+            s->tfull[th] = !any ? 0 : full ? 1 : 2;
+            s->tbiased[th] = any_b;
+            s->tbias[th] = bias;
+        }
+    }
+    /* pass 2: tiles whose rows use few distinct keys (columns, sinks) are packed into gathered
+     * 64-key tiles when that lowers the tile count (never tiles with a bias) */
+    int n_cand = 0, n_gk = 0;
+    for (int vi = 0; vi < nv; vi++) {
+        s->gathered[vi] = 0;
+        if (cx->flags & ATTN_CUDA_NO_GATHER) continue;
+        bool biased = false;
+        for (int i = 0; i < hc; i++) biased |= s->tbiased[(size_t)vi * hc + i] != 0;
+        const int keys = __builtin_popcountll(s->colmask[vi]);
+        if (biased || keys > GATHER_MAX_KEYS) continue;
+        s->gathered[vi] = 1;
+        n_cand++;
+        n_gk += keys;
+    }
+    if (n_cand < 2 || (n_gk + T - 1) / T >= n_cand)
+        for (int vi = 0; vi < nv; vi++) s->gathered[vi] = 0;
+    int ng = 0;
+    for (int vi = 0; vi < nv; vi++)
+        if (s->gathered[vi])
+            for (uint64_t m = s->colmask[vi]; m; m &= m - 1) {
+                s->gkeys[ng] = s->vt[vi] * T + __builtin_ctzll(m);
+                s->gsrc[ng++] = vi;
+            }
+    int n_ent = 0;
+    uint64_t w64[T];
+    for (int g0 = 0; g0 < ng; g0 += T) {  /* the gathered tiles first */
+        const int g1 = g0 + T < ng ? g0 + T : ng;
+        if (o->n_gather == o->cap_gather) {
+            o->cap_gather = o->cap_gather ? 2 * o->cap_gather : 64;
+            o->gather = dam_realloc(o->gather, sizeof(int32_t) * T * (size_t)o->cap_gather, "attention plan gather");
+        }
+        int32_t *gi = o->gather + o->n_gather * T;
+        for (int t = 0; t < T; t++) gi[t] = g0 + t < g1 ? s->gkeys[g0 + t] : -1;
+        push(o, -(int32_t)(++o->n_gather));
+        /* segments: runs of slots holding keys of one visited tile (its key bits, first slot) */
+        int n_seg = 0, seg_vi[T], seg_t0[T];
+        uint64_t seg_bits[T];
+        for (int t = g0; t < g1; t++) {
+            const int vi = s->gsrc[t];
+            if (n_seg == 0 || seg_vi[n_seg - 1] != vi) {
+                seg_vi[n_seg] = vi;
+                seg_t0[n_seg] = t - g0;
+                seg_bits[n_seg++] = 0;
+            }
+            seg_bits[n_seg - 1] |= 1ull << (s->gkeys[t] - s->vt[vi] * T);
+        }
+        for (int i = 0; i < hc; i++) {
+            bool any = false;
+            for (int r = 0; r < T; r++) {
+                uint64_t w = 0;
+                for (int k = 0; k < n_seg; k++)
+                    w |= pack_bits(s->tw[((size_t)seg_vi[k] * hc + i) * T + r], seg_bits[k]) << seg_t0[k];
+                w64[r] = w;
+                any |= w != 0;
+            }
+            const int32_t mode = any ? mask_set_intern(&o->masks, w64, mask_hash(w64)) : ATTN_PLAN_MODE_NONE;
+            o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
+            push(o, mode);
+            push(o, -1);
+            push(o, 0);
+        }
+        n_ent++;
+    }
+    for (int vi = 0; vi < nv; vi++) {  /* then the contiguous tiles, ascending */
+        if (s->gathered[vi]) continue;
+        push(o, s->vt[vi]);
+        for (int i = 0; i < hc; i++) {
+            const size_t th = (size_t)vi * hc + i;
+            const uint64_t *kw = s->tw + th * T, *bw = s->tb + th * T;
+            const int32_t mode = s->tfull[th] == 0   ? ATTN_PLAN_MODE_NONE
+                                 : s->tfull[th] == 1 ? ATTN_PLAN_MODE_FULL
+                                                     : mask_set_intern(&o->masks, kw, mask_hash(kw));
+            o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
+            push(o, mode);
+            push(o, s->tbiased[th] ? mask_set_intern(&o->masks, bw, mask_hash(bw)) : -1);
+            int32_t bits;
+            memcpy(&bits, &s->tbias[th], sizeof bits);
+            push(o, bits);
+        }
+        n_ent++;
+    }
+    return n_ent;
+}
+
+/* Fills h's entries, words, gather, n_masks, n_gathered and head_tiles from the blocks' outputs, in
+ * block (= item) order: gathered-tile indices shifted, masks re-deduplicated in one set in
+ * first-use order (so the arrays equal a one-block build's); frees the outputs' arrays. */
+static void merge_blocks(attn_plan_host *h, block_out *outs, int n_blocks) {
+    if (n_blocks == 1) {  /* one block: its masks are already distinct and in first-use order */
+        block_out *o = &outs[0];
+        h->head_tiles += o->head_tiles;
+        h->n_masks = o->masks.n;
+        h->n_gathered = o->n_gather;
+        h->entries = o->ent ? o->ent : dam_malloc(sizeof(int32_t), "attention plan entries");
+        h->gather = o->gather ? o->gather : dam_malloc(sizeof(int32_t) * T, "attention plan gather");
+        h->words = o->masks.words;
+        o->masks.words = NULL;
+        mask_set_free(&o->masks);
+        return;
+    }
+    size_t *ent_off = dam_malloc(sizeof(size_t) * (size_t)n_blocks, "attention plan merge");
+    int64_t *g_off = dam_malloc(sizeof(int64_t) * (size_t)n_blocks, "attention plan merge");
+    int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
+    size_t n_ent_ints = 0;
+    int64_t n_gathered = 0;
+    mask_set all = {0};
+    for (int b = 0; b < n_blocks; b++) {
+        const block_out *o = &outs[b];
+        ent_off[b] = n_ent_ints;
+        g_off[b] = n_gathered;
+        n_ent_ints += o->n_ent;
+        n_gathered += o->n_gather;
+        h->head_tiles += o->head_tiles;
+        remap[b] = dam_malloc(sizeof(int32_t) * (size_t)(o->masks.n + 1), "attention plan merge");
+        for (int64_t m = 0; m < o->masks.n; m++)
+            remap[b][m] = mask_set_intern(&all, o->masks.words + m * T, o->masks.hash[m]);
+    }
+    h->n_masks = all.n;
+    h->n_gathered = n_gathered;
+    h->entries = dam_malloc(sizeof(int32_t) * (n_ent_ints ? n_ent_ints : 1), "attention plan entries");
+    h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(n_gathered ? n_gathered : 1), "attention plan gather");
+    h->words = all.words;  /* the set's arrays: words kept, the rest freed */
+    all.words = NULL;
+    mask_set_free(&all);
+    const int ei = h->entry_ints, hc = h->hc;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(h->threads)
+    for (int b = 0; b < n_blocks; b++) {
+        block_out *o = &outs[b];
+        int32_t *dst = h->entries + ent_off[b];
+        for (size_t e = 0; e < o->n_ent; e += (size_t)ei) {
+            const int32_t kt = o->ent[e];
+            dst[e] = kt >= 0 ? kt : kt - (int32_t)g_off[b];
+            for (int i = 0; i < hc; i++) {
+                const int32_t mode = o->ent[e + 1 + 3 * i], bmode = o->ent[e + 2 + 3 * i];
+                dst[e + 1 + 3 * i] = mode >= 0 ? remap[b][mode] : mode;
+                dst[e + 2 + 3 * i] = bmode >= 0 ? remap[b][bmode] : bmode;
+                dst[e + 3 + 3 * i] = o->ent[e + 3 + 3 * i];
+            }
+        }
+        if (o->n_gather)
+            memcpy(h->gather + g_off[b] * T, o->gather, sizeof(int32_t) * T * (size_t)o->n_gather);
+        dam_free(o->ent);
+        dam_free(o->gather);
+        mask_set_free(&o->masks);
+        dam_free(remap[b]);
+    }
+    dam_free(ent_off);
+    dam_free(g_off);
+    dam_free(remap);
+}
+
+attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
+                                          int flags, int threads) {
+    const double t0 = now_ms();
+    if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads < 1 || n_heads % n_kv_heads != 0)
+        dam_die(DAM_EXIT_RUNTIME, "attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d", n_q, n_k, n_heads,
+                n_kv_heads);
+    attn_plan_host *h = dam_calloc(1, sizeof *h, "attention plan");
+    const int group = n_heads / n_kv_heads;
+    int hc = 1;  /* per-head lists unless the GQA group is packed */
+    for (int c = 4; c >= 1 && (flags & ATTN_CUDA_PACK_GQA); c--)
+        if (group % c == 0) {
+            hc = c;
+            break;
+        }
+    const int q_base = n_k - n_q;
+    h->n_q = n_q;
+    h->n_k = n_k;
+    h->n_heads = n_heads;
+    h->n_kv_heads = n_kv_heads;
+    h->hc = hc;
+    h->n_chunks = n_heads / hc;
+    h->qb0 = q_base / T;
+    h->n_qt = (n_k - 1) / T - h->qb0 + 1;
+    h->entry_ints = 1 + 3 * hc;
+    h->threads = threads > 0 ? threads : omp_get_max_threads();
+    for (int qt = 0; qt < h->n_qt; qt++) h->causal_tiles += (int64_t)n_heads * (h->qb0 + qt + 1);
+    bool all_dense = true;
+    for (int i = 0; plans && i < n_heads; i++) all_dense &= plans[i]->dense;
+    if (all_dense && !(flags & ATTN_CUDA_FORCE_LISTS)) {
+        h->dense = 1;
+        h->head_tiles = h->causal_tiles;
+        h->build_ms = now_ms() - t0;
+        return h;
+    }
+
+    /* build: blocks of consecutive work items, each with its own output */
+    const int n_kb = (n_k + T - 1) / T;
+    const int64_t n_items = (int64_t)h->n_chunks * h->n_qt;
+    int64_t nb = h->threads == 1 ? 1 : (int64_t)h->threads * BLOCKS_PER_THREAD;
+    if (nb > n_items) nb = n_items;
+    const int n_blocks = (int)nb;
+    block_out *outs = dam_calloc((size_t)n_blocks, sizeof *outs, "attention plan blocks");
+    int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
+    diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
+    for (int i = 0; plans && i < n_heads; i++) runs[i] = diag_runs_of(plans[i]);
+    const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags};
+#pragma omp parallel num_threads(h->threads)
+    {
+        scratch s = {0};
+        s.visit = dam_calloc(((size_t)n_kb + 31) / 32 * 32, 1, "attention plan scratch");
+        s.vt = dam_malloc(sizeof(int32_t) * (size_t)n_kb, "attention plan scratch");
+#pragma omp for schedule(dynamic, 1)
+        for (int b = 0; b < n_blocks; b++) {
+            const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
+            for (int64_t it = i0; it < i1; it++)
+                count[it] = build_item(&cx, &s, &outs[b], (int)(it / h->n_qt), (int)(it % h->n_qt));
+        }
+        scratch_free(&s);
+    }
+
+    /* merge in item order: offsets, one global mask set (first-use order, as a serial build) */
+    h->tile_ptr = dam_malloc(sizeof(int32_t) * (size_t)(n_items + 1), "attention plan tile_ptr");
+    h->tile_ptr[0] = 0;
+    int64_t n_entries = 0;
+    for (int64_t it = 0; it < n_items; it++) {
+        n_entries += count[it];
+        if (n_entries >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 tiles");
+        h->tile_ptr[it + 1] = (int32_t)n_entries;
+    }
+    h->n_entries = n_entries;
+    merge_blocks(h, outs, n_blocks);
+    const int ei = h->entry_ints;
+
+    /* CTA order: items by descending list length, stable (counting sort), each as a descriptor
+     * {item, first entry, end entry, first kt} */
+    int32_t max_len = 0;
+    for (int64_t it = 0; it < n_items; it++) max_len = count[it] > max_len ? count[it] : max_len;
+    int64_t *start = dam_calloc((size_t)max_len + 2, sizeof(int64_t), "attention plan order");
+    for (int64_t it = 0; it < n_items; it++) start[max_len - count[it] + 1]++;  /* bucket max_len - len */
+    for (int32_t k = 0; k <= max_len; k++) start[k + 1] += start[k];
+    h->order = dam_malloc(sizeof(int32_t) * 4 * (size_t)n_items, "attention plan order");
+    for (int64_t it = 0; it < n_items; it++) {
+        const int64_t i = start[max_len - count[it]]++;
+        const int32_t e0 = h->tile_ptr[it], e1 = h->tile_ptr[it + 1];
+        h->order[4 * i] = (int32_t)it;
+        h->order[4 * i + 1] = e0;
+        h->order[4 * i + 2] = e1;
+        h->order[4 * i + 3] = e1 > e0 ? h->entries[(size_t)e0 * ei] : 0;
+    }
+    dam_free(start);
+    for (int i = 0; runs && i < n_heads; i++) {
+        dam_free(runs[i].lo);
+        dam_free(runs[i].hi);
+    }
+    dam_free(runs);
+    dam_free(outs);
+    dam_free(count);
+    h->build_ms = now_ms() - t0;
+    return h;
+}
+
+void attn_cuda_plan_host_free(attn_plan_host *h) {
+    if (!h) return;
+    dam_free(h->tile_ptr);
+    dam_free(h->entries);
+    dam_free(h->words);
+    dam_free(h->gather);
+    dam_free(h->order);
+    dam_free(h);
+}

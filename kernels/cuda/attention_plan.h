@@ -1,0 +1,81 @@
+/* attention_plan.h — the host half of attn_cuda_plan_build (kernels/cuda/attention_masked.h): one
+ * layer's per-head MaskPlans converted into the tile lists the masked CUDA kernel walks, as plain
+ * host arrays. Pure C (OpenMP, no CUDA runtime call), so it is built into every libdam and can be
+ * tested and timed on a machine without a GPU (tests/cuda/test_plan_host.c).
+ *
+ * What: per work item (chunk of hc query heads, 64-row query tile aligned to the plan's 64-token
+ * blocks) the list of key tiles some head of the chunk uses: contiguous 64-key tiles and gathered
+ * tiles (64 key indices packing the few keys of sparsely used tiles), each with a mode per head
+ * (every causal pair kept / nothing kept / an explicit 64 x 64-bit mask) and, for soft masks, a
+ * bias mask and value. Layout and rules: docs/cuda.md, "Plan conversion".
+ * How: work items are split into contiguous blocks, built in parallel (OpenMP, dynamic schedule,
+ * scratch and output per block), then merged in item order; masks are deduplicated within a
+ * block and again globally while merging, in first-use order, so the arrays are byte-identical to
+ * the serial build whatever the thread count. A tile whose every causal pair a plan keeps through a
+ * run of diagonals, a run of columns or an unbiased listed block (rows outside the bitmap) is marked
+ * "all kept" without evaluating its 64 rows (ATTN_PLAN_NO_SHORTCUT turns that off, for tests). */
+#ifndef DAM_KERNELS_CUDA_ATTENTION_PLAN_H
+#define DAM_KERNELS_CUDA_ATTENTION_PLAN_H
+
+#include <stdint.h>
+
+#include "kernels/cuda/attention_masked.h"
+#include "kernels/maskplan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Entry modes (besides a mask index >= 0): every causal pair of the tile kept (causality applied
+ * by the kernel), or nothing kept by this head. */
+enum { ATTN_PLAN_MODE_FULL = -1, ATTN_PLAN_MODE_NONE = -2 };
+
+/* Flag for tests only (with the ATTN_CUDA_* flags of attention_masked.h): evaluate every row of
+ * every visited tile (no "all kept" shortcut from the parts); the result must be identical. */
+enum { ATTN_PLAN_NO_SHORTCUT = 1 << 8 };
+
+/* One layer's plan as host arrays (all allocated with dam_malloc; free with
+ * attn_cuda_plan_host_free). Statistics as in attn_cuda_plan. When `dense` is set there are no
+ * lists and every array is NULL. */
+typedef struct attn_plan_host {
+    int n_q, n_k, n_heads, n_kv_heads;
+    int hc;          /* query heads per list (1, or with ATTN_CUDA_PACK_GQA a divisor <= 4 of the GQA group) */
+    int n_chunks;    /* n_heads / hc */
+    int qb0, n_qt;   /* first query block ((n_k - n_q) / 64) and the number of query tiles */
+    int dense;       /* every head dense (and no ATTN_CUDA_FORCE_LISTS): no lists */
+    int entry_ints;  /* int32 per entry: 1 + 3 * hc */
+    int threads;     /* OpenMP threads the build used */
+    int64_t n_entries;     /* listed (chunk, query tile, key tile) triples */
+    int64_t n_masks;       /* distinct 64 x 64 masks */
+    int64_t n_gathered;    /* gathered key tiles */
+    int64_t head_tiles;    /* (head, query tile, key tile) triples with mode != none, a gathered tile counting once */
+    int64_t causal_tiles;  /* (head, query tile, key tile) triples of the causal region */
+    double build_ms;       /* wall time of attn_cuda_plan_host_build */
+    int32_t *tile_ptr;     /* [n_chunks * n_qt + 1] CSR offsets: entries of item i = chunk * n_qt + qt are
+                            * tile_ptr[i] .. tile_ptr[i + 1] - 1 */
+    int32_t *entries;      /* [n_entries][entry_ints]: kt (>= 0: keys 64 kt .. 64 kt + 63; < 0: gathered tile
+                            * -kt - 1), then per head of the chunk: mode (ATTN_PLAN_MODE_FULL, _NONE or a
+                            * mask index), bias mask (-1 or a mask index), bias (float bits, natural-log units) */
+    uint64_t *words;       /* [n_masks][64]: bit t of word r = row r of the query tile keeps key slot t */
+    int32_t *gather;       /* [n_gathered][64] ascending key indices, -1 = empty slot */
+    int32_t *order;        /* [n_chunks * n_qt][4] one descriptor per item by descending list length (stable):
+                            * item, first entry, end entry, first entry's kt (0 for an empty list) */
+} attn_plan_host;
+
+/* Builds the host plan for n_q query rows after n_k keys (1 <= n_q <= n_k), n_heads query heads
+ * over n_kv_heads KV heads (n_heads a multiple of n_kv_heads). plans: [n_heads] plans (read only,
+ * not validated here: call maskplan_validate once), or NULL for all dense. flags: ATTN_CUDA_*
+ * (attention_masked.h) and ATTN_PLAN_NO_SHORTCUT. threads: OpenMP threads, <= 0 for
+ * omp_get_max_threads(); the arrays do not depend on it. Returns a new plan (caller frees);
+ * a bad shape or too many entries (>= 2^31) is an internal error: dam_die(DAM_EXIT_RUNTIME). */
+attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
+                                          int flags, int threads);
+
+/* Frees the plan and its arrays; NULL is a no-op. */
+void attn_cuda_plan_host_free(attn_plan_host *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,420 @@
+/* test_plan_host.c — the host half of the masked CUDA kernel's plan conversion
+ * (attn_cuda_plan_host_build, kernels/cuda/attention_plan.h), on the CPU: needs no GPU and makes
+ * no CUDA call, so tests/cuda/run.sh runs it before looking for a GPU (`make test` does not: it is
+ * built only by `make cuda-dam`).
+ *
+ * For plans of every kind (dense, columns, diagonals, sinks + window, the DAM-like benchmark
+ * layout, blocks, bitmap heads, soft-mask biases, all parts at once, different kinds in one GQA
+ * group, runs of diagonals / columns at the edges of the "all kept" shortcut), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
+ * and off, packed GQA, forced lists for dense plans):
+ *   1. identity: the serial reference (1 thread, every row evaluated: the pre-OpenMP algorithm)
+ *      and the parallel builds (3 and 4 threads, "all kept" shortcut on) give the same decoded
+ *      per-(head, query tile) lists: same key tiles / gathered key sets in the same order, same
+ *      modes, explicit masks compared by their 64 words; and, since masks are deduplicated
+ *      globally in first-use order, byte-identical arrays;
+ *   2. coverage: decoding the 4-thread lists the way the kernel reads them, every (row, key) pair
+ *      the plan keeps appears exactly once, with its bias, and no other pair appears; the plan is
+ *      evaluated by the rule of kernels/maskplan.h written out here from the raw parts (not
+ *      through maskplan.c);
+ *   3. the CTA order is a permutation of the work items by non-increasing list length.
+ * `test_plan_host bench [threads [max_n]]` instead prints host build times for the DAM-like and
+ * sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), n <= max_n: the
+ * serial reference, 1 thread and `threads` threads (default all) (docs/performance.md). */
+#include <omp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/rng.h"
+#include "kernels/cuda/attention_plan.h"
+#include "kernels/maskplan.h"
+#include "tests/test.h"
+
+enum { T = ATTN_CUDA_TILE };
+
+/* ---- the rule of maskplan.h, from the raw parts ---- */
+
+static bool in_sorted(const int32_t *a, int n, int64_t x) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (a[mid] == x) return true;
+        if (a[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return false;
+}
+
+/* Whether (pos, j) is kept; *bias = its logit bias when kept. */
+static bool ref_kept(const maskplan *p, int64_t pos, int64_t j, float *bias) {
+    *bias = 0.f;
+    if (j < 0 || j > pos) return false;
+    if (!p || p->dense) return true;
+    if (pos < p->bitmap_L && j < p->bitmap_L)
+        return (p->bitmap[pos * maskplan_bitmap_words(p->bitmap_L) + j / 64] >> (j % 64)) & 1;
+    const bool cd = in_sorted(p->cols, p->n_cols, j) || in_sorted(p->diags, p->n_diags, pos - j);
+    int blk = -1;
+    const int64_t qb = pos / 64;
+    if (qb < p->n_qblocks)
+        for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++)
+            if (p->blk_idx[i] == j / 64) blk = i;
+    if (!cd && blk >= 0 && p->blk_bias) *bias = p->blk_bias[blk];
+    return cd || blk >= 0;
+}
+
+/* ---- plans ---- */
+
+static maskplan *cols_plan(rng_t *r, int n, int k) {  /* k random columns + the diagonal */
+    int32_t *c = malloc(sizeof(int32_t) * (size_t)k), d0 = 0;
+    for (int i = 0; i < k; i++) c[i] = (int32_t)rng_range(r, 0, n - 1);
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, c, k);
+    maskplan_set_diags(p, &d0, 1);
+    free(c);
+    return p;
+}
+
+static maskplan *diags_plan(rng_t *r, int n, int k) {  /* 0 and k random offsets */
+    int32_t *d = malloc(sizeof(int32_t) * (size_t)(k + 1));
+    d[0] = 0;
+    for (int i = 1; i <= k; i++) d[i] = (int32_t)rng_range(r, 0, n - 1);
+    maskplan *p = maskplan_new();
+    maskplan_set_diags(p, d, k + 1);
+    free(d);
+    return p;
+}
+
+static maskplan *sink_window(int sinks, int window) {
+    int32_t *c = malloc(sizeof(int32_t) * (size_t)sinks), *d = malloc(sizeof(int32_t) * (size_t)window);
+    for (int i = 0; i < sinks; i++) c[i] = i;
+    for (int i = 0; i < window; i++) d[i] = i;
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, c, sinks);
+    maskplan_set_diags(p, d, window);
+    free(c);
+    free(d);
+    return p;
+}
+
+/* The DAM-like layout of tests/cuda/bench_attention_masked_cuda.cu: 4 sinks, 12 columns < 512,
+ * window 64, 4 diagonals in 448 .. 511. */
+static maskplan *dam_like(int h) {
+    uint64_t s = 0x2545F4914F6CDD1Dull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
+    int32_t cols[16], diags[68];
+    for (int i = 0; i < 4; i++) cols[i] = i;
+    for (int i = 0; i < 12; i++) {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        cols[4 + i] = 4 + (int)((s * 2685821657736338717ull >> 33) % 508);
+    }
+    for (int i = 0; i < 64; i++) diags[i] = i;
+    for (int i = 0; i < 4; i++) diags[64 + i] = 448 + 16 * i + (int)((h * 7 + i * 5) % 16);
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, cols, 16);
+    maskplan_set_diags(p, diags, 68);
+    return p;
+}
+
+/* Every query block lists its diagonal block and each earlier block with probability `prob`;
+ * with `bias`, a random bias in [-5, 0] per listed pair (a quarter exactly 0). */
+static void set_blocks(maskplan *p, rng_t *r, int n, double prob, bool bias) {
+    const int nqb = (n + 63) / 64;
+    int32_t *ptr = malloc(sizeof(int32_t) * (size_t)(nqb + 1)), *idx = malloc(sizeof(int32_t) * (size_t)nqb * (nqb + 1) / 2 + 1);
+    int m = 0;
+    ptr[0] = 0;
+    for (int qb = 0; qb < nqb; qb++) {
+        for (int kb = 0; kb < qb; kb++)
+            if ((rng_next(r) >> 11) * (1.0 / 9007199254740992.0) < prob) idx[m++] = kb;
+        idx[m++] = qb;
+        ptr[qb + 1] = m;
+    }
+    maskplan_set_blocks(p, nqb, ptr, idx);
+    if (bias) {
+        const int nb = p->blk_ptr[p->n_qblocks];
+        float *b = malloc(sizeof(float) * (size_t)nb);
+        for (int i = 0; i < nb; i++) b[i] = rng_range(r, 0, 3) == 0 ? 0.f : -5.f * (float)rng_range(r, 1, 1000) / 1000.f;
+        maskplan_set_block_bias(p, b);
+        free(b);
+    }
+    free(ptr);
+    free(idx);
+}
+
+/* A random lower-triangular bitmap over the first L tokens (density ~ 1/4, the diagonal kept). */
+static void set_bitmap(maskplan *p, rng_t *r, int L) {
+    const int W = maskplan_bitmap_words(L);
+    uint64_t *bits = calloc((size_t)L * W, sizeof(uint64_t));
+    for (int pos = 0; pos < L; pos++) {
+        for (int w = 0; w < W; w++) bits[(size_t)pos * W + w] = rng_next(r) & rng_next(r);
+        bits[(size_t)pos * W + pos / 64] |= 1ull << (pos % 64);
+    }
+    maskplan_set_bitmap(p, L, bits);
+    free(bits);
+}
+
+/* Runs of diagonals or columns that cover some tiles exactly, nearly or with a hole (the edges of
+ * the "all kept" shortcut): per head, diagonals 1 .. 150 (0 missing); 0 .. 99 and 101 .. 300;
+ * columns 64 .. 191 and 200 .. 250 with diagonal 0; diagonals 0 .. 63 and 65 .. 191. */
+static maskplan *runs_plan(int h) {
+    int32_t a[400];
+    int k = 0;
+    maskplan *p = maskplan_new();
+    switch (h % 4) {
+    case 0: for (int i = 1; i <= 150; i++) a[k++] = i; maskplan_set_diags(p, a, k); break;
+    case 1: for (int i = 0; i <= 300; i++) if (i != 100) a[k++] = i; maskplan_set_diags(p, a, k); break;
+    case 2:
+        for (int i = 64; i <= 250; i++) if (i < 192 || i >= 200) a[k++] = i;
+        maskplan_set_cols(p, a, k);
+        a[0] = 0;
+        maskplan_set_diags(p, a, 1);
+        break;
+    default: for (int i = 0; i <= 191; i++) if (i != 64) a[k++] = i; maskplan_set_diags(p, a, k); break;
+    }
+    return p;
+}
+
+enum { K_DENSE, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_BIAS, K_BITMAP, K_ALL, K_MIXED, K_WIDE, K_RUNS };
+static const char *KIND_NAME[] = {"dense", "columns", "diagonals", "sinks+window", "DAM-like", "blocks", "blocks+bias",
+                                  "bitmap", "all parts+bias", "mixed group", "sinks+window 300", "runs"};
+
+static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
+    if (kind == K_MIXED) kind = (int[]){K_DAM, K_BIAS, K_DENSE, K_BITMAP, K_COLS, K_SINKWIN, K_DIAGS}[h % 7];
+    maskplan *p;
+    switch (kind) {
+    case K_DENSE: return maskplan_dense();
+    case K_COLS: return cols_plan(r, n, 1 + (int)rng_range(r, 0, 40));
+    case K_DIAGS: return diags_plan(r, n, 1 + (int)rng_range(r, 0, 20));
+    case K_SINKWIN: return sink_window(4, 100);
+    case K_WIDE: return sink_window(64, 300);
+    case K_DAM: return dam_like(h);
+    case K_RUNS: return runs_plan(h);
+    case K_BLOCKS: p = maskplan_new(); set_blocks(p, r, n, 0.2, false); return p;
+    case K_BIAS: p = diags_plan(r, n, 3); set_blocks(p, r, n, 0.3, true); return p;
+    case K_BITMAP: p = cols_plan(r, n, 5); set_bitmap(p, r, 200); return p;
+    default: p = dam_like(h); set_blocks(p, r, n, 0.1, true); set_bitmap(p, r, 130); return p;
+    }
+}
+
+/* ---- checks ---- */
+
+/* Whether entries ea (of a) and eb (of b) mean the same thing for every head of the chunk. */
+static bool same_entry(const attn_plan_host *a, int64_t ea, const attn_plan_host *b, int64_t eb) {
+    const int32_t *x = a->entries + ea * a->entry_ints, *y = b->entries + eb * b->entry_ints;
+    if ((x[0] < 0) != (y[0] < 0)) return false;
+    if (x[0] >= 0 && x[0] != y[0]) return false;
+    if (x[0] < 0 && memcmp(a->gather + (int64_t)(-x[0] - 1) * T, b->gather + (int64_t)(-y[0] - 1) * T, sizeof(int32_t) * T))
+        return false;
+    for (int i = 0; i < a->hc; i++)
+        for (int f = 0; f < 2; f++) {  /* mode, bias mask: same class, masks by their words */
+            const int32_t u = x[1 + 3 * i + f], v = y[1 + 3 * i + f];
+            if ((u < 0 || v < 0) ? u != v : memcmp(a->words + (int64_t)u * T, b->words + (int64_t)v * T, 8 * T) != 0)
+                return false;
+        }
+    for (int i = 0; i < a->hc; i++)
+        if (x[3 + 3 * i] != y[3 + 3 * i]) return false;
+    return true;
+}
+
+/* Decoded identity of two builds of the same plans, then byte identity (global dedup). */
+static void check_same(const char *what, const attn_plan_host *a, const attn_plan_host *b) {
+    CHECK(a->dense == b->dense && a->hc == b->hc && a->n_qt == b->n_qt && a->qb0 == b->qb0, "%s: shape differs", what);
+    if (a->dense || b->dense || a->hc != b->hc || a->n_qt != b->n_qt) return;
+    int64_t bad = 0;
+    const int64_t n_items = (int64_t)a->n_chunks * a->n_qt;
+    for (int64_t it = 0; it < n_items; it++) {
+        const int64_t na = a->tile_ptr[it + 1] - a->tile_ptr[it], nb = b->tile_ptr[it + 1] - b->tile_ptr[it];
+        if (na != nb) {
+            bad++;
+            continue;
+        }
+        for (int64_t e = 0; e < na; e++) bad += !same_entry(a, a->tile_ptr[it] + e, b, b->tile_ptr[it] + e);
+    }
+    CHECK(bad == 0, "%s: %lld items / entries differ", what, (long long)bad);
+    CHECK(a->n_entries == b->n_entries && a->n_masks == b->n_masks && a->n_gathered == b->n_gathered &&
+              a->head_tiles == b->head_tiles && a->causal_tiles == b->causal_tiles,
+          "%s: statistics differ (entries %lld/%lld masks %lld/%lld gathered %lld/%lld)", what, (long long)a->n_entries,
+          (long long)b->n_entries, (long long)a->n_masks, (long long)b->n_masks, (long long)a->n_gathered,
+          (long long)b->n_gathered);
+    if (a->n_entries != b->n_entries || a->n_masks != b->n_masks || a->n_gathered != b->n_gathered) return;
+    const bool bytes = !memcmp(a->tile_ptr, b->tile_ptr, sizeof(int32_t) * (size_t)(n_items + 1)) &&
+                       !memcmp(a->entries, b->entries, sizeof(int32_t) * (size_t)(a->n_entries * a->entry_ints)) &&
+                       !memcmp(a->words, b->words, sizeof(uint64_t) * T * (size_t)a->n_masks) &&
+                       !memcmp(a->gather, b->gather, sizeof(int32_t) * T * (size_t)a->n_gathered) &&
+                       !memcmp(a->order, b->order, sizeof(int32_t) * 4 * (size_t)n_items);
+    CHECK(bytes, "%s: arrays not byte-identical", what);
+}
+
+/* Every kept pair exactly once, with its bias; nothing else; the CTA order. */
+static void check_cover(const char *what, const attn_plan_host *h, maskplan *const *plans) {
+    if (h->dense) return;
+    const int n_k = h->n_k, q_base = n_k - h->n_q, ei = h->entry_ints;
+    int *cnt = calloc((size_t)n_k, sizeof(int));
+    float *bias = calloc((size_t)n_k, sizeof(float));
+    int64_t bad = 0, stray = 0, kept_pairs = 0;
+    for (int hh = 0; hh < h->n_heads; hh++) {
+        const int c = hh / h->hc, i = hh % h->hc;
+        const maskplan *pl = plans ? plans[hh] : NULL;
+        for (int64_t pos = q_base; pos < n_k; pos++) {
+            const int64_t it = (int64_t)c * h->n_qt + pos / T - h->qb0, r = pos % T;
+            memset(cnt, 0, sizeof(int) * (size_t)n_k);
+            for (int64_t e = h->tile_ptr[it]; e < h->tile_ptr[it + 1]; e++) {
+                const int32_t *en = h->entries + e * ei, kt = en[0], mode = en[1 + 3 * i], bmode = en[2 + 3 * i];
+                float bv;
+                memcpy(&bv, &en[3 + 3 * i], sizeof bv);
+                if (mode == ATTN_PLAN_MODE_NONE) continue;
+                for (int t = 0; t < T; t++) {
+                    const int64_t j = kt >= 0 ? (int64_t)kt * T + t : h->gather[(int64_t)(-kt - 1) * T + t];
+                    bool kept;
+                    if (mode == ATTN_PLAN_MODE_FULL) kept = kt >= 0 ? j <= pos : (stray++, false);  /* never on gathered */
+                    else kept = (h->words[(int64_t)mode * T + r] >> t) & 1;
+                    if (!kept) continue;
+                    if (j < 0 || j >= n_k) {
+                        stray++;
+                        continue;
+                    }
+                    cnt[j]++;
+                    bias[j] = bmode >= 0 && ((h->words[(int64_t)bmode * T + r] >> t) & 1) ? bv : 0.f;
+                }
+            }
+            for (int64_t j = 0; j < n_k; j++) {
+                float rb;
+                const bool k = ref_kept(pl, pos, j, &rb);
+                kept_pairs += k;
+                if (cnt[j] != (k ? 1 : 0) || (k && bias[j] != rb)) {
+                    if (bad < 3)
+                        fprintf(stderr, "  %s: head %d row %lld key %lld: listed %d times (kept %d), bias %g (ref %g)\n",
+                                what, hh, (long long)pos, (long long)j, cnt[j], k, bias[j], rb);
+                    bad++;
+                }
+            }
+        }
+    }
+    CHECK(bad == 0 && stray == 0, "%s: %lld wrong pairs, %lld listed keys outside 0..n_k-1 or full gathered tiles", what,
+          (long long)bad, (long long)stray);
+    CHECK(kept_pairs > 0, "%s: the plan keeps nothing (a vacuous case)", what);
+    /* order: a permutation, non-increasing length, consistent descriptors */
+    const int64_t n_items = (int64_t)h->n_chunks * h->n_qt;
+    char *seen = calloc((size_t)n_items, 1);
+    int64_t order_bad = 0;
+    for (int64_t k = 0; k < n_items; k++) {
+        const int32_t *d = h->order + 4 * k, it = d[0];
+        if (it < 0 || it >= n_items || seen[it]++) {
+            order_bad++;
+            continue;
+        }
+        const int32_t e0 = h->tile_ptr[it], e1 = h->tile_ptr[it + 1];
+        order_bad += d[1] != e0 || d[2] != e1 || d[3] != (e1 > e0 ? h->entries[(int64_t)e0 * ei] : 0);
+        if (k > 0) order_bad += d[2] - d[1] > h->order[4 * k - 2] - h->order[4 * k - 3];
+    }
+    CHECK(order_bad == 0, "%s: %lld bad order descriptors", what, (long long)order_bad);
+    free(seen);
+    free(cnt);
+    free(bias);
+}
+
+static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint64_t seed) {
+    rng_t r = rng_seed(seed, (uint64_t)kind);
+    maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
+    for (int h = 0; h < H; h++) plans[h] = make_plan(kind, h, n_k, &r);
+    char what[160];
+    snprintf(what, sizeof what, "%s n_q=%d n_k=%d H=%d/%d flags=%d", KIND_NAME[kind], n_q, n_k, H, Hkv, flags);
+    const maskplan *const *cp = (const maskplan *const *)plans;
+    const size_t mem0 = dam_mem_in_use();
+    attn_plan_host *ref = attn_cuda_plan_host_build(cp, n_q, n_k, H, Hkv, flags | ATTN_PLAN_NO_SHORTCUT, 1);
+    attn_plan_host *p4 = attn_cuda_plan_host_build(cp, n_q, n_k, H, Hkv, flags, 4);
+    attn_plan_host *p3 = attn_cuda_plan_host_build(cp, n_q, n_k, H, Hkv, flags, 3);
+    CHECK(p4->threads == 4 && ref->threads == 1, "%s: thread counts %d %d", what, p4->threads, ref->threads);
+    if (kind == K_DENSE) CHECK(p4->dense == !(flags & ATTN_CUDA_FORCE_LISTS), "%s: dense flag %d", what, p4->dense);
+    check_same(what, ref, p4);
+    check_same(what, ref, p3);
+    check_cover(what, p4, plans);
+    attn_cuda_plan_host_free(ref);
+    attn_cuda_plan_host_free(p4);
+    attn_cuda_plan_host_free(p3);
+    CHECK(dam_mem_in_use() == mem0, "%s: %zd bytes not freed", what, (ssize_t)(dam_mem_in_use() - mem0));
+    for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+    free(plans);
+}
+
+/* ---- benchmark ---- */
+
+static double time_build(maskplan **plans, int n, int H, int Hkv, int flags, int threads, int reps, attn_plan_host **keep) {
+    double best = 1e300;
+    for (int k = 0; k < reps; k++) {
+        attn_plan_host *h = attn_cuda_plan_host_build((const maskplan *const *)plans, n, n, H, Hkv, flags, threads);
+        best = h->build_ms < best ? h->build_ms : best;
+        if (k == reps - 1 && keep) *keep = h;
+        else attn_cuda_plan_host_free(h);
+    }
+    return best;
+}
+
+static int bench(int max_threads, int max_n) {
+    printf("host plan build (attn_cuda_plan_host_build), ms, best of 3 (1 run at n > 64K); \"serial ref\" = 1 thread, "
+           "every row evaluated (the pre-OpenMP algorithm); %d threads available\n", max_threads);
+    printf("%-22s %8s %3s %12s %10s %10s %8s %10s %8s\n", "plan", "n", "H", "serial ref", "1 thread", "threads", "speedup",
+           "entries", "masks");
+    const int ns[3] = {65536, 262144, 1048576};
+    for (int kind = 0; kind < 2; kind++)
+        for (int s = 0; s < 4; s++) {
+            const int n = s < 3 ? ns[s] : 65536, H = s < 3 ? 9 : 32, Hkv = s < 3 ? 3 : 8, reps = n > 65536 ? 1 : 3;
+            if (n > max_n) continue;
+            maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
+            for (int h = 0; h < H; h++) plans[h] = kind == 0 ? dam_like(h) : sink_window(128, 4096);
+            /* the serial reference only where it takes seconds, not minutes */
+            const bool ref = n <= 65536 || (kind == 0 && n <= 262144);
+            const double t_ref = ref ? time_build(plans, n, H, Hkv, ATTN_PLAN_NO_SHORTCUT, 1, reps, NULL) : 0;
+            const double t1 = time_build(plans, n, H, Hkv, 0, 1, reps, NULL);
+            attn_plan_host *hp = NULL;
+            const double tn = time_build(plans, n, H, Hkv, 0, max_threads, reps, &hp);
+            char tref[32];
+            if (ref) snprintf(tref, sizeof tref, "%.1f", t_ref);
+            else snprintf(tref, sizeof tref, "-");
+            printf("%-22s %8d %3d %12s %10.1f %10.1f %7.1fx %10lld %8lld\n", kind == 0 ? "DAM-like" : "sink 128 + window 4096",
+                   n, H, tref, t1, tn, (ref ? t_ref : t1) / tn, (long long)hp->n_entries, (long long)hp->n_masks);
+            fflush(stdout);
+            attn_cuda_plan_host_free(hp);
+            for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+            free(plans);
+        }
+    printf("speedup = serial ref (else 1 thread) / threads\n");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "bench") == 0)
+        return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : omp_get_max_threads(),
+                     argc > 3 ? atoi(argv[3]) : 1 << 20);
+    const int shapes[][2] = {{1, 1}, {63, 63}, {65, 65}, {100, 100}, {129, 129}, {300, 300}, {513, 513},
+                             {1000, 1000}, {37, 300}, {100, 700}, {1, 516}, {600, 2000}};
+    const int heads[][2] = {{4, 4}, {8, 2}, {9, 3}, {7, 1}};
+    const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
+    int cases = 0;
+    for (int kind = 0; kind <= K_RUNS; kind++)
+        for (int s = 0; s < n_shapes; s++) {
+            const int hs = (kind + s) % 4;
+            const int fl[4] = {0, ATTN_CUDA_NO_GATHER, ATTN_CUDA_PACK_GQA, ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_GATHER};
+            for (int f = 0; f < 4; f++) {
+                if (f == 3 && s % 2) continue;
+                run_case(kind, shapes[s][0], shapes[s][1], heads[hs][0], heads[hs][1],
+                         fl[f] | (kind == K_DENSE && f % 2 ? ATTN_CUDA_FORCE_LISTS : 0), 1000 + (uint64_t)s);
+                cases++;
+            }
+        }
+    {  /* plans == NULL (all dense): no lists, or with forced lists every causal tile "all kept"
+        * (70 queries after 200 keys: query tiles 2 and 3, 3 + 4 causal tiles per head) */
+        attn_plan_host *d = attn_cuda_plan_host_build(NULL, 70, 200, 4, 2, 0, 4);
+        CHECK(d->dense && d->head_tiles == d->causal_tiles && d->causal_tiles == 4 * (3 + 4), "NULL plans: dense %d tiles %lld",
+              d->dense, (long long)d->causal_tiles);
+        attn_cuda_plan_host_free(d);
+        d = attn_cuda_plan_host_build(NULL, 70, 200, 4, 2, ATTN_CUDA_FORCE_LISTS, 4);
+        CHECK(!d->dense && d->n_entries == 4 * (3 + 4) && d->n_masks == 0, "NULL plans, forced lists: %lld entries",
+              (long long)d->n_entries);
+        check_cover("NULL plans, forced lists", d, NULL);
+        attn_cuda_plan_host_free(d);
+    }
+    printf("%d cases\n", cases);
+    return test_done("test_plan_host");
+}
