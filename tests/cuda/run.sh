@@ -33,11 +33,11 @@ for f in 1 2; do # deliberately broken kernels (causal mask off by one; last lis
     if "$t" >/dev/null 2>&1; then echo "FAILED: $t passed: the test cannot see that kernel bug"; failed=1; else echo "failed, as it must"; fi
 done
 if command -v compute-sanitizer >/dev/null; then
-    # racecheck leaves out the decode test: its argument checks fork children that exit by design,
-    # which racecheck reports as failures (run 10); memcheck covers it
+    # "quick" = small cases, and no forked argument checks (children of an instrumented process
+    # hang or fail under the tool: runs 10 and 11); the plain runs above check those
     for run in "memcheck $B/cuda/test_attention_masked_cuda quick" "memcheck $B/cuda/test_attention_decode_cuda quick" \
                "memcheck $B/tests/cuda/test_ops_cuda" "racecheck $B/cuda/test_attention_masked_cuda quick" \
-               "racecheck $B/tests/cuda/test_ops_cuda"; do
+               "racecheck $B/cuda/test_attention_decode_cuda quick" "racecheck $B/tests/cuda/test_ops_cuda"; do
         set -- $run
         tool=$1; shift
         echo "== compute-sanitizer --tool $tool $*"
@@ -53,7 +53,7 @@ echo "== dam run --device cuda (passkey 1K, full + streaming + dam)"
 tmp=$(mktemp -d)
 if "$B/dam" run --device cuda -o "$tmp/gpu.h5" --progress none \
         --set 'workloads=[{"task":"passkey","lengths":[1024],"depths":[0.5],"samples":1,"max_new_tokens":10}]' \
-        >"$tmp/log" 2>&1 && h5dump -a /device "$tmp/gpu.h5" | grep -q '"cuda: '; then
+        >"$tmp/log" 2>&1 && "$B/dam" inspect "$tmp/gpu.h5" | grep -q "device cuda: "; then
     grep -E "passkey|device" "$tmp/log" | head -n 5
 else
     echo "FAILED: dam run --device cuda"; tail -n 5 "$tmp/log"; failed=1

@@ -170,7 +170,7 @@ static int child_exit(int H, int Hkv, int d, int n_k, int cap) {
 }
 
 int main(int argc, char **argv) {
-    // "quick": caches up to 4097 keys only (for compute-sanitizer memcheck / racecheck)
+    // "quick": caches up to 4097 keys only and no forked argument checks (for compute-sanitizer)
     const int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     int dev;
     cudaDeviceProp prop;
@@ -204,7 +204,10 @@ int main(int argc, char **argv) {
     if (!quick) run_case(131072, 131072, 9, 3, 64, 1.0, 0.0, LIST_NONE, 0, 0);
     if (!quick) run_case(70000, 70001, 32, 8, 128, 1.0, 0.0, LIST_NONE, 0, 1);
     printf("%ld kernel cases; worst max abs error %.3g, worst relative L2 error %.3g\n", cases_run, worst_abs, worst_rel);
-    // argument checks: exit 2
+    // argument checks: exit 2, in forked children. Not under compute-sanitizer ("quick"): a child
+    // forked from a process the tool instruments can hang there (run 11: memcheck ran past 300 s);
+    // the plain run checks them
+    if (quick) return test_done("attention_decode_cuda quick");
     CHECK(child_exit(9, 3, 64, 12, 10) == 2, "n_k > kv_cap refused (control: the child mechanism works)");
     CHECK(child_exit(9, 3, 96, 10, 10) == 2, "d = 96 refused");
     CHECK(child_exit(9, 2, 64, 10, 10) == 2, "9 heads over 2 KV heads refused");
