@@ -1,0 +1,31 @@
+#!/bin/bash
+# cuda-stage-run.sh — stages what a machine without network needs to run the GPU backend
+# (`build-cuda/dam`, the GPU tests) from this checkout, for the device tool (docs/cuda.md, "Running on
+# the H200"): into the git-ignored .carry/gpu/ the binaries of `make cuda-dam` (bin.tgz), the shared
+# libraries the device image lacks (libs.tgz: OpenBLAS and its Fortran / OpenMP runtimes), the workload
+# data (data.tgz) and the DAM pattern file without its optional mean-attention maps (small enough to
+# carry); and the default model split into three parts of < 33 MB, .carry/gpu-m1 .. gpu-m3, each carried
+# by its own call (one call carries at most 64 MiB with the working tree). Run after `make cuda-dam`,
+# `make model data` and `dam calibrate` (or with patterns/smollm2.h5 present).
+set -eu
+cd "$(dirname "$0")/.."
+C=.carry/gpu
+rm -rf "$C" .carry/gpu-m1 .carry/gpu-m2 .carry/gpu-m3
+mkdir -p "$C" .carry/gpu-m1 .carry/gpu-m2 .carry/gpu-m3
+bins=(build-cuda/dam build-cuda/tests/cuda/* build-cuda/cuda/test_* build-cuda/cuda/bench_*)
+tar czf "$C/bin.tgz" "${bins[@]}"
+libdir=$(mktemp -d)
+for lib in libopenblas.so.0 libgfortran.so.5 libgomp.so.1 libquadmath.so.0; do
+    cp -L "$(ldd build-cuda/dam | awk -v l="$lib" '$1 == l {print $3}')" "$libdir/$lib"
+done
+tar czf "$C/libs.tgz" -C "$libdir" .
+rm -rf "$libdir"
+tar czf "$C/data.tgz" data/pg_essays data/jargon.txt.gz data/wordlists
+# the pattern file with only what `dam run` reads (the masks): patterns/smollm2.h5 if present
+if [ -f patterns/smollm2.h5 ]; then cp patterns/smollm2.h5 "$C/patterns.h5"; fi
+model=models/SmolLM2-135M-Instruct.Q4_1.gguf
+split -n 3 -d "$model" "$C/part."
+mv "$C/part.00" .carry/gpu-m1/; mv "$C/part.01" .carry/gpu-m2/; mv "$C/part.02" .carry/gpu-m3/
+sha256sum "$model" | awk '{print $1}' >"$C/model.sha256"
+cp scripts/cuda-device-env.sh "$C/"
+du -sh "$C" .carry/gpu-m1 .carry/gpu-m2 .carry/gpu-m3
