@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `dam bench` on the real default model (CPU): one row per (length, method) with the KV bytes of the
+# model's shape and a mask-build time only for methods with plans; and its input errors, each one
+# stderr line and exit 2 (including --device cuda / --synthetic in a build without CUDA).
+test_name=bench
+source "$(dirname "$0")/lib.sh"
+model="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -f "$model" ]; then echo "skip: bench: no $model (make model)"; exit 0; fi
+
+# two lengths x three methods (the default config's dam and full, a streaming object)
+if OMP_WAIT_POLICY=passive "$dam" bench --model "$model" --lengths 64,128 --repeats 1 --warmup 0 --method full \
+        --method dam --method '{"method":"streaming","sinks":4,"window":32}' >"$tmp/out" 2>"$tmp/err"; then ok
+else bad "run: $(tail -n 2 "$tmp/err")"; fi
+# KV bytes, hand-computed for SmolLM2 (30 layers, 3 KV heads, head_dim 64, fp32 K and V):
+# 2 * 30 * 3 * 64 * 4 * n bytes = 46080 n: 64 tokens -> 2.8125 MiB, 128 tokens -> 5.625 MiB
+for row in "64 full 2.8" "64 dam 2.8" "64 streaming 2.8" "128 full 5.6" "128 dam 5.6" "128 streaming 5.6"; do
+    set -- $row
+    awk -v n="$1" -v m="$2" -v kv="$3" '$1 == n && $2 == m && $7 == kv { found = 1 } END { exit !found }' "$tmp/out" \
+        && ok || bad "row $row: $(cat "$tmp/out")"
+done
+# full builds no plan; dam's plans take time
+awk '$2 == "full" && $5 != "0.0" { bad = 1 } $2 == "dam" && $5 + 0 <= 0 { bad = 1 } END { exit bad }' "$tmp/out" \
+    && ok || bad "mask_ms column: $(cat "$tmp/out")"
+[ "$(grep -c '^ *[0-9]' "$tmp/out")" -eq 6 ] && ok || bad "six rows expected: $(cat "$tmp/out")"
+
+expect_bench_error() { # NAME PATTERN ARGS...
+    local name="$1" pattern="$2"; shift 2
+    "$dam" bench --model "$model" --lengths 64 --repeats 1 "$@" >/dev/null 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qE -- "$pattern" "$tmp/err"; then ok
+    else bad "$name: exit $rc: $(head -c 300 "$tmp/err")"; fi
+}
+expect_bench_error unknown_method 'nonsense' --method nonsense
+expect_bench_error bad_json 'not a JSON object' --method '{bad'
+expect_bench_error bad_key 'window_fraction' --method '{"method":"streaming","window_fraction":0.5}'
+expect_bench_error warmup '--warmup' --warmup -1
+expect_bench_error device 'not cpu or cuda' --device gpu
+expect_bench_error synthetic_cpu 'needs --device cuda' --synthetic llama3.1-8b
+if [ "$(basename "$(dirname "$dam")")" != "build-cuda" ]; then # a build without CUDA refuses the GPU by name
+    expect_bench_error no_cuda 'built without the CUDA backend' --device cuda
+fi
+
+echo "bench                        $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"
+[ $fail -eq 0 ]
