@@ -222,6 +222,9 @@ dam_patterns *dam_calibrate(const llama_model *m, const dam_calib_opts *o) {
     if (L > m->cfg.n_ctx_train)
         dam_die(DAM_EXIT_INPUT, "pcl %d exceeds the context length %d of %s", L, m->cfg.n_ctx_train, m->path);
     if (o->n_seq < 1) dam_die(DAM_EXIT_INPUT, "sequences %d must be at least 1", o->n_seq);
+    if (m->tok == NULL || m->tok_embd == NULL)
+        dam_die(DAM_EXIT_INPUT, "DAM calibration needs a real model with its tokenizer; %s has none (a synthetic shape: "
+                "DAM cannot run there, its masks come from a model's own attention)", m->name ? m->name : "the model");
 
     size_t len = 0;
     char sha[65];

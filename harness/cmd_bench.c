@@ -6,6 +6,7 @@
  * prompt, mask-build time reported separately, alignment off). --synthetic times a named larger
  * shape with random weights on the GPU (model/synthetic.h): latency and memory only. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ static const char *HELP =
     "  --model M      GGUF file, Hugging Face directory or registered name (default smollm2-135m)\n"
     "  --synthetic S  no model file: seeded random bf16 weights of a named shape on the GPU, for\n"
     "                 latency and memory only (needs --device cuda); shapes: smollm2-135m,\n"
-    "                 llama3.2-1b, llama3.1-8b, qwen2.5-7b\n"
+    "                 llama3.2-1b, llama3.1-8b, qwen2.5-7b; not with dam (no calibration of\n"
+    "                 random weights) nor moa (its profile is SmolLM2's)\n"
     "  --device D     cpu (default) or cuda (a `make cuda-dam` build)\n"
     "  --method M     time this method (repeatable, up to 8): a name of the embedded default config's\n"
     "                 methods (full, streaming, dam), another method name with its defaults, or a\n"
@@ -51,7 +53,7 @@ static const char *HELP =
     "  --attention    (CPU) also time one layer of attention alone at each length (SmolLM2 shape: 9\n"
     "                 query heads, 3 KV heads, head_dim 64): the dense kernel, the masked kernel\n"
     "                 with dense plans, and with a DAM-like vertical-slash plan; GFLOP/s counts\n"
-    "                 causal FLOPs. GPU kernels: build/cuda/bench_attention_masked_cuda (docs/cuda.md)\n";
+    "                 causal FLOPs. GPU kernels: build-cuda/cuda/bench_attention_masked_cuda (docs/cuda.md)\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -91,6 +93,7 @@ static void parse_method(const char *arg, method *out) {
 
 int cmd_bench(int argc, char **argv) {
     const char *model = "smollm2-135m", *synthetic = NULL, *device = "cpu", *method_args[8];
+    bool model_given = false;
     long lengths[32] = {1024, 2048, 4096};
     int n_len = 3, n_methods = 0;
     long repeats = 3, warmup = 1, chunk = 512, threads = 0;
@@ -98,7 +101,7 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(HELP, stdout); return 0; }
-        else if (strcmp(a, "--model") == 0) model = arg_value(argc, argv, &i);
+        else if (strcmp(a, "--model") == 0) model = arg_value(argc, argv, &i), model_given = true;
         else if (strcmp(a, "--synthetic") == 0) synthetic = arg_value(argc, argv, &i);
         else if (strcmp(a, "--device") == 0) device = arg_value(argc, argv, &i);
         else if (strcmp(a, "--method") == 0) {
@@ -116,13 +119,22 @@ int cmd_bench(int argc, char **argv) {
     const bool cuda = strcmp(device, "cuda") == 0;
     if (!cuda && strcmp(device, "cpu") != 0) dam_die(DAM_EXIT_INPUT, "--device %s: not cpu or cuda", device);
     if (synthetic && !cuda) dam_die(DAM_EXIT_INPUT, "--synthetic %s: needs --device cuda (weights are made on the GPU)", synthetic);
-    if (cuda && attention) dam_die(DAM_EXIT_INPUT, "--attention times the CPU kernels; for the GPU kernels run build/cuda/bench_attention_masked_cuda");
+    if (synthetic && model_given) dam_die(DAM_EXIT_INPUT, "--synthetic %s and --model %s exclude each other", synthetic, model);
+    if (cuda && attention)
+        dam_die(DAM_EXIT_INPUT, "--attention times the CPU kernels; for the GPU kernels run build-cuda/cuda/bench_attention_masked_cuda");
+    if (cuda) llama_cuda_require_device(); /* before loading the model or calibrating a method */
     set_threads((int)threads);
     char *path = synthetic ? dam_strdup(synthetic, "path") : model_resolve(model);
     llama_model *m = synthetic ? llama_synthetic_shape(synthetic) : llama_load(path);
     method *methods = dam_calloc(n_methods > 0 ? n_methods : 1, sizeof(method), "methods");
     for (int k = 0; k < n_methods; k++) {
         parse_method(method_args[k], &methods[k]);
+        for (int j = 0; j < k; j++)
+            if (strcmp(methods[j].name, methods[k].name) == 0)
+                dam_die(DAM_EXIT_INPUT, "--method: two methods named \"%s\"; give one a \"name\" key", methods[k].name);
+        if (synthetic && strcmp(methods[k].ops->kind, "dam") == 0)
+            dam_die(DAM_EXIT_INPUT, "--method %s: DAM's masks come from a calibration of the model's own attention, which "
+                    "--synthetic (random weights) has not; time it with --model", methods[k].name);
         method_prepare(&methods[k], m);
         if (cuda) attn_ctx_check_cuda(&methods[k]);
     }
@@ -144,8 +156,10 @@ int cmd_bench(int argc, char **argv) {
         llama_cuda_device_info(name, sizeof name, cv, sizeof cv, dv, sizeof dv);
         dam_format(dev, sizeof dev, "GPU %s, CUDA %s, driver %s", name, cv, dv);
     }
-    printf("# dam bench: %s (%s, %s), %s, prefill chunk %ld, %ld warm-up + %ld timed runs, threads %d\n", m->name, path,
-           m->quant, dev, chunk, warmup, repeats, threads ? (int)threads : 0);
+    char thr[32] = "all cores";
+    if (threads) dam_format(thr, sizeof thr, "%ld", threads);
+    printf("# dam bench: %s (%s, %s), %s, prefill chunk %ld, %ld warm-up + %ld timed runs, CPU threads %s\n", m->name, path,
+           m->quant, dev, chunk, warmup, repeats, thr);
     printf("%8s %-12s %12s %12s %10s %12s %10s %12s\n", "tokens", "method", "median_ms", "min_ms", "mask_ms", "tokens_per_s",
            "kv_MiB", "peak_MiB");
     for (int li = 0; li < n_len; li++) {

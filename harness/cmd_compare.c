@@ -4,6 +4,7 @@
  * comparison is refused. Per method: identical predictions (the generated text, byte for byte), equal
  * scores, and the mean and largest absolute differences of answer NLL, logit KL and density; then
  * every matched result whose prediction differs, with both predictions. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@ static const char *HELP =
     "\n"
     "Compares two results files of the same examples (e.g. `dam run --device cuda` against the CPU\n"
     "run of the same config): results are matched by (method, task, example index); an example whose\n"
-    "prompt token ids differ between the files is an error. Prints, per method, how many matched\n"
+    "prompt token ids differ between the files is an error; a method whose settings differ between\n"
+    "the two configs, or different model files, get a warning. Prints, per method, how many matched\n"
     "results have identical predictions and equal scores, and the mean / largest absolute difference\n"
     "of answer NLL, logit KL and density; then the results whose predictions differ (at most N,\n"
     "default 100), with both predictions. Exit status 0, or 2 for unreadable files, different prompts\n"
@@ -44,6 +46,36 @@ static void print_escaped(const char *s, int max) {
     }
     if (s && (int)strlen(s) > max) fputs("...", stdout);
     putchar('"');
+}
+
+/* The method object named `name` in a resolved config's "methods" (its "name", else its "method"). */
+static json_t *config_method(json_t *cfg, const char *name) {
+    size_t i;
+    json_t *mo;
+    json_array_foreach(json_object_get(cfg, "methods"), i, mo) {
+        const char *n = json_string_value(json_object_get(mo, "name"));
+        if (!n) n = json_string_value(json_object_get(mo, "method"));
+        if (n && strcmp(n, name) == 0) return mo;
+    }
+    return NULL;
+}
+
+/* Warns for every method name whose settings differ between the two runs' resolved configs (the
+ * same name can then mean different masks). Silent when a config is not readable JSON. */
+static void warn_method_settings(const run_data *A, const run_data *B) {
+    json_t *ca = A->config_json ? json_loads(A->config_json, 0, NULL) : NULL;
+    json_t *cb = B->config_json ? json_loads(B->config_json, 0, NULL) : NULL;
+    size_t i;
+    json_t *mo;
+    json_array_foreach(json_object_get(ca, "methods"), i, mo) {
+        const char *n = json_string_value(json_object_get(mo, "name"));
+        if (!n) n = json_string_value(json_object_get(mo, "method"));
+        json_t *other = n ? config_method(cb, n) : NULL;
+        if (other && !json_equal(mo, other))
+            dam_warn("method %s has different settings in the two runs: matched results compare different methods", n);
+    }
+    json_decref(ca);
+    json_decref(cb);
 }
 
 int cmd_compare(int argc, char **argv) {
@@ -72,6 +104,7 @@ int cmd_compare(int argc, char **argv) {
             dam_die(DAM_EXIT_INPUT, "%s #%d: the prompts differ between %s and %s (ids sha256 %.12s vs %.12s)", ea->task,
                     ea->index, pa, pb, ea->ids_sha256, eb->ids_sha256);
     }
+    warn_method_settings(&A, &B);
     printf("# dam compare: A = %s (%s, %s), B = %s (%s, %s)\n", pa, A.device, A.git_revision, pb, B.device, B.git_revision);
     method_stats *st = dam_calloc(A.n_results > 0 ? A.n_results : 1, sizeof(method_stats), "compare");
     const char **names = dam_calloc(A.n_results > 0 ? A.n_results : 1, sizeof(char *), "compare");

@@ -156,6 +156,7 @@ void check_supported(const llama_model *m) {
 }
 
 llama_cuda_model *new_model(const llama_config *cfg) {
+    dam_cuda_require_device();
     llama_cuda_model *g = (llama_cuda_model *)dam_calloc(1, sizeof *g, "GPU model");
     g->cfg = *cfg;
     g->layers = (cuda_layer *)dam_calloc(cfg->n_layers, sizeof(cuda_layer), "GPU layers");
@@ -177,6 +178,7 @@ void gemm(cublasHandle_t h, float *Y, int ldy, const dam_bf16 *X, int ldx, const
 } // namespace
 
 extern "C" bool llama_cuda_built(void) { return true; }
+extern "C" void llama_cuda_require_device(void) { dam_cuda_require_device(); }
 
 namespace {
 

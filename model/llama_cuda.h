@@ -36,6 +36,11 @@ typedef struct llama_cuda_model llama_cuda_model;
 /* true in a build with the CUDA backend (`make cuda-dam`), false otherwise. */
 bool llama_cuda_built(void);
 
+/* Exits with status 3 and one line unless a CUDA device of compute capability >= 9.0 is there
+ * (kernels/cuda/cuda_mem.h); in a build without CUDA, with status 2 saying so. Callers run it
+ * before loading or preparing anything for --device cuda. */
+void llama_cuda_require_device(void);
+
 /* Uploads m's weights as bf16 (m keeps its fp32 copy; it must outlive the result). Exits with 2 if
  * the architecture or head_dim is not supported on the GPU, with 3 on a CUDA error. */
 llama_cuda_model *llama_cuda_upload(const llama_model *m);

@@ -10,6 +10,7 @@ static void no_cuda(void) {
 }
 
 bool llama_cuda_built(void) { return false; }
+void llama_cuda_require_device(void) { no_cuda(); }
 llama_cuda_model *llama_cuda_upload(const llama_model *m) { (void)m; no_cuda(); return NULL; }
 llama_cuda_model *llama_cuda_synthetic(const llama_model *m, uint64_t seed) { (void)m; (void)seed; no_cuda(); return NULL; }
 void llama_cuda_model_free(llama_cuda_model *g) { (void)g; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `dam bench` on the real default model (CPU): one row per (length, method) with the KV bytes of the
 # model's shape and a mask-build time only for methods with plans; and its input errors, each one
-# stderr line and exit 2 (including --device cuda / --synthetic in a build without CUDA).
+# stderr line and exit 2 (including --device cuda / --synthetic in a build without CUDA); and
+# `dam compare`'s warning for a method name with different settings in the two runs.
 test_name=bench
 source "$(dirname "$0")/lib.sh"
 model="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -36,9 +37,22 @@ expect_bench_error bad_key 'window_fraction' --method '{"method":"streaming","wi
 expect_bench_error warmup '--warmup' --warmup -1
 expect_bench_error device 'not cpu or cuda' --device gpu
 expect_bench_error synthetic_cpu 'needs --device cuda' --synthetic llama3.1-8b
+expect_bench_error synthetic_model 'exclude each other' --synthetic llama3.1-8b --device cuda
+expect_bench_error same_name 'two methods named "streaming"' --method streaming --method '{"method":"streaming","sinks":2,"window":16}'
 if [ "$(basename "$(dirname "$dam")")" != "build-cuda" ]; then # a build without CUDA refuses the GPU by name
     expect_bench_error no_cuda 'built without the CUDA backend' --device cuda
 fi
+
+# dam compare warns when a method name stands for different settings in the two runs (real runs:
+# the warning reads the configs stored in the results files)
+for w in 16 32; do
+    OMP_WAIT_POLICY=passive "$dam" run -o "$tmp/w$w.h5" --progress none --set "model=\"$model\"" \
+        --set 'workloads=[{"task":"passkey","lengths":[128],"depths":[0.5],"samples":1,"max_new_tokens":2}]' \
+        --set "methods=[{\"method\":\"full\"},{\"method\":\"streaming\",\"sinks\":2,\"window\":$w}]" >/dev/null 2>&1 \
+        || bad "run window $w"
+done
+"$dam" compare "$tmp/w16.h5" "$tmp/w32.h5" >/dev/null 2>"$tmp/err" && grep -q "method streaming has different settings" "$tmp/err" \
+    && ! grep -q "method full has" "$tmp/err" && ok || bad "compare settings warning: $(cat "$tmp/err")"
 
 echo "bench                        $([ $fail -eq 0 ] && echo ok || echo FAIL) ($n checks, $fail failed)"
 [ $fail -eq 0 ]

@@ -78,6 +78,26 @@ extern "C" void dam_cuda_download_bf16(float *dst, const uint16_t *src, size_t r
     free(h);
 }
 
+extern "C" void dam_cuda_require_device(void) {
+    int n = 0, dev = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        fflush(stdout);
+        fprintf(stderr, "dam: --device cuda: no CUDA device: %s\n",
+                e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices");
+        exit(3);
+    }
+    cudaDeviceProp p;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+    if (p.major < 9) {
+        fflush(stdout);
+        fprintf(stderr, "dam: --device cuda: %s has compute capability %d.%d; this build needs 9.0 (Hopper) or newer\n",
+                p.name, p.major, p.minor);
+        exit(3);
+    }
+}
+
 extern "C" void dam_cuda_device_info(char *name, size_t name_len, char *cuda, size_t cuda_len, char *driver,
                                      size_t driver_len) {
     int dev = 0, rt = 0, drv = 0;

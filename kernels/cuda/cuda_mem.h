@@ -36,6 +36,11 @@ void dam_cuda_mem_reset_peak(void);
  * floats dst[rows][cols] (exact: bf16 widens to fp32 without rounding). Synchronous. */
 void dam_cuda_download_bf16(float *dst, const uint16_t *src, size_t rows, size_t cols, size_t src_stride);
 
+/* Exits with status 3 and one line if there is no usable CUDA device ("no CUDA device: <reason>")
+ * or its compute capability is below 9.0 (the kernels are built for sm_90a + compute_90 PTX only:
+ * Hopper or newer). Cheap; call it before any work that is useless without the GPU. */
+void dam_cuda_require_device(void);
+
 /* Device description for results files: name = "<GPU name> (sm_XY, <memory> GiB)", cuda = the
  * runtime version ("13.0"), driver = the driver's CUDA version. Exits with 3 if no device. */
 void dam_cuda_device_info(char *name, size_t name_len, char *cuda, size_t cuda_len, char *driver, size_t driver_len);
