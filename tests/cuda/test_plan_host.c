@@ -31,6 +31,7 @@
 #include "core/rng.h"
 #include "kernels/cuda/attention_plan.h"
 #include "kernels/maskplan.h"
+#include "tests/cuda/bench_layouts.h" /* bench_dam_like, bench_sink_window: the benchmark's layouts */
 #include "tests/test.h"
 
 enum { T = ATTN_CUDA_TILE };
@@ -84,36 +85,6 @@ static maskplan *diags_plan(rng_t *r, int n, int k) {  /* 0 and k random offsets
     maskplan *p = maskplan_new();
     maskplan_set_diags(p, d, k + 1);
     free(d);
-    return p;
-}
-
-static maskplan *sink_window(int sinks, int window) {
-    int32_t *c = malloc(sizeof(int32_t) * (size_t)sinks), *d = malloc(sizeof(int32_t) * (size_t)window);
-    for (int i = 0; i < sinks; i++) c[i] = i;
-    for (int i = 0; i < window; i++) d[i] = i;
-    maskplan *p = maskplan_new();
-    maskplan_set_cols(p, c, sinks);
-    maskplan_set_diags(p, d, window);
-    free(c);
-    free(d);
-    return p;
-}
-
-/* The DAM-like layout of tests/cuda/bench_attention_masked_cuda.cu: 4 sinks, 12 columns < 512,
- * window 64, 4 diagonals in 448 .. 511. */
-static maskplan *dam_like(int h) {
-    uint64_t s = 0x2545F4914F6CDD1Dull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
-    int32_t cols[16], diags[68];
-    for (int i = 0; i < 4; i++) cols[i] = i;
-    for (int i = 0; i < 12; i++) {
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
-        cols[4 + i] = 4 + (int)((s * 2685821657736338717ull >> 33) % 508);
-    }
-    for (int i = 0; i < 64; i++) diags[i] = i;
-    for (int i = 0; i < 4; i++) diags[64 + i] = 448 + 16 * i + (int)((h * 7 + i * 5) % 16);
-    maskplan *p = maskplan_new();
-    maskplan_set_cols(p, cols, 16);
-    maskplan_set_diags(p, diags, 68);
     return p;
 }
 
@@ -186,14 +157,14 @@ static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     case K_DENSE: return maskplan_dense();
     case K_COLS: return cols_plan(r, n, 1 + (int)rng_range(r, 0, 40));
     case K_DIAGS: return diags_plan(r, n, 1 + (int)rng_range(r, 0, 20));
-    case K_SINKWIN: return sink_window(4, 100);
-    case K_WIDE: return sink_window(64, 300);
-    case K_DAM: return dam_like(h);
+    case K_SINKWIN: return bench_sink_window(4, 100);
+    case K_WIDE: return bench_sink_window(64, 300);
+    case K_DAM: return bench_dam_like(h);
     case K_RUNS: return runs_plan(h);
     case K_BLOCKS: p = maskplan_new(); set_blocks(p, r, n, 0.2, false); return p;
     case K_BIAS: p = diags_plan(r, n, 3); set_blocks(p, r, n, 0.3, true); return p;
     case K_BITMAP: p = cols_plan(r, n, 5); set_bitmap(p, r, 200); return p;
-    default: p = dam_like(h); set_blocks(p, r, n, 0.1, true); set_bitmap(p, r, 130); return p;
+    default: p = bench_dam_like(h); set_blocks(p, r, n, 0.1, true); set_bitmap(p, r, 130); return p;
     }
 }
 
@@ -362,7 +333,7 @@ static int bench(int max_threads, int max_n) {
             const int n = s < 3 ? ns[s] : 65536, H = s < 3 ? 9 : 32, Hkv = s < 3 ? 3 : 8, reps = n > 65536 ? 1 : 3;
             if (n > max_n) continue;
             maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
-            for (int h = 0; h < H; h++) plans[h] = kind == 0 ? dam_like(h) : sink_window(128, 4096);
+            for (int h = 0; h < H; h++) plans[h] = kind == 0 ? bench_dam_like(h) : bench_sink_window(128, 4096);
             /* the serial reference only where it takes seconds, not minutes */
             const bool ref = n <= 65536 || (kind == 0 && n <= 262144);
             const double t_ref = ref ? time_build(plans, n, H, Hkv, ATTN_PLAN_NO_SHORTCUT, 1, reps, NULL) : 0;
