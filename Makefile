@@ -122,7 +122,7 @@ clean:
 # may have another CPU), and cudart is linked statically, so the binaries carry no CUDA runtime
 # dependency. `make cuda-fault` builds the test against deliberately broken kernels (see
 # ATTN_CUDA_FAULT in kernels/cuda/attention_masked.cu): each must FAIL. ----
-NVCC         ?= nvcc
+NVCC         ?= $(shell command -v nvcc 2>/dev/null || echo $(CUDA_HOME)/bin/nvcc)
 CUDA_GENCODE ?= -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90,code=compute_90
 NVCCFLAGS    ?= -std=c++17 -O3 -g -lineinfo -I. $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra
 CUDA_BUILD   := $(BUILD)/cuda
