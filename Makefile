@@ -129,6 +129,9 @@ CUDA_BUILD   := $(BUILD)/cuda
 CUDA_CFLAGS  := -std=c11 -O2 -march=x86-64-v3 -g -fopenmp -fno-math-errno -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I.
 CUDA_KSRC    := $(wildcard kernels/cuda/*.cu)
 CUDA_KOBJ    := $(CUDA_KSRC:%.cu=$(CUDA_BUILD)/obj/%.o)
+ifeq ($(CUDA),1) # the library's own kernel objects (same flags): each .cu compiles once
+CUDA_KOBJ    := $(CUDA_KSRC:%.cu=$(BUILD)/obj/%.o)
+endif
 CUDA_CDEPS   := kernels/maskplan.c kernels/cuda/attention_plan.c core/mem.c core/error.c
 CUDA_COBJ    := $(CUDA_CDEPS:%.c=$(CUDA_BUILD)/obj/%.o)
 CUDA_PSRC    := $(wildcard tests/cuda/*.cu)
