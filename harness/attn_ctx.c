@@ -89,26 +89,31 @@ void attn_ctx_check_cuda(const method *m) {
         dam_die(DAM_EXIT_INPUT, "method %s has its own CPU attention kernel; run it with --device cpu", m->name);
 }
 
-bool attn_ctx_observes(const attn_ctx *c, int n_q, int n_k) {
+/* The sampled prompt rows among positions n_k - n_q .. n_k - 1 into rows[], their kind (0 tail,
+ * 1 spread) into kind[] (both NULL to count only; else sized 2 ALIGN_ROWS); returns their number. */
+static int step_rows(const attn_ctx *c, int n_q, int n_k, int *rows, int *kind) {
     const int p0 = n_k - n_q;
-    for (int i = 0; i < c->n_tail; i++)
-        if (c->tail[i] >= p0 && c->tail[i] < n_k && c->tail[i] < c->n_prompt) return true;
-    for (int i = 0; i < c->n_spread; i++)
-        if (c->spread[i] >= p0 && c->spread[i] < n_k && c->spread[i] < c->n_prompt) return true;
-    return false;
+    int nr = 0;
+    for (int s = 0; s < 2; s++) {
+        const int *r = s ? c->spread : c->tail, n = s ? c->n_spread : c->n_tail;
+        for (int i = 0; i < n; i++)
+            if (r[i] >= p0 && r[i] < n_k && r[i] < c->n_prompt) {
+                if (rows) rows[nr] = r[i], kind[nr] = s;
+                nr++;
+            }
+    }
+    return nr;
 }
+
+bool attn_ctx_observes(const attn_ctx *c, int n_q, int n_k) { return step_rows(c, n_q, n_k, NULL, NULL) > 0; }
 
 void attn_ctx_observe(attn_ctx *c, int layer, const float *out, int out_stride, const float *q, int q_stride, int n_q,
                     const float *k, const float *v, int kv_cap, int n_k) {
     const llama_config *cfg = &c->model->cfg;
     const int H = cfg->n_heads, d = cfg->head_dim, group = cfg->n_heads / cfg->n_kv_heads;
     const int p0 = n_k - n_q;
-    /* (row, sample kind) pairs in this step */
-    int rows[2 * ALIGN_ROWS], kind[2 * ALIGN_ROWS], nr = 0;
-    for (int i = 0; i < c->n_tail; i++)
-        if (c->tail[i] >= p0 && c->tail[i] < n_k && c->tail[i] < c->n_prompt) rows[nr] = c->tail[i], kind[nr++] = 0;
-    for (int i = 0; i < c->n_spread; i++)
-        if (c->spread[i] >= p0 && c->spread[i] < n_k && c->spread[i] < c->n_prompt) rows[nr] = c->spread[i], kind[nr++] = 1;
+    int rows[2 * ALIGN_ROWS], kind[2 * ALIGN_ROWS];
+    const int nr = step_rows(c, n_q, n_k, rows, kind);
     if (nr == 0) return;
     const float scale = 1.0f / sqrtf((float)d);
     const int n_threads = omp_get_max_threads();

@@ -26,11 +26,13 @@
 struct attn_ctx_cuda {
     attn_cuda_decode_ws *ws; /* dense decode steps */
     int *d_empty;            /* empty-row counter of the masked kernel */
+    attn_cuda_plan *dense;   /* the dense plan of the current step's (n_q, n_k), shared by its layers */
 };
 
 void attn_ctx_cuda_release(struct attn_ctx_cuda *g) {
     if (g == NULL) return;
     attn_cuda_decode_ws_free(g->ws);
+    attn_cuda_plan_free(g->dense);
     dam_cuda_free(g->d_empty);
     dam_free(g);
 }
@@ -78,10 +80,17 @@ void attn_ctx_cuda_fn(void *ctx, int layer, uint16_t *out, int out_stride, const
     const bool dense = c->plans[layer * H] == NULL || (dynamic && p0 >= c->n_prompt);
     if (dense && n_q == 1) {
         attn_cuda_decode(out, q, k, v, kv_cap, n_k, H, Hkv, d, scale, NULL, NULL, 0, 0, c->cuda->ws);
+    } else if (dense) { /* one dense plan per step, reused by every layer of it */
+        struct attn_ctx_cuda *g = c->cuda;
+        if (g->dense == NULL || g->dense->n_q != n_q || g->dense->n_k != n_k) {
+            attn_cuda_plan_free(g->dense);
+            g->dense = attn_cuda_plan_build(NULL, n_q, n_k, H, Hkv);
+        }
+        attn_cuda_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, Hkv, d, scale, g->dense, NULL, NULL);
     } else {
         double t0 = now_ms();
-        attn_cuda_plan *p = attn_cuda_plan_build(dense ? NULL : (const maskplan *const *)(c->plans + layer * H), n_q, n_k, H, Hkv);
-        if (!dense) c->mask_ms += now_ms() - t0;
+        attn_cuda_plan *p = attn_cuda_plan_build((const maskplan *const *)(c->plans + layer * H), n_q, n_k, H, Hkv);
+        c->mask_ms += now_ms() - t0;
         attn_cuda_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, Hkv, d, scale, p, c->cuda->d_empty, NULL);
         int empty = 0;
         CUDA_CHECK(cudaMemcpy(&empty, c->cuda->d_empty, sizeof(int), cudaMemcpyDeviceToHost));

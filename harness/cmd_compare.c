@@ -48,16 +48,10 @@ static void print_escaped(const char *s, int max) {
     putchar('"');
 }
 
-/* The method object named `name` in a resolved config's "methods" (its "name", else its "method"). */
-static json_t *config_method(json_t *cfg, const char *name) {
-    size_t i;
-    json_t *mo;
-    json_array_foreach(json_object_get(cfg, "methods"), i, mo) {
-        const char *n = json_string_value(json_object_get(mo, "name"));
-        if (!n) n = json_string_value(json_object_get(mo, "method"));
-        if (n && strcmp(n, name) == 0) return mo;
-    }
-    return NULL;
+/* A config method object's instance name: its "name", else its "method" (NULL if neither). */
+static const char *method_name(json_t *mo) {
+    const char *n = json_string_value(json_object_get(mo, "name"));
+    return n ? n : json_string_value(json_object_get(mo, "method"));
 }
 
 /* Warns for every method name whose settings differ between the two runs' resolved configs (the
@@ -65,14 +59,15 @@ static json_t *config_method(json_t *cfg, const char *name) {
 static void warn_method_settings(const run_data *A, const run_data *B) {
     json_t *ca = A->config_json ? json_loads(A->config_json, 0, NULL) : NULL;
     json_t *cb = B->config_json ? json_loads(B->config_json, 0, NULL) : NULL;
-    size_t i;
-    json_t *mo;
-    json_array_foreach(json_object_get(ca, "methods"), i, mo) {
-        const char *n = json_string_value(json_object_get(mo, "name"));
-        if (!n) n = json_string_value(json_object_get(mo, "method"));
-        json_t *other = n ? config_method(cb, n) : NULL;
-        if (other && !json_equal(mo, other))
-            dam_warn("method %s has different settings in the two runs: matched results compare different methods", n);
+    size_t i, j;
+    json_t *ma, *mb;
+    json_array_foreach(json_object_get(ca, "methods"), i, ma) {
+        const char *n = method_name(ma);
+        json_array_foreach(json_object_get(cb, "methods"), j, mb) {
+            const char *nb = method_name(mb);
+            if (n && nb && strcmp(n, nb) == 0 && !json_equal(ma, mb))
+                dam_warn("method %s has different settings in the two runs: matched results compare different methods", n);
+        }
     }
     json_decref(ca);
     json_decref(cb);

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/timer.h"
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/attention_plan.h"
 #include "kernels/cuda/cuda_check.h"
@@ -383,12 +383,6 @@ template <int D, int HC, int MT> void launch(Params p, int n_chunks, cudaStream_
 }
 
 // ---- host: plan conversion (attention_plan.c) and upload ----
-
-double now_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 template <typename X> X *upload(const X *src, size_t n) {  // n elements (at least 1 allocated)
     X *d = (X *)dam_cuda_malloc(sizeof(X) * (n ? n : 1), "attention plan");
