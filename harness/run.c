@@ -261,12 +261,13 @@ int run_execute(run_config *cfg, const run_opts *o) {
                         k == 0 ? " (run `make data`)" : "");
     }
     set_threads(cfg->threads);
-    if (strcmp(cfg->device, "cuda") == 0) llama_cuda_require_device(); /* before any CPU work that needs it */
+    const bool on_gpu = strcmp(cfg->device, "cuda") == 0;
+    if (on_gpu) llama_cuda_require_device(); /* before any CPU work that needs it */
     char *path = model_resolve(cfg->model);
     llama_model *m = llama_load(path);
     for (int i = 0; i < cfg->n_methods; i++) method_prepare(&cfg->methods[i], m);
     llama_cuda_model *gpu = NULL;
-    if (strcmp(cfg->device, "cuda") == 0) {
+    if (on_gpu) {
         for (int i = 0; i < cfg->n_methods; i++) attn_ctx_check_cuda(&cfg->methods[i]);
         gpu = llama_cuda_upload(m);
     }

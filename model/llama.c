@@ -1,6 +1,5 @@
 /* llama.c — see llama.h. Order: loading (hyper-parameters, tensors), state, forward. */
 #include "model/llama.h"
-#include "model/llama_cuda.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "model/hf_load.h"
 #include "model/rope.h"
 #include "model/tokenizer_hf.h"
+#include "model/llama_cuda.h"
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
