@@ -14,9 +14,9 @@
 #include "model/gguf.h"
 #include "model/hf_config.h"
 #include "model/hf_load.h"
+#include "model/llama_cuda.h"
 #include "model/rope.h"
 #include "model/tokenizer_hf.h"
-#include "model/llama_cuda.h"
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
