@@ -25,7 +25,7 @@ LIB_SRC  := $(wildcard core/*.c model/*.c kernels/*.c kernels/cpu/*.c kernels/cu
 # refuse --device cuda with a message.
 CUDA_HOME   ?= /usr/local/cuda
 CUDA_ONLY_C := harness/attn_ctx_cuda.c
-NO_CUDA_C   := model/llama_cuda_none.c harness/attn_ctx_cuda_none.c
+NO_CUDA_C   := model/llama_cuda_none.c harness/attn_ctx_cuda_none.c kernels/cuda/estimate_none.c
 ifeq ($(CUDA),1)
 LIB_SRC  := $(filter-out $(NO_CUDA_C),$(LIB_SRC))
 LIB_CU   := $(wildcard kernels/cuda/*.cu model/*.cu)
@@ -170,7 +170,7 @@ $(CUDA_COBJ): $(CUDA_BUILD)/obj/%.o: %.c
 	@$(CC) $(CUDA_CFLAGS) -MMD -MP -c $< -o $@
 $(CUDA_PROGS): $(CUDA_BUILD)/%: $(CUDA_BUILD)/obj/tests/cuda/%.o $(CUDA_KOBJ) $(CUDA_COBJ)
 	@echo "  LINK  $@"
-	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
+	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lcublas -lm -lgomp
 $(CUDA_BUILD)/obj/fault%/attention_masked.o: kernels/cuda/attention_masked.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"

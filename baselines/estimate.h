@@ -63,6 +63,10 @@ void est_top_k(const double *score, int m, int k, int32_t *top);
  * blocks; non-zero = keep; key blocks after the query block are dropped by maskplan). */
 void est_set_blocks(maskplan *plan, int nqb, int nkb, const uint8_t *keep);
 
+/* The same from a bit matrix: key block kb of query block qb is kept iff bit kb % 64 of
+ * keep[qb * words + kb / 64] is set, words = ceil(nkb / 64) (est_cuda_xattention's output). */
+void est_set_blocks_bits(maskplan *plan, int nqb, int nkb, const uint64_t *keep);
+
 /* The plan of one query head (layer, head) from its view h (caller frees the plan). */
 typedef maskplan *(*est_head_fn)(const method *m, int layer, int head, const est_head *h);
 

@@ -44,11 +44,13 @@
  * Parameters (each a `param`): gamma in (0, 1], tau >= 0, min_budget and max_budget in tokens.
  * Config: method "flexprefill". */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "baselines/estimate.h"
 #include "core/mem.h"
 #include "harness/method.h"
+#include "kernels/cuda/estimate.h"
 
 enum { FP_BLOCK = MASKPLAN_BLOCK };
 
@@ -94,49 +96,57 @@ static int cover(const double *x, int m, double g, int32_t *order) {
 /* x log(x / m), 0 for x = 0. */
 static double xlog(double x, double m) { return x > 0 ? x * log(x / m) : 0.0; }
 
-static maskplan *flexprefill_head(const method *m, int layer, int head, const est_head *h) {
-    const flexprefill_params *p = m->params;
-    const int n = h->n, d = h->d, B = FP_BLOCK, nb = (n + B - 1) / B;
-    const double gamma = param_at(&p->gamma, layer, head), tau = param_at(&p->tau, layer, head);
-    const long min_tok = (long)param_at(&p->min_budget, layer, head), max_tok = (long)param_at(&p->max_budget, layer, head);
-    const int minb = min_tok > B ? (int)((min_tok + B - 1) / B) : 1; /* >= 1: first and diagonal block */
-    if (n <= (2 * B > minb * B ? 2 * B : minb * B)) return maskplan_dense();
-    int maxb = max_tok > 0 ? (int)((max_tok + B - 1) / B) : nb;
-    if (maxb > nb) maxb = nb;
-    const double scale = 1.0 / sqrt((double)d);
+/* What steps 2-5 read of a head's estimate (computed on the CPU by flexprefill_head, on the GPU by
+ * flexprefill_plan_layer_cuda). v and s are the token verticals and slashes of step 1 (means over
+ * the last B rows). */
+typedef struct {
+    int cover_v, cover_s; /* cover(v), cover(s) (step 2) */
+    const double *V, *SL; /* [nb] sums of v over the keys of each block, of s over the offsets o / B */
+    const double *kbar;   /* [nb][d] key block means (est_block_means) */
+    const double *qbar;   /* [nb][d] query block means (step 5 on the host only; else NULL) */
+    const double *qlast;  /* [d] mean of the last B query rows */
+} fp_estimate;
 
-    /* 1. the last B rows */
-    double *P = dam_malloc(sizeof(double) * (size_t)B * n, "flexprefill estimate");
-    double *v = dam_malloc(sizeof(double) * (size_t)n, "flexprefill verticals");
-    double *s = dam_malloc(sizeof(double) * (size_t)n, "flexprefill slashes");
-    int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)(n > nb * nb ? n : nb * nb), "flexprefill order");
-    est_last_rows(h, B, P);
-    est_column_sums(P, B, n, v);
-    est_diagonal_sums(P, B, n, s);
-    for (int j = 0; j < n; j++) v[j] /= B, s[j] /= B;
+/* Short prompts are dense (step 0); else the block budgets minb <= maxb of (layer, head). */
+static bool fp_dense(const flexprefill_params *p, int layer, int head, int n, int *minb, int *maxb) {
+    const int B = FP_BLOCK, nb = (n + B - 1) / B;
+    const long min_tok = (long)param_at(&p->min_budget, layer, head), max_tok = (long)param_at(&p->max_budget, layer, head);
+    *minb = min_tok > B ? (int)((min_tok + B - 1) / B) : 1; /* >= 1: first and diagonal block */
+    if (n <= (2 * B > *minb * B ? 2 * B : *minb * B)) return true;
+    *maxb = max_tok > 0 ? (int)((max_tok + B - 1) / B) : nb;
+    if (*maxb > nb) *maxb = nb;
+    return false;
+}
+
+/* Steps 2-4 from the estimate, for a head that fp_dense found not dense: sets the vertical-slash
+ * blocks in keep [nb][nb] (zeroed by the caller) and returns whether the head is query-aware
+ * (step 3), i.e. needs step 5 (fp_query_aware). */
+static bool fp_vertical_slash(const flexprefill_params *p, int layer, int head, int n, int d, const fp_estimate *e,
+                              uint8_t *keep) {
+    const int B = FP_BLOCK, nb = (n + B - 1) / B;
+    const double tau = param_at(&p->tau, layer, head);
+    int minb, maxb;
+    fp_dense(p, layer, head, n, &minb, &maxb);
+    const double scale = 1.0 / sqrt((double)d);
+    int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)nb, "flexprefill order");
 
     /* 2. budgets */
-    int nv = cover(v, n, gamma, order) / B + 1, ns = cover(s, n, gamma, order) / B + 1;
+    int nv = e->cover_v / B + 1, ns = e->cover_s / B + 1;
     if (nv < minb) nv = minb;
     if (nv > maxb) nv = maxb;
     if (ns < minb) ns = minb;
     if (ns > maxb) ns = maxb;
 
     /* 3. estimated vs true block distribution of the last rows */
-    double *kbar = dam_malloc(sizeof(double) * (size_t)nb * d, "flexprefill key means");
-    double *qlast = dam_calloc((size_t)d, sizeof(double), "flexprefill query mean");
-    double *V = dam_calloc((size_t)nb, sizeof(double), "flexprefill block verticals");
-    double *SL = dam_calloc((size_t)nb, sizeof(double), "flexprefill block slashes");
+    double *V = dam_malloc(sizeof(double) * (size_t)nb, "flexprefill block verticals");
+    double *SL = dam_malloc(sizeof(double) * (size_t)nb, "flexprefill block slashes");
     double *a = dam_malloc(sizeof(double) * (size_t)nb, "flexprefill estimate");
-    est_block_means(h->k, d, n, d, B, kbar);
-    for (int i = n - B; i < n; i++)
-        for (int c = 0; c < d; c++) qlast[c] += h->q[(long)i * h->q_stride + c];
-    for (int c = 0; c < d; c++) qlast[c] /= B;
-    for (int j = 0; j < n; j++) V[j / B] += v[j], SL[j / B] += s[j];
+    memcpy(V, e->V, sizeof(double) * (size_t)nb);
+    memcpy(SL, e->SL, sizeof(double) * (size_t)nb);
     double mx = -INFINITY, sum = 0;
     for (int kb = 0; kb < nb; kb++) {
         double z = 0;
-        for (int c = 0; c < d; c++) z += qlast[c] * kbar[(size_t)kb * d + c];
+        for (int c = 0; c < d; c++) z += e->qlast[c] * e->kbar[(size_t)kb * d + c];
         a[kb] = z * scale;
         if (a[kb] > mx) mx = a[kb];
     }
@@ -153,7 +163,6 @@ static maskplan *flexprefill_head(const method *m, int layer, int head, const es
     if (ns > nb) ns = nb;
 
     /* 4. vertical-slash blocks */
-    uint8_t *keep = dam_calloc((size_t)nb * nb, 1, "flexprefill keep");
     V[0] = INFINITY;
     est_order_desc(V, nb, order);
     for (int i = 0; i < nv; i++)
@@ -163,42 +172,81 @@ static maskplan *flexprefill_head(const method *m, int layer, int head, const es
     for (int i = 0; i < ns; i++)
         for (int qb = order[i]; qb < nb; qb++) keep[(size_t)qb * nb + (qb - order[i])] = 1;
 
-    /* 5. query-aware: one global selection over the pooled block map */
-    if (query_aware) {
-        double *qbar = dam_malloc(sizeof(double) * (size_t)nb * d, "flexprefill query means");
-        double *A = dam_calloc((size_t)nb * nb, sizeof(double), "flexprefill block map");
-        est_block_means(h->q, h->q_stride, n, d, B, qbar);
-        for (int qb = 0; qb < nb; qb++) {
-            double *row = A + (size_t)qb * nb, rmx = -INFINITY, rsum = 0;
-            for (int kb = 0; kb <= qb; kb++) {
-                double z = 0;
-                for (int c = 0; c < d; c++) z += qbar[(size_t)qb * d + c] * kbar[(size_t)kb * d + c];
-                row[kb] = z * scale;
-                if (row[kb] > rmx) rmx = row[kb];
-            }
-            for (int kb = 0; kb <= qb; kb++) rsum += row[kb] = exp(row[kb] - rmx);
-            for (int kb = 0; kb <= qb; kb++) row[kb] /= rsum;
-            for (int kb = qb + 1; kb < nb; kb++) row[kb] = -1; /* not causal: never selected */
-        }
-        est_order_desc(A, nb * nb, order);
-        double cum = 0;
-        for (int i = 0; i < nb * nb && A[order[i]] >= 0; i++) {
-            cum += A[order[i]];
-            if (cum > gamma * nb) break;
-            keep[order[i]] = 1;
-        }
-        keep[0] = 1;
-        dam_free(A);
-        dam_free(qbar);
-    }
-    maskplan *plan = maskplan_new();
-    est_set_blocks(plan, nb, nb, keep);
-    dam_free(keep);
     dam_free(a);
     dam_free(SL);
     dam_free(V);
+    dam_free(order);
+    return query_aware;
+}
+
+/* Step 5 on the host: adds to keep [nb][nb] the query-aware blocks of one head (one global selection
+ * over the pooled block map, plus block (0, 0)). */
+static void fp_query_aware(const flexprefill_params *p, int layer, int head, int n, int d, const fp_estimate *e,
+                           uint8_t *keep) {
+    const int nb = (n + FP_BLOCK - 1) / FP_BLOCK;
+    const double gamma = param_at(&p->gamma, layer, head), scale = 1.0 / sqrt((double)d);
+    int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)nb * nb, "flexprefill order");
+    double *A = dam_calloc((size_t)nb * nb, sizeof(double), "flexprefill block map");
+    for (int qb = 0; qb < nb; qb++) {
+        double *row = A + (size_t)qb * nb, rmx = -INFINITY, rsum = 0;
+        for (int kb = 0; kb <= qb; kb++) {
+            double z = 0;
+            for (int c = 0; c < d; c++) z += e->qbar[(size_t)qb * d + c] * e->kbar[(size_t)kb * d + c];
+            row[kb] = z * scale;
+            if (row[kb] > rmx) rmx = row[kb];
+        }
+        for (int kb = 0; kb <= qb; kb++) rsum += row[kb] = exp(row[kb] - rmx);
+        for (int kb = 0; kb <= qb; kb++) row[kb] /= rsum;
+        for (int kb = qb + 1; kb < nb; kb++) row[kb] = -1; /* not causal: never selected */
+    }
+    est_order_desc(A, nb * nb, order);
+    double cum = 0;
+    for (int i = 0; i < nb * nb && A[order[i]] >= 0; i++) {
+        cum += A[order[i]];
+        if (cum > gamma * nb) break;
+        keep[order[i]] = 1;
+    }
+    keep[0] = 1;
+    dam_free(A);
+    dam_free(order);
+}
+
+static maskplan *flexprefill_head(const method *m, int layer, int head, const est_head *h) {
+    const flexprefill_params *p = m->params;
+    const int n = h->n, d = h->d, B = FP_BLOCK, nb = (n + B - 1) / B;
+    int minb, maxb;
+    if (fp_dense(p, layer, head, n, &minb, &maxb)) return maskplan_dense();
+
+    /* 1. the last B rows; block means */
+    double *P = dam_malloc(sizeof(double) * (size_t)B * n, "flexprefill estimate");
+    double *v = dam_malloc(sizeof(double) * (size_t)n, "flexprefill verticals");
+    double *s = dam_malloc(sizeof(double) * (size_t)n, "flexprefill slashes");
+    est_last_rows(h, B, P);
+    est_column_sums(P, B, n, v);
+    est_diagonal_sums(P, B, n, s);
+    for (int j = 0; j < n; j++) v[j] /= B, s[j] /= B;
+    int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)n, "flexprefill order");
+    double *V = dam_calloc((size_t)nb, sizeof(double), "flexprefill block verticals");
+    double *SL = dam_calloc((size_t)nb, sizeof(double), "flexprefill block slashes");
+    for (int j = 0; j < n; j++) V[j / B] += v[j], SL[j / B] += s[j];
+    const double gamma = param_at(&p->gamma, layer, head);
+    double *kbar = dam_malloc(sizeof(double) * (size_t)nb * d, "flexprefill key means");
+    double *qbar = dam_malloc(sizeof(double) * (size_t)nb * d, "flexprefill query means");
+    double *qlast = dam_malloc(sizeof(double) * (size_t)d, "flexprefill query mean");
+    est_block_means(h->k, d, n, d, B, kbar);
+    est_block_means(h->q, h->q_stride, n, d, B, qbar);
+    est_block_means(h->q + (long)(n - B) * h->q_stride, h->q_stride, B, d, B, qlast);
+    const fp_estimate e = {cover(v, n, gamma, order), cover(s, n, gamma, order), V, SL, kbar, qbar, qlast};
+    uint8_t *keep = dam_calloc((size_t)nb * nb, 1, "flexprefill keep");
+    if (fp_vertical_slash(p, layer, head, n, d, &e, keep)) fp_query_aware(p, layer, head, n, d, &e, keep);
+    maskplan *plan = maskplan_new();
+    est_set_blocks(plan, nb, nb, keep);
+    dam_free(keep);
     dam_free(qlast);
+    dam_free(qbar);
     dam_free(kbar);
+    dam_free(SL);
+    dam_free(V);
     dam_free(order);
     dam_free(s);
     dam_free(v);
@@ -209,6 +257,76 @@ static maskplan *flexprefill_head(const method *m, int layer, int head, const es
 static void flexprefill_plan_layer(const method *m, int layer, const float *q, int q_stride, int n, const float *k,
                                    int kv_cap, int n_heads, int n_kv_heads, int d, maskplan **out) {
     est_plan_layer(m, layer, q, q_stride, n, k, kv_cap, n_heads, n_kv_heads, d, out, flexprefill_head);
+}
+
+/* On the GPU (kernels/cuda/estimate.h): step 1 (the column / diagonal sums of the last B rows, their
+ * covers and block pools, the key block means, the last rows' query mean) and step 5 (the block map
+ * and its global selection); steps 3-4 on the host from those O(nb · d) results
+ * (fp_vertical_slash, OpenMP over heads), as on the CPU. */
+static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16_t *q, int q_stride, int n,
+                                        const uint16_t *k, int kv_cap, int n_heads, int n_kv_heads, int d,
+                                        est_cuda_ws *ws, maskplan **out) {
+    const flexprefill_params *p = m->params;
+    const int B = FP_BLOCK, nb = (n + B - 1) / B, words = (nb + 63) / 64, group = n_heads / n_kv_heads;
+    bool any = false;
+    for (int h = 0; h < n_heads; h++) {
+        int minb, maxb;
+        out[h] = fp_dense(p, layer, h, n, &minb, &maxb) ? maskplan_dense() : NULL;
+        any |= out[h] == NULL;
+    }
+    if (!any) return; /* else n > 2B */
+    int *w = dam_malloc(sizeof(int) * (size_t)n_heads, "flexprefill rows");
+    for (int h = 0; h < n_heads; h++) w[h] = B;
+    double *d_col, *d_diag;
+    est_cuda_vertical_slash(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, w, &d_col, &d_diag);
+    double *gamma = dam_malloc(sizeof(double) * (size_t)n_heads, "flexprefill gamma");
+    for (int h = 0; h < n_heads; h++) gamma[h] = param_at(&p->gamma, layer, h);
+    int *covers = dam_malloc(sizeof(int) * 2 * (size_t)n_heads, "flexprefill covers");
+    double *pools = dam_malloc(sizeof(double) * 2 * (size_t)n_heads * nb, "flexprefill block pools");
+    est_cuda_cover_pool(ws, d_col, d_diag, n, n_heads, B, gamma, covers, pools);
+    double *kbar = dam_malloc(sizeof(double) * (size_t)n_kv_heads * nb * d, "flexprefill key means");
+    double *qlast = dam_malloc(sizeof(double) * (size_t)n_heads * d, "flexprefill query means");
+    for (int g = 0; g < n_kv_heads; g++)
+        est_cuda_row_means(ws, k + (size_t)g * kv_cap * d, d, 0, n, d, B, kbar + (size_t)g * nb * d);
+    for (int h = 0; h < n_heads; h++)
+        est_cuda_row_means(ws, q + (size_t)h * d, q_stride, n - B, B, d, B, qlast + (size_t)h * d);
+    uint8_t *keep = dam_calloc((size_t)n_heads * nb * nb, 1, "flexprefill keep");
+    uint8_t *aware = dam_calloc((size_t)n_heads, 1, "flexprefill query-aware heads");
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int h = 0; h < n_heads; h++) {
+        if (out[h]) continue;
+        const double *pool = pools + (size_t)h * 2 * nb;
+        const fp_estimate e = {covers[2 * h], covers[2 * h + 1], pool, pool + nb, kbar + (size_t)(h / group) * nb * d,
+                               NULL, qlast + (size_t)h * d};
+        aware[h] = fp_vertical_slash(p, layer, h, n, d, &e, keep + (size_t)h * nb * nb);
+    }
+    bool any_aware = false;
+    for (int h = 0; h < n_heads; h++) any_aware |= aware[h];
+    uint64_t *bits = NULL;
+    if (any_aware) {
+        bits = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "flexprefill query-aware blocks");
+        est_cuda_block_map_select(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, aware, gamma, bits);
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int h = 0; h < n_heads; h++) {
+        if (out[h]) continue;
+        uint8_t *kh = keep + (size_t)h * nb * nb;
+        if (aware[h])
+            for (int qb = 0; qb < nb; qb++)
+                for (int kb = 0; kb <= qb; kb++)
+                    kh[(size_t)qb * nb + kb] |= (uint8_t)(bits[((size_t)h * nb + qb) * words + kb / 64] >> (kb % 64) & 1);
+        out[h] = maskplan_new();
+        est_set_blocks(out[h], nb, nb, kh);
+    }
+    dam_free(bits);
+    dam_free(gamma);
+    dam_free(aware);
+    dam_free(keep);
+    dam_free(qlast);
+    dam_free(kbar);
+    dam_free(pools);
+    dam_free(covers);
+    dam_free(w);
 }
 
 static void flexprefill_free(void *params) {
@@ -226,5 +344,6 @@ const method_ops FLEXPREFILL_OPS = {
     .parse = flexprefill_parse,
     .prepare = flexprefill_prepare,
     .plan_layer = flexprefill_plan_layer,
+    .plan_layer_cuda = flexprefill_plan_layer_cuda,
     .free_params = flexprefill_free,
 };

@@ -44,6 +44,7 @@
 #include "baselines/estimate.h"
 #include "core/mem.h"
 #include "harness/method.h"
+#include "kernels/cuda/estimate.h"
 
 /* Config keys of `minference`. */
 typedef struct {
@@ -80,26 +81,41 @@ static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 static int param_int(const param *p, int layer, int head) { return (int)fmin(param_at(p, layer, head), 1 << 30); }
 
+/* One head's budgets (definition steps 1, 3 and 4) for a prompt of n tokens. */
+typedef struct {
+    int w;     /* estimation rows */
+    int sinks; /* forced columns 0 .. sinks-1 */
+    int local; /* forced diagonals 0 .. local-1 */
+    int kv;    /* columns in all */
+    int ks;    /* diagonals in all */
+} minference_budget;
+
+static minference_budget budget_of(const minference_params *p, int layer, int head, int n) {
+    minference_budget b;
+    b.w = imin(param_int(&p->last_q, layer, head), n);
+    b.sinks = imin(param_int(&p->sink_columns, layer, head), n);
+    b.local = imin(param_int(&p->local_diagonals, layer, head), n);
+    b.kv = imin(n, imax(param_int(&p->vertical_size, layer, head), b.sinks));
+    b.ks = imin(n, imax(param_int(&p->slash_size, layer, head), b.local));
+    return b;
+}
+
 static maskplan *minference_head(const method *m, int layer, int head, const est_head *h) {
-    const minference_params *p = m->params;
-    const int n = h->n, w = imin(param_int(&p->last_q, layer, head), n);
-    const int sinks = imin(param_int(&p->sink_columns, layer, head), n);
-    const int local = imin(param_int(&p->local_diagonals, layer, head), n);
-    const int kv = imin(n, imax(param_int(&p->vertical_size, layer, head), sinks));
-    const int ks = imin(n, imax(param_int(&p->slash_size, layer, head), local));
-    double *P = dam_malloc(sizeof(double) * (size_t)w * n, "minference estimate");
+    const int n = h->n;
+    const minference_budget b = budget_of(m->params, layer, head, n);
+    double *P = dam_malloc(sizeof(double) * (size_t)b.w * n, "minference estimate");
     double *score = dam_malloc(sizeof(double) * (size_t)n, "minference scores");
     int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)n, "minference order");
-    est_last_rows(h, w, P);
+    est_last_rows(h, b.w, P);
     maskplan *plan = maskplan_new();
-    est_column_sums(P, w, n, score);
-    for (int j = 0; j < sinks; j++) score[j] = INFINITY;
-    est_top_k(score, n, kv, order);
-    maskplan_set_cols(plan, order, kv);
-    est_diagonal_sums(P, w, n, score);
-    for (int o = 0; o < local; o++) score[o] = INFINITY;
-    est_top_k(score, n, ks, order);
-    maskplan_set_diags(plan, order, ks);
+    est_column_sums(P, b.w, n, score);
+    for (int j = 0; j < b.sinks; j++) score[j] = INFINITY;
+    est_top_k(score, n, b.kv, order);
+    maskplan_set_cols(plan, order, b.kv);
+    est_diagonal_sums(P, b.w, n, score);
+    for (int o = 0; o < b.local; o++) score[o] = INFINITY;
+    est_top_k(score, n, b.ks, order);
+    maskplan_set_diags(plan, order, b.ks);
     dam_free(order);
     dam_free(score);
     dam_free(P);
@@ -109,6 +125,35 @@ static maskplan *minference_head(const method *m, int layer, int head, const est
 static void minference_plan_layer(const method *m, int layer, const float *q, int q_stride, int n, const float *k,
                                   int kv_cap, int n_heads, int n_kv_heads, int d, maskplan **out) {
     est_plan_layer(m, layer, q, q_stride, n, k, kv_cap, n_heads, n_kv_heads, d, out, minference_head);
+}
+
+/* The same plans estimated on the GPU (kernels/cuda/estimate.h): column and diagonal sums of every
+ * head, then the two top-k selections, on the device; only the chosen indices come back. */
+static void minference_plan_layer_cuda(const method *m, int layer, const uint16_t *q, int q_stride, int n,
+                                       const uint16_t *k, int kv_cap, int n_heads, int n_kv_heads, int d,
+                                       est_cuda_ws *ws, maskplan **out) {
+    int *v = dam_malloc(sizeof(int) * 5 * (size_t)n_heads, "minference budgets");
+    int *w = v, *sinks = v + n_heads, *local = v + 2 * n_heads, *kv = v + 3 * n_heads, *ks = v + 4 * n_heads;
+    int kv_max = 1, ks_max = 1;
+    for (int h = 0; h < n_heads; h++) {
+        const minference_budget b = budget_of(m->params, layer, h, n);
+        w[h] = b.w, sinks[h] = b.sinks, local[h] = b.local, kv[h] = b.kv, ks[h] = b.ks;
+        kv_max = imax(kv_max, b.kv), ks_max = imax(ks_max, b.ks);
+    }
+    double *col, *diag;
+    est_cuda_vertical_slash(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, w, &col, &diag);
+    int32_t *cols = dam_malloc(sizeof(int32_t) * (size_t)n_heads * kv_max, "minference columns");
+    int32_t *diags = dam_malloc(sizeof(int32_t) * (size_t)n_heads * ks_max, "minference diagonals");
+    est_cuda_top_k(ws, col, n, n_heads, sinks, kv, cols, kv_max);
+    est_cuda_top_k(ws, diag, n, n_heads, local, ks, diags, ks_max);
+    for (int h = 0; h < n_heads; h++) {
+        out[h] = maskplan_new();
+        maskplan_set_cols(out[h], cols + (size_t)h * kv_max, kv[h]);
+        maskplan_set_diags(out[h], diags + (size_t)h * ks_max, ks[h]);
+    }
+    dam_free(diags);
+    dam_free(cols);
+    dam_free(v);
 }
 
 static void minference_free(void *params) {
@@ -127,5 +172,6 @@ const method_ops MINFERENCE_OPS = {
     .parse = minference_parse,
     .prepare = minference_prepare,
     .plan_layer = minference_plan_layer,
+    .plan_layer_cuda = minference_plan_layer_cuda,
     .free_params = minference_free,
 };

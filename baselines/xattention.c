@@ -38,6 +38,7 @@
 #include "baselines/estimate.h"
 #include "core/mem.h"
 #include "harness/method.h"
+#include "kernels/cuda/estimate.h"
 
 enum { XA_BLOCK = MASKPLAN_BLOCK, XA_CHUNK = 256 /* super-token rows per sgemm */ };
 
@@ -136,6 +137,32 @@ static void xattention_plan_layer(const method *m, int layer, const float *q, in
     est_plan_layer(m, layer, q, q_stride, n, k, kv_cap, n_heads, n_kv_heads, d, out, xattention_head);
 }
 
+/* The same plans estimated on the GPU (kernels/cuda/estimate.h): antidiagonal scores, block sums
+ * and the cumulative selection on the device; only the keep bits come back. */
+static void xattention_plan_layer_cuda(const method *m, int layer, const uint16_t *q, int q_stride, int n,
+                                       const uint16_t *k, int kv_cap, int n_heads, int n_kv_heads, int d,
+                                       est_cuda_ws *ws, maskplan **out) {
+    const xattention_params *p = m->params;
+    const int nb = (n + XA_BLOCK - 1) / XA_BLOCK;
+    int *stride = dam_malloc(sizeof(int) * (size_t)n_heads, "xattention strides");
+    double *tau = dam_malloc(sizeof(double) * (size_t)n_heads, "xattention thresholds");
+    for (int h = 0; h < n_heads; h++) {
+        stride[h] = (int)param_at(&p->stride, layer, h);
+        tau[h] = param_at(&p->threshold, layer, h);
+    }
+    const int words = (nb + 63) / 64;
+    uint64_t *keep = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "xattention keep");
+    est_cuda_xattention(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, stride, tau, keep, NULL);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int h = 0; h < n_heads; h++) {
+        out[h] = maskplan_new();
+        est_set_blocks_bits(out[h], nb, nb, keep + (size_t)h * nb * words);
+    }
+    dam_free(keep);
+    dam_free(tau);
+    dam_free(stride);
+}
+
 static void xattention_free(void *params) {
     xattention_params *p = params;
     param_free(&p->stride);
@@ -149,5 +176,6 @@ const method_ops XATTENTION_OPS = {
     .parse = xattention_parse,
     .prepare = xattention_prepare,
     .plan_layer = xattention_plan_layer,
+    .plan_layer_cuda = xattention_plan_layer_cuda,
     .free_params = xattention_free,
 };

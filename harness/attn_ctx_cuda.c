@@ -2,8 +2,9 @@
  * attn_ctx_cuda_fn). Built only with the CUDA backend (`make cuda-dam`); attn_ctx_cuda_none.c
  * stands in otherwise. The logic is attn_ctx.c's `attend` + `observe` on device buffers:
  *   1. a dynamic method's plans for this layer, estimated from the whole prompt (first step of a
- *      global layer): q and k are copied to the host as fp32 and given to the method's plan_layer,
- *      as on the CPU (the GPU estimation kernels are not written yet: docs/cuda.md);
+ *      global layer): on the GPU by the method's plan_layer_cuda (minference, xattention:
+ *      kernels/cuda/estimate.h), else from host fp32 copies of q and k by its plan_layer, as on the
+ *      CPU (flexprefill, dam_online); timed as mask-build time after a device synchronisation;
  *   2. the attention: dense layers (no plan; dynamic methods after the prompt) through the dense
  *      kernels (decode kernel for one-token steps), planned layers through attn_cuda_plan_build +
  *      attn_cuda_masked; plan conversion is counted as mask-build time;
@@ -21,18 +22,21 @@
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
+#include "kernels/cuda/estimate.h"
 
 /* Device scratch of one attn_ctx, made on first use. */
 struct attn_ctx_cuda {
     attn_cuda_decode_ws *ws; /* dense decode steps */
     int *d_empty;            /* empty-row counter of the masked kernel */
     attn_cuda_plan *dense;   /* the dense plan of the current step's (n_q, n_k), shared by its layers */
+    est_cuda_ws *est;        /* dynamic methods' GPU estimation (method_ops.plan_layer_cuda) */
 };
 
 void attn_ctx_cuda_release(struct attn_ctx_cuda *g) {
     if (g == NULL) return;
     attn_cuda_decode_ws_free(g->ws);
     attn_cuda_plan_free(g->dense);
+    est_cuda_ws_free(g->est);
     dam_cuda_free(g->d_empty);
     dam_free(g);
 }
@@ -62,17 +66,24 @@ void attn_ctx_cuda_fn(void *ctx, int layer, uint16_t *out, int out_stride, const
     if (dynamic && p0 < c->n_prompt && c->plans[layer * H] == NULL) {
         if (n_q != n_k || n_k != c->n_prompt)
             dam_die(DAM_EXIT_RUNTIME, "internal error: dynamic method %s needs the prompt in one prefill step", c->method->name);
+        CUDA_CHECK(cudaDeviceSynchronize()); /* the layer's q and k are ready: time only the estimate */
         double t0 = now_ms();
-        float *hq = dam_malloc(sizeof(float) * (size_t)n_q * H * d, "host copy of q");
-        dam_cuda_download_bf16(hq, q, (size_t)n_q, (size_t)H * d, (size_t)q_stride);
-        float *hk = download_cache(k, Hkv, kv_cap, n_k, d);
-        c->method->ops->plan_layer(c->method, layer, hq, H * d, n_q, hk, n_k, H, Hkv, d, c->plans + layer * H);
+        if (c->method->ops->plan_layer_cuda) {
+            if (c->cuda->est == NULL) c->cuda->est = est_cuda_ws_new();
+            c->method->ops->plan_layer_cuda(c->method, layer, q, q_stride, n_q, k, kv_cap, H, Hkv, d, c->cuda->est,
+                                            c->plans + layer * H);
+        } else {
+            float *hq = dam_malloc(sizeof(float) * (size_t)n_q * H * d, "host copy of q");
+            dam_cuda_download_bf16(hq, q, (size_t)n_q, (size_t)H * d, (size_t)q_stride);
+            float *hk = download_cache(k, Hkv, kv_cap, n_k, d);
+            c->method->ops->plan_layer(c->method, layer, hq, H * d, n_q, hk, n_k, H, Hkv, d, c->plans + layer * H);
+            dam_free(hk);
+            dam_free(hq);
+        }
         for (int h = 0; h < H; h++) {
             const char *why = maskplan_validate(c->plans[layer * H + h], n_k);
             if (why) dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s", c->method->name, layer, h, why);
         }
-        dam_free(hk);
-        dam_free(hq);
         c->mask_ms += now_ms() - t0;
     }
 

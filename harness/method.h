@@ -15,6 +15,7 @@
 
 typedef struct method method;
 struct pattern_record; /* harness/results_h5.h */
+struct est_cuda_ws;    /* kernels/cuda/estimate.h */
 
 /* Decode-time KV eviction (DESIGN §3: "KV eviction removes a key only when no head of its group can
  * reach it"; docs/methods.md "Decode-time KV eviction"). What an instance does, from
@@ -65,6 +66,13 @@ typedef struct {
      * after the prompt (decode), as MInference, XAttention and FlexPrefill do. */
     void (*plan_layer)(const method *m, int layer, const float *q, int q_stride, int n, const float *k, int kv_cap,
                        int n_heads, int n_kv_heads, int d, maskplan **out);
+    /* Optional GPU form of plan_layer (CUDA builds, `--device cuda`): the same plans, estimated
+     * on the GPU (kernels/cuda/estimate.h) from the layer's bf16 device buffers q [n][q_stride]
+     * (head h at h * d) and k [n_kv_heads][kv_cap][d]; ws is the caller's estimation workspace.
+     * Plans equal plan_layer's up to rounding of the fp32 logits (docs/cuda.md). NULL: the GPU
+     * hook copies q and k to the host and calls plan_layer. */
+    void (*plan_layer_cuda)(const method *m, int layer, const uint16_t *q, int q_stride, int n, const uint16_t *k,
+                            int kv_cap, int n_heads, int n_kv_heads, int d, struct est_cuda_ws *ws, maskplan **out);
     void (*free_params)(void *params); /* NULL: dam_free */
     /* Methods that bring their own attention kernel instead of a plan (full_eager) set this; the
      * attention context (harness/attn_ctx.c) then calls it for every layer and step in place of

@@ -2,7 +2,8 @@
 # tests/cuda/run.sh — the GPU tests (`make test-cuda`): first, on any machine, the host half of the
 # masked kernel's plan conversion (test_plan_host: CPU only, no GPU needed); then the attention
 # kernels against float64 references (build-cuda/cuda/test_attention_{masked,decode}_cuda), the
-# element-wise kernels against the CPU ops (test_ops_cuda), the whole model against the CPU forward
+# element-wise kernels against the CPU ops (test_ops_cuda), the dynamic methods' GPU mask estimation
+# against float64 and the CPU methods (test_estimate_cuda), the whole model against the CPU forward
 # (test_model_cuda), the same under compute-sanitizer memcheck + racecheck (quick subsets) when it
 # is installed, and `dam run --device cuda` on a small config checked for the results layout; the
 # two deliberately broken attention kernels (make cuda-fault) must fail their test. Without an
@@ -12,7 +13,7 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${BUILD:-build-cuda}
 TESTS=("$B/cuda/test_attention_masked_cuda" "$B/cuda/test_attention_decode_cuda" "$B/tests/cuda/test_ops_cuda"
-       "$B/tests/cuda/test_model_cuda")
+       "$B/tests/cuda/test_estimate_cuda" "$B/tests/cuda/test_model_cuda")
 # the host half of the plan conversion needs no GPU: it runs first, on every machine
 failed=0
 echo "== $B/tests/cuda/test_plan_host"
@@ -39,8 +40,9 @@ if command -v compute-sanitizer >/dev/null; then
     # "quick" = small cases, and no forked argument checks (children of an instrumented process
     # hang or fail under the tool: runs 10 and 11); the plain runs above check those
     for run in "memcheck $B/cuda/test_attention_masked_cuda quick" "memcheck $B/cuda/test_attention_decode_cuda quick" \
-               "memcheck $B/tests/cuda/test_ops_cuda" "racecheck $B/cuda/test_attention_masked_cuda quick" \
-               "racecheck $B/cuda/test_attention_decode_cuda quick" "racecheck $B/tests/cuda/test_ops_cuda"; do
+               "memcheck $B/tests/cuda/test_ops_cuda" "memcheck $B/tests/cuda/test_estimate_cuda quick" \
+               "racecheck $B/cuda/test_attention_masked_cuda quick" "racecheck $B/cuda/test_attention_decode_cuda quick" \
+               "racecheck $B/tests/cuda/test_ops_cuda" "racecheck $B/tests/cuda/test_estimate_cuda quick"; do
         set -- $run
         tool=$1; shift
         echo "== compute-sanitizer --tool $tool $*"

@@ -1,0 +1,630 @@
+// estimate.cu — see estimate.h. Reference (CPU) definitions: baselines/estimate.c (est_last_rows,
+// est_column_sums, est_diagonal_sums, est_top_k) and baselines/xattention.c (xattention_head).
+#include "kernels/cuda/estimate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+#include <cub/device/device_segmented_sort.cuh>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_mem.h"
+extern "C" {
+#include "core/mem.h"
+}
+
+#define EST_CUBLAS_CHECK(call)                                                                        \
+    do {                                                                                              \
+        cublasStatus_t st_ = (call);                                                                  \
+        if (st_ != CUBLAS_STATUS_SUCCESS) {                                                           \
+            fflush(stdout);                                                                           \
+            fprintf(stderr, "dam: cuBLAS error in %s at %s:%d: %s\n", #call, __FILE__, __LINE__,     \
+                    cublasGetStatusString(st_));                                                      \
+            exit(3);                                                                                  \
+        }                                                                                             \
+    } while (0)
+
+namespace {
+
+enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */ };
+
+// A device buffer that only grows (dam_cuda_malloc, so the harness's peak counts it).
+struct dbuf {
+    void *p;
+    size_t bytes;
+};
+
+void *grow(dbuf *b, size_t bytes, const char *what) {
+    if (bytes > b->bytes) {
+        dam_cuda_free(b->p);
+        b->p = dam_cuda_malloc(bytes, what);
+        b->bytes = bytes;
+    }
+    return b->p;
+}
+
+// Block-wide reductions of one double per thread (blockDim.x == THREADS); a fixed tree, so the
+// result does not depend on timing. Every thread gets the result. `red` is THREADS / 32 doubles.
+__device__ double block_max(double v, double *red) {
+    for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = red[0];
+    for (int i = 1; i < THREADS / 32; i++) v = fmax(v, red[i]);
+    return v;
+}
+
+__device__ double block_sum(double v, double *red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = red[0];
+    for (int i = 1; i < THREADS / 32; i++) v += red[i];
+    return v;
+}
+
+// Row statistics of a causal softmax over fp32 logits z (row r at z + r * ldz, entries 0 .. len_r - 1
+// with len_r = first_len + r) scaled by `scale` in float64: mx[r] = max, sum[r] = sum of e^(x - mx).
+__global__ void row_stats(const float *z, long ldz, int first_len, double scale, double *mx, double *sum) {
+    __shared__ double red[THREADS / 32];
+    const int r = blockIdx.x, len = first_len + r;
+    const float *zr = z + (long)r * ldz;
+    double m = -INFINITY;
+    for (int j = threadIdx.x; j < len; j += THREADS) m = fmax(m, (double)zr[j] * scale);
+    m = block_max(m, red);
+    double s = 0;
+    for (int j = threadIdx.x; j < len; j += THREADS) s += exp((double)zr[j] * scale - m);
+    s = block_sum(s, red);
+    if (threadIdx.x == 0) mx[r] = m, sum[r] = s;
+}
+
+// Threads 0 .. n-1: col[j] = sum over r of P[r][j]; threads n .. 2n-1: diag[o] = sum over r of
+// P[r][i_r - o], i_r = n - w + r; P[r][j] = e^(s[r][j] · scale - mx[r]) / sum[r] for j <= i_r. Terms are
+// added for r ascending, as est_column_sums / est_diagonal_sums add them.
+__global__ void vertical_slash_sums(const float *s, int n, int w, double scale, const double *mx, const double *sum,
+                                    double *col, double *diag) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= 2L * n) return;
+    const int i0 = n - w;
+    double acc = 0;
+    if (t < n) {
+        const int j = (int)t;
+        for (int r = (j > i0 ? j - i0 : 0); r < w; r++)
+            acc += exp((double)s[(long)r * n + j] * scale - mx[r]) / sum[r];
+        col[j] = acc;
+    } else {
+        const int o = (int)(t - n);
+        for (int r = (o > i0 ? o - i0 : 0); r < w; r++)
+            acc += exp((double)s[(long)r * n + (i0 + r - o)] * scale - mx[r]) / sum[r];
+        diag[o] = acc;
+    }
+}
+
+// keys[h][j] = j < forced[h] ? +inf : score[h][j]; vals[h][j] = j.
+__global__ void top_k_keys(const double *score, int n, int n_heads, const int *forced, double *keys, int *vals) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (long)n_heads * n) return;
+    const int h = (int)(t / n), j = (int)(t % n);
+    keys[t] = j < forced[h] ? INFINITY : score[t];
+    vals[t] = j;
+}
+
+// out[g][c] = mean of x[(r0 + i) · stride + c] over the rows i of group g (ascending, float64).
+__global__ void row_means(const __nv_bfloat16 *x, long stride, int r0, int n_rows, int d, int group, double *out) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int groups = (n_rows + group - 1) / group;
+    if (t >= (long)groups * d) return;
+    const int g = (int)(t / d), c = (int)(t % d), i0 = g * group, i1 = min(i0 + group, n_rows);
+    double a = 0;
+    for (int i = i0; i < i1; i++) a += (double)__bfloat162float(x[(long)(r0 + i) * stride + c]);
+    out[t] = a / (double)(i1 - i0);
+}
+
+// FlexPrefill step 2's inputs: row 2h of x is col[h] / div, row 2h + 1 is diag[h] / div (the CPU's
+// v and s of head h); vals = the index j.
+__global__ void cover_keys(const double *col, const double *diag, int n, int n_heads, double div, double *x, int *vals) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= 2L * n_heads * n) return;
+    const long r = t / n, j = t % n;
+    x[t] = (r % 2 ? diag : col)[r / 2 * n + j] / div;
+    vals[t] = (int)j;
+}
+
+// One warp per row r of sorted x (descending): count[r] = 1 + the number of entries whose inclusive
+// cumulative sum, added in sorted order (every lane adds the 32 loaded values in order), is <= g of
+// the row's head r / 2 (flexprefill.c cover()).
+__global__ void cover_count(const double *sorted, int n, int rows, const double *g, int *count) {
+    const int r = (int)(((long)blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    const double *x = sorted + (long)r * n, limit = g[r / 2];
+    double cum = 0;
+    int cnt = 0;
+    bool over = false;
+    for (int k0 = 0; k0 < n && !over; k0 += 32) {
+        const double v = k0 + lane < n ? x[k0 + lane] : 0.0;
+        const int m = min(32, n - k0);
+        for (int j = 0; j < m; j++) {
+            cum += __shfl_sync(0xffffffffu, v, j);
+            if (cum > limit) { // entries are >= 0: the sum only grows
+                over = true;
+                break;
+            }
+            cnt++;
+        }
+    }
+    if (lane == 0) count[r] = cnt + 1;
+}
+
+// pool[r][b] = sum of x[r][j] over j in 64-block b, j ascending (flexprefill.c V and SL); pool [rows][nb].
+__global__ void block_pool(const double *x, int n, int rows, int nb, double *pool) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (long)rows * nb) return;
+    const int r = (int)(t / nb), b = (int)(t % nb), j1 = min(n, (b + 1) * BLOCK);
+    double a = 0;
+    for (int j = b * BLOCK; j < j1; j++) a += x[(long)r * n + j];
+    pool[t] = a;
+}
+
+// FlexPrefill step 5, one CTA per query block qb: A[qb][kb] = softmax over kb <= qb of
+// qbar_qb · kbar_kb · scale (dot products in float64, c ascending, as on the CPU), written packed for
+// the sort: keys[qb (qb + 1) / 2 + kb] = A, vals = qb · nb + kb (the cell's index in the nb x nb map).
+__global__ void block_map(const double *qbar, const double *kbar, int nb, int d, double scale, double *keys, int *vals) {
+    __shared__ double red[THREADS / 32];
+    const int qb = blockIdx.x;
+    const long base = (long)qb * (qb + 1) / 2;
+    const double *qr = qbar + (long)qb * d;
+    double m = -INFINITY;
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
+        double z = 0;
+        for (int c = 0; c < d; c++) z += qr[c] * kbar[(long)kb * d + c];
+        keys[base + kb] = z * scale;
+        m = fmax(m, z * scale);
+    }
+    m = block_max(m, red);
+    double s = 0;
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) s += keys[base + kb] = exp(keys[base + kb] - m);
+    s = block_sum(s, red);
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
+        keys[base + kb] /= s;
+        vals[base + kb] = qb * nb + kb;
+    }
+}
+
+// *first = the smallest i < count with cum[i] > limit (count if none); *first starts at count.
+__global__ void first_above(const double *cum, long count, double limit, int *first) {
+    const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count && cum[i] > limit) atomicMin(first, (int)i);
+}
+
+// Sets the bits of the cells vals[0 .. *first) and of cell (0, 0); bits [nb][words].
+__global__ void mark_cells(const int *vals, const int *first, int nb, int words, unsigned long long *bits) {
+    const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i == 0) atomicOr(bits, 1ull);
+    if (i >= *first) return;
+    const int qb = vals[i] / nb, kb = vals[i] % nb;
+    atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
+}
+
+// XAttention's strided copies (xattention.c step 1) for query head h over KV head g, stride S:
+// qr[u][m] = q row uS+S-1-m (head h), kr[t][m] = k row tS+m (KV head g), zero past n; [N][S][d] bf16.
+__global__ void strided_copies(const __nv_bfloat16 *q, int q_stride, const __nv_bfloat16 *k, int n, int d, int S,
+                               int N, __nv_bfloat16 *qr, __nv_bfloat16 *kr) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (long)N * S * d) return;
+    const int c = (int)(t % d), m = (int)(t / d % S), u = (int)(t / ((long)d * S));
+    const int row = u * S + S - 1 - m, key = u * S + m;
+    const __nv_bfloat16 zero = __float2bfloat16(0.0f);
+    qr[t] = row < n ? q[(long)row * q_stride + c] : zero;
+    kr[t] = key < n ? k[(long)key * d + c] : zero;
+}
+
+// XAttention steps 2-3 for the query blocks of one chunk of super-token rows u0 .. u0+rows-1: one CTA
+// per query block qb (per_blk = 64 / S rows), rows u ascending. Per row: the maximum of the scaled
+// logits z[u - u0][t] · scale (t <= u, float64); each key block kb (owned by one thread) sums
+// e_t = e^(x_t - max) over its super-tokens t ascending into part[kb] (the CTA's scratch row); the
+// row's softmax denominator is the sum of those partial sums; score[qb][kb] += part[kb] / denominator.
+// One float64 exp per logit (the CPU adds e_t / denominator term by term: the scores agree to a few
+// ulps).
+__global__ void xattention_block_sums(const float *z, long ldz, int u0, int rows, int N, int per_blk, int nb,
+                                      double scale, double *score, double *part_all) {
+    __shared__ double red[THREADS / 32];
+    const int qb = u0 / per_blk + blockIdx.x;
+    double *srow = score + (long)qb * nb, *part = part_all + (long)blockIdx.x * nb;
+    for (int r = 0; r < per_blk; r++) {
+        const int u = qb * per_blk + r;
+        if (u >= N || u >= u0 + rows) break;
+        const float *zr = z + (long)(u - u0) * ldz;
+        double m = -INFINITY;
+        for (int t = threadIdx.x; t <= u; t += THREADS) m = fmax(m, (double)zr[t] * scale);
+        m = block_max(m, red);
+        double s = 0;
+        for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) {
+            double a = 0;
+            const int t1 = min((kb + 1) * per_blk, u + 1);
+            for (int t = kb * per_blk; t < t1; t++) a += exp((double)zr[t] * scale - m);
+            part[kb] = a;
+            s += a;
+        }
+        s = block_sum(s, red);
+        for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) srow[kb] += part[kb] / s;
+    }
+}
+
+// Segment qb of the sort holds key blocks 1 .. qb-1 of query block qb (qb - 1 entries for qb >= 1):
+// off(qb) = (qb - 1)(qb - 2) / 2 for qb >= 2, else 0.
+__host__ __device__ long seg_off(int qb) { return qb >= 2 ? (long)(qb - 1) * (qb - 2) / 2 : 0; }
+
+__global__ void xattention_pack(const double *score, int nb, double *keys, int *vals, int *offsets) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t <= nb) offsets[t] = (int)seg_off((int)t);
+    if (t >= (long)nb * nb) return;
+    const int qb = (int)(t / nb), kb = (int)(t % nb);
+    if (kb < 1 || kb >= qb) return;
+    const long i = seg_off(qb) + kb - 1;
+    keys[i] = score[t];
+    vals[i] = kb;
+}
+
+// XAttention step 4, one warp per query block qb: keeps kb 0 and qb, then the first m sorted others,
+// m = the fewest whose cumulative score (added after s[0] + s[qb]) reaches tau × the row total.
+// The row total and the cumulative score are added in the CPU's order (kb ascending; sorted order):
+// each lane loads one of 32 consecutive values, and every lane adds all 32 in order (shuffles), so
+// the loads are coalesced and the sums are sequential. The warp then sets the m bits (atomicOr).
+// bits[qb][w] bit b = key block 64 w + b kept; the row must be zero before.
+__global__ void xattention_select(const double *score, int nb, int words, double tau, const double *keys,
+                                  const int *vals, unsigned long long *bits) {
+    const int qb = (int)(((long)blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (qb >= nb) return; // whole warps leave together
+    const double *s = score + (long)qb * nb;
+    double total = 0;
+    for (int k0 = 0; k0 <= qb; k0 += 32) {
+        const double x = k0 + lane <= qb ? s[k0 + lane] : 0.0;
+        const int cnt = min(32, qb + 1 - k0);
+        for (int j = 0; j < cnt; j++) total += __shfl_sync(0xffffffffu, x, j);
+    }
+    const double target = tau * total;
+    double cum = s[0] + (qb > 0 ? s[qb] : 0.0);
+    const long i0 = seg_off(qb);
+    const int m_all = qb > 1 ? qb - 1 : 0;
+    int m = 0; // kept among the sorted others
+    for (int k0 = 0; k0 < m_all && cum < target; k0 += 32) {
+        const double x = k0 + lane < m_all ? keys[i0 + k0 + lane] : 0.0;
+        const int cnt = min(32, m_all - k0);
+        for (int j = 0; j < cnt && cum < target; j++) {
+            cum += __shfl_sync(0xffffffffu, x, j);
+            m++;
+        }
+    }
+    unsigned long long *row = bits + (long)qb * words;
+    if (lane == 0) {
+        atomicOr(row, 1ull);
+        atomicOr(row + (qb >> 6), 1ull << (qb & 63));
+    }
+    for (int i = lane; i < m; i += 32) {
+        const int kb = vals[i0 + i];
+        atomicOr(row + (kb >> 6), 1ull << (kb & 63));
+    }
+}
+
+int blocks_for(long threads) { return (int)((threads + THREADS - 1) / THREADS); }
+
+} // namespace
+
+struct est_cuda_ws {
+    cublasHandle_t blas;
+    bool have_blas;
+    dbuf z;                          // fp32 logits: [w][n] (vertical-slash) or [chunk][N] (xattention)
+    dbuf mx, sum;                    // double per probe row
+    dbuf col, diag;                  // double [n_heads][n]
+    dbuf keys, keys_out, vals, vals_out, offsets, temp; // segmented sort
+    dbuf keys_tmp, pos, pos_tmp, seg, seg_tmp;          // segmented_sort_long
+    dbuf forced;                     // int [n_heads]
+    dbuf qr, kr;                     // bf16 strided copies
+    dbuf score;                      // double [nb][nb]
+    dbuf part;                       // double [CTAs][nb] partial block sums
+    dbuf means, kmeans;              // double row means (queries, keys)
+    dbuf cum;                        // double inclusive scan
+    dbuf gammas, counts, pools;      // FlexPrefill step 2
+    dbuf bits;                       // uint64 [nb][words]
+};
+
+static cublasHandle_t blas_of(est_cuda_ws *ws) {
+    if (!ws->have_blas) {
+        EST_CUBLAS_CHECK(cublasCreate(&ws->blas));
+        EST_CUBLAS_CHECK(cublasSetMathMode(ws->blas, CUBLAS_DEFAULT_MATH)); // fp32 accumulation, no TF32
+        ws->have_blas = true;
+    }
+    return ws->blas;
+}
+
+// Row-major C[m][n] (fp32, ld ldc) = A[m][kd] (bf16, ld lda) · B[n][kd]^T (bf16, ld ldb): the
+// column-major product C^T = B · A^T.
+static void gemm_nt(est_cuda_ws *ws, float *C, long ldc, const void *A, long lda, const void *B, long ldb, int m, int n,
+                    int kd) {
+    const float one = 1.0f, zero = 0.0f;
+    EST_CUBLAS_CHECK(cublasGemmEx(blas_of(ws), CUBLAS_OP_T, CUBLAS_OP_N, n, m, kd, &one, B, CUDA_R_16BF, (int)ldb, A,
+                                  CUDA_R_16BF, (int)lda, &zero, C, CUDA_R_32F, (int)ldc, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
+}
+
+// Stable descending sort of `count` (key, value) pairs in `segments` segments (offsets[s] ..
+// offsets[s + 1]); results in ws->keys_out / ws->vals_out.
+static void segmented_sort(est_cuda_ws *ws, long count, int segments) {
+    if (count > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "estimation sort of %ld entries is too large", count);
+    const double *k_in = (const double *)ws->keys.p;
+    const int *v_in = (const int *)ws->vals.p, *off = (const int *)ws->offsets.p;
+    double *k_out = (double *)grow(&ws->keys_out, sizeof(double) * (size_t)count, "estimation sort keys");
+    int *v_out = (int *)grow(&ws->vals_out, sizeof(int) * (size_t)count, "estimation sort values");
+    size_t bytes = 0;
+    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairsDescending(nullptr, bytes, k_in, k_out, v_in, v_out, (int)count,
+                                                                   segments, off, off + 1));
+    void *temp = grow(&ws->temp, bytes > 0 ? bytes : 1, "estimation sort scratch");
+    CUDA_CHECK(cub::DeviceSegmentedSort::StableSortPairsDescending(temp, bytes, k_in, k_out, v_in, v_out, (int)count,
+                                                                   segments, off, off + 1));
+    CUDA_LAUNCH_CHECK("cub::DeviceSegmentedSort::StableSortPairsDescending");
+}
+
+// pos_seg[i] = pos[i] / seg_len (the segment of the entry now at i).
+__global__ void segment_of(const int *pos, long count, int seg_len, int *pos_seg) {
+    const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) pos_seg[i] = pos[i] / seg_len;
+}
+
+// keys_out[i] = keys[pos[i]], vals_out[i] = vals[pos[i]].
+__global__ void gather_pairs(const double *keys, const int *vals, const int *pos, long count, double *keys_out,
+                             int *vals_out) {
+    const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) keys_out[i] = keys[pos[i]], vals_out[i] = vals[pos[i]];
+}
+
+__global__ void iota(int *x, long count) {
+    const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) x[i] = (int)i;
+}
+
+// The same result as segmented_sort for segments of seg_len consecutive entries (the last may be
+// shorter), for long segments (DeviceSegmentedSort gives each large segment to one CTA): a
+// device-wide stable radix sort of the positions by key descending, then a stable one by segment
+// number, then a gather. Ties keep the input order in both passes.
+static void segmented_sort_long(est_cuda_ws *ws, long count, int seg_len) {
+    if (count > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "estimation sort of %ld entries is too large", count);
+    const int segments = (int)((count + seg_len - 1) / seg_len), c = (int)count;
+    int seg_bits = 1;
+    while ((1L << seg_bits) < segments) seg_bits++;
+    const double *k_in = (const double *)ws->keys.p;
+    const int *v_in = (const int *)ws->vals.p;
+    double *k_tmp = (double *)grow(&ws->keys_tmp, sizeof(double) * (size_t)count, "estimation sort keys");
+    int *pos = (int *)grow(&ws->pos, sizeof(int) * (size_t)count, "estimation sort positions");
+    int *pos_tmp = (int *)grow(&ws->pos_tmp, sizeof(int) * (size_t)count, "estimation sort positions");
+    int *seg = (int *)grow(&ws->seg, sizeof(int) * (size_t)count, "estimation sort segments");
+    int *seg_tmp = (int *)grow(&ws->seg_tmp, sizeof(int) * (size_t)count, "estimation sort segments");
+    double *k_out = (double *)grow(&ws->keys_out, sizeof(double) * (size_t)count, "estimation sort keys");
+    int *v_out = (int *)grow(&ws->vals_out, sizeof(int) * (size_t)count, "estimation sort values");
+    iota<<<blocks_for(count), THREADS>>>(pos, count);
+    CUDA_LAUNCH_CHECK("iota");
+    size_t b1 = 0, b2 = 0;
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, b1, k_in, k_tmp, pos, pos_tmp, c));
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, b2, seg, seg_tmp, pos_tmp, pos, c, 0, seg_bits));
+    void *temp = grow(&ws->temp, b1 > b2 ? b1 : b2, "estimation sort scratch");
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(temp, b1, k_in, k_tmp, pos, pos_tmp, c));
+    const int *order = pos_tmp;
+    if (segments > 1) {
+        segment_of<<<blocks_for(count), THREADS>>>(pos_tmp, count, seg_len, seg);
+        CUDA_LAUNCH_CHECK("segment_of");
+        CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, b2, seg, seg_tmp, pos_tmp, pos, c, 0, seg_bits));
+        order = pos;
+    }
+    gather_pairs<<<blocks_for(count), THREADS>>>(k_in, v_in, order, count, k_out, v_out);
+    CUDA_LAUNCH_CHECK("gather_pairs");
+}
+
+static void check_shape(const char *fn, int n, int n_heads, int n_kv_heads, int d) {
+    if (n < 1 || n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0 || d < 1)
+        dam_die(DAM_EXIT_RUNTIME, "internal error: %s(n %d, heads %d / %d, d %d)", fn, n, n_heads, n_kv_heads, d);
+}
+
+extern "C" est_cuda_ws *est_cuda_ws_new(void) { return (est_cuda_ws *)dam_calloc(1, sizeof(est_cuda_ws), "GPU estimation workspace"); }
+
+extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
+    if (ws == NULL) return;
+    if (ws->have_blas) EST_CUBLAS_CHECK(cublasDestroy(ws->blas));
+    dbuf *all[] = {&ws->z,    &ws->mx,   &ws->sum,      &ws->col,     &ws->diag,  &ws->keys, &ws->keys_out,
+                   &ws->vals, &ws->vals_out, &ws->offsets, &ws->temp, &ws->forced, &ws->qr,   &ws->kr,
+                   &ws->score, &ws->part, &ws->bits, &ws->means, &ws->kmeans, &ws->cum, &ws->gammas, &ws->counts, &ws->pools,
+                   &ws->keys_tmp, &ws->pos, &ws->pos_tmp, &ws->seg, &ws->seg_tmp};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dam_cuda_free(all[i]->p);
+    dam_free(ws);
+}
+
+extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,
+                                        int n, int n_heads, int n_kv_heads, int d, const int *w, double **d_col,
+                                        double **d_diag) {
+    check_shape("est_cuda_vertical_slash", n, n_heads, n_kv_heads, d);
+    int w_max = 1;
+    for (int h = 0; h < n_heads; h++) {
+        if (w[h] < 1 || w[h] > n) dam_die(DAM_EXIT_RUNTIME, "internal error: probe rows %d of head %d outside [1, %d]", w[h], h, n);
+        w_max = w[h] > w_max ? w[h] : w_max;
+    }
+    float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)w_max * n, "estimation logits");
+    double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)w_max, "estimation row maxima");
+    double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)w_max, "estimation row sums");
+    double *col = (double *)grow(&ws->col, sizeof(double) * (size_t)n_heads * n, "estimation column sums");
+    double *diag = (double *)grow(&ws->diag, sizeof(double) * (size_t)n_heads * n, "estimation diagonal sums");
+    const double scale = 1.0 / sqrt((double)d);
+    const int group = n_heads / n_kv_heads;
+    for (int h = 0; h < n_heads; h++) {
+        const int wh = w[h];
+        const uint16_t *qh = q + (long)(n - wh) * q_stride + (long)h * d, *kh = k + (long)(h / group) * kv_cap * d;
+        gemm_nt(ws, z, n, qh, q_stride, kh, d, wh, n, d);
+        row_stats<<<wh, THREADS>>>(z, n, n - wh + 1, scale, mx, sum);
+        CUDA_LAUNCH_CHECK("row_stats");
+        vertical_slash_sums<<<blocks_for(2L * n), THREADS>>>(z, n, wh, scale, mx, sum, col + (long)h * n, diag + (long)h * n);
+        CUDA_LAUNCH_CHECK("vertical_slash_sums");
+    }
+    *d_col = col;
+    *d_diag = diag;
+}
+
+extern "C" void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int n_heads, const int *forced, const int *k,
+                               int32_t *top, int top_stride) {
+    int k_max = 1;
+    for (int h = 0; h < n_heads; h++) {
+        if (k[h] < 1 || k[h] > n || k[h] > top_stride || forced[h] < 0 || forced[h] > n)
+            dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_top_k head %d: k %d, forced %d, n %d, stride %d", h, k[h],
+                    forced[h], n, top_stride);
+        k_max = k[h] > k_max ? k[h] : k_max;
+    }
+    const long count = (long)n_heads * n;
+    double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)count, "estimation sort keys");
+    int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)count, "estimation sort values");
+    int *d_forced = (int *)grow(&ws->forced, sizeof(int) * (size_t)n_heads, "estimation forced counts");
+    CUDA_CHECK(cudaMemcpy(d_forced, forced, sizeof(int) * (size_t)n_heads, cudaMemcpyHostToDevice));
+    top_k_keys<<<blocks_for(count), THREADS>>>(score, n, n_heads, d_forced, keys, vals);
+    CUDA_LAUNCH_CHECK("top_k_keys");
+    segmented_sort_long(ws, count, n);
+    CUDA_CHECK(cudaMemcpy2D(top, sizeof(int32_t) * (size_t)top_stride, ws->vals_out.p, sizeof(int) * (size_t)n,
+                            sizeof(int32_t) * (size_t)k_max, (size_t)n_heads, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0, int n_rows, int d, int group,
+                                   double *out) {
+    if (n_rows < 1 || d < 1 || group < 1 || r0 < 0)
+        dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_row_means(r0 %d, rows %d, d %d, group %d)", r0, n_rows, d, group);
+    const long count = (long)((n_rows + group - 1) / group) * d;
+    double *dout = (double *)grow(&ws->means, sizeof(double) * (size_t)count, "estimation row means");
+    row_means<<<blocks_for(count), THREADS>>>((const __nv_bfloat16 *)x, stride, r0, n_rows, d, group, dout);
+    CUDA_LAUNCH_CHECK("row_means");
+    CUDA_CHECK(cudaMemcpy(out, dout, sizeof(double) * (size_t)count, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag, int n, int n_heads, double div,
+                                    const double *g, int *count, double *pool) {
+    if (n < 1 || n_heads < 1 || !(div > 0)) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_cover_pool(n %d, heads %d)", n, n_heads);
+    const int rows = 2 * n_heads, nb = (n + BLOCK - 1) / BLOCK;
+    const long count_all = (long)rows * n;
+    double *x = (double *)grow(&ws->keys, sizeof(double) * (size_t)count_all, "flexprefill verticals and slashes");
+    int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)count_all, "flexprefill sort values");
+    double *d_g = (double *)grow(&ws->gammas, sizeof(double) * (size_t)n_heads, "flexprefill gamma");
+    int *d_count = (int *)grow(&ws->counts, sizeof(int) * (size_t)rows, "flexprefill covers");
+    double *d_pool = (double *)grow(&ws->pools, sizeof(double) * (size_t)rows * nb, "flexprefill block pools");
+    CUDA_CHECK(cudaMemcpy(d_g, g, sizeof(double) * (size_t)n_heads, cudaMemcpyHostToDevice));
+    cover_keys<<<blocks_for(count_all), THREADS>>>(col, diag, n, n_heads, div, x, vals);
+    CUDA_LAUNCH_CHECK("cover_keys");
+    block_pool<<<blocks_for((long)rows * nb), THREADS>>>(x, n, rows, nb, d_pool);
+    CUDA_LAUNCH_CHECK("block_pool");
+    segmented_sort_long(ws, count_all, n);
+    cover_count<<<blocks_for(32L * rows), THREADS>>>((const double *)ws->keys_out.p, n, rows, d_g, d_count);
+    CUDA_LAUNCH_CHECK("cover_count");
+    CUDA_CHECK(cudaMemcpy(count, d_count, sizeof(int) * (size_t)rows, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(pool, d_pool, sizeof(double) * (size_t)rows * nb, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,
+                                          int n, int n_heads, int n_kv_heads, int d, const uint8_t *which,
+                                          const double *gamma, uint64_t *keep) {
+    check_shape("est_cuda_block_map_select", n, n_heads, n_kv_heads, d);
+    const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, group = n_heads / n_kv_heads;
+    const long cells = (long)nb * (nb + 1) / 2, head_words = (long)nb * words;
+    if (cells > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "flexprefill block map of %ld cells is too large", cells);
+    double *qbar = (double *)grow(&ws->means, sizeof(double) * (size_t)nb * d, "flexprefill query means");
+    double *kbar = (double *)grow(&ws->kmeans, sizeof(double) * (size_t)nb * d, "flexprefill key means");
+    double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)cells, "flexprefill sort keys");
+    int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)cells, "flexprefill sort values");
+    int *first = (int *)grow(&ws->counts, sizeof(int), "flexprefill selection end");
+    double *cum = (double *)grow(&ws->cum, sizeof(double) * (size_t)cells, "flexprefill cumulative sums");
+    unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * (size_t)head_words * n_heads,
+                                                          "flexprefill keep bits");
+    CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * (size_t)head_words * n_heads, 0));
+    const double scale = 1.0 / sqrt((double)d);
+    const long groups = (long)nb * d;
+    for (int h = 0; h < n_heads; h++) {
+        if (!which[h]) continue;
+        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, q_stride, 0, n, d, BLOCK, qbar);
+        CUDA_LAUNCH_CHECK("row_means");
+        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)k + (long)(h / group) * kv_cap * d, d, 0, n, d,
+                                                    BLOCK, kbar);
+        CUDA_LAUNCH_CHECK("row_means");
+        block_map<<<nb, THREADS>>>(qbar, kbar, nb, d, scale, keys, vals);
+        CUDA_LAUNCH_CHECK("block_map");
+        segmented_sort_long(ws, cells, (int)cells);
+        const double *sorted = (const double *)ws->keys_out.p;
+        size_t bytes = 0;
+        CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, bytes, sorted, cum, (int)cells));
+        void *temp = grow(&ws->temp, bytes > 0 ? bytes : 1, "flexprefill scan scratch");
+        CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp, bytes, sorted, cum, (int)cells));
+        const int all = (int)cells;
+        CUDA_CHECK(cudaMemcpyAsync(first, &all, sizeof(int), cudaMemcpyHostToDevice, 0));
+        first_above<<<blocks_for(cells), THREADS>>>(cum, cells, gamma[h] * nb, first);
+        CUDA_LAUNCH_CHECK("first_above");
+        mark_cells<<<blocks_for(cells), THREADS>>>((const int *)ws->vals_out.p, first, nb, words, bits + h * head_words);
+        CUDA_LAUNCH_CHECK("mark_cells");
+    }
+    CUDA_CHECK(cudaMemcpy(keep, bits, sizeof(uint64_t) * (size_t)head_words * n_heads, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_download_f64(double *dst, const double *d_src, size_t count) {
+    CUDA_CHECK(cudaMemcpy(dst, d_src, sizeof(double) * count, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,
+                                    int n, int n_heads, int n_kv_heads, int d, const int *stride, const double *tau,
+                                    uint64_t *keep, double *scores) {
+    check_shape("est_cuda_xattention", n, n_heads, n_kv_heads, d);
+    const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, group = n_heads / n_kv_heads;
+    const size_t head_words = (size_t)nb * words;
+    double *score = (double *)grow(&ws->score, sizeof(double) * (size_t)nb * nb, "xattention block scores");
+    unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * head_words * n_heads,
+                                                          "xattention keep bits");
+    CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * head_words * n_heads, 0));
+    const long m_sort = seg_off(nb); // entries of all segments: sum over qb of max(qb - 1, 0)
+    for (int h = 0; h < n_heads; h++) { // queued back to back: no host round trip between heads
+        const int S = stride[h];
+        if (S < 1 || BLOCK % S != 0) dam_die(DAM_EXIT_RUNTIME, "internal error: xattention stride %d", S);
+        const int N = (n + S - 1) / S, per_blk = BLOCK / S, SD = S * d;
+        const int chunk = N < XA_CHUNK ? N : XA_CHUNK; // a multiple of per_blk when N >= XA_CHUNK
+        __nv_bfloat16 *qr = (__nv_bfloat16 *)grow(&ws->qr, sizeof(uint16_t) * (size_t)N * SD, "xattention strided q");
+        __nv_bfloat16 *kr = (__nv_bfloat16 *)grow(&ws->kr, sizeof(uint16_t) * (size_t)N * SD, "xattention strided k");
+        float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)chunk * N, "xattention strided logits");
+        double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)((chunk + per_blk - 1) / per_blk) * nb,
+                                      "xattention partial sums");
+        strided_copies<<<blocks_for((long)N * SD), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, q_stride,
+                                                              (const __nv_bfloat16 *)k + (long)(h / group) * kv_cap * d,
+                                                              n, d, S, N, qr, kr);
+        CUDA_LAUNCH_CHECK("strided_copies");
+        CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)nb * nb, 0));
+        const double scale = 1.0 / (sqrt((double)d) * S);
+        for (int u0 = 0; u0 < N; u0 += chunk) {
+            const int rows = N - u0 < chunk ? N - u0 : chunk, cols = u0 + rows;
+            gemm_nt(ws, z, cols, qr + (long)u0 * SD, SD, kr, SD, rows, cols, SD);
+            xattention_block_sums<<<(rows + per_blk - 1) / per_blk, THREADS>>>(z, cols, u0, rows, N, per_blk, nb, scale,
+                                                                               score, part);
+            CUDA_LAUNCH_CHECK("xattention_block_sums");
+        }
+        double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)(m_sort > 0 ? m_sort : 1), "xattention sort keys");
+        int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)(m_sort > 0 ? m_sort : 1), "xattention sort values");
+        int *off = (int *)grow(&ws->offsets, sizeof(int) * (size_t)(nb + 1), "xattention sort segments");
+        xattention_pack<<<blocks_for((long)nb * nb > nb + 1 ? (long)nb * nb : nb + 1), THREADS>>>(score, nb, keys, vals, off);
+        CUDA_LAUNCH_CHECK("xattention_pack");
+        const double *sk = keys;
+        const int *sv = vals;
+        if (m_sort > 0) {
+            segmented_sort(ws, m_sort, nb);
+            sk = (const double *)ws->keys_out.p;
+            sv = (const int *)ws->vals_out.p;
+        }
+        xattention_select<<<blocks_for(32L * nb), THREADS>>>(score, nb, words, tau[h], sk, sv, bits + h * head_words);
+        CUDA_LAUNCH_CHECK("xattention_select");
+        if (scores)
+            CUDA_CHECK(cudaMemcpy(scores + (size_t)h * nb * nb, score, sizeof(double) * (size_t)nb * nb, cudaMemcpyDeviceToHost));
+    }
+    CUDA_CHECK(cudaMemcpy(keep, bits, sizeof(uint64_t) * head_words * n_heads, cudaMemcpyDeviceToHost));
+}

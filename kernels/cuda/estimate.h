@@ -1,0 +1,120 @@
+/* estimate.h — the dynamic methods' mask estimation on the GPU (issue 8, part 4): the O(w·n·d)
+ * and O(n²·d / S) parts of MInference's and XAttention's estimates, and the selections after them,
+ * computed from the bf16 q and KV cache already on the device, so only index lists and keep bits
+ * come back to the host. The definitions are the CPU ones (baselines/estimate.h,
+ * baselines/minference.c, baselines/xattention.c); the host code of each method turns the results
+ * into MaskPlans exactly as its CPU path does.
+ *
+ * Precision (the same split as the CPU): q·k dot products in fp32 (cuBLAS bf16 × bf16 → fp32; the
+ * CPU path uses OpenBLAS sgemm on the same bf16 values), everything after them (scale, softmax,
+ * column / diagonal / block sums, thresholds) in float64. Column and diagonal sums add their terms
+ * in the CPU's order; XAttention's block sums add a key block's e^(x - max) first and divide once
+ * (one float64 exp per logit; the CPU divides term by term); softmax denominators are tree
+ * reductions; the fp32 dot products are summed in another order. So scores agree to ~1e-14
+ * relative when the logits are exact in fp32, and to the fp32 rounding of the logits otherwise.
+ * Ties go to the lower index, as on the CPU (est_order_desc): a selection can differ from the
+ * CPU's only between scores that differ by rounding (or at a cumulative threshold met within
+ * rounding). tests/cuda/test_estimate_cuda.c checks plans equal to the CPU methods' on inputs with
+ * exact logits, and the scores against a float64 brute force.
+ *
+ * Layouts (as the GPU attention hook has them, harness/attn_ctx_cuda.c): q [n][q_stride] bf16,
+ * query head h at columns h·d .. h·d+d-1, post-RoPE, unscaled; k [n_kv_heads][kv_cap][d] bf16,
+ * positions 0 .. n-1 valid (rows past n are never read). Query head h reads KV head
+ * h / (n_heads / n_kv_heads).
+ * Errors: a CUDA / cuBLAS failure prints the call and exits with 3; bad sizes are internal errors
+ * (dam_die, exit 3). Scratch grows in the workspace and is counted by the device allocator
+ * (kernels/cuda/cuda_mem.h). Everything runs on the default stream; each function returns after
+ * its results are on the host (or, for device outputs, after the kernels are queued). */
+#ifndef DAM_KERNELS_CUDA_ESTIMATE_H
+#define DAM_KERNELS_CUDA_ESTIMATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Device scratch and the cuBLAS handle of the estimation functions; reused across layers and
+ * calls. Opaque. */
+typedef struct est_cuda_ws est_cuda_ws;
+
+/* A new empty workspace (the cuBLAS handle is made on first use). Exits with 3 on a CUDA error,
+ * or with a one-line message when the binary was built without CUDA (estimate_cuda_none.c). */
+est_cuda_ws *est_cuda_ws_new(void);
+
+/* Frees the workspace and its device memory; NULL is a no-op. */
+void est_cuda_ws_free(est_cuda_ws *ws);
+
+/* MInference's (and dam_online's) probe-row estimate, reduced on the GPU: for every query head h,
+ * the exact causal attention of its last w[h] rows (positions n-w .. n-1, 1 <= w[h] <= n),
+ * P[r][j] = softmax_j(q_{n-w+r} · k_j / sqrt(d)), j <= n-w+r (est_last_rows), summed into
+ *   col[h][j]  = sum over r of P[r][j]           (est_column_sums),   j in [0, n)
+ *   diag[h][o] = sum over r of P[r][(n-w+r) - o] (est_diagonal_sums), o in [0, n).
+ * *d_col and *d_diag receive device arrays [n_heads][n] of doubles owned by ws, valid until the
+ * next call on ws. Cost per head: one w × n × d GEMM and O(w · n) float64 work. */
+void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
+                             int n_heads, int n_kv_heads, int d, const int *w, double **d_col, double **d_diag);
+
+/* Top-k per head of device scores score[h][0 .. n) (row stride n, e.g. est_cuda_vertical_slash's
+ * outputs): the indices 0 .. forced[h]-1 count as +inf (always first), then the others by score
+ * descending, ties by index ascending (est_top_k's order). top[h * top_stride + i], i < k[h],
+ * receives the selected indices (host memory; their order is the selection order).
+ * 0 <= forced[h] <= n, 1 <= k[h] <= min(n, top_stride). Segmented stable sort (CUB). */
+void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int n_heads, const int *forced, const int *k,
+                    int32_t *top, int top_stride);
+
+/* Means of groups of `group` rows of a bf16 matrix on the device (FlexPrefill's and dam_online's
+ * block means, est_block_means): out[g][c] = mean over rows r0 + g·group .. min(r0 + n_rows,
+ * r0 + g·group + group) - 1 of x[row · stride + c], c < d, for g < ceil(n_rows / group); out is host
+ * memory [ceil(n_rows / group)][d] doubles. Rows are added in ascending order in float64 and divided
+ * by the group's row count, as est_block_means does: the results are identical. */
+void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0, int n_rows, int d, int group,
+                        double *out);
+
+/* FlexPrefill's step 2 inputs (baselines/flexprefill.c) from est_cuda_vertical_slash's device sums
+ * col, diag [n_heads][n]: with v = col[h] / div and s = diag[h] / div (div = the B estimation rows),
+ * count[2h] = cover(v) and count[2h + 1] = cover(s), where cover(x) = 1 + the number of entries of x
+ * sorted descending whose inclusive cumulative sum (added sequentially in that order, as the CPU
+ * does) is <= g[h]; pool[h][0][b] = the sum of v over the keys of 64-block b and pool[h][1][b] the
+ * sum of s over the offsets o with o / 64 = b (j ascending). count: host [n_heads][2]; pool: host
+ * [n_heads][2][nb], nb = ceil(n / 64). Device memory: about 24 · n_heads · n bytes (the sort). */
+void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag, int n, int n_heads, double div,
+                         const double *g, int *count, double *pool);
+
+/* FlexPrefill's query-aware selection (baselines/flexprefill.c step 5) for the heads h with
+ * which[h] != 0: 64-row block means of the head's queries and of its KV head's keys (as
+ * est_cuda_row_means), the block map A[qb][kb] = softmax over kb <= qb of q̄_qb · k̄_kb / sqrt(d)
+ * (float64, dot products in the CPU's order), every causal cell sorted by A descending (ties: the
+ * lower qb · nb + kb), then the longest prefix whose inclusive cumulative sum stays <= gamma[h] · nb,
+ * plus cell (0, 0). The cumulative sums come from a parallel scan (CUB), so they may differ from
+ * the CPU's sequential sum by rounding. keep: host [n_heads][nb][words] bits as in
+ * est_cuda_xattention (every head's words are written; heads with which[h] == 0 get zeros).
+ * Device memory: about 24 · nb² bytes (the map, its sort and scan). */
+void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
+                               int n_heads, int n_kv_heads, int d, const uint8_t *which, const double *gamma,
+                               uint64_t *keep);
+
+/* Copies count doubles from the device (e.g. est_cuda_vertical_slash's outputs) to host dst. */
+void est_cuda_download_f64(double *dst, const double *d_src, size_t count);
+
+/* XAttention's estimate and selection (baselines/xattention.c steps 1-4) for every query head:
+ * strided antidiagonal scores of stride[h] (divides 64) through cuBLAS, causal softmax over
+ * super-tokens and 64-block sums in float64, then per query block the first and diagonal key
+ * blocks plus the fewest other blocks in descending score whose cumulative score reaches
+ * tau[h] × the row's total. keep (host, [n_heads][nb][words] 64-bit words, nb = ceil(n / 64),
+ * words = ceil(nb / 64)) receives the kept blocks as bits: bit kb % 64 of keep[h][qb][kb / 64]
+ * (est_set_blocks_bits builds the plan from it). scores: NULL, or host [n_heads][nb][nb] doubles that
+ * receive the block scores (0 for kb > qb; for tests). Heads are queued one after another on the
+ * stream and the bits of all come back in one copy at the end; device memory
+ * per head: 4 · min(N, 1024) · N bytes of fp32 scores (N = ceil(n / stride)), 2 · n · d · 2 bytes
+ * of strided copies, about 12 · nb² bytes for the block scores and their sort. */
+void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
+                         int n_heads, int n_kv_heads, int d, const int *stride, const double *tau, uint64_t *keep,
+                         double *scores);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
