@@ -52,6 +52,7 @@
 #include "core/mem.h"
 #include "dam/stage1.h"
 #include "harness/method.h"
+#include "kernels/cuda/estimate.h"
 
 enum { DO_BLOCK = MASKPLAN_BLOCK };
 
@@ -147,6 +148,27 @@ static void gate_add(gate *g, const double *P, int r, int kb) {
     *w |= add;
     const double *pr = P + (size_t)r * g->n + j0;
     for (; add; add &= add - 1) g->mass += pr[__builtin_ctzll(add)];
+}
+
+/* Step (e) on a hard plan that is not dense: every causal block (qb, kb) that keep [nb][nb] does not
+ * hold gets w = A[qb][kb] / max over kb' of A[qb][kb'] and is kept with the bias log w if w >= w_min.
+ * keep is updated; the plan's blocks and bias matrix are replaced. */
+static void soften(maskplan *plan, const double *A, uint8_t *keep, int nb, double w_min) {
+    float *bias = dam_calloc((size_t)nb * nb, sizeof(float), "dam_online soft weights");
+    for (int qb = 0; qb < nb; qb++) {
+        const double *row = A + (size_t)qb * nb;
+        double mx = 0;
+        for (int kb = 0; kb <= qb; kb++) mx = row[kb] > mx ? row[kb] : mx;
+        for (int kb = 0; kb <= qb; kb++) {
+            const double w = row[kb] / mx;
+            if (keep[(size_t)qb * nb + kb] || !(w >= w_min)) continue;
+            keep[(size_t)qb * nb + kb] = 1;
+            bias[(size_t)qb * nb + kb] = w < 1 ? (float)log(w) : 0.0f;
+        }
+    }
+    est_set_blocks(plan, nb, nb, keep);
+    maskplan_set_block_bias_matrix(plan, bias, nb);
+    dam_free(bias);
 }
 
 static maskplan *dam_online_head(const method *m, int layer, int head, const est_head *h) {
@@ -249,23 +271,8 @@ static maskplan *dam_online_head(const method *m, int layer, int head, const est
     if (dense) {
         maskplan_free(plan);
         plan = maskplan_dense();
-    } else if (p->soft) { /* (e) the blocks the hard plan drops, weighted by the block map */
-        const double w_min = param_at(&p->w_min, layer, head);
-        float *bias = dam_calloc((size_t)nb * nb, sizeof(float), "dam_online soft weights");
-        for (int qb = 0; qb < nb; qb++) {
-            const double *row = A + (size_t)qb * nb;
-            double mx = 0;
-            for (int kb = 0; kb <= qb; kb++) mx = row[kb] > mx ? row[kb] : mx;
-            for (int kb = 0; kb <= qb; kb++) {
-                const double w = row[kb] / mx;
-                if (keep[(size_t)qb * nb + kb] || !(w >= w_min)) continue;
-                keep[(size_t)qb * nb + kb] = 1;
-                bias[(size_t)qb * nb + kb] = w < 1 ? (float)log(w) : 0.0f;
-            }
-        }
-        est_set_blocks(plan, nb, nb, keep);
-        maskplan_set_block_bias_matrix(plan, bias, nb);
-        dam_free(bias);
+    } else if (p->soft) {
+        soften(plan, A, keep, nb, param_at(&p->w_min, layer, head));
     }
 #undef ON
     dam_free(g.kept);
@@ -285,6 +292,88 @@ static void dam_online_plan_layer(const method *m, int layer, const float *q, in
     est_plan_layer(m, layer, q, q_stride, n, k, kv_cap, n_heads, n_kv_heads, d, out, dam_online_head);
 }
 
+/* The same plans with steps (a)-(c) and the gate's sums on the GPU (est_cuda_dam_online), one head
+ * after another, each with its gate depth found on the host and the deepening done on the GPU; then
+ * the plans, the density check and step (e) on the host, OpenMP over heads. The gate adds per-row
+ * sums of P (base, then the residual mass of each added block), so its coverage can differ from the
+ * CPU's by rounding. */
+static void dam_online_plan_layer_cuda(const method *m, int layer, const uint16_t *q, int q_stride, int n,
+                                       const uint16_t *k, int kv_cap, int n_heads, int n_kv_heads, int d,
+                                       est_cuda_ws *ws, maskplan **out) {
+    const dam_online_params *p = m->params;
+    const int B = DO_BLOCK, nb = (n + B - 1) / B, words = (nb + 63) / 64;
+    uint8_t *sel = dam_malloc((size_t)n_heads * 2 * n, "dam_online patterns"); /* [H][columns | diagonals] */
+    uint64_t *blocks = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "dam_online blocks");
+    uint8_t *gate_dense = dam_calloc((size_t)n_heads, 1, "dam_online dense heads");
+    double *A = p->soft ? dam_malloc(sizeof(double) * (size_t)n_heads * nb * nb, "dam_online block maps") : NULL;
+    for (int h = 0; h < n_heads; h++) { /* GPU: estimate, gate depth, deepening */
+        const int W = (int)fmin(param_at(&p->last_q, layer, h), n), i0 = n - W, qb0 = i0 / B;
+        const on_rule rule = on_rule_new(param_at(&p->lambda, layer, h), param_at(&p->epsilon, layer, h),
+                                         param_at(&p->tau, layer, h));
+        const est_dam_online_head par = {W, {rule.dp.eps, rule.dp.lambda, rule.base, rule.tau, rule.cut},
+                                         param_at(&p->mu, layer, h), param_at(&p->min_pattern_cells, layer, h)};
+        double *base = dam_malloc(sizeof(double) * (size_t)W, "dam_online kept mass");
+        double *res = dam_malloc(sizeof(double) * (size_t)W * nb, "dam_online block mass");
+        int32_t *rank = dam_malloc(sizeof(int32_t) * (size_t)(nb - qb0) * nb, "dam_online ranks");
+        uint64_t *bh = blocks + (size_t)h * nb * words;
+        est_cuda_dam_online(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, h, &par, sel + (size_t)h * 2 * n,
+                            sel + (size_t)h * 2 * n + n, bh, base, res, rank);
+        const double target = param_at(&p->coverage, layer, h);
+        double mass = 0;
+        for (int r = 0; r < W; r++) mass += base[r];
+        if (mass < target * W) { /* (d) the gate */
+            int t = 0;
+            for (; t < nb && mass < target * W; t++)
+                for (int r = 0; r < W; r++) {
+                    const int qb = (i0 + r) / B;
+                    if (t <= qb) mass += res[(size_t)r * nb + rank[(size_t)(qb - qb0) * nb + t]];
+                }
+            gate_dense[h] = t >= nb;
+            if (!gate_dense[h]) est_cuda_dam_online_deepen(ws, n, t, bh);
+        }
+        if (A && !gate_dense[h]) est_cuda_dam_online_map(ws, n, A + (size_t)h * nb * nb);
+        dam_free(rank);
+        dam_free(res);
+        dam_free(base);
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int h = 0; h < n_heads; h++) { /* host: the plans */
+        if (gate_dense[h]) {
+            out[h] = maskplan_dense();
+            continue;
+        }
+        const uint8_t *sc = sel + (size_t)h * 2 * n, *sd = sc + n;
+        int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "dam_online pattern list");
+        maskplan *plan = maskplan_new();
+        int ns = 0;
+        for (int j = 0; j < n; j++)
+            if (sc[j]) list[ns++] = j;
+        maskplan_set_cols(plan, list, ns);
+        ns = 0;
+        for (int o = 0; o < n; o++)
+            if (sd[o]) list[ns++] = o;
+        maskplan_set_diags(plan, list, ns);
+        const uint64_t *bh = blocks + (size_t)h * nb * words;
+        est_set_blocks_bits(plan, nb, nb, bh);
+        if (maskplan_density(plan, n) > param_at(&p->max_density, layer, h)) {
+            maskplan_free(plan);
+            plan = maskplan_dense();
+        } else if (A) {
+            uint8_t *keep = dam_malloc((size_t)nb * nb, "dam_online blocks");
+            for (int qb = 0; qb < nb; qb++)
+                for (int kb = 0; kb < nb; kb++) keep[(size_t)qb * nb + kb] = bh[(size_t)qb * words + kb / 64] >> (kb % 64) & 1;
+            soften(plan, A + (size_t)h * nb * nb, keep, nb, param_at(&p->w_min, layer, h));
+            dam_free(keep);
+        }
+        out[h] = plan;
+        dam_free(list);
+    }
+    dam_free(A);
+    dam_free(gate_dense);
+    dam_free(blocks);
+    dam_free(sel);
+}
+
 static void dam_online_free(void *params) {
     dam_online_params *p = params;
     param *ps[] = {&p->lambda, &p->epsilon, &p->tau, &p->mu, &p->min_pattern_cells, &p->last_q, &p->coverage,
@@ -299,5 +388,6 @@ const method_ops DAM_ONLINE_OPS = {
     .parse = dam_online_parse,
     .prepare = dam_online_prepare,
     .plan_layer = dam_online_plan_layer,
+    .plan_layer_cuda = dam_online_plan_layer_cuda,
     .free_params = dam_online_free,
 };

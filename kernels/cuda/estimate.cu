@@ -214,6 +214,107 @@ __global__ void mark_cells(const int *vals, const int *first, int nb, int words,
     atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
 }
 
+// ---- dam_online (dam/online.c) ----
+
+// On-cell decision of dam/online.c on_cell (est_on_rule in estimate.h).
+__device__ bool on_cell(const est_on_rule &o, double p) {
+    const double v = p > o.eps ? p : o.eps;
+    if (v < o.cut * (1 - 1e-9)) return false;
+    if (v > o.cut * (1 + 1e-9)) return true;
+    const double b = o.lambda == 0.0 ? log(v) : (pow(v, o.lambda) - 1.0) / o.lambda;
+    return b - o.base >= o.tau;
+}
+
+// Threads 0 .. n-1: column j, threads n .. 2n-1: diagonal o; counts the on-cells over the probe rows
+// (P as in vertical_slash_sums) and writes sel[t] = 1 iff the pattern matches (diagonal 0 always):
+// cells = n - max(c, i0) >= min_cells and on / cells >= mu.
+__global__ void online_patterns(const float *s, int n, int w, double scale, const double *mx, const double *sum,
+                                est_on_rule rule, double mu, double min_cells, uint8_t *sel) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= 2L * n) return;
+    const int i0 = n - w, c = (int)(t < n ? t : t - n);
+    int hit = 0;
+    for (int r = (c > i0 ? c - i0 : 0); r < w; r++) {
+        const int j = t < n ? c : i0 + r - c;
+        hit += on_cell(rule, exp((double)s[(long)r * n + j] * scale - mx[r]) / sum[r]);
+    }
+    const int cells = n - (c > i0 ? c : i0);
+    sel[t] = (t == n) || (cells >= min_cells && (double)hit / cells >= mu);
+}
+
+// Step (c) for blocks, one CTA per query block qb: block (qb, kb) matches iff over its causal cells
+// (row i keeps c(i, kb) keys, each with p = A[qb][kb] / c) the on-cells are >= mu of >= min_cells
+// cells; sets bit kb of bits[qb]. A packed as block_map writes it.
+__global__ void online_blocks(const double *A, int n, int nb, int words, est_on_rule rule, double mu, double min_cells,
+                              unsigned long long *bits) {
+    const int qb = blockIdx.x, r0 = qb * BLOCK, r1 = min(r0 + BLOCK, n);
+    const long base = (long)qb * (qb + 1) / 2;
+    for (int kb = threadIdx.x; kb <= qb; kb += blockDim.x) {
+        const double a = A[base + kb];
+        const int j0 = kb * BLOCK, j1 = min(j0 + BLOCK, n);
+        double on = 0, cells = 0;
+        for (int i = r0; i < r1; i++) {
+            const int c = (i < j1 ? i + 1 : j1) - j0;
+            cells += c;
+            if (on_cell(rule, a / c)) on += c;
+        }
+        if (cells >= min_cells && on / cells >= mu) atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
+    }
+}
+
+// The gate's inputs, one CTA per probe row r (position i = n - w + r): the P mass of the keys the plan
+// keeps (column j, diagonal i - j or block (i / 64, j / 64)) into base[r], and per key block kb the
+// mass of the causal keys it does not keep into res[r][kb] (kb <= i / 64; 0 after).
+__global__ void online_gate(const float *s, int n, int w, int nb, int words, double scale, const double *mx,
+                            const double *sum, const uint8_t *sel_c, const uint8_t *sel_d,
+                            const unsigned long long *bits, double *base, double *res) {
+    __shared__ double red[THREADS / 32];
+    const int r = blockIdx.x, i = n - w + r, qb = i / BLOCK;
+    const float *sr = s + (long)r * n;
+    const unsigned long long *brow = bits + (long)qb * words;
+    double kept = 0;
+    for (int kb = threadIdx.x; kb < nb; kb += THREADS) {
+        double miss = 0;
+        if (kb <= qb) {
+            const bool blk = brow[kb >> 6] >> (kb & 63) & 1;
+            const int j1 = min(kb * BLOCK + BLOCK, i + 1);
+            for (int j = kb * BLOCK; j < j1; j++) {
+                const double p = exp((double)sr[j] * scale - mx[r]) / sum[r];
+                if (blk || sel_c[j] || sel_d[i - j]) kept += p;
+                else miss += p;
+            }
+        }
+        res[(long)r * nb + kb] = miss;
+    }
+    kept = block_sum(kept, red);
+    if (threadIdx.x == 0) base[r] = kept;
+}
+
+// ranks[qb - qb0][t] = key block of rank t of query block qb (t <= qb; -1 after), from the sorted
+// cell indices (qb · nb + kb) of each packed row.
+__global__ void online_ranks(const int *sorted, int nb, int qb0, int *ranks) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (long)(nb - qb0) * nb) return;
+    const int qb = qb0 + (int)(t / nb), k = (int)(t % nb);
+    ranks[t] = k <= qb ? sorted[(long)qb * (qb + 1) / 2 + k] % nb : -1;
+}
+
+// Sets bit rank(qb, t) of bits[qb] for t < min(depth, qb + 1): one thread per (qb, t).
+__global__ void online_deepen(const int *sorted, int nb, int words, int depth, unsigned long long *bits) {
+    const long x = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (x >= (long)nb * depth) return;
+    const int qb = (int)(x / depth), t = (int)(x % depth);
+    if (t > qb) return;
+    const int kb = sorted[(long)qb * (qb + 1) / 2 + t] % nb;
+    atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
+}
+
+// offsets[qb] = qb (qb + 1) / 2, qb <= nb: the rows of a packed lower-triangular nb x nb map.
+__global__ void tri_offsets(int nb, int *offsets) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t <= nb) offsets[t] = (int)((long)t * (t + 1) / 2);
+}
+
 // XAttention's strided copies (xattention.c step 1) for query head h over KV head g, stride S:
 // qr[u][m] = q row uS+S-1-m (head h), kr[t][m] = k row tS+m (KV head g), zero past n; [N][S][d] bf16.
 __global__ void strided_copies(const __nv_bfloat16 *q, int q_stride, const __nv_bfloat16 *k, int n, int d, int S,
@@ -334,6 +435,7 @@ struct est_cuda_ws {
     dbuf means, kmeans;              // double row means (queries, keys)
     dbuf cum;                        // double inclusive scan
     dbuf gammas, counts, pools;      // FlexPrefill step 2
+    dbuf sel, gate_base, gate_res, ranks; // dam_online
     dbuf bits;                       // uint64 [nb][words]
 };
 
@@ -440,7 +542,8 @@ extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
     dbuf *all[] = {&ws->z,    &ws->mx,   &ws->sum,      &ws->col,     &ws->diag,  &ws->keys, &ws->keys_out,
                    &ws->vals, &ws->vals_out, &ws->offsets, &ws->temp, &ws->forced, &ws->qr,   &ws->kr,
                    &ws->score, &ws->part, &ws->bits, &ws->means, &ws->kmeans, &ws->cum, &ws->gammas, &ws->counts, &ws->pools,
-                   &ws->keys_tmp, &ws->pos, &ws->pos_tmp, &ws->seg, &ws->seg_tmp};
+                   &ws->keys_tmp, &ws->pos, &ws->pos_tmp, &ws->seg, &ws->seg_tmp,
+                   &ws->sel, &ws->gate_base, &ws->gate_res, &ws->ranks};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dam_cuda_free(all[i]->p);
     dam_free(ws);
 }
@@ -569,6 +672,85 @@ extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, in
         CUDA_LAUNCH_CHECK("mark_cells");
     }
     CUDA_CHECK(cudaMemcpy(keep, bits, sizeof(uint64_t) * (size_t)head_words * n_heads, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
+                                    int n_heads, int n_kv_heads, int d, int h, const est_dam_online_head *par,
+                                    uint8_t *sel_c, uint8_t *sel_d, uint64_t *blocks, double *base, double *res,
+                                    int32_t *ranks) {
+    check_shape("est_cuda_dam_online", n, n_heads, n_kv_heads, d);
+    const int w = par->w, nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, g = h / (n_heads / n_kv_heads);
+    const int qb0 = (n - w) / BLOCK;
+    if (w < 1 || w > n || h < 0 || h >= n_heads) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_dam_online(w %d, h %d)", w, h);
+    const long cells = (long)nb * (nb + 1) / 2;
+    if (cells > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "dam_online block map of %ld cells is too large", cells);
+    const double scale = 1.0 / sqrt((double)d);
+    // (a) the probe rows
+    float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)w * n, "dam_online logits");
+    double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)w, "dam_online row maxima");
+    double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)w, "dam_online row sums");
+    gemm_nt(ws, z, n, q + (long)(n - w) * q_stride + (long)h * d, q_stride, k + (long)g * kv_cap * d, d, w, n, d);
+    row_stats<<<w, THREADS>>>(z, n, n - w + 1, scale, mx, sum);
+    CUDA_LAUNCH_CHECK("row_stats");
+    // (b, c) columns and diagonals
+    uint8_t *sel = (uint8_t *)grow(&ws->sel, 2 * (size_t)n, "dam_online patterns");
+    online_patterns<<<blocks_for(2L * n), THREADS>>>(z, n, w, scale, mx, sum, par->rule, par->mu, par->min_cells, sel);
+    CUDA_LAUNCH_CHECK("online_patterns");
+    // (a) block map; (b, c) blocks
+    double *qbar = (double *)grow(&ws->means, sizeof(double) * (size_t)nb * d, "dam_online query means");
+    double *kbar = (double *)grow(&ws->kmeans, sizeof(double) * (size_t)nb * d, "dam_online key means");
+    double *A = (double *)grow(&ws->keys, sizeof(double) * (size_t)cells, "dam_online block map");
+    int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)cells, "dam_online block cells");
+    unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * (size_t)nb * words, "dam_online blocks");
+    row_means<<<blocks_for((long)nb * d), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, q_stride, 0, n, d, BLOCK, qbar);
+    CUDA_LAUNCH_CHECK("row_means");
+    row_means<<<blocks_for((long)nb * d), THREADS>>>((const __nv_bfloat16 *)k + (long)g * kv_cap * d, d, 0, n, d, BLOCK, kbar);
+    CUDA_LAUNCH_CHECK("row_means");
+    block_map<<<nb, THREADS>>>(qbar, kbar, nb, d, scale, A, vals);
+    CUDA_LAUNCH_CHECK("block_map");
+    CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * (size_t)nb * words, 0));
+    online_blocks<<<nb, THREADS>>>(A, n, nb, words, par->rule, par->mu, par->min_cells, bits);
+    CUDA_LAUNCH_CHECK("online_blocks");
+    // (d) the gate's inputs
+    double *d_base = (double *)grow(&ws->gate_base, sizeof(double) * (size_t)w, "dam_online kept mass");
+    double *d_res = (double *)grow(&ws->gate_res, sizeof(double) * (size_t)w * nb, "dam_online block mass");
+    online_gate<<<w, THREADS>>>(z, n, w, nb, words, scale, mx, sum, sel, sel + n, bits, d_base, d_res);
+    CUDA_LAUNCH_CHECK("online_gate");
+    // ranks of every query block's key blocks: rows of the packed map, sorted
+    int *off = (int *)grow(&ws->offsets, sizeof(int) * (size_t)(nb + 1), "dam_online map rows");
+    tri_offsets<<<blocks_for(nb + 1), THREADS>>>(nb, off);
+    CUDA_LAUNCH_CHECK("tri_offsets");
+    segmented_sort(ws, cells, nb);
+    int *d_ranks = (int *)grow(&ws->ranks, sizeof(int) * (size_t)(nb - qb0) * nb, "dam_online probe ranks");
+    online_ranks<<<blocks_for((long)(nb - qb0) * nb), THREADS>>>((const int *)ws->vals_out.p, nb, qb0, d_ranks);
+    CUDA_LAUNCH_CHECK("online_ranks");
+    CUDA_CHECK(cudaMemcpy(sel_c, sel, (size_t)n, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(sel_d, sel + n, (size_t)n, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(blocks, bits, sizeof(uint64_t) * (size_t)nb * words, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(base, d_base, sizeof(double) * (size_t)w, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(res, d_res, sizeof(double) * (size_t)w * nb, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(ranks, d_ranks, sizeof(int) * (size_t)(nb - qb0) * nb, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_dam_online_deepen(est_cuda_ws *ws, int n, int depth, uint64_t *blocks) {
+    const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64;
+    if (depth < 0 || depth > nb) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_dam_online_deepen(depth %d)", depth);
+    unsigned long long *bits = (unsigned long long *)ws->bits.p;
+    if (depth > 0) {
+        online_deepen<<<blocks_for((long)nb * depth), THREADS>>>((const int *)ws->vals_out.p, nb, words, depth, bits);
+        CUDA_LAUNCH_CHECK("online_deepen");
+    }
+    CUDA_CHECK(cudaMemcpy(blocks, bits, sizeof(uint64_t) * (size_t)nb * words, cudaMemcpyDeviceToHost));
+}
+
+extern "C" void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A) {
+    const int nb = (n + BLOCK - 1) / BLOCK;
+    const long cells = (long)nb * (nb + 1) / 2;
+    double *packed = (double *)dam_malloc(sizeof(double) * (size_t)cells, "dam_online block map (host)");
+    CUDA_CHECK(cudaMemcpy(packed, ws->keys.p, sizeof(double) * (size_t)cells, cudaMemcpyDeviceToHost));
+    for (int qb = 0; qb < nb; qb++)
+        for (int kb = 0; kb < nb; kb++) A[(size_t)qb * nb + kb] = kb <= qb ? packed[(long)qb * (qb + 1) / 2 + kb] : 0.0;
+    dam_free(packed);
 }
 
 extern "C" void est_cuda_download_f64(double *dst, const double *d_src, size_t count) {

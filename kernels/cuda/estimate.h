@@ -95,6 +95,49 @@ void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride,
                                int n_heads, int n_kv_heads, int d, const uint8_t *which, const double *gamma,
                                uint64_t *keep);
 
+/* dam_online's on-cell rule (dam/online.c step b): a probability p is "on" iff
+ * B(max(p, eps)) - base >= tau, B the Box-Cox transform of exponent lambda (log for 0); cut = the p
+ * where that turns true (+inf if never). Cells farther than 1e-9 (relative) from cut are decided
+ * by the comparison with cut, the others by the formula, as on the CPU. */
+typedef struct {
+    double eps, lambda, base, tau, cut;
+} est_on_rule;
+
+/* dam_online's per-head settings for est_cuda_dam_online (dam/online.c). */
+typedef struct {
+    int w;            /* probe rows W = min(last_q, n) */
+    est_on_rule rule; /* step (b) */
+    double mu;        /* step (c): a pattern matches iff on / cells >= mu ... */
+    double min_cells; /* ... and it has >= min_cells cells */
+} est_dam_online_head;
+
+/* dam_online steps (a)-(c) and the gate's inputs for query head h (dam/online.c), on the GPU:
+ * the probe rows' exact attention P (last w rows), the on-cells of every column and diagonal over
+ * them, the block map A (softmax over kb <= qb of q̄_qb · k̄_kb / sqrt(d), float64) and the blocks
+ * whose on-cells (p = A / c(i, kb)) match. Outputs, host memory:
+ *   sel_c[j], sel_d[o] ([n] bytes): column j / diagonal o matched (diagonal 0 always);
+ *   blocks ([nb][words] bits, nb = ceil(n / 64), words = ceil(nb / 64)): matched blocks;
+ *   base ([w]): per probe row r, the P mass the plan (those columns, diagonals and blocks) keeps;
+ *   res ([w][nb]): per probe row and key block, the P mass of the row's causal keys in the block
+ *   that the plan does not keep (what keeping that block would add);
+ *   ranks ([nb - qb0][nb] with qb0 = (n - w) / 64): for the query blocks of the probe rows, the key
+ *   blocks kb <= qb by A descending (ties: lower kb), -1 after them.
+ * The map's ranks of every query block stay in ws for est_cuda_dam_online_deepen and the map for
+ * est_cuda_dam_online_map, until the next call on ws. Sums of P (base, res) add in another order than
+ * the CPU's gate, so the coverage it reaches can differ by rounding. */
+void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
+                         int n_heads, int n_kv_heads, int d, int h, const est_dam_online_head *par, uint8_t *sel_c,
+                         uint8_t *sel_d, uint64_t *blocks, double *base, double *res, int32_t *ranks);
+
+/* The gate's deepening (dam/online.c step d) for the head of the last est_cuda_dam_online call:
+ * adds to blocks ([nb][words] bits, host, read and written) every query block qb's key blocks of
+ * rank < min(depth, qb + 1). */
+void est_cuda_dam_online_deepen(est_cuda_ws *ws, int n, int depth, uint64_t *blocks);
+
+/* The block map of the last est_cuda_dam_online call (for mask_mode "soft"): A [nb][nb] host,
+ * 0 for kb > qb. */
+void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
+
 /* Copies count doubles from the device (e.g. est_cuda_vertical_slash's outputs) to host dst. */
 void est_cuda_download_f64(double *dst, const double *d_src, size_t count);
 

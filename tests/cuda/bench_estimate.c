@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
     }
     dam_cuda_require_device();
     static const char *const METHODS[] = {"{\"method\": \"minference\"}", "{\"method\": \"xattention\"}",
-                                          "{\"method\": \"flexprefill\"}"};
+                                          "{\"method\": \"flexprefill\"}", "{\"method\": \"dam_online\"}"};
     printf("# bench_estimate: shape %s (H %d, KV %d, d %d), per layer, medians of %d after 1 warm-up\n", shape, H, Hkv, d, reps);
     printf("%8s %-11s %9s %9s %9s %9s %7s %8s %8s %9s\n", "tokens", "method", "est_ms", "conv_ms", "attn_ms", "dense_ms",
            "tiles", "est/attn", "est/dns", "cpu_ms");

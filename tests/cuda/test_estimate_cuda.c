@@ -4,7 +4,7 @@
  *      diagonal sums of the last w rows (est_cuda_vertical_slash) and XAttention's block scores
  *      (est_cuda_xattention's scores), relative error <= 1e-11;
  *   2. the CPU methods (method_ops.plan_layer on fp32 copies of the same bf16 values): the GPU plans
- *      of minference, xattention and flexprefill (plan_layer_cuda) keep exactly the same causal
+ *      of minference, xattention, flexprefill and dam_online (plan_layer_cuda) keep exactly the same causal
  *      pairs, for the parameter sets of tests/test_dynamic.c (per-layer / per-head lists included);
  *      the one allowed difference is FlexPrefill's global cumulative selection (step 5) meeting
  *      gamma · nb exactly at a cell (grid inputs make such ties), checked by a float64 recomputation:
@@ -243,6 +243,15 @@ static const char *const INSTANCES[] = {
     "{\"method\": \"flexprefill\", \"min_budget\": 60, \"tau\": 0, \"gamma\": 0.95, \"max_budget\": 128}",
     "{\"method\": \"flexprefill\", \"min_budget\": 0, \"tau\": 0.4, \"gamma\": 0.3}",
     "{\"method\": \"flexprefill\", \"min_budget\": [[0, 200, 1000], [64, 64, 0]], \"tau\": [0.2, 5]}",
+    "{\"method\": \"dam_online\"}",
+    "{\"method\": \"dam_online\", \"tau\": 0.1, \"mu\": 0.5, \"coverage\": 0.9, \"max_density\": 1}",
+    "{\"method\": \"dam_online\", \"coverage\": 0.6, \"max_density\": 0.9, \"last_q\": 16, \"min_pattern_cells\": 4}",
+    "{\"method\": \"dam_online\", \"lambda\": 0, \"tau\": 4, \"mu\": 0.6, \"coverage\": 0.8, \"max_density\": 0.95}",
+    "{\"method\": \"dam_online\", \"coverage\": 0.999, \"max_density\": 0.3}",
+    "{\"method\": \"dam_online\", \"coverage\": 0.8, \"max_density\": 1, \"mu\": 0.9, \"last_q\": [[200, 64, 1], [90, 3, 64]]}",
+    "{\"method\": \"dam_online\", \"mask_mode\": \"soft\"}",
+    "{\"method\": \"dam_online\", \"tau\": 0.1, \"mu\": 0.5, \"coverage\": 0.9, \"max_density\": 1, \"mask_mode\": \"soft\","
+    " \"w_min\": 0.05}",
 };
 enum { N_INSTANCES = sizeof INSTANCES / sizeof INSTANCES[0] };
 
@@ -324,13 +333,19 @@ static void check_plans(est_cuda_ws *ws, const input *in, const char *text) {
         int64_t diff = 0, kept = 0;
         for (int h = 0; h < H; h++) {
             CHECK(maskplan_validate(gpu[h], n) == NULL, "%s layer %d head %d: invalid GPU plan", text, layer, h);
-            int64_t dh = 0;
+            int64_t dh = 0, bias_diff = 0;
             for (int i = 0; i < n; i++)
                 for (int wd = 0; wd < words; wd++) {
-                    const uint64_t a = maskplan_row_word(cpu[h], i, (int64_t)wd * 64), b = maskplan_row_word(gpu[h], i, (int64_t)wd * 64);
+                    uint64_t ba, bb;
+                    float va, vb;
+                    const uint64_t a = maskplan_row_word_bias(cpu[h], i, (int64_t)wd * 64, &ba, &va);
+                    const uint64_t b = maskplan_row_word_bias(gpu[h], i, (int64_t)wd * 64, &bb, &vb);
                     dh += __builtin_popcountll(a ^ b);
                     kept += __builtin_popcountll(a);
+                    bias_diff += ba != bb || !(fabsf(va - vb) <= 1e-6f * (1 + fabsf(va))); /* soft plans: log w */
                 }
+            CHECK(bias_diff == 0, "%s layer %d head %d: %lld row words with another bias than the CPU plan", text, layer,
+                  h, (long long)bias_diff);
             /* FlexPrefill's one global cumulative selection: one block more or fewer at an exact tie */
             const double gamma = strstr(text, "flexprefill") ? config_gamma(text) : NAN;
             if (dh > 0 && dh <= BLK * BLK && !isnan(gamma) && fp_boundary_tie(in, h, gamma)) {
