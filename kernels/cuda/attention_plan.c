@@ -40,9 +40,18 @@ static int lower_bound(const int32_t *a, int n, int64_t x) {
     return lo;
 }
 
-/* Whether the sorted unique array a[0 .. n-1] holds every value lo .. hi (lo <= hi). */
-static bool holds_run(const int32_t *a, int n, int64_t lo, int64_t hi) {
-    const int i = lower_bound(a, n, lo);
+/* lower_bound(a, n, x) found by stepping from a guess *i (0 <= *i <= n), which it updates: O(1 +
+ * distance), for callers whose successive x move monotonically by little. */
+static int lower_bound_near(const int32_t *a, int n, int64_t x, int *i) {
+    int k = *i;
+    while (k < n && a[k] < x) k++;
+    while (k > 0 && a[k - 1] >= x) k--;
+    return *i = k;
+}
+
+/* Whether the sorted unique array a[0 .. n-1] holds every value lo .. hi (lo <= hi); i =
+ * lower_bound(a, n, lo). */
+static bool holds_run(const int32_t *a, int n, int i, int64_t lo, int64_t hi) {
     const int64_t k = i + (hi - lo);
     return k < n && a[i] == lo && a[k] == hi;
 }
@@ -82,22 +91,26 @@ typedef struct {
  *              bias 0: *tp gets the tile's columns and the runs (at most TILE_RUNS_MAX) of the
  *              diagonals that reach it, and tile_cd_word gives each row's word;
  *   TILE_ROWS  otherwise (bitmap rows, a biased listed block, many diagonal runs): evaluate the rows
- *              one by one with maskplan_row_word(_bias). */
-static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp) {
+ *              one by one with maskplan_row_word(_bias).
+ * cur[0], cur[1]: guesses of the positions in p->cols and p->diags that are searched (any values in
+ * 0 .. n_cols, 0 .. n_diags; updated), so that a walk over ascending kt costs O(parts + tiles). */
+static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp, int cur[2]) {
     if (qb * T < p->bitmap_L) return TILE_ROWS;
     const int64_t j0 = kt * T;
     /* offsets p - j of the tile's causal pairs: 0 .. 63 on the diagonal tile, else
      * 64 (qb - kt) - 63 .. 64 (qb - kt) + 63 */
     const int64_t rlo = kt == qb ? 0 : (qb - kt) * T - (T - 1), rhi = kt == qb ? T - 1 : (qb - kt) * T + (T - 1);
-    if (holds_run(p->diags, p->n_diags, rlo, rhi)) return TILE_ALL;
-    if (holds_run(p->cols, p->n_cols, j0, j0 + T - 1)) return TILE_ALL;
+    const int ic = lower_bound_near(p->cols, p->n_cols, j0, &cur[0]);
+    const int id = lower_bound_near(p->diags, p->n_diags, rlo, &cur[1]);
+    if (holds_run(p->diags, p->n_diags, id, rlo, rhi)) return TILE_ALL;
+    if (holds_run(p->cols, p->n_cols, ic, j0, j0 + T - 1)) return TILE_ALL;
     if (qb < p->n_qblocks) {
         const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
         const int i = a + lower_bound(p->blk_idx + a, b - a, kt);
         if (i < b && p->blk_idx[i] == kt) return p->blk_bias == NULL || p->blk_bias[i] == 0.0f ? TILE_ALL : TILE_ROWS;
     }
     tp->n_runs = 0;
-    for (int i = lower_bound(p->diags, p->n_diags, rlo); i < p->n_diags && p->diags[i] <= rhi; i++) {
+    for (int i = id; i < p->n_diags && p->diags[i] <= rhi; i++) {
         if (tp->n_runs > 0 && p->diags[i] == tp->hi[tp->n_runs - 1] + 1) {
             tp->hi[tp->n_runs - 1]++;
             continue;
@@ -107,7 +120,7 @@ static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp) 
         tp->n_runs++;
     }
     tp->cols = 0;
-    for (int i = lower_bound(p->cols, p->n_cols, j0); i < p->n_cols && p->cols[i] < j0 + T; i++)
+    for (int i = ic; i < p->n_cols && p->cols[i] < j0 + T; i++)
         tp->cols |= 1ull << (p->cols[i] - j0);
     return TILE_CD;
 }
@@ -124,6 +137,35 @@ static uint64_t tile_cd_word(const tile_parts *tp, int64_t pos, int64_t j0, uint
     return w & cw;
 }
 
+/* The 64 kept words of a TILE_CD tile below the diagonal tile (kt < qb: every key is causal) whose
+ * 64 rows 64 qb .. 64 qb + 63 are all queries, equal to tile_cd_word row by row, but built one
+ * diagonal run at a time over only the rows the run reaches (a run of one diagonal sets one bit per
+ * row). Returns the rows' union and sets *r0 .. *r1 to the first and last non-zero row (*r0 = 64,
+ * *r1 = -1 when none). */
+static uint64_t tile_cd_words_below(const tile_parts *tp, int64_t qb, int64_t kt, uint64_t *w, int *r0, int *r1) {
+    for (int r = 0; r < T; r++) w[r] = tp->cols;
+    const int64_t base = (qb - kt) * T;  /* offset of row 0 to key slot 0 */
+    int lo_row = tp->cols ? 0 : T, hi_row = tp->cols ? T - 1 : -1;
+    for (int k = 0; k < tp->n_runs; k++) {
+        /* row r keeps slots r - b .. r - a (relative offsets a .. b of the run, -63 .. 63 after clipping) */
+        const int a = (int)(tp->lo[k] - base), b = (int)(tp->hi[k] - base);
+        const int ra = a > 0 ? a : 0, rb = b + T - 1 < T - 1 ? b + T - 1 : T - 1;  /* rows with r - a >= 0, r - b <= 63 */
+        if (a == b)
+            for (int r = ra; r <= rb; r++) w[r] |= 1ull << (r - a);
+        else
+            for (int r = ra; r <= rb; r++) w[r] |= range_bits(r - b > 0 ? r - b : 0, r - a < T - 1 ? r - a : T - 1);
+        if (ra <= rb) {
+            lo_row = ra < lo_row ? ra : lo_row;
+            hi_row = rb > hi_row ? rb : hi_row;
+        }
+    }
+    uint64_t used = 0;
+    for (int r = 0; r < T; r++) used |= w[r];
+    *r0 = lo_row;
+    *r1 = hi_row;
+    return used;
+}
+
 /* ---- masks: a set of distinct 64 x 64 masks with open-addressing lookup ---- */
 
 typedef struct {
@@ -134,13 +176,16 @@ typedef struct {
     size_t tcap;
 } mask_set;
 
+/* Hash of a 64-word mask: four independent multiply-xor lanes over words i = lane mod 4, combined
+ * at the end (lanes, not one chain, so the multiplies overlap). Only lookups depend on it: mask
+ * indices are first-use order whatever the hash. */
 static uint64_t mask_hash(const uint64_t *w) {
-    uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (int i = 0; i < T; i++) {
-        x ^= w[i] + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
-        x *= 0xff51afd7ed558ccdull;
-    }
-    return x ^ (x >> 33);
+    uint64_t x[4] = {0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0xD6E8FEB86659FD93ull};
+    for (int i = 0; i < T; i += 4)
+        for (int l = 0; l < 4; l++) x[l] = (x[l] ^ w[i + l]) * 0xff51afd7ed558ccdull;
+    uint64_t h = x[0];
+    for (int l = 1; l < 4; l++) h = (h ^ (h >> 29) ^ x[l]) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
 }
 
 static void mask_set_rehash(mask_set *s, size_t tcap) {
@@ -206,13 +251,17 @@ typedef struct {
     int32_t *vt;        /* [n_kb] visited key tiles, ascending */
     int cap;            /* visited tiles the arrays below hold */
     uint64_t *tw, *tb;  /* [tile][head][row] kept and biased words */
+    const uint64_t **twp; /* [tile][head] the kept words: tw's, or a one-diagonal pattern of plan_ctx */
+    int16_t *tpat;      /* [tile][head] that pattern's index (0 .. 2 T - 2), else -1 */
+    int32_t pat_mask[2 * T - 1];  /* mask index of each pattern in pat_out's set, -1 = not yet interned */
+    const void *pat_out; /* the block output pat_mask refers to (NULL: none) */
     float *tbias;       /* [tile][head] bias value */
     int8_t *tfull;      /* [tile][head] 1 all kept, 0 none, 2 explicit mask */
     int8_t *tbiased;    /* [tile][head] carries a bias mask */
+    int8_t *trow;       /* [tile][head][3] first and last row whose kept word may be non-zero; 1 when
+                         * every row's word is the same (a tile of columns only, below the diagonal) */
     uint64_t *colmask;  /* [tile] key slots some head / row uses */
     uint8_t *gathered;  /* [tile] packed into gathered tiles */
-    int32_t *gkeys;     /* [tile * 64 + 64] keys to gather, ascending */
-    int32_t *gsrc;      /* [tile * 64 + 64] their visited-tile index */
 } scratch;
 
 static void scratch_reserve(scratch *s, int nv, int hc) {
@@ -224,16 +273,16 @@ static void scratch_reserve(scratch *s, int nv, int hc) {
     s->tbias = dam_realloc(s->tbias, sizeof(float) * c * hc, "attention plan scratch");
     s->tfull = dam_realloc(s->tfull, c * hc, "attention plan scratch");
     s->tbiased = dam_realloc(s->tbiased, c * hc, "attention plan scratch");
+    s->trow = dam_realloc(s->trow, c * hc * 3, "attention plan scratch");
+    s->twp = dam_realloc(s->twp, sizeof(uint64_t *) * c * hc, "attention plan scratch");
+    s->tpat = dam_realloc(s->tpat, sizeof(int16_t) * c * hc, "attention plan scratch");
     s->colmask = dam_realloc(s->colmask, sizeof(uint64_t) * c, "attention plan scratch");
     s->gathered = dam_realloc(s->gathered, c, "attention plan scratch");
-    s->gkeys = dam_realloc(s->gkeys, sizeof(int32_t) * (c * T + T), "attention plan scratch");
-    s->gsrc = dam_realloc(s->gsrc, sizeof(int32_t) * (c * T + T), "attention plan scratch");
 }
 
 static void scratch_free(scratch *s) {
     dam_free(s->visit); dam_free(s->vt); dam_free(s->tw); dam_free(s->tb); dam_free(s->tbias);
-    dam_free(s->tfull); dam_free(s->tbiased); dam_free(s->colmask); dam_free(s->gathered);
-    dam_free(s->gkeys); dam_free(s->gsrc);
+    dam_free(s->tfull); dam_free(s->tbiased); dam_free(s->trow); dam_free(s->twp); dam_free(s->tpat); dam_free(s->colmask); dam_free(s->gathered);
 }
 
 /* The diagonals of one plan as runs of consecutive offsets lo[k] .. hi[k], ascending. */
@@ -280,7 +329,44 @@ typedef struct {
     const maskplan *const *plans;
     const diag_runs *runs;  /* [n_heads] diagonal runs of each plan (NULL with plans == NULL) */
     int hc, n_qt, qb0, q_base, n_k, flags;
+    const uint64_t *pat;  /* [2 T - 1][T] one diagonal crossing a tile below the diagonal tile: pattern
+                           * o + T - 1 (relative offset o = d - 64 (qb - kt), -63 .. 63) keeps slot r - o
+                           * in row r (when 0 <= r - o <= 63) */
 } plan_ctx;
+
+/* Appends the entry of the gathered tile just allocated (o->n_gather - 1) to o: per head of the
+ * chunk, the mask over its slots (segment k: the visited tile seg_vi[k]'s keys seg_bits[k], packed
+ * from slot seg_t0[k] on), interned, or "none" when empty. */
+static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, const int *seg_t0,
+                          const uint64_t *seg_bits, int n_seg) {
+    uint64_t w64[T];
+    push(o, -(int32_t)o->n_gather);
+    for (int i = 0; i < hc; i++) {
+        memset(w64, 0, sizeof w64);
+        for (int k = 0; k < n_seg; k++) {  /* each segment over the rows its tile's words may use */
+            const size_t th = (size_t)seg_vi[k] * hc + i;
+            const uint64_t *tw = s->twp[th], sb = seg_bits[k];
+            const int lo = __builtin_ctzll(sb), t0 = seg_t0[k];
+            const uint64_t run = sb >> lo;  /* contiguous key bits: a shift and a mask pack them */
+            const bool contiguous = (run & (run + 1)) == 0;
+            const int r0 = s->trow[3 * th], r1 = s->trow[3 * th + 1];
+            if (s->trow[3 * th + 2]) {  /* every row the same word: pack it once */
+                const uint64_t x = pack_bits(tw[0], sb) << t0;
+                for (int r = 0; r < T; r++) w64[r] |= x;
+            } else if (contiguous)
+                for (int r = r0; r <= r1; r++) w64[r] |= ((tw[r] >> lo) & run) << t0;
+            else
+                for (int r = r0; r <= r1; r++) w64[r] |= pack_bits(tw[r], sb) << t0;
+        }
+        bool any = false;
+        for (int r = 0; r < T; r++) any |= w64[r] != 0;
+        const int32_t mode = any ? mask_set_intern(&o->masks, w64, mask_hash(w64)) : ATTN_PLAN_MODE_NONE;
+        o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
+        push(o, mode);
+        push(o, -1);
+        push(o, 0);
+    }
+}
 
 /* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. */
 static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int qt) {
@@ -307,7 +393,13 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             }
     }
     scratch_reserve(s, nv, hc);
-    /* pass 1: the kept (and biased) words of every visited tile, head and row */
+    /* pass 1: the kept (and biased) words of every visited tile, head and row; cur: tile_kind's
+     * search positions per head (columns ascend with kt, diagonal offsets descend) */
+    int cur[4][2];
+    for (int i = 0; i < hc; i++) {
+        cur[i][0] = 0;
+        cur[i][1] = hp && !hp[i]->dense ? hp[i]->n_diags : 0;
+    }
     for (int vi = 0; vi < nv; vi++) {
         const int kt = s->vt[vi];
         const int64_t j0 = (int64_t)kt * T;
@@ -316,7 +408,7 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             const maskplan *pl = hp ? hp[i] : NULL;
             const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
             tile_parts tp = {0};
-            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp) : TILE_ROWS;
+            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp, cur[i]) : TILE_ROWS;
             const size_t th = (size_t)vi * hc + i;
             if (kind == TILE_ALL && shortcut && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
                 /* all 64 rows, every causal pair: row 63 uses all 64 keys, so the tile is never
@@ -328,6 +420,42 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
                 continue;
             }
             uint64_t *kept = s->tw + th * T, *biased = s->tb + th * T;
+            s->twp[th] = kept;
+            s->tpat[th] = -1;
+            s->trow[3 * th] = 0;
+            s->trow[3 * th + 1] = T - 1;
+            s->trow[3 * th + 2] = 0;
+            if (kind == TILE_CD && kt < qb && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
+                /* below the diagonal tile, all rows (every key causal) */
+                if (tp.cols == 0 && tp.n_runs == 1 && tp.lo[0] == tp.hi[0]) {
+                    /* one diagonal: a shared pattern, never "all kept" (row 0 or 63 keeps nothing
+                     * unless o = 0, and then each row keeps one key) */
+                    const int o = (int)(tp.lo[0] - ((int64_t)qb - kt) * T);
+                    s->tpat[th] = (int16_t)(o + T - 1);
+                    s->twp[th] = cx->pat + (size_t)(o + T - 1) * T;
+                    s->trow[3 * th] = (int8_t)(o > 0 ? o : 0);
+                    s->trow[3 * th + 1] = (int8_t)(o < 0 ? T - 1 + o : T - 1);
+                    s->colmask[vi] |= o >= 0 ? ~0ull >> o : ~0ull << -o;
+                    s->tfull[th] = 2;
+                    s->tbiased[th] = 0;
+                    s->tbias[th] = 0.f;
+                    continue;
+                }
+                /* else one run at a time */
+                int r0, r1;
+                const uint64_t used = tile_cd_words_below(&tp, qb, kt, kept, &r0, &r1);
+                bool full = used == ~0ull;
+                for (int r = r0; r <= r1 && full; r++) full = kept[r] == ~0ull;
+                full &= r0 == 0 && r1 == T - 1;
+                s->trow[3 * th] = (int8_t)r0;
+                s->trow[3 * th + 1] = (int8_t)r1;
+                s->trow[3 * th + 2] = tp.n_runs == 0;
+                s->colmask[vi] |= used;
+                s->tfull[th] = !used ? 0 : full ? 1 : 2;
+                s->tbiased[th] = 0;
+                s->tbias[th] = 0.f;
+                continue;
+            }
             bool any = false, full = true, any_b = false;
             float bias = 0.f;
             uint64_t used = 0;
@@ -377,62 +505,58 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     }
     if (n_cand < 2 || (n_gk + T - 1) / T >= n_cand)
         for (int vi = 0; vi < nv; vi++) s->gathered[vi] = 0;
-    int ng = 0;
-    for (int vi = 0; vi < nv; vi++)
-        if (s->gathered[vi])
-            for (uint64_t m = s->colmask[vi]; m; m &= m - 1) {
-                s->gkeys[ng] = s->vt[vi] * T + __builtin_ctzll(m);
-                s->gsrc[ng++] = vi;
+    /* the gathered tiles first: the keys of the gathered visited tiles, ascending, 64 slots per
+     * tile; a segment = the keys of one visited tile within one gathered tile (its key bits, first slot) */
+    int n_ent = 0, n_seg = 0, slot = T, seg_vi[T], seg_t0[T];
+    uint64_t seg_bits[T];
+    int32_t *gi = NULL;
+    for (int vi = 0; vi <= nv; vi++) {
+        if (vi < nv && !s->gathered[vi]) continue;
+        uint64_t m = vi < nv ? s->colmask[vi] : 0;
+        while (m || (vi == nv && gi)) {
+            if (slot == T || vi == nv) {  /* the current tile is full (or the last): emit it */
+                if (gi) {
+                    for (int t = slot; t < T; t++) gi[t] = -1;
+                    emit_gathered(s, o, hc, seg_vi, seg_t0, seg_bits, n_seg);
+                    n_ent++;
+                    gi = NULL;
+                }
+                if (vi == nv) break;
+                if (o->n_gather == o->cap_gather) {
+                    o->cap_gather = o->cap_gather ? 2 * o->cap_gather : 64;
+                    o->gather = dam_realloc(o->gather, sizeof(int32_t) * T * (size_t)o->cap_gather, "attention plan gather");
+                }
+                gi = o->gather + o->n_gather++ * T;
+                slot = 0;
+                n_seg = 0;
             }
-    int n_ent = 0;
-    uint64_t w64[T];
-    for (int g0 = 0; g0 < ng; g0 += T) {  /* the gathered tiles first */
-        const int g1 = g0 + T < ng ? g0 + T : ng;
-        if (o->n_gather == o->cap_gather) {
-            o->cap_gather = o->cap_gather ? 2 * o->cap_gather : 64;
-            o->gather = dam_realloc(o->gather, sizeof(int32_t) * T * (size_t)o->cap_gather, "attention plan gather");
+            uint64_t bits = m;  /* the keys of m that fit: its lowest T - slot bits */
+            for (int k = __builtin_popcountll(m) - (T - slot); k > 0; k--) bits &= ~(1ull << (63 - __builtin_clzll(bits)));
+            seg_vi[n_seg] = vi;
+            seg_t0[n_seg] = slot;
+            seg_bits[n_seg++] = bits;
+            m &= ~bits;
+            for (; bits; bits &= bits - 1) gi[slot++] = s->vt[vi] * T + __builtin_ctzll(bits);
         }
-        int32_t *gi = o->gather + o->n_gather * T;
-        for (int t = 0; t < T; t++) gi[t] = g0 + t < g1 ? s->gkeys[g0 + t] : -1;
-        push(o, -(int32_t)(++o->n_gather));
-        /* segments: runs of slots holding keys of one visited tile (its key bits, first slot) */
-        int n_seg = 0, seg_vi[T], seg_t0[T];
-        uint64_t seg_bits[T];
-        for (int t = g0; t < g1; t++) {
-            const int vi = s->gsrc[t];
-            if (n_seg == 0 || seg_vi[n_seg - 1] != vi) {
-                seg_vi[n_seg] = vi;
-                seg_t0[n_seg] = t - g0;
-                seg_bits[n_seg++] = 0;
-            }
-            seg_bits[n_seg - 1] |= 1ull << (s->gkeys[t] - s->vt[vi] * T);
-        }
-        for (int i = 0; i < hc; i++) {
-            bool any = false;
-            for (int r = 0; r < T; r++) {
-                uint64_t w = 0;
-                for (int k = 0; k < n_seg; k++)
-                    w |= pack_bits(s->tw[((size_t)seg_vi[k] * hc + i) * T + r], seg_bits[k]) << seg_t0[k];
-                w64[r] = w;
-                any |= w != 0;
-            }
-            const int32_t mode = any ? mask_set_intern(&o->masks, w64, mask_hash(w64)) : ATTN_PLAN_MODE_NONE;
-            o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
-            push(o, mode);
-            push(o, -1);
-            push(o, 0);
-        }
-        n_ent++;
     }
     for (int vi = 0; vi < nv; vi++) {  /* then the contiguous tiles, ascending */
         if (s->gathered[vi]) continue;
         push(o, s->vt[vi]);
         for (int i = 0; i < hc; i++) {
             const size_t th = (size_t)vi * hc + i;
-            const uint64_t *kw = s->tw + th * T, *bw = s->tb + th * T;
-            const int32_t mode = s->tfull[th] == 0   ? ATTN_PLAN_MODE_NONE
-                                 : s->tfull[th] == 1 ? ATTN_PLAN_MODE_FULL
-                                                     : mask_set_intern(&o->masks, kw, mask_hash(kw));
+            const uint64_t *kw = s->twp[th], *bw = s->tb + th * T;
+            int32_t mode;
+            if (s->tfull[th] == 0) mode = ATTN_PLAN_MODE_NONE;
+            else if (s->tfull[th] == 1) mode = ATTN_PLAN_MODE_FULL;
+            else if (s->tpat[th] >= 0) {  /* a one-diagonal pattern: interned once per block */
+                if (s->pat_out != o) {
+                    for (int k = 0; k < 2 * T - 1; k++) s->pat_mask[k] = -1;
+                    s->pat_out = o;
+                }
+                int32_t *pm = &s->pat_mask[s->tpat[th]];
+                if (*pm < 0) *pm = mask_set_intern(&o->masks, kw, mask_hash(kw));
+                mode = *pm;
+            } else mode = mask_set_intern(&o->masks, kw, mask_hash(kw));
             o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
             push(o, mode);
             push(o, s->tbiased[th] ? mask_set_intern(&o->masks, bw, mask_hash(bw)) : -1);
@@ -557,7 +681,11 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
     diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
     for (int i = 0; plans && i < n_heads; i++) runs[i] = diag_runs_of(plans[i]);
-    const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags};
+    uint64_t *pat = dam_calloc((size_t)(2 * T - 1) * T, sizeof(uint64_t), "attention plan patterns");
+    for (int o = -(T - 1); o <= T - 1; o++)
+        for (int r = 0; r < T; r++)
+            if (r - o >= 0 && r - o < T) pat[(size_t)(o + T - 1) * T + r] = 1ull << (r - o);
+    const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags, pat};
 #pragma omp parallel num_threads(h->threads)
     {
         scratch s = {0};
@@ -607,6 +735,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         dam_free(runs[i].hi);
     }
     dam_free(runs);
+    dam_free(pat);
     dam_free(outs);
     dam_free(count);
     h->build_ms = now_ms() - t0;
