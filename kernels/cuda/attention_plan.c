@@ -172,7 +172,8 @@ typedef struct {
     uint64_t *words;  /* [n][64] */
     uint64_t *hash;   /* [n] mask_hash of each mask */
     int64_t n, cap;
-    int64_t *table;   /* [tcap] mask index or -1; tcap a power of two, at most half full */
+    uint64_t *table;  /* [tcap] (high 32 bits of the hash) << 32 | mask index, or EMPTY; tcap a power of
+                       * two, at most half full (the hash bits spare most misses a read of hash[]) */
     size_t tcap;
 } mask_set;
 
@@ -188,15 +189,18 @@ static uint64_t mask_hash(const uint64_t *w) {
     return h ^ (h >> 33);
 }
 
+#define EMPTY (~0ull) /* a free table slot (no entry has it: indices are < 2^31) */
+#define SLOT(h, m) (((h) >> 32 << 32) | (uint64_t)(m))
+
 static void mask_set_rehash(mask_set *s, size_t tcap) {
     dam_free(s->table);
     s->tcap = tcap;
-    s->table = dam_malloc(sizeof(int64_t) * tcap, "attention plan mask hash");
-    for (size_t i = 0; i < tcap; i++) s->table[i] = -1;
+    s->table = dam_malloc(sizeof(uint64_t) * tcap, "attention plan mask hash");
+    for (size_t i = 0; i < tcap; i++) s->table[i] = EMPTY;
     for (int64_t m = 0; m < s->n; m++) {
         size_t k = s->hash[m] & (tcap - 1);
-        while (s->table[k] >= 0) k = (k + 1) & (tcap - 1);
-        s->table[k] = m;
+        while (s->table[k] != EMPTY) k = (k + 1) & (tcap - 1);
+        s->table[k] = SLOT(s->hash[m], m);
     }
 }
 
@@ -204,8 +208,9 @@ static void mask_set_rehash(mask_set *s, size_t tcap) {
 static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
     if (2 * (size_t)(s->n + 1) > s->tcap) mask_set_rehash(s, s->tcap ? 2 * s->tcap : 256);
     size_t k = h & (s->tcap - 1);
-    for (; s->table[k] >= 0; k = (k + 1) & (s->tcap - 1)) {
-        const int64_t m = s->table[k];
+    for (; s->table[k] != EMPTY; k = (k + 1) & (s->tcap - 1)) {
+        if (s->table[k] >> 32 != h >> 32) continue;
+        const int64_t m = (int64_t)(s->table[k] & 0xffffffffu);
         if (s->hash[m] == h && memcmp(s->words + m * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)m;
     }
     if (s->n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
@@ -216,7 +221,7 @@ static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
     }
     memcpy(s->words + s->n * T, w, sizeof(uint64_t) * T);
     s->hash[s->n] = h;
-    s->table[k] = s->n;
+    s->table[k] = SLOT(h, s->n);
     return (int32_t)s->n++;
 }
 
@@ -226,24 +231,19 @@ static void mask_set_free(mask_set *s) {
     dam_free(s->table);
 }
 
-/* ---- one block of work items: its entries (gathered tiles and masks numbered within the block) ---- */
+/* ---- one block of work items: its entries and gathered tiles, written in place into the plan's
+ * arrays (sizes counted first), with masks numbered within the block ---- */
 
 typedef struct {
-    int32_t *ent;            /* entry ints */
-    size_t n_ent, cap_ent;
+    int32_t *ent;            /* the block's first entry int in h->entries */
+    size_t n_ent;            /* entry ints written */
     mask_set masks;
-    int32_t *gather;         /* [n_gather][64] */
-    int64_t n_gather, cap_gather;
+    int32_t *gather;         /* the block's first gathered tile in h->gather: [n_gather][64] */
+    int64_t g_base, n_gather;  /* global index of the block's first gathered tile; tiles written */
     int64_t head_tiles;
 } block_out;
 
-static void push(block_out *o, int32_t x) {
-    if (o->n_ent == o->cap_ent) {
-        o->cap_ent = o->cap_ent ? 2 * o->cap_ent : 1024;
-        o->ent = dam_realloc(o->ent, sizeof(int32_t) * o->cap_ent, "attention plan entries");
-    }
-    o->ent[o->n_ent++] = x;
-}
+static void push(block_out *o, int32_t x) { o->ent[o->n_ent++] = x; }
 
 /* Per-thread scratch; the per-visited-tile arrays grow to the largest visited count seen. */
 typedef struct {
@@ -334,13 +334,13 @@ typedef struct {
                            * in row r (when 0 <= r - o <= 63) */
 } plan_ctx;
 
-/* Appends the entry of the gathered tile just allocated (o->n_gather - 1) to o: per head of the
+/* Appends the entry of the gathered tile just started (o->n_gather - 1 of the block) to o: per head of the
  * chunk, the mask over its slots (segment k: the visited tile seg_vi[k]'s keys seg_bits[k], packed
  * from slot seg_t0[k] on), interned, or "none" when empty. */
 static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, const int *seg_t0,
                           const uint64_t *seg_bits, int n_seg) {
     uint64_t w64[T];
-    push(o, -(int32_t)o->n_gather);
+    push(o, -(int32_t)(o->g_base + o->n_gather));
     for (int i = 0; i < hc; i++) {
         memset(w64, 0, sizeof w64);
         for (int k = 0; k < n_seg; k++) {  /* each segment over the rows its tile's words may use */
@@ -368,8 +368,10 @@ static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, c
     }
 }
 
-/* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. */
-static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int qt) {
+/* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. With
+ * o == NULL only counts: returns the number of entries and sets *n_gather to the number of
+ * gathered tiles the item will write (the same work up to the gathering decision). */
+static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int qt, int *n_gather) {
     const int hc = cx->hc, qb = cx->qb0 + qt;
     const maskplan *const *hp = cx->plans ? cx->plans + (size_t)c * hc : NULL;
     const int64_t plo = (int64_t)qb * T > cx->q_base ? (int64_t)qb * T : cx->q_base;
@@ -427,6 +429,17 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             s->trow[3 * th + 2] = 0;
             if (kind == TILE_CD && kt < qb && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
                 /* below the diagonal tile, all rows (every key causal) */
+                if (!o) {  /* counting: only the keys used (run a .. b reaches keys -b .. 63 - a) */
+                    uint64_t used = tp.cols;
+                    for (int k = 0; k < tp.n_runs; k++) {
+                        const int64_t a = tp.lo[k] - ((int64_t)qb - kt) * T, b = tp.hi[k] - ((int64_t)qb - kt) * T;
+                        const int64_t k0 = -b > 0 ? -b : 0, k1 = T - 1 - a < T - 1 ? T - 1 - a : T - 1;
+                        if (k0 <= k1) used |= range_bits(k0, k1);
+                    }
+                    s->colmask[vi] |= used;
+                    s->tbiased[th] = 0;
+                    continue;
+                }
                 if (tp.cols == 0 && tp.n_runs == 1 && tp.lo[0] == tp.hi[0]) {
                     /* one diagonal: a shared pattern, never "all kept" (row 0 or 63 keeps nothing
                      * unless o = 0, and then each row keeps one key) */
@@ -503,8 +516,14 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         n_cand++;
         n_gk += keys;
     }
-    if (n_cand < 2 || (n_gk + T - 1) / T >= n_cand)
+    if (n_cand < 2 || (n_gk + T - 1) / T >= n_cand) {
         for (int vi = 0; vi < nv; vi++) s->gathered[vi] = 0;
+        n_cand = n_gk = 0;
+    }
+    if (!o) {
+        *n_gather = (n_gk + T - 1) / T;
+        return *n_gather + nv - n_cand;
+    }
     /* the gathered tiles first: the keys of the gathered visited tiles, ascending, 64 slots per
      * tile; a segment = the keys of one visited tile within one gathered tile (its key bits, first slot) */
     int n_ent = 0, n_seg = 0, slot = T, seg_vi[T], seg_t0[T];
@@ -522,10 +541,6 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
                     gi = NULL;
                 }
                 if (vi == nv) break;
-                if (o->n_gather == o->cap_gather) {
-                    o->cap_gather = o->cap_gather ? 2 * o->cap_gather : 64;
-                    o->gather = dam_realloc(o->gather, sizeof(int32_t) * T * (size_t)o->cap_gather, "attention plan gather");
-                }
                 gi = o->gather + o->n_gather++ * T;
                 slot = 0;
                 n_seg = 0;
@@ -569,70 +584,70 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     return n_ent;
 }
 
-/* Fills h's entries, words, gather, n_masks, n_gathered and head_tiles from the blocks' outputs, in
- * block (= item) order: gathered-tile indices shifted, masks re-deduplicated in one set in
- * first-use order (so the arrays equal a one-block build's); frees the outputs' arrays. */
-static void merge_blocks(attn_plan_host *h, block_out *outs, int n_blocks) {
+/* Fills h's words, n_masks and head_tiles from the blocks' outputs, in block (= item) order: the
+ * masks re-deduplicated in one set in first-use order (hashes reused; the set points into the
+ * blocks' words, and the distinct ones are copied once, in parallel) and the mask indices of the
+ * blocks' entries (in h->entries) renumbered in place, so the arrays equal a one-block build's;
+ * frees the blocks' mask sets. */
+static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
+    for (int b = 0; b < n_blocks; b++) h->head_tiles += outs[b].head_tiles;
     if (n_blocks == 1) {  /* one block: its masks are already distinct and in first-use order */
         block_out *o = &outs[0];
-        h->head_tiles += o->head_tiles;
         h->n_masks = o->masks.n;
-        h->n_gathered = o->n_gather;
-        h->entries = o->ent ? o->ent : dam_malloc(sizeof(int32_t), "attention plan entries");
-        h->gather = o->gather ? o->gather : dam_malloc(sizeof(int32_t) * T, "attention plan gather");
         h->words = o->masks.words;
         o->masks.words = NULL;
         mask_set_free(&o->masks);
         return;
     }
-    size_t *ent_off = dam_malloc(sizeof(size_t) * (size_t)n_blocks, "attention plan merge");
-    int64_t *g_off = dam_malloc(sizeof(int64_t) * (size_t)n_blocks, "attention plan merge");
+    /* the global set holds pointers to the blocks' words (no copy while deduplicating); the
+     * distinct masks are then copied once, in parallel, into h->words */
     int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
-    size_t n_ent_ints = 0;
-    int64_t n_gathered = 0;
-    mask_set all = {0};
+    int64_t upper = 0;  /* at most this many distinct masks */
+    for (int b = 0; b < n_blocks; b++) upper += outs[b].masks.n;
+    const uint64_t **src = dam_malloc(sizeof(uint64_t *) * (size_t)(upper + 1), "attention plan merge");
+    uint64_t *hash = dam_malloc(sizeof(uint64_t) * (size_t)(upper + 1), "attention plan merge");
+    size_t tcap = 256;
+    while (tcap < 2 * (size_t)upper) tcap *= 2;
+    int32_t *table = dam_malloc(sizeof(int32_t) * tcap, "attention plan merge");
+    for (size_t k = 0; k < tcap; k++) table[k] = -1;
+    int64_t n = 0;
     for (int b = 0; b < n_blocks; b++) {
         const block_out *o = &outs[b];
-        ent_off[b] = n_ent_ints;
-        g_off[b] = n_gathered;
-        n_ent_ints += o->n_ent;
-        n_gathered += o->n_gather;
-        h->head_tiles += o->head_tiles;
         remap[b] = dam_malloc(sizeof(int32_t) * (size_t)(o->masks.n + 1), "attention plan merge");
-        for (int64_t m = 0; m < o->masks.n; m++)
-            remap[b][m] = mask_set_intern(&all, o->masks.words + m * T, o->masks.hash[m]);
+        for (int64_t m = 0; m < o->masks.n; m++) {
+            const uint64_t *w = o->masks.words + m * T, hm = o->masks.hash[m];
+            size_t k = hm & (tcap - 1);
+            for (; table[k] >= 0; k = (k + 1) & (tcap - 1))
+                if (hash[table[k]] == hm && memcmp(src[table[k]], w, sizeof(uint64_t) * T) == 0) break;
+            if (table[k] < 0) {
+                if (n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
+                src[n] = w;
+                hash[n] = hm;
+                table[k] = (int32_t)n++;
+            }
+            remap[b][m] = table[k];
+        }
     }
-    h->n_masks = all.n;
-    h->n_gathered = n_gathered;
-    h->entries = dam_malloc(sizeof(int32_t) * (n_ent_ints ? n_ent_ints : 1), "attention plan entries");
-    h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(n_gathered ? n_gathered : 1), "attention plan gather");
-    h->words = all.words;  /* the set's arrays: words kept, the rest freed */
-    all.words = NULL;
-    mask_set_free(&all);
+    h->n_masks = n;
+    h->words = dam_malloc(sizeof(uint64_t) * T * (size_t)(n ? n : 1), "attention plan masks");
+#pragma omp parallel for schedule(static) num_threads(h->threads)
+    for (int64_t m = 0; m < n; m++) memcpy(h->words + m * T, src[m], sizeof(uint64_t) * T);
+    dam_free(src);
+    dam_free(hash);
+    dam_free(table);
     const int ei = h->entry_ints, hc = h->hc;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(h->threads)
     for (int b = 0; b < n_blocks; b++) {
         block_out *o = &outs[b];
-        int32_t *dst = h->entries + ent_off[b];
-        for (size_t e = 0; e < o->n_ent; e += (size_t)ei) {
-            const int32_t kt = o->ent[e];
-            dst[e] = kt >= 0 ? kt : kt - (int32_t)g_off[b];
+        for (size_t e = 0; e < o->n_ent; e += (size_t)ei)
             for (int i = 0; i < hc; i++) {
-                const int32_t mode = o->ent[e + 1 + 3 * i], bmode = o->ent[e + 2 + 3 * i];
-                dst[e + 1 + 3 * i] = mode >= 0 ? remap[b][mode] : mode;
-                dst[e + 2 + 3 * i] = bmode >= 0 ? remap[b][bmode] : bmode;
-                dst[e + 3 + 3 * i] = o->ent[e + 3 + 3 * i];
+                int32_t *mode = &o->ent[e + 1 + 3 * i], *bmode = &o->ent[e + 2 + 3 * i];
+                if (*mode >= 0) *mode = remap[b][*mode];
+                if (*bmode >= 0) *bmode = remap[b][*bmode];
             }
-        }
-        if (o->n_gather)
-            memcpy(h->gather + g_off[b] * T, o->gather, sizeof(int32_t) * T * (size_t)o->n_gather);
-        dam_free(o->ent);
-        dam_free(o->gather);
         mask_set_free(&o->masks);
         dam_free(remap[b]);
     }
-    dam_free(ent_off);
-    dam_free(g_off);
     dam_free(remap);
 }
 
@@ -679,6 +694,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     const int n_blocks = (int)nb;
     block_out *outs = dam_calloc((size_t)n_blocks, sizeof *outs, "attention plan blocks");
     int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
+    int64_t *g_ptr = dam_malloc(sizeof(int64_t) * (size_t)(n_items + 1), "attention plan counts");  /* gathered tiles */
     diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
     for (int i = 0; plans && i < n_heads; i++) runs[i] = diag_runs_of(plans[i]);
     uint64_t *pat = dam_calloc((size_t)(2 * T - 1) * T, sizeof(uint64_t), "attention plan patterns");
@@ -686,32 +702,63 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         for (int r = 0; r < T; r++)
             if (r - o >= 0 && r - o < T) pat[(size_t)(o + T - 1) * T + r] = 1ull << (r - o);
     const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags, pat};
+    h->tile_ptr = dam_malloc(sizeof(int32_t) * (size_t)(n_items + 1), "attention plan tile_ptr");
+    const int ei = h->entry_ints;
 #pragma omp parallel num_threads(h->threads)
     {
         scratch s = {0};
         s.visit = dam_calloc(((size_t)n_kb + 31) / 32 * 32, 1, "attention plan scratch");
         s.vt = dam_malloc(sizeof(int32_t) * (size_t)n_kb, "attention plan scratch");
+        /* 1. count each item's entries and gathered tiles */
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < n_blocks; b++) {
             const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
-            for (int64_t it = i0; it < i1; it++)
-                count[it] = build_item(&cx, &s, &outs[b], (int)(it / h->n_qt), (int)(it % h->n_qt));
+            for (int64_t it = i0; it < i1; it++) {
+                int ng = 0;
+                count[it] = build_item(&cx, &s, NULL, (int)(it / h->n_qt), (int)(it % h->n_qt), &ng);
+                g_ptr[it + 1] = ng;
+            }
+        }
+        /* 2. offsets (prefix sums) and the arrays, allocated once at their final size */
+#pragma omp single
+        {
+            h->tile_ptr[0] = 0;
+            g_ptr[0] = 0;
+            int64_t n_entries = 0;
+            for (int64_t it = 0; it < n_items; it++) {
+                n_entries += count[it];
+                g_ptr[it + 1] += g_ptr[it];
+                if (n_entries >= INT32_MAX || g_ptr[it + 1] >= INT32_MAX)
+                    dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 tiles");
+                h->tile_ptr[it + 1] = (int32_t)n_entries;
+            }
+            h->n_entries = n_entries;
+            h->n_gathered = g_ptr[n_items];
+            h->entries = dam_malloc(sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1), "attention plan entries");
+            h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1), "attention plan gather");
+        }
+        /* 3. build each block's entries and gathered tiles in place */
+#pragma omp for schedule(dynamic, 1)
+        for (int b = 0; b < n_blocks; b++) {
+            const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
+            block_out *o = &outs[b];
+            o->ent = h->entries + (size_t)h->tile_ptr[i0] * ei;
+            o->gather = h->gather + (size_t)g_ptr[i0] * T;
+            o->g_base = g_ptr[i0];
+            for (int64_t it = i0; it < i1; it++) {
+                const size_t e0 = o->n_ent;
+                const int64_t g0 = o->n_gather;
+                const int n = build_item(&cx, &s, o, (int)(it / h->n_qt), (int)(it % h->n_qt), NULL);
+                if (n != count[it] || o->n_ent - e0 != (size_t)n * ei || o->n_gather - g0 != g_ptr[it + 1] - g_ptr[it])
+                    dam_die(DAM_EXIT_RUNTIME, "attention plan: item %lld counted %d entries, built %d", (long long)it,
+                            count[it], n);
+            }
         }
         scratch_free(&s);
     }
 
-    /* merge in item order: offsets, one global mask set (first-use order, as a serial build) */
-    h->tile_ptr = dam_malloc(sizeof(int32_t) * (size_t)(n_items + 1), "attention plan tile_ptr");
-    h->tile_ptr[0] = 0;
-    int64_t n_entries = 0;
-    for (int64_t it = 0; it < n_items; it++) {
-        n_entries += count[it];
-        if (n_entries >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 tiles");
-        h->tile_ptr[it + 1] = (int32_t)n_entries;
-    }
-    h->n_entries = n_entries;
-    merge_blocks(h, outs, n_blocks);
-    const int ei = h->entry_ints;
+    /* masks: one global set (first-use order, as a serial build) */
+    merge_masks(h, outs, n_blocks);
 
     /* CTA order: items by descending list length, stable (counting sort), each as a descriptor
      * {item, first entry, end entry, first kt} */
@@ -738,6 +785,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     dam_free(pat);
     dam_free(outs);
     dam_free(count);
+    dam_free(g_ptr);
     h->build_ms = now_ms() - t0;
     return h;
 }
