@@ -40,13 +40,27 @@ static int lower_bound(const int32_t *a, int n, int64_t x) {
     return lo;
 }
 
-/* lower_bound(a, n, x) found by stepping from a guess *i (0 <= *i <= n), which it updates: O(1 +
- * distance), for callers whose successive x move monotonically by little. */
+/* lower_bound(a, n, x) found from a guess *i (0 <= *i <= n), which it updates: galloping from the
+ * guess (steps 1, 2, 4, ...) then a binary search, O(1 + log distance), for callers whose
+ * successive x move monotonically (the key tiles of a work item, ascending). */
 static int lower_bound_near(const int32_t *a, int n, int64_t x, int *i) {
-    int k = *i;
-    while (k < n && a[k] < x) k++;
-    while (k > 0 && a[k - 1] >= x) k--;
-    return *i = k;
+    int lo, hi, step = 1;  /* the answer lies in lo .. hi */
+    if (*i < n && a[*i] < x) {
+        lo = *i + 1;
+        while (lo + step - 1 < n && a[lo + step - 1] < x) {
+            lo += step;
+            step *= 2;
+        }
+        hi = lo + step - 1 < n ? lo + step - 1 : n;
+    } else {
+        hi = *i;
+        while (hi - step >= 0 && a[hi - step] >= x) {
+            hi -= step;
+            step *= 2;
+        }
+        lo = hi - step + 1 > 0 ? hi - step + 1 : 0;
+    }
+    return *i = lo + lower_bound(a + lo, hi - lo, x);
 }
 
 /* Whether the sorted unique array a[0 .. n-1] holds every value lo .. hi (lo <= hi); i =

@@ -5,7 +5,8 @@
  *
  * For plans of every kind (dense, columns, diagonals, sinks + window, the DAM-like benchmark
  * layout, blocks, bitmap heads, soft-mask biases, all parts at once, different kinds in one GQA
- * group, runs of diagonals / columns at the edges of the "all kept" shortcut), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
+ * group, runs of diagonals / columns at the edges of the "all kept" shortcut, MInference-like
+ * vertical-slash heads), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
  * and off, packed GQA, forced lists for dense plans):
  *   1. identity: the serial reference (1 thread, every row evaluated: the pre-OpenMP algorithm)
  *      and the parallel builds (3 and 4 threads, "all kept" shortcut on) give the same decoded
