@@ -40,10 +40,15 @@ static int lower_bound(const int32_t *a, int n, int64_t x) {
     return lo;
 }
 
-/* lower_bound(a, n, x) found from a guess *i (0 <= *i <= n), which it updates: galloping from the
- * guess (steps 1, 2, 4, ...) then a binary search, O(1 + log distance), for callers whose
+/* lower_bound(a, n, x) found from a guess *i (0 <= *i <= n), which it updates: one probe where x
+ * would be if the values near the guess were consecutive, else galloping from the guess (steps 1,
+ * 2, 4, ...) then a binary search, O(1 + log distance), for callers whose
  * successive x move monotonically (the key tiles of a work item, ascending). */
 static int lower_bound_near(const int32_t *a, int n, int64_t x, int *i) {
+    if (*i < n) {  /* where x would be if a were consecutive values there (a window, sinks): one probe */
+        const int64_t g = *i + (x - a[*i]);
+        if (g >= 0 && g < n && a[g] == x) return *i = (int)g;
+    }
     int lo, hi, step = 1;  /* the answer lies in lo .. hi */
     if (*i < n && a[*i] < x) {
         lo = *i + 1;
