@@ -40,9 +40,37 @@ static int lower_bound(const int32_t *a, int n, int64_t x) {
     return lo;
 }
 
-/* Whether the sorted unique array a[0 .. n-1] holds every value lo .. hi (lo <= hi). */
-static bool holds_run(const int32_t *a, int n, int64_t lo, int64_t hi) {
-    const int i = lower_bound(a, n, lo);
+/* lower_bound(a, n, x) found from a guess *i (0 <= *i <= n), which it updates: one probe where x
+ * would be if the values near the guess were consecutive, else galloping from the guess (steps 1,
+ * 2, 4, ...) then a binary search, O(1 + log distance), for callers whose
+ * successive x move monotonically (the key tiles of a work item, ascending). */
+static int lower_bound_near(const int32_t *a, int n, int64_t x, int *i) {
+    if (*i < n) {  /* where x would be if a were consecutive values there (a window, sinks): one probe */
+        const int64_t g = *i + (x - a[*i]);
+        if (g >= 0 && g < n && a[g] == x) return *i = (int)g;
+    }
+    int lo, hi, step = 1;  /* the answer lies in lo .. hi */
+    if (*i < n && a[*i] < x) {
+        lo = *i + 1;
+        while (lo + step - 1 < n && a[lo + step - 1] < x) {
+            lo += step;
+            step *= 2;
+        }
+        hi = lo + step - 1 < n ? lo + step - 1 : n;
+    } else {
+        hi = *i;
+        while (hi - step >= 0 && a[hi - step] >= x) {
+            hi -= step;
+            step *= 2;
+        }
+        lo = hi - step + 1 > 0 ? hi - step + 1 : 0;
+    }
+    return *i = lo + lower_bound(a + lo, hi - lo, x);
+}
+
+/* Whether the sorted unique array a[0 .. n-1] holds every value lo .. hi (lo <= hi); i =
+ * lower_bound(a, n, lo). */
+static bool holds_run(const int32_t *a, int n, int i, int64_t lo, int64_t hi) {
     const int64_t k = i + (hi - lo);
     return k < n && a[i] == lo && a[k] == hi;
 }
@@ -82,22 +110,26 @@ typedef struct {
  *              bias 0: *tp gets the tile's columns and the runs (at most TILE_RUNS_MAX) of the
  *              diagonals that reach it, and tile_cd_word gives each row's word;
  *   TILE_ROWS  otherwise (bitmap rows, a biased listed block, many diagonal runs): evaluate the rows
- *              one by one with maskplan_row_word(_bias). */
-static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp) {
+ *              one by one with maskplan_row_word(_bias).
+ * cur[0], cur[1]: guesses of the positions in p->cols and p->diags that are searched (any values in
+ * 0 .. n_cols, 0 .. n_diags; updated), so that a walk over ascending kt costs O(parts + tiles). */
+static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp, int cur[2]) {
     if (qb * T < p->bitmap_L) return TILE_ROWS;
     const int64_t j0 = kt * T;
     /* offsets p - j of the tile's causal pairs: 0 .. 63 on the diagonal tile, else
      * 64 (qb - kt) - 63 .. 64 (qb - kt) + 63 */
     const int64_t rlo = kt == qb ? 0 : (qb - kt) * T - (T - 1), rhi = kt == qb ? T - 1 : (qb - kt) * T + (T - 1);
-    if (holds_run(p->diags, p->n_diags, rlo, rhi)) return TILE_ALL;
-    if (holds_run(p->cols, p->n_cols, j0, j0 + T - 1)) return TILE_ALL;
+    const int ic = lower_bound_near(p->cols, p->n_cols, j0, &cur[0]);
+    const int id = lower_bound_near(p->diags, p->n_diags, rlo, &cur[1]);
+    if (holds_run(p->diags, p->n_diags, id, rlo, rhi)) return TILE_ALL;
+    if (holds_run(p->cols, p->n_cols, ic, j0, j0 + T - 1)) return TILE_ALL;
     if (qb < p->n_qblocks) {
         const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
         const int i = a + lower_bound(p->blk_idx + a, b - a, kt);
         if (i < b && p->blk_idx[i] == kt) return p->blk_bias == NULL || p->blk_bias[i] == 0.0f ? TILE_ALL : TILE_ROWS;
     }
     tp->n_runs = 0;
-    for (int i = lower_bound(p->diags, p->n_diags, rlo); i < p->n_diags && p->diags[i] <= rhi; i++) {
+    for (int i = id; i < p->n_diags && p->diags[i] <= rhi; i++) {
         if (tp->n_runs > 0 && p->diags[i] == tp->hi[tp->n_runs - 1] + 1) {
             tp->hi[tp->n_runs - 1]++;
             continue;
@@ -107,7 +139,7 @@ static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp) 
         tp->n_runs++;
     }
     tp->cols = 0;
-    for (int i = lower_bound(p->cols, p->n_cols, j0); i < p->n_cols && p->cols[i] < j0 + T; i++)
+    for (int i = ic; i < p->n_cols && p->cols[i] < j0 + T; i++)
         tp->cols |= 1ull << (p->cols[i] - j0);
     return TILE_CD;
 }
@@ -124,34 +156,70 @@ static uint64_t tile_cd_word(const tile_parts *tp, int64_t pos, int64_t j0, uint
     return w & cw;
 }
 
+/* The 64 kept words of a TILE_CD tile below the diagonal tile (kt < qb: every key is causal) whose
+ * 64 rows 64 qb .. 64 qb + 63 are all queries, equal to tile_cd_word row by row, but built one
+ * diagonal run at a time over only the rows the run reaches (a run of one diagonal sets one bit per
+ * row). Returns the rows' union and sets *r0 .. *r1 to the first and last non-zero row (*r0 = 64,
+ * *r1 = -1 when none). */
+static uint64_t tile_cd_words_below(const tile_parts *tp, int64_t qb, int64_t kt, uint64_t *w, int *r0, int *r1) {
+    for (int r = 0; r < T; r++) w[r] = tp->cols;
+    const int64_t base = (qb - kt) * T;  /* offset of row 0 to key slot 0 */
+    int lo_row = tp->cols ? 0 : T, hi_row = tp->cols ? T - 1 : -1;
+    for (int k = 0; k < tp->n_runs; k++) {
+        /* row r keeps slots r - b .. r - a (relative offsets a .. b of the run, -63 .. 63 after clipping) */
+        const int a = (int)(tp->lo[k] - base), b = (int)(tp->hi[k] - base);
+        const int ra = a > 0 ? a : 0, rb = b + T - 1 < T - 1 ? b + T - 1 : T - 1;  /* rows with r - a >= 0, r - b <= 63 */
+        if (a == b)
+            for (int r = ra; r <= rb; r++) w[r] |= 1ull << (r - a);
+        else
+            for (int r = ra; r <= rb; r++) w[r] |= range_bits(r - b > 0 ? r - b : 0, r - a < T - 1 ? r - a : T - 1);
+        if (ra <= rb) {
+            lo_row = ra < lo_row ? ra : lo_row;
+            hi_row = rb > hi_row ? rb : hi_row;
+        }
+    }
+    uint64_t used = 0;
+    for (int r = 0; r < T; r++) used |= w[r];
+    *r0 = lo_row;
+    *r1 = hi_row;
+    return used;
+}
+
 /* ---- masks: a set of distinct 64 x 64 masks with open-addressing lookup ---- */
 
 typedef struct {
     uint64_t *words;  /* [n][64] */
     uint64_t *hash;   /* [n] mask_hash of each mask */
     int64_t n, cap;
-    int64_t *table;   /* [tcap] mask index or -1; tcap a power of two, at most half full */
+    uint64_t *table;  /* [tcap] (high 32 bits of the hash) << 32 | mask index, or EMPTY; tcap a power of
+                       * two, at most half full (the hash bits spare most misses a read of hash[]) */
     size_t tcap;
 } mask_set;
 
+/* Hash of a 64-word mask: four independent multiply-xor lanes over words i = lane mod 4, combined
+ * at the end (lanes, not one chain, so the multiplies overlap). Only lookups depend on it: mask
+ * indices are first-use order whatever the hash. */
 static uint64_t mask_hash(const uint64_t *w) {
-    uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (int i = 0; i < T; i++) {
-        x ^= w[i] + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
-        x *= 0xff51afd7ed558ccdull;
-    }
-    return x ^ (x >> 33);
+    uint64_t x[4] = {0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0xD6E8FEB86659FD93ull};
+    for (int i = 0; i < T; i += 4)
+        for (int l = 0; l < 4; l++) x[l] = (x[l] ^ w[i + l]) * 0xff51afd7ed558ccdull;
+    uint64_t h = x[0];
+    for (int l = 1; l < 4; l++) h = (h ^ (h >> 29) ^ x[l]) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
 }
+
+#define EMPTY (~0ull) /* a free table slot (no entry has it: indices are < 2^31) */
+#define SLOT(h, m) (((h) >> 32 << 32) | (uint64_t)(m))
 
 static void mask_set_rehash(mask_set *s, size_t tcap) {
     dam_free(s->table);
     s->tcap = tcap;
-    s->table = dam_malloc(sizeof(int64_t) * tcap, "attention plan mask hash");
-    for (size_t i = 0; i < tcap; i++) s->table[i] = -1;
+    s->table = dam_malloc(sizeof(uint64_t) * tcap, "attention plan mask hash");
+    for (size_t i = 0; i < tcap; i++) s->table[i] = EMPTY;
     for (int64_t m = 0; m < s->n; m++) {
         size_t k = s->hash[m] & (tcap - 1);
-        while (s->table[k] >= 0) k = (k + 1) & (tcap - 1);
-        s->table[k] = m;
+        while (s->table[k] != EMPTY) k = (k + 1) & (tcap - 1);
+        s->table[k] = SLOT(s->hash[m], m);
     }
 }
 
@@ -159,8 +227,9 @@ static void mask_set_rehash(mask_set *s, size_t tcap) {
 static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
     if (2 * (size_t)(s->n + 1) > s->tcap) mask_set_rehash(s, s->tcap ? 2 * s->tcap : 256);
     size_t k = h & (s->tcap - 1);
-    for (; s->table[k] >= 0; k = (k + 1) & (s->tcap - 1)) {
-        const int64_t m = s->table[k];
+    for (; s->table[k] != EMPTY; k = (k + 1) & (s->tcap - 1)) {
+        if (s->table[k] >> 32 != h >> 32) continue;
+        const int64_t m = (int64_t)(s->table[k] & 0xffffffffu);
         if (s->hash[m] == h && memcmp(s->words + m * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)m;
     }
     if (s->n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
@@ -171,7 +240,7 @@ static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
     }
     memcpy(s->words + s->n * T, w, sizeof(uint64_t) * T);
     s->hash[s->n] = h;
-    s->table[k] = s->n;
+    s->table[k] = SLOT(h, s->n);
     return (int32_t)s->n++;
 }
 
@@ -181,24 +250,19 @@ static void mask_set_free(mask_set *s) {
     dam_free(s->table);
 }
 
-/* ---- one block of work items: its entries (gathered tiles and masks numbered within the block) ---- */
+/* ---- one block of work items: its entries and gathered tiles, written in place into the plan's
+ * arrays (sizes counted first), with masks numbered within the block ---- */
 
 typedef struct {
-    int32_t *ent;            /* entry ints */
-    size_t n_ent, cap_ent;
+    int32_t *ent;            /* the block's first entry int in h->entries */
+    size_t n_ent;            /* entry ints written */
     mask_set masks;
-    int32_t *gather;         /* [n_gather][64] */
-    int64_t n_gather, cap_gather;
+    int32_t *gather;         /* the block's first gathered tile in h->gather: [n_gather][64] */
+    int64_t g_base, n_gather;  /* global index of the block's first gathered tile; tiles written */
     int64_t head_tiles;
 } block_out;
 
-static void push(block_out *o, int32_t x) {
-    if (o->n_ent == o->cap_ent) {
-        o->cap_ent = o->cap_ent ? 2 * o->cap_ent : 1024;
-        o->ent = dam_realloc(o->ent, sizeof(int32_t) * o->cap_ent, "attention plan entries");
-    }
-    o->ent[o->n_ent++] = x;
-}
+static void push(block_out *o, int32_t x) { o->ent[o->n_ent++] = x; }
 
 /* Per-thread scratch; the per-visited-tile arrays grow to the largest visited count seen. */
 typedef struct {
@@ -206,13 +270,17 @@ typedef struct {
     int32_t *vt;        /* [n_kb] visited key tiles, ascending */
     int cap;            /* visited tiles the arrays below hold */
     uint64_t *tw, *tb;  /* [tile][head][row] kept and biased words */
+    const uint64_t **twp; /* [tile][head] the kept words: tw's, or a one-diagonal pattern of plan_ctx */
+    int16_t *tpat;      /* [tile][head] that pattern's index (0 .. 2 T - 2), else -1 */
+    int32_t pat_mask[2 * T - 1];  /* mask index of each pattern in pat_out's set, -1 = not yet interned */
+    const void *pat_out; /* the block output pat_mask refers to (NULL: none) */
     float *tbias;       /* [tile][head] bias value */
     int8_t *tfull;      /* [tile][head] 1 all kept, 0 none, 2 explicit mask */
     int8_t *tbiased;    /* [tile][head] carries a bias mask */
+    int8_t *trow;       /* [tile][head][3] first and last row whose kept word may be non-zero; 1 when
+                         * every row's word is the same (a tile of columns only, below the diagonal) */
     uint64_t *colmask;  /* [tile] key slots some head / row uses */
     uint8_t *gathered;  /* [tile] packed into gathered tiles */
-    int32_t *gkeys;     /* [tile * 64 + 64] keys to gather, ascending */
-    int32_t *gsrc;      /* [tile * 64 + 64] their visited-tile index */
 } scratch;
 
 static void scratch_reserve(scratch *s, int nv, int hc) {
@@ -224,16 +292,16 @@ static void scratch_reserve(scratch *s, int nv, int hc) {
     s->tbias = dam_realloc(s->tbias, sizeof(float) * c * hc, "attention plan scratch");
     s->tfull = dam_realloc(s->tfull, c * hc, "attention plan scratch");
     s->tbiased = dam_realloc(s->tbiased, c * hc, "attention plan scratch");
+    s->trow = dam_realloc(s->trow, c * hc * 3, "attention plan scratch");
+    s->twp = dam_realloc(s->twp, sizeof(uint64_t *) * c * hc, "attention plan scratch");
+    s->tpat = dam_realloc(s->tpat, sizeof(int16_t) * c * hc, "attention plan scratch");
     s->colmask = dam_realloc(s->colmask, sizeof(uint64_t) * c, "attention plan scratch");
     s->gathered = dam_realloc(s->gathered, c, "attention plan scratch");
-    s->gkeys = dam_realloc(s->gkeys, sizeof(int32_t) * (c * T + T), "attention plan scratch");
-    s->gsrc = dam_realloc(s->gsrc, sizeof(int32_t) * (c * T + T), "attention plan scratch");
 }
 
 static void scratch_free(scratch *s) {
     dam_free(s->visit); dam_free(s->vt); dam_free(s->tw); dam_free(s->tb); dam_free(s->tbias);
-    dam_free(s->tfull); dam_free(s->tbiased); dam_free(s->colmask); dam_free(s->gathered);
-    dam_free(s->gkeys); dam_free(s->gsrc);
+    dam_free(s->tfull); dam_free(s->tbiased); dam_free(s->trow); dam_free(s->twp); dam_free(s->tpat); dam_free(s->colmask); dam_free(s->gathered);
 }
 
 /* The diagonals of one plan as runs of consecutive offsets lo[k] .. hi[k], ascending. */
@@ -280,10 +348,49 @@ typedef struct {
     const maskplan *const *plans;
     const diag_runs *runs;  /* [n_heads] diagonal runs of each plan (NULL with plans == NULL) */
     int hc, n_qt, qb0, q_base, n_k, flags;
+    const uint64_t *pat;  /* [2 T - 1][T] one diagonal crossing a tile below the diagonal tile: pattern
+                           * o + T - 1 (relative offset o = d - 64 (qb - kt), -63 .. 63) keeps slot r - o
+                           * in row r (when 0 <= r - o <= 63) */
 } plan_ctx;
 
-/* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. */
-static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int qt) {
+/* Appends the entry of the gathered tile just started (o->n_gather - 1 of the block) to o: per head of the
+ * chunk, the mask over its slots (segment k: the visited tile seg_vi[k]'s keys seg_bits[k], packed
+ * from slot seg_t0[k] on), interned, or "none" when empty. */
+static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, const int *seg_t0,
+                          const uint64_t *seg_bits, int n_seg) {
+    uint64_t w64[T];
+    push(o, -(int32_t)(o->g_base + o->n_gather));
+    for (int i = 0; i < hc; i++) {
+        memset(w64, 0, sizeof w64);
+        for (int k = 0; k < n_seg; k++) {  /* each segment over the rows its tile's words may use */
+            const size_t th = (size_t)seg_vi[k] * hc + i;
+            const uint64_t *tw = s->twp[th], sb = seg_bits[k];
+            const int lo = __builtin_ctzll(sb), t0 = seg_t0[k];
+            const uint64_t run = sb >> lo;  /* contiguous key bits: a shift and a mask pack them */
+            const bool contiguous = (run & (run + 1)) == 0;
+            const int r0 = s->trow[3 * th], r1 = s->trow[3 * th + 1];
+            if (s->trow[3 * th + 2]) {  /* every row the same word: pack it once */
+                const uint64_t x = pack_bits(tw[0], sb) << t0;
+                for (int r = 0; r < T; r++) w64[r] |= x;
+            } else if (contiguous)
+                for (int r = r0; r <= r1; r++) w64[r] |= ((tw[r] >> lo) & run) << t0;
+            else
+                for (int r = r0; r <= r1; r++) w64[r] |= pack_bits(tw[r], sb) << t0;
+        }
+        bool any = false;
+        for (int r = 0; r < T; r++) any |= w64[r] != 0;
+        const int32_t mode = any ? mask_set_intern(&o->masks, w64, mask_hash(w64)) : ATTN_PLAN_MODE_NONE;
+        o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
+        push(o, mode);
+        push(o, -1);
+        push(o, 0);
+    }
+}
+
+/* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. With
+ * o == NULL only counts: returns the number of entries and sets *n_gather to the number of
+ * gathered tiles the item will write (the same work up to the gathering decision). */
+static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int qt, int *n_gather) {
     const int hc = cx->hc, qb = cx->qb0 + qt;
     const maskplan *const *hp = cx->plans ? cx->plans + (size_t)c * hc : NULL;
     const int64_t plo = (int64_t)qb * T > cx->q_base ? (int64_t)qb * T : cx->q_base;
@@ -307,7 +414,13 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             }
     }
     scratch_reserve(s, nv, hc);
-    /* pass 1: the kept (and biased) words of every visited tile, head and row */
+    /* pass 1: the kept (and biased) words of every visited tile, head and row; cur: tile_kind's
+     * search positions per head (columns ascend with kt, diagonal offsets descend) */
+    int cur[4][2];
+    for (int i = 0; i < hc; i++) {
+        cur[i][0] = 0;
+        cur[i][1] = hp && !hp[i]->dense ? hp[i]->n_diags : 0;
+    }
     for (int vi = 0; vi < nv; vi++) {
         const int kt = s->vt[vi];
         const int64_t j0 = (int64_t)kt * T;
@@ -316,7 +429,7 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             const maskplan *pl = hp ? hp[i] : NULL;
             const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
             tile_parts tp = {0};
-            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp) : TILE_ROWS;
+            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp, cur[i]) : TILE_ROWS;
             const size_t th = (size_t)vi * hc + i;
             if (kind == TILE_ALL && shortcut && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
                 /* all 64 rows, every causal pair: row 63 uses all 64 keys, so the tile is never
@@ -328,6 +441,53 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
                 continue;
             }
             uint64_t *kept = s->tw + th * T, *biased = s->tb + th * T;
+            s->twp[th] = kept;
+            s->tpat[th] = -1;
+            s->trow[3 * th] = 0;
+            s->trow[3 * th + 1] = T - 1;
+            s->trow[3 * th + 2] = 0;
+            if (kind == TILE_CD && kt < qb && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
+                /* below the diagonal tile, all rows (every key causal) */
+                if (!o) {  /* counting: only the keys used (run a .. b reaches keys -b .. 63 - a) */
+                    uint64_t used = tp.cols;
+                    for (int k = 0; k < tp.n_runs; k++) {
+                        const int64_t a = tp.lo[k] - ((int64_t)qb - kt) * T, b = tp.hi[k] - ((int64_t)qb - kt) * T;
+                        const int64_t k0 = -b > 0 ? -b : 0, k1 = T - 1 - a < T - 1 ? T - 1 - a : T - 1;
+                        if (k0 <= k1) used |= range_bits(k0, k1);
+                    }
+                    s->colmask[vi] |= used;
+                    s->tbiased[th] = 0;
+                    continue;
+                }
+                if (tp.cols == 0 && tp.n_runs == 1 && tp.lo[0] == tp.hi[0]) {
+                    /* one diagonal: a shared pattern, never "all kept" (row 0 or 63 keeps nothing
+                     * unless o = 0, and then each row keeps one key) */
+                    const int o = (int)(tp.lo[0] - ((int64_t)qb - kt) * T);
+                    s->tpat[th] = (int16_t)(o + T - 1);
+                    s->twp[th] = cx->pat + (size_t)(o + T - 1) * T;
+                    s->trow[3 * th] = (int8_t)(o > 0 ? o : 0);
+                    s->trow[3 * th + 1] = (int8_t)(o < 0 ? T - 1 + o : T - 1);
+                    s->colmask[vi] |= o >= 0 ? ~0ull >> o : ~0ull << -o;
+                    s->tfull[th] = 2;
+                    s->tbiased[th] = 0;
+                    s->tbias[th] = 0.f;
+                    continue;
+                }
+                /* else one run at a time */
+                int r0, r1;
+                const uint64_t used = tile_cd_words_below(&tp, qb, kt, kept, &r0, &r1);
+                bool full = used == ~0ull;
+                for (int r = r0; r <= r1 && full; r++) full = kept[r] == ~0ull;
+                full &= r0 == 0 && r1 == T - 1;
+                s->trow[3 * th] = (int8_t)r0;
+                s->trow[3 * th + 1] = (int8_t)r1;
+                s->trow[3 * th + 2] = tp.n_runs == 0;
+                s->colmask[vi] |= used;
+                s->tfull[th] = !used ? 0 : full ? 1 : 2;
+                s->tbiased[th] = 0;
+                s->tbias[th] = 0.f;
+                continue;
+            }
             bool any = false, full = true, any_b = false;
             float bias = 0.f;
             uint64_t used = 0;
@@ -375,64 +535,62 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         n_cand++;
         n_gk += keys;
     }
-    if (n_cand < 2 || (n_gk + T - 1) / T >= n_cand)
+    if (n_cand < 2 || (n_gk + T - 1) / T >= n_cand) {
         for (int vi = 0; vi < nv; vi++) s->gathered[vi] = 0;
-    int ng = 0;
-    for (int vi = 0; vi < nv; vi++)
-        if (s->gathered[vi])
-            for (uint64_t m = s->colmask[vi]; m; m &= m - 1) {
-                s->gkeys[ng] = s->vt[vi] * T + __builtin_ctzll(m);
-                s->gsrc[ng++] = vi;
+        n_cand = n_gk = 0;
+    }
+    if (!o) {
+        *n_gather = (n_gk + T - 1) / T;
+        return *n_gather + nv - n_cand;
+    }
+    /* the gathered tiles first: the keys of the gathered visited tiles, ascending, 64 slots per
+     * tile; a segment = the keys of one visited tile within one gathered tile (its key bits, first slot) */
+    int n_ent = 0, n_seg = 0, slot = T, seg_vi[T], seg_t0[T];
+    uint64_t seg_bits[T];
+    int32_t *gi = NULL;
+    for (int vi = 0; vi <= nv; vi++) {
+        if (vi < nv && !s->gathered[vi]) continue;
+        uint64_t m = vi < nv ? s->colmask[vi] : 0;
+        while (m || (vi == nv && gi)) {
+            if (slot == T || vi == nv) {  /* the current tile is full (or the last): emit it */
+                if (gi) {
+                    for (int t = slot; t < T; t++) gi[t] = -1;
+                    emit_gathered(s, o, hc, seg_vi, seg_t0, seg_bits, n_seg);
+                    n_ent++;
+                    gi = NULL;
+                }
+                if (vi == nv) break;
+                gi = o->gather + o->n_gather++ * T;
+                slot = 0;
+                n_seg = 0;
             }
-    int n_ent = 0;
-    uint64_t w64[T];
-    for (int g0 = 0; g0 < ng; g0 += T) {  /* the gathered tiles first */
-        const int g1 = g0 + T < ng ? g0 + T : ng;
-        if (o->n_gather == o->cap_gather) {
-            o->cap_gather = o->cap_gather ? 2 * o->cap_gather : 64;
-            o->gather = dam_realloc(o->gather, sizeof(int32_t) * T * (size_t)o->cap_gather, "attention plan gather");
+            uint64_t bits = m;  /* the keys of m that fit: its lowest T - slot bits */
+            for (int k = __builtin_popcountll(m) - (T - slot); k > 0; k--) bits &= ~(1ull << (63 - __builtin_clzll(bits)));
+            seg_vi[n_seg] = vi;
+            seg_t0[n_seg] = slot;
+            seg_bits[n_seg++] = bits;
+            m &= ~bits;
+            for (; bits; bits &= bits - 1) gi[slot++] = s->vt[vi] * T + __builtin_ctzll(bits);
         }
-        int32_t *gi = o->gather + o->n_gather * T;
-        for (int t = 0; t < T; t++) gi[t] = g0 + t < g1 ? s->gkeys[g0 + t] : -1;
-        push(o, -(int32_t)(++o->n_gather));
-        /* segments: runs of slots holding keys of one visited tile (its key bits, first slot) */
-        int n_seg = 0, seg_vi[T], seg_t0[T];
-        uint64_t seg_bits[T];
-        for (int t = g0; t < g1; t++) {
-            const int vi = s->gsrc[t];
-            if (n_seg == 0 || seg_vi[n_seg - 1] != vi) {
-                seg_vi[n_seg] = vi;
-                seg_t0[n_seg] = t - g0;
-                seg_bits[n_seg++] = 0;
-            }
-            seg_bits[n_seg - 1] |= 1ull << (s->gkeys[t] - s->vt[vi] * T);
-        }
-        for (int i = 0; i < hc; i++) {
-            bool any = false;
-            for (int r = 0; r < T; r++) {
-                uint64_t w = 0;
-                for (int k = 0; k < n_seg; k++)
-                    w |= pack_bits(s->tw[((size_t)seg_vi[k] * hc + i) * T + r], seg_bits[k]) << seg_t0[k];
-                w64[r] = w;
-                any |= w != 0;
-            }
-            const int32_t mode = any ? mask_set_intern(&o->masks, w64, mask_hash(w64)) : ATTN_PLAN_MODE_NONE;
-            o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
-            push(o, mode);
-            push(o, -1);
-            push(o, 0);
-        }
-        n_ent++;
     }
     for (int vi = 0; vi < nv; vi++) {  /* then the contiguous tiles, ascending */
         if (s->gathered[vi]) continue;
         push(o, s->vt[vi]);
         for (int i = 0; i < hc; i++) {
             const size_t th = (size_t)vi * hc + i;
-            const uint64_t *kw = s->tw + th * T, *bw = s->tb + th * T;
-            const int32_t mode = s->tfull[th] == 0   ? ATTN_PLAN_MODE_NONE
-                                 : s->tfull[th] == 1 ? ATTN_PLAN_MODE_FULL
-                                                     : mask_set_intern(&o->masks, kw, mask_hash(kw));
+            const uint64_t *kw = s->twp[th], *bw = s->tb + th * T;
+            int32_t mode;
+            if (s->tfull[th] == 0) mode = ATTN_PLAN_MODE_NONE;
+            else if (s->tfull[th] == 1) mode = ATTN_PLAN_MODE_FULL;
+            else if (s->tpat[th] >= 0) {  /* a one-diagonal pattern: interned once per block */
+                if (s->pat_out != o) {
+                    for (int k = 0; k < 2 * T - 1; k++) s->pat_mask[k] = -1;
+                    s->pat_out = o;
+                }
+                int32_t *pm = &s->pat_mask[s->tpat[th]];
+                if (*pm < 0) *pm = mask_set_intern(&o->masks, kw, mask_hash(kw));
+                mode = *pm;
+            } else mode = mask_set_intern(&o->masks, kw, mask_hash(kw));
             o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
             push(o, mode);
             push(o, s->tbiased[th] ? mask_set_intern(&o->masks, bw, mask_hash(bw)) : -1);
@@ -445,70 +603,70 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     return n_ent;
 }
 
-/* Fills h's entries, words, gather, n_masks, n_gathered and head_tiles from the blocks' outputs, in
- * block (= item) order: gathered-tile indices shifted, masks re-deduplicated in one set in
- * first-use order (so the arrays equal a one-block build's); frees the outputs' arrays. */
-static void merge_blocks(attn_plan_host *h, block_out *outs, int n_blocks) {
+/* Fills h's words, n_masks and head_tiles from the blocks' outputs, in block (= item) order: the
+ * masks re-deduplicated in one set in first-use order (hashes reused; the set points into the
+ * blocks' words, and the distinct ones are copied once, in parallel) and the mask indices of the
+ * blocks' entries (in h->entries) renumbered in place, so the arrays equal a one-block build's;
+ * frees the blocks' mask sets. */
+static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
+    for (int b = 0; b < n_blocks; b++) h->head_tiles += outs[b].head_tiles;
     if (n_blocks == 1) {  /* one block: its masks are already distinct and in first-use order */
         block_out *o = &outs[0];
-        h->head_tiles += o->head_tiles;
         h->n_masks = o->masks.n;
-        h->n_gathered = o->n_gather;
-        h->entries = o->ent ? o->ent : dam_malloc(sizeof(int32_t), "attention plan entries");
-        h->gather = o->gather ? o->gather : dam_malloc(sizeof(int32_t) * T, "attention plan gather");
         h->words = o->masks.words;
         o->masks.words = NULL;
         mask_set_free(&o->masks);
         return;
     }
-    size_t *ent_off = dam_malloc(sizeof(size_t) * (size_t)n_blocks, "attention plan merge");
-    int64_t *g_off = dam_malloc(sizeof(int64_t) * (size_t)n_blocks, "attention plan merge");
+    /* the global set holds pointers to the blocks' words (no copy while deduplicating); the
+     * distinct masks are then copied once, in parallel, into h->words */
     int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
-    size_t n_ent_ints = 0;
-    int64_t n_gathered = 0;
-    mask_set all = {0};
+    int64_t upper = 0;  /* at most this many distinct masks */
+    for (int b = 0; b < n_blocks; b++) upper += outs[b].masks.n;
+    const uint64_t **src = dam_malloc(sizeof(uint64_t *) * (size_t)(upper + 1), "attention plan merge");
+    uint64_t *hash = dam_malloc(sizeof(uint64_t) * (size_t)(upper + 1), "attention plan merge");
+    size_t tcap = 256;
+    while (tcap < 2 * (size_t)upper) tcap *= 2;
+    int32_t *table = dam_malloc(sizeof(int32_t) * tcap, "attention plan merge");
+    for (size_t k = 0; k < tcap; k++) table[k] = -1;
+    int64_t n = 0;
     for (int b = 0; b < n_blocks; b++) {
         const block_out *o = &outs[b];
-        ent_off[b] = n_ent_ints;
-        g_off[b] = n_gathered;
-        n_ent_ints += o->n_ent;
-        n_gathered += o->n_gather;
-        h->head_tiles += o->head_tiles;
         remap[b] = dam_malloc(sizeof(int32_t) * (size_t)(o->masks.n + 1), "attention plan merge");
-        for (int64_t m = 0; m < o->masks.n; m++)
-            remap[b][m] = mask_set_intern(&all, o->masks.words + m * T, o->masks.hash[m]);
+        for (int64_t m = 0; m < o->masks.n; m++) {
+            const uint64_t *w = o->masks.words + m * T, hm = o->masks.hash[m];
+            size_t k = hm & (tcap - 1);
+            for (; table[k] >= 0; k = (k + 1) & (tcap - 1))
+                if (hash[table[k]] == hm && memcmp(src[table[k]], w, sizeof(uint64_t) * T) == 0) break;
+            if (table[k] < 0) {
+                if (n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
+                src[n] = w;
+                hash[n] = hm;
+                table[k] = (int32_t)n++;
+            }
+            remap[b][m] = table[k];
+        }
     }
-    h->n_masks = all.n;
-    h->n_gathered = n_gathered;
-    h->entries = dam_malloc(sizeof(int32_t) * (n_ent_ints ? n_ent_ints : 1), "attention plan entries");
-    h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(n_gathered ? n_gathered : 1), "attention plan gather");
-    h->words = all.words;  /* the set's arrays: words kept, the rest freed */
-    all.words = NULL;
-    mask_set_free(&all);
+    h->n_masks = n;
+    h->words = dam_malloc(sizeof(uint64_t) * T * (size_t)(n ? n : 1), "attention plan masks");
+#pragma omp parallel for schedule(static) num_threads(h->threads)
+    for (int64_t m = 0; m < n; m++) memcpy(h->words + m * T, src[m], sizeof(uint64_t) * T);
+    dam_free(src);
+    dam_free(hash);
+    dam_free(table);
     const int ei = h->entry_ints, hc = h->hc;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(h->threads)
     for (int b = 0; b < n_blocks; b++) {
         block_out *o = &outs[b];
-        int32_t *dst = h->entries + ent_off[b];
-        for (size_t e = 0; e < o->n_ent; e += (size_t)ei) {
-            const int32_t kt = o->ent[e];
-            dst[e] = kt >= 0 ? kt : kt - (int32_t)g_off[b];
+        for (size_t e = 0; e < o->n_ent; e += (size_t)ei)
             for (int i = 0; i < hc; i++) {
-                const int32_t mode = o->ent[e + 1 + 3 * i], bmode = o->ent[e + 2 + 3 * i];
-                dst[e + 1 + 3 * i] = mode >= 0 ? remap[b][mode] : mode;
-                dst[e + 2 + 3 * i] = bmode >= 0 ? remap[b][bmode] : bmode;
-                dst[e + 3 + 3 * i] = o->ent[e + 3 + 3 * i];
+                int32_t *mode = &o->ent[e + 1 + 3 * i], *bmode = &o->ent[e + 2 + 3 * i];
+                if (*mode >= 0) *mode = remap[b][*mode];
+                if (*bmode >= 0) *bmode = remap[b][*bmode];
             }
-        }
-        if (o->n_gather)
-            memcpy(h->gather + g_off[b] * T, o->gather, sizeof(int32_t) * T * (size_t)o->n_gather);
-        dam_free(o->ent);
-        dam_free(o->gather);
         mask_set_free(&o->masks);
         dam_free(remap[b]);
     }
-    dam_free(ent_off);
-    dam_free(g_off);
     dam_free(remap);
 }
 
@@ -555,35 +713,71 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     const int n_blocks = (int)nb;
     block_out *outs = dam_calloc((size_t)n_blocks, sizeof *outs, "attention plan blocks");
     int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
+    int64_t *g_ptr = dam_malloc(sizeof(int64_t) * (size_t)(n_items + 1), "attention plan counts");  /* gathered tiles */
     diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
     for (int i = 0; plans && i < n_heads; i++) runs[i] = diag_runs_of(plans[i]);
-    const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags};
+    uint64_t *pat = dam_calloc((size_t)(2 * T - 1) * T, sizeof(uint64_t), "attention plan patterns");
+    for (int o = -(T - 1); o <= T - 1; o++)
+        for (int r = 0; r < T; r++)
+            if (r - o >= 0 && r - o < T) pat[(size_t)(o + T - 1) * T + r] = 1ull << (r - o);
+    const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags, pat};
+    h->tile_ptr = dam_malloc(sizeof(int32_t) * (size_t)(n_items + 1), "attention plan tile_ptr");
+    const int ei = h->entry_ints;
 #pragma omp parallel num_threads(h->threads)
     {
         scratch s = {0};
         s.visit = dam_calloc(((size_t)n_kb + 31) / 32 * 32, 1, "attention plan scratch");
         s.vt = dam_malloc(sizeof(int32_t) * (size_t)n_kb, "attention plan scratch");
+        /* 1. count each item's entries and gathered tiles */
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < n_blocks; b++) {
             const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
-            for (int64_t it = i0; it < i1; it++)
-                count[it] = build_item(&cx, &s, &outs[b], (int)(it / h->n_qt), (int)(it % h->n_qt));
+            for (int64_t it = i0; it < i1; it++) {
+                int ng = 0;
+                count[it] = build_item(&cx, &s, NULL, (int)(it / h->n_qt), (int)(it % h->n_qt), &ng);
+                g_ptr[it + 1] = ng;
+            }
+        }
+        /* 2. offsets (prefix sums) and the arrays, allocated once at their final size */
+#pragma omp single
+        {
+            h->tile_ptr[0] = 0;
+            g_ptr[0] = 0;
+            int64_t n_entries = 0;
+            for (int64_t it = 0; it < n_items; it++) {
+                n_entries += count[it];
+                g_ptr[it + 1] += g_ptr[it];
+                if (n_entries >= INT32_MAX || g_ptr[it + 1] >= INT32_MAX)
+                    dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 tiles");
+                h->tile_ptr[it + 1] = (int32_t)n_entries;
+            }
+            h->n_entries = n_entries;
+            h->n_gathered = g_ptr[n_items];
+            h->entries = dam_malloc(sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1), "attention plan entries");
+            h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1), "attention plan gather");
+        }
+        /* 3. build each block's entries and gathered tiles in place */
+#pragma omp for schedule(dynamic, 1)
+        for (int b = 0; b < n_blocks; b++) {
+            const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
+            block_out *o = &outs[b];
+            o->ent = h->entries + (size_t)h->tile_ptr[i0] * ei;
+            o->gather = h->gather + (size_t)g_ptr[i0] * T;
+            o->g_base = g_ptr[i0];
+            for (int64_t it = i0; it < i1; it++) {
+                const size_t e0 = o->n_ent;
+                const int64_t g0 = o->n_gather;
+                const int n = build_item(&cx, &s, o, (int)(it / h->n_qt), (int)(it % h->n_qt), NULL);
+                if (n != count[it] || o->n_ent - e0 != (size_t)n * ei || o->n_gather - g0 != g_ptr[it + 1] - g_ptr[it])
+                    dam_die(DAM_EXIT_RUNTIME, "attention plan: item %lld counted %d entries, built %d", (long long)it,
+                            count[it], n);
+            }
         }
         scratch_free(&s);
     }
 
-    /* merge in item order: offsets, one global mask set (first-use order, as a serial build) */
-    h->tile_ptr = dam_malloc(sizeof(int32_t) * (size_t)(n_items + 1), "attention plan tile_ptr");
-    h->tile_ptr[0] = 0;
-    int64_t n_entries = 0;
-    for (int64_t it = 0; it < n_items; it++) {
-        n_entries += count[it];
-        if (n_entries >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 tiles");
-        h->tile_ptr[it + 1] = (int32_t)n_entries;
-    }
-    h->n_entries = n_entries;
-    merge_blocks(h, outs, n_blocks);
-    const int ei = h->entry_ints;
+    /* masks: one global set (first-use order, as a serial build) */
+    merge_masks(h, outs, n_blocks);
 
     /* CTA order: items by descending list length, stable (counting sort), each as a descriptor
      * {item, first entry, end entry, first kt} */
@@ -607,8 +801,10 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         dam_free(runs[i].hi);
     }
     dam_free(runs);
+    dam_free(pat);
     dam_free(outs);
     dam_free(count);
+    dam_free(g_ptr);
     h->build_ms = now_ms() - t0;
     return h;
 }

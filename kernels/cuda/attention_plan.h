@@ -9,11 +9,14 @@
  * (every causal pair kept / nothing kept / an explicit 64 x 64-bit mask) and, for soft masks, a
  * bias mask and value. Layout and rules: docs/cuda.md, "Plan conversion".
  * How: work items are split into contiguous blocks, built in parallel (OpenMP, dynamic schedule,
- * scratch and output per block), then merged in item order; masks are deduplicated within a
- * block and again globally while merging, in first-use order, so the arrays are byte-identical to
- * the serial build whatever the thread count. A tile whose every causal pair a plan keeps through a
- * run of diagonals, a run of columns or an unbiased listed block (rows outside the bitmap) is marked
- * "all kept" without evaluating its 64 rows (ATTN_PLAN_NO_SHORTCUT turns that off, for tests). */
+ * scratch per thread) in two passes: one counts each item's entries and gathered tiles, so the
+ * entry and gather arrays are allocated once and the second pass writes each block's part in place;
+ * masks are deduplicated within a block and again globally while merging, in first-use order, so
+ * the arrays are byte-identical to the serial build whatever the thread count. A tile whose every
+ * causal pair a plan keeps through a run of diagonals, a run of columns or an unbiased listed block
+ * (rows outside the bitmap) is marked "all kept" without evaluating its 64 rows
+ * (ATTN_PLAN_NO_SHORTCUT turns that off, for tests); a tile that one far diagonal crosses alone is
+ * one of 127 shared patterns (no words computed, hashed once per block). */
 #ifndef DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 #define DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 

@@ -5,7 +5,8 @@
  *
  * For plans of every kind (dense, columns, diagonals, sinks + window, the DAM-like benchmark
  * layout, blocks, bitmap heads, soft-mask biases, all parts at once, different kinds in one GQA
- * group, runs of diagonals / columns at the edges of the "all kept" shortcut), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
+ * group, runs of diagonals / columns at the edges of the "all kept" shortcut, MInference-like
+ * vertical-slash heads), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
  * and off, packed GQA, forced lists for dense plans):
  *   1. identity: the serial reference (1 thread, every row evaluated: the pre-OpenMP algorithm)
  *      and the parallel builds (3 and 4 threads, "all kept" shortcut on) give the same decoded
@@ -17,9 +18,11 @@
  *      evaluated by the rule of kernels/maskplan.h written out here from the raw parts (not
  *      through maskplan.c);
  *   3. the CTA order is a permutation of the work items by non-increasing list length.
- * `test_plan_host bench [threads [max_n]]` instead prints host build times for the DAM-like and
- * sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), n <= max_n: the
- * serial reference, 1 thread and `threads` threads (default all) (docs/performance.md). */
+ * `test_plan_host bench [threads [max_n [layout]]]` instead prints host build times for the
+ * DAM-like and sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), and the
+ * MInference-like plan at n = 32K, 128K (H = 9 and 32), n <= max_n (layout 0, 1 or 2: that one
+ * only): the serial reference, 1 thread and `threads` threads (default all), and the bench's own
+ * wall time (docs/performance.md). */
 #include <omp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -146,9 +149,31 @@ static maskplan *runs_plan(int h) {
     return p;
 }
 
-enum { K_DENSE, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_BIAS, K_BITMAP, K_ALL, K_MIXED, K_WIDE, K_RUNS };
+/* A MInference-like vertical-slash plan for head h over n tokens: 64 columns (the sinks 0 .. 29, then
+ * 34 in 30 .. n-1) and 256 diagonals (the window 0 .. 99, then 156 offsets in 100 .. n-1), the
+ * scattered ones from an xorshift64 stream seeded per head (duplicates possible: maskplan_set_*
+ * removes them); columns and diagonals vary by head. */
+static maskplan *minference_like(int h, int n) {
+    int32_t cols[64], diags[256];
+    uint64_t s = 0xD1B54A32D192ED03ull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 64; i++) {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        cols[i] = i < 30 ? i : n > 30 ? 30 + (int32_t)((s * 2685821657736338717ull >> 33) % (uint64_t)(n - 30)) : 0;
+    }
+    for (int i = 0; i < 256; i++) {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        diags[i] = i < 100 ? i : n > 100 ? 100 + (int32_t)((s * 2685821657736338717ull >> 33) % (uint64_t)(n - 100)) : 0;
+    }
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, cols, 64);
+    maskplan_set_diags(p, diags, 256);
+    return p;
+}
+
+enum { K_DENSE, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_BIAS, K_BITMAP, K_ALL, K_MIXED, K_WIDE, K_RUNS, K_MINF };
 static const char *KIND_NAME[] = {"dense", "columns", "diagonals", "sinks+window", "DAM-like", "blocks", "blocks+bias",
-                                  "bitmap", "all parts+bias", "mixed group", "sinks+window 300", "runs"};
+                                  "bitmap", "all parts+bias", "mixed group", "sinks+window 300", "runs",
+                                  "MInference-like"};
 
 static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     if (kind == K_MIXED) kind = (int[]){K_DAM, K_BIAS, K_DENSE, K_BITMAP, K_COLS, K_SINKWIN, K_DIAGS}[h % 7];
@@ -161,6 +186,7 @@ static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     case K_WIDE: return bench_sink_window(64, 300);
     case K_DAM: return bench_dam_like(h);
     case K_RUNS: return runs_plan(h);
+    case K_MINF: return minference_like(h, n);
     case K_BLOCKS: p = maskplan_new(); set_blocks(p, r, n, 0.2, false); return p;
     case K_BIAS: p = diags_plan(r, n, 3); set_blocks(p, r, n, 0.3, true); return p;
     case K_BITMAP: p = cols_plan(r, n, 5); set_bitmap(p, r, 200); return p;
@@ -322,48 +348,55 @@ static double time_build(maskplan **plans, int n, int H, int Hkv, int flags, int
     return best;
 }
 
-static int bench(int max_threads, int max_n) {
+static int bench(int max_threads, int max_n, int only) {
+    const double t_start = omp_get_wtime();
     printf("host plan build (attn_cuda_plan_host_build), ms, best of 3 (1 run at n > 64K); \"serial ref\" = 1 thread, "
            "every row evaluated (the pre-OpenMP algorithm); %d threads available\n", max_threads);
     printf("%-22s %8s %3s %12s %10s %10s %8s %10s %8s\n", "plan", "n", "H", "serial ref", "1 thread", "threads", "speedup",
            "entries", "masks");
-    const int ns[3] = {65536, 262144, 1048576};
-    for (int kind = 0; kind < 2; kind++)
-        for (int s = 0; s < 4; s++) {
-            const int n = s < 3 ? ns[s] : 65536, H = s < 3 ? 9 : 32, Hkv = s < 3 ? 3 : 8, reps = n > 65536 ? 1 : 3;
-            if (n > max_n) continue;
-            maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
-            for (int h = 0; h < H; h++) plans[h] = kind == 0 ? bench_dam_like(h) : bench_sink_window(128, 4096);
-            /* the serial reference only where it takes seconds, not minutes */
-            const bool ref = n <= 65536 || (kind == 0 && n <= 262144);
-            const double t_ref = ref ? time_build(plans, n, H, Hkv, ATTN_PLAN_NO_SHORTCUT, 1, reps, NULL) : 0;
-            const double t1 = time_build(plans, n, H, Hkv, 0, 1, reps, NULL);
-            attn_plan_host *hp = NULL;
-            const double tn = time_build(plans, n, H, Hkv, 0, max_threads, reps, &hp);
-            char tref[32];
-            if (ref) snprintf(tref, sizeof tref, "%.1f", t_ref);
-            else snprintf(tref, sizeof tref, "-");
-            printf("%-22s %8d %3d %12s %10.1f %10.1f %7.1fx %10lld %8lld\n", kind == 0 ? "DAM-like" : "sink 128 + window 4096",
-                   n, H, tref, t1, tn, (ref ? t_ref : t1) / tn, (long long)hp->n_entries, (long long)hp->n_masks);
-            fflush(stdout);
-            attn_cuda_plan_host_free(hp);
-            for (int h = 0; h < H; h++) maskplan_free(plans[h]);
-            free(plans);
-        }
-    printf("speedup = serial ref (else 1 thread) / threads\n");
+    /* layout (0 DAM-like, 1 sink 128 + window 4096, 2 MInference-like), n, H, KV heads, serial reference */
+    static const struct { int kind, n, H, Hkv, ref; } cases[] = {
+        {0, 65536, 9, 3, 1},  {0, 262144, 9, 3, 1}, {0, 1048576, 9, 3, 0}, {0, 65536, 32, 8, 1},
+        {1, 65536, 9, 3, 1},  {1, 262144, 9, 3, 0}, {1, 1048576, 9, 3, 0}, {1, 65536, 32, 8, 1},
+        {2, 32768, 9, 3, 1},  {2, 131072, 9, 3, 0}, {2, 32768, 32, 8, 0},  {2, 131072, 32, 8, 0},
+    };
+    static const char *name[] = {"DAM-like", "sink 128 + window 4096", "MInference-like"};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int kind = cases[c].kind, n = cases[c].n, H = cases[c].H, Hkv = cases[c].Hkv, reps = n > 65536 ? 1 : 3;
+        if (n > max_n || (only >= 0 && kind != only)) continue;
+        maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
+        for (int h = 0; h < H; h++)
+            plans[h] = kind == 0 ? bench_dam_like(h) : kind == 1 ? bench_sink_window(128, 4096) : minference_like(h, n);
+        /* the serial reference only where it takes seconds, not minutes */
+        const bool ref = cases[c].ref;
+        const double t_ref = ref ? time_build(plans, n, H, Hkv, ATTN_PLAN_NO_SHORTCUT, 1, reps, NULL) : 0;
+        const double t1 = time_build(plans, n, H, Hkv, 0, 1, reps, NULL);
+        attn_plan_host *hp = NULL;
+        const double tn = time_build(plans, n, H, Hkv, 0, max_threads, reps, &hp);
+        char tref[32];
+        if (ref) snprintf(tref, sizeof tref, "%.1f", t_ref);
+        else snprintf(tref, sizeof tref, "-");
+        printf("%-22s %8d %3d %12s %10.1f %10.1f %7.1fx %10lld %8lld\n", name[kind], n, H, tref, t1, tn,
+               (ref ? t_ref : t1) / tn, (long long)hp->n_entries, (long long)hp->n_masks);
+        fflush(stdout);
+        attn_cuda_plan_host_free(hp);
+        for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+        free(plans);
+    }
+    printf("speedup = serial ref (else 1 thread) / threads; bench took %.1f s\n", omp_get_wtime() - t_start);
     return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "bench") == 0)
         return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : omp_get_max_threads(),
-                     argc > 3 ? atoi(argv[3]) : 1 << 20);
+                     argc > 3 && atoi(argv[3]) > 0 ? atoi(argv[3]) : 1 << 20, argc > 4 ? atoi(argv[4]) : -1);
     const int shapes[][2] = {{1, 1}, {63, 63}, {65, 65}, {100, 100}, {129, 129}, {300, 300}, {513, 513},
                              {1000, 1000}, {37, 300}, {100, 700}, {1, 516}, {600, 2000}};
     const int heads[][2] = {{4, 4}, {8, 2}, {9, 3}, {7, 1}};
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     int cases = 0;
-    for (int kind = 0; kind <= K_RUNS; kind++)
+    for (int kind = 0; kind <= K_MINF; kind++)
         for (int s = 0; s < n_shapes; s++) {
             const int hs = (kind + s) % 4;
             const int fl[4] = {0, ATTN_CUDA_NO_GATHER, ATTN_CUDA_PACK_GQA, ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_GATHER};
