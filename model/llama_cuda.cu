@@ -12,6 +12,7 @@
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/cublas_check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/ops.h"
@@ -21,16 +22,6 @@ extern "C" {
 #include "core/mem.h"
 }
 
-#define CUBLAS_CHECK(call)                                                                                \
-    do {                                                                                                  \
-        cublasStatus_t st_ = (call);                                                                      \
-        if (st_ != CUBLAS_STATUS_SUCCESS) {                                                               \
-            fflush(stdout);                                                                               \
-            fprintf(stderr, "dam: cuBLAS error in %s at %s:%d: %s\n", #call, __FILE__, __LINE__,         \
-                    cublasGetStatusString(st_));                                                          \
-            exit(3);                                                                                      \
-        }                                                                                                 \
-    } while (0)
 
 namespace {
 

@@ -35,6 +35,7 @@
 #include "core/mem.h"
 #include "harness/method.h"
 #include "kernels/maskplan.h"
+#include "method_util.h"
 #include "test.h"
 
 enum { BLK = 64, N_LAYERS = 2 };
@@ -502,23 +503,7 @@ static spec spec_of(const instance *ins) {
     return s;
 }
 
-static void make_method(const char *text, int H, method *m) {
-    json_error_t err;
-    json_t *obj = json_loads(text, 0, &err), *res = json_object();
-    if (!obj) {
-        fprintf(stderr, "bad test JSON %s: %s\n", text, err.text);
-        exit(1);
-    }
-    cfg_obj c = {"test", "methods[0]", obj, res};
-    method_parse(&c, m);
-    llama_model model;
-    memset(&model, 0, sizeof model);
-    model.cfg.n_layers = N_LAYERS;
-    model.cfg.n_heads = H;
-    method_prepare(m, &model);
-    json_decref(obj);
-    json_decref(res);
-}
+static void make_method(const char *text, int H, method *m) { method_from_json(text, N_LAYERS, H, m); }
 
 /* FNV-1a over the kept bits and the logit biases of every causal pair (and the dense flag). */
 static uint64_t plan_hash(const maskplan *p, int n) {

@@ -14,22 +14,13 @@
 #include <cuda_bf16.h>
 
 #include "core/error.h"
+#include "kernels/cuda/cublas_check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 extern "C" {
 #include "core/mem.h"
 }
 
-#define EST_CUBLAS_CHECK(call)                                                                        \
-    do {                                                                                              \
-        cublasStatus_t st_ = (call);                                                                  \
-        if (st_ != CUBLAS_STATUS_SUCCESS) {                                                           \
-            fflush(stdout);                                                                           \
-            fprintf(stderr, "dam: cuBLAS error in %s at %s:%d: %s\n", #call, __FILE__, __LINE__,     \
-                    cublasGetStatusString(st_));                                                      \
-            exit(3);                                                                                  \
-        }                                                                                             \
-    } while (0)
 
 namespace {
 
@@ -441,8 +432,8 @@ struct est_cuda_ws {
 
 static cublasHandle_t blas_of(est_cuda_ws *ws) {
     if (!ws->have_blas) {
-        EST_CUBLAS_CHECK(cublasCreate(&ws->blas));
-        EST_CUBLAS_CHECK(cublasSetMathMode(ws->blas, CUBLAS_DEFAULT_MATH)); // fp32 accumulation, no TF32
+        CUBLAS_CHECK(cublasCreate(&ws->blas));
+        CUBLAS_CHECK(cublasSetMathMode(ws->blas, CUBLAS_DEFAULT_MATH)); // fp32 accumulation, no TF32
         ws->have_blas = true;
     }
     return ws->blas;
@@ -453,7 +444,7 @@ static cublasHandle_t blas_of(est_cuda_ws *ws) {
 static void gemm_nt(est_cuda_ws *ws, float *C, long ldc, const void *A, long lda, const void *B, long ldb, int m, int n,
                     int kd) {
     const float one = 1.0f, zero = 0.0f;
-    EST_CUBLAS_CHECK(cublasGemmEx(blas_of(ws), CUBLAS_OP_T, CUBLAS_OP_N, n, m, kd, &one, B, CUDA_R_16BF, (int)ldb, A,
+    CUBLAS_CHECK(cublasGemmEx(blas_of(ws), CUBLAS_OP_T, CUBLAS_OP_N, n, m, kd, &one, B, CUDA_R_16BF, (int)ldb, A,
                                   CUDA_R_16BF, (int)lda, &zero, C, CUDA_R_32F, (int)ldc, CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT));
 }
@@ -538,7 +529,7 @@ extern "C" est_cuda_ws *est_cuda_ws_new(void) { return (est_cuda_ws *)dam_calloc
 
 extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
     if (ws == NULL) return;
-    if (ws->have_blas) EST_CUBLAS_CHECK(cublasDestroy(ws->blas));
+    if (ws->have_blas) CUBLAS_CHECK(cublasDestroy(ws->blas));
     dbuf *all[] = {&ws->z,    &ws->mx,   &ws->sum,      &ws->col,     &ws->diag,  &ws->keys, &ws->keys_out,
                    &ws->vals, &ws->vals_out, &ws->offsets, &ws->temp, &ws->forced, &ws->qr,   &ws->kr,
                    &ws->score, &ws->part, &ws->bits, &ws->means, &ws->kmeans, &ws->cum, &ws->gammas, &ws->counts, &ws->pools,

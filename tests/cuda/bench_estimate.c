@@ -29,7 +29,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/estimate.h"
-#include "tests/cuda/method_util.h"
+#include "tests/method_util.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static float urand(void) { /* uniform in [-1, 1) */

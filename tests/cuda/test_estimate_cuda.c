@@ -35,7 +35,7 @@
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/estimate.h"
 #include "kernels/maskplan.h"
-#include "tests/cuda/method_util.h"
+#include "tests/method_util.h"
 #include "tests/test.h"
 
 enum { BLK = 64, N_LAYERS = 2 };

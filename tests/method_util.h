@@ -1,8 +1,8 @@
 /* method_util.h — a method from its JSON config text for a model of n_layers layers and n_heads
- * query heads (tests/cuda/test_estimate_cuda.c, tests/cuda/bench_estimate.c): method_parse and
+ * query heads (tests/test_dynamic.c, tests/cuda/test_estimate_cuda.c, tests/cuda/bench_estimate.c): method_parse and
  * method_prepare as `dam run` calls them; a bad text or key exits (1 or 2) with the message. */
-#ifndef DAM_TESTS_CUDA_METHOD_UTIL_H
-#define DAM_TESTS_CUDA_METHOD_UTIL_H
+#ifndef DAM_TESTS_METHOD_UTIL_H
+#define DAM_TESTS_METHOD_UTIL_H
 
 #include <jansson.h>
 #include <stdio.h>
