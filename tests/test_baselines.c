@@ -26,6 +26,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "harness/method.h"
+#include "method_util.h"
 #include "test.h"
 
 enum { NL = 2, NH = 3, B = 64 };
@@ -35,24 +36,7 @@ enum { N_NS = sizeof NS / sizeof NS[0], EXTRA = 7 };
 static char tmpdir[256];
 
 /* A configured and prepared method from one methods[] JSON object, for a fake L × H model. */
-static void make_method(const char *json, method *m, int L, int H) {
-    json_error_t err;
-    json_t *o = json_loads(json, 0, &err);
-    if (o == NULL) {
-        fprintf(stderr, "test JSON: %s: %s\n", err.text, json);
-        exit(1);
-    }
-    json_t *res = json_object();
-    const cfg_obj c = {"t.json", "methods[0]", o, res};
-    method_parse(&c, m);
-    llama_model fake;
-    memset(&fake, 0, sizeof fake);
-    fake.cfg.n_layers = L;
-    fake.cfg.n_heads = H;
-    method_prepare(m, &fake);
-    json_decref(o);
-    json_decref(res);
-}
+static void make_method(const char *json, method *m, int L, int H) { method_from_json(json, L, H, m); }
 
 /* ---- references, written from each method's definition ---- */
 
