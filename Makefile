@@ -42,7 +42,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all setup model data test run asan bench clean FORCE
+.PHONY: all setup model data test run asan bench clean
 all: $(BUILD)/dam $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -62,12 +62,14 @@ $(BUILD)/obj/gen/default_config.o: $(BUILD)/gen/default_config.c
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-# the git revision goes into every results file; version.o is rebuilt each time
+# the git revision goes into every results file: $(BUILD)/gen/git_rev.txt is rewritten only when the
+# revision changes, so version.o (and what links it) is rebuilt then and not on every make
 GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/obj/harness/version.o: harness/version.c FORCE
+REV_FILE := $(BUILD)/gen/git_rev.txt
+$(shell mkdir -p $(BUILD)/gen && (echo '$(GIT_REV)' | cmp -s - $(REV_FILE) || echo '$(GIT_REV)' > $(REV_FILE)))
+$(BUILD)/obj/harness/version.o: harness/version.c $(REV_FILE)
 	@mkdir -p $(dir $@)
 	@$(CC) $(CFLAGS) -DDAM_GIT_REV='"$(GIT_REV)"' -c $< -o $@
-FORCE:
 # keep the test objects (make would delete them as intermediates)
 .SECONDARY:
 

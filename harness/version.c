@@ -1,4 +1,5 @@
-/* version.c — see version.h. Rebuilt on every `make` so DAM_GIT_REV stays current. */
+/* version.c — see version.h. Rebuilt whenever the git revision changes (the Makefile's git_rev.txt),
+ * so DAM_GIT_REV stays current. */
 #include "harness/version.h"
 
 #ifndef DAM_GIT_REV
