@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -21,6 +22,8 @@
 #include "harness/config.h"
 #include "harness/method.h"
 #include "harness/registry.h"
+#include "harness/results_h5.h"
+#include "harness/version.h"
 #include "kernels/cpu/attention_masked.h"
 #include "model/llama.h"
 #include "model/llama_cuda.h"
@@ -29,7 +32,7 @@
 static const char *HELP =
     "usage: dam bench [--model M | --synthetic SHAPE] [--device cpu|cuda] [--method M ...]\n"
     "                 [--lengths 1024,2048,4096] [--repeats 3] [--warmup 1] [--chunk 512] [--threads N]\n"
-    "                 [--attention]\n"
+    "                 [--attention] [-o FILE.h5]\n"
     "\n"
     "Measures prefill (prompt processing and the logits of the last token): median wall time over\n"
     "the repeats after the warm-ups, tokens/s, mask-build time, KV-cache bytes and peak memory (CPU:\n"
@@ -50,6 +53,9 @@ static const char *HELP =
     "  --chunk N      prefill chunk size in tokens (default 512); methods that need the whole prompt\n"
     "                 (dynamic ones) get one step\n"
     "  --threads N    CPU threads (default: all cores)\n"
+    "  -o FILE.h5     also write the rows to an HDF5 file (group /bench, one dataset per column;\n"
+    "                 the run's settings as root attributes; docs/hdf5.md), rewritten atomically\n"
+    "                 after every row, so an interrupted bench leaves the rows done so far\n"
     "  --attention    (CPU) also time one layer of attention alone at each length (SmolLM2 shape: 9\n"
     "                 query heads, 3 KV heads, head_dim 64): the dense kernel, the masked kernel\n"
     "                 with dense plans, and with a DAM-like vertical-slash plan; GFLOP/s counts\n"
@@ -91,8 +97,31 @@ static void parse_method(const char *arg, method *out) {
     json_decref(obj);
 }
 
+/* The rows so far, and what `-o` writes with them. */
+typedef struct {
+    int n;
+    int64_t tokens[256], kv[256], peak[256];
+    const char *method[256];
+    double median[256], min[256], mask[256], tps[256];
+} bench_rows;
+
+/* Writes the rows and the run's settings (attrs) to `path` (results_write_table_h5). */
+static void write_rows(const char *path, const char *const (*attrs)[2], int n_attrs, const bench_rows *b) {
+    const results_column cols[] = {
+        {"tokens", RESULTS_COL_I64, b->tokens, "tokens", "prompt length"},
+        {"method", RESULTS_COL_STR, b->method, NULL, "method name; \"(dense)\" = the model's own dense attention, no hook"},
+        {"median_ms", RESULTS_COL_F64, b->median, "ms", "median prefill wall time over the timed runs"},
+        {"min_ms", RESULTS_COL_F64, b->min, "ms", "fastest timed run"},
+        {"mask_ms", RESULTS_COL_F64, b->mask, "ms", "median mask-build time (plans, estimation, conversion), included in median_ms"},
+        {"tokens_per_s", RESULTS_COL_F64, b->tps, "tokens/s", "tokens / median_ms"},
+        {"kv_bytes", RESULTS_COL_I64, b->kv, "bytes", "KV cache held for the prompt"},
+        {"peak_bytes", RESULTS_COL_I64, b->peak, "bytes", "peak memory: CPU allocator high-water mark + weights, or the GPU device high-water mark"},
+    };
+    results_write_table_h5(path, attrs, n_attrs, "bench", cols, (int)(sizeof cols / sizeof cols[0]), b->n);
+}
+
 int cmd_bench(int argc, char **argv) {
-    const char *model = "smollm2-135m", *synthetic = NULL, *device = "cpu", *method_args[8];
+    const char *model = "smollm2-135m", *synthetic = NULL, *device = "cpu", *method_args[8], *output = NULL;
     bool model_given = false;
     long lengths[32] = {1024, 2048, 4096};
     int n_len = 3, n_methods = 0;
@@ -114,6 +143,7 @@ int cmd_bench(int argc, char **argv) {
         else if (strcmp(a, "--chunk") == 0) chunk = arg_long(a, arg_value(argc, argv, &i), 1, 1 << 24);
         else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
         else if (strcmp(a, "--attention") == 0) attention = 1;
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) output = arg_value(argc, argv, &i);
         else dam_die(DAM_EXIT_INPUT, "bench: unknown argument %s (see --help)", a);
     }
     const bool cuda = strcmp(device, "cuda") == 0;
@@ -122,6 +152,14 @@ int cmd_bench(int argc, char **argv) {
     if (synthetic && model_given) dam_die(DAM_EXIT_INPUT, "--synthetic %s and --model %s exclude each other", synthetic, model);
     if (cuda && attention)
         dam_die(DAM_EXIT_INPUT, "--attention times the CPU kernels; for the GPU kernels run build-cuda/cuda/bench_attention_masked_cuda");
+    if (output) { /* its folder must exist and be writable before any work */
+        char *dir = dam_strdup(output, "path"), *slash = strrchr(dir, '/');
+        if (slash == dir) slash[1] = 0;
+        else if (slash) *slash = 0;
+        if (access(slash ? dir : ".", W_OK) != 0)
+            dam_die(DAM_EXIT_INPUT, "-o %s: folder %s does not exist or is not writable", output, slash ? dir : ".");
+        dam_free(dir);
+    }
     if (cuda) llama_cuda_require_device(); /* before loading the model or calibrating a method */
     set_threads((int)threads);
     char *path = synthetic ? dam_strdup(synthetic, "path") : model_resolve(model);
@@ -162,6 +200,19 @@ int cmd_bench(int argc, char **argv) {
            m->quant, dev, chunk, warmup, repeats, thr);
     printf("%8s %-12s %12s %12s %10s %12s %10s %12s\n", "tokens", "method", "median_ms", "min_ms", "mask_ms", "tokens_per_s",
            "kv_MiB", "peak_MiB");
+    /* what -o records besides the rows: the settings, as strings */
+    char created[32], s_chunk[24], s_warmup[24], s_repeats[24];
+    results_utc_now(created);
+    dam_format(s_chunk, sizeof s_chunk, "%ld", chunk);
+    dam_format(s_warmup, sizeof s_warmup, "%ld", warmup);
+    dam_format(s_repeats, sizeof s_repeats, "%ld", repeats);
+    const char *const attrs[][2] = {
+        {"kind", "dam bench"}, {"bench_schema_version", "1.0"}, {"dam_version", DAM_VERSION},
+        {"git_revision", DAM_GIT_REVISION}, {"created", created}, {"model", m->name}, {"model_file", path},
+        {"quant", m->quant}, {"synthetic", synthetic ? "yes: seeded random weights, latency and memory only" : "no"},
+        {"device", dev}, {"prefill_chunk", s_chunk}, {"warmup", s_warmup}, {"repeats", s_repeats}, {"cpu_threads", thr},
+    };
+    bench_rows *rows = dam_calloc(1, sizeof *rows, "bench rows");
     for (int li = 0; li < n_len; li++) {
         const int n = (int)lengths[li];
         for (int k = 0; k < (n_methods ? n_methods : 1); k++) {
@@ -194,12 +245,18 @@ int cmd_bench(int argc, char **argv) {
             printf("%8d %-12s %12.1f %12.1f %10.1f %12.1f %10.1f %12.1f\n", n, meth ? meth->name : "(dense)", med, ms[0],
                    mmask, n / (med / 1e3), kv / 1048576.0, peak / 1048576.0);
             fflush(stdout);
+            const int r = rows->n++;
+            rows->tokens[r] = n, rows->method[r] = meth ? meth->name : "(dense)", rows->median[r] = med;
+            rows->min[r] = ms[0], rows->mask[r] = mmask, rows->tps[r] = n / (med / 1e3);
+            rows->kv[r] = (int64_t)kv, rows->peak[r] = (int64_t)peak;
+            if (output) write_rows(output, attrs, (int)(sizeof attrs / sizeof attrs[0]), rows);
         }
     }
     for (int li = 0; attention && li < n_len; li++) {
         attn_masked_bench(stdout, (int)lengths[li], 9, 3, 64, (int)repeats);
         fflush(stdout);
     }
+    dam_free(rows);
     for (int k = 0; k < n_methods; k++) method_free(&methods[k]);
     dam_free(methods);
     llama_cuda_model_free(gpu);

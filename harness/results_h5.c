@@ -671,40 +671,43 @@ static void fsync_dir(const char *path) {
     dam_free(dir);
 }
 
-void results_write_h5(const char *path, run_data *d) {
+/* Starts writing `path`: w names "<path>.tmp" (a stale one is removed) and the file is built in
+ * memory (core driver, no backing store) until wcommit writes its image with write() + fsync: every
+ * disk error is seen there, and a failed HDF5 close on a full disk (which leaves HDF5 1.10 to
+ * crash in its exit handler) cannot happen. `bad`: non-NULL = refuse to write, naming it. */
+static void wbegin(wctx *w, const char *path, const char *bad) {
     h5_quiet();
-    wctx w = {.path = path, .file = -1};
+    *w = (wctx){.path = path, .file = -1};
     size_t plen = strlen(path);
-    w.tmp = dam_malloc(plen + 5, "path");
-    memcpy(w.tmp, path, plen);
-    memcpy(w.tmp + plen, ".tmp", 5);
-    snprintf(w.obj, sizeof w.obj, "/");
-
-    run_data_sort(d);
-    char vbuf[512];
-    const char *bad = run_data_validate(d, vbuf, sizeof vbuf);
-    if (bad) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "inconsistent run data: %s", bad);
-        wfail(&w, msg);
-    }
-    unlink(w.tmp); /* a stale temporary file from a killed writer */
-
-    /* The file is built in memory (core driver, no backing store) and its image written with
-     * write() + fsync: every disk error is seen here, and a failed HDF5 close on a full disk (which
-     * leaves HDF5 1.10 to crash in its exit handler) cannot happen. */
+    w->tmp = dam_malloc(plen + 5, "path");
+    memcpy(w->tmp, path, plen);
+    memcpy(w->tmp + plen, ".tmp", 5);
+    snprintf(w->obj, sizeof w->obj, "/");
+    if (bad) wfail(w, bad);
+    unlink(w->tmp); /* a stale temporary file from a killed writer */
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
-    WCHK(&w, H5Pset_obj_track_times(fcpl, 0));
-    WCHK(&w, H5Pset_fapl_core(fapl, (size_t)1 << 20, 0));
-    WCHK(&w, H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG));
-    w.file = H5Fcreate(w.tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    WCHK(w, H5Pset_obj_track_times(fcpl, 0));
+    WCHK(w, H5Pset_fapl_core(fapl, (size_t)1 << 20, 0));
+    WCHK(w, H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG));
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     H5Pclose(fcpl);
     H5Pclose(fapl);
-    if (w.file < 0) {
-        snprintf(w.obj, sizeof w.obj, "%s", w.tmp);
-        wfail(&w, NULL);
+    if (w->file < 0) {
+        snprintf(w->obj, sizeof w->obj, "%s", w->tmp);
+        wfail(w, NULL);
     }
-    w.str = vlen_str_type();
+    w->str = vlen_str_type();
+}
+
+static void wcommit(wctx *w);
+
+void results_write_h5(const char *path, run_data *d) {
+    run_data_sort(d);
+    char vbuf[512], msg[600];
+    const char *bad = run_data_validate(d, vbuf, sizeof vbuf);
+    if (bad) snprintf(msg, sizeof msg, "inconsistent run data: %s", bad);
+    wctx w;
+    wbegin(&w, path, bad ? msg : NULL);
 
     /* root attributes and /config */
     wattr_str(&w, w.file, "schema_version", RESULTS_SCHEMA_VERSION);
@@ -821,19 +824,25 @@ void results_write_h5(const char *path, run_data *d) {
 
     /* /patterns/<method> (harness/results_patterns.c) */
     if (results_patterns_write(w.file, w.str, d, w.obj, sizeof w.obj) < 0) wfail(&w, NULL);
-    H5Tclose(w.str);
+    wcommit(&w);
+}
 
-    snprintf(w.obj, sizeof w.obj, "%s", w.tmp);
-    WCHK(&w, H5Fflush(w.file, H5F_SCOPE_GLOBAL));
-    ssize_t size = H5Fget_file_image(w.file, NULL, 0);
-    WCHK(&w, size);
+/* Ends what wbegin started: the in-memory file's image goes to "<path>.tmp" (write + fsync), which
+ * is renamed over path (then the directory is fsynced). Any failure: wfail. */
+static void wcommit(wctx *w) {
+    const char *path = w->path;
+    H5Tclose(w->str);
+    snprintf(w->obj, sizeof w->obj, "%s", w->tmp);
+    WCHK(w, H5Fflush(w->file, H5F_SCOPE_GLOBAL));
+    ssize_t size = H5Fget_file_image(w->file, NULL, 0);
+    WCHK(w, size);
     char *image = dam_malloc((size_t)size, "HDF5 file image");
-    WCHK(&w, H5Fget_file_image(w.file, image, (size_t)size));
-    herr_t st = H5Fclose(w.file);
-    w.file = -1;
-    if (st < 0) wfail(&w, NULL);
+    WCHK(w, H5Fget_file_image(w->file, image, (size_t)size));
+    herr_t st = H5Fclose(w->file);
+    w->file = -1;
+    if (st < 0) wfail(w, NULL);
 
-    int fd = open(w.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     const char *err = fd < 0 ? "cannot create" : NULL;
     int eno = fd < 0 ? errno : 0;
     for (size_t done = 0; !err && done < (size_t)size;) {
@@ -848,15 +857,45 @@ void results_write_h5(const char *path, run_data *d) {
     if (err) {
         char msg[300];
         snprintf(msg, sizeof msg, "%s: %s", err, strerror(eno));
-        wfail(&w, msg);
+        wfail(w, msg);
     }
-    if (rename(w.tmp, path) != 0) {
+    if (rename(w->tmp, path) != 0) {
         char msg[300];
         snprintf(msg, sizeof msg, "rename to %s: %s", path, strerror(errno));
-        wfail(&w, msg);
+        wfail(w, msg);
     }
     fsync_dir(path); /* make the rename itself durable */
-    dam_free(w.tmp);
+    dam_free(w->tmp);
+}
+
+void results_write_table_h5(const char *path, const char *const (*attrs)[2], int n_attrs, const char *group,
+                            const results_column *cols, int n_cols, int n_rows) {
+    wctx w;
+    wbegin(&w, path, NULL);
+    for (int i = 0; i < n_attrs; i++) {
+        snprintf(w.obj, sizeof w.obj, "attribute /%s", attrs[i][0]);
+        wattr_str(&w, w.file, attrs[i][0], attrs[i][1]);
+    }
+    snprintf(w.obj, sizeof w.obj, "/%s", group);
+    hid_t g = wgroup(&w, w.file, group);
+    const hsize_t dims[1] = {(hsize_t)n_rows};
+    for (int c = 0; c < n_cols; c++) {
+        const results_column *rc = &cols[c];
+        snprintf(w.obj, sizeof w.obj, "/%s/%s", group, rc->name);
+        if (rc->kind == RESULTS_COL_STR) {
+            char **v = dam_malloc(sizeof(char *) * (size_t)(n_rows > 0 ? n_rows : 1), "HDF5 column");
+            for (int i = 0; i < n_rows; i++) v[i] = results_utf8_dup(((const char *const *)rc->data)[i], "HDF5 string");
+            wdataset(&w, g, rc->name, w.str, w.str, 1, dims, v, rc->units, rc->description);
+            for (int i = 0; i < n_rows; i++) dam_free(v[i]);
+            dam_free(v);
+        } else if (rc->kind == RESULTS_COL_I64) {
+            wdataset(&w, g, rc->name, H5T_NATIVE_INT64, H5T_STD_I64LE, 1, dims, rc->data, rc->units, rc->description);
+        } else {
+            wdataset(&w, g, rc->name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, rc->data, rc->units, rc->description);
+        }
+    }
+    H5Gclose(g);
+    wcommit(&w);
 }
 
 /* ------------------------------------------------------------------------------------------------

@@ -193,6 +193,26 @@ const char *run_data_validate(const run_data *d, char *buf, int len);
  * status 3 naming the file and the object being written. */
 void results_write_h5(const char *path, run_data *d);
 
+/* One column of a flat table file (results_write_table_h5): n_rows values at data, of kind
+ * RESULTS_COL_I64 (int64_t[]), RESULTS_COL_F64 (double[]) or RESULTS_COL_STR (const char *[], UTF-8;
+ * invalid bytes are replaced as in results files). units / description: NULL or the attribute. */
+enum { RESULTS_COL_I64, RESULTS_COL_F64, RESULTS_COL_STR };
+typedef struct {
+    const char *name;
+    int kind;
+    const void *data;
+    const char *units, *description;
+} results_column;
+
+/* Writes a flat table as the HDF5 file `path` (`dam bench -o`, docs/hdf5.md), atomically as
+ * results_write_h5 does (built in memory, "<path>.tmp" written and fsynced, renamed over path):
+ * root string attributes attrs[i][0] = attrs[i][1], then group `group` with one 1-D dataset of
+ * n_rows values per column (chunked, compressed; units / description attributes). On failure the
+ * temporary file is removed, the previous `path` stays as it was, and the process exits with
+ * status 3 naming the file and the object. */
+void results_write_table_h5(const char *path, const char *const (*attrs)[2], int n_attrs, const char *group,
+                            const results_column *cols, int n_cols, int n_rows);
+
 /* Reads the HDF5 results file `path` into d (d is initialised here; free with run_data_free).
  * Validates schema_version (an unknown major version is refused) and structure (required objects,
  * types, matching lengths). On error exits with status 2 and a one-line message naming the file
