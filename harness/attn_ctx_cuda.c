@@ -2,9 +2,10 @@
  * attn_ctx_cuda_fn). Built only with the CUDA backend (`make cuda-dam`); attn_ctx_cuda_none.c
  * stands in otherwise. The logic is attn_ctx.c's `attend` + `observe` on device buffers:
  *   1. a dynamic method's plans for this layer, estimated from the whole prompt (first step of a
- *      global layer): on the GPU by the method's plan_layer_cuda (minference, xattention:
- *      kernels/cuda/estimate.h), else from host fp32 copies of q and k by its plan_layer, as on the
- *      CPU (flexprefill, dam_online); timed as mask-build time after a device synchronisation;
+ *      global layer): on the GPU by the method's plan_layer_cuda (minference, xattention,
+ *      flexprefill, dam_online: kernels/cuda/estimate.h), else (a dynamic method without one) from
+ *      host fp32 copies of q and k by its plan_layer, as on the CPU; timed as mask-build time after
+ *      a device synchronisation;
  *   2. the attention: dense layers (no plan; dynamic methods after the prompt) through the dense
  *      kernels (decode kernel for one-token steps), planned layers through attn_cuda_plan_build +
  *      attn_cuda_masked; plan conversion is counted as mask-build time;

@@ -628,7 +628,8 @@ extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, in
     check_shape("est_cuda_block_map_select", n, n_heads, n_kv_heads, d);
     const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, group = n_heads / n_kv_heads;
     const long cells = (long)nb * (nb + 1) / 2, head_words = (long)nb * words;
-    if (cells > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "flexprefill block map of %ld cells is too large", cells);
+    // the sort values are cell indices qb · nb + kb (int): nb² must fit, not only the causal cells
+    if ((long)nb * nb > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "flexprefill block map of %d x %d blocks is too large", nb, nb);
     double *qbar = (double *)grow(&ws->means, sizeof(double) * (size_t)nb * d, "flexprefill query means");
     double *kbar = (double *)grow(&ws->kmeans, sizeof(double) * (size_t)nb * d, "flexprefill key means");
     double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)cells, "flexprefill sort keys");
@@ -674,7 +675,8 @@ extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_st
     const int qb0 = (n - w) / BLOCK;
     if (w < 1 || w > n || h < 0 || h >= n_heads) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_dam_online(w %d, h %d)", w, h);
     const long cells = (long)nb * (nb + 1) / 2;
-    if (cells > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "dam_online block map of %ld cells is too large", cells);
+    // the sort values are cell indices qb · nb + kb (int): nb² must fit, not only the causal cells
+    if ((long)nb * nb > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "dam_online block map of %d x %d blocks is too large", nb, nb);
     const double scale = 1.0 / sqrt((double)d);
     // (a) the probe rows
     float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)w * n, "dam_online logits");

@@ -40,7 +40,7 @@ extern "C" {
 typedef struct est_cuda_ws est_cuda_ws;
 
 /* A new empty workspace (the cuBLAS handle is made on first use). Exits with 3 on a CUDA error,
- * or with a one-line message when the binary was built without CUDA (estimate_cuda_none.c). */
+ * or with a one-line message when the binary was built without CUDA (estimate_none.c). */
 est_cuda_ws *est_cuda_ws_new(void);
 
 /* Frees the workspace and its device memory; NULL is a no-op. */
