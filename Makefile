@@ -126,7 +126,7 @@ clean:
 # ATTN_CUDA_FAULT in kernels/cuda/attention_masked.cu): each must FAIL. ----
 NVCC         ?= $(shell command -v nvcc 2>/dev/null || echo $(CUDA_HOME)/bin/nvcc)
 CUDA_GENCODE ?= -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90,code=compute_90
-NVCCFLAGS    ?= -std=c++17 -O3 -g -lineinfo -I. $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra
+NVCCFLAGS    ?= -std=c++17 -O3 -g -lineinfo -I. $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings
 CUDA_BUILD   := $(BUILD)/cuda
 CUDA_CFLAGS  := -std=c11 -O2 -march=x86-64-v3 -g -fopenmp -fno-math-errno -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I.
 CUDA_KSRC    := $(wildcard kernels/cuda/*.cu)

@@ -118,11 +118,14 @@ static bool fp_dense(const flexprefill_params *p, int layer, int head, int n, in
     return false;
 }
 
+/* Keeps block (qb, kb) in keep [nb][words] bits (bit kb % 64 of word qb · words + kb / 64). */
+static inline void keep_block(uint64_t *keep, int words, int qb, int kb) { keep[(size_t)qb * words + kb / 64] |= 1ull << (kb % 64); }
+
 /* Steps 2-4 from the estimate, for a head that fp_dense found not dense: sets the vertical-slash
- * blocks in keep [nb][nb] (zeroed by the caller) and returns whether the head is query-aware
- * (step 3), i.e. needs step 5 (fp_query_aware). */
+ * blocks in keep ([nb][words] bits, words = ceil(nb / 64), zeroed by the caller) and returns whether
+ * the head is query-aware (step 3), i.e. needs step 5 (fp_query_aware). */
 static bool fp_vertical_slash(const flexprefill_params *p, int layer, int head, int n, int d, const fp_estimate *e,
-                              uint8_t *keep) {
+                              uint64_t *keep) {
     const int B = FP_BLOCK, nb = (n + B - 1) / B;
     const double tau = param_at(&p->tau, layer, head);
     int minb, maxb;
@@ -166,11 +169,11 @@ static bool fp_vertical_slash(const flexprefill_params *p, int layer, int head, 
     V[0] = INFINITY;
     est_order_desc(V, nb, order);
     for (int i = 0; i < nv; i++)
-        for (int qb = order[i]; qb < nb; qb++) keep[(size_t)qb * nb + order[i]] = 1;
+        for (int qb = order[i]; qb < nb; qb++) keep_block(keep, (nb + 63) / 64, qb, order[i]);
     SL[0] = INFINITY;
     est_order_desc(SL, nb, order);
     for (int i = 0; i < ns; i++)
-        for (int qb = order[i]; qb < nb; qb++) keep[(size_t)qb * nb + (qb - order[i])] = 1;
+        for (int qb = order[i]; qb < nb; qb++) keep_block(keep, (nb + 63) / 64, qb, qb - order[i]);
 
     dam_free(a);
     dam_free(SL);
@@ -179,11 +182,11 @@ static bool fp_vertical_slash(const flexprefill_params *p, int layer, int head, 
     return query_aware;
 }
 
-/* Step 5 on the host: adds to keep [nb][nb] the query-aware blocks of one head (one global selection
- * over the pooled block map, plus block (0, 0)). */
+/* Step 5 on the host: adds to keep ([nb][words] bits) the query-aware blocks of one head (one global
+ * selection over the pooled block map, plus block (0, 0)). */
 static void fp_query_aware(const flexprefill_params *p, int layer, int head, int n, int d, const fp_estimate *e,
-                           uint8_t *keep) {
-    const int nb = (n + FP_BLOCK - 1) / FP_BLOCK;
+                           uint64_t *keep) {
+    const int nb = (n + FP_BLOCK - 1) / FP_BLOCK, words = (nb + 63) / 64;
     const double gamma = param_at(&p->gamma, layer, head), scale = 1.0 / sqrt((double)d);
     int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)nb * nb, "flexprefill order");
     double *A = dam_calloc((size_t)nb * nb, sizeof(double), "flexprefill block map");
@@ -204,9 +207,9 @@ static void fp_query_aware(const flexprefill_params *p, int layer, int head, int
     for (int i = 0; i < nb * nb && A[order[i]] >= 0; i++) {
         cum += A[order[i]];
         if (cum > gamma * nb) break;
-        keep[order[i]] = 1;
+        keep_block(keep, words, order[i] / nb, order[i] % nb);
     }
-    keep[0] = 1;
+    keep_block(keep, words, 0, 0);
     dam_free(A);
     dam_free(order);
 }
@@ -237,10 +240,10 @@ static maskplan *flexprefill_head(const method *m, int layer, int head, const es
     est_block_means(h->q, h->q_stride, n, d, B, qbar);
     est_block_means(h->q + (long)(n - B) * h->q_stride, h->q_stride, B, d, B, qlast);
     const fp_estimate e = {cover(v, n, gamma, order), cover(s, n, gamma, order), V, SL, kbar, qbar, qlast};
-    uint8_t *keep = dam_calloc((size_t)nb * nb, 1, "flexprefill keep");
+    uint64_t *keep = dam_calloc((size_t)nb * ((nb + 63) / 64), sizeof(uint64_t), "flexprefill keep");
     if (fp_vertical_slash(p, layer, head, n, d, &e, keep)) fp_query_aware(p, layer, head, n, d, &e, keep);
     maskplan *plan = maskplan_new();
-    est_set_blocks(plan, nb, nb, keep);
+    est_set_blocks_bits(plan, nb, nb, keep);
     dam_free(keep);
     dam_free(qlast);
     dam_free(qbar);
@@ -290,7 +293,8 @@ static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16
         est_cuda_row_means(ws, k + (size_t)g * kv_cap * d, d, 0, n, d, B, kbar + (size_t)g * nb * d);
     for (int h = 0; h < n_heads; h++)
         est_cuda_row_means(ws, q + (size_t)h * d, q_stride, n - B, B, d, B, qlast + (size_t)h * d);
-    uint8_t *keep = dam_calloc((size_t)n_heads * nb * nb, 1, "flexprefill keep");
+    const size_t hw = (size_t)nb * words; /* keep words per head */
+    uint64_t *keep = dam_calloc((size_t)n_heads * hw, sizeof(uint64_t), "flexprefill keep");
     uint8_t *aware = dam_calloc((size_t)n_heads, 1, "flexprefill query-aware heads");
 #pragma omp parallel for schedule(dynamic, 1)
     for (int h = 0; h < n_heads; h++) {
@@ -298,25 +302,23 @@ static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16
         const double *pool = pools + (size_t)h * 2 * nb;
         const fp_estimate e = {covers[2 * h], covers[2 * h + 1], pool, pool + nb, kbar + (size_t)(h / group) * nb * d,
                                NULL, qlast + (size_t)h * d};
-        aware[h] = fp_vertical_slash(p, layer, h, n, d, &e, keep + (size_t)h * nb * nb);
+        aware[h] = fp_vertical_slash(p, layer, h, n, d, &e, keep + (size_t)h * hw);
     }
     bool any_aware = false;
     for (int h = 0; h < n_heads; h++) any_aware |= aware[h];
     uint64_t *bits = NULL;
     if (any_aware) {
-        bits = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "flexprefill query-aware blocks");
+        bits = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * hw, "flexprefill query-aware blocks");
         est_cuda_block_map_select(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, aware, gamma, bits);
     }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int h = 0; h < n_heads; h++) {
         if (out[h]) continue;
-        uint8_t *kh = keep + (size_t)h * nb * nb;
+        uint64_t *kh = keep + (size_t)h * hw;
         if (aware[h])
-            for (int qb = 0; qb < nb; qb++)
-                for (int kb = 0; kb <= qb; kb++)
-                    kh[(size_t)qb * nb + kb] |= (uint8_t)(bits[((size_t)h * nb + qb) * words + kb / 64] >> (kb % 64) & 1);
+            for (size_t i = 0; i < hw; i++) kh[i] |= bits[(size_t)h * hw + i];
         out[h] = maskplan_new();
-        est_set_blocks(out[h], nb, nb, kh);
+        est_set_blocks_bits(out[h], nb, nb, kh);
     }
     dam_free(bits);
     dam_free(gamma);

@@ -292,11 +292,43 @@ static void dam_online_plan_layer(const method *m, int layer, const float *q, in
     est_plan_layer(m, layer, q, q_stride, n, k, kv_cap, n_heads, n_kv_heads, d, out, dam_online_head);
 }
 
+/* The plan of head h from the GPU's patterns (sel: [n] columns then [n] diagonals) and blocks
+ * ([nb][words] bits, the gate's deepening included): dense above max_density; soft mode (A: the
+ * head's block map [nb][nb], else NULL) adds the weighted blocks (step e). */
+static maskplan *plan_from_gpu(const dam_online_params *p, int layer, int h, int n, const uint8_t *sel,
+                               const uint64_t *blocks, const double *A) {
+    const int nb = (n + DO_BLOCK - 1) / DO_BLOCK, words = (nb + 63) / 64;
+    int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "dam_online pattern list");
+    maskplan *plan = maskplan_new();
+    int ns = 0;
+    for (int j = 0; j < n; j++)
+        if (sel[j]) list[ns++] = j;
+    maskplan_set_cols(plan, list, ns);
+    ns = 0;
+    for (int o = 0; o < n; o++)
+        if (sel[n + o]) list[ns++] = o;
+    maskplan_set_diags(plan, list, ns);
+    dam_free(list);
+    est_set_blocks_bits(plan, nb, nb, blocks);
+    if (maskplan_density(plan, n) > param_at(&p->max_density, layer, h)) {
+        maskplan_free(plan);
+        return maskplan_dense();
+    }
+    if (A) {
+        uint8_t *keep = dam_malloc((size_t)nb * nb, "dam_online blocks");
+        for (int qb = 0; qb < nb; qb++)
+            for (int kb = 0; kb < nb; kb++) keep[(size_t)qb * nb + kb] = blocks[(size_t)qb * words + kb / 64] >> (kb % 64) & 1;
+        soften(plan, A, keep, nb, param_at(&p->w_min, layer, h));
+        dam_free(keep);
+    }
+    return plan;
+}
+
 /* The same plans with steps (a)-(c) and the gate's sums on the GPU (est_cuda_dam_online), one head
  * after another, each with its gate depth found on the host and the deepening done on the GPU; then
- * the plans, the density check and step (e) on the host, OpenMP over heads. The gate adds per-row
- * sums of P (base, then the residual mass of each added block), so its coverage can differ from the
- * CPU's by rounding. */
+ * the plans and the density check on the host, OpenMP over heads (soft mode: per head in the first
+ * loop, so one block map is held at a time). The gate adds per-row sums of P (base, then the
+ * residual mass of each added block), so its coverage can differ from the CPU's by rounding. */
 static void dam_online_plan_layer_cuda(const method *m, int layer, const uint16_t *q, int q_stride, int n,
                                        const uint16_t *k, int kv_cap, int n_heads, int n_kv_heads, int d,
                                        est_cuda_ws *ws, maskplan **out) {
@@ -304,8 +336,6 @@ static void dam_online_plan_layer_cuda(const method *m, int layer, const uint16_
     const int B = DO_BLOCK, nb = (n + B - 1) / B, words = (nb + 63) / 64;
     uint8_t *sel = dam_malloc((size_t)n_heads * 2 * n, "dam_online patterns"); /* [H][columns | diagonals] */
     uint64_t *blocks = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "dam_online blocks");
-    uint8_t *gate_dense = dam_calloc((size_t)n_heads, 1, "dam_online dense heads");
-    double *A = p->soft ? dam_malloc(sizeof(double) * (size_t)n_heads * nb * nb, "dam_online block maps") : NULL;
     for (int h = 0; h < n_heads; h++) { /* GPU: estimate, gate depth, deepening */
         const int W = (int)fmin(param_at(&p->last_q, layer, h), n), i0 = n - W, qb0 = i0 / B;
         const on_rule rule = on_rule_new(param_at(&p->lambda, layer, h), param_at(&p->epsilon, layer, h),
@@ -316,8 +346,9 @@ static void dam_online_plan_layer_cuda(const method *m, int layer, const uint16_
         double *res = dam_malloc(sizeof(double) * (size_t)W * nb, "dam_online block mass");
         int32_t *rank = dam_malloc(sizeof(int32_t) * (size_t)(nb - qb0) * nb, "dam_online ranks");
         uint64_t *bh = blocks + (size_t)h * nb * words;
-        est_cuda_dam_online(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, h, &par, sel + (size_t)h * 2 * n,
-                            sel + (size_t)h * 2 * n + n, bh, base, res, rank);
+        uint8_t *sh = sel + (size_t)h * 2 * n;
+        out[h] = NULL;
+        est_cuda_dam_online(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, h, &par, sh, sh + n, bh, base, res, rank);
         const double target = param_at(&p->coverage, layer, h);
         double mass = 0;
         for (int r = 0; r < W; r++) mass += base[r];
@@ -328,48 +359,22 @@ static void dam_online_plan_layer_cuda(const method *m, int layer, const uint16_
                     const int qb = (i0 + r) / B;
                     if (t <= qb) mass += res[(size_t)r * nb + rank[(size_t)(qb - qb0) * nb + t]];
                 }
-            gate_dense[h] = t >= nb;
-            if (!gate_dense[h]) est_cuda_dam_online_deepen(ws, n, t, bh);
+            if (t >= nb) out[h] = maskplan_dense(); /* every causal block is needed */
+            else est_cuda_dam_online_deepen(ws, n, t, bh);
         }
-        if (A && !gate_dense[h]) est_cuda_dam_online_map(ws, n, A + (size_t)h * nb * nb);
+        if (p->soft && out[h] == NULL) {
+            double *A = dam_malloc(sizeof(double) * (size_t)nb * nb, "dam_online block map");
+            est_cuda_dam_online_map(ws, n, A);
+            out[h] = plan_from_gpu(p, layer, h, n, sh, bh, A);
+            dam_free(A);
+        }
         dam_free(rank);
         dam_free(res);
         dam_free(base);
     }
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int h = 0; h < n_heads; h++) { /* host: the plans */
-        if (gate_dense[h]) {
-            out[h] = maskplan_dense();
-            continue;
-        }
-        const uint8_t *sc = sel + (size_t)h * 2 * n, *sd = sc + n;
-        int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "dam_online pattern list");
-        maskplan *plan = maskplan_new();
-        int ns = 0;
-        for (int j = 0; j < n; j++)
-            if (sc[j]) list[ns++] = j;
-        maskplan_set_cols(plan, list, ns);
-        ns = 0;
-        for (int o = 0; o < n; o++)
-            if (sd[o]) list[ns++] = o;
-        maskplan_set_diags(plan, list, ns);
-        const uint64_t *bh = blocks + (size_t)h * nb * words;
-        est_set_blocks_bits(plan, nb, nb, bh);
-        if (maskplan_density(plan, n) > param_at(&p->max_density, layer, h)) {
-            maskplan_free(plan);
-            plan = maskplan_dense();
-        } else if (A) {
-            uint8_t *keep = dam_malloc((size_t)nb * nb, "dam_online blocks");
-            for (int qb = 0; qb < nb; qb++)
-                for (int kb = 0; kb < nb; kb++) keep[(size_t)qb * nb + kb] = bh[(size_t)qb * words + kb / 64] >> (kb % 64) & 1;
-            soften(plan, A + (size_t)h * nb * nb, keep, nb, param_at(&p->w_min, layer, h));
-            dam_free(keep);
-        }
-        out[h] = plan;
-        dam_free(list);
-    }
-    dam_free(A);
-    dam_free(gate_dense);
+    for (int h = 0; h < n_heads; h++) /* host: the hard plans */
+        if (out[h] == NULL) out[h] = plan_from_gpu(p, layer, h, n, sel + (size_t)h * 2 * n, blocks + (size_t)h * nb * words, NULL);
     dam_free(blocks);
     dam_free(sel);
 }

@@ -498,8 +498,8 @@ static void segmented_sort_long(est_cuda_ws *ws, long count, int seg_len) {
     double *k_tmp = (double *)grow(&ws->keys_tmp, sizeof(double) * (size_t)count, "estimation sort keys");
     int *pos = (int *)grow(&ws->pos, sizeof(int) * (size_t)count, "estimation sort positions");
     int *pos_tmp = (int *)grow(&ws->pos_tmp, sizeof(int) * (size_t)count, "estimation sort positions");
-    int *seg = (int *)grow(&ws->seg, sizeof(int) * (size_t)count, "estimation sort segments");
-    int *seg_tmp = (int *)grow(&ws->seg_tmp, sizeof(int) * (size_t)count, "estimation sort segments");
+    int *seg = segments > 1 ? (int *)grow(&ws->seg, sizeof(int) * (size_t)count, "estimation sort segments") : NULL;
+    int *seg_tmp = segments > 1 ? (int *)grow(&ws->seg_tmp, sizeof(int) * (size_t)count, "estimation sort segments") : NULL;
     double *k_out = (double *)grow(&ws->keys_out, sizeof(double) * (size_t)count, "estimation sort keys");
     int *v_out = (int *)grow(&ws->vals_out, sizeof(int) * (size_t)count, "estimation sort values");
     iota<<<blocks_for(count), THREADS>>>(pos, count);

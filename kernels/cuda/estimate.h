@@ -1,9 +1,11 @@
-/* estimate.h — the dynamic methods' mask estimation on the GPU (issue 8, part 4): the O(w·n·d)
- * and O(n²·d / S) parts of MInference's and XAttention's estimates, and the selections after them,
- * computed from the bf16 q and KV cache already on the device, so only index lists and keep bits
- * come back to the host. The definitions are the CPU ones (baselines/estimate.h,
- * baselines/minference.c, baselines/xattention.c); the host code of each method turns the results
- * into MaskPlans exactly as its CPU path does.
+/* estimate.h — the dynamic methods' mask estimation on the GPU (issue 8, part 4): the heavy parts
+ * of MInference's, XAttention's, FlexPrefill's and dam_online's estimates (probe-row attention,
+ * antidiagonal scores, block means and block maps: O(w·n·d), O(n²·d / S), O(nb²·d)) and the sorts,
+ * top-k and cumulative selections after them, computed from the bf16 q and KV cache already on the
+ * device, so only index lists, keep bits and O(nb·d) summaries come back to the host. The
+ * definitions are the CPU ones (baselines/estimate.h, baselines/minference.c, baselines/xattention.c,
+ * baselines/flexprefill.c, dam/online.c); each method's plan_layer_cuda turns the results into
+ * MaskPlans as its CPU path does (docs/cuda.md, "Mask estimation on the GPU").
  *
  * Precision (the same split as the CPU): q·k dot products in fp32 (cuBLAS bf16 × bf16 → fp32; the
  * CPU path uses OpenBLAS sgemm on the same bf16 values), everything after them (scale, softmax,
@@ -78,7 +80,8 @@ void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0,
  * sorted descending whose inclusive cumulative sum (added sequentially in that order, as the CPU
  * does) is <= g[h]; pool[h][0][b] = the sum of v over the keys of 64-block b and pool[h][1][b] the
  * sum of s over the offsets o with o / 64 = b (j ascending). count: host [n_heads][2]; pool: host
- * [n_heads][2][nb], nb = ceil(n / 64). Device memory: about 24 · n_heads · n bytes (the sort). */
+ * [n_heads][2][nb], nb = ceil(n / 64). Device memory: about 96 · n_heads · n bytes (2 · n_heads · n
+ * entries of the two-pass sort, 48 bytes each) plus CUB's scratch. */
 void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag, int n, int n_heads, double div,
                          const double *g, int *count, double *pool);
 
@@ -90,7 +93,8 @@ void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag,
  * plus cell (0, 0). The cumulative sums come from a parallel scan (CUB), so they may differ from
  * the CPU's sequential sum by rounding. keep: host [n_heads][nb][words] bits as in
  * est_cuda_xattention (every head's words are written; heads with which[h] == 0 get zeros).
- * Device memory: about 24 · nb² bytes (the map, its sort and scan). */
+ * Device memory: about 24 · nb² bytes (nb² / 2 cells of the map, its sort and scan, 48 bytes each) plus
+ * CUB's scratch. */
 void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                                int n_heads, int n_kv_heads, int d, const uint8_t *which, const double *gamma,
                                uint64_t *keep);
@@ -151,7 +155,8 @@ void est_cuda_download_f64(double *dst, const double *d_src, size_t count);
  * receive the block scores (0 for kb > qb; for tests). Heads are queued one after another on the
  * stream and the bits of all come back in one copy at the end; device memory
  * per head: 4 · min(N, 1024) · N bytes of fp32 scores (N = ceil(n / stride)), 2 · n · d · 2 bytes
- * of strided copies, about 12 · nb² bytes for the block scores and their sort. */
+ * of strided copies, about 20 · nb² bytes for the block scores (8 · nb²) and their sort (nb² / 2
+ * entries, 24 bytes each), plus CUB's scratch. */
 void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                          int n_heads, int n_kv_heads, int d, const int *stride, const double *tau, uint64_t *keep,
                          double *scores);
