@@ -1,5 +1,7 @@
 // estimate.cu — see estimate.h. Reference (CPU) definitions: baselines/estimate.c (est_last_rows,
-// est_column_sums, est_diagonal_sums, est_top_k) and baselines/xattention.c (xattention_head).
+// est_column_sums, est_diagonal_sums, est_top_k, est_block_means), baselines/minference.c,
+// baselines/xattention.c (xattention_head), baselines/flexprefill.c (cover, steps 2-5) and
+// dam/online.c (dam_online_head).
 #include "kernels/cuda/estimate.h"
 
 #include <math.h>
@@ -744,10 +746,6 @@ extern "C" void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A) {
     for (int qb = 0; qb < nb; qb++)
         for (int kb = 0; kb < nb; kb++) A[(size_t)qb * nb + kb] = kb <= qb ? packed[(long)qb * (qb + 1) / 2 + kb] : 0.0;
     dam_free(packed);
-}
-
-extern "C" void est_cuda_download_f64(double *dst, const double *d_src, size_t count) {
-    CUDA_CHECK(cudaMemcpy(dst, d_src, sizeof(double) * count, cudaMemcpyDeviceToHost));
 }
 
 extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,

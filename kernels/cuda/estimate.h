@@ -30,7 +30,6 @@
 #ifndef DAM_KERNELS_CUDA_ESTIMATE_H
 #define DAM_KERNELS_CUDA_ESTIMATE_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -141,9 +140,6 @@ void est_cuda_dam_online_deepen(est_cuda_ws *ws, int n, int depth, uint64_t *blo
 /* The block map of the last est_cuda_dam_online call (for mask_mode "soft"): A [nb][nb] host,
  * 0 for kb > qb. */
 void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
-
-/* Copies count doubles from the device (e.g. est_cuda_vertical_slash's outputs) to host dst. */
-void est_cuda_download_f64(double *dst, const double *d_src, size_t count);
 
 /* XAttention's estimate and selection (baselines/xattention.c steps 1-4) for every query head:
  * strided antidiagonal scores of stride[h] (divides 64) through cuBLAS, causal softmax over

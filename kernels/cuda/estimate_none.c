@@ -37,10 +37,6 @@ void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0,
     (void)ws, (void)x, (void)stride, (void)r0, (void)n_rows, (void)d, (void)group, (void)out;
     no_cuda();
 }
-void est_cuda_download_f64(double *dst, const double *d_src, size_t count) {
-    (void)dst, (void)d_src, (void)count;
-    no_cuda();
-}
 void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                                int n_heads, int n_kv_heads, int d, const uint8_t *which, const double *gamma,
                                uint64_t *keep) {
