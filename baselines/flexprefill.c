@@ -103,7 +103,6 @@ typedef struct {
     int cover_v, cover_s; /* cover(v), cover(s) (step 2) */
     const double *V, *SL; /* [nb] sums of v over the keys of each block, of s over the offsets o / B */
     const double *kbar;   /* [nb][d] key block means (est_block_means) */
-    const double *qbar;   /* [nb][d] query block means (step 5 on the host only; else NULL) */
     const double *qlast;  /* [d] mean of the last B query rows */
 } fp_estimate;
 
@@ -183,9 +182,10 @@ static bool fp_vertical_slash(const flexprefill_params *p, int layer, int head, 
 }
 
 /* Step 5 on the host: adds to keep ([nb][words] bits) the query-aware blocks of one head (one global
- * selection over the pooled block map, plus block (0, 0)). */
-static void fp_query_aware(const flexprefill_params *p, int layer, int head, int n, int d, const fp_estimate *e,
-                           uint64_t *keep) {
+ * selection over the pooled block map, plus block (0, 0)), from the query and key block means
+ * qbar, kbar ([nb][d] each). */
+static void fp_query_aware(const flexprefill_params *p, int layer, int head, int n, int d, const double *qbar,
+                           const double *kbar, uint64_t *keep) {
     const int nb = (n + FP_BLOCK - 1) / FP_BLOCK, words = (nb + 63) / 64;
     const double gamma = param_at(&p->gamma, layer, head), scale = 1.0 / sqrt((double)d);
     int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)nb * nb, "flexprefill order");
@@ -194,7 +194,7 @@ static void fp_query_aware(const flexprefill_params *p, int layer, int head, int
         double *row = A + (size_t)qb * nb, rmx = -INFINITY, rsum = 0;
         for (int kb = 0; kb <= qb; kb++) {
             double z = 0;
-            for (int c = 0; c < d; c++) z += e->qbar[(size_t)qb * d + c] * e->kbar[(size_t)kb * d + c];
+            for (int c = 0; c < d; c++) z += qbar[(size_t)qb * d + c] * kbar[(size_t)kb * d + c];
             row[kb] = z * scale;
             if (row[kb] > rmx) rmx = row[kb];
         }
@@ -234,19 +234,21 @@ static maskplan *flexprefill_head(const method *m, int layer, int head, const es
     for (int j = 0; j < n; j++) V[j / B] += v[j], SL[j / B] += s[j];
     const double gamma = param_at(&p->gamma, layer, head);
     double *kbar = dam_malloc(sizeof(double) * (size_t)nb * d, "flexprefill key means");
-    double *qbar = dam_malloc(sizeof(double) * (size_t)nb * d, "flexprefill query means");
     double *qlast = dam_malloc(sizeof(double) * (size_t)d, "flexprefill query mean");
     est_block_means(h->k, d, n, d, B, kbar);
-    est_block_means(h->q, h->q_stride, n, d, B, qbar);
     est_block_means(h->q + (long)(n - B) * h->q_stride, h->q_stride, B, d, B, qlast);
-    const fp_estimate e = {cover(v, n, gamma, order), cover(s, n, gamma, order), V, SL, kbar, qbar, qlast};
+    const fp_estimate e = {cover(v, n, gamma, order), cover(s, n, gamma, order), V, SL, kbar, qlast};
     uint64_t *keep = dam_calloc((size_t)nb * ((nb + 63) / 64), sizeof(uint64_t), "flexprefill keep");
-    if (fp_vertical_slash(p, layer, head, n, d, &e, keep)) fp_query_aware(p, layer, head, n, d, &e, keep);
+    if (fp_vertical_slash(p, layer, head, n, d, &e, keep)) { /* 5. query-aware: the query block means too */
+        double *qbar = dam_malloc(sizeof(double) * (size_t)nb * d, "flexprefill query means");
+        est_block_means(h->q, h->q_stride, n, d, B, qbar);
+        fp_query_aware(p, layer, head, n, d, qbar, kbar, keep);
+        dam_free(qbar);
+    }
     maskplan *plan = maskplan_new();
     est_set_blocks_bits(plan, nb, nb, keep);
     dam_free(keep);
     dam_free(qlast);
-    dam_free(qbar);
     dam_free(kbar);
     dam_free(SL);
     dam_free(V);
@@ -301,7 +303,7 @@ static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16
         if (out[h]) continue;
         const double *pool = pools + (size_t)h * 2 * nb;
         const fp_estimate e = {covers[2 * h], covers[2 * h + 1], pool, pool + nb, kbar + (size_t)(h / group) * nb * d,
-                               NULL, qlast + (size_t)h * d};
+                               qlast + (size_t)h * d};
         aware[h] = fp_vertical_slash(p, layer, h, n, d, &e, keep + (size_t)h * hw);
     }
     bool any_aware = false;
