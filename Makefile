@@ -138,7 +138,8 @@ CUDA_CDEPS   := kernels/maskplan.c kernels/cuda/attention_plan.c core/mem.c core
 CUDA_COBJ    := $(CUDA_CDEPS:%.c=$(CUDA_BUILD)/obj/%.o)
 CUDA_PSRC    := $(wildcard tests/cuda/*.cu)
 CUDA_PROGS   := $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/%)
-CUDA_FAULTS  := $(CUDA_BUILD)/test_attention_masked_cuda_fault1 $(CUDA_BUILD)/test_attention_masked_cuda_fault2
+CUDA_FAULTS  := $(CUDA_BUILD)/test_attention_masked_cuda_fault1 $(CUDA_BUILD)/test_attention_masked_cuda_fault2 \
+                $(CUDA_BUILD)/test_attention_masked_cuda_fault3
 
 .PHONY: cuda-build cuda-fault cuda-dam cuda-all test-cuda
 cuda-build: $(CUDA_PROGS)
@@ -177,8 +178,13 @@ $(CUDA_BUILD)/obj/fault%/attention_masked.o: kernels/cuda/attention_masked.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"
 	@$(NVCC) $(NVCCFLAGS) -DATTN_CUDA_FAULT=$* -c $< -o $@
+$(CUDA_BUILD)/obj/fault%/attention_wgmma.o: kernels/cuda/attention_wgmma.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"
+	@$(NVCC) $(NVCCFLAGS) -DATTN_CUDA_FAULT=$* -c $< -o $@
 $(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o \
-		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_BUILD)/obj/kernels/cuda/cuda_mem.o $(CUDA_COBJ)
+		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_BUILD)/obj/fault%/attention_wgmma.o \
+		$(CUDA_BUILD)/obj/kernels/cuda/cuda_mem.o $(CUDA_COBJ)
 	@echo "  LINK  $@"
 	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
 

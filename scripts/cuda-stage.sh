@@ -7,7 +7,8 @@ set -eu
 for root in . "$@"; do
     mkdir -p "$root/.carry/wt-cuda"
     cp build/cuda/test_attention_masked_cuda build/cuda/test_attention_masked_cuda_fault1 \
-       build/cuda/test_attention_masked_cuda_fault2 build/cuda/bench_attention_masked_cuda \
+       build/cuda/test_attention_masked_cuda_fault2 build/cuda/test_attention_masked_cuda_fault3 \
+       build/cuda/bench_attention_masked_cuda \
        scripts/cuda-device-check.sh "$root/.carry/wt-cuda/"
     git rev-parse HEAD >"$root/.carry/wt-cuda/COMMIT"
 done

@@ -21,6 +21,7 @@
 #include "core/timer.h"
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/attention_plan.h"
+#include "kernels/cuda/attention_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/mma.cuh"
@@ -407,6 +408,7 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     p->qb0 = hp->qb0;
     p->n_qt = hp->n_qt;
     p->dense = hp->dense;
+    p->wgmma = hp->dense && !(flags & ATTN_CUDA_NO_WGMMA);
     p->entry_ints = hp->entry_ints;
     p->n_entries = hp->n_entries;
     p->n_masks = hp->n_masks;
@@ -458,6 +460,11 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
         ((uintptr_t)q | (uintptr_t)k | (uintptr_t)v | (uintptr_t)out) % 16) {
         fprintf(stderr, "dam: attn_cuda_masked: unsupported d=%d or unaligned strides/pointers\n", d);
         exit(3);
+    }
+    if (plan->wgmma && attn_cuda_wgmma_available(d)) {  // dense plans on Hopper: the wgmma kernel
+        attn_cuda_dense_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale,
+                              d_empty, stream);
+        return;
     }
     Params pr;
     pr.q = reinterpret_cast<const __nv_bfloat16 *>(q);

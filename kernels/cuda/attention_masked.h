@@ -45,6 +45,8 @@ typedef struct attn_cuda_plan {
     int n_chunks;    /* n_heads / hc */
     int qb0, n_qt;   /* first query block (q_base / 64) and the number of query tiles */
     int dense;       /* every head dense: no lists, the kernel walks all causal tiles */
+    int wgmma;       /* dense plans: 1 = run on the wgmma kernel (attention_wgmma.h) where the device
+                      * has it (compute capability 9.0); 0 = the mma.sync kernel's dense path */
     int entry_ints;  /* int32 per entry: 1 + 3 * hc */
     int64_t n_entries;     /* listed (chunk, query tile, key tile) triples */
     int64_t n_masks;       /* distinct 64 x 64 masks stored (after deduplication) */
@@ -76,8 +78,10 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * the dense path; ATTN_CUDA_NO_GATHER keeps every visited tile contiguous (no gathered tiles);
  * ATTN_CUDA_PACK_GQA packs up to 4 query heads of one GQA group per list (the union of their tiles)
  * and up to 3 (d = 64) or 2 (d = 128) per CTA, sharing each K/V tile in shared memory. The default
- * (per-head lists, one head per CTA) measured faster on the H200 (docs/performance.md). */
-enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4 };
+ * (per-head lists, one head per CTA) measured faster on the H200 (docs/performance.md).
+ * ATTN_CUDA_NO_WGMMA runs dense plans on the mma.sync kernel's dense path instead of the wgmma
+ * kernel (attention_wgmma.h), for tests (bit-identical to the list path) and benchmarks. */
+enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                         int flags);
 

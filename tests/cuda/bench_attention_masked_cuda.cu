@@ -1,5 +1,6 @@
 // bench_attention_masked_cuda.cu — times attn_cuda_masked on the GPU: dense causal prefill
-// (TFLOP/s, causal FLOPs 4·n²·d·H/2) and MaskPlan-sparse layouts (ms), next to the peers measured on
+// (TFLOP/s, causal FLOPs 4·n²·d·H/2; the wgmma kernel on sm_90, then the mma.sync kernel's dense
+// path) and MaskPlan-sparse layouts (ms), next to the peers measured on
 // the same kind of card in /work/shared/docs/anchors.md §0b (cuDNN and FlexAttention through
 // PyTorch 2.11, 2026-11-29). Inputs: random bf16 in [-1, 1) generated on the device, several input
 // sets rotated when one set would fit in L2. Timing: CUDA events around each launch, 3 warm-up
@@ -130,6 +131,11 @@ int main(int argc, char **argv) {
                "(cuDNN %3.0f TFLOP/s = %.4f ms: ours %.2fx its time; %d input sets, %d reps)\n",
                n, dense->build_ms, t_dense, flops / t_dense / 1e9, cudnn_tf, cudnn_ms, t_dense / cudnn_ms, in.sets,
                reps);
+        attn_cuda_plan_free(dense);
+        dense = attn_cuda_plan_build_ex(NULL, n, n, H, Hkv, bflags | ATTN_CUDA_NO_WGMMA);
+        const float t_mma = time_it(&in, n, H, Hkv, d, dense, reps);
+        printf("n=%-6d dense causal (mma.sync path) density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s\n",
+               n, dense->build_ms, t_mma, flops / t_mma / 1e9);
         attn_cuda_plan_free(dense);
 
         maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);

@@ -6,7 +6,7 @@
 # against float64 and the CPU methods (test_estimate_cuda), the whole model against the CPU forward
 # (test_model_cuda), the same under compute-sanitizer memcheck + racecheck (quick subsets) when it
 # is installed, and `dam run --device cuda` on a small config checked for the results layout; the
-# two deliberately broken attention kernels (make cuda-fault) must fail their test. Without an
+# three deliberately broken attention kernels (make cuda-fault) must fail their test. Without an
 # NVIDIA GPU the script prints one "skip:" line per GPU test (CI has no GPU). Exit status: 1 if any
 # test failed.
 set -u
@@ -19,11 +19,11 @@ failed=0
 echo "== $B/tests/cuda/test_plan_host"
 if ! "$B/tests/cuda/test_plan_host"; then echo "FAILED: $B/tests/cuda/test_plan_host"; failed=1; fi
 if ! nvidia-smi -L >/dev/null 2>&1; then
-    for t in "${TESTS[@]}" test_attention_masked_cuda_fault1 test_attention_masked_cuda_fault2 \
+    for t in "${TESTS[@]}" test_attention_masked_cuda_fault1 test_attention_masked_cuda_fault2 test_attention_masked_cuda_fault3 \
              "compute-sanitizer memcheck + racecheck" "dam run --device cuda (2 runs)"; do
         echo "skip: $(basename "$t"): no NVIDIA GPU on this machine"
     done
-    echo "test-cuda: GPU part skipped (${#TESTS[@]} test programs, 2 broken-kernel builds, the sanitizer runs and 2 dam runs need a GPU; docs/cuda.md)"
+    echo "test-cuda: GPU part skipped (${#TESTS[@]} test programs, 3 broken-kernel builds, the sanitizer runs and 2 dam runs need a GPU; docs/cuda.md)"
     exit $failed
 fi
 nvidia-smi -L
@@ -31,7 +31,8 @@ for t in "${TESTS[@]}"; do
     echo "== $t"
     if ! "$t"; then echo "FAILED: $t"; failed=1; fi
 done
-for f in 1 2; do # deliberately broken kernels (causal mask off by one; last listed tile skipped): must fail
+for f in 1 2 3; do # deliberately broken kernels (causal mask off by one; last listed tile skipped; the wgmma
+                   # kernel's causal mask off by one): must fail
     t="$B/cuda/test_attention_masked_cuda_fault$f"
     echo "== $t (must fail)"
     if "$t" >/dev/null 2>&1; then echo "FAILED: $t passed: the test cannot see that kernel bug"; failed=1; else echo "failed, as it must"; fi

@@ -11,8 +11,9 @@
 // diagonals, all parts, sparse blocks), different kinds within one GQA group, groups 1, 3, 4 and 7,
 // lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
 // every logit very negative,
-// soft masks (block bias), head_dim 64 and 128, dense plans on the dense path and on the list path
-// (bit-identical), every sparse plan with and without gathered tiles, every plan with the heads of a
+// soft masks (block bias), head_dim 64 and 128, dense plans on the dense path (the wgmma kernel,
+// attention_wgmma.h, on sm_90: GQA groups 1, 3, 4, 6, 7, 8, lengths around its 128-row tiles), on the
+// list path and on the mma.sync kernel's dense path (bit-identical to the list path), every sparse plan with and without gathered tiles, every plan with the heads of a
 // GQA group packed per CTA (ATTN_CUDA_PACK_GQA), a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
 // exactly 0), a 2500-token and a 4096-token case (rows sampled for the reference). The output is
 // poisoned (NaN) before each run: an unwritten element fails.
@@ -269,11 +270,12 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     }
     uint16_t *o1 = (uint16_t *)malloc(nq * 2), *o2 = (uint16_t *)malloc(nq * 2);
     int ret = 0;
-    // dense plans: the dense path, then the list path (every causal tile listed) must be bit-identical,
-    // then GQA-packed CTAs; other plans: with gathered tiles (the default), then without, then packed
+    // dense plans: the dense path (the wgmma kernel on an sm_90 device), then the list path (every
+    // causal tile listed), then the mma.sync kernel's dense path, which must be bit-identical to the
+    // list path; other plans: with gathered tiles (the default), then without, then GQA-packed CTAs
     for (int pass = 0; pass < 3; pass++) {
         const int flags = pass == 0   ? 0
-                          : pass == 2 ? ATTN_CUDA_PACK_GQA
+                          : pass == 2 ? (all_dense ? ATTN_CUDA_NO_WGMMA : ATTN_CUDA_PACK_GQA)
                           : all_dense ? ATTN_CUDA_FORCE_LISTS
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
@@ -287,9 +289,9 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
               r.max_abs, r.rel_l2, n_q, n_k, H, Hkv, d, qscale, L, flags, g_bias, names);
         CHECK(r.empty == expect_empty, "%d empty rows reported, want %d (n_q=%d n_k=%d H=%d) [%s]", r.empty,
               expect_empty, n_q, n_k, H, names);
-        if (pass == 1 && all_dense)
-            CHECK(memcmp(o1, o2, nq * 2) == 0, "dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q,
-                  n_k, H, Hkv, d);
+        if (pass == 2 && all_dense)
+            CHECK(memcmp(o1, o2, nq * 2) == 0,
+                  "mma.sync dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q, n_k, H, Hkv, d);
         if (pass == 0) ret = r.empty;
     }
     for (int h = 0; h < H; h++) {
@@ -383,6 +385,30 @@ static void all_cases(void) {
     g_negative = 0;
 }
 
+// Dense plans (the wgmma kernel on sm_90): GQA groups 1, 3, 4, 6, 7, 8, head_dim 64 and 128,
+// lengths around its 128-row / 128-key tiles, chunked prefill with queries not aligned to a tile,
+// decode, many tiles per row (rows sampled), huge and very negative logits.
+static void dense_cases(void) {
+    int dense[32];
+    for (int i = 0; i < 32; i++) dense[i] = DENSE;
+    const int groups[][2] = {{4, 4}, {9, 3}, {8, 2}, {12, 2}, {7, 1}, {32, 4}};  // G = 1, 3, 4, 6, 7, 8
+    const int lens[][2] = {{1, 1}, {127, 127}, {128, 128}, {129, 129}, {255, 255}, {300, 300}, {37, 300},
+                           {100, 1000}, {1, 517}, {200, 129 + 256}};
+    for (int gi = 0; gi < 6; gi++)
+        for (int li = 0; li < 10; li++)
+            for (int d = 64; d <= 128; d += 64)
+                run_case(lens[li][0], lens[li][1], groups[gi][0], groups[gi][1], d, 1, 100, dense, 0, 1);
+    run_case(3000, 3000, 9, 3, 64, 1, 100, dense, 0, 31);
+    run_case(2900, 2900, 8, 2, 128, 1, 100, dense, 0, 29);
+    run_case(1500, 4000, 9, 3, 128, 1, 100, dense, 0, 23);
+    run_case(300, 300, 9, 3, 64, 200, 100, dense, 0, 1);   // huge logits
+    run_case(300, 300, 8, 2, 128, 200, 100, dense, 0, 1);
+    g_negative = 1;
+    run_case(300, 300, 9, 3, 64, 200, 100, dense, 0, 1);   // every logit very negative
+    run_case(300, 300, 8, 2, 128, 200, 100, dense, 0, 1);
+    g_negative = 0;
+}
+
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
 static void quick_cases(void) {
     for (int shift = 0; shift < N_KINDS; shift += 3) {
@@ -392,6 +418,7 @@ static void quick_cases(void) {
     }
     const int dense[9] = {DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE};
     run_case(200, 200, 9, 3, 64, 1, 100, dense, 0, 1);
+    run_case(100, 300, 8, 2, 128, 1, 100, dense, 0, 1);
     masked_weigh_zero();
 }
 
@@ -429,6 +456,7 @@ int main(int argc, char **argv) {
     run_case(1000, 4096, 9, 3, 64, 1, 100, dense, 0, 37);
     run_case(2500, 2500, 9, 3, 128, 1, 100, NULL, 3, 17);
     run_case(2000, 2000, 32, 8, 128, 1, 100, damlike, 0, 97);
+    dense_cases();
     printf("%ld kernel runs; worst max abs error %.3g (tolerance %.3g), worst relative L2 error %.3g (tolerance %.3g)\n",
            cases_run, worst_abs, TOL_ABS, worst_rel, TOL_REL_L2);
     return test_done("attention_masked_cuda");

@@ -1,0 +1,299 @@
+// attention_wgmma.cu — see attention_wgmma.h and docs/cuda.md ("Dense path: wgmma").
+//
+// Per CTA: one query head, 128 query rows (positions pos0 .. pos0 + 127), 256 threads = two
+// warpgroups of 64 rows. Key tiles of 128 keys, kt = 0 .. n_kt − 1 (the last one crosses the
+// diagonal). Iteration kt (one barrier each):
+//   wait for every cp.async issued so far (K_kt, V_{kt−1}), fence to the async proxy, barrier;
+//   issue the loads of K_{kt+1} and V_kt (their stages were last read in iteration kt − 1, done);
+//   wgmma S = Q K_kt^T (group 1), wgmma O += P_{kt−1} V_{kt−1} (group 2);
+//   wait for group 1; causal mask, online softmax of S -> P_kt (fp32); wait for group 2;
+//   O *= alpha; P_kt packed to bf16 A fragments.
+// A last iteration kt = n_kt issues only O += P V. Shared memory (1024-byte aligned): Q [128][D],
+// K [2][128][D], V [2][128][D], each as D/64 blocks of [rows][64] with the 128-byte swizzle of
+// wgmma.cuh: 160 KB at D = 128 (one CTA per SM), 80 KB at D = 64 (two).
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kernels/cuda/attention_wgmma.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/mma.cuh"
+#include "kernels/cuda/wgmma.cuh"
+
+// ATTN_CUDA_FAULT == 3 (tests only: proves the test fails when this kernel is wrong): the causal
+// mask off by one (row p also sees key p + 1)
+#ifndef ATTN_CUDA_FAULT
+#define ATTN_CUDA_FAULT 0
+#endif
+
+namespace {
+
+constexpr int BM = 128, BN = 128, NTHREADS = 256;
+constexpr float LOG2E = 1.4426950408889634f;
+
+struct WParams {
+    const __nv_bfloat16 *q, *k, *v;
+    __nv_bfloat16 *o;
+    int q_stride, o_stride, kv_cap, n_q, n_k, group, q_base, qt0, n_qt, n_heads;
+    float scale_log2;
+    int *empty;
+};
+
+// byte offset of 16-byte chunk ch (0 .. D/8 − 1) of row r in an R-row tile: block ch / 8 of
+// [R][64], row r at r·128, chunk (ch % 8) ^ (r % 8)
+template <int R> __device__ __forceinline__ uint32_t swz128(int r, int ch) {
+    return (uint32_t)((ch >> 3) * R * 128 + r * 128 + (((ch & 7) ^ (r & 7)) << 4));
+}
+
+template <int D> __global__ void __launch_bounds__(NTHREADS, 1) attn_dense_wgmma(const WParams p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int CH = D / 8, NO = D / 2;  // 16-byte chunks per row; O accumulators per thread
+    constexpr uint32_t Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
+    extern __shared__ unsigned char smem_raw[];
+    const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
+    const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * KV_BYTES;
+
+    const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
+    const int qt = p.n_qt - 1 - (int)blockIdx.x / p.n_heads, h = (int)blockIdx.x % p.n_heads, g = h / p.group;
+    const int pos0 = (p.qt0 + qt) * BM;
+    const int n_kt = (min(pos0 + BM, p.n_k) - 1) / BN + 1;  // key tiles up to the tile's last position
+    const int wrow = pos0 + 64 * wg + 16 * warp;             // first row (position) of this warp
+    const int ra = wrow + (lane >> 2), rb = ra + 8;          // this thread's two rows
+    const int cq = 2 * (lane & 3);                           // its first column in each 8-column block
+
+    for (int i = tid; i < BM * CH; i += NTHREADS) {
+        const int r = i / CH, ch = i % CH, t = pos0 + r - p.q_base;
+        const bool valid = t >= 0 && t < p.n_q;
+        const __nv_bfloat16 *src = valid ? p.q + (size_t)t * p.q_stride + (size_t)h * D + ch * 8 : p.q;
+        cp_async16(sQ + swz128<BM>(r, ch), src, valid);
+    }
+    const __nv_bfloat16 *kh = p.k + (size_t)g * p.kv_cap * D, *vh = p.v + (size_t)g * p.kv_cap * D;
+    auto load_tile = [&](uint32_t dst, const __nv_bfloat16 *src, int kt) {
+        for (int i = tid; i < BN * CH; i += NTHREADS) {
+            const int r = i / CH, ch = i % CH, j = kt * BN + r;
+            const bool valid = j < p.n_k;
+            cp_async16(dst + swz128<BN>(r, ch), src + (valid ? (size_t)j * D + ch * 8 : 0), valid);
+        }
+    };
+    load_tile(sK, kh, 0);
+    cp_async_commit();
+
+    float s[64], o[NO];
+#pragma unroll
+    for (int i = 0; i < 64; i++) s[i] = 0.f;
+    uint32_t pf[BN / 16][4];  // P of the previous tile: the A fragments of its 8 k-steps of 16 keys
+#pragma unroll
+    for (int i = 0; i < NO; i++) o[i] = 0.f;
+#pragma unroll
+    for (int i = 0; i < BN / 16; i++) pf[i][0] = pf[i][1] = pf[i][2] = pf[i][3] = 0u;
+    float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;  // running max (raw units), partial sums
+    const uint32_t qrows = sQ + wg * 64 * 128;                // this warpgroup's 64 rows of Q
+
+    // iteration kt's first step: K_kt and V_{kt-1} (every cp.async so far) visible to the tensor
+    // cores and every warp done with iteration kt - 1; then the loads of K_{kt+1} and V_kt
+    auto sync_and_load = [&](int kt) {
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads();
+        if (kt + 1 < n_kt) load_tile(sK + ((kt + 1) & 1) * KV_BYTES, kh, kt + 1);
+        if (kt < n_kt) load_tile(sV + (kt & 1) * KV_BYTES, vh, kt);
+        cp_async_commit();
+    };
+    auto issue_s = [&](int kt) {  // S = Q K_kt^T
+        const uint32_t kb = sK + (kt & 1) * KV_BYTES;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++)
+            wgmma_m64n128k16_ss(s, gmma_desc(qrows + (kk >> 2) * BM * 128 + (kk & 3) * 32, 16, 1024),
+                                gmma_desc(kb + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+        wgmma_commit();
+    };
+    auto issue_pv = [&](int kt) {  // O += P_kt V_kt
+        const uint32_t vb = sV + (kt & 1) * KV_BYTES;
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            if constexpr (D == 64) wgmma_m64n64k16_rs_tb(o, pf[kk], gmma_desc(vb + kk * 2048, BN * 128, 1024));
+            else wgmma_m64n128k16_rs_tb(o, pf[kk], gmma_desc(vb + kk * 2048, BN * 128, 1024));
+        }
+        wgmma_commit();
+    };
+    // causal mask and online softmax of S (tile kt): s becomes P (fp32); returns the factors
+    // alpha = 2^((m_old − m_new)·scale_log2) of the two rows
+    auto softmax = [&](int kt, float &ala, float &alb) {
+#pragma unroll
+        for (int i = 0; i < 64; i++) reg_fence(s[i]);
+        if (kt * BN + BN - 1 > wrow) {  // the tile crosses this warp's diagonal (warp-uniform)
+#pragma unroll
+            for (int i = 0; i < 16; i++)
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const int j = kt * BN + 8 * i + cq + c;
+#if ATTN_CUDA_FAULT == 3
+                    if (j > ra + 1) s[4 * i + c] = -INFINITY;
+                    if (j > rb + 1) s[4 * i + 2 + c] = -INFINITY;
+#else
+                    if (j > ra) s[4 * i + c] = -INFINITY;
+                    if (j > rb) s[4 * i + 2 + c] = -INFINITY;
+#endif
+                }
+        }
+        // p = 2^(s·scale_log2 − m·scale_log2) on raw scores: one FFMA + one ex2 each
+        float tma = -INFINITY, tmb = -INFINITY;
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            tma = fmaxf(tma, fmaxf(s[4 * i], s[4 * i + 1]));
+            tmb = fmaxf(tmb, fmaxf(s[4 * i + 2], s[4 * i + 3]));
+        }
+        tma = fmaxf(tma, __shfl_xor_sync(0xffffffffu, tma, 1));
+        tma = fmaxf(tma, __shfl_xor_sync(0xffffffffu, tma, 2));
+        tmb = fmaxf(tmb, __shfl_xor_sync(0xffffffffu, tmb, 1));
+        tmb = fmaxf(tmb, __shfl_xor_sync(0xffffffffu, tmb, 2));
+        const float mna = fmaxf(ma, tma), mnb = fmaxf(mb, tmb);
+        const float mua = mna == -INFINITY ? 0.f : mna * p.scale_log2;  // no −inf − −inf
+        const float mub = mnb == -INFINITY ? 0.f : mnb * p.scale_log2;
+        ala = ex2(fmaf(ma, p.scale_log2, -mua));
+        alb = ex2(fmaf(mb, p.scale_log2, -mub));
+        float lsa = 0.f, lsb = 0.f;
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            s[4 * i] = ex2(fmaf(s[4 * i], p.scale_log2, -mua));
+            s[4 * i + 1] = ex2(fmaf(s[4 * i + 1], p.scale_log2, -mua));
+            s[4 * i + 2] = ex2(fmaf(s[4 * i + 2], p.scale_log2, -mub));
+            s[4 * i + 3] = ex2(fmaf(s[4 * i + 3], p.scale_log2, -mub));
+            lsa += s[4 * i] + s[4 * i + 1];
+            lsb += s[4 * i + 2] + s[4 * i + 3];
+        }
+        la = la * ala + lsa;
+        lb = lb * alb + lsb;
+        ma = mna;
+        mb = mnb;
+    };
+    auto pack_p = [&]() {  // P (fp32 accumulator layout) -> bf16 A fragments, k-step kk = keys 16kk ..
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            pf[kk][0] = pack_bf16(s[8 * kk], s[8 * kk + 1]);
+            pf[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
+            pf[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
+            pf[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
+        }
+    };
+    auto fence_o_pf = [&]() {
+#pragma unroll
+        for (int i = 0; i < NO; i++) reg_fence(o[i]);
+#pragma unroll
+        for (int i = 0; i < BN / 16; i++)
+#pragma unroll
+            for (int x = 0; x < 4; x++) reg_fence(pf[i][x]);
+    };
+
+    float ala, alb;
+    sync_and_load(0);  // first tile: S only
+    wgmma_fence();
+    issue_s(0);
+    wgmma_wait<0>();
+    softmax(0, ala, alb);
+    pack_p();
+    for (int kt = 1; kt < n_kt; kt++) {  // steady state: S_kt and O += P_{kt-1} V_{kt-1} in flight together
+        sync_and_load(kt);
+        wgmma_fence();
+        issue_s(kt);
+        issue_pv(kt - 1);
+        wgmma_wait<1>();  // S_kt done (groups complete in order)
+        softmax(kt, ala, alb);
+        wgmma_wait<0>();  // P_{kt-1} V_{kt-1} done: o and pf are free
+        fence_o_pf();
+#pragma unroll
+        for (int i = 0; i < NO / 4; i++) {
+            o[4 * i] *= ala;
+            o[4 * i + 1] *= ala;
+            o[4 * i + 2] *= alb;
+            o[4 * i + 3] *= alb;
+        }
+        pack_p();
+    }
+    sync_and_load(n_kt);  // last: O += P V of the last tile
+    wgmma_fence();
+    issue_pv(n_kt - 1);
+    wgmma_wait<0>();
+    fence_o_pf();
+    cp_async_wait<0>();
+
+    la += __shfl_xor_sync(0xffffffffu, la, 1);
+    la += __shfl_xor_sync(0xffffffffu, la, 2);
+    lb += __shfl_xor_sync(0xffffffffu, lb, 1);
+    lb += __shfl_xor_sync(0xffffffffu, lb, 2);
+    const int ta = ra - p.q_base, tb = rb - p.q_base;
+    const float ia = la > 0.f ? 1.f / la : 0.f, ib = lb > 0.f ? 1.f / lb : 0.f;  // no key kept: zeros
+    if (ta >= 0 && ta < p.n_q) {
+        uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)ta * p.o_stride + (size_t)h * D + cq);
+#pragma unroll
+        for (int i = 0; i < NO / 4; i++) dst[i * 4] = pack_bf16(o[4 * i] * ia, o[4 * i + 1] * ia);
+        if (la == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+    }
+    if (tb >= 0 && tb < p.n_q) {
+        uint32_t *dst = reinterpret_cast<uint32_t *>(p.o + (size_t)tb * p.o_stride + (size_t)h * D + cq);
+#pragma unroll
+        for (int i = 0; i < NO / 4; i++) dst[i * 4] = pack_bf16(o[4 * i + 2] * ib, o[4 * i + 3] * ib);
+        if (lb == 0.f && (lane & 3) == 0 && p.empty) atomicAdd(p.empty, 1);
+    }
+#else
+    __trap();  // built without sm_90a: the host never launches this (attn_cuda_wgmma_available)
+#endif
+}
+
+template <int D> void launch(const WParams &p, cudaStream_t stream) {
+    const size_t smem = (size_t)(BM * D + 4 * BN * D) * 2 + 1024;  // + alignment slack
+    static bool configured = false;
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(attn_dense_wgmma<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        configured = true;
+    }
+    attn_dense_wgmma<D><<<p.n_qt * p.n_heads, NTHREADS, smem, stream>>>(p);
+    CUDA_LAUNCH_CHECK("attn_dense_wgmma");
+}
+
+}  // namespace
+
+extern "C" int attn_cuda_wgmma_available(int d) {
+    static int cc = -1;  // compute capability major*10 + minor of the current device
+    if (cc < 0) {
+        int dev;
+        cudaDeviceProp prop;
+        CUDA_CHECK(cudaGetDevice(&dev));
+        CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+        cc = prop.major * 10 + prop.minor;
+    }
+    return cc == 90 && (d == 64 || d == 128);
+}
+
+extern "C" void attn_cuda_dense_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
+                                      const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
+                                      int n_kv_heads, int d, float scale, int *d_empty, void *stream) {
+    if (!attn_cuda_wgmma_available(d)) {
+        fprintf(stderr, "dam: attn_cuda_dense_wgmma: needs compute capability 9.0 and d = 64 or 128 (d = %d)\n", d);
+        exit(3);
+    }
+    if (n_q <= 0) return;
+    WParams p;
+    p.q = reinterpret_cast<const __nv_bfloat16 *>(q);
+    p.k = reinterpret_cast<const __nv_bfloat16 *>(k);
+    p.v = reinterpret_cast<const __nv_bfloat16 *>(v);
+    p.o = reinterpret_cast<__nv_bfloat16 *>(out);
+    p.q_stride = q_stride;
+    p.o_stride = out_stride;
+    p.kv_cap = kv_cap;
+    p.n_q = n_q;
+    p.n_k = n_k;
+    p.group = n_heads / n_kv_heads;
+    p.q_base = n_k - n_q;
+    p.qt0 = p.q_base / BM;
+    p.n_qt = (n_k - 1) / BM - p.qt0 + 1;
+    p.n_heads = n_heads;
+    p.scale_log2 = scale * LOG2E;
+    p.empty = d_empty;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (d == 64) launch<64>(p, s);
+    else launch<128>(p, s);
+}
