@@ -1,16 +1,17 @@
 // attention_wgmma.cu — see attention_wgmma.h and docs/cuda.md ("Dense path: wgmma").
 //
-// Per CTA: one query head, 128 query rows (positions pos0 .. pos0 + 127), 256 threads = two
-// warpgroups of 64 rows. Key tiles of 128 keys, kt = 0 .. n_kt − 1 (the last one crosses the
-// diagonal). Iteration kt (one barrier each):
+// Per CTA: one query head, BM = 64·NWG query rows (positions pos0 .. pos0 + BM − 1), NWG
+// warpgroups of 64 rows (NWG = 2 at d = 128, 3 at d = 64). Key tiles of 128 keys, kt = 0 .. n_kt − 1
+// (the last ones cross the diagonal). Iteration kt (one barrier each):
 //   wait for every cp.async issued so far (K_kt, V_{kt−1}), fence to the async proxy, barrier;
-//   issue the loads of K_{kt+1} and V_kt (their stages were last read in iteration kt − 1, done);
 //   wgmma S = Q K_kt^T (group 1), wgmma O += P_{kt−1} V_{kt−1} (group 2);
+//   then, while the tensor cores work, the cp.async loads of K_{kt+1} and V_kt (into the stages
+//   iteration kt − 1 read, done before the barrier);
 //   wait for group 1; causal mask, online softmax of S -> P_kt (fp32); wait for group 2;
 //   O *= alpha; P_kt packed to bf16 A fragments.
-// A last iteration kt = n_kt issues only O += P V. Shared memory (1024-byte aligned): Q [128][D],
+// A last iteration kt = n_kt issues only O += P V. Shared memory (1024-byte aligned): Q [BM][D],
 // K [2][128][D], V [2][128][D], each as D/64 blocks of [rows][64] with the 128-byte swizzle of
-// wgmma.cuh: 160 KB at D = 128 (one CTA per SM), 80 KB at D = 64 (two).
+// wgmma.cuh: 160 KB at D = 128, 88 KB at D = 64; one CTA per SM (registers).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -31,7 +32,7 @@
 
 namespace {
 
-constexpr int BM = 128, BN = 128, NTHREADS = 256;
+constexpr int BN = 128;  // keys per tile
 constexpr float LOG2E = 1.4426950408889634f;
 
 struct WParams {
@@ -48,8 +49,10 @@ template <int R> __device__ __forceinline__ uint32_t swz128(int r, int ch) {
     return (uint32_t)((ch >> 3) * R * 128 + r * 128 + (((ch & 7) ^ (r & 7)) << 4));
 }
 
-template <int D> __global__ void __launch_bounds__(NTHREADS, 1) attn_dense_wgmma(const WParams p) {
+// NWG warpgroups of 64 query rows each: BM = 64·NWG rows per CTA
+template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_dense_wgmma(const WParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int BM = 64 * NWG, NTHREADS = NWG * 128;
     constexpr int CH = D / 8, NO = D / 2;  // 16-byte chunks per row; O accumulators per thread
     constexpr uint32_t Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
     extern __shared__ unsigned char smem_raw[];
@@ -71,11 +74,21 @@ template <int D> __global__ void __launch_bounds__(NTHREADS, 1) attn_dense_wgmma
         cp_async16(sQ + swz128<BM>(r, ch), src, valid);
     }
     const __nv_bfloat16 *kh = p.k + (size_t)g * p.kv_cap * D, *vh = p.v + (size_t)g * p.kv_cap * D;
+    // K / V tile loads: thread tid copies chunk tid % CH of rows tid / CH + m·RPP (RPP = rows per
+    // pass, a multiple of 8, so the swizzle phase and the shared-memory offset step are constants)
+    constexpr int RPP = NTHREADS / CH, PASSES = (BN + RPP - 1) / RPP;
+    static_assert(RPP % 8 == 0, "rows per pass must keep the swizzle phase");
+    const int lrow = tid / CH;
+    const uint32_t lsoff = swz128<BN>(lrow, tid % CH);
+    const size_t lgoff = (size_t)lrow * D + (tid % CH) * 8;
     auto load_tile = [&](uint32_t dst, const __nv_bfloat16 *src, int kt) {
-        for (int i = tid; i < BN * CH; i += NTHREADS) {
-            const int r = i / CH, ch = i % CH, j = kt * BN + r;
-            const bool valid = j < p.n_k;
-            cp_async16(dst + swz128<BN>(r, ch), src + (valid ? (size_t)j * D + ch * 8 : 0), valid);
+        const __nv_bfloat16 *g0 = src + (size_t)kt * BN * D + lgoff;
+        const int j0 = kt * BN + lrow;
+#pragma unroll
+        for (int m = 0; m < PASSES; m++) {
+            if (BN % RPP != 0 && m == PASSES - 1 && lrow + m * RPP >= BN) break;
+            const bool valid = j0 + m * RPP < p.n_k;
+            cp_async16(dst + lsoff + m * RPP * 128, valid ? g0 + (size_t)m * RPP * D : src, valid);
         }
     };
     load_tile(sK, kh, 0);
@@ -93,11 +106,15 @@ template <int D> __global__ void __launch_bounds__(NTHREADS, 1) attn_dense_wgmma
     const uint32_t qrows = sQ + wg * 64 * 128;                // this warpgroup's 64 rows of Q
 
     // iteration kt's first step: K_kt and V_{kt-1} (every cp.async so far) visible to the tensor
-    // cores and every warp done with iteration kt - 1; then the loads of K_{kt+1} and V_kt
-    auto sync_and_load = [&](int kt) {
+    // cores, and every warp done with iteration kt - 1 (whose stages the next loads overwrite)
+    auto sync = [&]() {
         cp_async_wait<0>();
         fence_proxy_async();
         __syncthreads();
+    };
+    // after the tile's GEMMs are issued: the loads of K_{kt+1} and V_kt, into the stages iteration
+    // kt - 1 read (the GEMMs in flight read K_kt and V_{kt-1})
+    auto load_next = [&](int kt) {
         if (kt + 1 < n_kt) load_tile(sK + ((kt + 1) & 1) * KV_BYTES, kh, kt + 1);
         if (kt < n_kt) load_tile(sV + (kt & 1) * KV_BYTES, vh, kt);
         cp_async_commit();
@@ -189,17 +206,19 @@ template <int D> __global__ void __launch_bounds__(NTHREADS, 1) attn_dense_wgmma
     };
 
     float ala, alb;
-    sync_and_load(0);  // first tile: S only
+    sync();  // first tile: S only
     wgmma_fence();
     issue_s(0);
+    load_next(0);
     wgmma_wait<0>();
     softmax(0, ala, alb);
     pack_p();
     for (int kt = 1; kt < n_kt; kt++) {  // steady state: S_kt and O += P_{kt-1} V_{kt-1} in flight together
-        sync_and_load(kt);
+        sync();
         wgmma_fence();
         issue_s(kt);
         issue_pv(kt - 1);
+        load_next(kt);
         wgmma_wait<1>();  // S_kt done (groups complete in order)
         softmax(kt, ala, alb);
         wgmma_wait<0>();  // P_{kt-1} V_{kt-1} done: o and pf are free
@@ -213,12 +232,11 @@ template <int D> __global__ void __launch_bounds__(NTHREADS, 1) attn_dense_wgmma
         }
         pack_p();
     }
-    sync_and_load(n_kt);  // last: O += P V of the last tile
+    sync();  // last: O += P V of the last tile
     wgmma_fence();
     issue_pv(n_kt - 1);
     wgmma_wait<0>();
     fence_o_pf();
-    cp_async_wait<0>();
 
     la += __shfl_xor_sync(0xffffffffu, la, 1);
     la += __shfl_xor_sync(0xffffffffu, la, 2);
@@ -243,14 +261,17 @@ template <int D> __global__ void __launch_bounds__(NTHREADS, 1) attn_dense_wgmma
 #endif
 }
 
-template <int D> void launch(const WParams &p, cudaStream_t stream) {
+template <int D, int NWG> void launch(WParams p, cudaStream_t stream) {
+    constexpr int BM = 64 * NWG;
+    p.qt0 = p.q_base / BM;
+    p.n_qt = (p.n_k - 1) / BM - p.qt0 + 1;
     const size_t smem = (size_t)(BM * D + 4 * BN * D) * 2 + 1024;  // + alignment slack
     static bool configured = false;
     if (!configured) {
-        CUDA_CHECK(cudaFuncSetAttribute(attn_dense_wgmma<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        CUDA_CHECK(cudaFuncSetAttribute(attn_dense_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
-    attn_dense_wgmma<D><<<p.n_qt * p.n_heads, NTHREADS, smem, stream>>>(p);
+    attn_dense_wgmma<D, NWG><<<p.n_qt * p.n_heads, NWG * 128, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_dense_wgmma");
 }
 
@@ -288,12 +309,18 @@ extern "C" void attn_cuda_dense_wgmma(dam_bf16 *out, int out_stride, const dam_b
     p.n_k = n_k;
     p.group = n_heads / n_kv_heads;
     p.q_base = n_k - n_q;
-    p.qt0 = p.q_base / BM;
-    p.n_qt = (n_k - 1) / BM - p.qt0 + 1;
     p.n_heads = n_heads;
     p.scale_log2 = scale * LOG2E;
     p.empty = d_empty;
     cudaStream_t s = (cudaStream_t)stream;
-    if (d == 64) launch<64>(p, s);
-    else launch<128>(p, s);
+    // warpgroups per CTA: 3 (192 query rows) at d = 64 (run 14: +17-18 % over 2 at 16K-64K), 2 at
+    // d = 128 (3 would need more registers than an SM has); DAM_CUDA_WGMMA_WG=2 overrides at d = 64
+    static int nwg_env = -1;
+    if (nwg_env < 0) {
+        const char *e = getenv("DAM_CUDA_WGMMA_WG");
+        nwg_env = e ? atoi(e) : 3;
+    }
+    if (d == 64 && nwg_env == 2) launch<64, 2>(p, s);
+    else if (d == 64) launch<64, 3>(p, s);
+    else launch<128, 2>(p, s);
 }

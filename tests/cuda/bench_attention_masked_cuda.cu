@@ -5,7 +5,7 @@
 // PyTorch 2.11, 2026-11-29). Inputs: random bf16 in [-1, 1) generated on the device, several input
 // sets rotated when one set would fit in L2. Timing: CUDA events around each launch, 3 warm-up
 // launches, median of the repeats.
-// Usage: [DAM_BENCH_PACK_GQA=1] bench_attention_masked_cuda [n ...]   (default 4096 16384 65536; H=9, KV=3, d=64)
+// Usage: [DAM_BENCH_PACK_GQA=1] [DAM_BENCH_DENSE_ONLY=1] bench_attention_masked_cuda [n ...]   (default 4096 16384 65536; H=9, KV=3, d=64)
 //        bench_attention_masked_cuda -s H KV d n ...   (another shape)
 #include <cuda_runtime.h>
 #include <math.h>
@@ -91,6 +91,8 @@ int main(int argc, char **argv) {
     }
     // DAM_BENCH_PACK_GQA=1: every plan built with ATTN_CUDA_PACK_GQA (heads of a GQA group per CTA)
     const int bflags = getenv("DAM_BENCH_PACK_GQA") && atoi(getenv("DAM_BENCH_PACK_GQA")) ? ATTN_CUDA_PACK_GQA : 0;
+    // DAM_BENCH_DENSE_ONLY=1: only the dense rows (wgmma and mma.sync paths)
+    const int dense_only = getenv("DAM_BENCH_DENSE_ONLY") && atoi(getenv("DAM_BENCH_DENSE_ONLY"));
     const int sh = H == 9 && Hkv == 3 && d == 64 ? 0 : H == 32 && Hkv == 8 && d == 128 ? 1 : -1;
     int dev;
     cudaDeviceProp prop;
@@ -137,61 +139,63 @@ int main(int argc, char **argv) {
         printf("n=%-6d dense causal (mma.sync path) density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s\n",
                n, dense->build_ms, t_mma, flops / t_mma / 1e9);
         attn_cuda_plan_free(dense);
+        if (!dense_only) {  // the list path and the sparse layouts
+            maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
 
-        maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
-        for (int h = 0; h < H; h++) plans[h] = maskplan_dense();
-        attn_cuda_plan *dl = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_FORCE_LISTS | bflags);
-        const float t_dl = time_it(&in, n, H, Hkv, d, dl, reps);
-        printf("n=%-6d dense causal (list path)    density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
-               "(plan %.1f MB on device)\n",
-               n, dl->build_ms, t_dl, flops / t_dl / 1e9, dl->device_bytes / 1e6);
-        attn_cuda_plan_free(dl);
-        for (int h = 0; h < H; h++) maskplan_free(plans[h]);
-
-        // DAM-like layout
-        double dens = 0;
-        for (int h = 0; h < H; h++) {
-            plans[h] = bench_dam_like(h);
-            dens += maskplan_density(plans[h], n) / H;
-        }
-        attn_cuda_plan *dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
-        const float t_dam = time_it(&in, n, H, Hkv, d, dp, reps);
-        const double tile_d = (double)dp->head_tiles / dp->causal_tiles;
-        const double acud = sh >= 0 ? anchor_dam_cudnn_ms(sh, n) : NAN, cud = isnan(acud) ? cudnn_ms : acud;
-        const double flex = sh >= 0 ? anchor_dam_flex_ms(sh, n) : NAN;
-        printf("n=%-6d DAM-like (4 sinks+12 cols<512+win 64+4 diags 448-511) density %.5f tiles %.4f build %7.2f  "
-               "%9.4f ms  (vs ours dense %.1fx faster; cuDNN dense %.4f ms -> %.1fx; Flex %.3f ms -> %.1fx; ideal = "
-               "density x cuDNN = %.4f ms, ours / ideal = %.1fx; our dense x tile density = %.4f ms; %lld masks, "
-               "%lld gathered tiles, %.1f MB)\n",
-               n, dens, tile_d, dp->build_ms, t_dam, t_dense / t_dam, cud, cud / t_dam, flex, flex / t_dam, dens * cud,
-               t_dam / (dens * cud), tile_d * t_dense, (long long)dp->n_masks, (long long)dp->n_gathered,
-               dp->device_bytes / 1e6);
-        attn_cuda_plan_free(dp);
-        dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_GATHER | bflags);
-        const float t_ng = time_it(&in, n, H, Hkv, d, dp, reps);
-        printf("n=%-6d DAM-like, no gathered tiles          density %.5f tiles %.4f build %7.2f  %9.4f ms\n", n, dens,
-               (double)dp->head_tiles / dp->causal_tiles, dp->build_ms, t_ng);
-        attn_cuda_plan_free(dp);
-        for (int h = 0; h < H; h++) maskplan_free(plans[h]);
-
-        // sink(128) + window, as in the anchors' FlexAttention table
-        const int windows[2] = {4096, 1024};
-        for (int wi = 0; wi < 2; wi++) {
-            const int w = windows[wi];
-            if (w >= n) continue;
-            for (int h = 0; h < H; h++) plans[h] = bench_sink_window(128, w);
-            const double dsw = maskplan_density(plans[0], n);
-            attn_cuda_plan *sp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
-            const float t_sw = time_it(&in, n, H, Hkv, d, sp, reps);
-            const double fl = sh >= 0 ? anchor_sw_flex_ms(sh, n, w) : NAN;
-            printf("n=%-6d sink 128 + window %-5d       density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense "
-                   "%.4f ms -> %.1fx; Flex %.3f ms -> %.2fx; ideal %.4f ms, ours / ideal %.2fx)\n",
-                   n, w, dsw, (double)sp->head_tiles / sp->causal_tiles, sp->build_ms, t_sw, cudnn_ms,
-                   cudnn_ms / t_sw, fl, fl / t_sw, dsw * cudnn_ms, t_sw / (dsw * cudnn_ms));
-            attn_cuda_plan_free(sp);
+            for (int h = 0; h < H; h++) plans[h] = maskplan_dense();
+            attn_cuda_plan *dl = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_FORCE_LISTS | bflags);
+            const float t_dl = time_it(&in, n, H, Hkv, d, dl, reps);
+            printf("n=%-6d dense causal (list path)    density 1        tiles 1       build %7.2f  %9.4f ms  %6.1f TFLOP/s "
+                   "(plan %.1f MB on device)\n",
+                   n, dl->build_ms, t_dl, flops / t_dl / 1e9, dl->device_bytes / 1e6);
+            attn_cuda_plan_free(dl);
             for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+
+            // DAM-like layout
+            double dens = 0;
+            for (int h = 0; h < H; h++) {
+                plans[h] = bench_dam_like(h);
+                dens += maskplan_density(plans[h], n) / H;
+            }
+            attn_cuda_plan *dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
+            const float t_dam = time_it(&in, n, H, Hkv, d, dp, reps);
+            const double tile_d = (double)dp->head_tiles / dp->causal_tiles;
+            const double acud = sh >= 0 ? anchor_dam_cudnn_ms(sh, n) : NAN, cud = isnan(acud) ? cudnn_ms : acud;
+            const double flex = sh >= 0 ? anchor_dam_flex_ms(sh, n) : NAN;
+            printf("n=%-6d DAM-like (4 sinks+12 cols<512+win 64+4 diags 448-511) density %.5f tiles %.4f build %7.2f  "
+                   "%9.4f ms  (vs ours dense %.1fx faster; cuDNN dense %.4f ms -> %.1fx; Flex %.3f ms -> %.1fx; ideal = "
+                   "density x cuDNN = %.4f ms, ours / ideal = %.1fx; our dense x tile density = %.4f ms; %lld masks, "
+                   "%lld gathered tiles, %.1f MB)\n",
+                   n, dens, tile_d, dp->build_ms, t_dam, t_dense / t_dam, cud, cud / t_dam, flex, flex / t_dam, dens * cud,
+                   t_dam / (dens * cud), tile_d * t_dense, (long long)dp->n_masks, (long long)dp->n_gathered,
+                   dp->device_bytes / 1e6);
+            attn_cuda_plan_free(dp);
+            dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_GATHER | bflags);
+            const float t_ng = time_it(&in, n, H, Hkv, d, dp, reps);
+            printf("n=%-6d DAM-like, no gathered tiles          density %.5f tiles %.4f build %7.2f  %9.4f ms\n", n, dens,
+                   (double)dp->head_tiles / dp->causal_tiles, dp->build_ms, t_ng);
+            attn_cuda_plan_free(dp);
+            for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+
+            // sink(128) + window, as in the anchors' FlexAttention table
+            const int windows[2] = {4096, 1024};
+            for (int wi = 0; wi < 2; wi++) {
+                const int w = windows[wi];
+                if (w >= n) continue;
+                for (int h = 0; h < H; h++) plans[h] = bench_sink_window(128, w);
+                const double dsw = maskplan_density(plans[0], n);
+                attn_cuda_plan *sp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
+                const float t_sw = time_it(&in, n, H, Hkv, d, sp, reps);
+                const double fl = sh >= 0 ? anchor_sw_flex_ms(sh, n, w) : NAN;
+                printf("n=%-6d sink 128 + window %-5d       density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense "
+                       "%.4f ms -> %.1fx; Flex %.3f ms -> %.2fx; ideal %.4f ms, ours / ideal %.2fx)\n",
+                       n, w, dsw, (double)sp->head_tiles / sp->causal_tiles, sp->build_ms, t_sw, cudnn_ms,
+                       cudnn_ms / t_sw, fl, fl / t_sw, dsw * cudnn_ms, t_sw / (dsw * cudnn_ms));
+                attn_cuda_plan_free(sp);
+                for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+            }
+            free(plans);
         }
-        free(plans);
         int empty = 0;
         CUDA_CHECK(cudaMemcpy(&empty, in.empty, sizeof(int), cudaMemcpyDeviceToHost));
         if (empty) {
