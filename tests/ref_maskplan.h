@@ -17,14 +17,18 @@ typedef struct {
     int L;              /* head bitmap side (0: none) */
     uint64_t *bits;     /* [L][ceil(L / 64)], bit j of row p: pair (p, j) */
     float *bmat;        /* NULL or [nqb][nqb]: block bias b(qb, kb) of listed pairs (soft masks) */
+    int band_s, band_w; /* band_w > 0: also the columns 0 .. band_s - 1 and the diagonals 0 .. band_w - 1
+                         * (sinks + sliding window of any size, beyond the fixed arrays above) */
 } spec;
 
 /* 1 if the plan keeps pair (query position p, key j): causal (0 <= j <= p), then dense, else the
- * bitmap alone inside its L x L region, else a diagonal p - j, a column j or a listed key block. */
+ * bitmap alone inside its L x L region, else a diagonal p - j, a column j (the arrays or the band
+ * ranges) or a listed key block. */
 static inline int ref_kept(const spec *s, long p, long j) {
     if (j < 0 || j > p) return 0;
     if (s->dense) return 1;
     if (p < s->L && j < s->L) return (int)((s->bits[p * ((s->L + 63) / 64) + j / 64] >> (j % 64)) & 1);
+    if (s->band_w > 0 && (j < s->band_s || p - j < s->band_w)) return 1;
     for (int i = 0; i < s->ndiags; i++)
         if (s->diags[i] == p - j) return 1;
     for (int i = 0; i < s->ncols; i++)
@@ -40,6 +44,7 @@ static inline int ref_kept(const spec *s, long p, long j) {
  * plan does not keep are the caller's business. */
 static inline double ref_block_bias(const spec *s, const float *bmat, int stride, long p, long j) {
     if (bmat == NULL || s->dense || p < s->L) return 0;
+    if (s->band_w > 0 && (j < s->band_s || p - j < s->band_w)) return 0;
     for (int i = 0; i < s->ndiags; i++)
         if (s->diags[i] == p - j) return 0;
     for (int i = 0; i < s->ncols; i++)

@@ -393,9 +393,59 @@ template <typename X> X *upload(const X *src, size_t n) {  // n elements (at lea
 
 }  // namespace
 
+// Whether every head's plan is "columns 0 .. S-1 and diagonals 0 .. W-1" with the same S >= 0 and
+// W >= 1 (sinks + sliding window; no blocks, no bitmap): then *sink = S, *window = W.
+static bool plans_sink_window(const maskplan *const *plans, int n_heads, int *sink, int *window) {
+    for (int h = 0; h < n_heads; h++) {
+        const maskplan *m = plans[h];
+        if (m->dense || m->n_qblocks > 0 || m->bitmap_L > 0 || m->n_diags < 1 || m->diags[m->n_diags - 1] != m->n_diags - 1 ||
+            (m->n_cols > 0 && m->cols[m->n_cols - 1] != m->n_cols - 1))
+            return false;
+        if (h > 0 && (m->n_cols != *sink || m->n_diags != *window)) return false;
+        *sink = m->n_cols;
+        *window = m->n_diags;
+    }
+    return n_heads > 0;
+}
+
+// The statistics of a sink + window plan, counted as for list plans: per 64-row query tile, the
+// 64-key tiles some row keeps a key in (sink tiles and the window's), and the causal tiles.
+static void sink_window_stats(attn_cuda_plan *p, int sink, int window) {
+    const int q_base = p->n_k - p->n_q;
+    p->qb0 = q_base / T;
+    p->n_qt = (p->n_k - 1) / T - p->qb0 + 1;
+    const int64_t sink_tiles = (sink + T - 1) / T;
+    for (int qt = 0; qt < p->n_qt; qt++) {
+        const int64_t qb = p->qb0 + qt, p0 = std::max<int64_t>(qb * T, q_base);
+        const int64_t lo = std::max<int64_t>(0, p0 - window + 1) / T;  // first window tile
+        p->head_tiles += (int64_t)p->n_heads * (std::min(sink_tiles, lo) + qb + 1 - lo);
+        p->causal_tiles += (int64_t)p->n_heads * (qb + 1);
+    }
+}
+
 extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
                                                    int n_kv_heads, int flags) {
     const double t0 = now_ms();
+    int sink = 0, window = 0;
+    if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA)) &&
+        plans_sink_window(plans, n_heads, &sink, &window) && attn_cuda_wgmma_available(64)) {
+        // sinks + window on Hopper: the wgmma kernel computes the mask itself, no lists
+        attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
+        if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
+        p->n_q = n_q;
+        p->n_k = n_k;
+        p->n_heads = n_heads;
+        p->n_kv_heads = n_kv_heads;
+        p->hc = 1;
+        p->n_chunks = n_heads;
+        p->sink_window = 1;
+        p->sink = sink;
+        p->window = window;
+        p->wgmma = 1;
+        sink_window_stats(p, sink, window);
+        p->build_ms = now_ms() - t0;
+        return p;
+    }
     attn_plan_host *hp = attn_cuda_plan_host_build(plans, n_q, n_k, n_heads, n_kv_heads, flags, 0);
     attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
     if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
@@ -461,9 +511,9 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
         fprintf(stderr, "dam: attn_cuda_masked: unsupported d=%d or unaligned strides/pointers\n", d);
         exit(3);
     }
-    if (plan->wgmma && attn_cuda_wgmma_available(d)) {  // dense plans on Hopper: the wgmma kernel
-        attn_cuda_dense_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale,
-                              d_empty, stream);
+    if (plan->sink_window || (plan->wgmma && attn_cuda_wgmma_available(d))) {  // Hopper: the wgmma kernel
+        attn_cuda_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, plan->sink,
+                        plan->sink_window ? plan->window : 0, d_empty, stream);
         return;
     }
     Params pr;

@@ -47,6 +47,10 @@ typedef struct attn_cuda_plan {
     int dense;       /* every head dense: no lists, the kernel walks all causal tiles */
     int wgmma;       /* dense plans: 1 = run on the wgmma kernel (attention_wgmma.h) where the device
                       * has it (compute capability 9.0); 0 = the mma.sync kernel's dense path */
+    int sink_window; /* 1: every head keeps sinks 0 .. sink-1 and the window of `window` keys (columns
+                      * 0 .. sink-1, diagonals 0 .. window-1, nothing else), run by the wgmma kernel with
+                      * no lists (built so only on a compute-capability-9.0 device, without flags) */
+    int sink, window;
     int entry_ints;  /* int32 per entry: 1 + 3 * hc */
     int64_t n_entries;     /* listed (chunk, query tile, key tile) triples */
     int64_t n_masks;       /* distinct 64 x 64 masks stored (after deduplication) */
@@ -80,7 +84,10 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * and up to 3 (d = 64) or 2 (d = 128) per CTA, sharing each K/V tile in shared memory. The default
  * (per-head lists, one head per CTA) measured faster on the H200 (docs/performance.md).
  * ATTN_CUDA_NO_WGMMA runs dense plans on the mma.sync kernel's dense path instead of the wgmma
- * kernel (attention_wgmma.h), for tests (bit-identical to the list path) and benchmarks. */
+ * kernel (attention_wgmma.h), for tests (bit-identical to the list path) and benchmarks. Without
+ * flags, on a compute-capability-9.0 device, plans that are sinks + a sliding window for every head
+ * (same sizes) build no lists: the wgmma kernel computes that mask itself (sink_window = 1); any
+ * flag keeps them on the lists. */
 enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                         int flags);

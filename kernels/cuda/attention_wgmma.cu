@@ -1,15 +1,17 @@
 // attention_wgmma.cu — see attention_wgmma.h and docs/cuda.md ("Dense path: wgmma").
 //
 // Per CTA: one query head, BM = 64·NWG query rows (positions pos0 .. pos0 + BM − 1), NWG
-// warpgroups of 64 rows (NWG = 2 at d = 128, 3 at d = 64). Key tiles of 128 keys, kt = 0 .. n_kt − 1
-// (the last ones cross the diagonal). Iteration kt (one barrier each):
-//   wait for every cp.async issued so far (K_kt, V_{kt−1}), fence to the async proxy, barrier;
-//   wgmma S = Q K_kt^T (group 1), wgmma O += P_{kt−1} V_{kt−1} (group 2);
-//   then, while the tensor cores work, the cp.async loads of K_{kt+1} and V_kt (into the stages
-//   iteration kt − 1 read, done before the barrier);
-//   wait for group 1; causal mask, online softmax of S -> P_kt (fp32); wait for group 2;
-//   O *= alpha; P_kt packed to bf16 A fragments.
-// A last iteration kt = n_kt issues only O += P V. Shared memory (1024-byte aligned): Q [BM][D],
+// warpgroups of 64 rows (NWG = 2 at d = 128, 3 at d = 64). Key tiles of 128 keys: the CTA visits
+// the sink tiles, then the tiles from the window's start for its first row up to its last
+// position (dense: every tile up to the diagonal). Iteration i over the visited tiles (one barrier):
+//   wait for every cp.async issued so far (K_i, V_{i−1}), fence to the async proxy, barrier;
+//   wgmma S = Q K_i^T (group 1), wgmma O += P_{i−1} V_{i−1} (group 2);
+//   then, while the tensor cores work, the cp.async loads of K_{i+1} and V_i (into the stages
+//   iteration i − 1 read, done before the barrier);
+//   wait for group 1; mask (tiles not wholly kept by the warp's 16 rows: the diagonal, the window's
+//   lower edge, a partial sink tile), online softmax of S -> P_i (fp32); wait for group 2;
+//   O *= alpha; P_i packed to bf16 A fragments.
+// A last iteration issues only O += P V. Shared memory (1024-byte aligned): Q [BM][D],
 // K [2][128][D], V [2][128][D], each as D/64 blocks of [rows][64] with the 128-byte swizzle of
 // wgmma.cuh: 160 KB at D = 128, 88 KB at D = 64; one CTA per SM (registers).
 #include <cuda_bf16.h>
@@ -39,6 +41,7 @@ struct WParams {
     const __nv_bfloat16 *q, *k, *v;
     __nv_bfloat16 *o;
     int q_stride, o_stride, kv_cap, n_q, n_k, group, q_base, qt0, n_qt, n_heads;
+    int sink, window;  // kept: j <= p and (j < sink or p - j < window); dense: sink 0, window 2^30
     float scale_log2;
     int *empty;
 };
@@ -62,7 +65,13 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_d
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
     const int qt = p.n_qt - 1 - (int)blockIdx.x / p.n_heads, h = (int)blockIdx.x % p.n_heads, g = h / p.group;
     const int pos0 = (p.qt0 + qt) * BM;
-    const int n_kt = (min(pos0 + BM, p.n_k) - 1) / BN + 1;  // key tiles up to the tile's last position
+    // key tiles visited: the sink tiles 0 .. ns - 1, then kt_lo .. kt_end - 1 (the window of the
+    // first row up to the tile of the last position); visited tile i is tile_of(i)
+    const int kt_end = (min(pos0 + BM, p.n_k) - 1) / BN + 1;
+    const int kt_lo = max(0, pos0 - p.window + 1) / BN;
+    const int ns = min((p.sink + BN - 1) / BN, kt_lo);
+    const int n_vis = ns + kt_end - kt_lo;
+    auto tile_of = [&](int i) { return i < ns ? i : kt_lo + i - ns; };
     const int wrow = pos0 + 64 * wg + 16 * warp;             // first row (position) of this warp
     const int ra = wrow + (lane >> 2), rb = ra + 8;          // this thread's two rows
     const int cq = 2 * (lane & 3);                           // its first column in each 8-column block
@@ -91,7 +100,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_d
             cp_async16(dst + lsoff + m * RPP * 128, valid ? g0 + (size_t)m * RPP * D : src, valid);
         }
     };
-    load_tile(sK, kh, 0);
+    load_tile(sK, kh, tile_of(0));
     cp_async_commit();
 
     float s[64], o[NO];
@@ -105,30 +114,30 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_d
     float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;  // running max (raw units), partial sums
     const uint32_t qrows = sQ + wg * 64 * 128;                // this warpgroup's 64 rows of Q
 
-    // iteration kt's first step: K_kt and V_{kt-1} (every cp.async so far) visible to the tensor
-    // cores, and every warp done with iteration kt - 1 (whose stages the next loads overwrite)
+    // iteration i's first step (visited tile i): K_i and V_{i-1} (every cp.async so far) visible to
+    // the tensor cores, and every warp done with iteration i - 1 (whose stages the next loads overwrite)
     auto sync = [&]() {
         cp_async_wait<0>();
         fence_proxy_async();
         __syncthreads();
     };
-    // after the tile's GEMMs are issued: the loads of K_{kt+1} and V_kt, into the stages iteration
-    // kt - 1 read (the GEMMs in flight read K_kt and V_{kt-1})
-    auto load_next = [&](int kt) {
-        if (kt + 1 < n_kt) load_tile(sK + ((kt + 1) & 1) * KV_BYTES, kh, kt + 1);
-        if (kt < n_kt) load_tile(sV + (kt & 1) * KV_BYTES, vh, kt);
+    // after the tile's GEMMs are issued: the loads of K_{i+1} and V_i, into the stages iteration
+    // i - 1 read (the GEMMs in flight read K_i and V_{i-1}); stage = i % 2
+    auto load_next = [&](int i) {
+        if (i + 1 < n_vis) load_tile(sK + ((i + 1) & 1) * KV_BYTES, kh, tile_of(i + 1));
+        if (i < n_vis) load_tile(sV + (i & 1) * KV_BYTES, vh, tile_of(i));
         cp_async_commit();
     };
-    auto issue_s = [&](int kt) {  // S = Q K_kt^T
-        const uint32_t kb = sK + (kt & 1) * KV_BYTES;
+    auto issue_s = [&](int i) {  // S = Q K_i^T
+        const uint32_t kb = sK + (i & 1) * KV_BYTES;
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++)
             wgmma_m64n128k16_ss(s, gmma_desc(qrows + (kk >> 2) * BM * 128 + (kk & 3) * 32, 16, 1024),
                                 gmma_desc(kb + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
         wgmma_commit();
     };
-    auto issue_pv = [&](int kt) {  // O += P_kt V_kt
-        const uint32_t vb = sV + (kt & 1) * KV_BYTES;
+    auto issue_pv = [&](int i) {  // O += P_i V_i
+        const uint32_t vb = sV + (i & 1) * KV_BYTES;
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
             if constexpr (D == 64) wgmma_m64n64k16_rs_tb(o, pf[kk], gmma_desc(vb + kk * 2048, BN * 128, 1024));
@@ -136,24 +145,23 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_d
         }
         wgmma_commit();
     };
-    // causal mask and online softmax of S (tile kt): s becomes P (fp32); returns the factors
+    // mask and online softmax of S (key tile kt): s becomes P (fp32); returns the factors
     // alpha = 2^((m_old − m_new)·scale_log2) of the two rows
     auto softmax = [&](int kt, float &ala, float &alb) {
 #pragma unroll
         for (int i = 0; i < 64; i++) reg_fence(s[i]);
-        if (kt * BN + BN - 1 > wrow) {  // the tile crosses this warp's diagonal (warp-uniform)
+        // every pair of the tile kept for the warp's 16 rows: below the diagonal, and all sinks or
+        // all inside the window (warp-uniform); else per element
+        const int j0 = kt * BN;
+        if (!(j0 + BN - 1 <= wrow && (j0 + BN - 1 < p.sink || j0 >= wrow + 16 - p.window))) {
+            constexpr int slack = ATTN_CUDA_FAULT == 3 ? 1 : 0;  // fault build: row p also sees p + 1
 #pragma unroll
             for (int i = 0; i < 16; i++)
 #pragma unroll
                 for (int c = 0; c < 2; c++) {
-                    const int j = kt * BN + 8 * i + cq + c;
-#if ATTN_CUDA_FAULT == 3
-                    if (j > ra + 1) s[4 * i + c] = -INFINITY;
-                    if (j > rb + 1) s[4 * i + 2 + c] = -INFINITY;
-#else
-                    if (j > ra) s[4 * i + c] = -INFINITY;
-                    if (j > rb) s[4 * i + 2 + c] = -INFINITY;
-#endif
+                    const int j = j0 + 8 * i + cq + c;
+                    if (!(j <= ra + slack && (j < p.sink || ra - j < p.window))) s[4 * i + c] = -INFINITY;
+                    if (!(j <= rb + slack && (j < p.sink || rb - j < p.window))) s[4 * i + 2 + c] = -INFINITY;
                 }
         }
         // p = 2^(s·scale_log2 − m·scale_log2) on raw scores: one FFMA + one ex2 each
@@ -211,17 +219,17 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_d
     issue_s(0);
     load_next(0);
     wgmma_wait<0>();
-    softmax(0, ala, alb);
+    softmax(tile_of(0), ala, alb);
     pack_p();
-    for (int kt = 1; kt < n_kt; kt++) {  // steady state: S_kt and O += P_{kt-1} V_{kt-1} in flight together
+    for (int i = 1; i < n_vis; i++) {  // steady state: S_i and O += P_{i-1} V_{i-1} in flight together
         sync();
         wgmma_fence();
-        issue_s(kt);
-        issue_pv(kt - 1);
-        load_next(kt);
-        wgmma_wait<1>();  // S_kt done (groups complete in order)
-        softmax(kt, ala, alb);
-        wgmma_wait<0>();  // P_{kt-1} V_{kt-1} done: o and pf are free
+        issue_s(i);
+        issue_pv(i - 1);
+        load_next(i);
+        wgmma_wait<1>();  // S_i done (groups complete in order)
+        softmax(tile_of(i), ala, alb);
+        wgmma_wait<0>();  // P_{i-1} V_{i-1} done: o and pf are free
         fence_o_pf();
 #pragma unroll
         for (int i = 0; i < NO / 4; i++) {
@@ -234,7 +242,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_d
     }
     sync();  // last: O += P V of the last tile
     wgmma_fence();
-    issue_pv(n_kt - 1);
+    issue_pv(n_vis - 1);
     wgmma_wait<0>();
     fence_o_pf();
 
@@ -289,11 +297,15 @@ extern "C" int attn_cuda_wgmma_available(int d) {
     return cc == 90 && (d == 64 || d == 128);
 }
 
-extern "C" void attn_cuda_dense_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
-                                      const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
-                                      int n_kv_heads, int d, float scale, int *d_empty, void *stream) {
+extern "C" void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
+                                const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads,
+                                int d, float scale, int n_sink, int window, int *d_empty, void *stream) {
     if (!attn_cuda_wgmma_available(d)) {
-        fprintf(stderr, "dam: attn_cuda_dense_wgmma: needs compute capability 9.0 and d = 64 or 128 (d = %d)\n", d);
+        fprintf(stderr, "dam: attn_cuda_wgmma: needs compute capability 9.0 and d = 64 or 128 (d = %d)\n", d);
+        exit(3);
+    }
+    if (n_sink < 0) {
+        fprintf(stderr, "dam: attn_cuda_wgmma: n_sink = %d < 0\n", n_sink);
         exit(3);
     }
     if (n_q <= 0) return;
@@ -310,6 +322,8 @@ extern "C" void attn_cuda_dense_wgmma(dam_bf16 *out, int out_stride, const dam_b
     p.group = n_heads / n_kv_heads;
     p.q_base = n_k - n_q;
     p.n_heads = n_heads;
+    p.sink = window > 0 ? n_sink : 0;
+    p.window = window > 0 && window < (1 << 30) ? window : (1 << 30);
     p.scale_log2 = scale * LOG2E;
     p.empty = d_empty;
     cudaStream_t s = (cudaStream_t)stream;

@@ -1,23 +1,28 @@
-/* attention_wgmma.h — dense causal prefill attention with Hopper's warpgroup tensor-core instructions
- * (wgmma, sm_90a): the dense path of attn_cuda_masked (attention_masked.h) on an H100 / H200.
+/* attention_wgmma.h — causal prefill attention with Hopper's warpgroup tensor-core instructions
+ * (wgmma, sm_90a) for dense plans and for sink + sliding-window plans: the fast paths of
+ * attn_cuda_masked (attention_masked.h) on an H100 / H200.
  *
- * What: O = softmax(Q K^T · scale + causal mask) V for every query head, query row t at position
- * n_k - n_q + t (chunked prefill), GQA: query head h reads KV head h / (n_heads / n_kv_heads). The
- * same function as attn_cuda_masked with a dense plan and as the CPU reference attn_causal
- * (kernels/cpu/attention.h). Precision as there: bf16 inputs and output, fp32 scores, softmax and
- * accumulators, probabilities rounded to bf16 before P·V.
+ * What: O = softmax(Q K^T · scale + mask) V for every query head, query row t at position
+ * p = n_k - n_q + t (chunked prefill), the pair (p, j) kept iff j <= p and (j < n_sink or
+ * p - j < window) — the MaskPlan with columns 0 .. n_sink - 1 and diagonals 0 .. window - 1
+ * (StreamingLLM's sinks + window; window <= 0: dense causal). GQA: query head h reads KV head
+ * h / (n_heads / n_kv_heads). The same function as attn_cuda_masked with such plans and as the CPU
+ * references attn_causal / attn_masked (kernels/cpu/). Precision as there: bf16 inputs and output,
+ * fp32 scores, softmax and accumulators, probabilities rounded to bf16 before P·V.
  * How (FlashAttention-3's structure without its producer warps, arXiv 2407.08608): one CTA = one
- * query head × 128 query rows, two warpgroups of 64 rows; 128-key tiles of K and V loaded with
- * cp.async into 128-byte-swizzled shared memory, two stages each; S = Q K^T by wgmma with both
- * operands in shared memory; P stays in registers as the A operand of O += P V (V read N-major by
- * the tensor cores: no transpose pass). The P·V product of tile j−1 runs on the tensor cores while
- * the warps compute the softmax of tile j (wgmma is asynchronous). CTAs run the longest query tiles
- * first.
+ * query head × 64·NWG query rows, NWG warpgroups of 64 rows (3 at d = 64, 2 at d = 128);
+ * 128-key tiles of K and V loaded with cp.async into 128-byte-swizzled shared memory, two stages
+ * each; S = Q K^T by wgmma with both operands in shared memory; P stays in registers as the A
+ * operand of O += P V (V read N-major by the tensor cores: no transpose pass). The P·V product of
+ * tile i−1 runs on the tensor cores while the warps compute the softmax of tile i (wgmma is
+ * asynchronous). A CTA visits only the key tiles its rows keep something in (sinks, window),
+ * masks per element only in tiles its rows keep partly, and CTAs run the longest query tiles first.
  * Layout: q [n_q][q_stride] bf16, head h at columns h·d; k, v [n_kv_heads][kv_cap][d]; out
  * [n_q][out_stride], head h at columns h·d. d = 64 or 128; strides multiples of 8 elements;
  * pointers 16-byte aligned (attn_cuda_masked checks these before calling).
- * Test: tests/cuda/test_attention_masked_cuda.cu (every dense case against float64 on the host,
- * and the mma.sync dense path); bench: tests/cuda/bench_attention_masked_cuda.cu. */
+ * Test: tests/cuda/test_attention_masked_cuda.cu (dense and band plans against float64 on the host,
+ * GQA groups 1-8, tile edges, chunked prefill; and against the mma.sync kernel); bench:
+ * tests/cuda/bench_attention_masked_cuda.cu. */
 #ifndef DAM_KERNELS_CUDA_ATTENTION_WGMMA_H
 #define DAM_KERNELS_CUDA_ATTENTION_WGMMA_H
 
@@ -31,12 +36,14 @@ extern "C" {
  * build carries) for head_dim d, else 0. Cached per process after the first call. */
 int attn_cuda_wgmma_available(int d);
 
-/* Launches the kernel on `stream` (a cudaStream_t, NULL = default stream). Rows of queries that see
- * no key (none for a causal layout) are written as zeros and counted into *d_empty when d_empty is
- * non-NULL. Exits with 3 on a CUDA error or when attn_cuda_wgmma_available(d) is 0. */
-void attn_cuda_dense_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
-                           const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
-                           int *d_empty, void *stream);
+/* Launches the kernel on `stream` (a cudaStream_t, NULL = default stream): dense causal for
+ * window <= 0, else sinks 0 .. n_sink - 1 (n_sink >= 0) plus the window of `window` keys ending at
+ * each row. Rows of queries that see no key (none: the diagonal is always kept) are written as
+ * zeros and counted into *d_empty when d_empty is non-NULL. Exits with 3 on a CUDA error, a negative
+ * n_sink, or when attn_cuda_wgmma_available(d) is 0. */
+void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
+                     const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale, int n_sink,
+                     int window, int *d_empty, void *stream);
 
 #ifdef __cplusplus
 }

@@ -187,11 +187,18 @@ int main(int argc, char **argv) {
                 attn_cuda_plan *sp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
                 const float t_sw = time_it(&in, n, H, Hkv, d, sp, reps);
                 const double fl = sh >= 0 ? anchor_sw_flex_ms(sh, n, w) : NAN;
-                printf("n=%-6d sink 128 + window %-5d       density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense "
+                printf("n=%-6d sink 128 + window %-5d %s density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense "
                        "%.4f ms -> %.1fx; Flex %.3f ms -> %.2fx; ideal %.4f ms, ours / ideal %.2fx)\n",
-                       n, w, dsw, (double)sp->head_tiles / sp->causal_tiles, sp->build_ms, t_sw, cudnn_ms,
-                       cudnn_ms / t_sw, fl, fl / t_sw, dsw * cudnn_ms, t_sw / (dsw * cudnn_ms));
+                       n, w, sp->sink_window ? "(wgmma)" : "(lists)", dsw, (double)sp->head_tiles / sp->causal_tiles,
+                       sp->build_ms, t_sw, cudnn_ms, cudnn_ms / t_sw, fl, fl / t_sw, dsw * cudnn_ms,
+                       t_sw / (dsw * cudnn_ms));
                 attn_cuda_plan_free(sp);
+                if (!bflags) {  // the same plans on the mma.sync kernel's lists
+                    sp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_WGMMA);
+                    const float t_l = time_it(&in, n, H, Hkv, d, sp, reps);
+                    printf("n=%-6d sink 128 + window %-5d (lists) build %7.2f  %9.4f ms\n", n, w, sp->build_ms, t_l);
+                    attn_cuda_plan_free(sp);
+                }
                 for (int h = 0; h < H; h++) maskplan_free(plans[h]);
             }
             free(plans);

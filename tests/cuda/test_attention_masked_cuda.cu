@@ -13,7 +13,8 @@
 // every logit very negative,
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path (the wgmma kernel,
 // attention_wgmma.h, on sm_90: GQA groups 1, 3, 4, 6, 7, 8, lengths around its 128-row tiles), on the
-// list path and on the mma.sync kernel's dense path (bit-identical to the list path), every sparse plan with and without gathered tiles, every plan with the heads of a
+// list path and on the mma.sync kernel's dense path (bit-identical to the list path), sinks + sliding
+// window plans on the wgmma kernel (asserted to take it on sm_90) and on the list path, every sparse plan with and without gathered tiles, every plan with the heads of a
 // GQA group packed per CTA (ATTN_CUDA_PACK_GQA), a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
 // exactly 0), a 2500-token and a 4096-token case (rows sampled for the reference). The output is
 // poisoned (NaN) before each run: an unwritten element fails.
@@ -37,7 +38,10 @@ static int g_negative;  // q <= 0 and k >= 0: every logit is very negative (abou
 
 static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s, s->bmat, s->nqb, p, j); }
 
-enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100 };
+enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100, BAND = 150 };
+static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window of g_band_w keys, every head
+static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
+static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
 static spec make_spec(int kind, int n, int L) {
@@ -45,6 +49,10 @@ static spec make_spec(int kind, int n, int L) {
     memset(&s, 0, sizeof s);
     switch (kind) {
     case DENSE: s.dense = 1; break;
+    case BAND:
+        s.band_s = g_band_s;
+        s.band_w = g_band_w;
+        break;
     case COLS:
         s.ncols = 1 + irand(30);
         for (int i = 0; i < s.ncols; i++) s.cols[i] = i == 0 ? 0 : irand(n);
@@ -127,6 +135,13 @@ static maskplan *build(const spec *s) {
     maskplan *p = s->dense ? maskplan_dense() : maskplan_new();
     if (s->ncols) maskplan_set_cols(p, s->cols, s->ncols);
     if (s->ndiags) maskplan_set_diags(p, s->diags, s->ndiags);
+    if (s->band_w > 0) {  // ranges as a method builds them (baselines/streaming.c)
+        int32_t *r = (int32_t *)malloc(sizeof(int32_t) * (s->band_s > s->band_w ? s->band_s : s->band_w));
+        for (int i = 0; i < s->band_s || i < s->band_w; i++) r[i] = i;
+        if (s->band_s) maskplan_set_cols(p, r, s->band_s);
+        maskplan_set_diags(p, r, s->band_w);
+        free(r);
+    }
     if (s->nqb) maskplan_set_blocks(p, s->nqb, s->ptr, s->idx);
     if (s->L) maskplan_set_bitmap(p, s->L, s->bits);
     if (s->bmat) maskplan_set_block_bias_matrix(p, s->bmat, s->nqb);
@@ -196,6 +211,7 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     CUDA_CHECK(cudaMemset(dout, 0xff, nq * 2));  // 0xffff: a NaN
     CUDA_CHECK(cudaMemset(dempty, 0, sizeof(int)));
     attn_cuda_plan *plan = attn_cuda_plan_build_ex((const maskplan *const *)plans, n_q, n_k, H, Hkv, flags);
+    g_last_sink_window = plan->sink_window;
     const float scale = 1.0f / sqrtf((float)d);
     attn_cuda_masked(dout, H * d, dq, H * d, n_q, dk, dv, cap, n_k, H, Hkv, d, scale, plan, dempty, NULL);
     CUDA_CHECK(cudaDeviceSynchronize());
@@ -264,7 +280,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(e == NULL, "test plan invalid: %s", e);
         }
         if (h < 8) {
-            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == DAMLIKE ? "dam-like" : kind_name[kind]);
+            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band" : kind_name[kind]);
             strcat(names, " ");
         }
     }
@@ -293,6 +309,8 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(memcmp(o1, o2, nq * 2) == 0,
                   "mma.sync dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q, n_k, H, Hkv, d);
         if (pass == 0) ret = r.empty;
+        if (pass == 0 && kinds && kinds[0] == BAND && g_wgmma_device)
+            CHECK(g_last_sink_window, "sink + window plans (S %d, W %d) did not take the wgmma path", g_band_s, g_band_w);
     }
     for (int h = 0; h < H; h++) {
         maskplan_free(plans[h]);
@@ -409,6 +427,34 @@ static void dense_cases(void) {
     g_negative = 0;
 }
 
+// Sinks + sliding window, the same for every head (the wgmma kernel on sm_90, with no lists; then
+// the list path twice): window smaller and larger than its 128-key tiles, sinks within, at and past a
+// tile, no sinks, chunked prefill and decode, GQA groups 1, 3, 4, 6, 7, 8, head_dim 64 and 128.
+static void band_cases(void) {
+    int band[32];
+    for (int i = 0; i < 32; i++) band[i] = BAND;
+    const int sw[][2] = {{0, 1}, {0, 64}, {4, 100}, {128, 128}, {130, 129}, {64, 1000}, {1, 300}, {200, 50}};
+    const int lens[][2] = {{300, 300}, {700, 700}, {37, 300}, {100, 1000}, {1, 517}, {129, 129}};
+    const int groups[][2] = {{4, 4}, {9, 3}, {8, 2}, {12, 2}, {7, 1}, {32, 4}};
+    for (int si = 0; si < 8; si++)
+        for (int li = 0; li < 6; li++) {
+            g_band_s = sw[si][0];
+            g_band_w = sw[si][1];
+            const int gi = (si + li) % 6;
+            run_case(lens[li][0], lens[li][1], groups[gi][0], groups[gi][1], (si + li) % 2 ? 128 : 64, 1, 100, band, 0,
+                     groups[gi][0] > 9 ? 3 : 1);
+        }
+    g_band_s = 4;
+    g_band_w = 1000;
+    run_case(3000, 3000, 9, 3, 64, 1, 100, band, 0, 31);
+    g_band_s = 128;
+    g_band_w = 512;
+    run_case(1500, 4000, 8, 2, 128, 1, 100, band, 0, 23);
+    g_band_s = 4;
+    g_band_w = 64;
+    run_case(300, 300, 9, 3, 64, 200, 100, band, 0, 1);  // huge logits
+}
+
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
 static void quick_cases(void) {
     for (int shift = 0; shift < N_KINDS; shift += 3) {
@@ -419,6 +465,12 @@ static void quick_cases(void) {
     const int dense[9] = {DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE};
     run_case(200, 200, 9, 3, 64, 1, 100, dense, 0, 1);
     run_case(100, 300, 8, 2, 128, 1, 100, dense, 0, 1);
+    int band[9];
+    for (int i = 0; i < 9; i++) band[i] = BAND;
+    g_band_s = 4;
+    g_band_w = 200;
+    run_case(500, 500, 9, 3, 64, 1, 100, band, 0, 1);
+    run_case(100, 400, 8, 2, 128, 1, 100, band, 0, 1);
     masked_weigh_zero();
 }
 
@@ -428,6 +480,7 @@ int main(int argc, char **argv) {
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
     printf("device: %s, sm_%d%d, %d SMs\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+    g_wgmma_device = prop.major == 9 && prop.minor == 0;
     if (argc > 1 && strcmp(argv[1], "quick") == 0) {
         quick_cases();
         g_bias = 1;
@@ -457,6 +510,7 @@ int main(int argc, char **argv) {
     run_case(2500, 2500, 9, 3, 128, 1, 100, NULL, 3, 17);
     run_case(2000, 2000, 32, 8, 128, 1, 100, damlike, 0, 97);
     dense_cases();
+    band_cases();
     printf("%ld kernel runs; worst max abs error %.3g (tolerance %.3g), worst relative L2 error %.3g (tolerance %.3g)\n",
            cases_run, worst_abs, TOL_ABS, worst_rel, TOL_REL_L2);
     return test_done("attention_masked_cuda");
