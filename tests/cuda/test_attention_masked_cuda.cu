@@ -79,7 +79,7 @@ static spec make_spec(int kind, int n, int L) {
         break;
     default: break;
     }
-    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || (g_bias && kind != EMPTY_ROWS && kind != DAMLIKE)) {
+    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || (g_bias && kind != EMPTY_ROWS && kind != DAMLIKE && kind != BAND)) {
         s.nqb = (n + 63) / 64;
         s.ptr = (int32_t *)malloc(sizeof(int32_t) * (s.nqb + 1));
         s.idx = (int32_t *)malloc(sizeof(int32_t) * (s.nqb * 5 + 1));
