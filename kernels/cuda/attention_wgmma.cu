@@ -178,8 +178,12 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_d
         const float mna = fmaxf(ma, tma), mnb = fmaxf(mb, tmb);
         const float mua = mna == -INFINITY ? 0.f : mna * p.scale_log2;  // no −inf − −inf
         const float mub = mnb == -INFINITY ? 0.f : mnb * p.scale_log2;
-        ala = ex2(fmaf(ma, p.scale_log2, -mua));
-        alb = ex2(fmaf(mb, p.scale_log2, -mub));
+        // alpha exactly 1 when the maximum does not move (ex2(0) = 1; the FMA form m·c − round(m·c)
+        // would leave a rounding residue): a tile a row keeps nothing in then changes nothing, so
+        // the result of a row does not depend on how many such tiles its CTA visits (chunked
+        // prefill equals one-shot bit for bit)
+        ala = mna == -INFINITY ? 0.f : ex2((ma - mna) * p.scale_log2);
+        alb = mnb == -INFINITY ? 0.f : ex2((mb - mnb) * p.scale_log2);
         float lsa = 0.f, lsb = 0.f;
 #pragma unroll
         for (int i = 0; i < 16; i++) {

@@ -14,7 +14,8 @@
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path (the wgmma kernel,
 // attention_wgmma.h, on sm_90: GQA groups 1, 3, 4, 6, 7, 8, lengths around its 128-row tiles), on the
 // list path and on the mma.sync kernel's dense path (bit-identical to the list path), sinks + sliding
-// window plans on the wgmma kernel (asserted to take it on sm_90) and on the list path, every sparse plan with and without gathered tiles, every plan with the heads of a
+// window plans on the wgmma kernel (asserted to take it on sm_90) and on the list path, chunked
+// prefill bit-identical to one-shot prefill (dense and sinks + window), every sparse plan with and without gathered tiles, every plan with the heads of a
 // GQA group packed per CTA (ATTN_CUDA_PACK_GQA), a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
 // exactly 0), a 2500-token and a 4096-token case (rows sampled for the reference). The output is
 // poisoned (NaN) before each run: an unwritten element fails.
@@ -427,6 +428,51 @@ static void dense_cases(void) {
     g_negative = 0;
 }
 
+// Chunked prefill gives every row the bits of one-shot prefill (the model relies on it): rows
+// c0 .. c0 + nc - 1 computed as one step of nc queries after c0 keys equal the same rows of the
+// n_k = n one-shot step, for dense plans and for sinks + window (band_w > 0), bit for bit.
+static void chunk_invariance(int n, int c0, int nc, int H, int Hkv, int d, int band_s, int band_w) {
+    const size_t nq = (size_t)n * H * d, nkv = (size_t)Hkv * n * d;
+    uint16_t *q = (uint16_t *)malloc(nq * 2), *k = (uint16_t *)malloc(nkv * 2), *v = (uint16_t *)malloc(nkv * 2);
+    uint16_t *o1 = (uint16_t *)malloc(nq * 2), *o2 = (uint16_t *)malloc(nq * 2);
+    rand_bf16(q, nq, 1);
+    rand_bf16(k, nkv, 1);
+    rand_bf16(v, nkv, 1);
+    dam_bf16 *dq, *dk, *dv, *dout;
+    CUDA_CHECK(cudaMalloc((void **)&dq, nq * 2));
+    CUDA_CHECK(cudaMalloc((void **)&dk, nkv * 2));
+    CUDA_CHECK(cudaMalloc((void **)&dv, nkv * 2));
+    CUDA_CHECK(cudaMalloc((void **)&dout, nq * 2));
+    CUDA_CHECK(cudaMemcpy(dq, q, nq * 2, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dk, k, nkv * 2, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dv, v, nkv * 2, cudaMemcpyHostToDevice));
+    spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.dense = band_w <= 0;
+    sp.band_s = band_s;
+    sp.band_w = band_w;
+    maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
+    for (int h = 0; h < H; h++) plans[h] = build(&sp);
+    const float scale = 1.0f / sqrtf((float)d);
+    for (int pass = 0; pass < 2; pass++) {  // one-shot (n queries, n keys); the chunk (nc after c0)
+        const int n_q = pass ? nc : n, n_k = pass ? c0 + nc : n;
+        attn_cuda_plan *plan = attn_cuda_plan_build((const maskplan *const *)plans, n_q, n_k, H, Hkv);
+        CUDA_CHECK(cudaMemset(dout, 0xff, nq * 2));
+        attn_cuda_masked(dout, H * d, dq + (pass ? (size_t)c0 * H * d : 0), H * d, n_q, dk, dv, n, n_k, H, Hkv, d, scale,
+                         plan, NULL, NULL);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        CUDA_CHECK(cudaMemcpy(pass ? o2 : o1, dout, (size_t)n_q * H * d * 2, cudaMemcpyDeviceToHost));
+        attn_cuda_plan_free(plan);
+    }
+    CHECK(memcmp(o1 + (size_t)c0 * H * d, o2, (size_t)nc * H * d * 2) == 0,
+          "chunk of %d rows after %d keys differs from one-shot prefill of %d (H=%d Hkv=%d d=%d sinks %d window %d)", nc, c0,
+          n, H, Hkv, d, band_s, band_w);
+    cases_run += 2;
+    for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+    free(plans); free(q); free(k); free(v); free(o1); free(o2);
+    CUDA_CHECK(cudaFree(dq)); CUDA_CHECK(cudaFree(dk)); CUDA_CHECK(cudaFree(dv)); CUDA_CHECK(cudaFree(dout));
+}
+
 // Sinks + sliding window, the same for every head (the wgmma kernel on sm_90, with no lists; then
 // the list path twice): window smaller and larger than its 128-key tiles, sinks within, at and past a
 // tile, no sinks, chunked prefill and decode, GQA groups 1, 3, 4, 6, 7, 8, head_dim 64 and 128.
@@ -511,6 +557,11 @@ int main(int argc, char **argv) {
     run_case(2000, 2000, 32, 8, 128, 1, 100, damlike, 0, 97);
     dense_cases();
     band_cases();
+    chunk_invariance(512, 100, 100, 9, 3, 64, 0, 0);
+    chunk_invariance(512, 400, 100, 9, 3, 64, 0, 0);
+    chunk_invariance(700, 300, 150, 8, 2, 128, 0, 0);
+    chunk_invariance(1000, 500, 100, 9, 3, 64, 4, 300);
+    chunk_invariance(1000, 700, 37, 8, 2, 128, 128, 129);
     printf("%ld kernel runs; worst max abs error %.3g (tolerance %.3g), worst relative L2 error %.3g (tolerance %.3g)\n",
            cases_run, worst_abs, TOL_ABS, worst_rel, TOL_REL_L2);
     return test_done("attention_masked_cuda");
