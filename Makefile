@@ -192,4 +192,4 @@ $(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/te
 -include $(CUDA_KOBJ:.o=.d) $(CUDA_COBJ:.o=.d) $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/obj/tests/cuda/%.d)
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/obj/harness/main.d $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d) \
-         $(TOOL_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)
+         $(TOOL_SRC:tests/%.c=$(BUILD)/obj/tests/%.d) $(CUDA_CTEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)
