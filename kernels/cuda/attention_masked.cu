@@ -426,6 +426,10 @@ static void sink_window_stats(attn_cuda_plan *p, int sink, int window) {
 extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
                                                    int n_kv_heads, int flags) {
     const double t0 = now_ms();
+    if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads < 1 || n_heads % n_kv_heads != 0) {  // as the host build
+        fprintf(stderr, "dam: attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d\n", n_q, n_k, n_heads, n_kv_heads);
+        exit(3);
+    }
     int sink = 0, window = 0;
     if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA)) &&
         plans_sink_window(plans, n_heads, &sink, &window) && attn_cuda_wgmma_available(64)) {

@@ -18,7 +18,8 @@
 // prefill bit-identical to one-shot prefill (dense and sinks + window), every sparse plan with and without gathered tiles, every plan with the heads of a
 // GQA group packed per CTA (ATTN_CUDA_PACK_GQA), a plan with empty rows (zeros, counted), masked keys with huge values (must weigh
 // exactly 0), a 2500-token and a 4096-token case (rows sampled for the reference). The output is
-// poisoned (NaN) before each run: an unwritten element fails.
+// poisoned (NaN) before each run: an unwritten element fails; so are the KV rows past n_k (up to the
+// capacity): a kernel that reads them fails.
 // Run (needs an NVIDIA GPU, sm_90): make CUDA=1 && build/cuda/test_attention_masked_cuda
 #include <cuda_runtime.h>
 #include <math.h>
@@ -43,6 +44,7 @@ enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, 
 static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window of g_band_w keys, every head
 static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
+static int g_last_wgmma;         // the last plan was routed to the wgmma kernel (dense or sink + window)
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
 static spec make_spec(int kind, int n, int L) {
@@ -213,6 +215,7 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     CUDA_CHECK(cudaMemset(dempty, 0, sizeof(int)));
     attn_cuda_plan *plan = attn_cuda_plan_build_ex((const maskplan *const *)plans, n_q, n_k, H, Hkv, flags);
     g_last_sink_window = plan->sink_window;
+    g_last_wgmma = plan->sink_window || plan->wgmma;
     const float scale = 1.0f / sqrtf((float)d);
     attn_cuda_masked(dout, H * d, dq, H * d, n_q, dk, dv, cap, n_k, H, Hkv, d, scale, plan, dempty, NULL);
     CUDA_CHECK(cudaDeviceSynchronize());
@@ -265,6 +268,8 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         for (size_t i = 0; i < nkv; i++) k[i] &= 0x7fff;  // k >= 0
     }
     rand_bf16(v, nkv, 1);
+    for (int g = 0; g < Hkv; g++)  // rows n_k .. cap-1 of the cache: NaN, which no kernel may read
+        for (size_t i = (size_t)n_k * d; i < (size_t)cap * d; i++) k[(size_t)g * cap * d + i] = v[(size_t)g * cap * d + i] = 0x7fc0;
     spec *specs = (spec *)malloc(sizeof(spec) * H);
     maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
     int expect_empty = 0, all_dense = 1;
@@ -289,13 +294,17 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     int ret = 0;
     // dense plans: the dense path (the wgmma kernel on an sm_90 device), then the list path (every
     // causal tile listed), then the mma.sync kernel's dense path, which must be bit-identical to the
-    // list path; other plans: with gathered tiles (the default), then without, then GQA-packed CTAs
-    for (int pass = 0; pass < 3; pass++) {
+    // list path, then that path with GQA heads packed per CTA; other plans: with gathered tiles (the
+    // default), then without, then GQA-packed CTAs
+    for (int pass = 0; pass < (all_dense ? 4 : 3); pass++) {
         const int flags = pass == 0   ? 0
+                          : pass == 3 ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA
                           : pass == 2 ? (all_dense ? ATTN_CUDA_NO_WGMMA : ATTN_CUDA_PACK_GQA)
                           : all_dense ? ATTN_CUDA_FORCE_LISTS
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
+        if (pass == 0 && all_dense && !g_bias && g_wgmma_device)
+            CHECK(g_last_wgmma, "dense plans did not take the wgmma kernel (n_q=%d n_k=%d H=%d d=%d)", n_q, n_k, H, d);
         cases_run++;
         if (r.max_abs > worst_abs) worst_abs = r.max_abs;
         if (r.rel_l2 > worst_rel) worst_rel = r.rel_l2;
