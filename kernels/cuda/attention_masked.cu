@@ -22,6 +22,7 @@
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/attention_plan.h"
 #include "kernels/cuda/attention_wgmma.h"
+#include "kernels/cuda/attention_io.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/mma.cuh"
@@ -521,17 +522,7 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
         return;
     }
     Params pr;
-    pr.q = reinterpret_cast<const __nv_bfloat16 *>(q);
-    pr.k = reinterpret_cast<const __nv_bfloat16 *>(k);
-    pr.v = reinterpret_cast<const __nv_bfloat16 *>(v);
-    pr.o = reinterpret_cast<__nv_bfloat16 *>(out);
-    pr.q_stride = q_stride;
-    pr.o_stride = out_stride;
-    pr.kv_cap = kv_cap;
-    pr.n_q = n_q;
-    pr.n_k = n_k;
-    pr.group = n_heads / n_kv_heads;
-    pr.q_base = n_k - n_q;
+    attn_io_set(pr, out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads);
     pr.qb0 = plan->qb0;
     pr.n_qt = plan->n_qt;
     pr.entry_ints = plan->entry_ints;

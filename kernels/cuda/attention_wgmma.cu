@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "kernels/cuda/attention_wgmma.h"
+#include "kernels/cuda/attention_io.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/wgmma.cuh"
@@ -314,17 +315,7 @@ extern "C" void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q
     }
     if (n_q <= 0) return;
     WParams p;
-    p.q = reinterpret_cast<const __nv_bfloat16 *>(q);
-    p.k = reinterpret_cast<const __nv_bfloat16 *>(k);
-    p.v = reinterpret_cast<const __nv_bfloat16 *>(v);
-    p.o = reinterpret_cast<__nv_bfloat16 *>(out);
-    p.q_stride = q_stride;
-    p.o_stride = out_stride;
-    p.kv_cap = kv_cap;
-    p.n_q = n_q;
-    p.n_k = n_k;
-    p.group = n_heads / n_kv_heads;
-    p.q_base = n_k - n_q;
+    attn_io_set(p, out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads);
     p.n_heads = n_heads;
     p.sink = window > 0 ? n_sink : 0;
     p.window = window > 0 && window < (1 << 30) ? window : (1 << 30);
