@@ -54,7 +54,7 @@ template <int R> __device__ __forceinline__ uint32_t swz128(int r, int ch) {
 }
 
 // NWG warpgroups of 64 query rows each: BM = 64·NWG rows per CTA
-template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_dense_wgmma(const WParams p) {
+template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_fwd_wgmma(const WParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int BM = 64 * NWG, NTHREADS = NWG * 128;
     constexpr int CH = D / 8, NO = D / 2;  // 16-byte chunks per row; O accumulators per thread
@@ -281,11 +281,11 @@ template <int D, int NWG> void launch(WParams p, cudaStream_t stream) {
     const size_t smem = (size_t)(BM * D + 4 * BN * D) * 2 + 1024;  // + alignment slack
     static bool configured = false;
     if (!configured) {
-        CUDA_CHECK(cudaFuncSetAttribute(attn_dense_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
-    attn_dense_wgmma<D, NWG><<<p.n_qt * p.n_heads, NWG * 128, smem, stream>>>(p);
-    CUDA_LAUNCH_CHECK("attn_dense_wgmma");
+    attn_fwd_wgmma<D, NWG><<<p.n_qt * p.n_heads, NWG * 128, smem, stream>>>(p);
+    CUDA_LAUNCH_CHECK("attn_fwd_wgmma");
 }
 
 }  // namespace
