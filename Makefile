@@ -182,11 +182,19 @@ $(CUDA_BUILD)/obj/fault%/attention_wgmma.o: kernels/cuda/attention_wgmma.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $< (ATTN_CUDA_FAULT=$*)"
 	@$(NVCC) $(NVCCFLAGS) -DATTN_CUDA_FAULT=$* -c $< -o $@
-$(CUDA_BUILD)/test_attention_masked_cuda_fault%: $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o \
-		$(CUDA_BUILD)/obj/fault%/attention_masked.o $(CUDA_BUILD)/obj/fault%/attention_wgmma.o \
-		$(CUDA_BUILD)/obj/kernels/cuda/cuda_mem.o $(CUDA_COBJ)
-	@echo "  LINK  $@"
-	@$(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
+# faults 1 and 2 break the list kernel (attention_masked.cu), fault 3 the wgmma kernel: each links the
+# other kernel file's normal object
+FAULT_LINK = @echo "  LINK  $@"; $(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
+FAULT_DEPS = $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o $(filter %/cuda_mem.o,$(CUDA_KOBJ)) $(CUDA_COBJ)
+$(CUDA_BUILD)/test_attention_masked_cuda_fault1: $(CUDA_BUILD)/obj/fault1/attention_masked.o \
+		$(filter %/attention_wgmma.o,$(CUDA_KOBJ)) $(FAULT_DEPS)
+	$(FAULT_LINK)
+$(CUDA_BUILD)/test_attention_masked_cuda_fault2: $(CUDA_BUILD)/obj/fault2/attention_masked.o \
+		$(filter %/attention_wgmma.o,$(CUDA_KOBJ)) $(FAULT_DEPS)
+	$(FAULT_LINK)
+$(CUDA_BUILD)/test_attention_masked_cuda_fault3: $(filter %/attention_masked.o,$(CUDA_KOBJ)) \
+		$(CUDA_BUILD)/obj/fault3/attention_wgmma.o $(FAULT_DEPS)
+	$(FAULT_LINK)
 
 -include $(LIB_CU:%.cu=$(BUILD)/obj/%.d)
 -include $(CUDA_KOBJ:.o=.d) $(CUDA_COBJ:.o=.d) $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/obj/tests/cuda/%.d)
