@@ -237,11 +237,11 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
         wgmma_wait<0>();  // P_{i-1} V_{i-1} done: o and pf are free
         fence_o_pf();
 #pragma unroll
-        for (int i = 0; i < NO / 4; i++) {
-            o[4 * i] *= ala;
-            o[4 * i + 1] *= ala;
-            o[4 * i + 2] *= alb;
-            o[4 * i + 3] *= alb;
+        for (int x = 0; x < NO / 4; x++) {  // O relative to the new maxima
+            o[4 * x] *= ala;
+            o[4 * x + 1] *= ala;
+            o[4 * x + 2] *= alb;
+            o[4 * x + 3] *= alb;
         }
         pack_p();
     }
