@@ -293,11 +293,14 @@ static void dam_online_plan_layer(const method *m, int layer, const float *q, in
 }
 
 /* The plan of head h from the GPU's patterns (sel: [n] columns then [n] diagonals) and blocks
- * ([nb][words] bits, the gate's deepening included): dense above max_density; soft mode (A: the
- * head's block map [nb][nb], else NULL) adds the weighted blocks (step e). */
-static maskplan *plan_from_gpu(const dam_online_params *p, int layer, int h, int n, const uint8_t *sel,
-                               const uint64_t *blocks, const double *A) {
+ * ([nb][words] bits, the gate's deepening included), or NULL when the GPU found it dense (every causal
+ * block needed, or r->kept above max_density of the causal pairs: the same count maskplan_density
+ * takes). Soft mode (A: the head's block map [nb][nb], else NULL) adds the weighted blocks (step e). */
+static maskplan *plan_from_gpu(const dam_online_params *p, int layer, int h, int n, const est_dam_online_result *r,
+                               const uint8_t *sel, const uint64_t *blocks, const double *A) {
     const int nb = (n + DO_BLOCK - 1) / DO_BLOCK, words = (nb + 63) / 64;
+    if (r->depth >= nb || (double)r->kept / ((double)n * (double)(n + 1) / 2.0) > param_at(&p->max_density, layer, h))
+        return maskplan_dense();
     int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "dam_online pattern list");
     maskplan *plan = maskplan_new();
     int ns = 0;
@@ -310,10 +313,6 @@ static maskplan *plan_from_gpu(const dam_online_params *p, int layer, int h, int
     maskplan_set_diags(plan, list, ns);
     dam_free(list);
     est_set_blocks_bits(plan, nb, nb, blocks);
-    if (maskplan_density(plan, n) > param_at(&p->max_density, layer, h)) {
-        maskplan_free(plan);
-        return maskplan_dense();
-    }
     if (A) {
         uint8_t *keep = dam_malloc((size_t)nb * nb, "dam_online blocks");
         for (int qb = 0; qb < nb; qb++)
@@ -324,59 +323,47 @@ static maskplan *plan_from_gpu(const dam_online_params *p, int layer, int h, int
     return plan;
 }
 
-/* The same plans with steps (a)-(c) and the gate's sums on the GPU (est_cuda_dam_online), one head
- * after another, each with its gate depth found on the host and the deepening done on the GPU; then
- * the plans and the density check on the host, OpenMP over heads (soft mode: per head in the first
- * loop, so one block map is held at a time). The gate adds per-row sums of P (base, then the
- * residual mass of each added block), so its coverage can differ from the CPU's by rounding. */
+/* The same plans with steps (a)-(d) on the GPU (est_cuda_dam_online): hard mode, all heads of the
+ * layer in one call, then the plans of the heads that are not dense on the host, OpenMP over heads;
+ * soft mode, one head per call (so one block map is held at a time). The gate adds sums of P per
+ * (probe row, block) and per depth, so its coverage can differ from the CPU's by rounding. */
 static void dam_online_plan_layer_cuda(const method *m, int layer, const uint16_t *q, int q_stride, int n,
                                        const uint16_t *k, int kv_cap, int n_heads, int n_kv_heads, int d,
                                        est_cuda_ws *ws, maskplan **out) {
     const dam_online_params *p = m->params;
     const int B = DO_BLOCK, nb = (n + B - 1) / B, words = (nb + 63) / 64;
-    uint8_t *sel = dam_malloc((size_t)n_heads * 2 * n, "dam_online patterns"); /* [H][columns | diagonals] */
-    uint64_t *blocks = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "dam_online blocks");
-    for (int h = 0; h < n_heads; h++) { /* GPU: estimate, gate depth, deepening */
-        const int W = (int)fmin(param_at(&p->last_q, layer, h), n), i0 = n - W, qb0 = i0 / B;
+    est_dam_online_head *par = dam_malloc(sizeof *par * (size_t)n_heads, "dam_online head settings");
+    for (int h = 0; h < n_heads; h++) {
         const on_rule rule = on_rule_new(param_at(&p->lambda, layer, h), param_at(&p->epsilon, layer, h),
                                          param_at(&p->tau, layer, h));
-        const est_dam_online_head par = {W, {rule.dp.eps, rule.dp.lambda, rule.base, rule.tau, rule.cut},
-                                         param_at(&p->mu, layer, h), param_at(&p->min_pattern_cells, layer, h)};
-        double *base = dam_malloc(sizeof(double) * (size_t)W, "dam_online kept mass");
-        double *res = dam_malloc(sizeof(double) * (size_t)W * nb, "dam_online block mass");
-        int32_t *rank = dam_malloc(sizeof(int32_t) * (size_t)(nb - qb0) * nb, "dam_online ranks");
-        uint64_t *bh = blocks + (size_t)h * nb * words;
-        uint8_t *sh = sel + (size_t)h * 2 * n;
-        out[h] = NULL;
-        est_cuda_dam_online(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, h, &par, sh, sh + n, bh, base, res, rank);
-        const double target = param_at(&p->coverage, layer, h);
-        double mass = 0;
-        for (int r = 0; r < W; r++) mass += base[r];
-        if (mass < target * W) { /* (d) the gate */
-            int t = 0;
-            for (; t < nb && mass < target * W; t++)
-                for (int r = 0; r < W; r++) {
-                    const int qb = (i0 + r) / B;
-                    if (t <= qb) mass += res[(size_t)r * nb + rank[(size_t)(qb - qb0) * nb + t]];
-                }
-            if (t >= nb) out[h] = maskplan_dense(); /* every causal block is needed */
-            else est_cuda_dam_online_deepen(ws, n, t, bh);
-        }
-        if (p->soft && out[h] == NULL) {
-            double *A = dam_malloc(sizeof(double) * (size_t)nb * nb, "dam_online block map");
-            est_cuda_dam_online_map(ws, n, A);
-            out[h] = plan_from_gpu(p, layer, h, n, sh, bh, A);
-            dam_free(A);
-        }
-        dam_free(rank);
-        dam_free(res);
-        dam_free(base);
+        par[h] = (est_dam_online_head){(int)fmin(param_at(&p->last_q, layer, h), n),
+                                       {rule.dp.eps, rule.dp.lambda, rule.base, rule.tau, rule.cut},
+                                       param_at(&p->mu, layer, h), param_at(&p->min_pattern_cells, layer, h),
+                                       param_at(&p->coverage, layer, h)};
     }
+    est_dam_online_result *res = dam_malloc(sizeof *res * (size_t)n_heads, "dam_online gate results");
+    uint8_t *sel = dam_malloc((size_t)n_heads * 2 * n, "dam_online patterns"); /* [H][columns | diagonals] */
+    uint64_t *blocks = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "dam_online blocks");
+    if (p->soft) {
+        double *A = dam_malloc(sizeof(double) * (size_t)nb * nb, "dam_online block map");
+        for (int h = 0; h < n_heads; h++) {
+            uint8_t *sh = sel + (size_t)h * 2 * n;
+            uint64_t *bh = blocks + (size_t)h * nb * words;
+            est_cuda_dam_online(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, h, h + 1, par + h, res + h, sh, bh);
+            if (res[h].depth < nb) est_cuda_dam_online_map(ws, n, A);
+            out[h] = plan_from_gpu(p, layer, h, n, res + h, sh, bh, A);
+        }
+        dam_free(A);
+    } else {
+        est_cuda_dam_online(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, 0, n_heads, par, res, sel, blocks);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int h = 0; h < n_heads; h++) /* host: the hard plans */
-        if (out[h] == NULL) out[h] = plan_from_gpu(p, layer, h, n, sel + (size_t)h * 2 * n, blocks + (size_t)h * nb * words, NULL);
+        for (int h = 0; h < n_heads; h++) /* host: the plans of the heads that are not dense */
+            out[h] = plan_from_gpu(p, layer, h, n, res + h, sel + (size_t)h * 2 * n, blocks + (size_t)h * nb * words, NULL);
+    }
     dam_free(blocks);
     dam_free(sel);
+    dam_free(res);
+    dam_free(par);
 }
 
 static void dam_online_free(void *params) {

@@ -3,6 +3,7 @@
 // baselines/xattention.c (xattention_head), baselines/flexprefill.c (cover, steps 2-5) and
 // dam/online.c (dam_online_head).
 #include "kernels/cuda/estimate.h"
+#include "kernels/cuda/estimate_common.cuh"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,17 +25,9 @@ extern "C" {
 }
 
 
-namespace {
+using namespace est;
 
-enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */ };
-
-// A device buffer that only grows (dam_cuda_malloc, so the harness's peak counts it).
-struct dbuf {
-    void *p;
-    size_t bytes;
-};
-
-void *grow(dbuf *b, size_t bytes, const char *what) {
+void *est::grow(dbuf *b, size_t bytes, const char *what) {
     if (bytes > b->bytes) {
         dam_cuda_free(b->p);
         b->p = dam_cuda_malloc(bytes, what);
@@ -43,42 +36,59 @@ void *grow(dbuf *b, size_t bytes, const char *what) {
     return b->p;
 }
 
-// Block-wide reductions of one double per thread (blockDim.x == THREADS); a fixed tree, so the
-// result does not depend on timing. Every thread gets the result. `red` is THREADS / 32 doubles.
-__device__ double block_max(double v, double *red) {
-    for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    v = red[0];
-    for (int i = 1; i < THREADS / 32; i++) v = fmax(v, red[i]);
-    return v;
+__global__ void est::row_means(const __nv_bfloat16 *x, long x_head, long stride, int r0, int n_rows, int d, int group,
+                               double *out) {
+    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int groups = (n_rows + group - 1) / group;
+    if (t >= (long)groups * d) return;
+    x += blockIdx.y * x_head;
+    out += (long)blockIdx.y * groups * d;
+    const int g = (int)(t / d), c = (int)(t % d), i0 = g * group, i1 = min(i0 + group, n_rows);
+    double a = 0;
+    for (int i = i0; i < i1; i++) a += (double)__bfloat162float(x[(long)(r0 + i) * stride + c]);
+    out[t] = a / (double)(i1 - i0);
 }
 
-__device__ double block_sum(double v, double *red) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    v = red[0];
-    for (int i = 1; i < THREADS / 32; i++) v += red[i];
-    return v;
-}
-
-// Row statistics of a causal softmax over fp32 logits z (row r at z + r * ldz, entries 0 .. len_r - 1
-// with len_r = first_len + r) scaled by `scale` in float64: mx[r] = max, sum[r] = sum of e^(x - mx).
-__global__ void row_stats(const float *z, long ldz, int first_len, double scale, double *mx, double *sum) {
+__global__ void est::block_map(const double *qbar, const double *kbar, int y0, int group, int nb, int d, double scale,
+                               double *keys, int *vals) {
     __shared__ double red[THREADS / 32];
-    const int r = blockIdx.x, len = first_len + r;
-    const float *zr = z + (long)r * ldz;
+    const int qb = blockIdx.x;
+    const long cells = (long)nb * (nb + 1) / 2, base = (long)qb * (qb + 1) / 2 + blockIdx.y * cells;
+    const double *qr = qbar + ((long)blockIdx.y * nb + qb) * d;
+    kbar += (long)((y0 + (int)blockIdx.y) / group) * nb * d;
+    double m = -INFINITY;
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
+        double z = 0;
+        for (int c = 0; c < d; c++) z += qr[c] * kbar[(long)kb * d + c];
+        keys[base + kb] = z * scale;
+        m = fmax(m, z * scale);
+    }
+    m = block_max(m, red);
+    double s = 0;
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) s += keys[base + kb] = exp(keys[base + kb] - m);
+    s = block_sum(s, red);
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
+        keys[base + kb] /= s;
+        vals[base + kb] = qb * nb + kb;
+    }
+}
+
+__global__ void est::row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, int w_one, double scale,
+                               double *mx, double *sum) {
+    __shared__ double red[THREADS / 32];
+    const int r = blockIdx.x, w = w_head ? w_head[blockIdx.y] : w_one, len = n - w + 1 + r;
+    if (r >= w) return; // the whole CTA
+    const float *zr = z + blockIdx.y * z_head + (long)r * ldz;
     double m = -INFINITY;
     for (int j = threadIdx.x; j < len; j += THREADS) m = fmax(m, (double)zr[j] * scale);
     m = block_max(m, red);
     double s = 0;
     for (int j = threadIdx.x; j < len; j += THREADS) s += exp((double)zr[j] * scale - m);
     s = block_sum(s, red);
-    if (threadIdx.x == 0) mx[r] = m, sum[r] = s;
+    if (threadIdx.x == 0) mx[(long)blockIdx.y * gridDim.x + r] = m, sum[(long)blockIdx.y * gridDim.x + r] = s;
 }
+
+namespace {
 
 // Threads 0 .. n-1: col[j] = sum over r of P[r][j]; threads n .. 2n-1: diag[o] = sum over r of
 // P[r][i_r - o], i_r = n - w + r; P[r][j] = e^(s[r][j] · scale - mx[r]) / sum[r] for j <= i_r. Terms are
@@ -109,17 +119,6 @@ __global__ void top_k_keys(const double *score, int n, int n_heads, const int *f
     const int h = (int)(t / n), j = (int)(t % n);
     keys[t] = j < forced[h] ? INFINITY : score[t];
     vals[t] = j;
-}
-
-// out[g][c] = mean of x[(r0 + i) · stride + c] over the rows i of group g (ascending, float64).
-__global__ void row_means(const __nv_bfloat16 *x, long stride, int r0, int n_rows, int d, int group, double *out) {
-    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    const int groups = (n_rows + group - 1) / group;
-    if (t >= (long)groups * d) return;
-    const int g = (int)(t / d), c = (int)(t % d), i0 = g * group, i1 = min(i0 + group, n_rows);
-    double a = 0;
-    for (int i = i0; i < i1; i++) a += (double)__bfloat162float(x[(long)(r0 + i) * stride + c]);
-    out[t] = a / (double)(i1 - i0);
 }
 
 // FlexPrefill step 2's inputs: row 2h of x is col[h] / div, row 2h + 1 is diag[h] / div (the CPU's
@@ -167,31 +166,6 @@ __global__ void block_pool(const double *x, int n, int rows, int nb, double *poo
     pool[t] = a;
 }
 
-// FlexPrefill step 5, one CTA per query block qb: A[qb][kb] = softmax over kb <= qb of
-// qbar_qb · kbar_kb · scale (dot products in float64, c ascending, as on the CPU), written packed for
-// the sort: keys[qb (qb + 1) / 2 + kb] = A, vals = qb · nb + kb (the cell's index in the nb x nb map).
-__global__ void block_map(const double *qbar, const double *kbar, int nb, int d, double scale, double *keys, int *vals) {
-    __shared__ double red[THREADS / 32];
-    const int qb = blockIdx.x;
-    const long base = (long)qb * (qb + 1) / 2;
-    const double *qr = qbar + (long)qb * d;
-    double m = -INFINITY;
-    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
-        double z = 0;
-        for (int c = 0; c < d; c++) z += qr[c] * kbar[(long)kb * d + c];
-        keys[base + kb] = z * scale;
-        m = fmax(m, z * scale);
-    }
-    m = block_max(m, red);
-    double s = 0;
-    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) s += keys[base + kb] = exp(keys[base + kb] - m);
-    s = block_sum(s, red);
-    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
-        keys[base + kb] /= s;
-        vals[base + kb] = qb * nb + kb;
-    }
-}
-
 // *first = the smallest i < count with cum[i] > limit (count if none); *first starts at count.
 __global__ void first_above(const double *cum, long count, double limit, int *first) {
     const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -205,107 +179,6 @@ __global__ void mark_cells(const int *vals, const int *first, int nb, int words,
     if (i >= *first) return;
     const int qb = vals[i] / nb, kb = vals[i] % nb;
     atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
-}
-
-// ---- dam_online (dam/online.c) ----
-
-// On-cell decision of dam/online.c on_cell (est_on_rule in estimate.h).
-__device__ bool on_cell(const est_on_rule &o, double p) {
-    const double v = p > o.eps ? p : o.eps;
-    if (v < o.cut * (1 - 1e-9)) return false;
-    if (v > o.cut * (1 + 1e-9)) return true;
-    const double b = o.lambda == 0.0 ? log(v) : (pow(v, o.lambda) - 1.0) / o.lambda;
-    return b - o.base >= o.tau;
-}
-
-// Threads 0 .. n-1: column j, threads n .. 2n-1: diagonal o; counts the on-cells over the probe rows
-// (P as in vertical_slash_sums) and writes sel[t] = 1 iff the pattern matches (diagonal 0 always):
-// cells = n - max(c, i0) >= min_cells and on / cells >= mu.
-__global__ void online_patterns(const float *s, int n, int w, double scale, const double *mx, const double *sum,
-                                est_on_rule rule, double mu, double min_cells, uint8_t *sel) {
-    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= 2L * n) return;
-    const int i0 = n - w, c = (int)(t < n ? t : t - n);
-    int hit = 0;
-    for (int r = (c > i0 ? c - i0 : 0); r < w; r++) {
-        const int j = t < n ? c : i0 + r - c;
-        hit += on_cell(rule, exp((double)s[(long)r * n + j] * scale - mx[r]) / sum[r]);
-    }
-    const int cells = n - (c > i0 ? c : i0);
-    sel[t] = (t == n) || (cells >= min_cells && (double)hit / cells >= mu);
-}
-
-// Step (c) for blocks, one CTA per query block qb: block (qb, kb) matches iff over its causal cells
-// (row i keeps c(i, kb) keys, each with p = A[qb][kb] / c) the on-cells are >= mu of >= min_cells
-// cells; sets bit kb of bits[qb]. A packed as block_map writes it.
-__global__ void online_blocks(const double *A, int n, int nb, int words, est_on_rule rule, double mu, double min_cells,
-                              unsigned long long *bits) {
-    const int qb = blockIdx.x, r0 = qb * BLOCK, r1 = min(r0 + BLOCK, n);
-    const long base = (long)qb * (qb + 1) / 2;
-    for (int kb = threadIdx.x; kb <= qb; kb += blockDim.x) {
-        const double a = A[base + kb];
-        const int j0 = kb * BLOCK, j1 = min(j0 + BLOCK, n);
-        double on = 0, cells = 0;
-        for (int i = r0; i < r1; i++) {
-            const int c = (i < j1 ? i + 1 : j1) - j0;
-            cells += c;
-            if (on_cell(rule, a / c)) on += c;
-        }
-        if (cells >= min_cells && on / cells >= mu) atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
-    }
-}
-
-// The gate's inputs, one CTA per probe row r (position i = n - w + r): the P mass of the keys the plan
-// keeps (column j, diagonal i - j or block (i / 64, j / 64)) into base[r], and per key block kb the
-// mass of the causal keys it does not keep into res[r][kb] (kb <= i / 64; 0 after).
-__global__ void online_gate(const float *s, int n, int w, int nb, int words, double scale, const double *mx,
-                            const double *sum, const uint8_t *sel_c, const uint8_t *sel_d,
-                            const unsigned long long *bits, double *base, double *res) {
-    __shared__ double red[THREADS / 32];
-    const int r = blockIdx.x, i = n - w + r, qb = i / BLOCK;
-    const float *sr = s + (long)r * n;
-    const unsigned long long *brow = bits + (long)qb * words;
-    double kept = 0;
-    for (int kb = threadIdx.x; kb < nb; kb += THREADS) {
-        double miss = 0;
-        if (kb <= qb) {
-            const bool blk = brow[kb >> 6] >> (kb & 63) & 1;
-            const int j1 = min(kb * BLOCK + BLOCK, i + 1);
-            for (int j = kb * BLOCK; j < j1; j++) {
-                const double p = exp((double)sr[j] * scale - mx[r]) / sum[r];
-                if (blk || sel_c[j] || sel_d[i - j]) kept += p;
-                else miss += p;
-            }
-        }
-        res[(long)r * nb + kb] = miss;
-    }
-    kept = block_sum(kept, red);
-    if (threadIdx.x == 0) base[r] = kept;
-}
-
-// ranks[qb - qb0][t] = key block of rank t of query block qb (t <= qb; -1 after), from the sorted
-// cell indices (qb · nb + kb) of each packed row.
-__global__ void online_ranks(const int *sorted, int nb, int qb0, int *ranks) {
-    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= (long)(nb - qb0) * nb) return;
-    const int qb = qb0 + (int)(t / nb), k = (int)(t % nb);
-    ranks[t] = k <= qb ? sorted[(long)qb * (qb + 1) / 2 + k] % nb : -1;
-}
-
-// Sets bit rank(qb, t) of bits[qb] for t < min(depth, qb + 1): one thread per (qb, t).
-__global__ void online_deepen(const int *sorted, int nb, int words, int depth, unsigned long long *bits) {
-    const long x = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (x >= (long)nb * depth) return;
-    const int qb = (int)(x / depth), t = (int)(x % depth);
-    if (t > qb) return;
-    const int kb = sorted[(long)qb * (qb + 1) / 2 + t] % nb;
-    atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
-}
-
-// offsets[qb] = qb (qb + 1) / 2, qb <= nb: the rows of a packed lower-triangular nb x nb map.
-__global__ void tri_offsets(int nb, int *offsets) {
-    const int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t <= nb) offsets[t] = (int)((long)t * (t + 1) / 2);
 }
 
 // XAttention's strided copies (xattention.c step 1) for query head h over KV head g, stride S:
@@ -409,28 +282,7 @@ __global__ void xattention_select(const double *score, int nb, int words, double
     }
 }
 
-int blocks_for(long threads) { return (int)((threads + THREADS - 1) / THREADS); }
-
 } // namespace
-
-struct est_cuda_ws {
-    cublasHandle_t blas;
-    bool have_blas;
-    dbuf z;                          // fp32 logits: [w][n] (vertical-slash) or [chunk][N] (xattention)
-    dbuf mx, sum;                    // double per probe row
-    dbuf col, diag;                  // double [n_heads][n]
-    dbuf keys, keys_out, vals, vals_out, offsets, temp; // segmented sort
-    dbuf keys_tmp, pos, pos_tmp, seg, seg_tmp;          // segmented_sort_long
-    dbuf forced;                     // int [n_heads]
-    dbuf qr, kr;                     // bf16 strided copies
-    dbuf score;                      // double [nb][nb]
-    dbuf part;                       // double [CTAs][nb] partial block sums
-    dbuf means, kmeans;              // double row means (queries, keys)
-    dbuf cum;                        // double inclusive scan
-    dbuf gammas, counts, pools;      // FlexPrefill step 2
-    dbuf sel, gate_base, gate_res, ranks; // dam_online
-    dbuf bits;                       // uint64 [nb][words]
-};
 
 static cublasHandle_t blas_of(est_cuda_ws *ws) {
     if (!ws->have_blas) {
@@ -441,19 +293,22 @@ static cublasHandle_t blas_of(est_cuda_ws *ws) {
     return ws->blas;
 }
 
-// Row-major C[m][n] (fp32, ld ldc) = A[m][kd] (bf16, ld lda) · B[n][kd]^T (bf16, ld ldb): the
-// column-major product C^T = B · A^T.
-static void gemm_nt(est_cuda_ws *ws, float *C, long ldc, const void *A, long lda, const void *B, long ldb, int m, int n,
-                    int kd) {
+void est::gemm_nt(est_cuda_ws *ws, float *C, long ldc, const void *A, long lda, const void *B, long ldb, int m, int n,
+                  int kd, int batch, long stride_a, long stride_b, long stride_c) {
+    // the column-major product C^T = B · A^T
     const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasGemmEx(blas_of(ws), CUBLAS_OP_T, CUBLAS_OP_N, n, m, kd, &one, B, CUDA_R_16BF, (int)ldb, A,
+    if (batch == 1)
+        CUBLAS_CHECK(cublasGemmEx(blas_of(ws), CUBLAS_OP_T, CUBLAS_OP_N, n, m, kd, &one, B, CUDA_R_16BF, (int)ldb, A,
                                   CUDA_R_16BF, (int)lda, &zero, C, CUDA_R_32F, (int)ldc, CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT));
+    else
+        CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas_of(ws), CUBLAS_OP_T, CUBLAS_OP_N, n, m, kd, &one, B, CUDA_R_16BF,
+                                                (int)ldb, stride_b, A, CUDA_R_16BF, (int)lda, stride_a, &zero, C,
+                                                CUDA_R_32F, (int)ldc, stride_c, batch, CUBLAS_COMPUTE_32F,
+                                                CUBLAS_GEMM_DEFAULT));
 }
 
-// Stable descending sort of `count` (key, value) pairs in `segments` segments (offsets[s] ..
-// offsets[s + 1]); results in ws->keys_out / ws->vals_out.
-static void segmented_sort(est_cuda_ws *ws, long count, int segments) {
+void est::segmented_sort(est_cuda_ws *ws, long count, int segments) {
     if (count > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "estimation sort of %ld entries is too large", count);
     const double *k_in = (const double *)ws->keys.p;
     const int *v_in = (const int *)ws->vals.p, *off = (const int *)ws->offsets.p;
@@ -522,7 +377,7 @@ static void segmented_sort_long(est_cuda_ws *ws, long count, int seg_len) {
     CUDA_LAUNCH_CHECK("gather_pairs");
 }
 
-static void check_shape(const char *fn, int n, int n_heads, int n_kv_heads, int d) {
+void est::check_shape(const char *fn, int n, int n_heads, int n_kv_heads, int d) {
     if (n < 1 || n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0 || d < 1)
         dam_die(DAM_EXIT_RUNTIME, "internal error: %s(n %d, heads %d / %d, d %d)", fn, n, n_heads, n_kv_heads, d);
 }
@@ -536,7 +391,7 @@ extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
                    &ws->vals, &ws->vals_out, &ws->offsets, &ws->temp, &ws->forced, &ws->qr,   &ws->kr,
                    &ws->score, &ws->part, &ws->bits, &ws->means, &ws->kmeans, &ws->cum, &ws->gammas, &ws->counts, &ws->pools,
                    &ws->keys_tmp, &ws->pos, &ws->pos_tmp, &ws->seg, &ws->seg_tmp,
-                   &ws->sel, &ws->gate_base, &ws->gate_res, &ws->ranks};
+                   &ws->sel, &ws->gate_base, &ws->gate_res, &ws->heads, &ws->inc, &ws->patbits, &ws->kept};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dam_cuda_free(all[i]->p);
     dam_free(ws);
 }
@@ -561,7 +416,7 @@ extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int 
         const int wh = w[h];
         const uint16_t *qh = q + (long)(n - wh) * q_stride + (long)h * d, *kh = k + (long)(h / group) * kv_cap * d;
         gemm_nt(ws, z, n, qh, q_stride, kh, d, wh, n, d);
-        row_stats<<<wh, THREADS>>>(z, n, n - wh + 1, scale, mx, sum);
+        row_stats<<<wh, THREADS>>>(z, n, 0, n, nullptr, wh, scale, mx, sum);
         CUDA_LAUNCH_CHECK("row_stats");
         vertical_slash_sums<<<blocks_for(2L * n), THREADS>>>(z, n, wh, scale, mx, sum, col + (long)h * n, diag + (long)h * n);
         CUDA_LAUNCH_CHECK("vertical_slash_sums");
@@ -597,7 +452,7 @@ extern "C" void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stri
         dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_row_means(r0 %d, rows %d, d %d, group %d)", r0, n_rows, d, group);
     const long count = (long)((n_rows + group - 1) / group) * d;
     double *dout = (double *)grow(&ws->means, sizeof(double) * (size_t)count, "estimation row means");
-    row_means<<<blocks_for(count), THREADS>>>((const __nv_bfloat16 *)x, stride, r0, n_rows, d, group, dout);
+    row_means<<<blocks_for(count), THREADS>>>((const __nv_bfloat16 *)x, 0, stride, r0, n_rows, d, group, dout);
     CUDA_LAUNCH_CHECK("row_means");
     CUDA_CHECK(cudaMemcpy(out, dout, sizeof(double) * (size_t)count, cudaMemcpyDeviceToHost));
 }
@@ -645,12 +500,12 @@ extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, in
     const long groups = (long)nb * d;
     for (int h = 0; h < n_heads; h++) {
         if (!which[h]) continue;
-        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, q_stride, 0, n, d, BLOCK, qbar);
+        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, 0, q_stride, 0, n, d, BLOCK, qbar);
         CUDA_LAUNCH_CHECK("row_means");
-        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)k + (long)(h / group) * kv_cap * d, d, 0, n, d,
+        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)k + (long)(h / group) * kv_cap * d, 0, d, 0, n, d,
                                                     BLOCK, kbar);
         CUDA_LAUNCH_CHECK("row_means");
-        block_map<<<nb, THREADS>>>(qbar, kbar, nb, d, scale, keys, vals);
+        block_map<<<nb, THREADS>>>(qbar, kbar, 0, 1, nb, d, scale, keys, vals);
         CUDA_LAUNCH_CHECK("block_map");
         segmented_sort_long(ws, cells, (int)cells);
         const double *sorted = (const double *)ws->keys_out.p;
@@ -666,86 +521,6 @@ extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, in
         CUDA_LAUNCH_CHECK("mark_cells");
     }
     CUDA_CHECK(cudaMemcpy(keep, bits, sizeof(uint64_t) * (size_t)head_words * n_heads, cudaMemcpyDeviceToHost));
-}
-
-extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
-                                    int n_heads, int n_kv_heads, int d, int h, const est_dam_online_head *par,
-                                    uint8_t *sel_c, uint8_t *sel_d, uint64_t *blocks, double *base, double *res,
-                                    int32_t *ranks) {
-    check_shape("est_cuda_dam_online", n, n_heads, n_kv_heads, d);
-    const int w = par->w, nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, g = h / (n_heads / n_kv_heads);
-    const int qb0 = (n - w) / BLOCK;
-    if (w < 1 || w > n || h < 0 || h >= n_heads) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_dam_online(w %d, h %d)", w, h);
-    const long cells = (long)nb * (nb + 1) / 2;
-    // the sort values are cell indices qb · nb + kb (int): nb² must fit, not only the causal cells
-    if ((long)nb * nb > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "dam_online block map of %d x %d blocks is too large", nb, nb);
-    const double scale = 1.0 / sqrt((double)d);
-    // (a) the probe rows
-    float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)w * n, "dam_online logits");
-    double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)w, "dam_online row maxima");
-    double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)w, "dam_online row sums");
-    gemm_nt(ws, z, n, q + (long)(n - w) * q_stride + (long)h * d, q_stride, k + (long)g * kv_cap * d, d, w, n, d);
-    row_stats<<<w, THREADS>>>(z, n, n - w + 1, scale, mx, sum);
-    CUDA_LAUNCH_CHECK("row_stats");
-    // (b, c) columns and diagonals
-    uint8_t *sel = (uint8_t *)grow(&ws->sel, 2 * (size_t)n, "dam_online patterns");
-    online_patterns<<<blocks_for(2L * n), THREADS>>>(z, n, w, scale, mx, sum, par->rule, par->mu, par->min_cells, sel);
-    CUDA_LAUNCH_CHECK("online_patterns");
-    // (a) block map; (b, c) blocks
-    double *qbar = (double *)grow(&ws->means, sizeof(double) * (size_t)nb * d, "dam_online query means");
-    double *kbar = (double *)grow(&ws->kmeans, sizeof(double) * (size_t)nb * d, "dam_online key means");
-    double *A = (double *)grow(&ws->keys, sizeof(double) * (size_t)cells, "dam_online block map");
-    int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)cells, "dam_online block cells");
-    unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * (size_t)nb * words, "dam_online blocks");
-    row_means<<<blocks_for((long)nb * d), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, q_stride, 0, n, d, BLOCK, qbar);
-    CUDA_LAUNCH_CHECK("row_means");
-    row_means<<<blocks_for((long)nb * d), THREADS>>>((const __nv_bfloat16 *)k + (long)g * kv_cap * d, d, 0, n, d, BLOCK, kbar);
-    CUDA_LAUNCH_CHECK("row_means");
-    block_map<<<nb, THREADS>>>(qbar, kbar, nb, d, scale, A, vals);
-    CUDA_LAUNCH_CHECK("block_map");
-    CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * (size_t)nb * words, 0));
-    online_blocks<<<nb, THREADS>>>(A, n, nb, words, par->rule, par->mu, par->min_cells, bits);
-    CUDA_LAUNCH_CHECK("online_blocks");
-    // (d) the gate's inputs
-    double *d_base = (double *)grow(&ws->gate_base, sizeof(double) * (size_t)w, "dam_online kept mass");
-    double *d_res = (double *)grow(&ws->gate_res, sizeof(double) * (size_t)w * nb, "dam_online block mass");
-    online_gate<<<w, THREADS>>>(z, n, w, nb, words, scale, mx, sum, sel, sel + n, bits, d_base, d_res);
-    CUDA_LAUNCH_CHECK("online_gate");
-    // ranks of every query block's key blocks: rows of the packed map, sorted
-    int *off = (int *)grow(&ws->offsets, sizeof(int) * (size_t)(nb + 1), "dam_online map rows");
-    tri_offsets<<<blocks_for(nb + 1), THREADS>>>(nb, off);
-    CUDA_LAUNCH_CHECK("tri_offsets");
-    segmented_sort(ws, cells, nb);
-    int *d_ranks = (int *)grow(&ws->ranks, sizeof(int) * (size_t)(nb - qb0) * nb, "dam_online probe ranks");
-    online_ranks<<<blocks_for((long)(nb - qb0) * nb), THREADS>>>((const int *)ws->vals_out.p, nb, qb0, d_ranks);
-    CUDA_LAUNCH_CHECK("online_ranks");
-    CUDA_CHECK(cudaMemcpy(sel_c, sel, (size_t)n, cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(sel_d, sel + n, (size_t)n, cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(blocks, bits, sizeof(uint64_t) * (size_t)nb * words, cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(base, d_base, sizeof(double) * (size_t)w, cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(res, d_res, sizeof(double) * (size_t)w * nb, cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(ranks, d_ranks, sizeof(int) * (size_t)(nb - qb0) * nb, cudaMemcpyDeviceToHost));
-}
-
-extern "C" void est_cuda_dam_online_deepen(est_cuda_ws *ws, int n, int depth, uint64_t *blocks) {
-    const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64;
-    if (depth < 0 || depth > nb) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_dam_online_deepen(depth %d)", depth);
-    unsigned long long *bits = (unsigned long long *)ws->bits.p;
-    if (depth > 0) {
-        online_deepen<<<blocks_for((long)nb * depth), THREADS>>>((const int *)ws->vals_out.p, nb, words, depth, bits);
-        CUDA_LAUNCH_CHECK("online_deepen");
-    }
-    CUDA_CHECK(cudaMemcpy(blocks, bits, sizeof(uint64_t) * (size_t)nb * words, cudaMemcpyDeviceToHost));
-}
-
-extern "C" void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A) {
-    const int nb = (n + BLOCK - 1) / BLOCK;
-    const long cells = (long)nb * (nb + 1) / 2;
-    double *packed = (double *)dam_malloc(sizeof(double) * (size_t)cells, "dam_online block map (host)");
-    CUDA_CHECK(cudaMemcpy(packed, ws->keys.p, sizeof(double) * (size_t)cells, cudaMemcpyDeviceToHost));
-    for (int qb = 0; qb < nb; qb++)
-        for (int kb = 0; kb < nb; kb++) A[(size_t)qb * nb + kb] = kb <= qb ? packed[(long)qb * (qb + 1) / 2 + kb] : 0.0;
-    dam_free(packed);
 }
 
 extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,

@@ -108,37 +108,43 @@ typedef struct {
 
 /* dam_online's per-head settings for est_cuda_dam_online (dam/online.c). */
 typedef struct {
-    int w;            /* probe rows W = min(last_q, n) */
+    int w;            /* probe rows W = min(last_q, n), 1 <= w <= n */
     est_on_rule rule; /* step (b) */
     double mu;        /* step (c): a pattern matches iff on / cells >= mu ... */
     double min_cells; /* ... and it has >= min_cells cells */
+    double coverage;  /* step (d): the gate's target, mean kept P mass over the probe rows, in (0, 1] */
 } est_dam_online_head;
 
-/* dam_online steps (a)-(c) and the gate's inputs for query head h (dam/online.c), on the GPU:
- * the probe rows' exact attention P (last w rows), the on-cells of every column and diagonal over
- * them, the block map A (softmax over kb <= qb of q̄_qb · k̄_kb / sqrt(d), float64) and the blocks
- * whose on-cells (p = A / c(i, kb)) match. Outputs, host memory:
- *   sel_c[j], sel_d[o] ([n] bytes): column j / diagonal o matched (diagonal 0 always);
- *   blocks ([nb][words] bits, nb = ceil(n / 64), words = ceil(nb / 64)): matched blocks;
- *   base ([w]): per probe row r, the P mass the plan (those columns, diagonals and blocks) keeps;
- *   res ([w][nb]): per probe row and key block, the P mass of the row's causal keys in the block
- *   that the plan does not keep (what keeping that block would add);
- *   ranks ([nb - qb0][nb] with qb0 = (n - w) / 64): for the query blocks of the probe rows, the key
- *   blocks kb <= qb by A descending (ties: lower kb), -1 after them.
- * The map's ranks of every query block stay in ws for est_cuda_dam_online_deepen and the map for
- * est_cuda_dam_online_map, until the next call on ws. Sums of P (base, res) add in another order than
- * the CPU's gate, so the coverage it reaches can differ by rounding. */
+/* est_cuda_dam_online's result for one head. */
+typedef struct {
+    int depth;    /* the gate's depth t: every query block qb keeps its key blocks of rank < min(t, qb + 1)
+                     (0: the matched patterns reach the coverage); nb: every causal block is needed (the
+                     head is dense, its sel and blocks are not meaningful) */
+    int64_t kept; /* causal pairs the head's plan keeps (columns ∪ diagonals ∪ blocks, the deepening
+                     included), exactly maskplan_kept_pairs of that plan; -1 when depth == nb */
+} est_dam_online_result;
+
+/* dam_online steps (a)-(d) (dam/online.c) for the query heads h0 .. h1-1 on the GPU: the probe rows'
+ * exact attention P (last w rows), the on-cells of every column and diagonal over them, the block
+ * map A (softmax over kb <= qb of q̄_qb · k̄_kb / sqrt(d), float64) and the blocks whose on-cells
+ * (p = A / c(i, kb)) match; then the gate: the probe rows' kept P mass, the depth t at which adding
+ * every query block's t best key blocks (A descending, ties: lower kb) reaches the coverage, the
+ * deepened blocks, and the kept pairs of the resulting plan (for the max_density check). Heads are
+ * processed together, in chunks that keep the scratch under ~512 MiB (one head per chunk at ~1M
+ * tokens). Outputs (host memory, head index y = h - h0):
+ *   res[y]: depth and kept pairs;
+ *   sel[y][0 .. n): column j matched; sel[y][n + o]: diagonal o matched (diagonal 0 always);
+ *   blocks[y] ([nb][words] bits, nb = ceil(n / 64), words = ceil(nb / 64)): kept blocks, deepening
+ *   included (bit kb % 64 of blocks[y][qb][kb / 64]).
+ * par[y]: the settings of head h0 + y. The gate sums P per (probe row, block) and then per depth, so
+ * the coverage it reaches can differ from the CPU's (which adds key by key) by rounding. With
+ * h1 == h0 + 1 the head's block map stays in ws for est_cuda_dam_online_map. */
 void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
-                         int n_heads, int n_kv_heads, int d, int h, const est_dam_online_head *par, uint8_t *sel_c,
-                         uint8_t *sel_d, uint64_t *blocks, double *base, double *res, int32_t *ranks);
+                         int n_heads, int n_kv_heads, int d, int h0, int h1, const est_dam_online_head *par,
+                         est_dam_online_result *res, uint8_t *sel, uint64_t *blocks);
 
-/* The gate's deepening (dam/online.c step d) for the head of the last est_cuda_dam_online call:
- * adds to blocks ([nb][words] bits, host, read and written) every query block qb's key blocks of
- * rank < min(depth, qb + 1). */
-void est_cuda_dam_online_deepen(est_cuda_ws *ws, int n, int depth, uint64_t *blocks);
-
-/* The block map of the last est_cuda_dam_online call (for mask_mode "soft"): A [nb][nb] host,
- * 0 for kb > qb. */
+/* The block map of the head of the last est_cuda_dam_online call, which must have been for one head
+ * (for mask_mode "soft"): A [nb][nb] host, 0 for kb > qb. */
 void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
 
 /* XAttention's estimate and selection (baselines/xattention.c steps 1-4) for every query head:

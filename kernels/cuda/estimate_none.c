@@ -50,14 +50,10 @@ void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag,
     no_cuda();
 }
 void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
-                         int n_heads, int n_kv_heads, int d, int h, const est_dam_online_head *par, uint8_t *sel_c,
-                         uint8_t *sel_d, uint64_t *blocks, double *base, double *res, int32_t *ranks) {
-    (void)ws, (void)q, (void)q_stride, (void)k, (void)kv_cap, (void)n, (void)n_heads, (void)n_kv_heads, (void)d, (void)h;
-    (void)par, (void)sel_c, (void)sel_d, (void)blocks, (void)base, (void)res, (void)ranks;
-    no_cuda();
-}
-void est_cuda_dam_online_deepen(est_cuda_ws *ws, int n, int depth, uint64_t *blocks) {
-    (void)ws, (void)n, (void)depth, (void)blocks;
+                         int n_heads, int n_kv_heads, int d, int h0, int h1, const est_dam_online_head *par,
+                         est_dam_online_result *res, uint8_t *sel, uint64_t *blocks) {
+    (void)ws, (void)q, (void)q_stride, (void)k, (void)kv_cap, (void)n, (void)n_heads, (void)n_kv_heads, (void)d;
+    (void)h0, (void)h1, (void)par, (void)res, (void)sel, (void)blocks;
     no_cuda();
 }
 void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A) {

@@ -12,6 +12,7 @@
  * the estimates are not flat); latency of the estimation does not depend on content, the plans'
  * density does (real prompts: `dam bench --device cuda --method minference`).
  * Usage: bench_estimate [--cpu] [--shape smollm2|llama8b] [--lengths 32768,131072] [--repeats 3]
+ *                       [--method minference|xattention|flexprefill|dam_online]... (default: all four)
  * Medians over the repeats after one warm-up. Needs a GPU (exit 0 with "skip: ..." otherwise). */
 #include <math.h>
 #include <stdbool.h>
@@ -122,13 +123,15 @@ static double time_attention(const layer_in *L, const attn_cuda_plan *p, int rep
 
 int main(int argc, char **argv) {
     bool cpu = false;
-    const char *shape = "smollm2", *lengths = "32768,131072";
+    const char *shape = "smollm2", *lengths = "32768,131072", *only[8];
+    int n_only = 0;
     int reps = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--cpu")) cpu = true;
         else if (!strcmp(argv[i], "--shape") && i + 1 < argc) shape = argv[++i];
         else if (!strcmp(argv[i], "--lengths") && i + 1 < argc) lengths = argv[++i];
         else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--method") && i + 1 < argc && n_only < 8) only[n_only++] = argv[++i];
         else {
             fprintf(stderr, "bench_estimate: unknown argument %s (usage in the file's header)\n", argv[i]);
             return 2;
@@ -168,6 +171,13 @@ int main(int argc, char **argv) {
         const double dense_ms = time_attention(&L, dense, reps);
         attn_cuda_plan_free(dense);
         for (size_t mi = 0; mi < sizeof METHODS / sizeof METHODS[0]; mi++) {
+            bool run = n_only == 0;
+            for (int o = 0; o < n_only; o++) {
+                char key[64];
+                snprintf(key, sizeof key, "\"%s\"", only[o]);
+                run |= strstr(METHODS[mi], key) != NULL;
+            }
+            if (!run) continue;
             method m;
             method_from_json(METHODS[mi], 1, H, &m);
             maskplan **plans = dam_calloc((size_t)H, sizeof *plans, "bench plans");

@@ -223,6 +223,67 @@ static void check_top_k(est_cuda_ws *ws) {
     dam_free(ref), dam_free(top), dam_free(s);
 }
 
+/* 1d. est_cuda_dam_online directly, per-head probe rows and settings: the kept-pair count it returns
+ * (dam_online's max_density check) equals maskplan_kept_pairs of the plan its patterns and blocks
+ * make, and one head per chunk (DAM_CUDA_EST_CHUNK_BYTES=1) gives the same patterns, blocks, depths
+ * and counts as all heads together. Counts the sparse and the deepened heads seen. */
+static int g_sparse_heads, g_deepened_heads;
+
+static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
+    const int n = in->n, H = in->H, nb = (n + BLK - 1) / BLK, words = (nb + 63) / 64;
+    est_dam_online_head *par = dam_malloc(sizeof *par * (size_t)H, "test dam_online settings");
+    for (int h = 0; h < H; h++) {
+        const double lambda = 0.5, eps = 1e-10, tau = 0.1 + 0.05 * (h % 3);
+        const double base = (pow(eps, lambda) - 1) / lambda, cut = pow(lambda * (base + tau) + 1, 1 / lambda);
+        par[h] = (est_dam_online_head){1 + (h * 29 + n) % (n < 80 ? n : 80), {eps, lambda, base, tau, cut}, 0.5, 0,
+                                       h % 2 ? 0.99 : 0.8};
+    }
+    est_dam_online_result *res[2];
+    uint8_t *sel[2];
+    uint64_t *blocks[2];
+    for (int run = 0; run < 2; run++) {
+        res[run] = dam_malloc(sizeof(est_dam_online_result) * (size_t)H, "test dam_online results");
+        sel[run] = dam_malloc((size_t)H * 2 * n, "test dam_online patterns");
+        blocks[run] = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test dam_online blocks");
+        if (run == 1) setenv("DAM_CUDA_EST_CHUNK_BYTES", "1", 1);
+        est_cuda_dam_online(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, 0, H, par, res[run], sel[run],
+                            blocks[run]);
+        unsetenv("DAM_CUDA_EST_CHUNK_BYTES");
+    }
+    int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "test list");
+    for (int h = 0; h < H; h++) {
+        CHECK(res[0][h].depth >= 0 && res[0][h].depth <= nb, "dam_online n %d head %d: depth %d outside [0, %d]", n, h,
+              res[0][h].depth, nb);
+        if (res[0][h].depth >= nb) continue;
+        g_sparse_heads++, g_deepened_heads += res[0][h].depth > 0;
+        maskplan *plan = maskplan_new();
+        const uint8_t *sh = sel[0] + (size_t)h * 2 * n;
+        int ns = 0;
+        for (int j = 0; j < n; j++)
+            if (sh[j]) list[ns++] = j;
+        maskplan_set_cols(plan, list, ns);
+        ns = 0;
+        for (int o = 0; o < n; o++)
+            if (sh[n + o]) list[ns++] = o;
+        maskplan_set_diags(plan, list, ns);
+        est_set_blocks_bits(plan, nb, nb, blocks[0] + (size_t)h * nb * words);
+        const int64_t ref = maskplan_kept_pairs(plan, n);
+        CHECK(res[0][h].kept == ref, "dam_online n %d head %d: kept pairs %lld, the plan keeps %lld", n, h,
+              (long long)res[0][h].kept, (long long)ref);
+        maskplan_free(plan);
+    }
+    CHECK(memcmp(sel[0], sel[1], (size_t)H * 2 * n) == 0, "dam_online n %d: patterns differ with one head per chunk", n);
+    CHECK(memcmp(blocks[0], blocks[1], sizeof(uint64_t) * (size_t)H * nb * words) == 0,
+          "dam_online n %d: blocks differ with one head per chunk", n);
+    for (int h = 0; h < H; h++)
+        CHECK(res[0][h].depth == res[1][h].depth && res[0][h].kept == res[1][h].kept,
+              "dam_online n %d head %d: depth / kept %d / %lld, with one head per chunk %d / %lld", n, h, res[0][h].depth,
+              (long long)res[0][h].kept, res[1][h].depth, (long long)res[1][h].kept);
+    dam_free(list);
+    for (int run = 0; run < 2; run++) dam_free(res[run]), dam_free(sel[run]), dam_free(blocks[run]);
+    dam_free(par);
+}
+
 /* ---- 2. plans of the methods: GPU (plan_layer_cuda) == CPU (plan_layer), pair by pair ---- */
 
 static const char *const INSTANCES[] = {
@@ -385,11 +446,14 @@ int main(int argc, char **argv) {
         const int strides[] = {1, 8, 64};
         for (int s = 0; s < 3; s++)
             if (!(in.n > 3000 && strides[s] == 1)) check_xattention_scores(ws, &in, strides[s]);
+        check_dam_online_direct(ws, &in);
         for (int i = 0; i < N_INSTANCES; i++)
             if (!(in.n > 3000 && strstr(INSTANCES[i], "\"stride\": 1,"))) check_plans(ws, &in, INSTANCES[i]);
         free_input(&in);
     }
     est_cuda_ws_free(ws);
+    printf("  dam_online direct: %d sparse heads (%d deepened by the gate) checked\n", g_sparse_heads, g_deepened_heads);
+    CHECK(g_sparse_heads > 0 && g_deepened_heads > 0, "dam_online direct: no sparse or no deepened head: the check saw nothing");
     CHECK(dam_cuda_mem_in_use() == 0, "%zu device bytes still allocated", dam_cuda_mem_in_use());
     return test_done("test_estimate_cuda");
 }

@@ -1,0 +1,113 @@
+// estimate_common.cuh — what the GPU mask-estimation files share (internal to kernels/cuda/estimate*.cu;
+// the public API is estimate.h): the workspace, its grow-only device buffers, the cuBLAS product, the
+// segmented sort, block-wide float64 reductions and the block-mean kernels. Definitions in estimate.cu.
+#ifndef DAM_KERNELS_CUDA_ESTIMATE_COMMON_CUH
+#define DAM_KERNELS_CUDA_ESTIMATE_COMMON_CUH
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/estimate.h"
+
+namespace est {
+
+enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */ };
+
+// A device buffer that only grows (dam_cuda_malloc, so the harness's peak counts it).
+struct dbuf {
+    void *p;
+    size_t bytes;
+};
+
+// b->p with at least `bytes` bytes (the old contents are lost when it grows); `what` names it in
+// the out-of-memory message.
+void *grow(dbuf *b, size_t bytes, const char *what);
+
+// CTAs of THREADS threads that cover `threads` threads.
+inline int blocks_for(long threads) { return (int)((threads + THREADS - 1) / THREADS); }
+
+// Block-wide reductions of one double per thread (blockDim.x == THREADS); a fixed tree, so the
+// result does not depend on timing. Every thread gets the result. `red` is THREADS / 32 doubles.
+__device__ inline double block_max(double v, double *red) {
+    for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = red[0];
+    for (int i = 1; i < THREADS / 32; i++) v = fmax(v, red[i]);
+    return v;
+}
+
+__device__ inline double block_sum(double v, double *red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = red[0];
+    for (int i = 1; i < THREADS / 32; i++) v += red[i];
+    return v;
+}
+
+// Means of groups of `group` rows, one thread per (group g, column c), grid.y = head y:
+// out[y][g][c] = mean of x[y · x_head + (r0 + i) · stride + c] over the rows i of group g (of n_rows),
+// added in ascending order in float64 (est_block_means' order).
+__global__ void row_means(const __nv_bfloat16 *x, long x_head, long stride, int r0, int n_rows, int d, int group,
+                          double *out);
+
+// The block map, one CTA per query block qb, grid.y = head y (qbar: [y][nb][d] query block means;
+// kbar: [kv][nb][d] key block means, head y reads kv = (y0 + y) / group; keys, vals: [y][nb (nb + 1) / 2]):
+// A[qb][kb] = softmax over kb <= qb of qbar_qb · kbar_kb · scale (dot products
+// in float64, c ascending, as on the CPU), written packed for the sort: keys[qb (qb + 1) / 2 + kb] = A,
+// vals = qb · nb + kb (the cell's index in the nb x nb map).
+__global__ void block_map(const double *qbar, const double *kbar, int y0, int group, int nb, int d, double scale,
+                          double *keys, int *vals);
+
+// Row statistics of the causal softmax of the probe rows, one CTA per row r, grid.y = head y with
+// w = w_head[y] rows (w_head NULL: w_one for every head; CTAs with r >= w do nothing): row r of head
+// y holds fp32 logits z[y · z_head + r · ldz + j], j < n - w + 1 + r (causal: the row is position
+// n - w + r), scaled by `scale` in float64; mx[y · gridDim.x + r] = their maximum, sum[...] = the sum
+// of e^(x - max) (tree reduction).
+__global__ void row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, int w_one, double scale,
+                          double *mx, double *sum);
+
+} // namespace est
+
+// The workspace (opaque in estimate.h): device scratch that only grows, and the cuBLAS handle.
+struct est_cuda_ws {
+    cublasHandle_t blas;
+    bool have_blas;
+    est::dbuf z;                          // fp32 logits: [w][n] (vertical-slash, dam_online per head) or [chunk][N] (xattention)
+    est::dbuf mx, sum;                    // double per probe row
+    est::dbuf col, diag;                  // double [n_heads][n]
+    est::dbuf keys, keys_out, vals, vals_out, offsets, temp; // segmented sort
+    est::dbuf keys_tmp, pos, pos_tmp, seg, seg_tmp;          // segmented_sort_long
+    est::dbuf forced;                     // int [n_heads]
+    est::dbuf qr, kr;                     // bf16 strided copies
+    est::dbuf score;                      // double [nb][nb]
+    est::dbuf part;                       // double [CTAs][nb] partial block sums
+    est::dbuf means, kmeans;              // double row means (queries, keys)
+    est::dbuf cum;                        // double inclusive scan
+    est::dbuf gammas, counts, pools;      // FlexPrefill step 2
+    est::dbuf sel, gate_base, gate_res, heads, inc, patbits, kept; // dam_online
+    est::dbuf bits;                       // uint64 [heads][nb][words]
+    bool map_head_ok;                     // the last est_cuda_dam_online call was for one head (its map is in keys)
+};
+
+namespace est {
+
+// Row-major C[m][n] (fp32, ld ldc) = A[m][kd] (bf16, ld lda) · B[n][kd]^T (bf16, ld ldb) through cuBLAS
+// (fp32 accumulation); `batch` > 1 repeats it with A, B, C advanced by stride_a, stride_b, stride_c
+// elements per product (stride_b 0: every product reads the same B).
+void gemm_nt(est_cuda_ws *ws, float *C, long ldc, const void *A, long lda, const void *B, long ldb, int m, int n, int kd,
+             int batch = 1, long stride_a = 0, long stride_b = 0, long stride_c = 0);
+
+// Stable descending sort of `count` (key, value) pairs of ws->keys / ws->vals in `segments` segments
+// (ws->offsets[s] .. ws->offsets[s + 1]); results in ws->keys_out / ws->vals_out.
+void segmented_sort(est_cuda_ws *ws, long count, int segments);
+
+// Dies (exit 3, naming fn) unless 1 <= n, heads, d and n_heads % n_kv_heads == 0.
+void check_shape(const char *fn, int n, int n_heads, int n_kv_heads, int d);
+
+} // namespace est
+
+#endif
