@@ -356,7 +356,9 @@ static void dam_online_plan_layer_cuda(const method *m, int layer, const uint16_
         dam_free(A);
     } else {
         est_cuda_dam_online(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, 0, n_heads, par, res, sel, blocks);
-#pragma omp parallel for schedule(dynamic, 1)
+        int sparse = 0;
+        for (int h = 0; h < n_heads; h++) sparse += res[h].depth < nb;
+#pragma omp parallel for schedule(dynamic, 1) if (sparse > 1)
         for (int h = 0; h < n_heads; h++) /* host: the plans of the heads that are not dense */
             out[h] = plan_from_gpu(p, layer, h, n, res + h, sel + (size_t)h * 2 * n, blocks + (size_t)h * nb * words, NULL);
     }

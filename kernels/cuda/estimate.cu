@@ -52,27 +52,48 @@ __global__ void est::row_means(const __nv_bfloat16 *x, long x_head, long stride,
 
 __global__ void est::block_map(const double *qbar, const double *kbar, int y0, int group, int nb, int d, double scale,
                                double *keys, int *vals) {
-    __shared__ double red[THREADS / 32];
-    const int qb = blockIdx.x;
-    const long cells = (long)nb * (nb + 1) / 2, base = (long)qb * (qb + 1) / 2 + blockIdx.y * cells;
-    const double *qr = qbar + ((long)blockIdx.y * nb + qb) * d;
-    kbar += (long)((y0 + (int)blockIdx.y) / group) * nb * d;
+    __shared__ double ks[32][65]; // a slice of 32 key blocks x 64 columns (+1: no bank conflicts)
+    __shared__ double qs[MAP_QB][64];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, y = blockIdx.y;
+    const int qb0 = blockIdx.x * MAP_QB, qb = qb0 + warp, kb_end = min(qb0 + MAP_QB, nb);
+    const bool valid = qb < nb;
+    const long cells = (long)nb * (nb + 1) / 2, base = (long)qb * (qb + 1) / 2 + (long)y * cells;
+    qbar += (long)y * nb * d;
+    kbar += (long)((y0 + y) / group) * nb * d;
     double m = -INFINITY;
-    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
+    for (int kb0 = 0; kb0 < kb_end; kb0 += 32) {
         double z = 0;
-        for (int c = 0; c < d; c++) z += qr[c] * kbar[(long)kb * d + c];
-        keys[base + kb] = z * scale;
-        m = fmax(m, z * scale);
+        for (int c0 = 0; c0 < d; c0 += 64) {
+            const int cw = min(64, d - c0);
+            __syncthreads();
+            for (int e = threadIdx.x; e < 32 * 64; e += blockDim.x) {
+                const int i = e / 64, c = e % 64;
+                ks[i][c] = kb0 + i < nb && c < cw ? kbar[(long)(kb0 + i) * d + c0 + c] : 0.0;
+            }
+            for (int e = threadIdx.x; e < MAP_QB * 64; e += blockDim.x) {
+                const int i = e / 64, c = e % 64;
+                qs[i][c] = qb0 + i < nb && c < cw ? qbar[(long)(qb0 + i) * d + c0 + c] : 0.0;
+            }
+            __syncthreads();
+            for (int c = 0; c < cw; c++) z += qs[warp][c] * ks[lane][c];
+        }
+        const int kb = kb0 + lane;
+        if (valid && kb <= qb) {
+            keys[base + kb] = z * scale;
+            m = fmax(m, z * scale);
+        }
     }
-    m = block_max(m, red);
+    if (!valid) return; // whole warps: no block-wide barrier follows
+    for (int o = 16; o > 0; o >>= 1) m = fmax(m, __shfl_xor_sync(0xffffffffu, m, o));
     double s = 0;
-    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) s += keys[base + kb] = exp(keys[base + kb] - m);
-    s = block_sum(s, red);
-    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
+    for (int kb = lane; kb <= qb; kb += 32) s += keys[base + kb] = exp(keys[base + kb] - m);
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    for (int kb = lane; kb <= qb; kb += 32) {
         keys[base + kb] /= s;
         vals[base + kb] = qb * nb + kb;
     }
 }
+
 
 __global__ void est::row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, int w_one, double scale,
                                double *mx, double *sum) {
@@ -405,7 +426,7 @@ extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, in
         row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)k + (long)(h / group) * kv_cap * d, 0, d, 0, n, d,
                                                     BLOCK, kbar);
         CUDA_LAUNCH_CHECK("row_means");
-        block_map<<<nb, THREADS>>>(qbar, kbar, 0, 1, nb, d, scale, keys, vals);
+        block_map<<<(nb + MAP_QB - 1) / MAP_QB, 32 * MAP_QB>>>(qbar, kbar, 0, 1, nb, d, scale, keys, vals);
         CUDA_LAUNCH_CHECK("block_map");
         segmented_sort_long(ws, cells, (int)cells);
         const double *sorted = (const double *)ws->keys_out.p;

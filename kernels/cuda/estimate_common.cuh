@@ -11,7 +11,8 @@
 
 namespace est {
 
-enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */ };
+enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */,
+       MAP_QB = 8 /* query blocks per CTA of block_map (one warp each) */ };
 
 // A device buffer that only grows (dam_cuda_malloc, so the harness's peak counts it).
 struct dbuf {
@@ -54,11 +55,14 @@ __device__ inline double block_sum(double v, double *red) {
 __global__ void row_means(const __nv_bfloat16 *x, long x_head, long stride, int r0, int n_rows, int d, int group,
                           double *out);
 
-// The block map, one CTA per query block qb, grid.y = head y (qbar: [y][nb][d] query block means;
+// The block map, grid ((nb + MAP_QB - 1) / MAP_QB, heads) x 32 · MAP_QB threads: one warp per query
+// block qb, grid.y = head y (qbar: [y][nb][d] query block means;
 // kbar: [kv][nb][d] key block means, head y reads kv = (y0 + y) / group; keys, vals: [y][nb (nb + 1) / 2]):
 // A[qb][kb] = softmax over kb <= qb of qbar_qb · kbar_kb · scale (dot products
 // in float64, c ascending, as on the CPU), written packed for the sort: keys[qb (qb + 1) / 2 + kb] = A,
-// vals = qb · nb + kb (the cell's index in the nb x nb map).
+// vals = qb · nb + kb (the cell's index in the nb x nb map). The key block means are staged in shared
+// memory, 32 key blocks x 64 columns at a time, for the MAP_QB query blocks of a CTA; the softmax
+// maximum and denominator are warp reductions.
 __global__ void block_map(const double *qbar, const double *kbar, int y0, int group, int nb, int d, double scale,
                           double *keys, int *vals);
 

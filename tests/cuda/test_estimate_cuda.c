@@ -225,9 +225,11 @@ static void check_top_k(est_cuda_ws *ws) {
 
 /* 1d. est_cuda_dam_online directly, per-head probe rows and settings: the kept-pair count it returns
  * (dam_online's max_density check) equals maskplan_kept_pairs of the plan its patterns and blocks
- * make, and one head per chunk (DAM_CUDA_EST_CHUNK_BYTES=1) gives the same patterns, blocks, depths
- * and counts as all heads together. Counts the sparse and the deepened heads seen. */
-static int g_sparse_heads, g_deepened_heads;
+ * make, and one head per chunk (DAM_CUDA_EST_CHUNK_BYTES=1) and CUB's segmented sort instead of the
+ * shared-memory row sort (DAM_CUDA_EST_CUB_SORT=1, the path above 256K tokens) give the same
+ * patterns, blocks, depths and counts as the default path. Counts the sparse and the deepened heads
+ * seen. */
+static int g_sparse_heads, g_deepened_heads, g_deep_select, g_deep_sort; /* depth <= 16 / > 16 below the row length */
 
 static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
     const int n = in->n, H = in->H, nb = (n + BLK - 1) / BLK, words = (nb + 63) / 64;
@@ -235,20 +237,23 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
     for (int h = 0; h < H; h++) {
         const double lambda = 0.5, eps = 1e-10, tau = 0.1 + 0.05 * (h % 3);
         const double base = (pow(eps, lambda) - 1) / lambda, cut = pow(lambda * (base + tau) + 1, 1 / lambda);
+        static const double COVER[] = {0.8, 0.99, 0.9999};
         par[h] = (est_dam_online_head){1 + (h * 29 + n) % (n < 80 ? n : 80), {eps, lambda, base, tau, cut}, 0.5, 0,
-                                       h % 2 ? 0.99 : 0.8};
+                                       COVER[h % 3]};
     }
-    est_dam_online_result *res[2];
-    uint8_t *sel[2];
-    uint64_t *blocks[2];
-    for (int run = 0; run < 2; run++) {
+    enum { RUNS = 3 };
+    est_dam_online_result *res[RUNS];
+    uint8_t *sel[RUNS];
+    uint64_t *blocks[RUNS];
+    static const char *const KNOB[RUNS] = {NULL, "DAM_CUDA_EST_CHUNK_BYTES", "DAM_CUDA_EST_CUB_SORT"};
+    for (int run = 0; run < RUNS; run++) {
         res[run] = dam_malloc(sizeof(est_dam_online_result) * (size_t)H, "test dam_online results");
         sel[run] = dam_malloc((size_t)H * 2 * n, "test dam_online patterns");
         blocks[run] = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test dam_online blocks");
-        if (run == 1) setenv("DAM_CUDA_EST_CHUNK_BYTES", "1", 1);
+        if (KNOB[run]) setenv(KNOB[run], "1", 1);
         est_cuda_dam_online(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, 0, H, par, res[run], sel[run],
                             blocks[run]);
-        unsetenv("DAM_CUDA_EST_CHUNK_BYTES");
+        if (KNOB[run]) unsetenv(KNOB[run]);
     }
     int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "test list");
     for (int h = 0; h < H; h++) {
@@ -256,6 +261,8 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
               res[0][h].depth, nb);
         if (res[0][h].depth >= nb) continue;
         g_sparse_heads++, g_deepened_heads += res[0][h].depth > 0;
+        g_deep_select += res[0][h].depth > 0 && res[0][h].depth <= 16 && res[0][h].depth + 1 < nb;
+        g_deep_sort += res[0][h].depth > 16 && res[0][h].depth + 1 < nb;
         maskplan *plan = maskplan_new();
         const uint8_t *sh = sel[0] + (size_t)h * 2 * n;
         int ns = 0;
@@ -272,15 +279,17 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
               (long long)res[0][h].kept, (long long)ref);
         maskplan_free(plan);
     }
-    CHECK(memcmp(sel[0], sel[1], (size_t)H * 2 * n) == 0, "dam_online n %d: patterns differ with one head per chunk", n);
-    CHECK(memcmp(blocks[0], blocks[1], sizeof(uint64_t) * (size_t)H * nb * words) == 0,
-          "dam_online n %d: blocks differ with one head per chunk", n);
-    for (int h = 0; h < H; h++)
-        CHECK(res[0][h].depth == res[1][h].depth && res[0][h].kept == res[1][h].kept,
-              "dam_online n %d head %d: depth / kept %d / %lld, with one head per chunk %d / %lld", n, h, res[0][h].depth,
-              (long long)res[0][h].kept, res[1][h].depth, (long long)res[1][h].kept);
+    for (int run = 1; run < RUNS; run++) {
+        CHECK(memcmp(sel[0], sel[run], (size_t)H * 2 * n) == 0, "dam_online n %d: patterns differ with %s", n, KNOB[run]);
+        CHECK(memcmp(blocks[0], blocks[run], sizeof(uint64_t) * (size_t)H * nb * words) == 0,
+              "dam_online n %d: blocks differ with %s", n, KNOB[run]);
+        for (int h = 0; h < H; h++)
+            CHECK(res[0][h].depth == res[run][h].depth && res[0][h].kept == res[run][h].kept,
+                  "dam_online n %d head %d: depth / kept %d / %lld, with %s %d / %lld", n, h, res[0][h].depth,
+                  (long long)res[0][h].kept, KNOB[run], res[run][h].depth, (long long)res[run][h].kept);
+    }
     dam_free(list);
-    for (int run = 0; run < 2; run++) dam_free(res[run]), dam_free(sel[run]), dam_free(blocks[run]);
+    for (int run = 0; run < RUNS; run++) dam_free(res[run]), dam_free(sel[run]), dam_free(blocks[run]);
     dam_free(par);
 }
 
@@ -452,8 +461,10 @@ int main(int argc, char **argv) {
         free_input(&in);
     }
     est_cuda_ws_free(ws);
-    printf("  dam_online direct: %d sparse heads (%d deepened by the gate) checked\n", g_sparse_heads, g_deepened_heads);
-    CHECK(g_sparse_heads > 0 && g_deepened_heads > 0, "dam_online direct: no sparse or no deepened head: the check saw nothing");
+    printf("  dam_online direct: %d sparse heads (%d deepened by the gate: %d to depth <= 16, %d deeper) checked\n",
+           g_sparse_heads, g_deepened_heads, g_deep_select, g_deep_sort);
+    CHECK(g_sparse_heads > 0 && (quick || (g_deep_select > 0 && g_deep_sort > 0)), /* quick: n <= 300, too short */
+          "dam_online direct: no sparse head, or no head deepened by selection / by sorting: the check missed a path");
     CHECK(dam_cuda_mem_in_use() == 0, "%zu device bytes still allocated", dam_cuda_mem_in_use());
     return test_done("test_estimate_cuda");
 }
