@@ -16,6 +16,7 @@
 #include <cub/device/device_segmented_sort.cuh>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
+#include <thrust/iterator/counting_iterator.h>
 
 #include "core/error.h"
 #include "kernels/cuda/cublas_check.h"
@@ -153,29 +154,92 @@ __global__ void cover_keys(const double *col, const double *diag, int n, int n_h
     vals[t] = (int)j;
 }
 
-// One warp per row r of sorted x (descending): count[r] = 1 + the number of entries whose inclusive
-// cumulative sum, added in sorted order (every lane adds the 32 loaded values in order), is <= g of
-// the row's head r / 2 (flexprefill.c cover()).
-__global__ void cover_count(const double *sorted, int n, int rows, const double *g, int *count) {
-    const int r = (int)(((long)blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
-    if (r >= rows) return;
-    const double *x = sorted + (long)r * n, limit = g[r / 2];
-    double cum = 0;
-    int cnt = 0;
-    bool over = false;
-    for (int k0 = 0; k0 < n && !over; k0 += 32) {
-        const double v = k0 + lane < n ? x[k0 + lane] : 0.0;
-        const int m = min(32, n - k0);
-        for (int j = 0; j < m; j++) {
-            cum += __shfl_sync(0xffffffffu, v, j);
-            if (cum > limit) { // entries are >= 0: the sum only grows
-                over = true;
-                break;
-            }
-            cnt++;
-        }
+// Block-wide maximum of one int per thread (blockDim.x == THREADS); the result is in thread 0.
+// `red` is THREADS / 32 ints.
+__device__ int block_max_int(int v, int *red) {
+    v = __reduce_max_sync(0xffffffffu, v);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    if (threadIdx.x < 32) v = __reduce_max_sync(0xffffffffu, threadIdx.x < THREADS / 32 ? red[threadIdx.x] : 0);
+    return v;
+}
+
+// Entries per thread of cover_bounds.
+enum { COVER_ITEMS = 8 };
+
+// The covers from a parallel scan, exactly (flexprefill.c cover()): x = a row of n entries >= 0
+// sorted descending, seq_i its sequential inclusive sums (the CPU's: x_0 + x_1 + ... + x_i, left to
+// right, float64), S_i the exact sums, tree_i = cum[r][i], the same sums from CUB's segmented scan
+// (some binary tree of additions over x_0 .. x_i). cover = 1 + #{i : seq_i <= g}; seq is
+// nondecreasing (adding x >= 0 never lowers a rounded sum), so cover = c + 1 with c the first i with
+// seq_i > g (n if none).
+// Bound: in any binary tree over the i + 1 terms, each term passes through <= i roundings of
+// relative error <= u = 2^-53 (exact when the result is subnormal), so with terms >= 0
+// |tree_i - S_i| <= gamma_i S_i and |seq_i - S_i| <= gamma_i S_i, gamma_i = i u / (1 - i u)
+// (Higham, Accuracy and Stability, Lemma 3.1 and section 4.2). Hence, with S_i <= tree_i / (1 - gamma_i)
+// and i < 2^31, |seq_i - tree_i| <= 2 gamma_i / (1 - gamma_i) tree_i < 2.00001 i u tree_i. We take
+// delta_i = 3 (i + 1) u tree_i + 2^-1020: the margin over that bound (more than 2 u tree_i) covers
+// the rounding of tree_i +- delta_i (<= u (tree_i + delta_i)) and of delta_i itself (an FMA only
+// makes it more accurate), 2^-1020 an underflow of the product. So fl(tree_i + delta_i) <= g proves seq_i <= g ("surely under") and
+// fl(tree_i - delta_i) > g proves seq_i > g ("surely over"); a NaN or inf sum is neither.
+// This kernel (grid: x over entries, y = row r, head r / 2 with g[r / 2]) stores
+// bound[r][0] = n - (the first i not surely under) and bound[r][1] = n - (the first i surely over),
+// each 0 if there is none (bound zeroed by the caller; atomicMax, one per CTA). Surely over implies
+// not surely under, so the first of the two comes first; when they are equal, c is that index.
+__global__ void cover_bounds(const double *cum, int n, const double *g, int *bound) {
+    __shared__ int red[THREADS / 32];
+    const int r = blockIdx.y;
+    const double *t = cum + (long)r * n, lim = g[r / 2];
+    int not_under = 0, over = 0;
+    const long i0 = (long)blockIdx.x * THREADS * COVER_ITEMS + threadIdx.x;
+    for (int k = 0; k < COVER_ITEMS; k++) {
+        const long i = i0 + (long)k * THREADS;
+        if (i >= n) break;
+        const double delta = 3.0 * (double)(i + 1) * 0x1p-53 * t[i] + 0x1p-1020;
+        if (!(t[i] + delta <= lim)) not_under = max(not_under, (int)(n - i));
+        if (t[i] - delta > lim) over = max(over, (int)(n - i));
     }
-    if (lane == 0) count[r] = cnt + 1;
+    not_under = block_max_int(not_under, red);
+    __syncthreads();
+    over = block_max_int(over, red);
+    if (threadIdx.x == 0 && not_under) atomicMax(bound + 2 * r, not_under);
+    if (threadIdx.x == 0 && over) atomicMax(bound + 2 * r + 1, over);
+}
+
+// Tile of the exact walk (doubles in shared memory).
+enum { WALK_TILE = 2048 };
+
+// count[r] = cover of row r (one CTA per row): c + 1 when cover_bounds decided c (its two indices
+// are equal); otherwise (a sum within the rounding bound of g: rare, e.g. g met exactly or a row
+// whose total is ~g) the exact sequential walk of flexprefill.c cover(): thread 0 adds the sorted
+// entries in order, tiles loaded into shared memory by the CTA, up to the first surely-over index
+// (seq is > g there). Stopping at the first sum that is not <= g is exact: the sums never decrease
+// (entries >= 0), and a NaN sum stays NaN, which cover() does not count either.
+__global__ void cover_walk(const double *sorted, int n, const double *g, const int *bound, int *count) {
+    __shared__ double tile[WALK_TILE];
+    __shared__ int done;
+    const int r = blockIdx.x, under = n - bound[2 * r], over = n - bound[2 * r + 1];
+    if (under == over) {
+        if (threadIdx.x == 0) count[r] = over + 1;
+        return;
+    }
+    const double *x = sorted + (long)r * n, lim = g[r / 2];
+    double cum = 0; // thread 0's
+    if (threadIdx.x == 0) done = 0;
+    for (int j0 = 0; j0 < over; j0 += WALK_TILE) {
+        const int m = min(WALK_TILE, over - j0);
+        __syncthreads(); // the previous tile is consumed; `done` is visible
+        for (int k = threadIdx.x; k < m; k += THREADS) tile[k] = x[j0 + k];
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int k = 0;
+            while (k < m && (cum += tile[k]) <= lim) k++;
+            if (k < m) count[r] = j0 + k + 1, done = 1;
+        }
+        __syncthreads();
+        if (done) return;
+    }
+    if (threadIdx.x == 0) count[r] = over + 1;
 }
 
 // pool[r][b] = sum of x[r][j] over j in 64-block b, j ascending (flexprefill.c V and SL); pool [rows][nb].
@@ -188,20 +252,36 @@ __global__ void block_pool(const double *x, int n, int rows, int nb, double *poo
     pool[t] = a;
 }
 
-// *first = the smallest i < count with cum[i] > limit (count if none); *first starts at count.
-__global__ void first_above(const double *cum, long count, double limit, int *first) {
+// Grid (x over cells, y = head y of the chunk): m[y] = max over i < cells with cum[y][i] > lim[y] of
+// cells - i, i.e. the first such i is cells - m[y] (cells if none); m zeroed by the caller.
+__global__ void first_above(const double *cum, long cells, const double *lim, int *m) {
+    __shared__ int red[THREADS / 32];
+    const int y = blockIdx.y;
     const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < count && cum[i] > limit) atomicMin(first, (int)i);
+    int v = i < cells && cum[y * cells + i] > lim[y] ? (int)(cells - i) : 0;
+    v = block_max_int(v, red);
+    if (threadIdx.x == 0 && v) atomicMax(m + y, v);
 }
 
-// Sets the bits of the cells vals[0 .. *first) and of cell (0, 0); bits [nb][words].
-__global__ void mark_cells(const int *vals, const int *first, int nb, int words, unsigned long long *bits) {
+// Grid (x over cells, y = head y of the chunk, query head head[y]): sets the bits of the cells
+// vals[y][0 .. cells - m[y]) and of cell (0, 0) in bits + head[y] · head_words ([nb][words] each).
+__global__ void mark_cells(const int *vals, long cells, const int *m, const int *head, int nb, int words,
+                           long head_words, unsigned long long *bits) {
+    const int y = blockIdx.y;
     const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i == 0) atomicOr(bits, 1ull);
-    if (i >= *first) return;
-    const int qb = vals[i] / nb, kb = vals[i] % nb;
-    atomicOr(bits + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
+    if (i >= cells) return;
+    unsigned long long *b = bits + head[y] * head_words;
+    if (i == 0) atomicOr(b, 1ull);
+    if (i >= cells - m[y]) return;
+    const int c = vals[y * cells + i], qb = c / nb, kb = c % nb;
+    atomicOr(b + (long)qb * words + (kb >> 6), 1ull << (kb & 63));
 }
+
+// Keys of CUB's segmented scans: positions i, j are in the same segment iff i / len == j / len.
+struct same_segment {
+    long len;
+    __host__ __device__ bool operator()(int i, int j) const { return i / len == j / len; }
+};
 
 } // namespace
 
@@ -298,6 +378,30 @@ static void segmented_sort_long(est_cuda_ws *ws, long count, int seg_len) {
     CUDA_LAUNCH_CHECK("gather_pairs");
 }
 
+// out = the inclusive sums of in within segments of seg_len consecutive entries (the last may be
+// shorter), by CUB's scan by key (decoupled look-back): every out[i] is a sum of exactly the entries
+// of i's segment up to i, added in some binary tree (cover_bounds relies on this).
+static void segmented_inclusive_sum(est_cuda_ws *ws, const double *in, double *out, long count, long seg_len) {
+    if (count > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "estimation scan of %ld entries is too large", count);
+    const thrust::counting_iterator<int> pos(0);
+    const same_segment seg = {seg_len};
+    size_t bytes = 0;
+    CUDA_CHECK(cub::DeviceScan::InclusiveSumByKey(nullptr, bytes, pos, in, out, (int)count, seg));
+    void *temp = grow(&ws->temp, bytes > 0 ? bytes : 1, "estimation scan scratch");
+    CUDA_CHECK(cub::DeviceScan::InclusiveSumByKey(temp, bytes, pos, in, out, (int)count, seg));
+    CUDA_LAUNCH_CHECK("cub::DeviceScan::InclusiveSumByKey");
+}
+
+double est::chunk_bytes(void) {
+    const char *e = getenv("DAM_CUDA_EST_CHUNK_BYTES");
+    if (e == NULL) return 512.0 * 1024 * 1024;
+    char *end;
+    const double v = strtod(e, &end);
+    if (end == e || *end != '\0' || !(v >= 1))
+        dam_die(DAM_EXIT_INPUT, "DAM_CUDA_EST_CHUNK_BYTES=\"%s\": must be a number of bytes >= 1", e);
+    return v;
+}
+
 void est::check_shape(const char *fn, int n, int n_heads, int n_kv_heads, int d) {
     if (n < 1 || n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0 || d < 1)
         dam_die(DAM_EXIT_RUNTIME, "internal error: %s(n %d, heads %d / %d, d %d)", fn, n, n_heads, n_kv_heads, d);
@@ -386,7 +490,7 @@ extern "C" void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const do
     double *x = (double *)grow(&ws->keys, sizeof(double) * (size_t)count_all, "flexprefill verticals and slashes");
     int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)count_all, "flexprefill sort values");
     double *d_g = (double *)grow(&ws->gammas, sizeof(double) * (size_t)n_heads, "flexprefill gamma");
-    int *d_count = (int *)grow(&ws->counts, sizeof(int) * (size_t)rows, "flexprefill covers");
+    int *d_bound = (int *)grow(&ws->counts, sizeof(int) * 3 * (size_t)rows, "flexprefill covers"), *d_count = d_bound + 2 * rows;
     double *d_pool = (double *)grow(&ws->pools, sizeof(double) * (size_t)rows * nb, "flexprefill block pools");
     CUDA_CHECK(cudaMemcpy(d_g, g, sizeof(double) * (size_t)n_heads, cudaMemcpyHostToDevice));
     cover_keys<<<blocks_for(count_all), THREADS>>>(col, diag, n, n_heads, div, x, vals);
@@ -394,8 +498,15 @@ extern "C" void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const do
     block_pool<<<blocks_for((long)rows * nb), THREADS>>>(x, n, rows, nb, d_pool);
     CUDA_LAUNCH_CHECK("block_pool");
     segmented_sort_long(ws, count_all, n);
-    cover_count<<<blocks_for(32L * rows), THREADS>>>((const double *)ws->keys_out.p, n, rows, d_g, d_count);
-    CUDA_LAUNCH_CHECK("cover_count");
+    const double *sorted = (const double *)ws->keys_out.p;
+    double *cum = (double *)grow(&ws->cum, sizeof(double) * (size_t)count_all, "flexprefill cumulative sums");
+    segmented_inclusive_sum(ws, sorted, cum, count_all, n);
+    CUDA_CHECK(cudaMemsetAsync(d_bound, 0, sizeof(int) * 2 * (size_t)rows, 0));
+    cover_bounds<<<dim3((unsigned)((n + THREADS * COVER_ITEMS - 1) / (THREADS * COVER_ITEMS)), rows), THREADS>>>(cum, n, d_g,
+                                                                                                          d_bound);
+    CUDA_LAUNCH_CHECK("cover_bounds");
+    cover_walk<<<rows, THREADS>>>(sorted, n, d_g, d_bound, d_count);
+    CUDA_LAUNCH_CHECK("cover_walk");
     CUDA_CHECK(cudaMemcpy(count, d_count, sizeof(int) * (size_t)rows, cudaMemcpyDeviceToHost));
     CUDA_CHECK(cudaMemcpy(pool, d_pool, sizeof(double) * (size_t)rows * nb, cudaMemcpyDeviceToHost));
 }
@@ -408,38 +519,64 @@ extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, in
     const long cells = (long)nb * (nb + 1) / 2, head_words = (long)nb * words;
     // the sort values are cell indices qb · nb + kb (int): nb² must fit, not only the causal cells
     if ((long)nb * nb > 0x7fffffffL) dam_die(DAM_EXIT_RUNTIME, "flexprefill block map of %d x %d blocks is too large", nb, nb);
-    double *qbar = (double *)grow(&ws->means, sizeof(double) * (size_t)nb * d, "flexprefill query means");
-    double *kbar = (double *)grow(&ws->kmeans, sizeof(double) * (size_t)nb * d, "flexprefill key means");
-    double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)cells, "flexprefill sort keys");
-    int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)cells, "flexprefill sort values");
-    int *first = (int *)grow(&ws->counts, sizeof(int), "flexprefill selection end");
-    double *cum = (double *)grow(&ws->cum, sizeof(double) * (size_t)cells, "flexprefill cumulative sums");
+    // the selected heads, their cumulative limits gamma · nb
+    int *sel = (int *)dam_malloc(sizeof(int) * (size_t)n_heads, "flexprefill selected heads"), n_sel = 0;
+    double *lim = (double *)dam_malloc(sizeof(double) * (size_t)n_heads, "flexprefill limits");
+    for (int h = 0; h < n_heads; h++)
+        if (which[h]) sel[n_sel] = h, lim[n_sel++] = gamma[h] * nb;
     unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * (size_t)head_words * n_heads,
                                                           "flexprefill keep bits");
     CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * (size_t)head_words * n_heads, 0));
-    const double scale = 1.0 / sqrt((double)d);
-    const long groups = (long)nb * d;
-    for (int h = 0; h < n_heads; h++) {
-        if (!which[h]) continue;
-        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, 0, q_stride, 0, n, d, BLOCK, qbar);
+    if (n_sel > 0) {
+        int *d_sel = (int *)grow(&ws->forced, sizeof(int) * (size_t)n_sel, "flexprefill selected heads");
+        double *d_lim = (double *)grow(&ws->gammas, sizeof(double) * (size_t)n_sel, "flexprefill limits");
+        CUDA_CHECK(cudaMemcpy(d_sel, sel, sizeof(int) * (size_t)n_sel, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(d_lim, lim, sizeof(double) * (size_t)n_sel, cudaMemcpyHostToDevice));
+        // key block means of every KV head, once: [n_kv_heads][nb][d]
+        const double scale = 1.0 / sqrt((double)d);
+        double *kbar = (double *)grow(&ws->kmeans, sizeof(double) * (size_t)n_kv_heads * nb * d, "flexprefill key means");
+        row_means<<<dim3(blocks_for((long)nb * d), n_kv_heads), THREADS>>>((const __nv_bfloat16 *)k, (long)kv_cap * d, d, 0,
+                                                                          n, d, BLOCK, kbar);
         CUDA_LAUNCH_CHECK("row_means");
-        row_means<<<blocks_for(groups), THREADS>>>((const __nv_bfloat16 *)k + (long)(h / group) * kv_cap * d, 0, d, 0, n, d,
-                                                    BLOCK, kbar);
-        CUDA_LAUNCH_CHECK("row_means");
-        block_map<<<(nb + MAP_QB - 1) / MAP_QB, 32 * MAP_QB>>>(qbar, kbar, 0, 1, nb, d, scale, keys, vals);
-        CUDA_LAUNCH_CHECK("block_map");
-        segmented_sort_long(ws, cells, (int)cells);
-        const double *sorted = (const double *)ws->keys_out.p;
-        size_t bytes = 0;
-        CUDA_CHECK(cub::DeviceScan::InclusiveSum(nullptr, bytes, sorted, cum, (int)cells));
-        void *temp = grow(&ws->temp, bytes > 0 ? bytes : 1, "flexprefill scan scratch");
-        CUDA_CHECK(cub::DeviceScan::InclusiveSum(temp, bytes, sorted, cum, (int)cells));
-        const int all = (int)cells;
-        CUDA_CHECK(cudaMemcpyAsync(first, &all, sizeof(int), cudaMemcpyHostToDevice, 0));
-        first_above<<<blocks_for(cells), THREADS>>>(cum, cells, gamma[h] * nb, first);
-        CUDA_LAUNCH_CHECK("first_above");
-        mark_cells<<<blocks_for(cells), THREADS>>>((const int *)ws->vals_out.p, first, nb, words, bits + h * head_words);
-        CUDA_LAUNCH_CHECK("mark_cells");
+        // selected heads per chunk: the map, its two-pass sort (CUB's alternate buffers included) and the
+        // scan (68 bytes a cell) and the query means under the scratch budget, the sort's entry count an int
+        const double per_head = 68.0 * cells + 8.0 * nb * d;
+        int chunk = (int)fmax(1.0, fmin((double)n_sel, chunk_bytes() / per_head));
+        while (chunk > 1 && (long)chunk * cells > 0x7fffffffL) chunk--;
+        for (int c0 = 0; c0 < n_sel; c0 += chunk) {
+            const int hc = n_sel - c0 < chunk ? n_sel - c0 : chunk, a = sel[c0], span = sel[c0 + hc - 1] - a + 1;
+            const long count = hc * cells;
+            // query block means of the heads a .. a + span - 1 (those of the chunk and any between them)
+            double *qbar = (double *)grow(&ws->means, sizeof(double) * (size_t)span * nb * d, "flexprefill query means");
+            row_means<<<dim3(blocks_for((long)nb * d), span), THREADS>>>((const __nv_bfloat16 *)q + (long)a * d, d, q_stride,
+                                                                        0, n, d, BLOCK, qbar);
+            CUDA_LAUNCH_CHECK("row_means");
+            // the maps of the chunk's heads, packed [hc][cells]: one launch per run of consecutive heads
+            double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)count, "flexprefill sort keys");
+            int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)count, "flexprefill sort values");
+            for (int y = 0; y < hc;) {
+                const int h = sel[c0 + y];
+                int run = 1;
+                while (y + run < hc && sel[c0 + y + run] == h + run) run++;
+                block_map<<<dim3((nb + MAP_QB - 1) / MAP_QB, run), 32 * MAP_QB>>>(qbar + (long)(h - a) * nb * d, kbar, h, group, nb, d,
+                                                                         scale, keys + y * cells, vals + y * cells);
+                CUDA_LAUNCH_CHECK("block_map");
+                y += run;
+            }
+            // per head: cells by A descending (ties: the lower cell index), inclusive sums, the cut
+            segmented_sort_long(ws, count, (int)cells);
+            double *cum = (double *)grow(&ws->cum, sizeof(double) * (size_t)count, "flexprefill cumulative sums");
+            segmented_inclusive_sum(ws, (const double *)ws->keys_out.p, cum, count, cells);
+            int *first = (int *)grow(&ws->counts, sizeof(int) * (size_t)hc, "flexprefill selection ends");
+            CUDA_CHECK(cudaMemsetAsync(first, 0, sizeof(int) * (size_t)hc, 0));
+            first_above<<<dim3(blocks_for(cells), hc), THREADS>>>(cum, cells, d_lim + c0, first);
+            CUDA_LAUNCH_CHECK("first_above");
+            mark_cells<<<dim3(blocks_for(cells), hc), THREADS>>>((const int *)ws->vals_out.p, cells, first, d_sel + c0, nb,
+                                                                 words, head_words, bits);
+            CUDA_LAUNCH_CHECK("mark_cells");
+        }
     }
     CUDA_CHECK(cudaMemcpy(keep, bits, sizeof(uint64_t) * (size_t)head_words * n_heads, cudaMemcpyDeviceToHost));
+    dam_free(lim);
+    dam_free(sel);
 }

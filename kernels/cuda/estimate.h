@@ -78,9 +78,14 @@ void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0,
  * count[2h] = cover(v) and count[2h + 1] = cover(s), where cover(x) = 1 + the number of entries of x
  * sorted descending whose inclusive cumulative sum (added sequentially in that order, as the CPU
  * does) is <= g[h]; pool[h][0][b] = the sum of v over the keys of 64-block b and pool[h][1][b] the
- * sum of s over the offsets o with o / 64 = b (j ascending). count: host [n_heads][2]; pool: host
- * [n_heads][2][nb], nb = ceil(n / 64). Device memory: about 96 · n_heads · n bytes (2 · n_heads · n
- * entries of the two-pass sort, 48 bytes each) plus CUB's scratch. */
+ * sum of s over the offsets o with o / 64 = b (j ascending). The counts are exactly the sequential
+ * definition's: a parallel scan (CUB, by row) decides each cover when a proven rounding bound
+ * (|sequential - scan| <= ~2 i · 2^-53 of the i-th sum, entries >= 0) separates the sums from g;
+ * a row with a sum within the bound of g (g met exactly, or a total within rounding of g) is walked
+ * sequentially, one CTA for the row (estimate.cu, cover_bounds and cover_walk). count: host
+ * [n_heads][2]; pool: host [n_heads][2][nb], nb = ceil(n / 64). Device memory: about
+ * 136 · n_heads · n bytes (2 · n_heads · n entries of the two-pass sort with CUB's alternate buffers
+ * and of the scan, 68 bytes each). */
 void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag, int n, int n_heads, double div,
                          const double *g, int *count, double *pool);
 
@@ -89,11 +94,14 @@ void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag,
  * est_cuda_row_means), the block map A[qb][kb] = softmax over kb <= qb of q̄_qb · k̄_kb / sqrt(d)
  * (float64, dot products in the CPU's order), every causal cell sorted by A descending (ties: the
  * lower qb · nb + kb), then the longest prefix whose inclusive cumulative sum stays <= gamma[h] · nb,
- * plus cell (0, 0). The cumulative sums come from a parallel scan (CUB), so they may differ from
- * the CPU's sequential sum by rounding. keep: host [n_heads][nb][words] bits as in
+ * plus cell (0, 0). The cumulative sums come from a parallel scan (CUB, segmented by head), so they
+ * may differ from the CPU's sequential sum by rounding. keep: host [n_heads][nb][words] bits as in
  * est_cuda_xattention (every head's words are written; heads with which[h] == 0 get zeros).
- * Device memory: about 24 · nb² bytes (nb² / 2 cells of the map, its sort and scan, 48 bytes each) plus
- * CUB's scratch. */
+ * The selected heads are processed together (one sort, scan and cut for all), in chunks that keep
+ * the scratch under ~512 MiB (one head per chunk from ~180K tokens); device memory per head of a
+ * chunk: about 34 · nb² bytes (nb² / 2 cells of the map, its sort with CUB's alternate buffers and
+ * the scan, 68 bytes each) and 8 · nb · d bytes of query means, plus the key means of every KV
+ * head (8 · n_kv_heads · nb · d bytes). */
 void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                                int n_heads, int n_kv_heads, int d, const uint8_t *which, const double *gamma,
                                uint64_t *keep);

@@ -109,6 +109,11 @@ void gemm_nt(est_cuda_ws *ws, float *C, long ldc, const void *A, long lda, const
 // (ws->offsets[s] .. ws->offsets[s + 1]); results in ws->keys_out / ws->vals_out.
 void segmented_sort(est_cuda_ws *ws, long count, int segments);
 
+// Scratch budget (bytes) of one chunk of heads processed together by the estimation functions:
+// 512 MiB, or the environment variable DAM_CUDA_EST_CHUNK_BYTES (tests: 1 = one head per chunk);
+// a value that is not a number >= 1 exits with 2 naming it.
+double chunk_bytes(void);
+
 // Dies (exit 3, naming fn) unless 1 <= n, heads, d and n_heads % n_kv_heads == 0.
 void check_shape(const char *fn, int n, int n_heads, int n_kv_heads, int d);
 

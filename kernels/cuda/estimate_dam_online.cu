@@ -22,18 +22,6 @@ using namespace est;
 
 namespace {
 
-// Scratch budget of one chunk of heads (bytes): heads are processed together up to it. The
-// environment variable DAM_CUDA_EST_CHUNK_BYTES overrides it (tests: 1 = one head per chunk).
-double chunk_bytes(void) {
-    const char *e = getenv("DAM_CUDA_EST_CHUNK_BYTES");
-    if (e == NULL) return 512.0 * 1024 * 1024;
-    char *end;
-    const double v = strtod(e, &end);
-    if (end == e || *end != '\0' || !(v >= 1))
-        dam_die(DAM_EXIT_INPUT, "DAM_CUDA_EST_CHUNK_BYTES=\"%s\": must be a number of bytes >= 1", e);
-    return v;
-}
-
 // On-cell decision of dam/online.c on_cell (est_on_rule in estimate.h).
 __device__ bool on_cell(const est_on_rule &o, double p) {
     const double v = p > o.eps ? p : o.eps;

@@ -16,7 +16,10 @@
  * past the prompt (a kernel that reads there gives NaN scores); a padded q row stride.
  * Shapes: n from 1 to 9000 (below / above one 64-block, not multiples of the strides, and XAttention's
  * 1024-row GEMM chunks at stride 8), GQA groups 1, 3, 4, 7, d 64 and 128.
- * Also: top-k with exact ties and forced indices against est_top_k (same set); XAttention's keep
+ * Also: FlexPrefill's covers on hand-made rows that need the exact sequential walk (est_cuda_cover_pool,
+ * against the sequential definition) and its query-aware selection for a subset of heads, one or all
+ * heads per chunk, against a float64 recomputation; top-k with exact ties and forced indices against
+ * est_top_k (same set); XAttention's keep
  * bits hold no block outside the causal triangle (the host buffer is poisoned first).
  * Usage: test_estimate_cuda [quick] (quick: shapes up to 300 tokens, for compute-sanitizer). Skips
  * (exit 0, "skip: ...") without a CUDA device. */
@@ -293,6 +296,179 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
     dam_free(par);
 }
 
+/* FlexPrefill step 5 recomputed in float64 for head h (block means, block map, cells sorted by A
+ * descending then index, sequential cumulative sum). keep: NULL, or [nb][nb] bytes that receive the
+ * selected cells (the prefix whose cumulative sum stays <= gamma · nb, plus (0, 0)). Returns true if
+ * the cumulative sum meets the limit gamma · nb within 1e-9 relative at the boundary cell, where
+ * rounding (the GPU's parallel scan, another exp) may keep one block more or fewer than the CPU. */
+static int cmp_cell(const void *a, const void *b) {
+    const double *x = a, *y = b; /* {A, index} */
+    if (x[0] != y[0]) return x[0] > y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static bool fp_select_ref(const input *in, int h, double gamma, uint8_t *keep) {
+    const int n = in->n, d = in->d, nb = (n + BLK - 1) / BLK, g = h / (in->H / in->Hkv);
+    const double scale = 1.0 / sqrt((double)d); /* as flexprefill.c */
+    double *qbar = dam_calloc((size_t)nb * d, sizeof(double), "ref qbar"), *kbar = dam_calloc((size_t)nb * d, sizeof(double), "ref kbar");
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < d; c++) {
+            qbar[(size_t)(i / BLK) * d + c] += in->q[(size_t)i * in->q_stride + (size_t)h * d + c];
+            kbar[(size_t)(i / BLK) * d + c] += in->k[((size_t)g * in->kv_cap + i) * d + c];
+        }
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < d; c++) {
+            const int rows = (b + 1) * BLK < n ? BLK : n - b * BLK;
+            qbar[(size_t)b * d + c] /= rows, kbar[(size_t)b * d + c] /= rows;
+        }
+    double *cell = dam_malloc(sizeof(double) * 2 * (size_t)nb * (nb + 1) / 2, "ref cells");
+    size_t m = 0;
+    for (int qb = 0; qb < nb; qb++) {
+        double mx = -INFINITY, sum = 0;
+        const size_t r0 = m;
+        for (int kb = 0; kb <= qb; kb++, m++) {
+            double z = 0;
+            for (int c = 0; c < d; c++) z += qbar[(size_t)qb * d + c] * kbar[(size_t)kb * d + c];
+            cell[2 * m] = z * scale, cell[2 * m + 1] = (double)qb * nb + kb;
+            mx = fmax(mx, cell[2 * m]);
+        }
+        for (size_t i = r0; i < m; i++) sum += cell[2 * i] = exp(cell[2 * i] - mx);
+        for (size_t i = r0; i < m; i++) cell[2 * i] /= sum;
+    }
+    qsort(cell, m, 2 * sizeof(double), cmp_cell);
+    const double limit = gamma * nb, tol = 1e-9 * limit;
+    double cum = 0, prev = 0;
+    bool tie = false;
+    if (keep) memset(keep, 0, (size_t)nb * nb), keep[0] = 1;
+    for (size_t i = 0; i < m; i++) {
+        prev = cum, cum += cell[2 * i];
+        if (cum > limit) {
+            tie = cum - limit <= tol || (i > 0 && limit - prev <= tol);
+            break;
+        }
+        if (keep) keep[(size_t)cell[2 * i + 1]] = 1;
+    }
+    dam_free(cell), dam_free(kbar), dam_free(qbar);
+    return tie;
+}
+
+static bool fp_boundary_tie(const input *in, int h, double gamma) { return fp_select_ref(in, h, gamma, NULL); }
+
+/* 1e. FlexPrefill's covers and block pools (est_cuda_cover_pool) on hand-made sums, against the
+ * definition (flexprefill.c cover(): entries sorted descending, added sequentially, 1 + the number of
+ * inclusive sums <= g) and sequential block sums. The GPU decides a cover from a parallel scan when a
+ * rounding bound separates the sums from g, else walks the row sequentially; these rows need the walk:
+ *   head 0, v: 0.5 then n - 1 entries 2^-54. Sequentially 0.5 + 2^-54 rounds (to even) to 0.5, so
+ *     every sum is 0.5 <= g = 0.5 and cover = n + 1; a tree adds the small entries together first
+ *     and exceeds 0.5 (0.5 + 2 · 2^-54 = 0.5 + 2^-53 is exact), so a count from the scan alone is wrong.
+ *   head 1, v: multiples of 2^-12 (exact sums), g = the sum of the largest n / 3 + 1 entries: the sum
+ *     meets g exactly (counted, <=), cover = n / 3 + 2.
+ *   head 3, v: sums to ~1 with g = 1: the sums end within rounding of g.
+ * and these the scan alone: head 2 (g = 0.9 of a random row), the slashes (random rows; head 3's
+ * zero but for 5 entries, total < g: cover = n + 1). v = col / 64 (col = 64 v, exact). */
+static int cmp_desc(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+static int cover_ref(const double *x, int n, double g, double *tmp) {
+    memcpy(tmp, x, sizeof(double) * (size_t)n);
+    qsort(tmp, (size_t)n, sizeof(double), cmp_desc);
+    double cum = 0;
+    int cnt = 0;
+    for (int i = 0; i < n; i++) cnt += (cum += tmp[i]) <= g;
+    return cnt + 1;
+}
+
+static void check_cover_pool(est_cuda_ws *ws, int n) {
+    enum { H = 4 };
+    const int nb = (n + BLK - 1) / BLK;
+    const uint64_t rng_saved = rng; /* the other checks' inputs stay as they were */
+    double *x = dam_malloc(sizeof(double) * 2 * H * (size_t)n, "test covers"), g[H]; /* x[h][0]: v, x[h][1]: s */
+    for (int h = 0; h < H; h++)
+        for (int t = 0; t < 2; t++) {
+            double *r = x + ((size_t)h * 2 + t) * n, tot = 0;
+            for (int j = 0; j < n; j++) tot += r[j] = (double)(1 + irand(1000)) * (1 + next_u64() % 1000003);
+            for (int j = 0; j < n; j++) r[j] /= tot; /* random, total ~1 */
+        }
+    double *v0 = x, *v1 = x + 2 * (size_t)n, *s3 = x + 7 * (size_t)n, *tmp = dam_malloc(sizeof(double) * (size_t)n, "test sorted");
+    for (int j = 0; j < n; j++) v0[j] = j == 0 ? 0.5 : 0x1p-54, v1[j] = (double)(1 + irand(64)) * 0x1p-12, s3[j] = 0;
+    for (int t = 0; t < 5; t++) s3[irand(n)] = 0.01;
+    g[0] = 0.5, g[2] = 0.9, g[3] = 1.0;
+    memcpy(tmp, v1, sizeof(double) * (size_t)n);
+    qsort(tmp, (size_t)n, sizeof(double), cmp_desc);
+    g[1] = 0;
+    for (int j = 0; j <= n / 3; j++) g[1] += tmp[j]; /* exact: multiples of 2^-12 below 2^40 */
+    /* the constructions (their sequential covers) */
+    CHECK(cover_ref(v0, n, g[0], tmp) == n + 1, "cover test: head 0 built wrong");
+    CHECK(cover_ref(v1, n, g[1], tmp) == n / 3 + 2, "cover test: head 1 built wrong");
+    double *col = dam_malloc(sizeof(double) * H * (size_t)n, "test col"), *diag = dam_malloc(sizeof(double) * H * (size_t)n, "test diag");
+    for (int h = 0; h < H; h++)
+        for (int j = 0; j < n; j++)
+            col[(size_t)h * n + j] = 64 * x[((size_t)h * 2) * n + j], diag[(size_t)h * n + j] = 64 * x[((size_t)h * 2 + 1) * n + j];
+    double *dcol = dam_cuda_malloc(sizeof(double) * H * (size_t)n, "test col"), *ddiag = dam_cuda_malloc(sizeof(double) * H * (size_t)n, "test diag");
+    cudaMemcpy(dcol, col, sizeof(double) * H * (size_t)n, cudaMemcpyHostToDevice);
+    cudaMemcpy(ddiag, diag, sizeof(double) * H * (size_t)n, cudaMemcpyHostToDevice);
+    int count[2 * H];
+    double *pool = dam_malloc(sizeof(double) * 2 * H * (size_t)nb, "test pools");
+    est_cuda_cover_pool(ws, dcol, ddiag, n, H, 64, g, count, pool);
+    int bad_pool = 0;
+    for (int r = 0; r < 2 * H; r++) {
+        const double *xr = x + (size_t)r * n;
+        const int ref = cover_ref(xr, n, g[r / 2], tmp);
+        CHECK(count[r] == ref, "cover n %d head %d %s: %d, sequential definition %d", n, r / 2, r % 2 ? "slashes" : "verticals",
+              count[r], ref);
+        for (int b = 0; b < nb; b++) {
+            double a = 0;
+            for (int j = b * BLK; j < n && j < (b + 1) * BLK; j++) a += xr[j];
+            bad_pool += pool[(size_t)r * nb + b] != a;
+        }
+    }
+    CHECK(bad_pool == 0, "cover n %d: %d block pools differ from the sequential sums", n, bad_pool);
+    printf("  flexprefill covers   n %5d: %d %d %d %d %d %d %d %d\n", n, count[0], count[1], count[2], count[3], count[4],
+           count[5], count[6], count[7]);
+    dam_cuda_free(ddiag), dam_cuda_free(dcol);
+    dam_free(pool), dam_free(diag), dam_free(col), dam_free(tmp), dam_free(x);
+    rng = rng_saved;
+}
+
+/* 1f. FlexPrefill's query-aware selection (est_cuda_block_map_select) directly: heads 0, 2, 3, 5, ...
+ * (h % 3 != 1: runs of heads and gaps) with per-head gamma, all heads of a chunk together and one head
+ * per chunk (DAM_CUDA_EST_CHUNK_BYTES=1): the same bits; unselected heads all zero (the host buffer is
+ * poisoned first); selected heads the float64 recomputation's cells (fp_select_ref), but for one cell
+ * at a tie with gamma · nb. */
+static void check_block_map_select(est_cuda_ws *ws, const input *in) {
+    const int n = in->n, H = in->H, nb = (n + BLK - 1) / BLK, words = (nb + 63) / 64;
+    const size_t hw = (size_t)nb * words;
+    uint8_t *which = dam_malloc((size_t)H, "test which"), *ref = dam_malloc((size_t)nb * nb, "ref cells");
+    double *gamma = dam_malloc(sizeof(double) * H, "test gamma");
+    for (int h = 0; h < H; h++) which[h] = h % 3 != 1, gamma[h] = 0.3 + 0.2 * (h % 4);
+    uint64_t *keep[2];
+    for (int run = 0; run < 2; run++) {
+        keep[run] = dam_malloc(sizeof(uint64_t) * H * hw, "test keep");
+        memset(keep[run], 0xAA, sizeof(uint64_t) * H * hw);
+        if (run == 1) setenv("DAM_CUDA_EST_CHUNK_BYTES", "1", 1);
+        est_cuda_block_map_select(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, which, gamma, keep[run]);
+        unsetenv("DAM_CUDA_EST_CHUNK_BYTES");
+    }
+    CHECK(memcmp(keep[0], keep[1], sizeof(uint64_t) * H * hw) == 0, "block_map_select n %d: bits differ with one head per chunk", n);
+    for (int h = 0; h < H; h++) {
+        const uint64_t *kh = keep[0] + (size_t)h * hw;
+        int set = 0, diff = 0;
+        if (which[h]) fp_select_ref(in, h, gamma[h], ref);
+        for (int qb = 0; qb < nb; qb++)
+            for (int kb = 0; kb < words * 64; kb++) {
+                const int bit = (int)(kh[(size_t)qb * words + kb / 64] >> (kb % 64) & 1);
+                set += bit;
+                if (which[h]) diff += bit != (kb < nb && ref[(size_t)qb * nb + kb]);
+            }
+        if (!which[h]) CHECK(set == 0, "block_map_select n %d head %d (not selected): %d bits set", n, h, set);
+        else if (diff > 0 && !(diff == 1 && fp_select_ref(in, h, gamma[h], NULL)))
+            CHECK(0, "block_map_select n %d head %d gamma %g: %d cells differ from the float64 selection", n, h, gamma[h], diff);
+    }
+    dam_free(keep[1]), dam_free(keep[0]), dam_free(gamma), dam_free(ref), dam_free(which);
+}
+
 /* ---- 2. plans of the methods: GPU (plan_layer_cuda) == CPU (plan_layer), pair by pair ---- */
 
 static const char *const INSTANCES[] = {
@@ -330,58 +506,6 @@ static bool make_method(const char *text, int H, method *m) {
     if (strstr(text, "[[") && H != 3) return false;
     method_from_json(text, N_LAYERS, H, m);
     return true;
-}
-
-/* FlexPrefill step 5 recomputed in float64 for head h (block means, block map, cells sorted by A
- * descending then index, sequential cumulative sum): true if the cumulative sum meets the limit
- * gamma · nb within 1e-9 relative at the boundary cell, where rounding (the GPU's parallel scan,
- * another exp) may keep one block more or fewer than the CPU. */
-static int cmp_cell(const void *a, const void *b) {
-    const double *x = a, *y = b; /* {A, index} */
-    if (x[0] != y[0]) return x[0] > y[0] ? -1 : 1;
-    return (x[1] > y[1]) - (x[1] < y[1]);
-}
-
-static bool fp_boundary_tie(const input *in, int h, double gamma) {
-    const int n = in->n, d = in->d, nb = (n + BLK - 1) / BLK, g = h / (in->H / in->Hkv);
-    double *qbar = dam_calloc((size_t)nb * d, sizeof(double), "ref qbar"), *kbar = dam_calloc((size_t)nb * d, sizeof(double), "ref kbar");
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < d; c++) {
-            qbar[(size_t)(i / BLK) * d + c] += in->q[(size_t)i * in->q_stride + (size_t)h * d + c];
-            kbar[(size_t)(i / BLK) * d + c] += in->k[((size_t)g * in->kv_cap + i) * d + c];
-        }
-    for (int b = 0; b < nb; b++)
-        for (int c = 0; c < d; c++) {
-            const int rows = (b + 1) * BLK < n ? BLK : n - b * BLK;
-            qbar[(size_t)b * d + c] /= rows, kbar[(size_t)b * d + c] /= rows;
-        }
-    double *cell = dam_malloc(sizeof(double) * 2 * (size_t)nb * (nb + 1) / 2, "ref cells");
-    size_t m = 0;
-    for (int qb = 0; qb < nb; qb++) {
-        double mx = -INFINITY, sum = 0;
-        const size_t r0 = m;
-        for (int kb = 0; kb <= qb; kb++, m++) {
-            double z = 0;
-            for (int c = 0; c < d; c++) z += qbar[(size_t)qb * d + c] * kbar[(size_t)kb * d + c];
-            cell[2 * m] = z / sqrt((double)d), cell[2 * m + 1] = (double)qb * nb + kb;
-            mx = fmax(mx, cell[2 * m]);
-        }
-        for (size_t i = r0; i < m; i++) sum += cell[2 * i] = exp(cell[2 * i] - mx);
-        for (size_t i = r0; i < m; i++) cell[2 * i] /= sum;
-    }
-    qsort(cell, m, 2 * sizeof(double), cmp_cell);
-    const double limit = gamma * nb, tol = 1e-9 * limit;
-    double cum = 0, prev = 0;
-    bool tie = false;
-    for (size_t i = 0; i < m; i++) {
-        prev = cum, cum += cell[2 * i];
-        if (cum > limit) {
-            tie = cum - limit <= tol || (i > 0 && limit - prev <= tol);
-            break;
-        }
-    }
-    dam_free(cell), dam_free(kbar), dam_free(qbar);
-    return tie;
 }
 
 /* The method's gamma if the config gives one number (FlexPrefill; default 0.9), else NAN. */
@@ -448,6 +572,8 @@ int main(int argc, char **argv) {
     };
     est_cuda_ws *ws = est_cuda_ws_new();
     check_top_k(ws);
+    check_cover_pool(ws, 5000);
+    if (!quick) check_cover_pool(ws, 70001);
     for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
         if (quick && CASES[c].n > 300) continue;
         input in = make_input(CASES[c].n, CASES[c].H, CASES[c].Hkv, CASES[c].d, CASES[c].kind);
@@ -456,6 +582,7 @@ int main(int argc, char **argv) {
         for (int s = 0; s < 3; s++)
             if (!(in.n > 3000 && strides[s] == 1)) check_xattention_scores(ws, &in, strides[s]);
         check_dam_online_direct(ws, &in);
+        check_block_map_select(ws, &in);
         for (int i = 0; i < N_INSTANCES; i++)
             if (!(in.n > 3000 && strstr(INSTANCES[i], "\"stride\": 1,"))) check_plans(ws, &in, INSTANCES[i]);
         free_input(&in);
