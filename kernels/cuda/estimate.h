@@ -162,11 +162,15 @@ void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
  * tau[h] × the row's total. keep (host, [n_heads][nb][words] 64-bit words, nb = ceil(n / 64),
  * words = ceil(nb / 64)) receives the kept blocks as bits: bit kb % 64 of keep[h][qb][kb / 64]
  * (est_set_blocks_bits builds the plan from it). scores: NULL, or host [n_heads][nb][nb] doubles that
- * receive the block scores (0 for kb > qb; for tests). Heads are queued one after another on the
- * stream and the bits of all come back in one copy at the end; device memory
- * per head: 4 · min(N, 1024) · N bytes of fp32 scores (N = ceil(n / stride)), 2 · n · d · 2 bytes
- * of strided copies, about 20 · nb² bytes for the block scores (8 · nb²) and their sort (nb² / 2
- * entries, 24 bytes each), plus CUB's scratch. */
+ * receive the block scores (0 for kb > qb; for tests). Heads are processed together in chunks of
+ * consecutive heads with the same stride (up to 32), rows in chunks of whole query blocks (1,024
+ * super-tokens, fewer when memory asks), so the scratch stays under ~512 MiB
+ * (DAM_CUDA_EST_CHUNK_BYTES as for est_cuda_dam_online; at least one head and one query block per
+ * chunk); the bits of all come back in one copy at the end. Scratch per head of a chunk: about
+ * 4 · n · d bytes of strided copies, 4 · R · N bytes of fp32 logits (R rows per chunk, N =
+ * ceil(n / stride)), 16 · R / (64 / stride) · nb bytes of block sums, and when nb > 4,098 the sorts
+ * (12 bytes per entry, padded to a power of two; shared memory below). The results do not depend on
+ * the chunking (tests: DAM_CUDA_XA_SMALL=1 takes the long-prompt paths at small n). */
 void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                          int n_heads, int n_kv_heads, int d, const int *stride, const double *tau, uint64_t *keep,
                          double *scores);

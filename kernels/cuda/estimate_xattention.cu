@@ -1,9 +1,18 @@
 // estimate_xattention.cu — XAttention's estimate and selection on the GPU (estimate.h,
 // est_cuda_xattention). Reference (CPU): baselines/xattention.c (xattention_head).
+// Heads go in chunks of consecutive heads with the same stride (as many as the scratch budget
+// allows), the rows of a chunk in row chunks of whole query blocks; per row chunk, all on the default
+// stream: the strided logits (cuBLAS, one strided-batched product per run of heads of one KV head)
+// -> causal softmax and key block sums (one CTA per query block and head) -> per query block the
+// sort of its other key blocks and the cumulative walk (one CTA per query block and head) -> keep
+// bits. The bits of all heads come back in one copy at the end.
 #include "kernels/cuda/estimate.h"
 #include "kernels/cuda/estimate_common.cuh"
 
+#include <limits.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -13,38 +22,76 @@ using namespace est;
 
 namespace {
 
-// XAttention's strided copies (xattention.c step 1) for query head h over KV head g, stride S:
-// qr[u][m] = q row uS+S-1-m (head h), kr[t][m] = k row tS+m (KV head g), zero past n; [N][S][d] bf16.
-__global__ void strided_copies(const __nv_bfloat16 *q, int q_stride, const __nv_bfloat16 *k, int n, int d, int S,
-                               int N, __nv_bfloat16 *qr, __nv_bfloat16 *kr) {
-    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= (long)N * S * d) return;
-    const int c = (int)(t % d), m = (int)(t / d % S), u = (int)(t / ((long)d * S));
-    const int row = u * S + S - 1 - m, key = u * S + m;
-    const __nv_bfloat16 zero = __float2bfloat16(0.0f);
-    qr[t] = row < n ? q[(long)row * q_stride + c] : zero;
-    kr[t] = key < n ? k[(long)key * d + c] : zero;
+enum {
+    XA_MAX_HEADS = 32,   // heads per chunk (their thresholds travel as a kernel argument)
+    XA_SMEM_SORT = 4096, // longest sort (padded to a power of two) done in shared memory: 48 KiB
+};
+
+// Scratch budget of one chunk of heads (bytes), DAM_CUDA_EST_CHUNK_BYTES as for dam_online
+// (estimate_dam_online.cu): 512 MiB unless the environment variable sets it.
+double chunk_bytes(void) {
+    const char *e = getenv("DAM_CUDA_EST_CHUNK_BYTES");
+    if (e == NULL) return 512.0 * 1024 * 1024;
+    char *end;
+    const double v = strtod(e, &end);
+    if (end == e || *end != '\0' || !(v >= 1))
+        dam_die(DAM_EXIT_INPUT, "DAM_CUDA_EST_CHUNK_BYTES=\"%s\": must be a number of bytes >= 1", e);
+    return v;
 }
 
-// XAttention steps 2-3 for the query blocks of one chunk of super-token rows u0 .. u0+rows-1: one CTA
-// per query block qb (per_blk = 64 / S rows), rows u ascending. Per row: the maximum of the scaled
-// logits z[u - u0][t] · scale (t <= u, float64); each key block kb (owned by one thread) sums
-// e_t = e^(x_t - max) over its super-tokens t ascending into part[kb] (the CTA's scratch row); the
-// row's softmax denominator is the sum of those partial sums; score[qb][kb] += part[kb] / denominator.
-// One float64 exp per logit (the CPU adds e_t / denominator term by term: the scores agree to a few
-// ulps).
-__global__ void xattention_block_sums(const float *z, long ldz, int u0, int rows, int N, int per_blk, int nb,
-                                      double scale, double *score, double *part_all) {
+// Test-only DAM_CUDA_XA_SMALL=1: at most 2 heads per chunk, one query block of rows per row chunk,
+// the sorts in device memory and the strided copies one bf16 at a time, so that small prompts take
+// the paths of long ones (chunks that split a KV head's query heads, many row chunks, sorts longer
+// than XA_SMEM_SORT) and of unaligned rows.
+bool small_chunks(void) {
+    const char *e = getenv("DAM_CUDA_XA_SMALL");
+    if (e == NULL || strcmp(e, "0") == 0) return false;
+    if (strcmp(e, "1") != 0) dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_SMALL=\"%s\": must be 0 or 1", e);
+    return true;
+}
+
+// XAttention's strided copies (xattention.c step 1) for the heads y of a chunk, stride S, [y][N][S][d]
+// bf16: dst[y][u][m][c] = src[y · src_head + row · src_stride + c] with row = uS+S-1-m (queries,
+// reverse) or uS+m (keys), zero for rows >= n. One T per thread: uint16_t (one bf16) or uint4 (eight:
+// d, src_stride, src_head multiples of 8 and src 16-byte aligned). N · S · d < 2^31 (checked by the
+// caller).
+template <typename T>
+__global__ void strided_copy(const uint16_t *src, long src_stride, long src_head, int n, int d, int S, int N,
+                             bool reverse, uint16_t *dst) {
+    const int V = (int)(sizeof(T) / sizeof(uint16_t)), SD = S * d;
+    const long e_long = ((long)blockIdx.x * blockDim.x + threadIdx.x) * V;
+    if (e_long >= (long)N * SD) return;
+    const int e = (int)e_long, c = e % d, um = e / d, u = um / S, m = um - u * S, row = reverse ? u * S + S - 1 - m : um;
+    T v = T(); // zeros
+    if (row < n) v = *(const T *)(src + blockIdx.y * src_head + (long)row * src_stride + c);
+    *(T *)(dst + (long)blockIdx.y * N * SD + e) = v;
+}
+
+// XAttention steps 2-3 for the query blocks of one row chunk (super-token rows u0 .. , u0 a multiple of
+// per_blk), one CTA per query block qb and head y (grid (nq, heads); the last query blocks, the
+// longest rows, first), rows u of the block ascending. Head y's logits: z[y · z_head + (u - u0) · ldz
+// + t] (fp32). Per row: the maximum of the scaled logits z · scale (t <= u, float64: the fp32 maximum
+// scaled, the same value since scaling by scale > 0 is monotone); each key block kb (owned by one
+// thread) sums e_t = e^(x_t - max) over its super-tokens t ascending into part[kb] (the CTA's scratch
+// row); the row's softmax denominator is the sum of those partial sums (tree); score[kb] +=
+// part[kb] / denominator. score and part rows: [y][ql][nb] (ql = qb - u0 / per_blk); score zeroed
+// before. One float64 exp per logit (the CPU adds e_t / denominator term by term: the scores agree to
+// a few ulps). At most 48 registers: 5 CTAs per SM without spills (sm_90).
+__global__ void __launch_bounds__(THREADS, 5)
+    xattention_block_sums(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
+                          double *score, double *part_all) {
     __shared__ double red[THREADS / 32];
-    const int qb = u0 / per_blk + blockIdx.x;
-    double *srow = score + (long)qb * nb, *part = part_all + (long)blockIdx.x * nb;
+    const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = u0 / per_blk + ql;
+    const long row = (long)y * nq + ql;
+    double *srow = score + row * nb, *part = part_all + row * nb;
+    z += y * z_head;
     for (int r = 0; r < per_blk; r++) {
         const int u = qb * per_blk + r;
-        if (u >= N || u >= u0 + rows) break;
+        if (u >= N) break;
         const float *zr = z + (long)(u - u0) * ldz;
-        double m = -INFINITY;
-        for (int t = threadIdx.x; t <= u; t += THREADS) m = fmax(m, (double)zr[t] * scale);
-        m = block_max(m, red);
+        float mf = -INFINITY;
+        for (int t = threadIdx.x; t <= u; t += THREADS) mf = fmaxf(mf, zr[t]);
+        const double m = block_max((double)mf * scale, red);
         double s = 0;
         for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) {
             double a = 0;
@@ -58,60 +105,93 @@ __global__ void xattention_block_sums(const float *z, long ldz, int u0, int rows
     }
 }
 
-// Segment qb of the sort holds key blocks 1 .. qb-1 of query block qb (qb - 1 entries for qb >= 1):
-// off(qb) = (qb - 1)(qb - 2) / 2 for qb >= 2, else 0.
-__host__ __device__ long seg_off(int qb) { return qb >= 2 ? (long)(qb - 1) * (qb - 2) / 2 : 0; }
-
-__global__ void xattention_pack(const double *score, int nb, double *keys, int *vals, int *offsets) {
-    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t <= nb) offsets[t] = (int)seg_off((int)t);
-    if (t >= (long)nb * nb) return;
-    const int qb = (int)(t / nb), kb = (int)(t % nb);
-    if (kb < 1 || kb >= qb) return;
-    const long i = seg_off(qb) + kb - 1;
-    keys[i] = score[t];
-    vals[i] = kb;
+// A double's bits as an unsigned key in the same order (CUB's radix order; -0 below +0), and back.
+__device__ inline unsigned long long order_key(double x) {
+    const unsigned long long b = (unsigned long long)__double_as_longlong(x);
+    return b ^ (b >> 63 ? ~0ull : 0x8000000000000000ull);
 }
 
-// XAttention step 4, one warp per query block qb: keeps kb 0 and qb, then the first m sorted others,
-// m = the fewest whose cumulative score (added after s[0] + s[qb]) reaches tau × the row total.
-// The row total and the cumulative score are added in the CPU's order (kb ascending; sorted order):
-// each lane loads one of 32 consecutive values, and every lane adds all 32 in order (shuffles), so
-// the loads are coalesced and the sums are sequential. The warp then sets the m bits (atomicOr).
-// bits[qb][w] bit b = key block 64 w + b kept; the row must be zero before.
-__global__ void xattention_select(const double *score, int nb, int words, double tau, const double *keys,
-                                  const int *vals, unsigned long long *bits) {
-    const int qb = (int)(((long)blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
-    if (qb >= nb) return; // whole warps leave together
-    const double *s = score + (long)qb * nb;
+__device__ inline double order_value(unsigned long long o) {
+    return __longlong_as_double((long long)(o ^ (o >> 63 ? 0x8000000000000000ull : ~0ull)));
+}
+
+// Per-head thresholds of a chunk (a kernel argument).
+struct xa_taus {
+    double v[XA_MAX_HEADS];
+};
+
+// XAttention step 4 for the query blocks of one row chunk, one CTA per query block qb = qb0 + ql and
+// head y (grid (nq, heads); the longest rows first). The other key blocks kb = 1 .. qb-1 are sorted by
+// score descending, ties to the lower kb (est_order_desc's order; a bitonic sort of (key, kb) over p
+// entries, p the power of two >= qb - 1, sentinels last) in shared memory (dynamic, p_max entries of
+// 12 bytes) or, with sort_global, in key[y][ql][p_max], val[...] (device memory). Then warp 0 keeps kb 0
+// and qb and the first m sorted others, m = the fewest whose cumulative score (added after s[0] +
+// s[qb]) reaches tau × the row total. The row total and the cumulative score are added in the CPU's
+// order (kb ascending; sorted order): each lane loads one of 32 consecutive values, and every lane adds
+// all 32 in order (shuffles; +0.0 past the end changes no sum of non-negative terms), so the loads are
+// coalesced and the sums sequential. bits[y][qb][w] bit b = key block 64 w + b kept (atomicOr; the row
+// must be zero before). score: [y][ql][nb] as xattention_block_sums writes it.
+__global__ void xattention_select(const double *score, int nb, int words, int qb0, xa_taus tau, bool sort_global,
+                                  int p_max, unsigned long long *gkey, int *gval, unsigned long long *bits) {
+    extern __shared__ unsigned long long smem[];
+    const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = qb0 + ql, L = qb > 1 ? qb - 1 : 0;
+    const long row = (long)y * nq + ql;
+    const double *s = score + row * nb;
+    unsigned long long *key = sort_global ? gkey + row * p_max : smem;
+    int *val = sort_global ? gval + row * p_max : (int *)(smem + p_max);
+    int p = 1;
+    while (p < L) p <<= 1;
+    for (int i = threadIdx.x; i < p; i += blockDim.x) {
+        key[i] = i < L ? order_key(s[1 + i]) : 0ull; // real keys are > 0 (scores >= +0)
+        val[i] = i < L ? 1 + i : INT_MAX;
+    }
+    __syncthreads();
+    for (int k = 2; k <= p; k <<= 1)
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            for (int i = threadIdx.x; i < p / 2; i += blockDim.x) {
+                const int a = 2 * i - (i & (j - 1)), b = a + j; // a: bit j clear
+                const unsigned long long ka = key[a], kb = key[b];
+                const int va = val[a], vb = val[b];
+                const bool a_first = ka > kb || (ka == kb && va < vb), up = (a & k) == 0; // up: this run descends
+                if (a_first != up) key[a] = kb, key[b] = ka, val[a] = vb, val[b] = va;
+            }
+            __syncthreads();
+        }
+    if (threadIdx.x >= 32) return;
+    const int lane = threadIdx.x;
     double total = 0;
     for (int k0 = 0; k0 <= qb; k0 += 32) {
         const double x = k0 + lane <= qb ? s[k0 + lane] : 0.0;
-        const int cnt = min(32, qb + 1 - k0);
-        for (int j = 0; j < cnt; j++) total += __shfl_sync(0xffffffffu, x, j);
+#pragma unroll
+        for (int j = 0; j < 32; j++) total += __shfl_sync(0xffffffffu, x, j);
     }
-    const double target = tau * total;
+    const double target = tau.v[y] * total;
     double cum = s[0] + (qb > 0 ? s[qb] : 0.0);
-    const long i0 = seg_off(qb);
-    const int m_all = qb > 1 ? qb - 1 : 0;
     int m = 0; // kept among the sorted others
-    for (int k0 = 0; k0 < m_all && cum < target; k0 += 32) {
-        const double x = k0 + lane < m_all ? keys[i0 + k0 + lane] : 0.0;
-        const int cnt = min(32, m_all - k0);
-        for (int j = 0; j < cnt && cum < target; j++) {
-            cum += __shfl_sync(0xffffffffu, x, j);
-            m++;
+    for (int k0 = 0; k0 < L && cum < target; k0 += 32) {
+        const double x = k0 + lane < L ? order_value(key[k0 + lane]) : 0.0;
+        const int cnt = min(32, L - k0);
+#pragma unroll
+        for (int j = 0; j < 32; j++) {
+            const double v = __shfl_sync(0xffffffffu, x, j);
+            if (j < cnt && cum < target) cum += v, m++;
         }
     }
-    unsigned long long *row = bits + (long)qb * words;
+    unsigned long long *brow = bits + ((long)y * nb + qb) * words;
     if (lane == 0) {
-        atomicOr(row, 1ull);
-        atomicOr(row + (qb >> 6), 1ull << (qb & 63));
+        atomicOr(brow, 1ull);
+        atomicOr(brow + (qb >> 6), 1ull << (qb & 63));
     }
     for (int i = lane; i < m; i += 32) {
-        const int kb = vals[i0 + i];
-        atomicOr(row + (kb >> 6), 1ull << (kb & 63));
+        const int kb = val[i];
+        atomicOr(brow + (kb >> 6), 1ull << (kb & 63));
     }
+}
+
+int pow2_at_least(int x) {
+    int p = 1;
+    while (p < x) p <<= 1;
+    return p;
 }
 
 } // namespace
@@ -122,50 +202,88 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
     check_shape("est_cuda_xattention", n, n_heads, n_kv_heads, d);
     const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, group = n_heads / n_kv_heads;
     const size_t head_words = (size_t)nb * words;
-    double *score = (double *)grow(&ws->score, sizeof(double) * (size_t)nb * nb, "xattention block scores");
     unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * head_words * n_heads,
                                                           "xattention keep bits");
     CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * head_words * n_heads, 0));
-    const long m_sort = seg_off(nb); // entries of all segments: sum over qb of max(qb - 1, 0)
-    for (int h = 0; h < n_heads; h++) { // queued back to back: no host round trip between heads
-        const int S = stride[h];
+    ws->map_head_ok = false; // ws->keys may be overwritten (the global sort)
+    const double budget = chunk_bytes();
+    const bool small = small_chunks();
+    const int p_all = pow2_at_least(nb - 2); // the longest sort: query block nb - 1
+    // strided copies eight bf16 at a time when every row starts 16-byte aligned (scalar with DAM_CUDA_XA_SMALL)
+    const bool vec8 = !small && d % 8 == 0 && q_stride % 8 == 0 && (long)kv_cap * d % 8 == 0 && (uintptr_t)q % 16 == 0 &&
+                      (uintptr_t)k % 16 == 0;
+    for (int h0 = 0; h0 < n_heads;) {
+        const int S = stride[h0];
         if (S < 1 || BLOCK % S != 0) dam_die(DAM_EXIT_RUNTIME, "internal error: xattention stride %d", S);
-        const int N = (n + S - 1) / S, per_blk = BLOCK / S, SD = S * d;
-        const int chunk = N < XA_CHUNK ? N : XA_CHUNK; // a multiple of per_blk when N >= XA_CHUNK
-        __nv_bfloat16 *qr = (__nv_bfloat16 *)grow(&ws->qr, sizeof(uint16_t) * (size_t)N * SD, "xattention strided q");
-        __nv_bfloat16 *kr = (__nv_bfloat16 *)grow(&ws->kr, sizeof(uint16_t) * (size_t)N * SD, "xattention strided k");
-        float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)chunk * N, "xattention strided logits");
-        double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)((chunk + per_blk - 1) / per_blk) * nb,
-                                      "xattention partial sums");
-        strided_copies<<<blocks_for((long)N * SD), THREADS>>>((const __nv_bfloat16 *)q + (long)h * d, q_stride,
-                                                              (const __nv_bfloat16 *)k + (long)(h / group) * kv_cap * d,
-                                                              n, d, S, N, qr, kr);
-        CUDA_LAUNCH_CHECK("strided_copies");
-        CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)nb * nb, 0));
+        const int N = (n + S - 1) / S, per_blk = BLOCK / S, SD = S * d, ldz_max = (N + 3) & ~3;
+        if ((long)N * SD > INT_MAX) dam_die(DAM_EXIT_RUNTIME, "xattention: %d tokens x d %d is too large", n, d);
+        int run = 1; // heads h0 .. h0 + run - 1 have stride S
+        while (h0 + run < n_heads && stride[h0 + run] == S && run < (small ? 2 : XA_MAX_HEADS)) run++;
+        // rows per chunk R (whole query blocks, or all N rows) and heads per chunk, from the per-head
+        // scratch: strided q and k, logits [R][ldz], block sums and their scratch [R / per_blk][nb],
+        // the sorts in device memory [R / per_blk][p_all] (when the longest does not fit shared memory)
+        const bool sort_global = small || p_all > XA_SMEM_SORT;
+        const double row_bytes = 4.0 * ldz_max + (16.0 * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
+        const double fixed = 4.0 * N * SD;
+        long R = small ? per_blk : N < XA_CHUNK ? N : XA_CHUNK;
+        if (R < N && fixed + row_bytes * R > budget)
+            R = (long)fmax((double)per_blk, floor((budget - fixed) / row_bytes / per_blk) * per_blk);
+        if (R > N) R = N;
+        const int hc = (int)fmax(1.0, fmin((double)run, budget / (fixed + row_bytes * R)));
+        const int nq_max = (int)((R + per_blk - 1) / per_blk);
+        const int g0 = h0 / group, gc = (h0 + hc - 1) / group - g0 + 1; // KV heads g0 .. g0 + gc - 1
+        const long q_head = (long)N * SD;
+        uint16_t *qr = (uint16_t *)grow(&ws->qr, sizeof(uint16_t) * (size_t)hc * q_head, "xattention strided q");
+        uint16_t *kr = (uint16_t *)grow(&ws->kr, sizeof(uint16_t) * (size_t)gc * q_head, "xattention strided k");
+        float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * R * ldz_max, "xattention strided logits");
+        double *score = (double *)grow(&ws->score, sizeof(double) * (size_t)hc * nq_max * nb, "xattention block scores");
+        double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)hc * nq_max * nb, "xattention partial sums");
+        unsigned long long *gkey = NULL;
+        int *gval = NULL;
+        if (sort_global) {
+            gkey = (unsigned long long *)grow(&ws->keys, sizeof(uint64_t) * (size_t)hc * nq_max * p_all, "xattention sort keys");
+            gval = (int *)grow(&ws->vals, sizeof(int) * (size_t)hc * nq_max * p_all, "xattention sort values");
+        }
+        xa_taus taus;
+        for (int y = 0; y < XA_MAX_HEADS; y++) taus.v[y] = y < hc ? tau[h0 + y] : 0.0;
+        const uint16_t *qh = q + (long)h0 * d, *kh = k + (long)g0 * kv_cap * d;
+        if (vec8) {
+            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), hc), THREADS>>>(qh, q_stride, d, n, d, S, N, true, qr);
+            CUDA_LAUNCH_CHECK("strided_copy (q)");
+            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), gc), THREADS>>>(kh, d, (long)kv_cap * d, n, d, S, N, false, kr);
+            CUDA_LAUNCH_CHECK("strided_copy (k)");
+        } else {
+            strided_copy<uint16_t><<<dim3(blocks_for(q_head), hc), THREADS>>>(qh, q_stride, d, n, d, S, N, true, qr);
+            CUDA_LAUNCH_CHECK("strided_copy (q)");
+            strided_copy<uint16_t><<<dim3(blocks_for(q_head), gc), THREADS>>>(kh, d, (long)kv_cap * d, n, d, S, N, false, kr);
+            CUDA_LAUNCH_CHECK("strided_copy (k)");
+        }
         const double scale = 1.0 / (sqrt((double)d) * S);
-        for (int u0 = 0; u0 < N; u0 += chunk) {
-            const int rows = N - u0 < chunk ? N - u0 : chunk, cols = u0 + rows;
-            gemm_nt(ws, z, cols, qr + (long)u0 * SD, SD, kr, SD, rows, cols, SD);
-            xattention_block_sums<<<(rows + per_blk - 1) / per_blk, THREADS>>>(z, cols, u0, rows, N, per_blk, nb, scale,
-                                                                               score, part);
+        for (long u0 = 0; u0 < N; u0 += R) {
+            const int rows = (int)(N - u0 < R ? N - u0 : R), cols = (int)u0 + rows, ldz = (cols + 3) & ~3;
+            const long z_head = (long)rows * ldz;
+            for (int ya = 0; ya < hc;) { // one product per run of heads of one KV head (they share kr)
+                const int g = (h0 + ya) / group;
+                int yb = ya + 1;
+                while (yb < hc && (h0 + yb) / group == g) yb++;
+                gemm_nt(ws, z + ya * z_head, ldz, qr + ya * q_head + u0 * SD, SD, kr + (g - g0) * q_head, SD, rows, cols, SD,
+                        yb - ya, q_head, 0, z_head);
+                ya = yb;
+            }
+            const int nq = (rows + per_blk - 1) / per_blk, qb0 = (int)(u0 / per_blk);
+            CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)hc * nq * nb, 0));
+            xattention_block_sums<<<dim3(nq, hc), THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
             CUDA_LAUNCH_CHECK("xattention_block_sums");
+            const int p = pow2_at_least(qb0 + nq - 2); // the chunk's longest sort
+            const size_t smem = sort_global ? 0 : (sizeof(uint64_t) + sizeof(int)) * (size_t)p;
+            xattention_select<<<dim3(nq, hc), THREADS, smem>>>(score, nb, words, qb0, taus, sort_global, p, gkey, gval,
+                                                               bits + h0 * head_words);
+            CUDA_LAUNCH_CHECK("xattention_select");
+            for (int y = 0; y < hc && scores; y++)
+                CUDA_CHECK(cudaMemcpy(scores + ((size_t)(h0 + y) * nb + qb0) * nb, score + (size_t)y * nq * nb,
+                                      sizeof(double) * (size_t)nq * nb, cudaMemcpyDeviceToHost));
         }
-        double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)(m_sort > 0 ? m_sort : 1), "xattention sort keys");
-        int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)(m_sort > 0 ? m_sort : 1), "xattention sort values");
-        int *off = (int *)grow(&ws->offsets, sizeof(int) * (size_t)(nb + 1), "xattention sort segments");
-        xattention_pack<<<blocks_for((long)nb * nb > nb + 1 ? (long)nb * nb : nb + 1), THREADS>>>(score, nb, keys, vals, off);
-        CUDA_LAUNCH_CHECK("xattention_pack");
-        const double *sk = keys;
-        const int *sv = vals;
-        if (m_sort > 0) {
-            segmented_sort(ws, m_sort, nb);
-            sk = (const double *)ws->keys_out.p;
-            sv = (const int *)ws->vals_out.p;
-        }
-        xattention_select<<<blocks_for(32L * nb), THREADS>>>(score, nb, words, tau[h], sk, sv, bits + h * head_words);
-        CUDA_LAUNCH_CHECK("xattention_select");
-        if (scores)
-            CUDA_CHECK(cudaMemcpy(scores + (size_t)h * nb * nb, score, sizeof(double) * (size_t)nb * nb, cudaMemcpyDeviceToHost));
+        h0 += hc;
     }
     CUDA_CHECK(cudaMemcpy(keep, bits, sizeof(uint64_t) * head_words * n_heads, cudaMemcpyDeviceToHost));
 }

@@ -19,8 +19,9 @@
  * Also: FlexPrefill's covers on hand-made rows that need the exact sequential walk (est_cuda_cover_pool,
  * against the sequential definition) and its query-aware selection for a subset of heads, one or all
  * heads per chunk, against a float64 recomputation; top-k with exact ties and forced indices against
- * est_top_k (same set); XAttention's keep
- * bits hold no block outside the causal triangle (the host buffer is poisoned first).
+ * est_top_k (same set); XAttention's keep bits hold no block outside the causal triangle (the host
+ * buffer is poisoned first), and its chunked paths (one head and one query block per chunk;
+ * DAM_CUDA_XA_SMALL) give the same bits and scores, bit for bit.
  * Usage: test_estimate_cuda [quick] (quick: shapes up to 300 tokens, for compute-sanitizer). Skips
  * (exit 0, "skip: ...") without a CUDA device. */
 #include <jansson.h>
@@ -194,6 +195,24 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
             else worst = fmax(worst, ref[c] > 0 ? e / ref[c] : 0);
         }
     }
+    /* the chunked paths give the same bits and scores: one head and one query block per chunk
+     * (DAM_CUDA_EST_CHUNK_BYTES=1), and DAM_CUDA_XA_SMALL=1 (chunks of two heads, which split a KV
+     * head's query heads, one query block per row chunk, the sorts in device memory as beyond 4,098
+     * blocks, scalar strided copies); the logits are exact, so every GEMM shape gives the same ones */
+    static const char *const VARIANTS[][2] = {{"DAM_CUDA_EST_CHUNK_BYTES", "1"}, {"DAM_CUDA_XA_SMALL", "1"}};
+    uint64_t *keep2 = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test keep");
+    double *sc2 = dam_malloc(sizeof(double) * (size_t)H * nb * nb, "test scores");
+    for (int v = 0; v < 2; v++) {
+        memset(keep2, 0x55, sizeof(uint64_t) * (size_t)H * nb * words);
+        setenv(VARIANTS[v][0], VARIANTS[v][1], 1);
+        est_cuda_xattention(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, stride, tau, keep2, sc2);
+        unsetenv(VARIANTS[v][0]);
+        CHECK(memcmp(keep, keep2, sizeof(uint64_t) * (size_t)H * nb * words) == 0, "n %d H %d/%d S %d: keep bits differ with %s=%s",
+              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1]);
+        CHECK(memcmp(sc, sc2, sizeof(double) * (size_t)H * nb * nb) == 0, "n %d H %d/%d S %d: block scores differ with %s=%s",
+              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1]);
+    }
+    dam_free(sc2), dam_free(keep2);
     CHECK(outside == 0, "n %d S %d: %d kept key blocks outside the causal triangle", n, S, outside);
     CHECK(bad == 0, "n %d H %d/%d d %d S %d: %d block scores off the float64 reference (rel > 1e-11)", n, H, in->Hkv,
           in->d, S, bad);
