@@ -27,18 +27,6 @@ enum {
     XA_SMEM_SORT = 4096, // longest sort (padded to a power of two) done in shared memory: 48 KiB
 };
 
-// Scratch budget of one chunk of heads (bytes), DAM_CUDA_EST_CHUNK_BYTES as for dam_online
-// (estimate_dam_online.cu): 512 MiB unless the environment variable sets it.
-double chunk_bytes(void) {
-    const char *e = getenv("DAM_CUDA_EST_CHUNK_BYTES");
-    if (e == NULL) return 512.0 * 1024 * 1024;
-    char *end;
-    const double v = strtod(e, &end);
-    if (end == e || *end != '\0' || !(v >= 1))
-        dam_die(DAM_EXIT_INPUT, "DAM_CUDA_EST_CHUNK_BYTES=\"%s\": must be a number of bytes >= 1", e);
-    return v;
-}
-
 // Test-only DAM_CUDA_XA_SMALL=1: at most 2 heads per chunk, one query block of rows per row chunk,
 // the sorts in device memory and the strided copies one bf16 at a time, so that small prompts take
 // the paths of long ones (chunks that split a KV head's query heads, many row chunks, sorts longer
