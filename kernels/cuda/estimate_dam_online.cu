@@ -199,8 +199,9 @@ enum { SORT_MAX = 4096, SELECT_MAX = 16 };
 // The order of a row's key blocks: a before b iff A_a > A_b, or equal and a < b (est_order_desc's).
 __device__ inline bool before(double a, int ia, double b, int ib) { return a > b || (a == b && ia < ib); }
 
-// Bitonic sort of the packed row A[base .. base + len) by `before` into shared sk (keys) and si
-// (indices 0 .. len-1), padded to a power of two with -inf; all threads of the CTA take part.
+// The packed row A[base .. base + len) sorted by `before` into shared sk (keys) and si (indices
+// 0 .. len-1), padded to a power of two with -inf (bitonic_sort_desc); all threads of the CTA take
+// part.
 __device__ void sort_row(const double *A, long base, int len, double *sk, unsigned short *si) {
     int P = 1;
     while (P < len) P <<= 1;
@@ -208,21 +209,7 @@ __device__ void sort_row(const double *A, long base, int len, double *sk, unsign
         sk[e] = e < len ? A[base + e] : -INFINITY;
         si[e] = (unsigned short)(e < len ? e : 0xffff);
     }
-    for (int k = 2; k <= P; k <<= 1)
-        for (int j = k >> 1; j > 0; j >>= 1) {
-            __syncthreads();
-            for (int e = threadIdx.x; e < P; e += blockDim.x) {
-                const int f = e ^ j;
-                if (f <= e) continue;
-                if (before(sk[e], si[e], sk[f], si[f]) != ((e & k) == 0)) {
-                    const double tk = sk[e];
-                    sk[e] = sk[f], sk[f] = tk;
-                    const unsigned short ti = si[e];
-                    si[e] = si[f], si[f] = ti;
-                }
-            }
-        }
-    __syncthreads();
+    bitonic_sort_desc(sk, si, P);
 }
 
 // The rows the gate reads, query blocks qb >= qb_lo (those of the probe rows), one CTA per (qb, head

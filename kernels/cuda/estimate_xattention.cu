@@ -133,18 +133,7 @@ __global__ void xattention_select(const double *score, int nb, int words, int qb
         key[i] = i < L ? order_key(s[1 + i]) : 0ull; // real keys are > 0 (scores >= +0)
         val[i] = i < L ? 1 + i : INT_MAX;
     }
-    __syncthreads();
-    for (int k = 2; k <= p; k <<= 1)
-        for (int j = k >> 1; j > 0; j >>= 1) {
-            for (int i = threadIdx.x; i < p / 2; i += blockDim.x) {
-                const int a = 2 * i - (i & (j - 1)), b = a + j; // a: bit j clear
-                const unsigned long long ka = key[a], kb = key[b];
-                const int va = val[a], vb = val[b];
-                const bool a_first = ka > kb || (ka == kb && va < vb), up = (a & k) == 0; // up: this run descends
-                if (a_first != up) key[a] = kb, key[b] = ka, val[a] = vb, val[b] = va;
-            }
-            __syncthreads();
-        }
+    bitonic_sort_desc(key, val, p);
     if (threadIdx.x >= 32) return;
     const int lane = threadIdx.x;
     double total = 0;
