@@ -424,6 +424,7 @@ extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
 extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,
                                         int n, int n_heads, int n_kv_heads, int d, const int *w, double **d_col,
                                         double **d_diag) {
+    ws->map_n = 0; // ws->keys may be overwritten: dam_online's map is gone
     check_shape("est_cuda_vertical_slash", n, n_heads, n_kv_heads, d);
     int w_max = 1;
     for (int h = 0; h < n_heads; h++) {
@@ -452,6 +453,7 @@ extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int 
 
 extern "C" void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int n_heads, const int *forced, const int *k,
                                int32_t *top, int top_stride) {
+    ws->map_n = 0; // ws->keys may be overwritten: dam_online's map is gone
     int k_max = 1;
     for (int h = 0; h < n_heads; h++) {
         if (k[h] < 1 || k[h] > n || k[h] > top_stride || forced[h] < 0 || forced[h] > n)
@@ -473,6 +475,7 @@ extern "C" void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int 
 
 extern "C" void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0, int n_rows, int d, int group,
                                    double *out) {
+    ws->map_n = 0; // ws->keys may be overwritten: dam_online's map is gone
     if (n_rows < 1 || d < 1 || group < 1 || r0 < 0)
         dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_row_means(r0 %d, rows %d, d %d, group %d)", r0, n_rows, d, group);
     const long count = (long)((n_rows + group - 1) / group) * d;
@@ -484,6 +487,7 @@ extern "C" void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stri
 
 extern "C" void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag, int n, int n_heads, double div,
                                     const double *g, int *count, double *pool) {
+    ws->map_n = 0; // ws->keys may be overwritten: dam_online's map is gone
     if (n < 1 || n_heads < 1 || !(div > 0)) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_cover_pool(n %d, heads %d)", n, n_heads);
     const int rows = 2 * n_heads, nb = (n + BLOCK - 1) / BLOCK;
     const long count_all = (long)rows * n;
@@ -514,6 +518,7 @@ extern "C" void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const do
 extern "C" void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,
                                           int n, int n_heads, int n_kv_heads, int d, const uint8_t *which,
                                           const double *gamma, uint64_t *keep) {
+    ws->map_n = 0; // ws->keys may be overwritten: dam_online's map is gone
     check_shape("est_cuda_block_map_select", n, n_heads, n_kv_heads, d);
     const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, group = n_heads / n_kv_heads;
     const long cells = (long)nb * (nb + 1) / 2, head_words = (long)nb * words;

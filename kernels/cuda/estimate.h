@@ -92,7 +92,7 @@ void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag,
 /* FlexPrefill's query-aware selection (baselines/flexprefill.c step 5) for the heads h with
  * which[h] != 0: 64-row block means of the head's queries and of its KV head's keys (as
  * est_cuda_row_means), the block map A[qb][kb] = softmax over kb <= qb of q̄_qb · k̄_kb / sqrt(d)
- * (float64, dot products in the CPU's order), every causal cell sorted by A descending (ties: the
+ * (float64, dot products c ascending as on the CPU, each term possibly fused into an FMA), every causal cell sorted by A descending (ties: the
  * lower qb · nb + kb), then the longest prefix whose inclusive cumulative sum stays <= gamma[h] · nb,
  * plus cell (0, 0). The cumulative sums come from a parallel scan (CUB, segmented by head), so they
  * may differ from the CPU's sequential sum by rounding. keep: host [n_heads][nb][words] bits as in
@@ -138,21 +138,25 @@ typedef struct {
  * (p = A / c(i, kb)) match; then the gate: the probe rows' kept P mass, the depth t at which adding
  * every query block's t best key blocks (A descending, ties: lower kb) reaches the coverage, the
  * deepened blocks, and the kept pairs of the resulting plan (for the max_density check). Heads are
- * processed together, in chunks that keep the scratch under ~512 MiB (one head per chunk at ~1M
- * tokens). Outputs (host memory, head index y = h - h0):
+ * processed together, in chunks of as many heads as keep the scratch under ~512 MiB (at least one):
+ * per head about 4 · w · n bytes of fp32 logits, 32 · nb (nb + 1) / 2 of the block map and its
+ * ranks, 8 · w · nb of gate sums (one head per chunk from ~230K tokens at w = 64; one head needs
+ * ~4.3 GB at 1M tokens). Outputs (host memory, head index y = h - h0):
  *   res[y]: depth and kept pairs;
  *   sel[y][0 .. n): column j matched; sel[y][n + o]: diagonal o matched (diagonal 0 always);
  *   blocks[y] ([nb][words] bits, nb = ceil(n / 64), words = ceil(nb / 64)): kept blocks, deepening
  *   included (bit kb % 64 of blocks[y][qb][kb / 64]).
  * par[y]: the settings of head h0 + y. The gate sums P per (probe row, block) and then per depth, so
  * the coverage it reaches can differ from the CPU's (which adds key by key) by rounding. With
- * h1 == h0 + 1 the head's block map stays in ws for est_cuda_dam_online_map. */
+ * h1 == h0 + 1 the head's block map stays in ws for est_cuda_dam_online_map (until another estimation
+ * call on ws). */
 void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                          int n_heads, int n_kv_heads, int d, int h0, int h1, const est_dam_online_head *par,
                          est_dam_online_result *res, uint8_t *sel, uint64_t *blocks);
 
 /* The block map of the head of the last est_cuda_dam_online call, which must have been for one head
- * (for mask_mode "soft"): A [nb][nb] host, 0 for kb > qb. */
+ * with the same n and the last estimation call on ws (for mask_mode "soft"; else an internal error,
+ * exit 3): A [nb][nb] host, 0 for kb > qb. */
 void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
 
 /* XAttention's estimate and selection (baselines/xattention.c steps 1-4) for every query head:
@@ -163,14 +167,15 @@ void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
  * words = ceil(nb / 64)) receives the kept blocks as bits: bit kb % 64 of keep[h][qb][kb / 64]
  * (est_set_blocks_bits builds the plan from it). scores: NULL, or host [n_heads][nb][nb] doubles that
  * receive the block scores (0 for kb > qb; for tests). Heads are processed together in chunks of
- * consecutive heads with the same stride (up to 32), rows in chunks of whole query blocks (1,024
- * super-tokens, fewer when memory asks), so the scratch stays under ~512 MiB
- * (DAM_CUDA_EST_CHUNK_BYTES as for est_cuda_dam_online; at least one head and one query block per
- * chunk); the bits of all come back in one copy at the end. Scratch per head of a chunk: about
+ * consecutive heads with the same stride (up to 32, as many as keep the scratch under ~512 MiB,
+ * DAM_CUDA_EST_CHUNK_BYTES as for est_cuda_dam_online; at least one), rows in chunks of 1,024
+ * super-tokens (whole query blocks; one head may need more than the budget: ~1 GB at 1M tokens and
+ * d 128); the bits of all come back in one copy at the end. Scratch per head of a chunk: about
  * 4 · n · d bytes of strided copies, 4 · R · N bytes of fp32 logits (R rows per chunk, N =
  * ceil(n / stride)), 16 · R / (64 / stride) · nb bytes of block sums, and when nb > 4,098 the sorts
  * (12 bytes per entry, padded to a power of two; shared memory below). The results do not depend on
- * the chunking (tests: DAM_CUDA_XA_SMALL=1 takes the long-prompt paths at small n). */
+ * the chunking up to the fp32 rounding of the logits (cuBLAS may pick another kernel for another
+ * batch; exact with exact logits, as the tests check: DAM_CUDA_XA_SMALL=1 takes the long-prompt paths at small n). */
 void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                          int n_heads, int n_kv_heads, int d, const int *stride, const double *tau, uint64_t *keep,
                          double *scores);

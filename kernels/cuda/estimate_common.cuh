@@ -80,7 +80,7 @@ __global__ void row_means(const __nv_bfloat16 *x, long x_head, long stride, int 
 // block qb, grid.y = head y (qbar: [y][nb][d] query block means;
 // kbar: [kv][nb][d] key block means, head y reads kv = (y0 + y) / group; keys, vals: [y][nb (nb + 1) / 2]):
 // A[qb][kb] = softmax over kb <= qb of qbar_qb · kbar_kb · scale (dot products
-// in float64, c ascending, as on the CPU), written packed for the sort: keys[qb (qb + 1) / 2 + kb] = A,
+// in float64, c ascending as on the CPU, each term possibly fused into an FMA), written packed for the sort: keys[qb (qb + 1) / 2 + kb] = A,
 // vals = qb · nb + kb (the cell's index in the nb x nb map). The key block means are staged in shared
 // memory, 32 key blocks x 64 columns at a time, for the MAP_QB query blocks of a CTA; the softmax
 // maximum and denominator are warp reductions.
@@ -101,21 +101,22 @@ __global__ void row_stats(const float *z, long ldz, long z_head, int n, const in
 struct est_cuda_ws {
     cublasHandle_t blas;
     bool have_blas;
-    est::dbuf z;                          // fp32 logits: [w][n] (vertical-slash, dam_online per head) or [chunk][N] (xattention)
+    est::dbuf z;                          // fp32 logits: [w][n] (vertical-slash), [heads][w_max][n] (dam_online), [heads][R][ldz] (xattention)
     est::dbuf mx, sum;                    // double per probe row
     est::dbuf col, diag;                  // double [n_heads][n]
     est::dbuf keys, keys_out, vals, vals_out, offsets, temp; // segmented sort
     est::dbuf keys_tmp, pos, pos_tmp, seg, seg_tmp;          // segmented_sort_long
-    est::dbuf forced;                     // int [n_heads]
+    est::dbuf forced;                     // int [n_heads] (top-k's forced counts; FlexPrefill's selected heads)
     est::dbuf qr, kr;                     // bf16 strided copies
-    est::dbuf score;                      // double [nb][nb]
+    est::dbuf score;                      // double [heads][query blocks of a row chunk][nb] (xattention)
     est::dbuf part;                       // double [CTAs][nb] partial block sums
     est::dbuf means, kmeans;              // double row means (queries, keys)
     est::dbuf cum;                        // double inclusive scan
     est::dbuf gammas, counts, pools;      // FlexPrefill step 2
     est::dbuf sel, gate_base, gate_res, heads, inc, patbits, kept; // dam_online
     est::dbuf bits;                       // uint64 [heads][nb][words]
-    bool map_head_ok;                     // the last est_cuda_dam_online call was for one head (its map is in keys)
+    int map_n;                            // > 0: the last estimation call was est_cuda_dam_online for one head of
+                                          // this many tokens, and its map is in keys (est_cuda_dam_online_map)
 };
 
 namespace est {

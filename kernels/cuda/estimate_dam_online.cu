@@ -3,13 +3,15 @@
 // Per chunk of heads, all on the default stream, one copy back at the end:
 //   probe-row logits (cuBLAS, one strided-batched product per run of heads of one KV head with the same
 //   w) -> row statistics -> column / diagonal on-cells (sel) -> block means -> block map -> matched
-//   blocks -> per (probe row, key block) kept and missing P mass -> every query block's key blocks
-//   sorted by A (segmented sort) -> gate depth -> deepened blocks -> kept pairs of the plan.
+//   blocks -> per (probe row, key block) kept and missing P mass -> the probe blocks' key blocks sorted
+//   by A (bitonic, shared memory; CUB's segmented sort of every row above 256K tokens) -> gate depth
+//   -> deepened blocks (per row: all, a selection or a sort) -> kept pairs of the plan.
 #include "kernels/cuda/estimate.h"
 #include "kernels/cuda/estimate_common.cuh"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -21,6 +23,15 @@ extern "C" {
 using namespace est;
 
 namespace {
+
+// Test-only DAM_CUDA_EST_CUB_SORT=1: CUB's segmented sort of every row even when the rows fit shared
+// memory (0 or unset: off; another value exits with 2).
+bool cub_sort_forced(void) {
+    const char *e = getenv("DAM_CUDA_EST_CUB_SORT");
+    if (e == NULL || strcmp(e, "0") == 0) return false;
+    if (strcmp(e, "1") != 0) dam_die(DAM_EXIT_INPUT, "DAM_CUDA_EST_CUB_SORT=\"%s\": must be 0 or 1", e);
+    return true;
+}
 
 // On-cell decision of dam/online.c on_cell (est_on_rule in estimate.h).
 __device__ bool on_cell(const est_on_rule &o, double p) {
@@ -456,23 +467,18 @@ extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_st
         est_dam_online_head *d_par = (est_dam_online_head *)grow(&ws->heads, sizeof(est_dam_online_head) * (size_t)hc,
                                                                  "dam_online head settings");
         CUDA_CHECK(cudaMemcpyAsync(d_par, pc, sizeof(est_dam_online_head) * (size_t)hc, cudaMemcpyHostToDevice, 0));
-        int *d_w = (int *)grow(&ws->forced, sizeof(int) * (size_t)hc, "dam_online probe rows");
-        int *w_host = (int *)dam_malloc(sizeof(int) * (size_t)hc, "dam_online probe rows");
-        for (int y = 0; y < hc; y++) w_host[y] = pc[y].w;
-        CUDA_CHECK(cudaMemcpy(d_w, w_host, sizeof(int) * (size_t)hc, cudaMemcpyHostToDevice));
         // (a) the probe rows: one product per run of heads with the same KV head and w
         float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * w_max * n, "dam_online logits");
         double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)hc * w_max, "dam_online row maxima");
         double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)hc * w_max, "dam_online row sums");
         for (int y = 0; y < hc;) {
-            const int h = c0 + y, w = w_host[y];
+            const int h = c0 + y, w = pc[y].w;
             int run = 1;
-            while (y + run < hc && (h + run) / group == h / group && w_host[y + run] == w) run++;
+            while (y + run < hc && (h + run) / group == h / group && pc[y + run].w == w) run++;
             gemm_nt(ws, z + (long)y * w_max * n, n, q + (long)(n - w) * q_stride + (long)h * d, q_stride,
                     k + (long)(h / group) * kv_cap * d, d, w, n, d, run, d, 0, (long)w_max * n);
             y += run;
         }
-        dam_free(w_host);
         double *d_res = (double *)grow(&ws->gate_res, sizeof(double) * (size_t)hc * w_max * nb, "dam_online block mass");
         probe_stats<<<dim3(w_max, hc), THREADS>>>(z, n, w_max, nb, scale, d_par, mx, sum, d_res);
         CUDA_LAUNCH_CHECK("probe_stats");
@@ -509,7 +515,7 @@ extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_st
         CUDA_LAUNCH_CHECK("online_gate");
         // the probe blocks' key blocks by A descending (ties: lower kb): their rows of the maps, sorted
         // (CUB's path: every row, for the deepening too)
-        const bool cub_sort = nb > SORT_MAX || getenv("DAM_CUDA_EST_CUB_SORT") != NULL;
+        const bool cub_sort = nb > SORT_MAX || cub_sort_forced();
         const int qb_lo = (n - w_max) / BLOCK;
         const int *sorted;
         if (!cub_sort) {
@@ -558,11 +564,12 @@ extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_st
         dam_free(kept);
         dam_free(depth);
     }
-    ws->map_head_ok = h1 - h0 == 1;
+    ws->map_n = h1 - h0 == 1 ? n : 0;
 }
 
 extern "C" void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A) {
-    if (!ws->map_head_ok) dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_dam_online_map after a call for several heads");
+    if (ws->map_n != n)
+        dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_dam_online_map(n %d) without a one-head est_cuda_dam_online call of that n just before", n);
     const int nb = (n + BLOCK - 1) / BLOCK;
     const long cells = (long)nb * (nb + 1) / 2;
     double *packed = (double *)dam_malloc(sizeof(double) * (size_t)cells, "dam_online block map (host)");

@@ -182,7 +182,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
     unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * head_words * n_heads,
                                                           "xattention keep bits");
     CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * head_words * n_heads, 0));
-    ws->map_head_ok = false; // ws->keys may be overwritten (the global sort)
+    ws->map_n = 0; // ws->keys may be overwritten (the global sort): dam_online's map is gone
     const double budget = chunk_bytes();
     const bool small = small_chunks();
     const int p_all = pow2_at_least(nb - 2); // the longest sort: query block nb - 1
@@ -196,15 +196,15 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         if ((long)N * SD > INT_MAX) dam_die(DAM_EXIT_RUNTIME, "xattention: %d tokens x d %d is too large", n, d);
         int run = 1; // heads h0 .. h0 + run - 1 have stride S
         while (h0 + run < n_heads && stride[h0 + run] == S && run < (small ? 2 : XA_MAX_HEADS)) run++;
-        // rows per chunk R (whole query blocks, or all N rows) and heads per chunk, from the per-head
-        // scratch: strided q and k, logits [R][ldz], block sums and their scratch [R / per_blk][nb],
-        // the sorts in device memory [R / per_blk][p_all] (when the longest does not fit shared memory)
+        // rows per chunk R: XA_CHUNK super-token rows (whole query blocks) or all N; heads per chunk from
+        // the per-head scratch under the budget: strided q and k, logits [R][ldz], block sums and their
+        // scratch [R / per_blk][nb], the sorts in device memory [R / per_blk][p_all] (when the longest
+        // does not fit shared memory). One head may need more than the budget (about 1 GB at 1M tokens,
+        // d 128): fewer rows per chunk would re-read the strided keys once per chunk.
         const bool sort_global = small || p_all > XA_SMEM_SORT;
         const double row_bytes = 4.0 * ldz_max + (16.0 * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
         const double fixed = 4.0 * N * SD;
         long R = small ? per_blk : N < XA_CHUNK ? N : XA_CHUNK;
-        if (R < N && fixed + row_bytes * R > budget)
-            R = (long)fmax((double)per_blk, floor((budget - fixed) / row_bytes / per_blk) * per_blk);
         if (R > N) R = N;
         const int hc = (int)fmax(1.0, fmin((double)run, budget / (fixed + row_bytes * R)));
         const int nq_max = (int)((R + per_blk - 1) / per_blk);

@@ -247,9 +247,10 @@ static void check_top_k(est_cuda_ws *ws) {
 
 /* 1d. est_cuda_dam_online directly, per-head probe rows and settings: the kept-pair count it returns
  * (dam_online's max_density check) equals maskplan_kept_pairs of the plan its patterns and blocks
- * make, and one head per chunk (DAM_CUDA_EST_CHUNK_BYTES=1) and CUB's segmented sort instead of the
- * shared-memory row sort (DAM_CUDA_EST_CUB_SORT=1, the path above 256K tokens) give the same
- * patterns, blocks, depths and counts as the default path. Counts the sparse and the deepened heads
+ * make, and one head per chunk (DAM_CUDA_EST_CHUNK_BYTES=1), two heads per chunk and a shorter last
+ * one, and CUB's segmented sort instead of the shared-memory row sort (DAM_CUDA_EST_CUB_SORT=1, the
+ * path above 256K tokens) give the same patterns, blocks, depths and counts as the default path.
+ * Also run at n = 200,000 (not in quick mode), where the row sorts fill their 40 KB of shared memory. Counts the sparse and the deepened heads
  * seen. */
 static int g_sparse_heads, g_deepened_heads, g_deep_select, g_deep_sort; /* depth <= 16 / > 16 below the row length */
 
@@ -263,16 +264,25 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
         par[h] = (est_dam_online_head){1 + (h * 29 + n) % (n < 80 ? n : 80), {eps, lambda, base, tau, cut}, 0.5, 0,
                                        COVER[h % 3]};
     }
-    enum { RUNS = 3 };
+    /* the per-head scratch as estimate_dam_online.cu counts it: a budget of 2.5 heads makes chunks of
+     * two heads and a shorter last one (chunk boundaries inside KV groups, runs of different w) */
+    int w_max = 1;
+    for (int h = 0; h < H; h++) w_max = par[h].w > w_max ? par[h].w : w_max;
+    const double cells = (double)nb * (nb + 1) / 2;
+    const double per_head = 4.0 * w_max * n + 32.0 * cells + 8.0 * w_max * nb + 8.0 * nb * words + 8.0 * nb * in->d + 2.0 * n;
+    char two_heads[32];
+    snprintf(two_heads, sizeof two_heads, "%.0f", 2.5 * per_head);
+    enum { RUNS = 4 };
     est_dam_online_result *res[RUNS];
     uint8_t *sel[RUNS];
     uint64_t *blocks[RUNS];
-    static const char *const KNOB[RUNS] = {NULL, "DAM_CUDA_EST_CHUNK_BYTES", "DAM_CUDA_EST_CUB_SORT"};
+    static const char *const KNOB[RUNS] = {NULL, "DAM_CUDA_EST_CHUNK_BYTES", "DAM_CUDA_EST_CUB_SORT", "DAM_CUDA_EST_CHUNK_BYTES"};
+    const char *const VALUE[RUNS] = {NULL, "1", "1", two_heads};
     for (int run = 0; run < RUNS; run++) {
         res[run] = dam_malloc(sizeof(est_dam_online_result) * (size_t)H, "test dam_online results");
         sel[run] = dam_malloc((size_t)H * 2 * n, "test dam_online patterns");
         blocks[run] = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test dam_online blocks");
-        if (KNOB[run]) setenv(KNOB[run], "1", 1);
+        if (KNOB[run]) setenv(KNOB[run], VALUE[run], 1);
         est_cuda_dam_online(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, 0, H, par, res[run], sel[run],
                             blocks[run]);
         if (KNOB[run]) unsetenv(KNOB[run]);
@@ -302,13 +312,14 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
         maskplan_free(plan);
     }
     for (int run = 1; run < RUNS; run++) {
-        CHECK(memcmp(sel[0], sel[run], (size_t)H * 2 * n) == 0, "dam_online n %d: patterns differ with %s", n, KNOB[run]);
+        CHECK(memcmp(sel[0], sel[run], (size_t)H * 2 * n) == 0, "dam_online n %d: patterns differ with %s=%s", n, KNOB[run],
+              VALUE[run]);
         CHECK(memcmp(blocks[0], blocks[run], sizeof(uint64_t) * (size_t)H * nb * words) == 0,
-              "dam_online n %d: blocks differ with %s", n, KNOB[run]);
+              "dam_online n %d: blocks differ with %s=%s", n, KNOB[run], VALUE[run]);
         for (int h = 0; h < H; h++)
             CHECK(res[0][h].depth == res[run][h].depth && res[0][h].kept == res[run][h].kept,
-                  "dam_online n %d head %d: depth / kept %d / %lld, with %s %d / %lld", n, h, res[0][h].depth,
-                  (long long)res[0][h].kept, KNOB[run], res[run][h].depth, (long long)res[run][h].kept);
+                  "dam_online n %d head %d: depth / kept %d / %lld, with %s=%s %d / %lld", n, h, res[0][h].depth,
+                  (long long)res[0][h].kept, KNOB[run], VALUE[run], res[run][h].depth, (long long)res[run][h].kept);
     }
     dam_free(list);
     for (int run = 0; run < RUNS; run++) dam_free(res[run]), dam_free(sel[run]), dam_free(blocks[run]);
@@ -604,6 +615,11 @@ int main(int argc, char **argv) {
         check_block_map_select(ws, &in);
         for (int i = 0; i < N_INSTANCES; i++)
             if (!(in.n > 3000 && strstr(INSTANCES[i], "\"stride\": 1,"))) check_plans(ws, &in, INSTANCES[i]);
+        free_input(&in);
+    }
+    if (!quick) { /* nb = 3125: the shared-memory row sorts at their largest size (4096 entries, 40 KB) */
+        input in = make_input(200000, 2, 1, 64, 1);
+        check_dam_online_direct(ws, &in);
         free_input(&in);
     }
     est_cuda_ws_free(ws);
