@@ -387,6 +387,70 @@ static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, c
     }
 }
 
+/* Whether query block qb of plan p (not dense) is decided by unbiased listed blocks alone: p has no
+ * columns or diagonals, the block's rows lie past the bitmap, and every block pair qb lists has bias 0
+ * (or p has none). Then the tiles rows 64 qb .. 64 qb + 63 use are exactly the listed key blocks,
+ * each with every causal pair kept. O(1), or O(blocks listed by qb) with a bias. */
+static bool blocks_only(const maskplan *p, int64_t qb) {
+    if (p->n_cols || p->n_diags || qb * T < p->bitmap_L) return false;
+    if (qb >= p->n_qblocks || p->blk_bias == NULL) return true;
+    for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++)
+        if (p->blk_bias[i] != 0.0f) return false;
+    return true;
+}
+
+/* build_item for an item whose 64 rows are all queries and whose every head is blocks_only: the
+ * visited tiles are the union of the heads' listed key blocks (merged, ascending), each entry "all
+ * kept" for the heads that list it and "none" for the others; no words, no masks, nothing gathered
+ * (every listed tile uses all 64 keys in row 63). With o == NULL only counts (*n_gather = 0).
+ * O(listed blocks · hc) per item, no per-tile classification. */
+static int build_blocks_item(block_out *o, const maskplan *const *hp, int hc, int qb, int *n_gather) {
+    int cur[4], end[4];
+    for (int i = 0; i < hc; i++) {
+        const bool has = qb < hp[i]->n_qblocks;
+        cur[i] = has ? hp[i]->blk_ptr[qb] : 0;
+        end[i] = has ? hp[i]->blk_ptr[qb + 1] : 0;
+    }
+    if (hc == 1) {  /* one head: the list itself */
+        const int32_t *kb = hp[0]->blk_idx;
+        const int n = end[0] - cur[0];
+        if (!o) {
+            *n_gather = 0;
+            return n;
+        }
+        int32_t *e = o->ent + o->n_ent;
+        for (int k = cur[0]; k < end[0]; k++, e += 4) {
+            e[0] = kb[k];
+            e[1] = ATTN_PLAN_MODE_FULL;
+            e[2] = -1;
+            e[3] = 0;
+        }
+        o->n_ent += (size_t)n * 4;
+        o->head_tiles += n;
+        return n;
+    }
+    int n = 0;
+    for (;;) {
+        int kt = INT32_MAX;  /* the next key block some head lists */
+        for (int i = 0; i < hc; i++)
+            if (cur[i] < end[i] && hp[i]->blk_idx[cur[i]] < kt) kt = hp[i]->blk_idx[cur[i]];
+        if (kt == INT32_MAX) break;
+        n++;
+        if (o) push(o, kt);
+        for (int i = 0; i < hc; i++) {
+            const bool full = cur[i] < end[i] && hp[i]->blk_idx[cur[i]] == kt;
+            cur[i] += full;
+            if (!o) continue;
+            o->head_tiles += full;
+            push(o, full ? ATTN_PLAN_MODE_FULL : ATTN_PLAN_MODE_NONE);
+            push(o, -1);
+            push(o, 0);
+        }
+    }
+    if (!o) *n_gather = 0;
+    return n;
+}
+
 /* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. With
  * o == NULL only counts: returns the number of entries and sets *n_gather to the number of
  * gathered tiles the item will write (the same work up to the gathering decision). */
@@ -396,6 +460,11 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     const int64_t plo = (int64_t)qb * T > cx->q_base ? (int64_t)qb * T : cx->q_base;
     const int64_t phi = (int64_t)qb * T + T - 1 < cx->n_k - 1 ? (int64_t)qb * T + T - 1 : cx->n_k - 1;
     const bool shortcut = !(cx->flags & ATTN_PLAN_NO_SHORTCUT);
+    if (shortcut && hp && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
+        bool blocks = true;
+        for (int i = 0; i < hc && blocks; i++) blocks = !hp[i]->dense && blocks_only(hp[i], qb);
+        if (blocks) return build_blocks_item(o, hp, hc, qb, n_gather);
+    }
     for (int i = 0; i < hc; i++) {
         if (!hp || hp[i]->dense) memset(s->visit, 1, (size_t)qb + 1);
         else if (!shortcut) maskplan_mark_key_blocks(hp[i], plo, phi, s->visit, qb + 1);
