@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #ifdef __BMI2__
 #include <immintrin.h>
@@ -21,6 +22,21 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Asks the kernel for transparent huge pages (2 MB) over the whole 2 MB pages inside [p, p + bytes)
+ * (arrays of 4 MB and more): the plan's output arrays are tens of MB, written once, and faulting
+ * them in 4 KB pages cost about a third of a vertical-slash build. Advice only: no effect where THP
+ * is off, and the memory is still dam_malloc'd and freed with dam_free. */
+static void *advise_huge(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20, a = ((uintptr_t)p + huge - 1) & ~(huge - 1),
+                    b = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (bytes >= 2 * huge && b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)bytes;
+#endif
+    return p;
 }
 
 /* Keys j0 .. pos of the 64-key tile at j0 (causality). */
@@ -235,7 +251,8 @@ static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
     if (s->n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 64;
-        s->words = dam_realloc(s->words, sizeof(uint64_t) * T * (size_t)s->cap, "attention plan masks");
+        s->words = advise_huge(dam_realloc(s->words, sizeof(uint64_t) * T * (size_t)s->cap, "attention plan masks"),
+                               sizeof(uint64_t) * T * (size_t)s->cap);
         s->hash = dam_realloc(s->hash, sizeof(uint64_t) * (size_t)s->cap, "attention plan masks");
     }
     memcpy(s->words + s->n * T, w, sizeof(uint64_t) * T);
@@ -497,7 +514,9 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         for (int i = 0; i < hc; i++) {
             const maskplan *pl = hp ? hp[i] : NULL;
             const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
-            tile_parts tp = {0};
+            tile_parts tp;  /* set by tile_kind when it returns TILE_CD (read only then) */
+            tp.n_runs = 0;
+            tp.cols = 0;
             const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp, cur[i]) : TILE_ROWS;
             const size_t th = (size_t)vi * hc + i;
             if (kind == TILE_ALL && shortcut && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
@@ -717,7 +736,8 @@ static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
         }
     }
     h->n_masks = n;
-    h->words = dam_malloc(sizeof(uint64_t) * T * (size_t)(n ? n : 1), "attention plan masks");
+    h->words = advise_huge(dam_malloc(sizeof(uint64_t) * T * (size_t)(n ? n : 1), "attention plan masks"),
+                           sizeof(uint64_t) * T * (size_t)n);
 #pragma omp parallel for schedule(static) num_threads(h->threads)
     for (int64_t m = 0; m < n; m++) memcpy(h->words + m * T, src[m], sizeof(uint64_t) * T);
     dam_free(src);
@@ -780,6 +800,22 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     int64_t nb = h->threads == 1 ? 1 : (int64_t)h->threads * BLOCKS_PER_THREAD;
     if (nb > n_items) nb = n_items;
     const int n_blocks = (int)nb;
+    /* block b = items bstart[b] .. bstart[b + 1] - 1, cut so that each has about the same work: an
+     * item's work grows with its causal key tiles (qb + 1, triangular over a chunk's query tiles),
+     * plus a fixed cost; equal item counts would leave the last blocks of each chunk the longest */
+    int64_t *bstart = dam_malloc(sizeof(int64_t) * (size_t)(n_blocks + 1), "attention plan blocks");
+    {
+        enum { ITEM_COST = 8 };  /* fixed cost of an item, in key tiles */
+        int64_t total = 0, cum = 0;
+        for (int qt = 0; qt < h->n_qt; qt++) total += h->qb0 + qt + 1 + ITEM_COST;
+        total *= h->n_chunks;
+        int b = 0;
+        for (int64_t it = 0; it < n_items; it++) {
+            while (b <= n_blocks && cum * n_blocks >= total * b) bstart[b++] = it;
+            cum += h->qb0 + it % h->n_qt + 1 + ITEM_COST;
+        }
+        while (b <= n_blocks) bstart[b++] = n_items;
+    }
     block_out *outs = dam_calloc((size_t)n_blocks, sizeof *outs, "attention plan blocks");
     int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
     int64_t *g_ptr = dam_malloc(sizeof(int64_t) * (size_t)(n_items + 1), "attention plan counts");  /* gathered tiles */
@@ -800,7 +836,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         /* 1. count each item's entries and gathered tiles */
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < n_blocks; b++) {
-            const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
+            const int64_t i0 = bstart[b], i1 = bstart[b + 1];
             for (int64_t it = i0; it < i1; it++) {
                 int ng = 0;
                 count[it] = build_item(&cx, &s, NULL, (int)(it / h->n_qt), (int)(it % h->n_qt), &ng);
@@ -822,13 +858,15 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
             }
             h->n_entries = n_entries;
             h->n_gathered = g_ptr[n_items];
-            h->entries = dam_malloc(sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1), "attention plan entries");
-            h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1), "attention plan gather");
+            h->entries = advise_huge(dam_malloc(sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1), "attention plan entries"),
+                                     sizeof(int32_t) * (size_t)n_entries * ei);
+            h->gather = advise_huge(dam_malloc(sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1), "attention plan gather"),
+                                    sizeof(int32_t) * T * (size_t)h->n_gathered);
         }
         /* 3. build each block's entries and gathered tiles in place */
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < n_blocks; b++) {
-            const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
+            const int64_t i0 = bstart[b], i1 = bstart[b + 1];
             block_out *o = &outs[b];
             o->ent = h->entries + (size_t)h->tile_ptr[i0] * ei;
             o->gather = h->gather + (size_t)g_ptr[i0] * T;
@@ -872,6 +910,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     dam_free(runs);
     dam_free(pat);
     dam_free(outs);
+    dam_free(bstart);
     dam_free(count);
     dam_free(g_ptr);
     h->build_ms = now_ms() - t0;
