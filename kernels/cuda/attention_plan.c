@@ -3,6 +3,7 @@
 #include "kernels/cuda/attention_plan.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +38,67 @@ static void *advise_huge(void *p, size_t bytes) {
     (void)bytes;
 #endif
     return p;
+}
+
+/* ---- output arrays reused across builds ----
+ * A layer's plan is built, uploaded and freed, and the next layer's arrays have about the same
+ * size, so attn_cuda_plan_host_free keeps the largest entries, gather and words arrays (of at least
+ * BUF_MIN bytes) of the freed plans, one per kind, and the next build takes them when large
+ * enough: no page faults and no zeroing of fresh memory (half the system time of a build). Every
+ * byte a plan exposes is written by the build; the bytes past them are never read. The kept
+ * arrays stay dam_malloc'd (they count in dam_mem_in_use) until attn_cuda_plan_host_release. */
+enum { BUF_ENTRIES, BUF_GATHER, BUF_WORDS, N_BUFS };
+enum { BUF_MIN = 1 << 20 };
+static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *p;
+    size_t bytes;
+} buf_kept[N_BUFS];
+
+/* An array of at least `bytes` bytes for output kind k (the kept one if it is large enough, else a
+ * new one, advised huge); *cap = its size in bytes. bytes = 0: the kept one whatever its size, or
+ * NULL (*cap = 0). Owned by the caller (buf_give or dam_free). */
+static void *buf_take(int k, size_t bytes, size_t *cap, const char *what) {
+    void *p = NULL;
+    pthread_mutex_lock(&buf_lock);
+    if (buf_kept[k].p && buf_kept[k].bytes >= bytes) {
+        p = buf_kept[k].p;
+        *cap = buf_kept[k].bytes;
+        buf_kept[k].p = NULL;
+        buf_kept[k].bytes = 0;
+    }
+    pthread_mutex_unlock(&buf_lock);
+    if (p || bytes == 0) {
+        if (!p) *cap = 0;
+        return p;
+    }
+    *cap = bytes;
+    return advise_huge(dam_malloc(bytes, what), bytes);
+}
+
+/* Gives back array p of kind k (cap bytes; NULL is a no-op): kept if it is at least BUF_MIN bytes
+ * and larger than the kept one (which is then freed), else freed. */
+static void buf_give(int k, void *p, size_t cap) {
+    if (!p) return;
+    pthread_mutex_lock(&buf_lock);
+    if (cap >= BUF_MIN && cap > buf_kept[k].bytes) {
+        void *old = buf_kept[k].p;
+        buf_kept[k].p = p;
+        buf_kept[k].bytes = cap;
+        p = old;
+    }
+    pthread_mutex_unlock(&buf_lock);
+    dam_free(p);
+}
+
+void attn_cuda_plan_host_release(void) {
+    pthread_mutex_lock(&buf_lock);
+    for (int k = 0; k < N_BUFS; k++) {
+        dam_free(buf_kept[k].p);
+        buf_kept[k].p = NULL;
+        buf_kept[k].bytes = 0;
+    }
+    pthread_mutex_unlock(&buf_lock);
 }
 
 /* Keys j0 .. pos of the 64-key tile at j0 (causality). */
@@ -702,6 +764,7 @@ static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
         block_out *o = &outs[0];
         h->n_masks = o->masks.n;
         h->words = o->masks.words;
+        h->cap_bytes[BUF_WORDS] = sizeof(uint64_t) * T * (size_t)o->masks.cap;
         o->masks.words = NULL;
         mask_set_free(&o->masks);
         return;
@@ -736,8 +799,7 @@ static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
         }
     }
     h->n_masks = n;
-    h->words = advise_huge(dam_malloc(sizeof(uint64_t) * T * (size_t)(n ? n : 1), "attention plan masks"),
-                           sizeof(uint64_t) * T * (size_t)n);
+    h->words = buf_take(BUF_WORDS, sizeof(uint64_t) * T * (size_t)(n ? n : 1), &h->cap_bytes[BUF_WORDS], "attention plan masks");
 #pragma omp parallel for schedule(static) num_threads(h->threads)
     for (int64_t m = 0; m < n; m++) memcpy(h->words + m * T, src[m], sizeof(uint64_t) * T);
     dam_free(src);
@@ -817,6 +879,13 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         while (b <= n_blocks) bstart[b++] = n_items;
     }
     block_out *outs = dam_calloc((size_t)n_blocks, sizeof *outs, "attention plan blocks");
+    if (n_blocks == 1) {  /* one block: its mask set becomes h->words, so it starts in the kept words array */
+        size_t cap = 0;
+        outs[0].masks.words = buf_take(BUF_WORDS, 0, &cap, "attention plan masks");
+        outs[0].masks.cap = (int64_t)(cap / (sizeof(uint64_t) * T));
+        outs[0].masks.hash = dam_malloc(sizeof(uint64_t) * (size_t)(outs[0].masks.cap ? outs[0].masks.cap : 1),
+                                        "attention plan masks");
+    }
     int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
     int64_t *g_ptr = dam_malloc(sizeof(int64_t) * (size_t)(n_items + 1), "attention plan counts");  /* gathered tiles */
     diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
@@ -858,10 +927,10 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
             }
             h->n_entries = n_entries;
             h->n_gathered = g_ptr[n_items];
-            h->entries = advise_huge(dam_malloc(sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1), "attention plan entries"),
-                                     sizeof(int32_t) * (size_t)n_entries * ei);
-            h->gather = advise_huge(dam_malloc(sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1), "attention plan gather"),
-                                    sizeof(int32_t) * T * (size_t)h->n_gathered);
+            h->entries = buf_take(BUF_ENTRIES, sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1),
+                                  &h->cap_bytes[BUF_ENTRIES], "attention plan entries");
+            h->gather = buf_take(BUF_GATHER, sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1),
+                                 &h->cap_bytes[BUF_GATHER], "attention plan gather");
         }
         /* 3. build each block's entries and gathered tiles in place */
 #pragma omp for schedule(dynamic, 1)
@@ -920,9 +989,9 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
 void attn_cuda_plan_host_free(attn_plan_host *h) {
     if (!h) return;
     dam_free(h->tile_ptr);
-    dam_free(h->entries);
-    dam_free(h->words);
-    dam_free(h->gather);
+    buf_give(BUF_ENTRIES, h->entries, h->cap_bytes[BUF_ENTRIES]);
+    buf_give(BUF_WORDS, h->words, h->cap_bytes[BUF_WORDS]);
+    buf_give(BUF_GATHER, h->gather, h->cap_bytes[BUF_GATHER]);
     dam_free(h->order);
     dam_free(h);
 }

@@ -63,6 +63,8 @@ typedef struct attn_plan_host {
     int32_t *gather;       /* [n_gathered][64] ascending key indices, -1 = empty slot */
     int32_t *order;        /* [n_chunks * n_qt][4] one descriptor per item by descending list length (stable):
                             * item, first entry, end entry, first entry's kt (0 for an empty list) */
+    size_t cap_bytes[3];   /* internal: allocated bytes of entries, gather and words (they may be larger
+                            * than used: arrays are reused across builds, see attn_cuda_plan_host_free) */
 } attn_plan_host;
 
 /* Builds the host plan for n_q query rows after n_k keys (1 <= n_q <= n_k), n_heads query heads
@@ -74,8 +76,15 @@ typedef struct attn_plan_host {
 attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                           int flags, int threads);
 
-/* Frees the plan and its arrays; NULL is a no-op. */
+/* Frees the plan and its arrays; NULL is a no-op. The largest entries, gather and words arrays (>= 1 MB)
+ * seen are kept, one per kind, for the next build to reuse (fresh memory costs page faults and
+ * zeroing, ~1 ms per MB here); they stay allocated (counted by dam_mem_in_use) until
+ * attn_cuda_plan_host_release. Thread-safe. */
 void attn_cuda_plan_host_free(attn_plan_host *h);
+
+/* Frees the arrays attn_cuda_plan_host_free kept for reuse (tests, leak checks); builds still work
+ * afterwards. Thread-safe. */
+void attn_cuda_plan_host_release(void);
 
 #ifdef __cplusplus
 }

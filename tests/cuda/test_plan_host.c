@@ -395,6 +395,7 @@ static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint
     attn_cuda_plan_host_free(ref);
     attn_cuda_plan_host_free(p4);
     attn_cuda_plan_host_free(p3);
+    attn_cuda_plan_host_release();
     CHECK(dam_mem_in_use() == mem0, "%s: %zd bytes not freed", what, (ssize_t)(dam_mem_in_use() - mem0));
     for (int h = 0; h < H; h++) maskplan_free(plans[h]);
     free(plans);
@@ -490,6 +491,39 @@ int main(int argc, char **argv) {
               (long long)d->n_entries);
         check_cover("NULL plans, forced lists", d, NULL);
         attn_cuda_plan_host_free(d);
+    }
+    {  /* reused arrays (attn_cuda_plan_host_free keeps them): a MInference-like build, then an
+        * XAttention-like one that takes its arrays (and leaves other bytes in them), then the first
+        * again in the XAttention arrays: the same as the first build; nothing left after the release */
+        const size_t mem0 = dam_mem_in_use();
+        const int n = 12288, H = 9;
+        maskplan *pm[9], *px[9];
+        for (int h = 0; h < H; h++) {
+            pm[h] = minference_like(h, n);
+            px[h] = xattention_like(h, n);
+        }
+        attn_plan_host *a = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 2);
+        attn_plan_host *x = attn_cuda_plan_host_build((const maskplan *const *)px, n, n, H, 3, 0, 1);
+        CHECK(a->n_gathered * 256 >= (1 << 20) && x->n_entries * 16 >= (1 << 20),
+              "reuse: arrays too small to be kept (%lld gathered, %lld entries)", (long long)a->n_gathered,
+              (long long)x->n_entries);
+        attn_plan_host *a1 = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 1);
+        attn_cuda_plan_host_free(a1);  /* keeps the gathered and words arrays */
+        attn_cuda_plan_host_free(x);   /* keeps the (larger) entries array */
+        attn_plan_host *b = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 1);
+        attn_plan_host *c = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 2);
+        check_same("reuse: MInference-like 12K, 1 thread in kept arrays", a, b);
+        check_same("reuse: MInference-like 12K, 2 threads", a, c);
+        CHECK(b->cap_bytes[0] > sizeof(int32_t) * (size_t)(b->n_entries * b->entry_ints), "reuse: entries not reused");
+        attn_cuda_plan_host_free(a);
+        attn_cuda_plan_host_free(b);
+        attn_cuda_plan_host_free(c);
+        attn_cuda_plan_host_release();
+        for (int h = 0; h < H; h++) {
+            maskplan_free(pm[h]);
+            maskplan_free(px[h]);
+        }
+        CHECK(dam_mem_in_use() == mem0, "reuse: %zd bytes left after the release", (ssize_t)(dam_mem_in_use() - mem0));
     }
     printf("%d cases\n", cases);
     return test_done("test_plan_host");
