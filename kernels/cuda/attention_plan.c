@@ -771,9 +771,14 @@ static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
     }
     /* the global set holds pointers to the blocks' words (no copy while deduplicating); the
      * distinct masks are then copied once, in parallel, into h->words */
-    int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
     int64_t upper = 0;  /* at most this many distinct masks */
     for (int b = 0; b < n_blocks; b++) upper += outs[b].masks.n;
+    if (upper == 0) {  /* no masks (blocks-only plans): nothing to merge or renumber */
+        for (int b = 0; b < n_blocks; b++) mask_set_free(&outs[b].masks);
+        h->words = buf_take(BUF_WORDS, sizeof(uint64_t) * T, &h->cap_bytes[BUF_WORDS], "attention plan masks");
+        return;
+    }
+    int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
     const uint64_t **src = dam_malloc(sizeof(uint64_t *) * (size_t)(upper + 1), "attention plan merge");
     uint64_t *hash = dam_malloc(sizeof(uint64_t) * (size_t)(upper + 1), "attention plan merge");
     size_t tcap = 256;
