@@ -8,15 +8,17 @@
  * tiles (64 key indices packing the few keys of sparsely used tiles), each with a mode per head
  * (every causal pair kept / nothing kept / an explicit 64 x 64-bit mask) and, for soft masks, a
  * bias mask and value. Layout and rules: docs/cuda.md, "Plan conversion".
- * How: work items are split into contiguous blocks, built in parallel (OpenMP, dynamic schedule,
- * scratch per thread) in two passes: one counts each item's entries and gathered tiles, so the
+ * How: work items are split into contiguous blocks of about equal work (causal key tiles), built in
+ * parallel (OpenMP, dynamic schedule, scratch per thread) in two passes: one counts each item's entries and gathered tiles, so the
  * entry and gather arrays are allocated once and the second pass writes each block's part in place;
  * masks are deduplicated within a block and again globally while merging, in first-use order, so
  * the arrays are byte-identical to the serial build whatever the thread count. A tile whose every
  * causal pair a plan keeps through a run of diagonals, a run of columns or an unbiased listed block
  * (rows outside the bitmap) is marked "all kept" without evaluating its 64 rows
  * (ATTN_PLAN_NO_SHORTCUT turns that off, for tests); a tile that one far diagonal crosses alone is
- * one of 127 shared patterns (no words computed, hashed once per block). */
+ * one of 127 shared patterns (no words computed, hashed once per block). An item whose heads keep
+ * only unbiased listed blocks (XAttention, FlexPrefill) is written straight from the block lists.
+ * The big output arrays of a freed plan are kept for the next build (attn_cuda_plan_host_free). */
 #ifndef DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 #define DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 

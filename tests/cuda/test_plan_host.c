@@ -17,7 +17,9 @@
  *      the plan keeps appears exactly once, with its bias, and no other pair appears; the plan is
  *      evaluated by the rule of kernels/maskplan.h written out here from the raw parts (not
  *      through maskplan.c);
- *   3. the CTA order is a permutation of the work items by non-increasing list length.
+ *   3. the CTA order is a permutation of the work items by non-increasing list length;
+ *   4. reuse: a build into the arrays a freed plan left (attn_cuda_plan_host_free keeps them) gives
+ *      the same arrays, and attn_cuda_plan_host_release frees them.
  * `test_plan_host bench [threads [max_n [layout]]]` instead prints host build times for the
  * DAM-like and sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), the
  * MInference-like plan at n = 32K, 128K (H = 9 and 32), and the XAttention-like and
