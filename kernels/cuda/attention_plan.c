@@ -3,8 +3,10 @@
 #include "kernels/cuda/attention_plan.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #ifdef __BMI2__
 #include <immintrin.h>
@@ -21,6 +23,82 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Asks the kernel for transparent huge pages (2 MB) over the whole 2 MB pages inside [p, p + bytes)
+ * (arrays of 4 MB and more): the plan's output arrays are tens of MB, written once, and faulting
+ * them in 4 KB pages cost about a third of a vertical-slash build. Advice only: no effect where THP
+ * is off, and the memory is still dam_malloc'd and freed with dam_free. */
+static void *advise_huge(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20, a = ((uintptr_t)p + huge - 1) & ~(huge - 1),
+                    b = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (bytes >= 2 * huge && b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)bytes;
+#endif
+    return p;
+}
+
+/* ---- output arrays reused across builds ----
+ * A layer's plan is built, uploaded and freed, and the next layer's arrays have about the same
+ * size, so attn_cuda_plan_host_free keeps the largest entries, gather and words arrays (of at least
+ * BUF_MIN bytes) of the freed plans, one per kind, and the next build takes them when large
+ * enough: no page faults and no zeroing of fresh memory (half the system time of a build). Every
+ * byte a plan exposes is written by the build; the bytes past them are never read. The kept
+ * arrays stay dam_malloc'd (they count in dam_mem_in_use) until attn_cuda_plan_host_release. */
+enum { BUF_ENTRIES, BUF_GATHER, BUF_WORDS, N_BUFS };
+enum { BUF_MIN = 1 << 20 };
+static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *p;
+    size_t bytes;
+} buf_kept[N_BUFS];
+
+/* An array of at least `bytes` bytes for output kind k (the kept one if it is large enough, else a
+ * new one, advised huge); *cap = its size in bytes. bytes = 0: the kept one whatever its size, or
+ * NULL (*cap = 0). Owned by the caller (buf_give or dam_free). */
+static void *buf_take(int k, size_t bytes, size_t *cap, const char *what) {
+    void *p = NULL;
+    pthread_mutex_lock(&buf_lock);
+    if (buf_kept[k].p && buf_kept[k].bytes >= bytes) {
+        p = buf_kept[k].p;
+        *cap = buf_kept[k].bytes;
+        buf_kept[k].p = NULL;
+        buf_kept[k].bytes = 0;
+    }
+    pthread_mutex_unlock(&buf_lock);
+    if (p || bytes == 0) {
+        if (!p) *cap = 0;
+        return p;
+    }
+    *cap = bytes;
+    return advise_huge(dam_malloc(bytes, what), bytes);
+}
+
+/* Gives back array p of kind k (cap bytes; NULL is a no-op): kept if it is at least BUF_MIN bytes
+ * and larger than the kept one (which is then freed), else freed. */
+static void buf_give(int k, void *p, size_t cap) {
+    if (!p) return;
+    pthread_mutex_lock(&buf_lock);
+    if (cap >= BUF_MIN && cap > buf_kept[k].bytes) {
+        void *old = buf_kept[k].p;
+        buf_kept[k].p = p;
+        buf_kept[k].bytes = cap;
+        p = old;
+    }
+    pthread_mutex_unlock(&buf_lock);
+    dam_free(p);
+}
+
+void attn_cuda_plan_host_release(void) {
+    pthread_mutex_lock(&buf_lock);
+    for (int k = 0; k < N_BUFS; k++) {
+        dam_free(buf_kept[k].p);
+        buf_kept[k].p = NULL;
+        buf_kept[k].bytes = 0;
+    }
+    pthread_mutex_unlock(&buf_lock);
 }
 
 /* Keys j0 .. pos of the 64-key tile at j0 (causality). */
@@ -235,7 +313,8 @@ static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
     if (s->n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 64;
-        s->words = dam_realloc(s->words, sizeof(uint64_t) * T * (size_t)s->cap, "attention plan masks");
+        s->words = advise_huge(dam_realloc(s->words, sizeof(uint64_t) * T * (size_t)s->cap, "attention plan masks"),
+                               sizeof(uint64_t) * T * (size_t)s->cap);
         s->hash = dam_realloc(s->hash, sizeof(uint64_t) * (size_t)s->cap, "attention plan masks");
     }
     memcpy(s->words + s->n * T, w, sizeof(uint64_t) * T);
@@ -387,6 +466,70 @@ static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, c
     }
 }
 
+/* Whether query block qb of plan p (not dense) is decided by unbiased listed blocks alone: p has no
+ * columns or diagonals, the block's rows lie past the bitmap, and every block pair qb lists has bias 0
+ * (or p has none). Then the tiles rows 64 qb .. 64 qb + 63 use are exactly the listed key blocks,
+ * each with every causal pair kept. O(1), or O(blocks listed by qb) with a bias. */
+static bool blocks_only(const maskplan *p, int64_t qb) {
+    if (p->n_cols || p->n_diags || qb * T < p->bitmap_L) return false;
+    if (qb >= p->n_qblocks || p->blk_bias == NULL) return true;
+    for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++)
+        if (p->blk_bias[i] != 0.0f) return false;
+    return true;
+}
+
+/* build_item for an item whose 64 rows are all queries and whose every head is blocks_only: the
+ * visited tiles are the union of the heads' listed key blocks (merged, ascending), each entry "all
+ * kept" for the heads that list it and "none" for the others; no words, no masks, nothing gathered
+ * (every listed tile uses all 64 keys in row 63). With o == NULL only counts (*n_gather = 0).
+ * O(listed blocks · hc) per item, no per-tile classification. */
+static int build_blocks_item(block_out *o, const maskplan *const *hp, int hc, int qb, int *n_gather) {
+    int cur[4], end[4];
+    for (int i = 0; i < hc; i++) {
+        const bool has = qb < hp[i]->n_qblocks;
+        cur[i] = has ? hp[i]->blk_ptr[qb] : 0;
+        end[i] = has ? hp[i]->blk_ptr[qb + 1] : 0;
+    }
+    if (hc == 1) {  /* one head: the list itself */
+        const int32_t *kb = hp[0]->blk_idx;
+        const int n = end[0] - cur[0];
+        if (!o) {
+            *n_gather = 0;
+            return n;
+        }
+        int32_t *e = o->ent + o->n_ent;
+        for (int k = cur[0]; k < end[0]; k++, e += 4) {
+            e[0] = kb[k];
+            e[1] = ATTN_PLAN_MODE_FULL;
+            e[2] = -1;
+            e[3] = 0;
+        }
+        o->n_ent += (size_t)n * 4;
+        o->head_tiles += n;
+        return n;
+    }
+    int n = 0;
+    for (;;) {
+        int kt = INT32_MAX;  /* the next key block some head lists */
+        for (int i = 0; i < hc; i++)
+            if (cur[i] < end[i] && hp[i]->blk_idx[cur[i]] < kt) kt = hp[i]->blk_idx[cur[i]];
+        if (kt == INT32_MAX) break;
+        n++;
+        if (o) push(o, kt);
+        for (int i = 0; i < hc; i++) {
+            const bool full = cur[i] < end[i] && hp[i]->blk_idx[cur[i]] == kt;
+            cur[i] += full;
+            if (!o) continue;
+            o->head_tiles += full;
+            push(o, full ? ATTN_PLAN_MODE_FULL : ATTN_PLAN_MODE_NONE);
+            push(o, -1);
+            push(o, 0);
+        }
+    }
+    if (!o) *n_gather = 0;
+    return n;
+}
+
 /* Appends the entries of work item (chunk c, query tile qt) to o; returns their number. With
  * o == NULL only counts: returns the number of entries and sets *n_gather to the number of
  * gathered tiles the item will write (the same work up to the gathering decision). */
@@ -396,6 +539,11 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
     const int64_t plo = (int64_t)qb * T > cx->q_base ? (int64_t)qb * T : cx->q_base;
     const int64_t phi = (int64_t)qb * T + T - 1 < cx->n_k - 1 ? (int64_t)qb * T + T - 1 : cx->n_k - 1;
     const bool shortcut = !(cx->flags & ATTN_PLAN_NO_SHORTCUT);
+    if (shortcut && hp && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
+        bool blocks = true;
+        for (int i = 0; i < hc && blocks; i++) blocks = !hp[i]->dense && blocks_only(hp[i], qb);
+        if (blocks) return build_blocks_item(o, hp, hc, qb, n_gather);
+    }
     for (int i = 0; i < hc; i++) {
         if (!hp || hp[i]->dense) memset(s->visit, 1, (size_t)qb + 1);
         else if (!shortcut) maskplan_mark_key_blocks(hp[i], plo, phi, s->visit, qb + 1);
@@ -428,7 +576,9 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         for (int i = 0; i < hc; i++) {
             const maskplan *pl = hp ? hp[i] : NULL;
             const bool dense = !pl || pl->dense, has_bias = !dense && maskplan_has_bias(pl);
-            tile_parts tp = {0};
+            tile_parts tp;  /* set by tile_kind when it returns TILE_CD (read only then) */
+            tp.n_runs = 0;
+            tp.cols = 0;
             const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp, cur[i]) : TILE_ROWS;
             const size_t th = (size_t)vi * hc + i;
             if (kind == TILE_ALL && shortcut && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
@@ -614,15 +764,21 @@ static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
         block_out *o = &outs[0];
         h->n_masks = o->masks.n;
         h->words = o->masks.words;
+        h->cap_bytes[BUF_WORDS] = sizeof(uint64_t) * T * (size_t)o->masks.cap;
         o->masks.words = NULL;
         mask_set_free(&o->masks);
         return;
     }
     /* the global set holds pointers to the blocks' words (no copy while deduplicating); the
      * distinct masks are then copied once, in parallel, into h->words */
-    int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
     int64_t upper = 0;  /* at most this many distinct masks */
     for (int b = 0; b < n_blocks; b++) upper += outs[b].masks.n;
+    if (upper == 0) {  /* no masks (blocks-only plans): nothing to merge or renumber */
+        for (int b = 0; b < n_blocks; b++) mask_set_free(&outs[b].masks);
+        h->words = buf_take(BUF_WORDS, sizeof(uint64_t) * T, &h->cap_bytes[BUF_WORDS], "attention plan masks");
+        return;
+    }
+    int32_t **remap = dam_malloc(sizeof(int32_t *) * (size_t)n_blocks, "attention plan merge");
     const uint64_t **src = dam_malloc(sizeof(uint64_t *) * (size_t)(upper + 1), "attention plan merge");
     uint64_t *hash = dam_malloc(sizeof(uint64_t) * (size_t)(upper + 1), "attention plan merge");
     size_t tcap = 256;
@@ -648,7 +804,7 @@ static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
         }
     }
     h->n_masks = n;
-    h->words = dam_malloc(sizeof(uint64_t) * T * (size_t)(n ? n : 1), "attention plan masks");
+    h->words = buf_take(BUF_WORDS, sizeof(uint64_t) * T * (size_t)(n ? n : 1), &h->cap_bytes[BUF_WORDS], "attention plan masks");
 #pragma omp parallel for schedule(static) num_threads(h->threads)
     for (int64_t m = 0; m < n; m++) memcpy(h->words + m * T, src[m], sizeof(uint64_t) * T);
     dam_free(src);
@@ -711,7 +867,30 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     int64_t nb = h->threads == 1 ? 1 : (int64_t)h->threads * BLOCKS_PER_THREAD;
     if (nb > n_items) nb = n_items;
     const int n_blocks = (int)nb;
+    /* block b = items bstart[b] .. bstart[b + 1] - 1, cut so that each has about the same work: an
+     * item's work grows with its causal key tiles (qb + 1, triangular over a chunk's query tiles),
+     * plus a fixed cost; equal item counts would leave the last blocks of each chunk the longest */
+    int64_t *bstart = dam_malloc(sizeof(int64_t) * (size_t)(n_blocks + 1), "attention plan blocks");
+    {
+        enum { ITEM_COST = 8 };  /* fixed cost of an item, in key tiles */
+        int64_t total = 0, cum = 0;
+        for (int qt = 0; qt < h->n_qt; qt++) total += h->qb0 + qt + 1 + ITEM_COST;
+        total *= h->n_chunks;
+        int b = 0;
+        for (int64_t it = 0; it < n_items; it++) {
+            while (b <= n_blocks && cum * n_blocks >= total * b) bstart[b++] = it;
+            cum += h->qb0 + it % h->n_qt + 1 + ITEM_COST;
+        }
+        while (b <= n_blocks) bstart[b++] = n_items;
+    }
     block_out *outs = dam_calloc((size_t)n_blocks, sizeof *outs, "attention plan blocks");
+    if (n_blocks == 1) {  /* one block: its mask set becomes h->words, so it starts in the kept words array */
+        size_t cap = 0;
+        outs[0].masks.words = buf_take(BUF_WORDS, 0, &cap, "attention plan masks");
+        outs[0].masks.cap = (int64_t)(cap / (sizeof(uint64_t) * T));
+        outs[0].masks.hash = dam_malloc(sizeof(uint64_t) * (size_t)(outs[0].masks.cap ? outs[0].masks.cap : 1),
+                                        "attention plan masks");
+    }
     int32_t *count = dam_malloc(sizeof(int32_t) * (size_t)n_items, "attention plan counts");  /* entries per item */
     int64_t *g_ptr = dam_malloc(sizeof(int64_t) * (size_t)(n_items + 1), "attention plan counts");  /* gathered tiles */
     diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
@@ -731,7 +910,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         /* 1. count each item's entries and gathered tiles */
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < n_blocks; b++) {
-            const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
+            const int64_t i0 = bstart[b], i1 = bstart[b + 1];
             for (int64_t it = i0; it < i1; it++) {
                 int ng = 0;
                 count[it] = build_item(&cx, &s, NULL, (int)(it / h->n_qt), (int)(it % h->n_qt), &ng);
@@ -753,13 +932,15 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
             }
             h->n_entries = n_entries;
             h->n_gathered = g_ptr[n_items];
-            h->entries = dam_malloc(sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1), "attention plan entries");
-            h->gather = dam_malloc(sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1), "attention plan gather");
+            h->entries = buf_take(BUF_ENTRIES, sizeof(int32_t) * (size_t)(n_entries ? n_entries * ei : 1),
+                                  &h->cap_bytes[BUF_ENTRIES], "attention plan entries");
+            h->gather = buf_take(BUF_GATHER, sizeof(int32_t) * T * (size_t)(h->n_gathered ? h->n_gathered : 1),
+                                 &h->cap_bytes[BUF_GATHER], "attention plan gather");
         }
         /* 3. build each block's entries and gathered tiles in place */
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < n_blocks; b++) {
-            const int64_t i0 = n_items * b / n_blocks, i1 = n_items * (b + 1) / n_blocks;
+            const int64_t i0 = bstart[b], i1 = bstart[b + 1];
             block_out *o = &outs[b];
             o->ent = h->entries + (size_t)h->tile_ptr[i0] * ei;
             o->gather = h->gather + (size_t)g_ptr[i0] * T;
@@ -803,6 +984,7 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     dam_free(runs);
     dam_free(pat);
     dam_free(outs);
+    dam_free(bstart);
     dam_free(count);
     dam_free(g_ptr);
     h->build_ms = now_ms() - t0;
@@ -812,9 +994,9 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
 void attn_cuda_plan_host_free(attn_plan_host *h) {
     if (!h) return;
     dam_free(h->tile_ptr);
-    dam_free(h->entries);
-    dam_free(h->words);
-    dam_free(h->gather);
+    buf_give(BUF_ENTRIES, h->entries, h->cap_bytes[BUF_ENTRIES]);
+    buf_give(BUF_WORDS, h->words, h->cap_bytes[BUF_WORDS]);
+    buf_give(BUF_GATHER, h->gather, h->cap_bytes[BUF_GATHER]);
     dam_free(h->order);
     dam_free(h);
 }

@@ -8,15 +8,17 @@
  * tiles (64 key indices packing the few keys of sparsely used tiles), each with a mode per head
  * (every causal pair kept / nothing kept / an explicit 64 x 64-bit mask) and, for soft masks, a
  * bias mask and value. Layout and rules: docs/cuda.md, "Plan conversion".
- * How: work items are split into contiguous blocks, built in parallel (OpenMP, dynamic schedule,
- * scratch per thread) in two passes: one counts each item's entries and gathered tiles, so the
+ * How: work items are split into contiguous blocks of about equal work (causal key tiles), built in
+ * parallel (OpenMP, dynamic schedule, scratch per thread) in two passes: one counts each item's entries and gathered tiles, so the
  * entry and gather arrays are allocated once and the second pass writes each block's part in place;
  * masks are deduplicated within a block and again globally while merging, in first-use order, so
  * the arrays are byte-identical to the serial build whatever the thread count. A tile whose every
  * causal pair a plan keeps through a run of diagonals, a run of columns or an unbiased listed block
  * (rows outside the bitmap) is marked "all kept" without evaluating its 64 rows
  * (ATTN_PLAN_NO_SHORTCUT turns that off, for tests); a tile that one far diagonal crosses alone is
- * one of 127 shared patterns (no words computed, hashed once per block). */
+ * one of 127 shared patterns (no words computed, hashed once per block). An item whose heads keep
+ * only unbiased listed blocks (XAttention, FlexPrefill) is written straight from the block lists.
+ * The big output arrays of a freed plan are kept for the next build (attn_cuda_plan_host_free). */
 #ifndef DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 #define DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 
@@ -63,6 +65,8 @@ typedef struct attn_plan_host {
     int32_t *gather;       /* [n_gathered][64] ascending key indices, -1 = empty slot */
     int32_t *order;        /* [n_chunks * n_qt][4] one descriptor per item by descending list length (stable):
                             * item, first entry, end entry, first entry's kt (0 for an empty list) */
+    size_t cap_bytes[3];   /* internal: allocated bytes of entries, gather and words (they may be larger
+                            * than used: arrays are reused across builds, see attn_cuda_plan_host_free) */
 } attn_plan_host;
 
 /* Builds the host plan for n_q query rows after n_k keys (1 <= n_q <= n_k), n_heads query heads
@@ -74,8 +78,15 @@ typedef struct attn_plan_host {
 attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                           int flags, int threads);
 
-/* Frees the plan and its arrays; NULL is a no-op. */
+/* Frees the plan and its arrays; NULL is a no-op. The largest entries, gather and words arrays (>= 1 MB)
+ * seen are kept, one per kind, for the next build to reuse (fresh memory costs page faults and
+ * zeroing, ~1 ms per MB here); they stay allocated (counted by dam_mem_in_use) until
+ * attn_cuda_plan_host_release. Thread-safe. */
 void attn_cuda_plan_host_free(attn_plan_host *h);
+
+/* Frees the arrays attn_cuda_plan_host_free kept for reuse (tests, leak checks); builds still work
+ * afterwards. Thread-safe. */
+void attn_cuda_plan_host_release(void);
 
 #ifdef __cplusplus
 }

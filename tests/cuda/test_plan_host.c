@@ -6,7 +6,7 @@
  * For plans of every kind (dense, columns, diagonals, sinks + window, the DAM-like benchmark
  * layout, blocks, bitmap heads, soft-mask biases, all parts at once, different kinds in one GQA
  * group, runs of diagonals / columns at the edges of the "all kept" shortcut, MInference-like
- * vertical-slash heads), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
+ * vertical-slash heads, XAttention-like and FlexPrefill-like block plans), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
  * and off, packed GQA, forced lists for dense plans):
  *   1. identity: the serial reference (1 thread, every row evaluated: the pre-OpenMP algorithm)
  *      and the parallel builds (3 and 4 threads, "all kept" shortcut on) give the same decoded
@@ -17,10 +17,13 @@
  *      the plan keeps appears exactly once, with its bias, and no other pair appears; the plan is
  *      evaluated by the rule of kernels/maskplan.h written out here from the raw parts (not
  *      through maskplan.c);
- *   3. the CTA order is a permutation of the work items by non-increasing list length.
+ *   3. the CTA order is a permutation of the work items by non-increasing list length;
+ *   4. reuse: a build into the arrays a freed plan left (attn_cuda_plan_host_free keeps them) gives
+ *      the same arrays, and attn_cuda_plan_host_release frees them.
  * `test_plan_host bench [threads [max_n [layout]]]` instead prints host build times for the
- * DAM-like and sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), and the
- * MInference-like plan at n = 32K, 128K (H = 9 and 32), n <= max_n (layout 0, 1 or 2: that one
+ * DAM-like and sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), the
+ * MInference-like plan at n = 32K, 128K (H = 9 and 32), and the XAttention-like and
+ * FlexPrefill-like block plans at n = 32K, 128K (H = 9), n <= max_n (layout 0 .. 4: that one
  * only): the serial reference, 1 thread and `threads` threads (default all), and the bench's own
  * wall time (docs/performance.md). */
 #include <omp.h>
@@ -170,10 +173,72 @@ static maskplan *minference_like(int h, int n) {
     return p;
 }
 
-enum { K_DENSE, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_BIAS, K_BITMAP, K_ALL, K_MIXED, K_WIDE, K_RUNS, K_MINF };
+/* Next value of an xorshift64 stream, uniform in 0 .. m-1 (m >= 1). */
+static uint64_t xs_below(uint64_t *s, uint64_t m) {
+    *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
+    return (*s * 2685821657736338717ull >> 33) % m;
+}
+
+/* Sets p's blocks from a kept-block bitmap keep [nqb][nqb] bytes (1 = the pair (qb, kb) kept, kb <= qb). */
+static void set_blocks_from(maskplan *p, int nqb, const uint8_t *keep) {
+    int32_t *ptr = malloc(sizeof(int32_t) * (size_t)(nqb + 1)), *idx = malloc(sizeof(int32_t) * ((size_t)nqb * (nqb + 1) / 2 + 1));
+    int m = 0;
+    ptr[0] = 0;
+    for (int qb = 0; qb < nqb; qb++) {
+        for (int kb = 0; kb <= qb; kb++)
+            if (keep[(size_t)qb * nqb + kb]) idx[m++] = kb;
+        ptr[qb + 1] = m;
+    }
+    maskplan_set_blocks(p, nqb, ptr, idx);
+    free(ptr);
+    free(idx);
+}
+
+/* An XAttention-like plan for head h over n tokens (blocks only, as baselines/xattention.c makes
+ * them): each query block qb keeps its diagonal block, key block 0 and each other earlier key block
+ * with probability 85 % (an xorshift64 stream seeded per head), so ~85 % of the causal 64 x 64 tiles. */
+static maskplan *xattention_like(int h, int n) {
+    const int nqb = (n + 63) / 64;
+    uint64_t s = 0x9C2A6B7E1F0D3B55ull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
+    uint8_t *keep = calloc((size_t)nqb * nqb, 1);
+    for (int qb = 0; qb < nqb; qb++)
+        for (int kb = 0; kb <= qb; kb++) keep[(size_t)qb * nqb + kb] = kb == 0 || kb == qb || xs_below(&s, 100) < 85;
+    maskplan *p = maskplan_new();
+    set_blocks_from(p, nqb, keep);
+    free(keep);
+    return p;
+}
+
+/* A FlexPrefill-like plan for head h over n tokens (blocks only, as baselines/flexprefill.c makes
+ * them, nb = ceil(n / 64) blocks): heads h % 3 = 0, 1 are vertical-slash heads: nb / 8 block columns
+ * (block 0 and random others; column kb is kept by every query block qb >= kb) and nb / 8 block
+ * diagonals (offset 0 and random others; query block qb keeps qb - o); heads h % 3 = 2 are
+ * query-aware: nb / 32 block columns and diagonals of the same kind plus each other causal block
+ * with probability 40 %. Random choices from an xorshift64 stream seeded per head. */
+static maskplan *flexprefill_like(int h, int n) {
+    const int nb = (n + 63) / 64;
+    uint64_t s = 0x3C6EF372FE94F82Bull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
+    uint8_t *keep = calloc((size_t)nb * nb, 1);
+    const bool aware = h % 3 == 2;
+    const int nvs = aware ? (nb + 31) / 32 : (nb + 7) / 8;
+    for (int i = 0; i < nvs; i++) {
+        const int kb = i == 0 ? 0 : (int)xs_below(&s, (uint64_t)nb), o = i == 0 ? 0 : (int)xs_below(&s, (uint64_t)nb);
+        for (int qb = kb; qb < nb; qb++) keep[(size_t)qb * nb + kb] = 1;
+        for (int qb = o; qb < nb; qb++) keep[(size_t)qb * nb + qb - o] = 1;
+    }
+    for (int qb = 0; aware && qb < nb; qb++)
+        for (int kb = 0; kb <= qb; kb++) keep[(size_t)qb * nb + kb] |= xs_below(&s, 100) < 40;
+    maskplan *p = maskplan_new();
+    set_blocks_from(p, nb, keep);
+    free(keep);
+    return p;
+}
+
+enum { K_DENSE, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_BIAS, K_BITMAP, K_ALL, K_MIXED, K_WIDE, K_RUNS, K_MINF,
+       K_XATT, K_FLEX };
 static const char *KIND_NAME[] = {"dense", "columns", "diagonals", "sinks+window", "DAM-like", "blocks", "blocks+bias",
                                   "bitmap", "all parts+bias", "mixed group", "sinks+window 300", "runs",
-                                  "MInference-like"};
+                                  "MInference-like", "XAttention-like", "FlexPrefill-like"};
 
 static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     if (kind == K_MIXED) kind = (int[]){K_DAM, K_BIAS, K_DENSE, K_BITMAP, K_COLS, K_SINKWIN, K_DIAGS}[h % 7];
@@ -187,6 +252,8 @@ static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     case K_DAM: return bench_dam_like(h);
     case K_RUNS: return runs_plan(h);
     case K_MINF: return minference_like(h, n);
+    case K_XATT: return xattention_like(h, n);
+    case K_FLEX: return flexprefill_like(h, n);
     case K_BLOCKS: p = maskplan_new(); set_blocks(p, r, n, 0.2, false); return p;
     case K_BIAS: p = diags_plan(r, n, 3); set_blocks(p, r, n, 0.3, true); return p;
     case K_BITMAP: p = cols_plan(r, n, 5); set_bitmap(p, r, 200); return p;
@@ -330,6 +397,7 @@ static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint
     attn_cuda_plan_host_free(ref);
     attn_cuda_plan_host_free(p4);
     attn_cuda_plan_host_free(p3);
+    attn_cuda_plan_host_release();
     CHECK(dam_mem_in_use() == mem0, "%s: %zd bytes not freed", what, (ssize_t)(dam_mem_in_use() - mem0));
     for (int h = 0; h < H; h++) maskplan_free(plans[h]);
     free(plans);
@@ -350,23 +418,30 @@ static double time_build(maskplan **plans, int n, int H, int Hkv, int flags, int
 
 static int bench(int max_threads, int max_n, int only) {
     const double t_start = omp_get_wtime();
-    printf("host plan build (attn_cuda_plan_host_build), ms, best of 3 (1 run at n > 64K); \"serial ref\" = 1 thread, "
+    printf("host plan build (attn_cuda_plan_host_build), ms, best of 3 (of 2 at n > 64K); \"serial ref\" = 1 thread, "
            "every row evaluated (the pre-OpenMP algorithm); %d threads available\n", max_threads);
     printf("%-22s %8s %3s %12s %10s %10s %8s %10s %8s\n", "plan", "n", "H", "serial ref", "1 thread", "threads", "speedup",
            "entries", "masks");
-    /* layout (0 DAM-like, 1 sink 128 + window 4096, 2 MInference-like), n, H, KV heads, serial reference */
+    /* layout (0 DAM-like, 1 sink 128 + window 4096, 2 MInference-like, 3 XAttention-like, 4
+     * FlexPrefill-like), n, H, KV heads, serial reference */
     static const struct { int kind, n, H, Hkv, ref; } cases[] = {
         {0, 65536, 9, 3, 1},  {0, 262144, 9, 3, 1}, {0, 1048576, 9, 3, 0}, {0, 65536, 32, 8, 1},
         {1, 65536, 9, 3, 1},  {1, 262144, 9, 3, 0}, {1, 1048576, 9, 3, 0}, {1, 65536, 32, 8, 1},
         {2, 32768, 9, 3, 1},  {2, 131072, 9, 3, 0}, {2, 32768, 32, 8, 0},  {2, 131072, 32, 8, 0},
+        {3, 32768, 9, 3, 0},  {3, 131072, 9, 3, 0}, {4, 32768, 9, 3, 0},  {4, 131072, 9, 3, 0},
     };
-    static const char *name[] = {"DAM-like", "sink 128 + window 4096", "MInference-like"};
+    static const char *name[] = {"DAM-like", "sink 128 + window 4096", "MInference-like", "XAttention-like",
+                                 "FlexPrefill-like"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        const int kind = cases[c].kind, n = cases[c].n, H = cases[c].H, Hkv = cases[c].Hkv, reps = n > 65536 ? 1 : 3;
+        const int kind = cases[c].kind, n = cases[c].n, H = cases[c].H, Hkv = cases[c].Hkv, reps = n > 65536 ? 2 : 3;
         if (n > max_n || (only >= 0 && kind != only)) continue;
         maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
         for (int h = 0; h < H; h++)
-            plans[h] = kind == 0 ? bench_dam_like(h) : kind == 1 ? bench_sink_window(128, 4096) : minference_like(h, n);
+            plans[h] = kind == 0   ? bench_dam_like(h)
+                       : kind == 1 ? bench_sink_window(128, 4096)
+                       : kind == 2 ? minference_like(h, n)
+                       : kind == 3 ? xattention_like(h, n)
+                                   : flexprefill_like(h, n);
         /* the serial reference only where it takes seconds, not minutes */
         const bool ref = cases[c].ref;
         const double t_ref = ref ? time_build(plans, n, H, Hkv, ATTN_PLAN_NO_SHORTCUT, 1, reps, NULL) : 0;
@@ -396,7 +471,7 @@ int main(int argc, char **argv) {
     const int heads[][2] = {{4, 4}, {8, 2}, {9, 3}, {7, 1}};
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     int cases = 0;
-    for (int kind = 0; kind <= K_MINF; kind++)
+    for (int kind = 0; kind <= K_FLEX; kind++)
         for (int s = 0; s < n_shapes; s++) {
             const int hs = (kind + s) % 4;
             const int fl[4] = {0, ATTN_CUDA_NO_GATHER, ATTN_CUDA_PACK_GQA, ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_GATHER};
@@ -418,6 +493,39 @@ int main(int argc, char **argv) {
               (long long)d->n_entries);
         check_cover("NULL plans, forced lists", d, NULL);
         attn_cuda_plan_host_free(d);
+    }
+    {  /* reused arrays (attn_cuda_plan_host_free keeps them): a MInference-like build, then an
+        * XAttention-like one that takes its arrays (and leaves other bytes in them), then the first
+        * again in the XAttention arrays: the same as the first build; nothing left after the release */
+        const size_t mem0 = dam_mem_in_use();
+        const int n = 12288, H = 9;
+        maskplan *pm[9], *px[9];
+        for (int h = 0; h < H; h++) {
+            pm[h] = minference_like(h, n);
+            px[h] = xattention_like(h, n);
+        }
+        attn_plan_host *a = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 2);
+        attn_plan_host *x = attn_cuda_plan_host_build((const maskplan *const *)px, n, n, H, 3, 0, 1);
+        CHECK(a->n_gathered * 256 >= (1 << 20) && x->n_entries * 16 >= (1 << 20),
+              "reuse: arrays too small to be kept (%lld gathered, %lld entries)", (long long)a->n_gathered,
+              (long long)x->n_entries);
+        attn_plan_host *a1 = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 1);
+        attn_cuda_plan_host_free(a1);  /* keeps the gathered and words arrays */
+        attn_cuda_plan_host_free(x);   /* keeps the (larger) entries array */
+        attn_plan_host *b = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 1);
+        attn_plan_host *c = attn_cuda_plan_host_build((const maskplan *const *)pm, n, n, H, 3, 0, 2);
+        check_same("reuse: MInference-like 12K, 1 thread in kept arrays", a, b);
+        check_same("reuse: MInference-like 12K, 2 threads", a, c);
+        CHECK(b->cap_bytes[0] > sizeof(int32_t) * (size_t)(b->n_entries * b->entry_ints), "reuse: entries not reused");
+        attn_cuda_plan_host_free(a);
+        attn_cuda_plan_host_free(b);
+        attn_cuda_plan_host_free(c);
+        attn_cuda_plan_host_release();
+        for (int h = 0; h < H; h++) {
+            maskplan_free(pm[h]);
+            maskplan_free(px[h]);
+        }
+        CHECK(dam_mem_in_use() == mem0, "reuse: %zd bytes left after the release", (ssize_t)(dam_mem_in_use() - mem0));
     }
     printf("%d cases\n", cases);
     return test_done("test_plan_host");
