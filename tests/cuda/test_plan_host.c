@@ -6,7 +6,8 @@
  * For plans of every kind (dense, columns, diagonals, sinks + window, the DAM-like benchmark
  * layout, blocks, bitmap heads, soft-mask biases, all parts at once, different kinds in one GQA
  * group, runs of diagonals / columns at the edges of the "all kept" shortcut, MInference-like
- * vertical-slash heads, XAttention-like and FlexPrefill-like block plans), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
+ * vertical-slash heads, XAttention-like and FlexPrefill-like block plans, dam_online-like plans of
+ * columns, diagonals and blocks), shapes (n not a multiple of 64, chunked prefill n_q < n_k, decode) and flags (gathering on
  * and off, packed GQA, forced lists for dense plans):
  *   1. identity: the serial reference (1 thread, every row evaluated: the pre-OpenMP algorithm)
  *      and the parallel builds (3 and 4 threads, "all kept" shortcut on) give the same decoded
@@ -23,8 +24,8 @@
  * `test_plan_host bench [threads [max_n [layout]]]` instead prints host build times for the
  * DAM-like and sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), the
  * MInference-like plan at n = 32K, 128K (H = 9 and 32), and the XAttention-like and
- * FlexPrefill-like block plans at n = 32K, 128K (H = 9), n <= max_n (layout 0 .. 4: that one
- * only): the serial reference, 1 thread and `threads` threads (default all), and the bench's own
+ * FlexPrefill-like block plans and the dam_online-like plan (columns, diagonals and blocks) at
+ * n = 32K, 128K (H = 9), n <= max_n (layout 0 .. 5: that one only): the serial reference, 1 thread and `threads` threads (default all), and the bench's own
  * wall time (docs/performance.md). */
 #include <omp.h>
 #include <stdbool.h>
@@ -234,11 +235,41 @@ static maskplan *flexprefill_like(int h, int n) {
     return p;
 }
 
+/* A dam_online-like plan for head h over n tokens (as dam/online.c plan_from_gpu makes them: matched
+ * columns and diagonals plus the blocks of the gate's deepening), nb = ceil(n / 64): columns = the
+ * sinks 0 .. 3 and n / 512 scattered ones; diagonals = the window 0 .. 127 and n / 1024 far ones in
+ * 128 .. n-1; blocks = per query block qb its diagonal block and 4 more key blocks kb < qb (the top
+ * few of the gate: half in the last 16 blocks before qb, half anywhere). Random choices from an
+ * xorshift64 stream seeded per head (duplicates possible: maskplan_set_* removes them). */
+static maskplan *dam_online_like(int h, int n) {
+    const int nb = (n + 63) / 64, nc = 4 + n / 512, nd = 128 + n / 1024;
+    uint64_t s = 0x6A09E667F3BCC909ull ^ (uint64_t)(h + 1) * 0x9E3779B97F4A7C15ull;
+    int32_t *cols = malloc(sizeof(int32_t) * (size_t)nc), *diags = malloc(sizeof(int32_t) * (size_t)nd);
+    for (int i = 0; i < nc; i++) cols[i] = i < 4 || n <= 4 ? (i < n ? i : 0) : 4 + (int32_t)xs_below(&s, (uint64_t)(n - 4));
+    for (int i = 0; i < nd; i++) diags[i] = i < 128 || n <= 128 ? i : 128 + (int32_t)xs_below(&s, (uint64_t)(n - 128));
+    uint8_t *keep = calloc((size_t)nb * nb, 1);
+    for (int qb = 0; qb < nb; qb++) {
+        keep[(size_t)qb * nb + qb] = 1;
+        for (int k = 0; k < 4 && qb > 0; k++) {
+            const int back = k < 2 ? 1 + (int)xs_below(&s, (uint64_t)(qb < 16 ? qb : 16)) : 1 + (int)xs_below(&s, (uint64_t)qb);
+            keep[(size_t)qb * nb + qb - back] = 1;
+        }
+    }
+    maskplan *p = maskplan_new();
+    maskplan_set_cols(p, cols, nc);
+    maskplan_set_diags(p, diags, nd);
+    set_blocks_from(p, nb, keep);
+    free(keep);
+    free(cols);
+    free(diags);
+    return p;
+}
+
 enum { K_DENSE, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_BIAS, K_BITMAP, K_ALL, K_MIXED, K_WIDE, K_RUNS, K_MINF,
-       K_XATT, K_FLEX };
+       K_XATT, K_FLEX, K_DAMON };
 static const char *KIND_NAME[] = {"dense", "columns", "diagonals", "sinks+window", "DAM-like", "blocks", "blocks+bias",
                                   "bitmap", "all parts+bias", "mixed group", "sinks+window 300", "runs",
-                                  "MInference-like", "XAttention-like", "FlexPrefill-like"};
+                                  "MInference-like", "XAttention-like", "FlexPrefill-like", "dam_online-like"};
 
 static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     if (kind == K_MIXED) kind = (int[]){K_DAM, K_BIAS, K_DENSE, K_BITMAP, K_COLS, K_SINKWIN, K_DIAGS}[h % 7];
@@ -254,6 +285,7 @@ static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     case K_MINF: return minference_like(h, n);
     case K_XATT: return xattention_like(h, n);
     case K_FLEX: return flexprefill_like(h, n);
+    case K_DAMON: return dam_online_like(h, n);
     case K_BLOCKS: p = maskplan_new(); set_blocks(p, r, n, 0.2, false); return p;
     case K_BIAS: p = diags_plan(r, n, 3); set_blocks(p, r, n, 0.3, true); return p;
     case K_BITMAP: p = cols_plan(r, n, 5); set_bitmap(p, r, 200); return p;
@@ -423,15 +455,16 @@ static int bench(int max_threads, int max_n, int only) {
     printf("%-22s %8s %3s %12s %10s %10s %8s %10s %8s\n", "plan", "n", "H", "serial ref", "1 thread", "threads", "speedup",
            "entries", "masks");
     /* layout (0 DAM-like, 1 sink 128 + window 4096, 2 MInference-like, 3 XAttention-like, 4
-     * FlexPrefill-like), n, H, KV heads, serial reference */
+     * FlexPrefill-like, 5 dam_online-like), n, H, KV heads, serial reference */
     static const struct { int kind, n, H, Hkv, ref; } cases[] = {
         {0, 65536, 9, 3, 1},  {0, 262144, 9, 3, 1}, {0, 1048576, 9, 3, 0}, {0, 65536, 32, 8, 1},
         {1, 65536, 9, 3, 1},  {1, 262144, 9, 3, 0}, {1, 1048576, 9, 3, 0}, {1, 65536, 32, 8, 1},
         {2, 32768, 9, 3, 1},  {2, 131072, 9, 3, 0}, {2, 32768, 32, 8, 0},  {2, 131072, 32, 8, 0},
         {3, 32768, 9, 3, 0},  {3, 131072, 9, 3, 0}, {4, 32768, 9, 3, 0},  {4, 131072, 9, 3, 0},
+        {5, 32768, 9, 3, 1},  {5, 131072, 9, 3, 0},
     };
     static const char *name[] = {"DAM-like", "sink 128 + window 4096", "MInference-like", "XAttention-like",
-                                 "FlexPrefill-like"};
+                                 "FlexPrefill-like", "dam_online-like"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int kind = cases[c].kind, n = cases[c].n, H = cases[c].H, Hkv = cases[c].Hkv, reps = n > 65536 ? 2 : 3;
         if (n > max_n || (only >= 0 && kind != only)) continue;
@@ -441,7 +474,8 @@ static int bench(int max_threads, int max_n, int only) {
                        : kind == 1 ? bench_sink_window(128, 4096)
                        : kind == 2 ? minference_like(h, n)
                        : kind == 3 ? xattention_like(h, n)
-                                   : flexprefill_like(h, n);
+                       : kind == 4 ? flexprefill_like(h, n)
+                                   : dam_online_like(h, n);
         /* the serial reference only where it takes seconds, not minutes */
         const bool ref = cases[c].ref;
         const double t_ref = ref ? time_build(plans, n, H, Hkv, ATTN_PLAN_NO_SHORTCUT, 1, reps, NULL) : 0;
@@ -471,7 +505,7 @@ int main(int argc, char **argv) {
     const int heads[][2] = {{4, 4}, {8, 2}, {9, 3}, {7, 1}};
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     int cases = 0;
-    for (int kind = 0; kind <= K_FLEX; kind++)
+    for (int kind = 0; kind <= K_DAMON; kind++)
         for (int s = 0; s < n_shapes; s++) {
             const int hs = (kind + s) % 4;
             const int fl[4] = {0, ATTN_CUDA_NO_GATHER, ATTN_CUDA_PACK_GQA, ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_GATHER};
