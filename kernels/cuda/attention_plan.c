@@ -164,6 +164,19 @@ static uint64_t pack_bits(uint64_t x, uint64_t m) {
 #endif
 }
 
+/* The lowest k set bits of m (0 <= k; all of m when k >= its popcount): BMI2 pdep deposits k ones
+ * into m's set positions, lowest first. */
+static uint64_t low_set_bits(uint64_t m, int k) {
+    if (k >= __builtin_popcountll(m)) return m;
+#ifdef __BMI2__
+    return _pdep_u64((1ull << k) - 1, m);  /* k < popcount <= 64 */
+#else
+    uint64_t r = 0;
+    for (; k > 0; k--, m &= m - 1) r |= m & -m;
+    return r;
+#endif
+}
+
 /* Keys lo .. hi (0 <= lo <= hi <= 63) of a tile as bits. */
 static uint64_t range_bits(int64_t lo, int64_t hi) {
     return (hi >= 63 ? ~0ull : (2ull << hi) - 1) & ~((1ull << lo) - 1);
@@ -306,9 +319,9 @@ static int32_t mask_set_intern(mask_set *s, const uint64_t *w, uint64_t h) {
     if (2 * (size_t)(s->n + 1) > s->tcap) mask_set_rehash(s, s->tcap ? 2 * s->tcap : 256);
     size_t k = h & (s->tcap - 1);
     for (; s->table[k] != EMPTY; k = (k + 1) & (s->tcap - 1)) {
-        if (s->table[k] >> 32 != h >> 32) continue;
+        if (s->table[k] >> 32 != h >> 32) continue;  /* the tag (high 32 bits of the hash) spares most compares */
         const int64_t m = (int64_t)(s->table[k] & 0xffffffffu);
-        if (s->hash[m] == h && memcmp(s->words + m * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)m;
+        if (memcmp(s->words + m * T, w, sizeof(uint64_t) * T) == 0) return (int32_t)m;
     }
     if (s->n >= INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "attention plan: more than 2^31 masks");
     if (s->n == s->cap) {
@@ -440,7 +453,8 @@ static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, c
     uint64_t w64[T];
     push(o, -(int32_t)(o->g_base + o->n_gather));
     for (int i = 0; i < hc; i++) {
-        memset(w64, 0, sizeof w64);
+        uint64_t acc = 0;  /* union of the rows' words */
+        for (int r = 0; r < T; r++) w64[r] = 0;
         for (int k = 0; k < n_seg; k++) {  /* each segment over the rows its tile's words may use */
             const size_t th = (size_t)seg_vi[k] * hc + i;
             const uint64_t *tw = s->twp[th], sb = seg_bits[k];
@@ -451,13 +465,21 @@ static void emit_gathered(scratch *s, block_out *o, int hc, const int *seg_vi, c
             if (s->trow[3 * th + 2]) {  /* every row the same word: pack it once */
                 const uint64_t x = pack_bits(tw[0], sb) << t0;
                 for (int r = 0; r < T; r++) w64[r] |= x;
+                acc |= x;
             } else if (contiguous)
-                for (int r = r0; r <= r1; r++) w64[r] |= ((tw[r] >> lo) & run) << t0;
+                for (int r = r0; r <= r1; r++) {
+                    const uint64_t x = ((tw[r] >> lo) & run) << t0;
+                    w64[r] |= x;
+                    acc |= x;
+                }
             else
-                for (int r = r0; r <= r1; r++) w64[r] |= pack_bits(tw[r], sb) << t0;
+                for (int r = r0; r <= r1; r++) {
+                    const uint64_t x = pack_bits(tw[r], sb) << t0;
+                    w64[r] |= x;
+                    acc |= x;
+                }
         }
-        bool any = false;
-        for (int r = 0; r < T; r++) any |= w64[r] != 0;
+        const bool any = acc != 0;
         const int32_t mode = any ? mask_set_intern(&o->masks, w64, mask_hash(w64)) : ATTN_PLAN_MODE_NONE;
         o->head_tiles += mode != ATTN_PLAN_MODE_NONE;
         push(o, mode);
@@ -714,13 +736,17 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
                 slot = 0;
                 n_seg = 0;
             }
-            uint64_t bits = m;  /* the keys of m that fit: its lowest T - slot bits */
-            for (int k = __builtin_popcountll(m) - (T - slot); k > 0; k--) bits &= ~(1ull << (63 - __builtin_clzll(bits)));
+            uint64_t bits = low_set_bits(m, T - slot);  /* the keys of m that fit */
             seg_vi[n_seg] = vi;
             seg_t0[n_seg] = slot;
             seg_bits[n_seg++] = bits;
             m &= ~bits;
-            for (; bits; bits &= bits - 1) gi[slot++] = s->vt[vi] * T + __builtin_ctzll(bits);
+            const int32_t j0 = s->vt[vi] * T + __builtin_ctzll(bits);
+            const uint64_t run = bits >> __builtin_ctzll(bits);
+            if ((run & (run + 1)) == 0)  /* consecutive keys (a diagonal's, a window's): j0, j0 + 1, ... */
+                for (int k = 0, nk = __builtin_popcountll(run); k < nk; k++) gi[slot++] = j0 + k;
+            else
+                for (; bits; bits &= bits - 1) gi[slot++] = s->vt[vi] * T + __builtin_ctzll(bits);
         }
     }
     for (int vi = 0; vi < nv; vi++) {  /* then the contiguous tiles, ascending */
