@@ -203,8 +203,10 @@ typedef struct {
  *   TILE_ROWS  otherwise (bitmap rows, a biased listed block, many diagonal runs): evaluate the rows
  *              one by one with maskplan_row_word(_bias).
  * cur[0], cur[1]: guesses of the positions in p->cols and p->diags that are searched (any values in
- * 0 .. n_cols, 0 .. n_diags; updated), so that a walk over ascending kt costs O(parts + tiles). */
-static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp, int cur[2]) {
+ * 0 .. n_cols, 0 .. n_diags; updated), so that a walk over ascending kt costs O(parts + tiles);
+ * cur[2]: a position in qb's key-block list, blk_ptr[qb] at the item's first tile (0 when qb has no
+ * list), walked forward (updated; kt must ascend between calls). */
+static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp, int cur[3]) {
     if (qb * T < p->bitmap_L) return TILE_ROWS;
     const int64_t j0 = kt * T;
     /* offsets p - j of the tile's causal pairs: 0 .. 63 on the diagonal tile, else
@@ -215,8 +217,10 @@ static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp, 
     if (holds_run(p->diags, p->n_diags, id, rlo, rhi)) return TILE_ALL;
     if (holds_run(p->cols, p->n_cols, ic, j0, j0 + T - 1)) return TILE_ALL;
     if (qb < p->n_qblocks) {
-        const int a = p->blk_ptr[qb], b = p->blk_ptr[qb + 1];
-        const int i = a + lower_bound(p->blk_idx + a, b - a, kt);
+        const int b = p->blk_ptr[qb + 1];
+        int i = cur[2];
+        while (i < b && p->blk_idx[i] < kt) i++;
+        cur[2] = i;
         if (i < b && p->blk_idx[i] == kt) return p->blk_bias == NULL || p->blk_bias[i] == 0.0f ? TILE_ALL : TILE_ROWS;
     }
     tp->n_runs = 0;
@@ -571,25 +575,24 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         else if (!shortcut) maskplan_mark_key_blocks(hp[i], plo, phi, s->visit, qb + 1);
         else mark_key_blocks(hp[i], &cx->runs[(size_t)c * hc + i], plo, phi, s->visit, qb + 1);
     }
-    /* the visited key tiles, ascending (32 bytes at a time: most are 0), clearing visit behind */
+    /* the visited key tiles, ascending, clearing visit behind: 8 bytes at a time, each visited byte
+     * is 1, i.e. bit 8 t of the word (bytes past qb are 0; visit is padded to 32 bytes) */
     int nv = 0;
-    for (int w0 = 0; w0 <= qb; w0 += 32) {
-        uint64_t x[4];
-        memcpy(x, s->visit + w0, sizeof x);
-        if (!(x[0] | x[1] | x[2] | x[3])) continue;
-        for (int kt = w0; kt < w0 + 32; kt++)
-            if (s->visit[kt]) {
-                s->visit[kt] = 0;
-                s->vt[nv++] = kt;
-            }
+    for (int w0 = 0; w0 <= qb; w0 += 8) {
+        uint64_t x;
+        memcpy(&x, s->visit + w0, sizeof x);
+        if (!x) continue;
+        memset(s->visit + w0, 0, sizeof x);
+        for (; x; x &= x - 1) s->vt[nv++] = w0 + __builtin_ctzll(x) / 8;
     }
     scratch_reserve(s, nv, hc);
     /* pass 1: the kept (and biased) words of every visited tile, head and row; cur: tile_kind's
      * search positions per head (columns ascend with kt, diagonal offsets descend) */
-    int cur[4][2];
+    int cur[4][3];
     for (int i = 0; i < hc; i++) {
         cur[i][0] = 0;
         cur[i][1] = hp && !hp[i]->dense ? hp[i]->n_diags : 0;
+        cur[i][2] = hp && !hp[i]->dense && qb < hp[i]->n_qblocks ? hp[i]->blk_ptr[qb] : 0;
     }
     for (int vi = 0; vi < nv; vi++) {
         const int kt = s->vt[vi];
