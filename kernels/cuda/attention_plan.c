@@ -107,52 +107,6 @@ static uint64_t causal_word(int64_t pos, int64_t j0) {
     return pos - j0 >= 63 ? ~0ull : (2ull << (pos - j0)) - 1;
 }
 
-/* First index i with a[i] >= x in the sorted array a[0 .. n-1] (n if none). */
-static int lower_bound(const int32_t *a, int n, int64_t x) {
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        const int mid = lo + (hi - lo) / 2;
-        if (a[mid] < x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-/* lower_bound(a, n, x) found from a guess *i (0 <= *i <= n), which it updates: one probe where x
- * would be if the values near the guess were consecutive, else galloping from the guess (steps 1,
- * 2, 4, ...) then a binary search, O(1 + log distance), for callers whose
- * successive x move monotonically (the key tiles of a work item, ascending). */
-static int lower_bound_near(const int32_t *a, int n, int64_t x, int *i) {
-    if (*i < n) {  /* where x would be if a were consecutive values there (a window, sinks): one probe */
-        const int64_t g = *i + (x - a[*i]);
-        if (g >= 0 && g < n && a[g] == x) return *i = (int)g;
-    }
-    int lo, hi, step = 1;  /* the answer lies in lo .. hi */
-    if (*i < n && a[*i] < x) {
-        lo = *i + 1;
-        while (lo + step - 1 < n && a[lo + step - 1] < x) {
-            lo += step;
-            step *= 2;
-        }
-        hi = lo + step - 1 < n ? lo + step - 1 : n;
-    } else {
-        hi = *i;
-        while (hi - step >= 0 && a[hi - step] >= x) {
-            hi -= step;
-            step *= 2;
-        }
-        lo = hi - step + 1 > 0 ? hi - step + 1 : 0;
-    }
-    return *i = lo + lower_bound(a + lo, hi - lo, x);
-}
-
-/* Whether the sorted unique array a[0 .. n-1] holds every value lo .. hi (lo <= hi); i =
- * lower_bound(a, n, lo). */
-static bool holds_run(const int32_t *a, int n, int i, int64_t lo, int64_t hi) {
-    const int64_t k = i + (hi - lo);
-    return k < n && a[i] == lo && a[k] == hi;
-}
-
 /* The bits of x at the positions set in m, packed into the low bits in ascending order (BMI2 pext). */
 static uint64_t pack_bits(uint64_t x, uint64_t m) {
 #ifdef __BMI2__
@@ -193,8 +147,51 @@ typedef struct {
     int64_t lo[TILE_RUNS_MAX], hi[TILE_RUNS_MAX];  /* runs of consecutive diagonals lo .. hi */
 } tile_parts;
 
-/* For plan p (not dense), rows 64 qb .. 64 qb + 63 and keys 64 kt .. 64 kt + 63 (kt <= qb),
- * decided from the parts alone when the rows lie outside the bitmap:
+/* The columns and diagonals of one plan as bit words, so that a tile finds its parts in O(1):
+ * cols[kt] bit t = key 64 kt + t is a column, diags[q] bit t = offset 64 q + t is a diagonal,
+ * for kt, q < n_kb (the key tiles of the build; larger values reach no tile). dam_malloc'd by
+ * part_words_of, freed by part_words_free. */
+typedef struct {
+    uint64_t *cols, *diags;  /* [n_kb] each */
+} part_words;
+
+static part_words part_words_of(const maskplan *p, int n_kb) {
+    part_words w;
+    w.cols = dam_calloc((size_t)n_kb, sizeof(uint64_t), "attention plan part words");
+    w.diags = dam_calloc((size_t)n_kb, sizeof(uint64_t), "attention plan part words");
+    for (int i = 0; i < p->n_cols && p->cols[i] < (int64_t)n_kb * T; i++) w.cols[p->cols[i] / T] |= 1ull << (p->cols[i] % T);
+    for (int i = 0; i < p->n_diags && p->diags[i] < (int64_t)n_kb * T; i++)
+        w.diags[p->diags[i] / T] |= 1ull << (p->diags[i] % T);
+    return w;
+}
+
+static void part_words_free(part_words *w) {
+    dam_free(w->cols);
+    dam_free(w->diags);
+}
+
+/* Appends to tp the runs of set bits of x (bit t = diagonal offset base + t), ascending, a run that
+ * continues tp's last one extending it; false when that would take more than TILE_RUNS_MAX runs. */
+static bool add_runs(tile_parts *tp, uint64_t x, int64_t base) {
+    while (x) {
+        const int a = __builtin_ctzll(x);
+        const uint64_t z = x >> a;
+        const int len = z == ~0ull ? 64 : __builtin_ctzll(~z);
+        const int64_t lo = base + a, hi = lo + len - 1;
+        if (tp->n_runs > 0 && tp->hi[tp->n_runs - 1] + 1 == lo) tp->hi[tp->n_runs - 1] = hi;
+        else {
+            if (tp->n_runs == TILE_RUNS_MAX) return false;
+            tp->lo[tp->n_runs] = lo;
+            tp->hi[tp->n_runs] = hi;
+            tp->n_runs++;
+        }
+        x = a + len >= 64 ? 0 : x & (~0ull << (a + len));
+    }
+    return true;
+}
+
+/* For plan p (not dense; pw = part_words_of(p, n_kb) with kt <= qb < n_kb), rows 64 qb .. 64 qb + 63
+ * and keys 64 kt .. 64 kt + 63, decided from the parts alone when the rows lie outside the bitmap:
  *   TILE_ALL   every causal pair kept with bias 0: a run of diagonals, a run of columns or a
  *              listed block of bias 0 covers the tile;
  *   TILE_CD    the block pair is not listed, so only columns and diagonals keep pairs here, with
@@ -202,40 +199,28 @@ typedef struct {
  *              diagonals that reach it, and tile_cd_word gives each row's word;
  *   TILE_ROWS  otherwise (bitmap rows, a biased listed block, many diagonal runs): evaluate the rows
  *              one by one with maskplan_row_word(_bias).
- * cur[0], cur[1]: guesses of the positions in p->cols and p->diags that are searched (any values in
- * 0 .. n_cols, 0 .. n_diags; updated), so that a walk over ascending kt costs O(parts + tiles);
- * cur[2]: a position in qb's key-block list, blk_ptr[qb] at the item's first tile (0 when qb has no
- * list), walked forward (updated; kt must ascend between calls). */
-static int tile_kind(const maskplan *p, int64_t qb, int64_t kt, tile_parts *tp, int cur[3]) {
+ * The columns and diagonals come from pw in O(1) (plus O(runs)); *blk_cur: a position in qb's
+ * key-block list, blk_ptr[qb] at the item's first tile (0 when qb has no list), walked forward
+ * (updated; kt must ascend between calls), so a walk over ascending kt costs O(blocks + tiles). */
+static int tile_kind(const maskplan *p, const part_words *pw, int64_t qb, int64_t kt, tile_parts *tp, int *blk_cur) {
     if (qb * T < p->bitmap_L) return TILE_ROWS;
-    const int64_t j0 = kt * T;
-    /* offsets p - j of the tile's causal pairs: 0 .. 63 on the diagonal tile, else
-     * 64 (qb - kt) - 63 .. 64 (qb - kt) + 63 */
-    const int64_t rlo = kt == qb ? 0 : (qb - kt) * T - (T - 1), rhi = kt == qb ? T - 1 : (qb - kt) * T + (T - 1);
-    const int ic = lower_bound_near(p->cols, p->n_cols, j0, &cur[0]);
-    const int id = lower_bound_near(p->diags, p->n_diags, rlo, &cur[1]);
-    if (holds_run(p->diags, p->n_diags, id, rlo, rhi)) return TILE_ALL;
-    if (holds_run(p->cols, p->n_cols, ic, j0, j0 + T - 1)) return TILE_ALL;
+    /* offsets p - j of the tile's causal pairs: 0 .. 63 on the diagonal tile (word 0), else
+     * 64 q - 63 .. 64 q + 63 with q = qb - kt (bits 1 .. 63 of word q - 1, then word q) */
+    const int64_t q = qb - kt;
+    const uint64_t dlo = q == 0 ? 0 : pw->diags[q - 1] >> 1, dhi = pw->diags[q];
+    if (dhi == ~0ull && (q == 0 || dlo == ~0ull >> 1)) return TILE_ALL;
+    if (pw->cols[kt] == ~0ull) return TILE_ALL;
     if (qb < p->n_qblocks) {
         const int b = p->blk_ptr[qb + 1];
-        int i = cur[2];
+        int i = *blk_cur;
         while (i < b && p->blk_idx[i] < kt) i++;
-        cur[2] = i;
+        *blk_cur = i;
         if (i < b && p->blk_idx[i] == kt) return p->blk_bias == NULL || p->blk_bias[i] == 0.0f ? TILE_ALL : TILE_ROWS;
     }
     tp->n_runs = 0;
-    for (int i = id; i < p->n_diags && p->diags[i] <= rhi; i++) {
-        if (tp->n_runs > 0 && p->diags[i] == tp->hi[tp->n_runs - 1] + 1) {
-            tp->hi[tp->n_runs - 1]++;
-            continue;
-        }
-        if (tp->n_runs == TILE_RUNS_MAX) return TILE_ROWS;
-        tp->lo[tp->n_runs] = tp->hi[tp->n_runs] = p->diags[i];
-        tp->n_runs++;
-    }
-    tp->cols = 0;
-    for (int i = ic; i < p->n_cols && p->cols[i] < j0 + T; i++)
-        tp->cols |= 1ull << (p->cols[i] - j0);
+    if (q > 0 && !add_runs(tp, dlo, q * T - (T - 1))) return TILE_ROWS;
+    if (!add_runs(tp, dhi, q * T)) return TILE_ROWS;
+    tp->cols = pw->cols[kt];
     return TILE_CD;
 }
 
@@ -443,6 +428,8 @@ static void mark_key_blocks(const maskplan *p, const diag_runs *d, int64_t p0, i
 typedef struct {
     const maskplan *const *plans;
     const diag_runs *runs;  /* [n_heads] diagonal runs of each plan (NULL with plans == NULL) */
+    const part_words *pw;   /* [n_heads] column and diagonal words of each plan (zeroed for dense plans;
+                             * NULL with plans == NULL) */
     int hc, n_qt, qb0, q_base, n_k, flags;
     const uint64_t *pat;  /* [2 T - 1][T] one diagonal crossing a tile below the diagonal tile: pattern
                            * o + T - 1 (relative offset o = d - 64 (qb - kt), -63 .. 63) keeps slot r - o
@@ -586,13 +573,11 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
         for (; x; x &= x - 1) s->vt[nv++] = w0 + __builtin_ctzll(x) / 8;
     }
     scratch_reserve(s, nv, hc);
-    /* pass 1: the kept (and biased) words of every visited tile, head and row; cur: tile_kind's
-     * search positions per head (columns ascend with kt, diagonal offsets descend) */
-    int cur[4][3];
+    /* pass 1: the kept (and biased) words of every visited tile, head and row; blk_cur: tile_kind's
+     * position in each head's key-block list (kt ascends) */
+    int blk_cur[4];
     for (int i = 0; i < hc; i++) {
-        cur[i][0] = 0;
-        cur[i][1] = hp && !hp[i]->dense ? hp[i]->n_diags : 0;
-        cur[i][2] = hp && !hp[i]->dense && qb < hp[i]->n_qblocks ? hp[i]->blk_ptr[qb] : 0;
+        blk_cur[i] = hp && !hp[i]->dense && qb < hp[i]->n_qblocks ? hp[i]->blk_ptr[qb] : 0;
     }
     for (int vi = 0; vi < nv; vi++) {
         const int kt = s->vt[vi];
@@ -604,7 +589,7 @@ static int build_item(const plan_ctx *cx, scratch *s, block_out *o, int c, int q
             tile_parts tp;  /* set by tile_kind when it returns TILE_CD (read only then) */
             tp.n_runs = 0;
             tp.cols = 0;
-            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, qb, kt, &tp, cur[i]) : TILE_ROWS;
+            const int kind = dense ? TILE_ALL : shortcut ? tile_kind(pl, &cx->pw[(size_t)c * hc + i], qb, kt, &tp, &blk_cur[i]) : TILE_ROWS;
             const size_t th = (size_t)vi * hc + i;
             if (kind == TILE_ALL && shortcut && plo == (int64_t)qb * T && phi == (int64_t)qb * T + T - 1) {
                 /* all 64 rows, every causal pair: row 63 uses all 64 keys, so the tile is never
@@ -924,11 +909,14 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
     int64_t *g_ptr = dam_malloc(sizeof(int64_t) * (size_t)(n_items + 1), "attention plan counts");  /* gathered tiles */
     diag_runs *runs = plans ? dam_calloc((size_t)n_heads, sizeof *runs, "attention plan diagonal runs") : NULL;
     for (int i = 0; plans && i < n_heads; i++) runs[i] = diag_runs_of(plans[i]);
+    part_words *pw = plans ? dam_calloc((size_t)n_heads, sizeof *pw, "attention plan part words") : NULL;
+    for (int i = 0; pw && i < n_heads; i++)
+        if (!plans[i]->dense && !(flags & ATTN_PLAN_NO_SHORTCUT)) pw[i] = part_words_of(plans[i], n_kb);
     uint64_t *pat = dam_calloc((size_t)(2 * T - 1) * T, sizeof(uint64_t), "attention plan patterns");
     for (int o = -(T - 1); o <= T - 1; o++)
         for (int r = 0; r < T; r++)
             if (r - o >= 0 && r - o < T) pat[(size_t)(o + T - 1) * T + r] = 1ull << (r - o);
-    const plan_ctx cx = {plans, runs, hc, h->n_qt, h->qb0, q_base, n_k, flags, pat};
+    const plan_ctx cx = {plans, runs, pw, hc, h->n_qt, h->qb0, q_base, n_k, flags, pat};
     h->tile_ptr = dam_malloc(sizeof(int32_t) * (size_t)(n_items + 1), "attention plan tile_ptr");
     const int ei = h->entry_ints;
 #pragma omp parallel num_threads(h->threads)
@@ -1011,6 +999,8 @@ attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q,
         dam_free(runs[i].hi);
     }
     dam_free(runs);
+    for (int i = 0; pw && i < n_heads; i++) part_words_free(&pw[i]);
+    dam_free(pw);
     dam_free(pat);
     dam_free(outs);
     dam_free(bstart);
