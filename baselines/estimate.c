@@ -180,6 +180,18 @@ void est_set_blocks_bits(maskplan *plan, int nqb, int nkb, const uint64_t *keep)
     dam_free(ptr);
 }
 
+void est_set_patterns(maskplan *plan, int n, const uint8_t *sel) {
+    int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1), "plan patterns");
+    for (int part = 0; part < 2; part++) {
+        int ns = 0;
+        for (int x = 0; x < n; x++)
+            if (sel[(size_t)part * n + x]) list[ns++] = x;
+        if (part == 0) maskplan_set_cols(plan, list, ns);
+        else maskplan_set_diags(plan, list, ns);
+    }
+    dam_free(list);
+}
+
 void est_plan_layer(const method *m, int layer, const float *q, int q_stride, int n, const float *k, int kv_cap,
                     int n_heads, int n_kv_heads, int d, maskplan **out, est_head_fn fn) {
     const int group = n_heads / n_kv_heads;

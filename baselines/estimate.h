@@ -67,6 +67,10 @@ void est_set_blocks(maskplan *plan, int nqb, int nkb, const uint8_t *keep);
  * keep[qb * words + kb / 64] is set, words = ceil(nkb / 64) (est_cuda_xattention's output). */
 void est_set_blocks_bits(maskplan *plan, int nqb, int nkb, const uint64_t *keep);
 
+/* Sets the column and diagonal parts of `plan` from match flags: sel[j] != 0 keeps column j and
+ * sel[n + o] != 0 keeps diagonal o, j, o < n (est_cuda_dam_online's patterns, [2n] bytes). */
+void est_set_patterns(maskplan *plan, int n, const uint8_t *sel);
+
 /* The plan of one query head (layer, head) from its view h (caller frees the plan). */
 typedef maskplan *(*est_head_fn)(const method *m, int layer, int head, const est_head *h);
 

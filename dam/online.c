@@ -301,17 +301,8 @@ static maskplan *plan_from_gpu(const dam_online_params *p, int layer, int h, int
     const int nb = (n + DO_BLOCK - 1) / DO_BLOCK, words = (nb + 63) / 64;
     if (r->depth >= nb || (double)r->kept / ((double)n * (double)(n + 1) / 2.0) > param_at(&p->max_density, layer, h))
         return maskplan_dense();
-    int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "dam_online pattern list");
     maskplan *plan = maskplan_new();
-    int ns = 0;
-    for (int j = 0; j < n; j++)
-        if (sel[j]) list[ns++] = j;
-    maskplan_set_cols(plan, list, ns);
-    ns = 0;
-    for (int o = 0; o < n; o++)
-        if (sel[n + o]) list[ns++] = o;
-    maskplan_set_diags(plan, list, ns);
-    dam_free(list);
+    est_set_patterns(plan, n, sel);
     est_set_blocks_bits(plan, nb, nb, blocks);
     if (A) {
         uint8_t *keep = dam_malloc((size_t)nb * nb, "dam_online blocks");

@@ -626,7 +626,28 @@ static int parse_status(const char *text) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* est_set_patterns and est_set_blocks_bits (the GPU paths' plan builders) on a hand-made case, n = 130:
+ * columns 0 and 100, diagonals 0 and 3, block (1, 0). Kept pairs, counted by hand: diagonal 0 keeps
+ * all 130 rows; diagonal 3 rows 3..129 (127); column 0 rows 1..129 less rows 3 (diagonal 3 hits key
+ * 0) = 128; column 100 rows 101..129 less row 103 (diagonal 3 hits key 100) = 28; block (1, 0): rows
+ * 64..127 keep keys 0..63 = 64 x 64 = 4096, of which column 0 (64 rows), diagonal 3 (rows 64..66 hit
+ * keys 61..63: 3 rows) already counted = 4029 new. Total 130 + 127 + 128 + 28 + 4029 = 4442. */
+static void check_plan_builders(void) {
+    enum { N = 130 };
+    uint8_t sel[2 * N] = {0};
+    sel[0] = sel[100] = 1;         /* columns */
+    sel[N + 0] = sel[N + 3] = 1;   /* diagonals */
+    uint64_t bits[3] = {0, 1, 0};  /* nb = 3, one word per query block: block (1, 0) */
+    maskplan *p = maskplan_new();
+    est_set_patterns(p, N, sel);
+    est_set_blocks_bits(p, 3, 3, bits);
+    CHECK(maskplan_kept_pairs(p, N) == 4442, "est_set_patterns / _blocks_bits: %lld kept pairs, 4442 by hand",
+          (long long)maskplan_kept_pairs(p, N));
+    maskplan_free(p);
+}
+
 int main(void) {
+    check_plan_builders();
     static const int NS[] = {37, 64, 65, 100, 129, 200, 300};
     static const int GQA[][2] = {{3, 3}, {3, 1}, {7, 1}};
     enum { N_N = sizeof NS / sizeof NS[0], N_G = 3, N_BLOCKY = 3, N_IN = N_N * N_G + N_BLOCKY };

@@ -287,7 +287,6 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
                             blocks[run]);
         if (KNOB[run]) unsetenv(KNOB[run]);
     }
-    int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)n, "test list");
     for (int h = 0; h < H; h++) {
         CHECK(res[0][h].depth >= 0 && res[0][h].depth <= nb, "dam_online n %d head %d: depth %d outside [0, %d]", n, h,
               res[0][h].depth, nb);
@@ -295,16 +294,8 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
         g_sparse_heads++, g_deepened_heads += res[0][h].depth > 0;
         g_deep_select += res[0][h].depth > 0 && res[0][h].depth <= 16 && res[0][h].depth + 1 < nb;
         g_deep_sort += res[0][h].depth > 16 && res[0][h].depth + 1 < nb;
-        maskplan *plan = maskplan_new();
-        const uint8_t *sh = sel[0] + (size_t)h * 2 * n;
-        int ns = 0;
-        for (int j = 0; j < n; j++)
-            if (sh[j]) list[ns++] = j;
-        maskplan_set_cols(plan, list, ns);
-        ns = 0;
-        for (int o = 0; o < n; o++)
-            if (sh[n + o]) list[ns++] = o;
-        maskplan_set_diags(plan, list, ns);
+        maskplan *plan = maskplan_new(); /* as dam/online.c plan_from_gpu builds it */
+        est_set_patterns(plan, n, sel[0] + (size_t)h * 2 * n);
         est_set_blocks_bits(plan, nb, nb, blocks[0] + (size_t)h * nb * words);
         const int64_t ref = maskplan_kept_pairs(plan, n);
         CHECK(res[0][h].kept == ref, "dam_online n %d head %d: kept pairs %lld, the plan keeps %lld", n, h,
@@ -321,7 +312,6 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
                   "dam_online n %d head %d: depth / kept %d / %lld, with %s=%s %d / %lld", n, h, res[0][h].depth,
                   (long long)res[0][h].kept, KNOB[run], VALUE[run], res[run][h].depth, (long long)res[run][h].kept);
     }
-    dam_free(list);
     for (int run = 0; run < RUNS; run++) dam_free(res[run]), dam_free(sel[run]), dam_free(blocks[run]);
     dam_free(par);
 }
