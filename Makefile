@@ -134,7 +134,7 @@ CUDA_KOBJ    := $(CUDA_KSRC:%.cu=$(CUDA_BUILD)/obj/%.o)
 ifeq ($(CUDA),1) # the library's own kernel objects (same flags): each .cu compiles once
 CUDA_KOBJ    := $(CUDA_KSRC:%.cu=$(BUILD)/obj/%.o)
 endif
-CUDA_CDEPS   := kernels/maskplan.c kernels/cuda/attention_plan.c core/mem.c core/error.c
+CUDA_CDEPS   := kernels/maskplan.c kernels/cuda/attention_plan.c kernels/cuda/attention_plan_parts.c core/mem.c core/error.c
 CUDA_COBJ    := $(CUDA_CDEPS:%.c=$(CUDA_BUILD)/obj/%.o)
 CUDA_PSRC    := $(wildcard tests/cuda/*.cu)
 CUDA_PROGS   := $(CUDA_PSRC:tests/cuda/%.cu=$(CUDA_BUILD)/%)
@@ -185,7 +185,7 @@ $(CUDA_BUILD)/obj/fault%/attention_wgmma.o: kernels/cuda/attention_wgmma.cu
 # faults 1 and 2 break the list kernel (attention_masked.cu), fault 3 the wgmma kernel: each links the
 # other kernel file's normal object
 FAULT_LINK = @echo "  LINK  $@"; $(NVCC) $(CUDA_GENCODE) $^ -o $@ -lm -lgomp
-FAULT_DEPS = $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o $(filter %/cuda_mem.o,$(CUDA_KOBJ)) $(CUDA_COBJ)
+FAULT_DEPS = $(CUDA_BUILD)/obj/tests/cuda/test_attention_masked_cuda.o $(filter %/cuda_mem.o %/attention_plan_gpu.o,$(CUDA_KOBJ)) $(CUDA_COBJ)
 $(CUDA_BUILD)/test_attention_masked_cuda_fault1: $(CUDA_BUILD)/obj/fault1/attention_masked.o \
 		$(filter %/attention_wgmma.o,$(CUDA_KOBJ)) $(FAULT_DEPS)
 	$(FAULT_LINK)

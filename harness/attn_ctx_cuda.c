@@ -13,6 +13,7 @@
 #include "harness/attn_ctx.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include <cuda_runtime.h>
 
@@ -81,10 +82,21 @@ void attn_ctx_cuda_fn(void *ctx, int layer, uint16_t *out, int out_stride, const
             dam_free(hk);
             dam_free(hq);
         }
+        int bad = -1;  /* the first head with an invalid plan (heads checked in parallel) */
+        char why_bad[256] = "";
+#pragma omp parallel for schedule(dynamic, 1)
         for (int h = 0; h < H; h++) {
             const char *why = maskplan_validate(c->plans[layer * H + h], n_k);
-            if (why) dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s", c->method->name, layer, h, why);
+            if (why) {
+#pragma omp critical(attn_ctx_cuda_validate)
+                if (bad < 0 || h < bad) {
+                    bad = h;
+                    snprintf(why_bad, sizeof why_bad, "%s", why);
+                }
+            }
         }
+        if (bad >= 0)
+            dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s", c->method->name, layer, bad, why_bad);
         c->mask_ms += now_ms() - t0;
     }
 

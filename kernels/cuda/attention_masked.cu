@@ -21,6 +21,7 @@
 #include "core/timer.h"
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/attention_plan.h"
+#include "kernels/cuda/attention_plan_gpu.h"
 #include "kernels/cuda/attention_wgmma.h"
 #include "kernels/cuda/attention_io.cuh"
 #include "kernels/cuda/cuda_check.h"
@@ -38,6 +39,7 @@ namespace {
 constexpr int T = ATTN_CUDA_TILE;  // 64 rows / keys per tile
 constexpr int MODE_FULL = ATTN_PLAN_MODE_FULL;  // every causal pair of the tile is kept (causality applied in-kernel)
 constexpr int MODE_NONE = ATTN_PLAN_MODE_NONE;  // this head keeps nothing in the tile
+constexpr int MODE_BITS = ATTN_PLAN_MODE_BITS;  // row words from the plan's column / diagonal bits (GPU lists)
 constexpr float LOG2E = 1.4426950408889634f;
 constexpr int MT_DEFAULT_64 = 1;     // m-tiles per warp at d = 64 (DAM_CUDA_MT overrides)
 
@@ -50,12 +52,33 @@ struct Params {
     const int32_t *tile_ptr, *entries, *gather, *order;
     int n_chunks;
     const unsigned long long *words;
+    const unsigned long long *parts;  // GPU lists: [heads][2][nkw] column words, diagonal words
+    int nkw;
     int *empty;
 };
 
+// Row r of query block qb over key tile kt (MODE_BITS): the kept keys as bits (bit s = key 64 kt + s),
+// from the tile's column word and the diagonal words lo = qb - kt - 1 (0 on the diagonal tile) and
+// hi = qb - kt, i.e. the 128 offsets 64 (qb - kt - 1) + x, x = 0 .. 127: key s has x = 64 + r - s, so
+// the row's word is bits r + 1 .. r + 64 of (hi:lo) in reverse order. lim = p - 64 kt (the last causal
+// key slot of the row, may be < 0 or > 63).
+__device__ __forceinline__ unsigned long long bits_row(unsigned long long lo, unsigned long long hi,
+                                                       unsigned long long col, int r, int lim) {
+    const unsigned long long x = ((lo >> r) >> 1) | (hi << (63 - r));  // bits r + 1 .. r + 64 of hi:lo
+    unsigned long long w = __brevll(x) | col;
+#if ATTN_CUDA_FAULT == 1
+    lim++;
+#endif
+    if (lim < 63) w &= lim < 0 ? 0ull : (2ull << lim) - 1ull;
+    return w;
+}
+
 // HC query heads per CTA, MT 16-row m-tiles per warp (4 / MT warps per head): with MT = 2 each K/V
 // fragment read from shared memory feeds two m-tiles, halving shared-memory traffic per FLOP.
-template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT) attn_fwd(const Params p) {
+// d = 64, one head, MT = 1 (the default): at most 168 registers, so 3 CTAs (12 warps) fit an SM (run 27:
+// 172 registers gave 2 and cost 20 %)
+template <int D, int HC, int MT>
+__global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1) ? 3 : 1) attn_fwd(const Params p) {
     constexpr int WPH = 4 / MT;  // warps per head
     constexpr int NT = HC * WPH * 32, CH = D / 8;
     extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -69,6 +92,7 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
     // (one 16-byte descriptor: item, first entry, end entry, first key tile, so the first K/V loads
     // wait for one global read only)
     int chunk, qt, e_begin, e_end, kt_first;
+    bool dense = p.dense;  // all items, or (GPU lists) this item's head: key tiles 0 .. qb, no entries
     if (p.dense) {
         qt = p.n_qt - 1 - (int)blockIdx.x / p.n_chunks;
         chunk = (int)blockIdx.x % p.n_chunks;
@@ -77,8 +101,10 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
         kt_first = 0;
     } else {
         const int4 dsc = reinterpret_cast<const int4 *>(p.order)[blockIdx.x];
-        chunk = dsc.x / p.n_qt;
-        qt = dsc.x % p.n_qt;
+        dense = (dsc.x & ATTN_PLAN_DENSE_ITEM) != 0;
+        const int item = dsc.x & ~ATTN_PLAN_DENSE_ITEM;
+        chunk = item / p.n_qt;
+        qt = item % p.n_qt;
         e_begin = dsc.y;
         e_end = dsc.z;
         kt_first = dsc.w;
@@ -105,6 +131,18 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
     // MT = 2 has no registers to spare for the next tile's mask words: they are loaded at use
     constexpr bool PREFETCH_WORDS = MT == 1;
     auto load_words = [&](Ent &x) {
+        if (x.mode == MODE_BITS) {  // the GPU build's contiguous tiles: words from the parts
+            const unsigned long long *cw = p.parts + (size_t)h * 2 * p.nkw, *dw = cw + p.nkw;
+            const int dq = qb - x.kt;
+            const unsigned long long col = cw[x.kt], hi = dw[dq], lo = dq > 0 ? dw[dq - 1] : 0ull;
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                const int ra = r0 + 16 * mt, lim = pos0 + ra - x.kt * T;
+                x.wa[mt] = bits_row(lo, hi, col, ra, lim);
+                x.wb[mt] = bits_row(lo, hi, col, ra + 8, lim + 8);
+            }
+            return;
+        }
 #pragma unroll
         for (int mt = 0; mt < MT; mt++) {
             if (x.mode >= 0) {
@@ -119,7 +157,7 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
     };
     const int eoff = 1 + 3 * (sub * HC + hi);
     const float inv_scale = 1.f / p.scale_log2;
-    auto entry_kt = [&](int e) { return p.dense ? e : p.entries[(size_t)e * p.entry_ints]; };
+    auto entry_kt = [&](int e) { return dense ? e : p.entries[(size_t)e * p.entry_ints]; };
     auto load_ent = [&](int e, int kt) {
         Ent x;
         x.kt = kt;
@@ -128,7 +166,7 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
         x.bias = 0.f;
 #pragma unroll
         for (int mt = 0; mt < MT; mt++) x.wa[mt] = x.wb[mt] = x.ba[mt] = x.bb[mt] = 0ull;
-        if (!p.dense) {
+        if (!dense) {
             const int32_t *en = p.entries + (size_t)e * p.entry_ints + eoff;
             x.mode = en[0];
             x.bmode = en[1];
@@ -206,7 +244,7 @@ template <int D, int HC, int MT> __global__ void __launch_bounds__(HC * 128 / MT
                             smem_u32(sQ + swz<D>(hi * T + rbase + 16 * mt + (lane & 15), kk * 2 + (lane >> 4))));
         }
         const int kt = cur.kt;
-        if (!PREFETCH_WORDS && !p.dense) load_words(cur);
+        if (!PREFETCH_WORDS && !dense) load_words(cur);
         if (cur.mode != MODE_NONE) {  // warp-uniform
             float s[MT][8][4];
 #pragma unroll
@@ -451,6 +489,19 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         p->build_ms = now_ms() - t0;
         return p;
     }
+    if (!(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
+                   ATTN_CUDA_HOST_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
+        attn_cuda_plan_gpu_eligible(plans, n_heads)) {  // columns, diagonals, blocks: lists built on the GPU
+        attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
+        if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
+        p->n_q = n_q;
+        p->n_k = n_k;
+        p->n_heads = n_heads;
+        p->n_kv_heads = n_kv_heads;
+        attn_cuda_plan_gpu_build(p, plans);
+        p->build_ms = now_ms() - t0;
+        return p;
+    }
     attn_plan_host *hp = attn_cuda_plan_host_build(plans, n_q, n_k, n_heads, n_kv_heads, flags, 0);
     attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
     if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
@@ -490,7 +541,12 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
 
 extern "C" attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads,
                                                 int n_kv_heads) {
-    return attn_cuda_plan_build_ex(plans, n_q, n_k, n_heads, n_kv_heads, 0);
+    static int host_lists = -1;  // DAM_CUDA_HOST_LISTS=1: the host build for every plan (A/B runs)
+    if (host_lists < 0) {
+        const char *e = getenv("DAM_CUDA_HOST_LISTS");
+        host_lists = e && strcmp(e, "1") == 0;
+    }
+    return attn_cuda_plan_build_ex(plans, n_q, n_k, n_heads, n_kv_heads, host_lists ? ATTN_CUDA_HOST_LISTS : 0);
 }
 
 extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
@@ -500,6 +556,7 @@ extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     dam_cuda_free(p->d_words);
     dam_cuda_free(p->d_gather);
     dam_cuda_free(p->d_order);
+    dam_cuda_free(p->d_parts);
     free(p);
 }
 
@@ -533,6 +590,8 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
     pr.gather = plan->d_gather;
     pr.order = plan->d_order;
     pr.words = reinterpret_cast<const unsigned long long *>(plan->d_words);
+    pr.parts = reinterpret_cast<const unsigned long long *>(plan->d_parts);
+    pr.nkw = plan->nkw;
     pr.empty = d_empty;
     pr.hc_plan = plan->hc;
     pr.split = 1;

@@ -68,13 +68,19 @@ typedef struct attn_cuda_plan {
     int32_t *d_gather;     /* [n_gathered][64] key indices, -1 = empty slot */
     int32_t *d_order;      /* [n_chunks * n_qt][4] CTA descriptors, longest list first: work item
                             * (chunk * n_qt + query tile), first entry, end entry, first key tile */
+    int gpu_lists;         /* 1: lists built on the device from the parts (attention_plan_gpu.h) */
+    int nkw;               /* gpu_lists: words per part and head, ceil(n_k / 64) */
+    uint64_t *d_parts;     /* gpu_lists: [n_heads][2][nkw] column bits, then diagonal-offset bits (bit x % 64
+                            * of word x / 64), then the dense flags and block lists the build read */
 } attn_cuda_plan;
 
 /* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over
  * n_kv_heads KV heads. plans: [n_heads] plans (read only, not validated here: call
- * maskplan_validate once), or NULL for all dense. The host arrays come from
- * attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP, omp_get_max_threads()
- * threads), then are uploaded. Exits with 3 on a CUDA error. */
+ * maskplan_validate once), or NULL for all dense. Plans of columns, diagonals and unbiased blocks
+ * (some head not dense, no bitmap, no bias) get their lists built on the device
+ * (attention_plan_gpu.h) unless the environment sets DAM_CUDA_HOST_LISTS=1; other plans get the
+ * host arrays of attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP,
+ * omp_get_max_threads() threads), then uploaded. Exits with 3 on a CUDA error. */
 attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads);
 
 /* The same with flags (tests and benchmarks): ATTN_CUDA_FORCE_LISTS gives dense plans explicit tile
@@ -88,7 +94,10 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * flags, on a compute-capability-9.0 device, plans that are sinks + a sliding window for every head
  * (same sizes) build no lists: the wgmma kernel computes that mask itself (sink_window = 1); any
  * flag keeps them on the lists. */
-enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8 };
+/* ATTN_CUDA_HOST_LISTS builds the lists on the host even where the device build applies (tests and
+ * A/B benchmarks); every other flag implies it too. */
+enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8,
+       ATTN_CUDA_HOST_LISTS = 16 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                         int flags);
 

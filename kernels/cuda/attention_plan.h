@@ -32,8 +32,12 @@ extern "C" {
 #endif
 
 /* Entry modes (besides a mask index >= 0): every causal pair of the tile kept (causality applied
- * by the kernel), or nothing kept by this head. */
-enum { ATTN_PLAN_MODE_FULL = -1, ATTN_PLAN_MODE_NONE = -2 };
+ * by the kernel), nothing kept by this head, or (lists built on the GPU, attention_plan_gpu.h; a
+ * contiguous tile only) each row's word made by the kernel from the plan's column and diagonal bit
+ * words (attn_cuda_plan.d_parts), causality applied. ATTN_PLAN_DENSE_ITEM: set in the item field of a
+ * CTA descriptor (GPU lists) whose head is dense: the kernel walks key tiles 0 .. qb with no entries. */
+enum { ATTN_PLAN_MODE_FULL = -1, ATTN_PLAN_MODE_NONE = -2, ATTN_PLAN_MODE_BITS = -3 };
+enum { ATTN_PLAN_DENSE_ITEM = 1 << 30 };
 
 /* Flag for tests only (with the ATTN_CUDA_* flags of attention_masked.h): evaluate every row of
  * every visited tile (no "all kept" shortcut from the parts); the result must be identical. */

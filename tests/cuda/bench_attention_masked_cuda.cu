@@ -162,13 +162,19 @@ int main(int argc, char **argv) {
             const double tile_d = (double)dp->head_tiles / dp->causal_tiles;
             const double acud = sh >= 0 ? anchor_dam_cudnn_ms(sh, n) : NAN, cud = isnan(acud) ? cudnn_ms : acud;
             const double flex = sh >= 0 ? anchor_dam_flex_ms(sh, n) : NAN;
-            printf("n=%-6d DAM-like (4 sinks+12 cols<512+win 64+4 diags 448-511) density %.5f tiles %.4f build %7.2f  "
+            printf("n=%-6d DAM-like (4 sinks+12 cols<512+win 64+4 diags 448-511) %s density %.5f tiles %.4f build %7.2f  "
                    "%9.4f ms  (vs ours dense %.1fx faster; cuDNN dense %.4f ms -> %.1fx; Flex %.3f ms -> %.1fx; ideal = "
                    "density x cuDNN = %.4f ms, ours / ideal = %.1fx; our dense x tile density = %.4f ms; %lld masks, "
                    "%lld gathered tiles, %.1f MB)\n",
-                   n, dens, tile_d, dp->build_ms, t_dam, t_dense / t_dam, cud, cud / t_dam, flex, flex / t_dam, dens * cud,
+                   n, dp->gpu_lists ? "(GPU lists)" : "(host lists)", dens, tile_d, dp->build_ms, t_dam, t_dense / t_dam, cud, cud / t_dam, flex, flex / t_dam, dens * cud,
                    t_dam / (dens * cud), tile_d * t_dense, (long long)dp->n_masks, (long long)dp->n_gathered,
                    dp->device_bytes / 1e6);
+            attn_cuda_plan_free(dp);
+            dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_HOST_LISTS | bflags);
+            const float t_hl = time_it(&in, n, H, Hkv, d, dp, reps);
+            printf("n=%-6d DAM-like, host lists                 density %.5f tiles %.4f build %7.2f  %9.4f ms  (%lld masks, "
+                   "%lld gathered tiles)\n", n, dens, (double)dp->head_tiles / dp->causal_tiles, dp->build_ms, t_hl,
+                   (long long)dp->n_masks, (long long)dp->n_gathered);
             attn_cuda_plan_free(dp);
             dp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_NO_GATHER | bflags);
             const float t_ng = time_it(&in, n, H, Hkv, d, dp, reps);

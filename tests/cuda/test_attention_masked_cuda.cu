@@ -45,6 +45,7 @@ static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window
 static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
 static int g_last_wgmma;         // the last plan was routed to the wgmma kernel (dense or sink + window)
+static int g_last_gpu_lists;     // the last plan's lists were built on the GPU (attention_plan_gpu.h)
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
 static spec make_spec(int kind, int n, int L) {
@@ -216,6 +217,7 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     attn_cuda_plan *plan = attn_cuda_plan_build_ex((const maskplan *const *)plans, n_q, n_k, H, Hkv, flags);
     g_last_sink_window = plan->sink_window;
     g_last_wgmma = plan->sink_window || plan->wgmma;
+    g_last_gpu_lists = plan->gpu_lists;
     const float scale = 1.0f / sqrtf((float)d);
     attn_cuda_masked(dout, H * d, dq, H * d, n_q, dk, dv, cap, n_k, H, Hkv, d, scale, plan, dempty, NULL);
     CUDA_CHECK(cudaDeviceSynchronize());
@@ -272,13 +274,15 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         for (size_t i = (size_t)n_k * d; i < (size_t)cap * d; i++) k[(size_t)g * cap * d + i] = v[(size_t)g * cap * d + i] = 0x7fc0;
     spec *specs = (spec *)malloc(sizeof(spec) * H);
     maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
-    int expect_empty = 0, all_dense = 1;
+    int expect_empty = 0, all_dense = 1, all_band = 1, bitmap_or_bias = 0;
     char names[256] = "";
     for (int h = 0; h < H; h++) {
         const int kind = kinds ? kinds[h] : (h + kind_shift) % N_KINDS;
         specs[h] = make_spec(kind, n_k, L);
         plans[h] = build(&specs[h]);
         all_dense &= kind == DENSE;
+        all_band &= kind == BAND;
+        bitmap_or_bias |= !plans[h]->dense && (plans[h]->bitmap_L > 0 || plans[h]->blk_bias != NULL);
         if (kind == EMPTY_ROWS) {
             for (int t = 0; t < n_q; t++) expect_empty += n_k - n_q + t < 50;
         } else {
@@ -294,15 +298,21 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     int ret = 0;
     // dense plans: the dense path (the wgmma kernel on an sm_90 device), then the list path (every
     // causal tile listed), then the mma.sync kernel's dense path, which must be bit-identical to the
-    // list path, then that path with GQA heads packed per CTA; other plans: with gathered tiles (the
-    // default), then without, then GQA-packed CTAs
-    for (int pass = 0; pass < (all_dense ? 4 : 3); pass++) {
+    // list path, then that path with GQA heads packed per CTA; other plans: the default (lists built
+    // on the GPU for columns, diagonals and unbiased blocks, asserted), then host lists without
+    // gathered tiles, then GQA-packed CTAs, then (where the GPU built the default) host lists with
+    // gathered tiles
+    const int gpu_expected = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
+    for (int pass = 0; pass < (all_dense || gpu_expected ? 4 : 3); pass++) {
         const int flags = pass == 0   ? 0
-                          : pass == 3 ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA
+                          : pass == 3 ? (all_dense ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA : ATTN_CUDA_HOST_LISTS)
                           : pass == 2 ? (all_dense ? ATTN_CUDA_NO_WGMMA : ATTN_CUDA_PACK_GQA)
                           : all_dense ? ATTN_CUDA_FORCE_LISTS
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
+        if (pass == 0)
+            CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d) [%s]",
+                  g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, names);
         if (pass == 0 && all_dense && !g_bias && g_wgmma_device)
             CHECK(g_last_wgmma, "dense plans did not take the wgmma kernel (n_q=%d n_k=%d H=%d d=%d)", n_q, n_k, H, d);
         cases_run++;
@@ -319,7 +329,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(memcmp(o1, o2, nq * 2) == 0,
                   "mma.sync dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q, n_k, H, Hkv, d);
         if (pass == 0) ret = r.empty;
-        if (pass == 0 && kinds && kinds[0] == BAND && g_wgmma_device)
+        if (pass == 0 && kinds && all_band && g_wgmma_device)
             CHECK(g_last_sink_window, "sink + window plans (S %d, W %d) did not take the wgmma path", g_band_s, g_band_w);
     }
     for (int h = 0; h < H; h++) {
@@ -509,6 +519,16 @@ static void band_cases(void) {
     g_band_s = 4;
     g_band_w = 64;
     run_case(300, 300, 9, 3, 64, 200, 100, band, 0, 1);  // huge logits
+    // sinks + window beside other kinds (lists built on the GPU): windows that cover whole tiles (every
+    // offset of a tile kept: "all kept" without words), dense heads among sparse ones, chunked prefill
+    const int mixed[9] = {BAND, COLS, DIAGS, BAND, SPARSE_BLOCKS, DENSE, BLOCKS, STREAMING, BAND};
+    const int mw[][2] = {{4, 300}, {128, 1000}, {0, 129}, {64, 64}};
+    for (int i = 0; i < 4; i++) {
+        g_band_s = mw[i][0];
+        g_band_w = mw[i][1];
+        run_case(1500, 1500, 9, 3, i % 2 ? 128 : 64, 1, 100, mixed, 0, 7);
+        run_case(200, 1300, 9, 3, i % 2 ? 64 : 128, 1, 100, mixed, 0, 3);
+    }
 }
 
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.

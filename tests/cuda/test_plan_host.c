@@ -37,6 +37,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "kernels/cuda/attention_plan.h"
+#include "kernels/cuda/attention_plan_gpu.h"
 #include "kernels/maskplan.h"
 #include "tests/cuda/bench_layouts.h" /* bench_dam_like, bench_sink_window: the benchmark's layouts */
 #include "tests/test.h"
@@ -496,6 +497,54 @@ static int bench(int max_threads, int max_n, int only) {
     return 0;
 }
 
+/* attn_plan_parts_build (the host half of the GPU list build, attention_plan_gpu.h): every bit of the
+ * buffer against the plans' parts, for the kinds that build eligible plans (a dense head every fourth),
+ * n_q queries after n_k keys. Returns the buffer's bytes. */
+static size_t parts_case(int kind, int n_q, int n_k, int H, uint64_t seed) {
+    rng_t r = rng_seed(seed, (uint64_t)kind + 100);
+    maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
+    for (int h = 0; h < H; h++) plans[h] = h % 4 == 3 ? maskplan_dense() : make_plan(kind, h, n_k, &r);
+    const int qb0 = (n_k - n_q) / T, n_qt = (n_k - 1) / T - qb0 + 1;
+    attn_plan_parts lay;
+    const unsigned char *buf = attn_plan_parts_build((const maskplan *const *)plans, H, n_k, qb0, n_qt, &lay);
+    const int nkw = (n_k + 63) / 64;
+    CHECK(lay.nkw == nkw && lay.rw == (nkw + 63) / 64, "parts %s: nkw %d rw %d", KIND_NAME[kind], lay.nkw, lay.rw);
+    const uint64_t *w = (const uint64_t *)buf, *blocks = w + 2 * (size_t)H * nkw;
+    const int64_t *boff = (const int64_t *)(w + lay.parts_words);
+    const int32_t *dense = (const int32_t *)(boff + H);
+    int64_t bad = 0, set = 0, next = 0;
+    for (int h = 0; h < H; h++) {
+        const maskplan *m = plans[h];
+        bad += dense[h] != (int32_t)m->dense;
+        for (int64_t x = 0; x < (int64_t)nkw * 64; x++) {
+            const bool col = (w[(size_t)h * 2 * nkw + x / 64] >> (x % 64)) & 1, dg = (w[(size_t)(h * 2 + 1) * nkw + x / 64] >> (x % 64)) & 1;
+            bad += col != (!m->dense && x < n_k && in_sorted(m->cols, m->n_cols, x));
+            bad += dg != (!m->dense && x < n_k && in_sorted(m->diags, m->n_diags, x));
+            set += col + dg;
+        }
+        const bool rows = !m->dense && m->n_qblocks > qb0;
+        bad += rows ? boff[h] != next : boff[h] != -1;
+        if (!rows) continue;
+        next += (int64_t)n_qt * lay.rw;
+        for (int qt = 0; qt < n_qt; qt++)
+            for (int kb = 0; kb < lay.rw * 64; kb++) {
+                const int qb = qb0 + qt;
+                bool listed = false;
+                for (int i = qb < m->n_qblocks ? m->blk_ptr[qb] : 0; qb < m->n_qblocks && i < m->blk_ptr[qb + 1]; i++)
+                    listed |= m->blk_idx[i] == kb;
+                const bool bit = (blocks[boff[h] + (int64_t)qt * lay.rw + kb / 64] >> (kb % 64)) & 1;
+                bad += bit != listed;
+                set += bit;
+            }
+    }
+    CHECK(lay.parts_words == 2 * (size_t)H * nkw + (size_t)next, "parts %s: %zu words", KIND_NAME[kind], lay.parts_words);
+    CHECK(bad == 0 && set > 0, "parts %s, %d after %d keys, H %d: %lld wrong bits (%lld set)", KIND_NAME[kind], n_q,
+          n_k - n_q, H, (long long)bad, (long long)set);
+    for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+    free(plans);
+    return lay.bytes;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "bench") == 0)
         return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : omp_get_max_threads(),
@@ -560,6 +609,21 @@ int main(int argc, char **argv) {
             maskplan_free(px[h]);
         }
         CHECK(dam_mem_in_use() == mem0, "reuse: %zd bytes left after the release", (ssize_t)(dam_mem_in_use() - mem0));
+    }
+    {  /* the GPU list build's parts: a large buffer first, then smaller ones in it (stale bits cleared) */
+        const size_t mem0 = dam_mem_in_use();
+        const int kinds[] = {K_XATT, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_MINF, K_FLEX, K_DAMON, K_RUNS};
+        const int sh[][2] = {{4000, 4000}, {1, 1}, {65, 65}, {37, 300}, {1, 516}, {600, 2000}, {129, 129}, {100, 700},
+                             {1000, 1000}, {513, 513}};
+        size_t first = 0;
+        for (int i = 0; i < 10; i++) {
+            const size_t b = parts_case(kinds[i], sh[i][0], sh[i][1], i % 2 ? 9 : 8, 77 + (uint64_t)i);
+            if (i == 0) first = b;
+            else CHECK(b < first, "parts: case %d is not smaller than the first (%zu >= %zu bytes)", i, b, first);
+            cases++;
+        }
+        attn_plan_parts_release();
+        CHECK(dam_mem_in_use() == mem0, "parts: %zd bytes left after the release", (ssize_t)(dam_mem_in_use() - mem0));
     }
     printf("%d cases\n", cases);
     return test_done("test_plan_host");

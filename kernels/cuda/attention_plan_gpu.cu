@@ -1,0 +1,263 @@
+// attention_plan_gpu.cu — see attention_plan_gpu.h and docs/cuda.md ("Plan conversion on the GPU").
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include <algorithm>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timer.h"
+#include "kernels/cuda/attention_plan.h"
+#include "kernels/cuda/attention_plan_gpu.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_mem.h"
+
+namespace {
+
+constexpr int T = ATTN_CUDA_TILE;
+constexpr int WARPS = 8;  // warps (items) per CTA of the list kernels
+constexpr unsigned ALL = 0xffffffffu;
+
+// What a key tile kt of query block qb becomes (see attention_plan_gpu.h).
+enum { SKIP, FULL, BITS, GATHER };
+
+__device__ __forceinline__ int classify(uint64_t col, uint64_t lo, uint64_t hi, bool block, int kt, int qb) {
+    // lo, hi: the diagonal words qb - kt - 1 (0 for the diagonal tile) and qb - kt; the tile's pairs
+    // have offsets 64 (qb - kt) - 63 .. 64 (qb - kt) + 63: bits 1 .. 63 of lo and all of hi (on the
+    // diagonal tile only the causal offsets 0 .. 63: all of hi)
+    if (block || col == ~0ull) return FULL;
+    if (hi == ~0ull && (kt == qb || (lo | 1ull) == ~0ull)) return FULL;
+    if ((hi | (lo & ~1ull)) != 0 || (col != 0 && kt == qb)) return BITS;
+    return col != 0 ? GATHER : SKIP;
+}
+
+struct Args {
+    const uint64_t *parts;   // [H][2][nkw] column words, then diagonal words
+    const uint64_t *blocks;  // block rows: item (h, qt) at blocks + boff[h] + qt * rw (rw words, bit kb)
+    const int64_t *boff;     // [H] word offset of head h's rows, -1: no blocks
+    const int32_t *dense;    // [H] 1 = dense head
+    int nkw, rw, n_items, n_qt, qb0;  // rw = ceil(nkw / 64): words per block row
+    int64_t *n_ent, *n_gt;   // count pass: [n_items + 1] entries and gathered tiles per item (last = 0)
+    int32_t *len, *items;    // count pass: sort keys (list length; qb + 1 for a dense item) and 0 .. n - 1
+    const int64_t *ent_off, *gt_off;  // write pass: exclusive sums of n_ent and n_gt
+    int32_t *entries, *gather;
+};
+
+// One warp per item (head h, query block qb): walks key tiles 0 .. qb, 32 at a time (lane = tile).
+// WRITE = false counts; WRITE = true writes the item's entries (contiguous tiles ascending, then its
+// gathered tiles) and gathered keys at the scanned offsets.
+template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(const Args a) {
+    const int item = blockIdx.x * WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (item >= a.n_items) return;  // warp-uniform
+    const int h = item / a.n_qt, qb = a.qb0 + item % a.n_qt;
+    if (a.dense[h]) {
+        if (!WRITE && lane == 0) {
+            a.n_ent[item] = a.n_gt[item] = 0;
+            a.len[item] = qb + 1;
+            a.items[item] = item;
+        }
+        return;
+    }
+    const uint64_t *colw = a.parts + (size_t)h * 2 * a.nkw, *diagw = colw + a.nkw;
+    const uint64_t *brow = a.boff[h] >= 0 ? a.blocks + a.boff[h] + (size_t)(item % a.n_qt) * a.rw : nullptr;
+    int n_contig = 0;
+    int64_t n_keys = 0;
+    int32_t *ent = WRITE ? a.entries + (size_t)a.ent_off[item] * 4 : nullptr;
+    int32_t *gat = WRITE ? a.gather + (size_t)a.gt_off[item] * T : nullptr;
+    for (int base = 0; base <= qb; base += 32) {
+        const unsigned bmask = brow ? (unsigned)(brow[base >> 6] >> (base & 63)) : 0u;  // blocks base .. base + 31
+        const int kt = base + lane;
+        int cls = SKIP;
+        uint64_t col = 0;
+        if (kt <= qb) {
+            col = colw[kt];
+            const int dq = qb - kt;
+            cls = classify(col, dq > 0 ? diagw[dq - 1] : 0ull, diagw[dq], (bmask >> lane) & 1u, kt, qb);
+        }
+        const unsigned contig = __ballot_sync(ALL, cls == FULL || cls == BITS);
+        const int keys = cls == GATHER ? __popcll(col) : 0;
+        int incl = keys;  // inclusive warp scan of the gathered keys
+        for (int o = 1; o < 32; o <<= 1) {
+            const int y = __shfl_up_sync(ALL, incl, o);
+            if (lane >= o) incl += y;
+        }
+        if (WRITE) {
+            if (cls == FULL || cls == BITS) {
+                int32_t *e = ent + 4 * (n_contig + __popc(contig & ((1u << lane) - 1u)));
+                e[0] = kt;
+                e[1] = cls == FULL ? ATTN_PLAN_MODE_FULL : ATTN_PLAN_MODE_BITS;
+                e[2] = -1;
+                e[3] = 0;
+            }
+            int64_t slot = n_keys + incl - keys;
+            for (uint64_t w = col; keys && w; w &= w - 1) gat[slot++] = kt * T + __ffsll((long long)w) - 1;
+        }
+        n_contig += __popc(contig);
+        n_keys += __shfl_sync(ALL, incl, 31);
+    }
+    const int n_gt = (int)((n_keys + T - 1) / T);
+    if (WRITE) {
+        for (int64_t s = n_keys + lane; s < (int64_t)n_gt * T; s += 32) gat[s] = -1;
+        for (int t = lane; t < n_gt; t += 32) {  // gathered tile t keeps its first v slots in every row
+            int32_t *e = ent + 4 * (n_contig + t);
+            const int64_t left = n_keys - (int64_t)t * T;
+            e[0] = -(int)(a.gt_off[item] + t) - 1;
+            e[1] = (int)(left < T ? left : T) - 1;  // mask index v - 1: slots 0 .. v - 1
+            e[2] = -1;
+            e[3] = 0;
+        }
+    } else if (lane == 0) {
+        a.n_ent[item] = n_contig + n_gt;
+        a.n_gt[item] = n_gt;
+        a.len[item] = n_contig + n_gt;
+        a.items[item] = item;
+    }
+}
+
+// The 64 masks of gathered tiles: mask m keeps slots 0 .. m in every row.
+__global__ void slot_masks(uint64_t *words) {
+    const int m = blockIdx.x, r = threadIdx.x;
+    words[m * T + r] = m == T - 1 ? ~0ull : (2ull << m) - 1ull;
+}
+
+// tile_ptr (int32) from the scanned offsets, and one CTA descriptor per item in sorted order:
+// item (| ATTN_PLAN_DENSE_ITEM for a dense head's), first entry, end entry (a dense item: 0, qb + 1),
+// the first entry's kt.
+__global__ void finish(const int64_t *ent_off, const int32_t *sorted, const int32_t *dense, const int32_t *entries,
+                       int n_items, int n_qt, int qb0, int32_t *tile_ptr, int4 *order) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i > n_items) return;
+    tile_ptr[i] = (int32_t)ent_off[i];
+    if (i == n_items) return;
+    const int item = sorted[i];
+    if (dense[item / n_qt]) {
+        order[i] = make_int4(item | ATTN_PLAN_DENSE_ITEM, 0, qb0 + item % n_qt + 1, 0);
+    } else {
+        const int b = (int)ent_off[item], e = (int)ent_off[item + 1];
+        order[i] = make_int4(item, b, e, e > b ? entries[4 * (size_t)b] : 0);
+    }
+}
+
+int64_t read_back(const int64_t *d) {
+    int64_t v;
+    CUDA_CHECK(cudaMemcpy(&v, d, sizeof v, cudaMemcpyDeviceToHost));
+    return v;
+}
+
+}  // namespace
+
+extern "C" bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads) {
+    if (!plans) return false;
+    bool sparse = false;
+    for (int h = 0; h < n_heads; h++) {
+        const maskplan *m = plans[h];
+        if (m->dense) continue;
+        if (m->bitmap_L > 0 || m->blk_bias) return false;
+        sparse = true;
+    }
+    return sparse;
+}
+
+extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans) {
+    const double t0 = now_ms();
+    const int H = p->n_heads, n_k = p->n_k, nkw = (n_k + T - 1) / T, q_base = n_k - p->n_q;
+    p->hc = 1;
+    p->n_chunks = H;
+    p->qb0 = q_base / T;
+    p->n_qt = (n_k - 1) / T - p->qb0 + 1;
+    p->entry_ints = 4;
+    p->gpu_lists = 1;
+    p->nkw = nkw;
+    const int n_qt = p->n_qt, n_items = H * n_qt;
+
+    // host: the parts as bit words (attention_plan_parts.c), one upload
+    attn_plan_parts lay;
+    const unsigned char *stage = attn_plan_parts_build(plans, H, n_k, p->qb0, n_qt, &lay);
+    const int rw = lay.rw;
+    const size_t bytes = lay.bytes, parts_bytes = sizeof(uint64_t) * lay.parts_words;
+    p->d_parts = (uint64_t *)dam_cuda_malloc(bytes, "attention plan parts");
+    CUDA_CHECK(cudaMemcpy(p->d_parts, stage, bytes, cudaMemcpyHostToDevice));
+    p->host_ms = now_ms() - t0;
+
+    // device: counts, scans, totals
+    Args a;
+    memset(&a, 0, sizeof a);
+    a.parts = p->d_parts;
+    a.blocks = p->d_parts + 2 * (size_t)H * nkw;
+    a.boff = (const int64_t *)((unsigned char *)p->d_parts + parts_bytes);
+    a.dense = (const int32_t *)(a.boff + H);
+    a.nkw = nkw;
+    a.rw = rw;
+    a.n_items = n_items;
+    a.n_qt = n_qt;
+    a.qb0 = p->qb0;
+    const size_t n1 = (size_t)n_items + 1;
+    int64_t *scratch64 = (int64_t *)dam_cuda_malloc(sizeof(int64_t) * 4 * n1, "attention plan counts");
+    int32_t *scratch32 = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n1, "attention plan order");
+    a.n_ent = scratch64;
+    a.n_gt = scratch64 + n1;
+    int64_t *ent_off = scratch64 + 2 * n1, *gt_off = scratch64 + 3 * n1;
+    a.len = scratch32;
+    a.items = scratch32 + n1;
+    int32_t *len_sorted = scratch32 + 2 * n1, *items_sorted = scratch32 + 3 * n1;
+    CUDA_CHECK(cudaMemset(a.n_ent + n_items, 0, sizeof(int64_t)));
+    CUDA_CHECK(cudaMemset(a.n_gt + n_items, 0, sizeof(int64_t)));
+    const int grid = (n_items + WARPS - 1) / WARPS;
+    walk_items<false><<<grid, WARPS * 32>>>(a);
+    CUDA_LAUNCH_CHECK("walk_items (count)");
+    size_t tmp_scan = 0, tmp_sort = 0;
+    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, tmp_scan, a.n_ent, ent_off, (int)n1));
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, tmp_sort, a.len, len_sorted, a.items, items_sorted,
+                                                         n_items));
+    void *tmp = dam_cuda_malloc(std::max(tmp_scan, tmp_sort), "attention plan CUB scratch");
+    size_t tb = tmp_scan;
+    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_ent, ent_off, (int)n1));
+    tb = tmp_scan;
+    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_gt, gt_off, (int)n1));
+    tb = tmp_sort;
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(tmp, tb, a.len, len_sorted, a.items, items_sorted, n_items));
+    const int64_t n_entries = read_back(ent_off + n_items), n_gathered = read_back(gt_off + n_items);
+    if (n_entries >= INT32_MAX || n_gathered >= INT32_MAX / T) {
+        fprintf(stderr, "dam: attn_cuda_plan_build: %lld entries / %lld gathered tiles, more than the kernel takes\n",
+                (long long)n_entries, (long long)n_gathered);
+        exit(3);
+    }
+
+    // device: the arrays
+    p->n_entries = n_entries;
+    p->n_gathered = n_gathered;
+    p->n_masks = T;
+    p->d_entries = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * std::max<int64_t>(n_entries, 1), "attention plan entries");
+    p->d_gather = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * T * std::max<int64_t>(n_gathered, 1), "attention plan gather");
+    p->d_words = (uint64_t *)dam_cuda_malloc(sizeof(uint64_t) * T * T, "attention plan masks");
+    p->d_tile_ptr = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * n1, "attention plan tile_ptr");
+    p->d_order = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n_items, "attention plan order");
+    a.ent_off = ent_off;
+    a.gt_off = gt_off;
+    a.entries = p->d_entries;
+    a.gather = p->d_gather;
+    walk_items<true><<<grid, WARPS * 32>>>(a);
+    CUDA_LAUNCH_CHECK("walk_items (write)");
+    slot_masks<<<T, T>>>(p->d_words);
+    CUDA_LAUNCH_CHECK("slot_masks");
+    finish<<<(int)((n1 + 255) / 256), 256>>>(ent_off, items_sorted, a.dense, p->d_entries, n_items, n_qt, p->qb0,
+                                            p->d_tile_ptr, reinterpret_cast<int4 *>(p->d_order));
+    CUDA_LAUNCH_CHECK("finish");
+    dam_cuda_free(tmp);
+    dam_cuda_free(scratch32);
+    dam_cuda_free(scratch64);
+
+    // statistics: entries are head tiles (one head per list), dense heads count their causal tiles
+    int64_t dense_tiles = 0, causal = 0;
+    for (int qt = 0; qt < n_qt; qt++) causal += p->qb0 + qt + 1;
+    for (int h = 0; h < H; h++) dense_tiles += plans[h]->dense ? causal : 0;
+    p->head_tiles = n_entries + dense_tiles;
+    p->causal_tiles = causal * H;
+    p->device_bytes = bytes + sizeof(int32_t) * 4 * (size_t)std::max<int64_t>(n_entries, 1) +
+                      sizeof(int32_t) * T * (size_t)std::max<int64_t>(n_gathered, 1) + sizeof(uint64_t) * T * T +
+                      sizeof(int32_t) * n1 + sizeof(int32_t) * 4 * (size_t)n_items;
+    p->threads = 1;
+}

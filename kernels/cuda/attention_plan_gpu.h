@@ -1,0 +1,77 @@
+/* attention_plan_gpu.h — attn_cuda_plan_build's device path: the tile lists of the masked CUDA
+ * kernel (attention_masked.h) built on the GPU from the plans' parts, for plans made of columns,
+ * diagonals and unbiased blocks (vertical-slash: MInference, dam_online; block-sparse: XAttention,
+ * FlexPrefill), so a dynamic method's mask costs no host conversion (docs/cuda.md, "Plan
+ * conversion on the GPU").
+ *
+ * What the host does: per head, the columns as bit words (bit j % 64 of word j / 64 = key column j)
+ * and the diagonals the same way by offset (bit o % 64 of word o / 64 = diagonal p - j = o),
+ * ceil(n_k / 64) words each, and the listed key blocks of each (head, query tile) as a bit row of as
+ * many words (heads with a block part only); one staging buffer kept across builds, one upload.
+ * What the device does, one warp per (head, 64-row query tile): walks key tiles 0 .. qb and lists
+ *   - "all kept" (causality applied by the kernel): a listed block, a tile every column of which is
+ *     kept, or a tile every diagonal offset reaching it (64 (qb - kt) - 63 .. + 63) is kept;
+ *   - "bits" (ATTN_PLAN_MODE_BITS): a tile some diagonal reaches, or the diagonal tile with columns:
+ *     the kernel makes each row's word from one column word and two diagonal words (no mask array);
+ *   - gathered: the keys of the tiles below the diagonal tile reached by columns only, in ascending
+ *     order, packed into 64-key gathered tiles, each with the mask "slots 0 .. v-1" (one of 64 fixed
+ *     masks); their keys are all below the query tile, so causality never cuts them.
+ * Dense heads get no entries: their descriptor says "dense" and the kernel walks tiles 0 .. qb.
+ * Counts, then an exclusive scan (CUB), then the entries and gathered keys in place, then the CTA
+ * order (a stable radix sort by list length, longest first). The lists differ from the host build's
+ * (no deduplicated explicit masks, a different gathering rule), not the kept pairs: the kernel's
+ * output is the same function (tests/cuda/test_attention_masked_cuda.cu checks both against the
+ * float64 reference). */
+#ifndef DAM_KERNELS_CUDA_ATTENTION_PLAN_GPU_H
+#define DAM_KERNELS_CUDA_ATTENTION_PLAN_GPU_H
+
+#include <stdbool.h>
+
+#include "kernels/cuda/attention_masked.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The layout of attn_plan_parts_build's buffer, with nkw = ceil(n_k / 64) and rw = ceil(nkw / 64):
+ *   uint64 [n_heads][2][nkw]  column bits (bit j % 64 of word j / 64 = key column j), then diagonal-offset
+ *                             bits (bit o % 64 of word o / 64 = diagonal o), parts at or past n_k dropped;
+ *   uint64 block rows         head h's [n_qt][rw] rows at word boff[h] of this part (bit kb % 64 of word
+ *                             kb / 64 = key block kb listed for query block qb0 + qt);
+ *   int64  [n_heads] boff     (-1: no block rows: a dense head, or no block part for these query blocks);
+ *   int32  [n_heads]          1 = dense head (its other parts are zero). */
+typedef struct {
+    int nkw, rw;
+    size_t parts_words;  /* uint64 words before boff: 2 n_heads nkw + the block rows */
+    size_t bytes;        /* the whole buffer */
+} attn_plan_parts;
+
+/* Writes the parts of [n_heads] plans (read only; eligible, validated) for query blocks qb0 .. qb0 +
+ * n_qt - 1 over n_k keys into a host buffer with the layout above (*layout gets its sizes) and
+ * returns it: owned here, reused (and overwritten) by the next call, freed by attn_plan_parts_release;
+ * not thread-safe (one host thread drives the device). OpenMP over heads. Costs O(n_heads n_k / 64 +
+ * n_heads n_qt rw + plan sizes). Bad sizes are an internal error (dam_die). Plain C (tested without a
+ * GPU: tests/cuda/test_plan_host.c). */
+const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_heads, int n_k, int qb0, int n_qt,
+                                           attn_plan_parts *layout);
+
+/* Frees attn_plan_parts_build's buffer (leak checks); later calls still work. */
+void attn_plan_parts_release(void);
+
+/* Whether attn_cuda_plan_gpu_build can build these [n_heads] plans: some head is not dense and no
+ * head has a bitmap or a block bias. */
+bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads);
+
+/* Builds the lists of p (whose n_q, n_k, n_heads and n_kv_heads are set, shape checked) on the device
+ * from plans (eligible, validated). Fills every other field but build_ms: hc = 1, gpu_lists = 1,
+ * d_parts (the bit words, kept: the kernel reads them), d_tile_ptr, d_entries, d_words (the 64
+ * gathered-tile masks), d_gather, d_order and the statistics (host_ms = the host part). Synchronous
+ * (it reads the totals back to size the arrays). Exits with 3 on a CUDA error, on out of device memory
+ * or if the entries or gathered tiles reach 2^31. */
+void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
