@@ -409,7 +409,7 @@ __global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1)
     }
 }
 
-template <int D, int HC, int MT> void launch(Params p, int n_chunks, cudaStream_t stream) {
+template <int D, int HC, int MT> void launch(Params p, int n_chunks, int n_ctas, cudaStream_t stream) {
     p.split = p.hc_plan / HC;
     const size_t smem = (size_t)(HC * T * D + 4 * T * D) * sizeof(__nv_bfloat16);
     static bool configured = false;  // per instantiation
@@ -418,7 +418,8 @@ template <int D, int HC, int MT> void launch(Params p, int n_chunks, cudaStream_
         configured = true;
     }
     p.n_chunks = n_chunks;
-    attn_fwd<D, HC, MT><<<dim3(n_chunks * p.n_qt, p.split), HC * 128 / MT, smem, stream>>>(p);
+    if (n_ctas == 0) return;
+    attn_fwd<D, HC, MT><<<dim3(n_ctas, p.split), HC * 128 / MT, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd");
 }
 
@@ -557,6 +558,7 @@ extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     dam_cuda_free(p->d_gather);
     dam_cuda_free(p->d_order);
     dam_cuda_free(p->d_parts);
+    dam_cuda_free(p->d_wgmma_heads);
     free(p);
 }
 
@@ -597,6 +599,12 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
     pr.split = 1;
     cudaStream_t s = (cudaStream_t)stream;
     const int nc = plan->n_chunks;
+    int ctas = nc * plan->n_qt;  // every item (dense: every query tile of every chunk)
+    if (plan->n_wgmma_heads > 0 && attn_cuda_wgmma_available(d)) {  // a plan's dense heads on the wgmma kernel
+        attn_cuda_wgmma_heads(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, 0, 0,
+                              plan->d_wgmma_heads, plan->n_wgmma_heads, d_empty, stream);
+        ctas = plan->list_ctas;
+    }
     // heads per CTA: the plan's chunk, split where the registers would spill (ptxas -v: d=64 with
     // 4 heads and d=128 with 3 or 4 heads spill)
     int hc = plan->hc == 4 ? 2 : (d == 128 && plan->hc == 3) ? 1 : plan->hc;
@@ -614,15 +622,15 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
         mt_env = e ? atoi(e) : MT_DEFAULT_64;
     }
     if (d == 64 && mt_env == 2) {
-        if (hc == 1) launch<64, 1, 2>(pr, nc, s);
-        else if (hc == 2) launch<64, 2, 2>(pr, nc, s);
-        else launch<64, 3, 2>(pr, nc, s);
+        if (hc == 1) launch<64, 1, 2>(pr, nc, ctas, s);
+        else if (hc == 2) launch<64, 2, 2>(pr, nc, ctas, s);
+        else launch<64, 3, 2>(pr, nc, ctas, s);
     } else if (d == 64) {
-        if (hc == 1) launch<64, 1, 1>(pr, nc, s);
-        else if (hc == 2) launch<64, 2, 1>(pr, nc, s);
-        else launch<64, 3, 1>(pr, nc, s);
+        if (hc == 1) launch<64, 1, 1>(pr, nc, ctas, s);
+        else if (hc == 2) launch<64, 2, 1>(pr, nc, ctas, s);
+        else launch<64, 3, 1>(pr, nc, ctas, s);
     } else {
-        if (hc == 1) launch<128, 1, 1>(pr, nc, s);
-        else launch<128, 2, 1>(pr, nc, s);
+        if (hc == 1) launch<128, 1, 1>(pr, nc, ctas, s);
+        else launch<128, 2, 1>(pr, nc, ctas, s);
     }
 }

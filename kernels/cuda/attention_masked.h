@@ -70,8 +70,13 @@ typedef struct attn_cuda_plan {
                             * (chunk * n_qt + query tile), first entry, end entry, first key tile */
     int gpu_lists;         /* 1: lists built on the device from the parts (attention_plan_gpu.h) */
     int nkw;               /* gpu_lists: words per part and head, ceil(n_k / 64) */
-    uint64_t *d_parts;     /* gpu_lists: [n_heads][2][nkw] column bits, then diagonal-offset bits (bit x % 64
-                            * of word x / 64), then the dense flags and block lists the build read */
+    uint64_t *d_parts;     /* gpu_lists: the parts the build read (attn_plan_parts, attention_plan_gpu.h);
+                            * the kernel reads the column and diagonal bit words */
+    int n_wgmma_heads;     /* gpu_lists on a compute-capability-9.0 device: the dense heads, run by the wgmma
+                            * kernel (attention_wgmma.h); their items are the last of d_order */
+    int32_t *d_wgmma_heads;/* [n_wgmma_heads] those heads, ascending */
+    int list_ctas;         /* CTAs of the list kernel: d_order's first list_ctas items (the rest: dense heads
+                            * on the wgmma kernel) */
 } attn_cuda_plan;
 
 /* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over

@@ -12,6 +12,7 @@
 #include "core/timer.h"
 #include "kernels/cuda/attention_plan.h"
 #include "kernels/cuda/attention_plan_gpu.h"
+#include "kernels/cuda/attention_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 
@@ -40,6 +41,7 @@ struct Args {
     const int64_t *boff;     // [H] word offset of head h's rows, -1: no blocks
     const int32_t *dense;    // [H] 1 = dense head
     int nkw, rw, n_items, n_qt, qb0;  // rw = ceil(nkw / 64): words per block row
+    int dense_last;          // 1: dense items sort last (key -1: their heads run on the wgmma kernel)
     int64_t *n_ent, *n_gt;   // count pass: [n_items + 1] entries and gathered tiles per item (last = 0)
     int32_t *len, *items;    // count pass: sort keys (list length; qb + 1 for a dense item) and 0 .. n - 1
     const int64_t *ent_off, *gt_off;  // write pass: exclusive sums of n_ent and n_gt
@@ -56,7 +58,7 @@ template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(c
     if (a.dense[h]) {
         if (!WRITE && lane == 0) {
             a.n_ent[item] = a.n_gt[item] = 0;
-            a.len[item] = qb + 1;
+            a.len[item] = a.dense_last ? -1 : qb + 1;
             a.items[item] = item;
         }
         return;
@@ -194,6 +196,19 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     a.n_items = n_items;
     a.n_qt = n_qt;
     a.qb0 = p->qb0;
+    // dense heads: on a compute-capability-9.0 device the wgmma kernel runs them (their items last)
+    int32_t wg_heads[1024];
+    int n_wg = 0;
+    for (int h = 0; h < H && attn_cuda_wgmma_available(64); h++)
+        if (plans[h]->dense && n_wg < 1024) wg_heads[n_wg++] = h;
+    if (n_wg == 1024) n_wg = 0;  // more heads than this list holds: all on the list kernel
+    a.dense_last = n_wg > 0;
+    p->n_wgmma_heads = n_wg;
+    p->list_ctas = n_items - n_wg * n_qt;
+    if (n_wg) {
+        p->d_wgmma_heads = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * n_wg, "attention plan dense heads");
+        CUDA_CHECK(cudaMemcpy(p->d_wgmma_heads, wg_heads, sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice));
+    }
     const size_t n1 = (size_t)n_items + 1;
     int64_t *scratch64 = (int64_t *)dam_cuda_malloc(sizeof(int64_t) * 4 * n1, "attention plan counts");
     int32_t *scratch32 = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n1, "attention plan order");

@@ -42,6 +42,8 @@ struct WParams {
     const __nv_bfloat16 *q, *k, *v;
     __nv_bfloat16 *o;
     int q_stride, o_stride, kv_cap, n_q, n_k, group, q_base, qt0, n_qt, n_heads;
+    const int32_t *heads;  // NULL: query heads 0 .. n_run - 1; else the n_run heads heads[0 .. n_run)
+    int n_run;
     int sink, window;  // kept: j <= p and (j < sink or p - j < window); dense: sink 0, window 2^30
     float scale_log2;
     int *empty;
@@ -64,7 +66,8 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * KV_BYTES;
 
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
-    const int qt = p.n_qt - 1 - (int)blockIdx.x / p.n_heads, h = (int)blockIdx.x % p.n_heads, g = h / p.group;
+    const int qt = p.n_qt - 1 - (int)blockIdx.x / p.n_run, hr = (int)blockIdx.x % p.n_run;
+    const int h = p.heads ? p.heads[hr] : hr, g = h / p.group;
     const int pos0 = (p.qt0 + qt) * BM;
     // key tiles visited: the sink tiles 0 .. ns - 1, then kt_lo .. kt_end - 1 (the window of the
     // first row up to the tile of the last position); visited tile i is tile_of(i)
@@ -284,7 +287,7 @@ template <int D, int NWG> void launch(WParams p, cudaStream_t stream) {
         CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
-    attn_fwd_wgmma<D, NWG><<<p.n_qt * p.n_heads, NWG * 128, smem, stream>>>(p);
+    attn_fwd_wgmma<D, NWG><<<p.n_qt * p.n_run, NWG * 128, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd_wgmma");
 }
 
@@ -305,6 +308,14 @@ extern "C" int attn_cuda_wgmma_available(int d) {
 extern "C" void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
                                 const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads,
                                 int d, float scale, int n_sink, int window, int *d_empty, void *stream) {
+    attn_cuda_wgmma_heads(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, n_sink,
+                          window, NULL, n_heads, d_empty, stream);
+}
+
+extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
+                                      const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
+                                      int n_kv_heads, int d, float scale, int n_sink, int window, const int32_t *d_heads,
+                                      int n_run, int *d_empty, void *stream) {
     if (!attn_cuda_wgmma_available(d)) {
         fprintf(stderr, "dam: attn_cuda_wgmma: needs compute capability 9.0 and d = 64 or 128 (d = %d)\n", d);
         exit(3);
@@ -313,10 +324,16 @@ extern "C" void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q
         fprintf(stderr, "dam: attn_cuda_wgmma: n_sink = %d < 0\n", n_sink);
         exit(3);
     }
-    if (n_q <= 0) return;
+    if (n_run < 0 || n_run > n_heads || (d_heads == NULL && n_run != n_heads)) {
+        fprintf(stderr, "dam: attn_cuda_wgmma: %d heads to run of %d\n", n_run, n_heads);
+        exit(3);
+    }
+    if (n_q <= 0 || n_run == 0) return;
     WParams p;
     attn_io_set(p, out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads);
     p.n_heads = n_heads;
+    p.heads = d_heads;
+    p.n_run = n_run;
     p.sink = window > 0 ? n_sink : 0;
     p.window = window > 0 && window < (1 << 30) ? window : (1 << 30);
     p.scale_log2 = scale * LOG2E;

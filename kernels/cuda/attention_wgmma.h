@@ -45,6 +45,14 @@ void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_str
                      const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale, int n_sink,
                      int window, int *d_empty, void *stream);
 
+/* The same for the n_run query heads listed in d_heads (device int32 [n_run], each in 0 .. n_heads - 1,
+ * distinct), the other heads' output untouched; d_heads = NULL with n_run = n_heads is
+ * attn_cuda_wgmma. Used for the dense heads of a plan whose other heads run on the list kernel
+ * (attention_masked.h). Exits with 3 on a bad n_run. */
+void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
+                           const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
+                           int n_sink, int window, const int32_t *d_heads, int n_run, int *d_empty, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

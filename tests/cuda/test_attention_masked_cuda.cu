@@ -46,6 +46,7 @@ static int g_last_sink_window;   // the last plan was a sink + window plan (the 
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
 static int g_last_wgmma;         // the last plan was routed to the wgmma kernel (dense or sink + window)
 static int g_last_gpu_lists;     // the last plan's lists were built on the GPU (attention_plan_gpu.h)
+static int g_last_wgmma_heads;   // ... and its dense heads given to the wgmma kernel
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
 static spec make_spec(int kind, int n, int L) {
@@ -218,6 +219,7 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     g_last_sink_window = plan->sink_window;
     g_last_wgmma = plan->sink_window || plan->wgmma;
     g_last_gpu_lists = plan->gpu_lists;
+    g_last_wgmma_heads = plan->n_wgmma_heads;
     const float scale = 1.0f / sqrtf((float)d);
     attn_cuda_masked(dout, H * d, dq, H * d, n_q, dk, dv, cap, n_k, H, Hkv, d, scale, plan, dempty, NULL);
     CUDA_CHECK(cudaDeviceSynchronize());
@@ -274,7 +276,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         for (size_t i = (size_t)n_k * d; i < (size_t)cap * d; i++) k[(size_t)g * cap * d + i] = v[(size_t)g * cap * d + i] = 0x7fc0;
     spec *specs = (spec *)malloc(sizeof(spec) * H);
     maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
-    int expect_empty = 0, all_dense = 1, all_band = 1, bitmap_or_bias = 0;
+    int expect_empty = 0, all_dense = 1, all_band = 1, bitmap_or_bias = 0, n_dense = 0;
     char names[256] = "";
     for (int h = 0; h < H; h++) {
         const int kind = kinds ? kinds[h] : (h + kind_shift) % N_KINDS;
@@ -282,6 +284,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         plans[h] = build(&specs[h]);
         all_dense &= kind == DENSE;
         all_band &= kind == BAND;
+        n_dense += plans[h]->dense;
         bitmap_or_bias |= !plans[h]->dense && (plans[h]->bitmap_L > 0 || plans[h]->blk_bias != NULL);
         if (kind == EMPTY_ROWS) {
             for (int t = 0; t < n_q; t++) expect_empty += n_k - n_q + t < 50;
@@ -313,6 +316,9 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         if (pass == 0)
             CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d) [%s]",
                   g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, names);
+        if (pass == 0 && gpu_expected)  // dense heads among sparse ones: the wgmma kernel on sm_90
+            CHECK(g_last_wgmma_heads == (g_wgmma_device ? n_dense : 0), "%d dense heads on the wgmma kernel, want %d [%s]",
+                  g_last_wgmma_heads, g_wgmma_device ? n_dense : 0, names);
         if (pass == 0 && all_dense && !g_bias && g_wgmma_device)
             CHECK(g_last_wgmma, "dense plans did not take the wgmma kernel (n_q=%d n_k=%d H=%d d=%d)", n_q, n_k, H, d);
         cases_run++;
