@@ -492,7 +492,7 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     }
     if (!(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
                    ATTN_CUDA_HOST_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
-        attn_cuda_plan_gpu_eligible(plans, n_heads)) {  // columns, diagonals, blocks: lists built on the GPU
+        (n_q >= 128 || (flags & ATTN_CUDA_GPU_LISTS)) && attn_cuda_plan_gpu_eligible(plans, n_heads)) {  // columns, diagonals, blocks: lists built on the GPU
         attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
         if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
         p->n_q = n_q;

@@ -82,7 +82,7 @@ typedef struct attn_cuda_plan {
 /* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over
  * n_kv_heads KV heads. plans: [n_heads] plans (read only, not validated here: call
  * maskplan_validate once), or NULL for all dense. Plans of columns, diagonals and unbiased blocks
- * (some head not dense, no bitmap, no bias) get their lists built on the device
+ * (some head not dense, no bitmap, no bias) for n_q >= 128 get their lists built on the device
  * (attention_plan_gpu.h) unless the environment sets DAM_CUDA_HOST_LISTS=1; other plans get the
  * host arrays of attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP,
  * omp_get_max_threads() threads), then uploaded. Exits with 3 on a CUDA error. */
@@ -100,9 +100,11 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * (same sizes) build no lists: the wgmma kernel computes that mask itself (sink_window = 1); any
  * flag keeps them on the lists. */
 /* ATTN_CUDA_HOST_LISTS builds the lists on the host even where the device build applies (tests and
- * A/B benchmarks); every other flag implies it too. */
+ * A/B benchmarks); every other flag but ATTN_CUDA_GPU_LISTS implies it too. ATTN_CUDA_GPU_LISTS
+ * builds eligible plans on the device also for n_q < 128 (tests: below that the host build is
+ * cheaper than the device build's launches and synchronisation, e.g. one decode row). */
 enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8,
-       ATTN_CUDA_HOST_LISTS = 16 };
+       ATTN_CUDA_HOST_LISTS = 16, ATTN_CUDA_GPU_LISTS = 32 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                         int flags);
 

@@ -302,21 +302,25 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     // dense plans: the dense path (the wgmma kernel on an sm_90 device), then the list path (every
     // causal tile listed), then the mma.sync kernel's dense path, which must be bit-identical to the
     // list path, then that path with GQA heads packed per CTA; other plans: the default (lists built
-    // on the GPU for columns, diagonals and unbiased blocks, asserted), then host lists without
-    // gathered tiles, then GQA-packed CTAs, then (where the GPU built the default) host lists with
-    // gathered tiles
-    const int gpu_expected = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
-    for (int pass = 0; pass < (all_dense || gpu_expected ? 4 : 3); pass++) {
+    // on the GPU for columns, diagonals and unbiased blocks when n_q >= 128, asserted), then host
+    // lists without gathered tiles, then GQA-packed CTAs, then for plans the GPU can build the other
+    // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced)
+    const int eligible = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
+    const int gpu_default = eligible && n_q >= 128;
+    for (int pass = 0; pass < (all_dense || eligible ? 4 : 3); pass++) {
         const int flags = pass == 0   ? 0
-                          : pass == 3 ? (all_dense ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA : ATTN_CUDA_HOST_LISTS)
+                          : pass == 3 ? (all_dense     ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA
+                                         : gpu_default ? ATTN_CUDA_HOST_LISTS
+                                                       : ATTN_CUDA_GPU_LISTS)
                           : pass == 2 ? (all_dense ? ATTN_CUDA_NO_WGMMA : ATTN_CUDA_PACK_GQA)
                           : all_dense ? ATTN_CUDA_FORCE_LISTS
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
-        if (pass == 0)
-            CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d) [%s]",
-                  g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, names);
-        if (pass == 0 && gpu_expected)  // dense heads among sparse ones: the wgmma kernel on sm_90
+        const int gpu_expected = pass == 0 ? gpu_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
+        if (pass == 0 || (pass == 3 && !all_dense))
+            CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d flags=%d) [%s]",
+                  g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, flags, names);
+        if (g_last_gpu_lists)  // dense heads among sparse ones: the wgmma kernel on sm_90
             CHECK(g_last_wgmma_heads == (g_wgmma_device ? n_dense : 0), "%d dense heads on the wgmma kernel, want %d [%s]",
                   g_last_wgmma_heads, g_wgmma_device ? n_dense : 0, names);
         if (pass == 0 && all_dense && !g_bias && g_wgmma_device)
