@@ -463,6 +463,17 @@ static void sink_window_stats(attn_cuda_plan *p, int sink, int window) {
     }
 }
 
+// A zeroed plan of this shape (exits with 3 when out of memory).
+static attn_cuda_plan *plan_new(int n_q, int n_k, int n_heads, int n_kv_heads) {
+    attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
+    if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
+    p->n_q = n_q;
+    p->n_k = n_k;
+    p->n_heads = n_heads;
+    p->n_kv_heads = n_kv_heads;
+    return p;
+}
+
 extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
                                                    int n_kv_heads, int flags) {
     const double t0 = now_ms();
@@ -474,12 +485,7 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA)) &&
         plans_sink_window(plans, n_heads, &sink, &window) && attn_cuda_wgmma_available(64)) {
         // sinks + window on Hopper: the wgmma kernel computes the mask itself, no lists
-        attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
-        if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
-        p->n_q = n_q;
-        p->n_k = n_k;
-        p->n_heads = n_heads;
-        p->n_kv_heads = n_kv_heads;
+        attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
         p->hc = 1;
         p->n_chunks = n_heads;
         p->sink_window = 1;
@@ -493,23 +499,13 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     if (!(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
                    ATTN_CUDA_HOST_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
         (n_q >= 128 || (flags & ATTN_CUDA_GPU_LISTS)) && attn_cuda_plan_gpu_eligible(plans, n_heads)) {  // columns, diagonals, blocks: lists built on the GPU
-        attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
-        if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
-        p->n_q = n_q;
-        p->n_k = n_k;
-        p->n_heads = n_heads;
-        p->n_kv_heads = n_kv_heads;
+        attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
         attn_cuda_plan_gpu_build(p, plans);
         p->build_ms = now_ms() - t0;
         return p;
     }
     attn_plan_host *hp = attn_cuda_plan_host_build(plans, n_q, n_k, n_heads, n_kv_heads, flags, 0);
-    attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
-    if (!p) { fprintf(stderr, "dam: out of memory (attention plan)\n"); exit(3); }
-    p->n_q = hp->n_q;
-    p->n_k = hp->n_k;
-    p->n_heads = hp->n_heads;
-    p->n_kv_heads = hp->n_kv_heads;
+    attn_cuda_plan *p = plan_new(hp->n_q, hp->n_k, hp->n_heads, hp->n_kv_heads);
     p->hc = hp->hc;
     p->n_chunks = hp->n_chunks;
     p->qb0 = hp->qb0;
