@@ -22,6 +22,7 @@
 #include "core/timer.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/attention_plan_gpu.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/estimate.h"
@@ -40,6 +41,7 @@ void attn_ctx_cuda_release(struct attn_ctx_cuda *g) {
     attn_cuda_plan_free(g->dense);
     est_cuda_ws_free(g->est);
     dam_cuda_free(g->d_empty);
+    attn_plan_parts_release(); /* the GPU list build's host staging (kept across builds) */
     dam_free(g);
 }
 

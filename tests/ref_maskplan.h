@@ -11,7 +11,7 @@
 typedef struct {
     int dense;
     int ncols, ndiags;
-    int32_t cols[64], diags[160];
+    int32_t cols[256], diags[160];
     int nqb;            /* query blocks of 64 rows with a blocks part */
     int32_t *ptr, *idx; /* [nqb + 1], [ptr[nqb]]: key blocks of query block qb at idx[ptr[qb]..ptr[qb+1]) */
     int L;              /* head bitmap side (0: none) */

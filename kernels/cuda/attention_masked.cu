@@ -496,11 +496,14 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         p->build_ms = now_ms() - t0;
         return p;
     }
-    if (!(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
-                   ATTN_CUDA_HOST_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
-        (n_q >= 128 || (flags & ATTN_CUDA_GPU_LISTS)) && attn_cuda_plan_gpu_eligible(plans, n_heads)) {  // columns, diagonals, blocks: lists built on the GPU
+    // columns, diagonals, blocks: lists built on the GPU (ATTN_CUDA_NO_WGMMA with ATTN_CUDA_GPU_LISTS:
+    // its dense heads stay on the list kernel)
+    if (!(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_HOST_LISTS |
+                   ATTN_PLAN_NO_SHORTCUT)) &&
+        (!(flags & ATTN_CUDA_NO_WGMMA) || (flags & ATTN_CUDA_GPU_LISTS)) &&
+        (n_q >= 128 || (flags & ATTN_CUDA_GPU_LISTS)) && attn_cuda_plan_gpu_eligible(plans, n_heads)) {
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
-        attn_cuda_plan_gpu_build(p, plans);
+        attn_cuda_plan_gpu_build(p, plans, !(flags & ATTN_CUDA_NO_WGMMA));
         p->build_ms = now_ms() - t0;
         return p;
     }

@@ -8,13 +8,14 @@
  * kept pairs (soft masks). GQA: query head h reads KV head h / (n_heads / n_kv_heads).
  * Precision: bf16 Q, K, V and output; scores, softmax and the P·V accumulators in fp32; the
  * probabilities are rounded to bf16 for the P·V product (as FlashAttention does).
- * How: see docs/cuda.md. A plan is first converted on the host (attn_cuda_plan_build, whose host
- * half is attn_cuda_plan_host_build in attention_plan.h) into, per
- * (query head, 64-row query tile aligned to the plan's 64-token blocks), a list of the key tiles
- * the head keeps: contiguous 64-key tiles, and gathered tiles (64 key indices) that pack the few
- * keys of sparsely used tiles (columns, sinks); each with a mode (all causal pairs kept / nothing
- * kept / an explicit 64 x 64-bit mask, deduplicated), then uploaded once. The kernel visits only
- * listed tiles, so empty tiles cost nothing.
+ * How: see docs/cuda.md. A plan is first converted (attn_cuda_plan_build: on the GPU for plans of
+ * columns, diagonals and unbiased blocks, attention_plan_gpu.h; else on the host,
+ * attn_cuda_plan_host_build in attention_plan.h) into, per (query head, 64-row query tile aligned to
+ * the plan's 64-token blocks), a list of the key tiles the head keeps: contiguous 64-key tiles, and
+ * gathered tiles (64 key indices) that pack the few keys of sparsely used tiles (columns, sinks);
+ * each with a mode (all causal pairs kept / nothing kept / an explicit 64 x 64-bit mask / for GPU-built
+ * lists, row words the kernel makes from the plan's column and diagonal bit words). The kernel visits
+ * only listed tiles, so empty tiles cost nothing.
  * Every CUDA call is checked: an error prints "dam: CUDA error in <call> ..." and exits with 3.
  * Test: tests/cuda/test_attention_masked_cuda.cu (float64 reference; needs a GPU).
  * Bench: tests/cuda/bench_attention_masked_cuda.cu. Build: make CUDA=1 (or make cuda-build). */
@@ -53,20 +54,23 @@ typedef struct attn_cuda_plan {
     int sink, window;
     int entry_ints;  /* int32 per entry: 1 + 3 * hc */
     int64_t n_entries;     /* listed (chunk, query tile, key tile) triples */
-    int64_t n_masks;       /* distinct 64 x 64 masks stored (after deduplication) */
+    int64_t n_masks;       /* 64 x 64 masks stored (host build: distinct ones; GPU build: its 64 fixed
+                            * gathered-tile masks) */
     int64_t n_gathered;    /* gathered key tiles (64 key indices each) */
     int64_t head_tiles;    /* (head, query tile, key tile) triples the kernel computes (mode != none),
                             * a gathered tile counting as one */
     int64_t causal_tiles;  /* (head, query tile, key tile) triples of the causal region */
     size_t device_bytes;   /* bytes of device memory the plan holds */
     double build_ms;       /* host time to build and upload, ms */
-    double host_ms;        /* of which the host build (attn_cuda_plan_host_build), ms */
-    int threads;           /* OpenMP threads of the host build */
+    double host_ms;        /* of which the host build (attn_cuda_plan_host_build; GPU build: the parts'
+                            * staging and upload), ms */
+    int threads;           /* OpenMP threads of that host part */
     int32_t *d_tile_ptr;   /* [n_chunks * n_qt + 1] */
     int32_t *d_entries;    /* [n_entries][entry_ints] */
     uint64_t *d_words;     /* [n_masks][64] */
     int32_t *d_gather;     /* [n_gathered][64] key indices, -1 = empty slot */
-    int32_t *d_order;      /* [n_chunks * n_qt][4] CTA descriptors, longest list first: work item
+    int32_t *d_order;      /* [n_chunks * n_qt][4] CTA descriptors, longest list first (GPU build: the dense
+                            * heads' items last when the wgmma kernel runs them): work item
                             * (chunk * n_qt + query tile), first entry, end entry, first key tile */
     int gpu_lists;         /* 1: lists built on the device from the parts (attention_plan_gpu.h) */
     int nkw;               /* gpu_lists: words per part and head, ceil(n_k / 64) */
@@ -100,9 +104,10 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * (same sizes) build no lists: the wgmma kernel computes that mask itself (sink_window = 1); any
  * flag keeps them on the lists. */
 /* ATTN_CUDA_HOST_LISTS builds the lists on the host even where the device build applies (tests and
- * A/B benchmarks); every other flag but ATTN_CUDA_GPU_LISTS implies it too. ATTN_CUDA_GPU_LISTS
- * builds eligible plans on the device also for n_q < 128 (tests: below that the host build is
- * cheaper than the device build's launches and synchronisation, e.g. one decode row). */
+ * A/B benchmarks); every other flag but ATTN_CUDA_GPU_LISTS implies it too (ATTN_CUDA_NO_WGMMA unless
+ * given with ATTN_CUDA_GPU_LISTS: then the device build keeps dense heads on the list kernel).
+ * ATTN_CUDA_GPU_LISTS builds eligible plans on the device also for n_q < 128 (tests: below that the
+ * host build is cheaper than the device build's launches and synchronisation, e.g. one decode row). */
 enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8,
        ATTN_CUDA_HOST_LISTS = 16, ATTN_CUDA_GPU_LISTS = 32 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,

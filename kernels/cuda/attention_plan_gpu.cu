@@ -163,7 +163,7 @@ extern "C" bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_
     return sparse;
 }
 
-extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans) {
+extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense) {
     const double t0 = now_ms();
     const int H = p->n_heads, n_k = p->n_k, nkw = (n_k + T - 1) / T, q_base = n_k - p->n_q;
     p->hc = 1;
@@ -199,7 +199,7 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     // dense heads: on a compute-capability-9.0 device the wgmma kernel runs them (their items last)
     int32_t wg_heads[1024];
     int n_wg = 0;
-    for (int h = 0; h < H && attn_cuda_wgmma_available(64); h++)
+    for (int h = 0; h < H && wgmma_dense && attn_cuda_wgmma_available(64); h++)
         if (plans[h]->dense && n_wg < 1024) wg_heads[n_wg++] = h;
     if (n_wg == 1024) n_wg = 0;  // more heads than this list holds: all on the list kernel
     a.dense_last = n_wg > 0;
@@ -261,6 +261,7 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     finish<<<(int)((n1 + 255) / 256), 256>>>(ent_off, items_sorted, a.dense, p->d_entries, n_items, n_qt, p->qb0,
                                             p->d_tile_ptr, reinterpret_cast<int4 *>(p->d_order));
     CUDA_LAUNCH_CHECK("finish");
+    CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms)
     dam_cuda_free(tmp);
     dam_cuda_free(scratch32);
     dam_cuda_free(scratch64);
@@ -273,6 +274,6 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     p->causal_tiles = causal * H;
     p->device_bytes = bytes + sizeof(int32_t) * 4 * (size_t)std::max<int64_t>(n_entries, 1) +
                       sizeof(int32_t) * T * (size_t)std::max<int64_t>(n_gathered, 1) + sizeof(uint64_t) * T * T +
-                      sizeof(int32_t) * n1 + sizeof(int32_t) * 4 * (size_t)n_items;
-    p->threads = 1;
+                      sizeof(int32_t) * n1 + sizeof(int32_t) * 4 * (size_t)n_items + sizeof(int32_t) * n_wg;
+    p->threads = lay.threads;
 }

@@ -6,8 +6,9 @@
  *
  * What the host does: per head, the columns as bit words (bit j % 64 of word j / 64 = key column j)
  * and the diagonals the same way by offset (bit o % 64 of word o / 64 = diagonal p - j = o),
- * ceil(n_k / 64) words each, and the listed key blocks of each (head, query tile) as a bit row of as
- * many words (heads with a block part only); one staging buffer kept across builds, one upload.
+ * ceil(n_k / 64) words each, and the listed key blocks of each (head, query tile) as a bit row of
+ * ceil(n_k / 4096) words (heads with a block part only); one staging buffer kept across builds, one
+ * upload.
  * What the device does, one warp per (head, 64-row query tile): walks key tiles 0 .. qb and lists
  *   - "all kept" (causality applied by the kernel): a listed block, a tile every column of which is
  *     kept, or a tile every diagonal offset reaching it (64 (qb - kt) - 63 .. + 63) is kept;
@@ -16,7 +17,9 @@
  *   - gathered: the keys of the tiles below the diagonal tile reached by columns only, in ascending
  *     order, packed into 64-key gathered tiles, each with the mask "slots 0 .. v-1" (one of 64 fixed
  *     masks); their keys are all below the query tile, so causality never cuts them.
- * Dense heads get no entries: their descriptor says "dense" and the kernel walks tiles 0 .. qb.
+ * Dense heads get no entries: on a compute-capability-9.0 device the wgmma kernel runs them
+ * (attn_cuda_wgmma_heads; their items sort last and stay out of the list kernel's grid), elsewhere
+ * their descriptor says "dense" and the list kernel walks tiles 0 .. qb.
  * Counts, then an exclusive scan (CUB), then the entries and gathered keys in place, then the CTA
  * order (a stable radix sort by list length, longest first). The lists differ from the host build's
  * (no deduplicated explicit masks, a different gathering rule), not the kept pairs: the kernel's
@@ -42,6 +45,7 @@ extern "C" {
  *   int32  [n_heads]          1 = dense head (its other parts are zero). */
 typedef struct {
     int nkw, rw;
+    int threads;         /* OpenMP threads of the build */
     size_t parts_words;  /* uint64 words before boff: 2 n_heads nkw + the block rows */
     size_t bytes;        /* the whole buffer */
 } attn_plan_parts;
@@ -65,10 +69,13 @@ bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads);
 /* Builds the lists of p (whose n_q, n_k, n_heads and n_kv_heads are set, shape checked) on the device
  * from plans (eligible, validated). Fills every other field but build_ms: hc = 1, gpu_lists = 1,
  * d_parts (the bit words, kept: the kernel reads them), d_tile_ptr, d_entries, d_words (the 64
- * gathered-tile masks), d_gather, d_order and the statistics (host_ms = the host part). Synchronous
- * (it reads the totals back to size the arrays). Exits with 3 on a CUDA error, on out of device memory
- * or if the entries or gathered tiles reach 2^31. */
-void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans);
+ * gathered-tile masks), d_gather, d_order, and with wgmma_dense on a compute-capability-9.0 device
+ * the dense heads for the wgmma kernel (n_wgmma_heads, d_wgmma_heads; list_ctas = the other items),
+ * and the statistics (host_ms = the host staging and the upload; threads = its OpenMP threads).
+ * Returns after the device work (default stream) is done: two totals are read back to size the
+ * arrays, and the stream is synchronised at the end. Exits with 3 on a CUDA error, on out of device
+ * memory, or if the entries reach 2^31 or the gathered tiles 2^25 (their key slots 2^31). */
+void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense);
 
 #ifdef __cplusplus
 }

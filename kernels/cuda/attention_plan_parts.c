@@ -3,6 +3,7 @@
  * CUDA call, so it is built into every libdam and tested without a GPU (tests/cuda/test_plan_host.c). */
 #include "kernels/cuda/attention_plan_gpu.h"
 
+#include <omp.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -29,6 +30,7 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
         }
     }
     layout->nkw = nkw;
+    layout->threads = omp_get_max_threads();
     layout->rw = rw;
     layout->parts_words = 2 * (size_t)n_heads * nkw + (size_t)block_words;
     layout->bytes = sizeof(uint64_t) * layout->parts_words + (sizeof(int64_t) + sizeof(int32_t)) * (size_t)n_heads;

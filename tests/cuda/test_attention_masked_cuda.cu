@@ -40,7 +40,8 @@ static int g_negative;  // q <= 0 and k >= 0: every logit is very negative (abou
 
 static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s, s->bmat, s->nqb, p, j); }
 
-enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100, BAND = 150 };
+enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100, BAND = 150,
+       MANYCOLS = 200 };
 static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window of g_band_w keys, every head
 static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
@@ -81,6 +82,12 @@ static spec make_spec(int kind, int n, int L) {
     case EMPTY_ROWS:
         s.ncols = 1;
         s.cols[0] = 50;
+        break;
+    case MANYCOLS:  // more column keys than one gathered tile holds (GPU lists: several per item)
+        s.ncols = 150 + irand(100);
+        for (int i = 0; i < s.ncols; i++) s.cols[i] = irand(n);
+        s.ndiags = 1;
+        s.diags[0] = 0;
         break;
     default: break;
     }
@@ -293,7 +300,8 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(e == NULL, "test plan invalid: %s", e);
         }
         if (h < 8) {
-            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band" : kind_name[kind]);
+            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
+                          : kind == MANYCOLS ? "many-cols" : kind_name[kind]);
             strcat(names, " ");
         }
     }
@@ -307,8 +315,11 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced)
     const int eligible = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
     const int gpu_default = eligible && n_q >= 128;
-    for (int pass = 0; pass < (all_dense || eligible ? 4 : 3); pass++) {
+    // (and for plans with dense heads among sparse ones: the GPU build with its dense heads on the list
+    // kernel instead of the wgmma kernel)
+    for (int pass = 0; pass < (all_dense ? 4 : !eligible ? 3 : n_dense > 0 ? 5 : 4); pass++) {
         const int flags = pass == 0   ? 0
+                          : pass == 4 ? ATTN_CUDA_GPU_LISTS | ATTN_CUDA_NO_WGMMA
                           : pass == 3 ? (all_dense     ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA
                                          : gpu_default ? ATTN_CUDA_HOST_LISTS
                                                        : ATTN_CUDA_GPU_LISTS)
@@ -317,12 +328,13 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
         const int gpu_expected = pass == 0 ? gpu_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
-        if (pass == 0 || (pass == 3 && !all_dense))
+        if (pass == 0 || (pass >= 3 && !all_dense))
             CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d flags=%d) [%s]",
                   g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, flags, names);
         if (g_last_gpu_lists)  // dense heads among sparse ones: the wgmma kernel on sm_90
-            CHECK(g_last_wgmma_heads == (g_wgmma_device ? n_dense : 0), "%d dense heads on the wgmma kernel, want %d [%s]",
-                  g_last_wgmma_heads, g_wgmma_device ? n_dense : 0, names);
+            CHECK(g_last_wgmma_heads == (g_wgmma_device && pass != 4 ? n_dense : 0),
+                  "%d dense heads on the wgmma kernel, want %d (flags=%d) [%s]", g_last_wgmma_heads,
+                  g_wgmma_device && pass != 4 ? n_dense : 0, flags, names);
         if (pass == 0 && all_dense && !g_bias && g_wgmma_device)
             CHECK(g_last_wgmma, "dense plans did not take the wgmma kernel (n_q=%d n_k=%d H=%d d=%d)", n_q, n_k, H, d);
         cases_run++;
@@ -539,6 +551,13 @@ static void band_cases(void) {
         run_case(1500, 1500, 9, 3, i % 2 ? 128 : 64, 1, 100, mixed, 0, 7);
         run_case(200, 1300, 9, 3, i % 2 ? 64 : 128, 1, 100, mixed, 0, 3);
     }
+    // many columns (several gathered tiles per item, a full one included), blocks past key block 64
+    // (two block-row words; the walk's later 32-tile steps), chunked, one-shot and decode
+    const int many[9] = {MANYCOLS, BLOCKS, DIAGS, MANYCOLS, SPARSE_BLOCKS, DENSE, COLS, BLOCKS, MANYCOLS};
+    run_case(300, 5000, 9, 3, 64, 1, 100, many, 0, 7);
+    run_case(4500, 4500, 9, 3, 128, 1, 100, many, 0, 61);
+    run_case(1, 5000, 9, 3, 64, 1, 100, many, 0, 1);
+    run_case(130, 4097, 8, 2, 128, 1, 100, many, 1, 3);
 }
 
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
@@ -558,6 +577,14 @@ static void quick_cases(void) {
     run_case(500, 500, 9, 3, 64, 1, 100, band, 0, 1);
     run_case(100, 400, 8, 2, 128, 1, 100, band, 0, 1);
     masked_weigh_zero();
+    // lists built on the GPU (n_q >= 128): sinks + window beside other kinds and dense heads; many
+    // columns (several gathered tiles per item) and blocks past key block 64 (two block-row words)
+    const int mixed[9] = {BAND, COLS, DIAGS, BAND, SPARSE_BLOCKS, DENSE, BLOCKS, STREAMING, BAND};
+    g_band_s = 4;
+    g_band_w = 300;
+    run_case(200, 1300, 9, 3, 64, 1, 100, mixed, 0, 3);
+    const int many[8] = {MANYCOLS, BLOCKS, DIAGS, MANYCOLS, DENSE, COLS, BLOCKS, MANYCOLS};
+    run_case(150, 4300, 8, 2, 64, 1, 100, many, 0, 7);
 }
 
 int main(int argc, char **argv) {

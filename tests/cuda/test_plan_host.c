@@ -613,8 +613,8 @@ int main(int argc, char **argv) {
     {  /* the GPU list build's parts: a large buffer first, then smaller ones in it (stale bits cleared) */
         const size_t mem0 = dam_mem_in_use();
         const int kinds[] = {K_XATT, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_MINF, K_FLEX, K_DAMON, K_RUNS};
-        const int sh[][2] = {{4000, 4000}, {1, 1}, {65, 65}, {37, 300}, {1, 516}, {600, 2000}, {129, 129}, {100, 700},
-                             {1000, 1000}, {513, 513}};
+        const int sh[][2] = {{6000, 6000}, {1, 1}, {65, 65}, {37, 300}, {1, 516}, {600, 5000}, {129, 129}, {100, 700},
+                             {4097, 4097}, {513, 513}};  /* n_k > 4096: block rows of two words */
         size_t first = 0;
         for (int i = 0; i < 10; i++) {
             const size_t b = parts_case(kinds[i], sh[i][0], sh[i][1], i % 2 ? 9 : 8, 77 + (uint64_t)i);
