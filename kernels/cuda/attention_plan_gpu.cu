@@ -21,10 +21,9 @@ namespace {
 constexpr int T = ATTN_CUDA_TILE;
 constexpr int WARPS = 8;  // warps (items) per CTA of the list kernels
 constexpr unsigned ALL = 0xffffffffu;
-constexpr int EDGE_KEYS = 48;  // a diagonals' tile using at most this many distinct keys is gathered
 
 // What a key tile kt of query block qb becomes (see attention_plan_gpu.h).
-enum { SKIP, FULL, BITS, GATHER, EDGE };
+enum { SKIP, FULL, BITS, GATHER };
 
 __device__ __forceinline__ int classify(uint64_t col, uint64_t lo, uint64_t hi, bool block, int kt, int qb) {
     // lo, hi: the diagonal words qb - kt - 1 (0 for the diagonal tile) and qb - kt; the tile's pairs
@@ -36,16 +35,6 @@ __device__ __forceinline__ int classify(uint64_t col, uint64_t lo, uint64_t hi, 
     return col != 0 ? GATHER : SKIP;
 }
 
-// The keys (bit s = key 64 kt + s) some row of the query tile keeps in key tile kt < qb: the columns,
-// and each key s that a diagonal offset 64 (qb - kt) + r - s, r = 0 .. 63, reaches, i.e. bits
-// 64 - s .. 127 - s of the diagonal words (hi:lo) = (qb - kt, qb - kt - 1). Rows outside the step's
-// queries count too (a superset: their keys are masked per row).
-__device__ __forceinline__ uint64_t used_keys(uint64_t lo, uint64_t hi, uint64_t col) {
-    uint64_t u = col | (hi != 0 ? 1ull : 0ull);
-    for (int s = 1; s < 64; s++) u |= (uint64_t)(((lo >> (64 - s)) | (hi << s)) != 0) << s;
-    return u;
-}
-
 struct Args {
     const uint64_t *parts;   // [H][2][nkw] column words, then diagonal words
     const uint64_t *blocks;  // block rows: item (h, qt) at blocks + boff[h] + qt * rw (rw words, bit kb)
@@ -53,34 +42,22 @@ struct Args {
     const int32_t *dense;    // [H] 1 = dense head
     int nkw, rw, n_items, n_qt, qb0;  // rw = ceil(nkw / 64): words per block row
     int dense_last;          // 1: dense items sort last (key -1: their heads run on the wgmma kernel)
-    int64_t *n_ent, *n_gt, *n_et;  // count pass: [n_items + 1] entries, gathered tiles (all) and gathered
-                                    // tiles of diagonals' edge keys per item (last = 0)
+    int64_t *n_ent, *n_gt;   // count pass: [n_items + 1] entries and gathered tiles per item (last = 0)
     int32_t *len, *items;    // count pass: sort keys (list length; qb + 1 for a dense item) and 0 .. n - 1
-    const int64_t *ent_off, *gt_off, *et_off;  // write pass: exclusive sums of n_ent, n_gt and n_et
+    const int64_t *ent_off, *gt_off;  // write pass: exclusive sums of n_ent and n_gt
     int32_t *entries, *gather;
-    uint64_t *words;         // write pass: the explicit masks of edge tiles at 64 + et_off[item] + t
 };
-
-// Inclusive warp scan of v.
-__device__ __forceinline__ int warp_scan(int v, int lane) {
-    for (int o = 1; o < 32; o <<= 1) {
-        const int y = __shfl_up_sync(ALL, v, o);
-        if (lane >= o) v += y;
-    }
-    return v;
-}
 
 // One warp per item (head h, query block qb): walks key tiles 0 .. qb, 32 at a time (lane = tile).
 // WRITE = false counts; WRITE = true writes the item's entries (contiguous tiles ascending, then its
-// gathered tiles: first those of column-only tiles, then those of edge tiles), the gathered keys at
-// the scanned offsets, and the edge tiles' explicit masks.
+// gathered tiles) and gathered keys at the scanned offsets.
 template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(const Args a) {
     const int item = blockIdx.x * WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (item >= a.n_items) return;  // warp-uniform
     const int h = item / a.n_qt, qb = a.qb0 + item % a.n_qt;
     if (a.dense[h]) {
         if (!WRITE && lane == 0) {
-            a.n_ent[item] = a.n_gt[item] = a.n_et[item] = 0;
+            a.n_ent[item] = a.n_gt[item] = 0;
             a.len[item] = a.dense_last ? -1 : qb + 1;
             a.items[item] = item;
         }
@@ -89,30 +66,26 @@ template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(c
     const uint64_t *colw = a.parts + (size_t)h * 2 * a.nkw, *diagw = colw + a.nkw;
     const uint64_t *brow = a.boff[h] >= 0 ? a.blocks + a.boff[h] + (size_t)(item % a.n_qt) * a.rw : nullptr;
     int n_contig = 0;
-    int64_t n_keys = 0, n_ekeys = 0;  // column-only keys, edge keys so far
+    int64_t n_keys = 0;
     int32_t *ent = WRITE ? a.entries + (size_t)a.ent_off[item] * 4 : nullptr;
     int32_t *gat = WRITE ? a.gather + (size_t)a.gt_off[item] * T : nullptr;
-    // write pass: the edge keys follow the column-only keys' n_ct gathered tiles
-    const int64_t n_et_w = WRITE ? a.et_off[item + 1] - a.et_off[item] : 0;
-    const int64_t n_ct_w = WRITE ? a.gt_off[item + 1] - a.gt_off[item] - n_et_w : 0;
     for (int base = 0; base <= qb; base += 32) {
         const unsigned bmask = brow ? (unsigned)(brow[base >> 6] >> (base & 63)) : 0u;  // blocks base .. base + 31
         const int kt = base + lane;
         int cls = SKIP;
-        uint64_t col = 0, used = 0;
+        uint64_t col = 0;
         if (kt <= qb) {
             col = colw[kt];
             const int dq = qb - kt;
-            const uint64_t lo = dq > 0 ? diagw[dq - 1] : 0ull, hi = diagw[dq];
-            cls = classify(col, lo, hi, (bmask >> lane) & 1u, kt, qb);
-            if (cls == BITS && kt < qb) {  // few keys used (a diagonal's edge, columns): gathered
-                used = used_keys(lo, hi, col);
-                if (__popcll(used) <= EDGE_KEYS) cls = EDGE;
-            }
+            cls = classify(col, dq > 0 ? diagw[dq - 1] : 0ull, diagw[dq], (bmask >> lane) & 1u, kt, qb);
         }
         const unsigned contig = __ballot_sync(ALL, cls == FULL || cls == BITS);
-        const int keys = cls == GATHER ? __popcll(col) : 0, ekeys = cls == EDGE ? __popcll(used) : 0;
-        const int incl = warp_scan(keys, lane), eincl = warp_scan(ekeys, lane);
+        const int keys = cls == GATHER ? __popcll(col) : 0;
+        int incl = keys;  // inclusive warp scan of the gathered keys
+        for (int o = 1; o < 32; o <<= 1) {
+            const int y = __shfl_up_sync(ALL, incl, o);
+            if (lane >= o) incl += y;
+        }
         if (WRITE) {
             if (cls == FULL || cls == BITS) {
                 int32_t *e = ent + 4 * (n_contig + __popc(contig & ((1u << lane) - 1u)));
@@ -123,17 +96,13 @@ template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(c
             }
             int64_t slot = n_keys + incl - keys;
             for (uint64_t w = col; keys && w; w &= w - 1) gat[slot++] = kt * T + __ffsll((long long)w) - 1;
-            slot = n_ct_w * T + n_ekeys + eincl - ekeys;
-            for (uint64_t w = used; ekeys && w; w &= w - 1) gat[slot++] = kt * T + __ffsll((long long)w) - 1;
         }
         n_contig += __popc(contig);
         n_keys += __shfl_sync(ALL, incl, 31);
-        n_ekeys += __shfl_sync(ALL, eincl, 31);
     }
-    const int n_gt = (int)((n_keys + T - 1) / T), n_et = (int)((n_ekeys + T - 1) / T);
+    const int n_gt = (int)((n_keys + T - 1) / T);
     if (WRITE) {
         for (int64_t s = n_keys + lane; s < (int64_t)n_gt * T; s += 32) gat[s] = -1;
-        for (int64_t s = (int64_t)n_gt * T + n_ekeys + lane; s < (int64_t)(n_gt + n_et) * T; s += 32) gat[s] = -1;
         for (int t = lane; t < n_gt; t += 32) {  // gathered tile t keeps its first v slots in every row
             int32_t *e = ent + 4 * (n_contig + t);
             const int64_t left = n_keys - (int64_t)t * T;
@@ -142,35 +111,10 @@ template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(c
             e[2] = -1;
             e[3] = 0;
         }
-        for (int t = lane; t < n_et; t += 32) {  // edge tiles: their own masks
-            int32_t *e = ent + 4 * (n_contig + n_gt + t);
-            e[0] = -(int)(a.gt_off[item] + n_gt + t) - 1;
-            e[1] = (int)(T + a.et_off[item] + t);
-            e[2] = -1;
-            e[3] = 0;
-        }
-        __syncwarp();  // the gathered keys written by every lane are read below
-        for (int t = 0; t < n_et; t++) {  // row r of edge tile t: slot s kept iff key j = gat[.][s] is
-            const int32_t *g = gat + (size_t)(n_gt + t) * T;  // a column or p - j a diagonal (j < p)
-            for (int r = lane; r < T; r += 32) {
-                const int64_t p = (int64_t)qb * T + r;
-                uint64_t w = 0;
-                for (int sl = 0; sl < T; sl++) {
-                    const int32_t j = g[sl];
-                    if (j < 0) break;  // padding: the keys are ascending, then -1
-                    const int64_t o = p - j;
-                    const bool keep = ((colw[j / T] >> (j % T)) & 1) ||
-                                      (o < (int64_t)a.nkw * T && ((diagw[o / T] >> (o % T)) & 1));
-                    w |= (uint64_t)keep << sl;
-                }
-                a.words[(size_t)(T + a.et_off[item] + t) * T + r] = w;
-            }
-        }
     } else if (lane == 0) {
-        a.n_ent[item] = n_contig + n_gt + n_et;
-        a.n_gt[item] = n_gt + n_et;
-        a.n_et[item] = n_et;
-        a.len[item] = n_contig + n_gt + n_et;
+        a.n_ent[item] = n_contig + n_gt;
+        a.n_gt[item] = n_gt;
+        a.len[item] = n_contig + n_gt;
         a.items[item] = item;
     }
 }
@@ -266,18 +210,16 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
         CUDA_CHECK(cudaMemcpy(p->d_wgmma_heads, wg_heads, sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice));
     }
     const size_t n1 = (size_t)n_items + 1;
-    int64_t *scratch64 = (int64_t *)dam_cuda_malloc(sizeof(int64_t) * 6 * n1, "attention plan counts");
+    int64_t *scratch64 = (int64_t *)dam_cuda_malloc(sizeof(int64_t) * 4 * n1, "attention plan counts");
     int32_t *scratch32 = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n1, "attention plan order");
     a.n_ent = scratch64;
     a.n_gt = scratch64 + n1;
-    a.n_et = scratch64 + 2 * n1;
-    int64_t *ent_off = scratch64 + 3 * n1, *gt_off = scratch64 + 4 * n1, *et_off = scratch64 + 5 * n1;
+    int64_t *ent_off = scratch64 + 2 * n1, *gt_off = scratch64 + 3 * n1;
     a.len = scratch32;
     a.items = scratch32 + n1;
     int32_t *len_sorted = scratch32 + 2 * n1, *items_sorted = scratch32 + 3 * n1;
     CUDA_CHECK(cudaMemset(a.n_ent + n_items, 0, sizeof(int64_t)));
     CUDA_CHECK(cudaMemset(a.n_gt + n_items, 0, sizeof(int64_t)));
-    CUDA_CHECK(cudaMemset(a.n_et + n_items, 0, sizeof(int64_t)));
     const int grid = (n_items + WARPS - 1) / WARPS;
     walk_items<false><<<grid, WARPS * 32>>>(a);
     CUDA_LAUNCH_CHECK("walk_items (count)");
@@ -290,12 +232,9 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_ent, ent_off, (int)n1));
     tb = tmp_scan;
     CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_gt, gt_off, (int)n1));
-    tb = tmp_scan;
-    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_et, et_off, (int)n1));
     tb = tmp_sort;
     CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(tmp, tb, a.len, len_sorted, a.items, items_sorted, n_items));
     const int64_t n_entries = read_back(ent_off + n_items), n_gathered = read_back(gt_off + n_items);
-    const int64_t n_edge = read_back(et_off + n_items);  // gathered tiles with their own masks
     if (n_entries >= INT32_MAX || n_gathered >= INT32_MAX / T) {
         fprintf(stderr, "dam: attn_cuda_plan_build: %lld entries / %lld gathered tiles, more than the kernel takes\n",
                 (long long)n_entries, (long long)n_gathered);
@@ -305,16 +244,14 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     // device: the arrays
     p->n_entries = n_entries;
     p->n_gathered = n_gathered;
-    p->n_masks = T + n_edge;
+    p->n_masks = T;
     p->d_entries = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * std::max<int64_t>(n_entries, 1), "attention plan entries");
     p->d_gather = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * T * std::max<int64_t>(n_gathered, 1), "attention plan gather");
-    p->d_words = (uint64_t *)dam_cuda_malloc(sizeof(uint64_t) * T * (size_t)(T + n_edge), "attention plan masks");
+    p->d_words = (uint64_t *)dam_cuda_malloc(sizeof(uint64_t) * T * T, "attention plan masks");
     p->d_tile_ptr = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * n1, "attention plan tile_ptr");
     p->d_order = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n_items, "attention plan order");
     a.ent_off = ent_off;
     a.gt_off = gt_off;
-    a.et_off = et_off;
-    a.words = p->d_words;
     a.entries = p->d_entries;
     a.gather = p->d_gather;
     walk_items<true><<<grid, WARPS * 32>>>(a);
@@ -336,7 +273,7 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     p->head_tiles = n_entries + dense_tiles;
     p->causal_tiles = causal * H;
     p->device_bytes = bytes + sizeof(int32_t) * 4 * (size_t)std::max<int64_t>(n_entries, 1) +
-                      sizeof(int32_t) * T * (size_t)std::max<int64_t>(n_gathered, 1) + sizeof(uint64_t) * T * (size_t)(T + n_edge) +
+                      sizeof(int32_t) * T * (size_t)std::max<int64_t>(n_gathered, 1) + sizeof(uint64_t) * T * T +
                       sizeof(int32_t) * n1 + sizeof(int32_t) * 4 * (size_t)n_items + sizeof(int32_t) * n_wg;
     p->threads = lay.threads;
 }

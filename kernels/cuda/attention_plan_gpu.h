@@ -16,11 +16,7 @@
  *     the kernel makes each row's word from one column word and two diagonal words (no mask array);
  *   - gathered: the keys of the tiles below the diagonal tile reached by columns only, in ascending
  *     order, packed into 64-key gathered tiles, each with the mask "slots 0 .. v-1" (one of 64 fixed
- *     masks); their keys are all below the query tile, so causality never cuts them;
- *   - gathered with its own mask ("edge" tiles): a tile below the diagonal tile that diagonals reach
- *     but whose rows use at most 48 distinct keys (a diagonal's edge, a few columns): its keys are
- *     packed into a second run of gathered tiles, each with an explicit 64 x 64 mask made here (as
- *     the host build does with tiles of <= 48 keys);
+ *     masks); their keys are all below the query tile, so causality never cuts them.
  * Dense heads get no entries: on a compute-capability-9.0 device the wgmma kernel runs them
  * (attn_cuda_wgmma_heads; their items sort last and stay out of the list kernel's grid), elsewhere
  * their descriptor says "dense" and the list kernel walks tiles 0 .. qb.
