@@ -8,6 +8,9 @@ CC      ?= gcc
 ARCH    ?= -march=native
 OPT     ?= -O3
 BUILD   ?= build
+# Compile jobs of the builds `make test`, `run`, `bench`, `asan` and `cuda-dam` start (one per core;
+# the set-up steps before them stay sequential).
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 # OpenBLAS: the OpenMP build (libopenblas-openmp-dev), so BLAS threads and the harness's OpenMP
 # threads share one runtime; the pthread build busy-waits against OpenMP and runs 5x slower here.
 BLASDIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
@@ -98,7 +101,7 @@ data:
 	@scripts/fetch-data.sh
 
 test: setup model data
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@BUILD=$(BUILD) tests/run.sh
 
 asan:
@@ -106,12 +109,12 @@ asan:
 
 # The main job: the embedded default config (configs/default.json), then its plots.
 run: setup model data
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	$(BUILD)/dam run --overwrite
 	$(BUILD)/dam plot results/default.h5
 
 bench: setup model
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	$(BUILD)/dam bench
 
 clean:
@@ -158,7 +161,7 @@ endif
 # build-cuda/dam and the GPU test programs, for any x86-64-v3 CPU (the device machine's), without
 # running anything: needs nvcc and cuBLAS, no GPU.
 cuda-dam:
-	@$(MAKE) --no-print-directory CUDA=1 BUILD=build-cuda ARCH=-march=x86-64-v3 cuda-all
+	@$(MAKE) --no-print-directory -j$(JOBS) CUDA=1 BUILD=build-cuda ARCH=-march=x86-64-v3 cuda-all
 # The GPU tests (a machine with an NVIDIA GPU; without one they are skipped with a message).
 test-cuda: setup model data cuda-dam
 	@BUILD=build-cuda tests/cuda/run.sh
