@@ -331,12 +331,29 @@ static int64_t bitmap_row_count(const maskplan *p, int64_t pos) {
     return c + __builtin_popcountll(row[last] & causal_word(pos, last * 64));
 }
 
-/* Kept keys of a row pos >= L: |cols <= pos  U  {pos - r : r in diags, r <= pos}  U  key blocks|,
- * by a merge of the two ascending point streams, skipping points inside the block intervals. */
+/* The distinct points of cols <= pos and {pos - r : r in diags, r <= pos} whose key block is not
+ * listed for pos's query block: by a merge of the two ascending point streams; a point's block is
+ * tested in `marks` (one byte per key block) when given, else by a search of the sorted list bl[0 .. nb). */
+static int64_t cd_points_outside_blocks(const maskplan *p, int64_t pos, const uint8_t *marks, const int32_t *bl, int nb) {
+    const int nc = upper_bound(p->cols, p->n_cols, pos);
+    int ic = 0, id = upper_bound(p->diags, p->n_diags, pos) - 1; /* diags[id] <= pos, walked downwards */
+    int64_t count = 0, last = -1;
+    while (ic < nc || id >= 0) {
+        int64_t x;
+        if (id < 0 || (ic < nc && p->cols[ic] <= pos - p->diags[id])) x = p->cols[ic++];
+        else x = pos - p->diags[id--];
+        if (x == last) continue;
+        last = x;
+        const int64_t kb = x / MASKPLAN_BLOCK;
+        count += !(marks ? marks[kb] : contains(bl, nb, kb));
+    }
+    return count;
+}
+
+/* Kept keys of a row pos >= L: |cols <= pos  U  {pos - r : r in diags, r <= pos}  U  key blocks|:
+ * the listed blocks' causal keys plus the points of cols and diags outside them. */
 static int64_t struct_row_count(const maskplan *p, int64_t pos) {
-    const int32_t *cols = p->cols, *diags = p->diags, *bl = NULL;
-    const int nc = upper_bound(cols, p->n_cols, pos);
-    int id = upper_bound(diags, p->n_diags, pos) - 1; /* diags[id] <= pos, walked downwards */
+    const int32_t *bl = NULL;
     int nb = 0;
     const int64_t qb = pos / MASKPLAN_BLOCK;
     if (qb < p->n_qblocks) {
@@ -350,19 +367,7 @@ static int64_t struct_row_count(const maskplan *p, int64_t pos) {
         const int64_t e = s + MASKPLAN_BLOCK - 1 < pos ? s + MASKPLAN_BLOCK - 1 : pos;
         count += e - s + 1;
     }
-    int ic = 0, ib = 0;
-    int64_t last = -1;
-    while (ic < nc || id >= 0) {
-        int64_t x;
-        if (id < 0 || (ic < nc && cols[ic] <= pos - diags[id])) x = cols[ic++];
-        else x = pos - diags[id--];
-        if (x == last) continue;
-        last = x;
-        while (ib < nb && (int64_t)bl[ib] * MASKPLAN_BLOCK + MASKPLAN_BLOCK - 1 < x) ib++;
-        if (ib < nb && (int64_t)bl[ib] * MASKPLAN_BLOCK <= x) continue; /* inside a kept key block */
-        count++;
-    }
-    return count;
+    return count + cd_points_outside_blocks(p, pos, NULL, bl, nb);
 }
 
 int64_t maskplan_row_count(const maskplan *p, int64_t pos) {
@@ -393,7 +398,7 @@ static bool qblock_has_blocks(const maskplan *p, int64_t qb) {
 
 /* Kept keys of the rows pos .. end-1 (L <= pos, end <= 64 (qb + 1)) of a query block qb with a
  * block part: per row, the listed blocks' causal keys (64 per block below qb, pos - 64 qb + 1 for
- * qb itself) plus the points of cols and diags outside them, by the merge of struct_row_count with
+ * qb itself) plus the points of cols and diags outside them (cd_points_outside_blocks) with
  * an O(1) block test (`marks`, one byte per key block 0 .. qb, zero on entry and on return). So a
  * query block costs O(its blocks + 64 (|cols| + |diags|)), not O(64 · its blocks). */
 static int64_t qblock_rows_count(const maskplan *p, int64_t qb, int64_t pos, int64_t end, uint8_t *marks) {
@@ -406,21 +411,9 @@ static int64_t qblock_rows_count(const maskplan *p, int64_t qb, int64_t pos, int
     }
     const bool diag_block = marks[qb];
     int64_t total = 0;
-    for (; pos < end; pos++) {
-        int64_t count = below * MASKPLAN_BLOCK + (diag_block ? pos - qb * MASKPLAN_BLOCK + 1 : 0);
-        const int nc = upper_bound(p->cols, p->n_cols, pos);
-        int ic = 0, id = upper_bound(p->diags, p->n_diags, pos) - 1;
-        int64_t last = -1;
-        while (ic < nc || id >= 0) {
-            int64_t x;
-            if (id < 0 || (ic < nc && p->cols[ic] <= pos - p->diags[id])) x = p->cols[ic++];
-            else x = pos - p->diags[id--];
-            if (x == last) continue;
-            last = x;
-            count += !marks[x / MASKPLAN_BLOCK];
-        }
-        total += count;
-    }
+    for (; pos < end; pos++)
+        total += below * MASKPLAN_BLOCK + (diag_block ? pos - qb * MASKPLAN_BLOCK + 1 : 0) +
+                 cd_points_outside_blocks(p, pos, marks, NULL, 0);
     for (int i = 0; i < nb; i++) marks[bl[i]] = 0;
     return total;
 }

@@ -3,6 +3,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
+#include <vector>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -197,17 +198,16 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     a.n_qt = n_qt;
     a.qb0 = p->qb0;
     // dense heads: on a compute-capability-9.0 device the wgmma kernel runs them (their items last)
-    int32_t wg_heads[1024];
-    int n_wg = 0;
+    std::vector<int32_t> wg_heads;
     for (int h = 0; h < H && wgmma_dense && attn_cuda_wgmma_available(64); h++)
-        if (plans[h]->dense && n_wg < 1024) wg_heads[n_wg++] = h;
-    if (n_wg == 1024) n_wg = 0;  // more heads than this list holds: all on the list kernel
+        if (plans[h]->dense) wg_heads.push_back(h);
+    const int n_wg = (int)wg_heads.size();
     a.dense_last = n_wg > 0;
     p->n_wgmma_heads = n_wg;
     p->list_ctas = n_items - n_wg * n_qt;
     if (n_wg) {
         p->d_wgmma_heads = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * n_wg, "attention plan dense heads");
-        CUDA_CHECK(cudaMemcpy(p->d_wgmma_heads, wg_heads, sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(p->d_wgmma_heads, wg_heads.data(), sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice));
     }
     const size_t n1 = (size_t)n_items + 1;
     int64_t *scratch64 = (int64_t *)dam_cuda_malloc(sizeof(int64_t) * 4 * n1, "attention plan counts");

@@ -515,6 +515,9 @@ static void chunk_invariance(int n, int c0, int nc, int H, int Hkv, int d, int b
     CUDA_CHECK(cudaFree(dq)); CUDA_CHECK(cudaFree(dk)); CUDA_CHECK(cudaFree(dv)); CUDA_CHECK(cudaFree(dout));
 }
 
+// sinks + window beside other kinds and dense heads (lists built on the GPU)
+static const int mixed[9] = {BAND, COLS, DIAGS, BAND, SPARSE_BLOCKS, DENSE, BLOCKS, STREAMING, BAND};
+
 // Sinks + sliding window, the same for every head (the wgmma kernel on sm_90, with no lists; then
 // the list path twice): window smaller and larger than its 128-key tiles, sinks within, at and past a
 // tile, no sinks, chunked prefill and decode, GQA groups 1, 3, 4, 6, 7, 8, head_dim 64 and 128.
@@ -543,7 +546,6 @@ static void band_cases(void) {
     run_case(300, 300, 9, 3, 64, 200, 100, band, 0, 1);  // huge logits
     // sinks + window beside other kinds (lists built on the GPU): windows that cover whole tiles (every
     // offset of a tile kept: "all kept" without words), dense heads among sparse ones, chunked prefill
-    const int mixed[9] = {BAND, COLS, DIAGS, BAND, SPARSE_BLOCKS, DENSE, BLOCKS, STREAMING, BAND};
     const int mw[][2] = {{4, 300}, {128, 1000}, {0, 129}, {64, 64}};
     for (int i = 0; i < 4; i++) {
         g_band_s = mw[i][0];
@@ -579,7 +581,6 @@ static void quick_cases(void) {
     masked_weigh_zero();
     // lists built on the GPU (n_q >= 128): sinks + window beside other kinds and dense heads; many
     // columns (several gathered tiles per item) and blocks past key block 64 (two block-row words)
-    const int mixed[9] = {BAND, COLS, DIAGS, BAND, SPARSE_BLOCKS, DENSE, BLOCKS, STREAMING, BAND};
     g_band_s = 4;
     g_band_w = 300;
     run_case(200, 1300, 9, 3, 64, 1, 100, mixed, 0, 3);
