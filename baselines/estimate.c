@@ -162,24 +162,6 @@ void est_set_blocks(maskplan *plan, int nqb, int nkb, const uint8_t *keep) {
     dam_free(ptr);
 }
 
-void est_set_blocks_bits(maskplan *plan, int nqb, int nkb, const uint64_t *keep) {
-    const int words = (nkb + 63) / 64;
-    int32_t *ptr = dam_malloc(sizeof(int32_t) * ((size_t)nqb + 1), "plan blocks");
-    size_t total = 0;
-    for (size_t w = 0; w < (size_t)nqb * words; w++) total += (size_t)__builtin_popcountll(keep[w]);
-    int32_t *idx = dam_malloc(sizeof(int32_t) * (total ? total : 1), "plan blocks");
-    int n = 0;
-    ptr[0] = 0;
-    for (int qb = 0; qb < nqb; qb++) {
-        for (int w = 0; w < words; w++)
-            for (uint64_t b = keep[(size_t)qb * words + w]; b; b &= b - 1) idx[n++] = w * 64 + __builtin_ctzll(b);
-        ptr[qb + 1] = n;
-    }
-    maskplan_set_blocks(plan, nqb, ptr, idx);
-    dam_free(idx);
-    dam_free(ptr);
-}
-
 void est_set_patterns(maskplan *plan, int n, const uint8_t *sel) {
     int32_t *list = dam_malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1), "plan patterns");
     for (int part = 0; part < 2; part++) {

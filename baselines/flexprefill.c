@@ -246,7 +246,7 @@ static maskplan *flexprefill_head(const method *m, int layer, int head, const es
         dam_free(qbar);
     }
     maskplan *plan = maskplan_new();
-    est_set_blocks_bits(plan, nb, nb, keep);
+    maskplan_set_blocks_bits(plan, nb, nb, keep);
     dam_free(keep);
     dam_free(qlast);
     dam_free(kbar);
@@ -320,7 +320,7 @@ static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16
         if (aware[h])
             for (size_t i = 0; i < hw; i++) kh[i] |= bits[(size_t)h * hw + i];
         out[h] = maskplan_new();
-        est_set_blocks_bits(out[h], nb, nb, kh);
+        maskplan_set_blocks_bits(out[h], nb, nb, kh);
     }
     dam_free(bits);
     dam_free(gamma);

@@ -156,7 +156,7 @@ static void xattention_plan_layer_cuda(const method *m, int layer, const uint16_
 #pragma omp parallel for schedule(dynamic, 1)
     for (int h = 0; h < n_heads; h++) {
         out[h] = maskplan_new();
-        est_set_blocks_bits(out[h], nb, nb, keep + (size_t)h * nb * words);
+        maskplan_set_blocks_bits(out[h], nb, nb, keep + (size_t)h * nb * words);
     }
     dam_free(keep);
     dam_free(tau);

@@ -303,7 +303,7 @@ static maskplan *plan_from_gpu(const dam_online_params *p, int layer, int h, int
         return maskplan_dense();
     maskplan *plan = maskplan_new();
     est_set_patterns(plan, n, sel);
-    est_set_blocks_bits(plan, nb, nb, blocks);
+    maskplan_set_blocks_bits(plan, nb, nb, blocks);
     if (A) {
         uint8_t *keep = dam_malloc((size_t)nb * nb, "dam_online blocks");
         for (int qb = 0; qb < nb; qb++)

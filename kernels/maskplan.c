@@ -147,6 +147,17 @@ void maskplan_set_diags(maskplan *p, const int32_t *diags, int n) {
     p->n_diags = m;
 }
 
+/* Replaces the block part by nptr / nidx (taken over), clearing the block bias. */
+static void replace_blocks(maskplan *p, int n_qblocks, int32_t *nptr, int32_t *nidx) {
+    dam_free(p->blk_ptr);
+    dam_free(p->blk_idx);
+    dam_free(p->blk_bias);
+    p->blk_bias = NULL;
+    p->n_qblocks = n_qblocks;
+    p->blk_ptr = nptr;
+    p->blk_idx = nidx;
+}
+
 void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const int32_t *idx) {
     if (n_qblocks < 0 || (n_qblocks > 0 && ptr == NULL))
         dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan blocks: n_qblocks = %d, ptr %s", n_qblocks,
@@ -175,13 +186,46 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
         }
         nidx = dam_realloc(nidx, sizeof *nidx * (size_t)w, "mask plan blocks");
     }
-    dam_free(p->blk_ptr);
-    dam_free(p->blk_idx);
-    dam_free(p->blk_bias);
-    p->blk_bias = NULL;
-    p->n_qblocks = n_qblocks;
-    p->blk_ptr = nptr;
-    p->blk_idx = nidx;
+    replace_blocks(p, n_qblocks, nptr, nidx);
+}
+
+/* The last key block query block qb can keep: min(qb, n_kblocks - 1) (-1: none). */
+static int kept_bits_last(int qb, int n_kblocks) { return qb < n_kblocks - 1 ? qb : n_kblocks - 1; }
+
+/* Word w of a row of block bits with the bits past key block `last` cleared. */
+static uint64_t kept_bits_word(const uint64_t *row, int w, int last) {
+    if (w < last / 64 || last % 64 == 63) return row[w];
+    return row[w] & ((2ull << (last % 64)) - 1);
+}
+
+void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits) {
+    if (n_qblocks < 0 || n_kblocks < 0 || (n_qblocks > 0 && n_kblocks > 0 && bits == NULL))
+        dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan block bits: %d x %d blocks, bits %s", n_qblocks, n_kblocks,
+                bits ? "given" : "NULL");
+    if (n_qblocks == 0) {
+        replace_blocks(p, 0, NULL, NULL);
+        return;
+    }
+    const size_t words = ((size_t)n_kblocks + 63) / 64;
+    size_t total = 0;
+    for (int qb = 0; qb < n_qblocks; qb++) {
+        const int last = kept_bits_last(qb, n_kblocks);
+        for (int w = 0; last >= 0 && w <= last / 64; w++)
+            total += (size_t)__builtin_popcountll(kept_bits_word(bits + (size_t)qb * words, w, last));
+    }
+    if (total > INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "mask plan blocks: %zu kept blocks are too many", total);
+    int32_t *nptr = dam_malloc(sizeof *nptr * ((size_t)n_qblocks + 1), "mask plan blocks");
+    int32_t *nidx = total > 0 ? dam_malloc(sizeof *nidx * total, "mask plan blocks") : NULL;
+    int n = 0;
+    nptr[0] = 0;
+    for (int qb = 0; qb < n_qblocks; qb++) {
+        const int last = kept_bits_last(qb, n_kblocks);
+        for (int w = 0; last >= 0 && w <= last / 64; w++)
+            for (uint64_t b = kept_bits_word(bits + (size_t)qb * words, w, last); b; b &= b - 1)
+                nidx[n++] = w * 64 + __builtin_ctzll(b);
+        nptr[qb + 1] = n;
+    }
+    replace_blocks(p, n_qblocks, nptr, nidx);
 }
 
 void maskplan_set_block_bias(maskplan *p, const float *bias) {

@@ -626,7 +626,7 @@ static int parse_status(const char *text) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* est_set_patterns and est_set_blocks_bits (the GPU paths' plan builders) on a hand-made case, n = 130:
+/* est_set_patterns and maskplan_set_blocks_bits (the GPU paths' plan builders) on a hand-made case, n = 130:
  * columns 0 and 100, diagonals 0 and 3, block (1, 0). Kept pairs, counted by hand: diagonal 0 keeps
  * all 130 rows; diagonal 3 rows 3..129 (127); column 0 rows 1..129 less rows 3 (diagonal 3 hits key
  * 0) = 128; column 100 rows 101..129 less row 103 (diagonal 3 hits key 100) = 28; block (1, 0): rows
@@ -640,8 +640,8 @@ static void check_plan_builders(void) {
     uint64_t bits[3] = {0, 1, 0};  /* nb = 3, one word per query block: block (1, 0) */
     maskplan *p = maskplan_new();
     est_set_patterns(p, N, sel);
-    est_set_blocks_bits(p, 3, 3, bits);
-    CHECK(maskplan_kept_pairs(p, N) == 4442, "est_set_patterns / _blocks_bits: %lld kept pairs, 4442 by hand",
+    maskplan_set_blocks_bits(p, 3, 3, bits);
+    CHECK(maskplan_kept_pairs(p, N) == 4442, "est_set_patterns / maskplan_set_blocks_bits: %lld kept pairs, 4442 by hand",
           (long long)maskplan_kept_pairs(p, N));
     maskplan_free(p);
 }

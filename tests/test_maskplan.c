@@ -587,12 +587,50 @@ static void test_bias(void) {
     maskplan_free(p);
 }
 
+/* maskplan_set_blocks_bits against maskplan_set_blocks given the same blocks as lists: random bit
+ * matrices of 1 .. 4 words a row, nqb below / equal / above nkb, with bits above the diagonal and past
+ * key block nkb - 1 in the last word (both ignored), and an all-zero matrix. */
+static void test_blocks_bits(void) {
+    static const int SHAPES[][2] = {{1, 1}, {3, 3}, {64, 64}, {65, 65}, {130, 129}, {100, 200}, {200, 150}, {256, 256}};
+    for (size_t c = 0; c < sizeof SHAPES / sizeof SHAPES[0]; c++)
+        for (int density = 0; density < 3; density++) {
+            const int nqb = SHAPES[c][0], nkb = SHAPES[c][1], words = (nkb + 63) / 64;
+            uint64_t *bits = dam_malloc(sizeof(uint64_t) * (size_t)nqb * words, "test bits");
+            int32_t *ptr = dam_malloc(sizeof(int32_t) * ((size_t)nqb + 1), "test ptr");
+            int32_t *idx = dam_malloc(sizeof(int32_t) * ((size_t)nqb * words * 64 + 1), "test idx");
+            int m = 0;
+            ptr[0] = 0;
+            for (int qb = 0; qb < nqb; qb++) {
+                for (int w = 0; w < words; w++) {
+                    const uint64_t r = next_u64(), x = density == 0 ? 0 : density == 1 ? r & next_u64() : r;
+                    bits[(size_t)qb * words + w] = x;
+                    for (int b = 0; b < 64; b++)
+                        if (x >> b & 1 && w * 64 + b < nkb) idx[m++] = w * 64 + b; /* set_blocks drops kb > qb */
+                }
+                ptr[qb + 1] = m;
+            }
+            maskplan *a = maskplan_new(), *b = maskplan_new();
+            maskplan_set_blocks(a, nqb, ptr, idx);
+            maskplan_set_blocks_bits(b, nqb, nkb, bits);
+            bool same = a->n_qblocks == b->n_qblocks;
+            for (int qb = 0; same && qb <= nqb; qb++) same = a->blk_ptr[qb] == b->blk_ptr[qb];
+            for (int i = 0; same && i < a->blk_ptr[nqb]; i++) same = a->blk_idx[i] == b->blk_idx[i];
+            CHECK(same, "set_blocks_bits %d x %d (density %d) differs from set_blocks", nqb, nkb, density);
+            static const int32_t diag0[1] = {0}; /* a valid plan keeps every row's own key */
+            maskplan_set_diags(b, diag0, 1);
+            CHECK(maskplan_validate(b, nqb * 64) == NULL, "set_blocks_bits %d x %d: %s", nqb, nkb, maskplan_validate(b, nqb * 64));
+            maskplan_free(a), maskplan_free(b);
+            dam_free(idx), dam_free(ptr), dam_free(bits);
+        }
+}
+
 int main(void) {
     size_t before = dam_mem_in_use();
     test_random_plans();
     test_bias();
     test_validate();
     test_setters();
+    test_blocks_bits();
     test_million();
     CHECK(dam_mem_in_use() == before, "leaked %zu bytes", dam_mem_in_use() - before);
     return test_done("maskplan");

@@ -102,37 +102,63 @@ __global__ void est::row_stats(const float *z, long ldz, long z_head, int n, con
     const int r = blockIdx.x, w = w_head ? w_head[blockIdx.y] : w_one, len = n - w + 1 + r;
     if (r >= w) return; // the whole CTA
     const float *zr = z + blockIdx.y * z_head + (long)r * ldz;
-    double m = -INFINITY;
-    for (int j = threadIdx.x; j < len; j += THREADS) m = fmax(m, (double)zr[j] * scale);
-    m = block_max(m, red);
+    // the maximum in fp32, scaled once (the same value: scaling by scale > 0 is monotone); eight loads
+    // in flight per thread (the plain loop kept one: its latency)
+    float mf = -INFINITY;
+    for (int j0 = threadIdx.x; j0 < len; j0 += 8 * THREADS) {
+        float v[8];
+#pragma unroll
+        for (int u = 0; u < 8; u++) v[u] = j0 + u * THREADS < len ? zr[j0 + u * THREADS] : -INFINITY;
+#pragma unroll
+        for (int u = 0; u < 8; u++) mf = fmaxf(mf, v[u]);
+    }
+    const double m = block_max((double)mf * scale, red);
+    // each thread's terms j, j + THREADS, ... added in that order
     double s = 0;
-    for (int j = threadIdx.x; j < len; j += THREADS) s += exp((double)zr[j] * scale - m);
+    for (int j0 = threadIdx.x; j0 < len; j0 += 4 * THREADS) {
+        double e[4];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            const int j = j0 + u * THREADS;
+            e[u] = j < len ? exp((double)zr[j] * scale - m) : 0.0;
+        }
+#pragma unroll
+        for (int u = 0; u < 4; u++) s += e[u];
+    }
     s = block_sum(s, red);
     if (threadIdx.x == 0) mx[(long)blockIdx.y * gridDim.x + r] = m, sum[(long)blockIdx.y * gridDim.x + r] = s;
 }
 
 namespace {
 
-// Threads 0 .. n-1: col[j] = sum over r of P[r][j]; threads n .. 2n-1: diag[o] = sum over r of
-// P[r][i_r - o], i_r = n - w + r; P[r][j] = e^(s[r][j] · scale - mx[r]) / sum[r] for j <= i_r. Terms are
-// added for r ascending, as est_column_sums / est_diagonal_sums add them.
-__global__ void vertical_slash_sums(const float *s, int n, int w, double scale, const double *mx, const double *sum,
-                                    double *col, double *diag) {
+// Per head y = blockIdx.y (w = w_head[y] probe rows, logits z[y · z_head + r · n + j], statistics
+// mx[y · w_max + r], sum[...]): threads 0 .. n-1: col[y][j] = sum over r of P[r][j]; threads n .. 2n-1:
+// diag[y][o] = sum over r of P[r][i_r - o], i_r = n - w + r; P[r][j] = e^(s[r][j] · scale - mx[r]) /
+// sum[r] for j <= i_r. Terms are added for r ascending, as est_column_sums / est_diagonal_sums add
+// them; four are loaded and computed before they are added (eight were not faster, run 34).
+__global__ void vertical_slash_sums(const float *z, long z_head, int n, const int *w_head, int w_max, double scale,
+                                    const double *mx_all, const double *sum_all, double *col, double *diag) {
     const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= 2L * n) return;
-    const int i0 = n - w;
+    const int y = blockIdx.y, w = w_head[y], i0 = n - w;
+    const float *s = z + y * z_head;
+    const double *mx = mx_all + (long)y * w_max, *sum = sum_all + (long)y * w_max;
+    const bool is_col = t < n;
+    const int x = is_col ? (int)t : (int)(t - n); // column j or diagonal o
+    // row r's term: column x, or column i0 + r - x of the diagonal; rows r >= r0 have it (causal)
+    const int r0 = x > i0 ? x - i0 : 0, c0 = is_col ? x : i0 - x, dc = is_col ? 0 : 1;
     double acc = 0;
-    if (t < n) {
-        const int j = (int)t;
-        for (int r = (j > i0 ? j - i0 : 0); r < w; r++)
-            acc += exp((double)s[(long)r * n + j] * scale - mx[r]) / sum[r];
-        col[j] = acc;
-    } else {
-        const int o = (int)(t - n);
-        for (int r = (o > i0 ? o - i0 : 0); r < w; r++)
-            acc += exp((double)s[(long)r * n + (i0 + r - o)] * scale - mx[r]) / sum[r];
-        diag[o] = acc;
+    int r = r0;
+    for (; r + 4 <= w; r += 4) {
+        double e[4];
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+            e[u] = exp((double)s[(long)(r + u) * n + c0 + (r + u) * dc] * scale - mx[r + u]) / sum[r + u];
+#pragma unroll
+        for (int u = 0; u < 4; u++) acc += e[u];
     }
+    for (; r < w; r++) acc += exp((double)s[(long)r * n + c0 + r * dc] * scale - mx[r]) / sum[r];
+    (is_col ? col : diag)[(long)y * n + x] = acc;
 }
 
 // keys[h][j] = j < forced[h] ? +inf : score[h][j]; vals[h][j] = j.
@@ -416,7 +442,7 @@ extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
                    &ws->vals, &ws->vals_out, &ws->offsets, &ws->temp, &ws->forced, &ws->qr,   &ws->kr,
                    &ws->score, &ws->part, &ws->bits, &ws->means, &ws->kmeans, &ws->cum, &ws->gammas, &ws->counts, &ws->pools,
                    &ws->keys_tmp, &ws->pos, &ws->pos_tmp, &ws->seg, &ws->seg_tmp,
-                   &ws->sel, &ws->gate_base, &ws->gate_res, &ws->heads, &ws->inc, &ws->patbits, &ws->kept};
+                   &ws->probe_w, &ws->sel, &ws->gate_base, &ws->gate_res, &ws->heads, &ws->inc, &ws->patbits, &ws->kept};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dam_cuda_free(all[i]->p);
     dam_free(ws);
 }
@@ -431,20 +457,32 @@ extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int 
         if (w[h] < 1 || w[h] > n) dam_die(DAM_EXIT_RUNTIME, "internal error: probe rows %d of head %d outside [1, %d]", w[h], h, n);
         w_max = w[h] > w_max ? w[h] : w_max;
     }
-    float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)w_max * n, "estimation logits");
-    double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)w_max, "estimation row maxima");
-    double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)w_max, "estimation row sums");
+    // heads per chunk: their logits [hc][w_max][n] fp32 under the scratch budget
+    const long z_head = (long)w_max * n;
+    const int hc = (int)fmax(1.0, fmin((double)n_heads, chunk_bytes() / (4.0 * (double)z_head)));
+    float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * z_head, "estimation logits");
+    double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)hc * w_max, "estimation row maxima");
+    double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)hc * w_max, "estimation row sums");
     double *col = (double *)grow(&ws->col, sizeof(double) * (size_t)n_heads * n, "estimation column sums");
     double *diag = (double *)grow(&ws->diag, sizeof(double) * (size_t)n_heads * n, "estimation diagonal sums");
+    int *d_w = (int *)grow(&ws->probe_w, sizeof(int) * (size_t)n_heads, "estimation probe rows");
+    CUDA_CHECK(cudaMemcpy(d_w, w, sizeof(int) * (size_t)n_heads, cudaMemcpyHostToDevice));
     const double scale = 1.0 / sqrt((double)d);
     const int group = n_heads / n_kv_heads;
-    for (int h = 0; h < n_heads; h++) {
-        const int wh = w[h];
-        const uint16_t *qh = q + (long)(n - wh) * q_stride + (long)h * d, *kh = k + (long)(h / group) * kv_cap * d;
-        gemm_nt(ws, z, n, qh, q_stride, kh, d, wh, n, d);
-        row_stats<<<wh, THREADS>>>(z, n, 0, n, nullptr, wh, scale, mx, sum);
+    for (int h0 = 0; h0 < n_heads; h0 += hc) {
+        const int hn = n_heads - h0 < hc ? n_heads - h0 : hc;
+        for (int y = 0; y < hn;) { // one product per run of heads of one KV head with the same w
+            const int h = h0 + y, wh = w[h];
+            int run = 1;
+            while (y + run < hn && (h + run) / group == h / group && w[h + run] == wh) run++;
+            const uint16_t *qh = q + (long)(n - wh) * q_stride + (long)h * d, *kh = k + (long)(h / group) * kv_cap * d;
+            gemm_nt(ws, z + y * z_head, n, qh, q_stride, kh, d, wh, n, d, run, d, 0, z_head);
+            y += run;
+        }
+        row_stats<<<dim3(w_max, hn), THREADS>>>(z, n, z_head, n, d_w + h0, 0, scale, mx, sum);
         CUDA_LAUNCH_CHECK("row_stats");
-        vertical_slash_sums<<<blocks_for(2L * n), THREADS>>>(z, n, wh, scale, mx, sum, col + (long)h * n, diag + (long)h * n);
+        vertical_slash_sums<<<dim3(blocks_for(2L * n), hn), THREADS>>>(z, z_head, n, d_w + h0, w_max, scale, mx, sum,
+                                                                      col + (long)h0 * n, diag + (long)h0 * n);
         CUDA_LAUNCH_CHECK("vertical_slash_sums");
     }
     *d_col = col;

@@ -165,7 +165,7 @@ void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
  * blocks plus the fewest other blocks in descending score whose cumulative score reaches
  * tau[h] × the row's total. keep (host, [n_heads][nb][words] 64-bit words, nb = ceil(n / 64),
  * words = ceil(nb / 64)) receives the kept blocks as bits: bit kb % 64 of keep[h][qb][kb / 64]
- * (est_set_blocks_bits builds the plan from it). scores: NULL, or host [n_heads][nb][nb] doubles that
+ * (maskplan_set_blocks_bits builds the plan from it). scores: NULL, or host [n_heads][nb][nb] doubles that
  * receive the block scores (0 for kb > qb; for tests). Heads are processed together in chunks of
  * consecutive heads with the same stride (up to 32, as many as keep the scratch under ~512 MiB,
  * DAM_CUDA_EST_CHUNK_BYTES as for est_cuda_dam_online; at least one), rows in chunks of 1,024

@@ -101,8 +101,9 @@ __global__ void row_stats(const float *z, long ldz, long z_head, int n, const in
 struct est_cuda_ws {
     cublasHandle_t blas;
     bool have_blas;
-    est::dbuf z;                          // fp32 logits: [w][n] (vertical-slash), [heads][w_max][n] (dam_online), [heads][R][ldz] (xattention)
+    est::dbuf z;                          // fp32 logits: [heads][w_max][n] (vertical-slash), [heads][w_max][n] (dam_online), [heads][R][ldz] (xattention)
     est::dbuf mx, sum;                    // double per probe row
+    est::dbuf probe_w;                    // int [n_heads]: probe rows per head (vertical-slash)
     est::dbuf col, diag;                  // double [n_heads][n]
     est::dbuf keys, keys_out, vals, vals_out, offsets, temp; // segmented sort
     est::dbuf keys_tmp, pos, pos_tmp, seg, seg_tmp;          // segmented_sort_long

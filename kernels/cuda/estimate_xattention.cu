@@ -55,6 +55,27 @@ __global__ void strided_copy(const uint16_t *src, long src_stride, long src_head
     *(T *)(dst + (long)blockIdx.y * N * SD + e) = v;
 }
 
+// The maximum of x[0 .. len) (fp32, x 16-byte aligned) over the CTA's threads (each thread's share;
+// -inf for none): four float4 loads in flight per thread (the plain loop, which nvcc does not unroll,
+// had one scalar load in flight).
+__device__ inline float row_max(const float *x, int len) {
+    const float4 *x4 = (const float4 *)x;
+    const int n4 = len / 4;
+    float m = -INFINITY;
+    for (int c0 = threadIdx.x; c0 < n4; c0 += 4 * THREADS) {
+        float4 v[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int c = c0 + i * THREADS;
+            v[i] = c < n4 ? x4[c] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) m = fmaxf(m, fmaxf(fmaxf(v[i].x, v[i].y), fmaxf(v[i].z, v[i].w)));
+    }
+    const int t = 4 * n4 + (int)threadIdx.x;
+    return t < len ? fmaxf(m, x[t]) : m;
+}
+
 // XAttention steps 2-3 for the query blocks of one row chunk (super-token rows u0 .. , u0 a multiple of
 // per_blk), one CTA per query block qb and head y (grid (nq, heads); the last query blocks, the
 // longest rows, first), rows u of the block ascending. Head y's logits: z[y · z_head + (u - u0) · ldz
@@ -64,8 +85,13 @@ __global__ void strided_copy(const uint16_t *src, long src_stride, long src_head
 // row); the row's softmax denominator is the sum of those partial sums (tree); score[kb] +=
 // part[kb] / denominator. score and part rows: [y][ql][nb] (ql = qb - u0 / per_blk); score zeroed
 // before. One float64 exp per logit (the CPU adds e_t / denominator term by term: the scores agree to
-// a few ulps). At most 48 registers: 5 CTAs per SM without spills (sm_90).
-__global__ void __launch_bounds__(THREADS, 5)
+// a few ulps). The exps of U consecutive super-tokens are computed before they are added (in order),
+// U exps and loads in flight per thread; U divides per_blk (both powers of two); terms past the row
+// end are e^-inf = +0.0, which changes no sum of non-negative terms. The kernel is bound by latency
+// (ncu, run 34: float64 pipe 21 % busy, issue slots 50 %): at 32K, 491 us a layer (run 31) -> 473 with
+// U = 8 (run 32) -> 419 with row_max's loads in flight too (run 34).
+template <int U>
+__global__ void __launch_bounds__(THREADS, 3)
     xattention_block_sums(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
                           double *score, double *part_all) {
     __shared__ double red[THREADS / 32];
@@ -77,14 +103,18 @@ __global__ void __launch_bounds__(THREADS, 5)
         const int u = qb * per_blk + r;
         if (u >= N) break;
         const float *zr = z + (long)(u - u0) * ldz;
-        float mf = -INFINITY;
-        for (int t = threadIdx.x; t <= u; t += THREADS) mf = fmaxf(mf, zr[t]);
-        const double m = block_max((double)mf * scale, red);
+        const double m = block_max((double)row_max(zr, u + 1) * scale, red);
         double s = 0;
         for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) {
             double a = 0;
             const int t1 = min((kb + 1) * per_blk, u + 1);
-            for (int t = kb * per_blk; t < t1; t++) a += exp((double)zr[t] * scale - m);
+            for (int t0 = kb * per_blk; t0 < t1; t0 += U) {
+                double e[U];
+#pragma unroll
+                for (int j = 0; j < U; j++) e[j] = exp((t0 + j < t1 ? (double)zr[t0 + j] : -INFINITY) * scale - m);
+#pragma unroll
+                for (int j = 0; j < U; j++) a += e[j];
+            }
             part[kb] = a;
             s += a;
         }
@@ -249,7 +279,11 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
             }
             const int nq = (rows + per_blk - 1) / per_blk, qb0 = (int)(u0 / per_blk);
             CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)hc * nq * nb, 0));
-            xattention_block_sums<<<dim3(nq, hc), THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+            const dim3 grid(nq, hc);
+            if (per_blk >= 8) xattention_block_sums<8><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+            else if (per_blk >= 4) xattention_block_sums<4><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+            else if (per_blk >= 2) xattention_block_sums<2><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+            else xattention_block_sums<1><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
             CUDA_LAUNCH_CHECK("xattention_block_sums");
             const int p = pow2_at_least(qb0 + nq - 2); // the chunk's longest sort
             const size_t smem = sort_global ? 0 : (sizeof(uint64_t) + sizeof(int)) * (size_t)p;

@@ -296,7 +296,7 @@ static void check_dam_online_direct(est_cuda_ws *ws, const input *in) {
         g_deep_sort += res[0][h].depth > 16 && res[0][h].depth + 1 < nb;
         maskplan *plan = maskplan_new(); /* as dam/online.c plan_from_gpu builds it */
         est_set_patterns(plan, n, sel[0] + (size_t)h * 2 * n);
-        est_set_blocks_bits(plan, nb, nb, blocks[0] + (size_t)h * nb * words);
+        maskplan_set_blocks_bits(plan, nb, nb, blocks[0] + (size_t)h * nb * words);
         const int64_t ref = maskplan_kept_pairs(plan, n);
         CHECK(res[0][h].kept == ref, "dam_online n %d head %d: kept pairs %lld, the plan keeps %lld", n, h,
               (long long)res[0][h].kept, (long long)ref);
