@@ -132,27 +132,26 @@ static void minference_plan_layer(const method *m, int layer, const float *q, in
 static void minference_plan_layer_cuda(const method *m, int layer, const uint16_t *q, int q_stride, int n,
                                        const uint16_t *k, int kv_cap, int n_heads, int n_kv_heads, int d,
                                        est_cuda_ws *ws, maskplan **out) {
+    /* rows 0 .. H-1 of the selection are the heads' columns, rows H .. 2H-1 their diagonals (the sums
+     * come in one device array, est_cuda_vertical_slash), so one top-k call selects both */
     int *v = dam_malloc(sizeof(int) * 5 * (size_t)n_heads, "minference budgets");
-    int *w = v, *sinks = v + n_heads, *local = v + 2 * n_heads, *kv = v + 3 * n_heads, *ks = v + 4 * n_heads;
-    int kv_max = 1, ks_max = 1;
+    int *w = v, *forced = v + n_heads, *kk = v + 3 * n_heads; /* forced, kk: [2][n_heads] */
+    int k_max = 1;
     for (int h = 0; h < n_heads; h++) {
         const minference_budget b = budget_of(m->params, layer, h, n);
-        w[h] = b.w, sinks[h] = b.sinks, local[h] = b.local, kv[h] = b.kv, ks[h] = b.ks;
-        kv_max = imax(kv_max, b.kv), ks_max = imax(ks_max, b.ks);
+        w[h] = b.w, forced[h] = b.sinks, forced[n_heads + h] = b.local, kk[h] = b.kv, kk[n_heads + h] = b.ks;
+        k_max = imax(k_max, imax(b.kv, b.ks));
     }
     double *col, *diag;
     est_cuda_vertical_slash(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, w, &col, &diag);
-    int32_t *cols = dam_malloc(sizeof(int32_t) * (size_t)n_heads * kv_max, "minference columns");
-    int32_t *diags = dam_malloc(sizeof(int32_t) * (size_t)n_heads * ks_max, "minference diagonals");
-    est_cuda_top_k(ws, col, n, n_heads, sinks, kv, cols, kv_max);
-    est_cuda_top_k(ws, diag, n, n_heads, local, ks, diags, ks_max);
+    int32_t *top = dam_malloc(sizeof(int32_t) * 2 * (size_t)n_heads * k_max, "minference columns and diagonals");
+    est_cuda_top_k(ws, col, n, 2 * n_heads, forced, kk, top, k_max);
     for (int h = 0; h < n_heads; h++) {
         out[h] = maskplan_new();
-        maskplan_set_cols(out[h], cols + (size_t)h * kv_max, kv[h]);
-        maskplan_set_diags(out[h], diags + (size_t)h * ks_max, ks[h]);
+        maskplan_set_cols(out[h], top + (size_t)h * k_max, kk[h]);
+        maskplan_set_diags(out[h], top + (size_t)(n_heads + h) * k_max, kk[n_heads + h]);
     }
-    dam_free(diags);
-    dam_free(cols);
+    dam_free(top);
     dam_free(v);
 }
 

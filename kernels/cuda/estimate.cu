@@ -438,7 +438,7 @@ extern "C" est_cuda_ws *est_cuda_ws_new(void) { return (est_cuda_ws *)dam_calloc
 extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
     if (ws == NULL) return;
     if (ws->have_blas) CUBLAS_CHECK(cublasDestroy(ws->blas));
-    dbuf *all[] = {&ws->z,    &ws->mx,   &ws->sum,      &ws->col,     &ws->diag,  &ws->keys, &ws->keys_out,
+    dbuf *all[] = {&ws->z,    &ws->mx,   &ws->sum,      &ws->col,     &ws->keys, &ws->keys_out,
                    &ws->vals, &ws->vals_out, &ws->offsets, &ws->temp, &ws->forced, &ws->qr,   &ws->kr,
                    &ws->score, &ws->part, &ws->bits, &ws->means, &ws->kmeans, &ws->cum, &ws->gammas, &ws->counts, &ws->pools,
                    &ws->keys_tmp, &ws->pos, &ws->pos_tmp, &ws->seg, &ws->seg_tmp,
@@ -463,8 +463,9 @@ extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int 
     float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * z_head, "estimation logits");
     double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)hc * w_max, "estimation row maxima");
     double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)hc * w_max, "estimation row sums");
-    double *col = (double *)grow(&ws->col, sizeof(double) * (size_t)n_heads * n, "estimation column sums");
-    double *diag = (double *)grow(&ws->diag, sizeof(double) * (size_t)n_heads * n, "estimation diagonal sums");
+    // column sums then diagonal sums in one buffer: one top-k call can select both (minference.c)
+    double *col = (double *)grow(&ws->col, sizeof(double) * 2 * (size_t)n_heads * n, "estimation column and diagonal sums");
+    double *diag = col + (size_t)n_heads * n;
     int *d_w = (int *)grow(&ws->probe_w, sizeof(int) * (size_t)n_heads, "estimation probe rows");
     CUDA_CHECK(cudaMemcpy(d_w, w, sizeof(int) * (size_t)n_heads, cudaMemcpyHostToDevice));
     const double scale = 1.0 / sqrt((double)d);

@@ -53,7 +53,10 @@ void est_cuda_ws_free(est_cuda_ws *ws);
  *   col[h][j]  = sum over r of P[r][j]           (est_column_sums),   j in [0, n)
  *   diag[h][o] = sum over r of P[r][(n-w+r) - o] (est_diagonal_sums), o in [0, n).
  * *d_col and *d_diag receive device arrays [n_heads][n] of doubles owned by ws, valid until the
- * next call on ws. Cost per head: one w × n × d GEMM and O(w · n) float64 work. */
+ * next call on ws; *d_diag == *d_col + n_heads · n (one array of 2 · n_heads rows, which one
+ * est_cuda_top_k call can select from). Cost per head: one w × n × d GEMM and O(w · n) float64 work;
+ * the heads go together (one launch per kernel) in chunks whose fp32 logits [w_max][n] fit the
+ * scratch budget (DAM_CUDA_EST_CHUNK_BYTES, as for est_cuda_dam_online). */
 void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                              int n_heads, int n_kv_heads, int d, const int *w, double **d_col, double **d_diag);
 

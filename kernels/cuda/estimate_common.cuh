@@ -104,7 +104,7 @@ struct est_cuda_ws {
     est::dbuf z;                          // fp32 logits: [heads][w_max][n] (vertical-slash), [heads][w_max][n] (dam_online), [heads][R][ldz] (xattention)
     est::dbuf mx, sum;                    // double per probe row
     est::dbuf probe_w;                    // int [n_heads]: probe rows per head (vertical-slash)
-    est::dbuf col, diag;                  // double [n_heads][n]
+    est::dbuf col;                        // double [2][n_heads][n]: column sums, then diagonal sums
     est::dbuf keys, keys_out, vals, vals_out, offsets, temp; // segmented sort
     est::dbuf keys_tmp, pos, pos_tmp, seg, seg_tmp;          // segmented_sort_long
     est::dbuf forced;                     // int [n_heads] (top-k's forced counts; FlexPrefill's selected heads)
