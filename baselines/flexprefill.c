@@ -291,10 +291,8 @@ static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16
     est_cuda_cover_pool(ws, d_col, d_diag, n, n_heads, B, gamma, covers, pools);
     double *kbar = dam_malloc(sizeof(double) * (size_t)n_kv_heads * nb * d, "flexprefill key means");
     double *qlast = dam_malloc(sizeof(double) * (size_t)n_heads * d, "flexprefill query means");
-    for (int g = 0; g < n_kv_heads; g++)
-        est_cuda_row_means(ws, k + (size_t)g * kv_cap * d, d, 0, n, d, B, kbar + (size_t)g * nb * d);
-    for (int h = 0; h < n_heads; h++)
-        est_cuda_row_means(ws, q + (size_t)h * d, q_stride, n - B, B, d, B, qlast + (size_t)h * d);
+    est_cuda_row_means(ws, k, n_kv_heads, (long)kv_cap * d, d, 0, n, d, B, kbar);           /* [KV head][nb][d] */
+    est_cuda_row_means(ws, q, n_heads, d, q_stride, n - B, B, d, B, qlast);                 /* [head][1][d] */
     const size_t hw = (size_t)nb * words; /* keep words per head */
     uint64_t *keep = dam_calloc((size_t)n_heads * hw, sizeof(uint64_t), "flexprefill keep");
     uint8_t *aware = dam_calloc((size_t)n_heads, 1, "flexprefill query-aware heads");

@@ -512,16 +512,18 @@ extern "C" void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int 
                             sizeof(int32_t) * (size_t)k_max, (size_t)n_heads, cudaMemcpyDeviceToHost));
 }
 
-extern "C" void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0, int n_rows, int d, int group,
-                                   double *out) {
+extern "C" void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, int heads, long x_head, long stride, int r0,
+                                   int n_rows, int d, int group, double *out) {
     ws->map_n = 0; // ws->keys may be overwritten: dam_online's map is gone
-    if (n_rows < 1 || d < 1 || group < 1 || r0 < 0)
-        dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_row_means(r0 %d, rows %d, d %d, group %d)", r0, n_rows, d, group);
+    if (heads < 1 || n_rows < 1 || d < 1 || group < 1 || r0 < 0)
+        dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_row_means(heads %d, r0 %d, rows %d, d %d, group %d)", heads, r0,
+                n_rows, d, group);
     const long count = (long)((n_rows + group - 1) / group) * d;
-    double *dout = (double *)grow(&ws->means, sizeof(double) * (size_t)count, "estimation row means");
-    row_means<<<blocks_for(count), THREADS>>>((const __nv_bfloat16 *)x, 0, stride, r0, n_rows, d, group, dout);
+    double *dout = (double *)grow(&ws->means, sizeof(double) * (size_t)count * heads, "estimation row means");
+    row_means<<<dim3(blocks_for(count), heads), THREADS>>>((const __nv_bfloat16 *)x, x_head, stride, r0, n_rows, d, group,
+                                                           dout);
     CUDA_LAUNCH_CHECK("row_means");
-    CUDA_CHECK(cudaMemcpy(out, dout, sizeof(double) * (size_t)count, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(out, dout, sizeof(double) * (size_t)count * heads, cudaMemcpyDeviceToHost));
 }
 
 extern "C" void est_cuda_cover_pool(est_cuda_ws *ws, const double *col, const double *diag, int n, int n_heads, double div,

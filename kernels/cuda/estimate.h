@@ -68,13 +68,14 @@ void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, c
 void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int n_heads, const int *forced, const int *k,
                     int32_t *top, int top_stride);
 
-/* Means of groups of `group` rows of a bf16 matrix on the device (FlexPrefill's and dam_online's
- * block means, est_block_means): out[g][c] = mean over rows r0 + g·group .. min(r0 + n_rows,
- * r0 + g·group + group) - 1 of x[row · stride + c], c < d, for g < ceil(n_rows / group); out is host
- * memory [ceil(n_rows / group)][d] doubles. Rows are added in ascending order in float64 and divided
- * by the group's row count, as est_block_means does: the results are identical. */
-void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0, int n_rows, int d, int group,
-                        double *out);
+/* Means of groups of `group` rows of bf16 matrices on the device (FlexPrefill's block means,
+ * est_block_means), for `heads` matrices x + y · x_head, y < heads (elements): out[y][g][c] = mean over
+ * rows r0 + g·group .. min(r0 + n_rows, r0 + g·group + group) - 1 of x[y · x_head + row · stride + c],
+ * c < d, for g < ceil(n_rows / group); out is host memory [heads][ceil(n_rows / group)][d] doubles. Rows
+ * are added in ascending order in float64 and divided by the group's row count, as est_block_means
+ * does: the results are identical. One launch and one copy for all heads. */
+void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, int heads, long x_head, long stride, int r0, int n_rows,
+                        int d, int group, double *out);
 
 /* FlexPrefill's step 2 inputs (baselines/flexprefill.c) from est_cuda_vertical_slash's device sums
  * col, diag [n_heads][n]: with v = col[h] / div and s = diag[h] / div (div = the B estimation rows),

@@ -32,9 +32,9 @@ void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const
     (void)stride, (void)tau, (void)keep, (void)scores;
     no_cuda();
 }
-void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, long stride, int r0, int n_rows, int d, int group,
-                        double *out) {
-    (void)ws, (void)x, (void)stride, (void)r0, (void)n_rows, (void)d, (void)group, (void)out;
+void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, int heads, long x_head, long stride, int r0, int n_rows,
+                        int d, int group, double *out) {
+    (void)ws, (void)x, (void)heads, (void)x_head, (void)stride, (void)r0, (void)n_rows, (void)d, (void)group, (void)out;
     no_cuda();
 }
 void est_cuda_block_map_select(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
