@@ -63,7 +63,6 @@ void est_top_k(const double *score, int m, int k, int32_t *top);
  * blocks; non-zero = keep; key blocks after the query block are dropped by maskplan). */
 void est_set_blocks(maskplan *plan, int nqb, int nkb, const uint8_t *keep);
 
-
 /* Sets the column and diagonal parts of `plan` from match flags: sel[j] != 0 keeps column j and
  * sel[n + o] != 0 keeps diagonal o, j, o < n (est_cuda_dam_online's patterns, [2n] bytes). */
 void est_set_patterns(maskplan *plan, int n, const uint8_t *sel);

@@ -215,7 +215,7 @@ void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const u
     }
     if (total > INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "mask plan blocks: %zu kept blocks are too many", total);
     int32_t *nptr = dam_malloc(sizeof *nptr * ((size_t)n_qblocks + 1), "mask plan blocks");
-    int32_t *nidx = total > 0 ? dam_malloc(sizeof *nidx * total, "mask plan blocks") : NULL;
+    int32_t *nidx = dam_malloc(sizeof *nidx * (total > 0 ? total : 1), "mask plan blocks"); /* never NULL, as set_blocks */
     int n = 0;
     nptr[0] = 0;
     for (int qb = 0; qb < n_qblocks; qb++) {

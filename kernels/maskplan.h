@@ -79,11 +79,13 @@ void maskplan_set_diags(maskplan *p, const int32_t *diags, int n);
  * >= 0; each list sorted and de-duplicated here; key blocks beyond the query block are causally
  * empty and dropped). n_qblocks = 0 clears the part. Setting the blocks clears any block bias. */
 void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const int32_t *idx);
-/* The same from a bit matrix (the GPU estimators' output): key block kb of query block qb is kept iff
- * bit kb % 64 of bits[qb * ceil(n_kblocks / 64) + kb / 64] is set; bits of key blocks kb > qb or
- * kb >= n_kblocks are ignored. One pass to count and one to list (no copy, sort or realloc: what
- * made XAttention's 9 heads of 118K blocks cost 1.4-4.6 ms a layer on the device host, run 32).
- * bits is read only; NULL with n_qblocks > 0 and n_kblocks > 0 is an internal error. */
+/* The blocks from a bit matrix (the GPU estimators' output), the same result as maskplan_set_blocks
+ * with the kept blocks listed: n_qblocks query blocks; key block kb of query block qb is kept iff bit
+ * kb % 64 of bits[qb * ceil(n_kblocks / 64) + kb / 64] is set (bits: read only, not kept); bits of key
+ * blocks kb > qb or kb >= n_kblocks are ignored. n_qblocks = 0 clears the part; setting the blocks
+ * clears any block bias. Negative counts, or bits NULL with n_qblocks > 0 and n_kblocks > 0, are an
+ * internal error (dam_die with DAM_EXIT_RUNTIME), as are more than INT32_MAX kept blocks. One pass to
+ * count and one to list (no copy, sort or reallocation). */
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits);
 /* Sets the block bias: bias[i] is the logit bias b of the block pair (qb, blk_idx[i]) for
  * blk_ptr[qb] <= i < blk_ptr[qb+1], i.e. parallel to the plan's own (sorted, de-duplicated)

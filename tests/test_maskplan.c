@@ -622,6 +622,14 @@ static void test_blocks_bits(void) {
             maskplan_free(a), maskplan_free(b);
             dam_free(idx), dam_free(ptr), dam_free(bits);
         }
+    /* no key blocks (bits may be NULL): every query block keeps none; no query blocks: the part cleared */
+    maskplan *p = maskplan_new();
+    maskplan_set_blocks_bits(p, 3, 0, NULL);
+    CHECK(p->n_qblocks == 3 && p->blk_ptr[3] == 0 && p->blk_idx != NULL, "set_blocks_bits 3 x 0: %d query blocks, %d kept",
+          p->n_qblocks, p->blk_ptr ? p->blk_ptr[3] : -1);
+    maskplan_set_blocks_bits(p, 0, 5, NULL);
+    CHECK(p->n_qblocks == 0 && p->blk_ptr == NULL && p->blk_idx == NULL, "set_blocks_bits 0 x 5 did not clear the blocks");
+    maskplan_free(p);
 }
 
 int main(void) {

@@ -96,10 +96,10 @@ __global__ void est::block_map(const double *qbar, const double *kbar, int y0, i
 }
 
 
-__global__ void est::row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, int w_one, double scale,
-                               double *mx, double *sum) {
+__global__ void est::row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, double scale, double *mx,
+                               double *sum) {
     __shared__ double red[THREADS / 32];
-    const int r = blockIdx.x, w = w_head ? w_head[blockIdx.y] : w_one, len = n - w + 1 + r;
+    const int r = blockIdx.x, w = w_head[blockIdx.y], len = n - w + 1 + r;
     if (r >= w) return; // the whole CTA
     const float *zr = z + blockIdx.y * z_head + (long)r * ldz;
     // the maximum in fp32, scaled once (the same value: scaling by scale > 0 is monotone); eight loads
@@ -135,7 +135,7 @@ namespace {
 // mx[y · w_max + r], sum[...]): threads 0 .. n-1: col[y][j] = sum over r of P[r][j]; threads n .. 2n-1:
 // diag[y][o] = sum over r of P[r][i_r - o], i_r = n - w + r; P[r][j] = e^(s[r][j] · scale - mx[r]) /
 // sum[r] for j <= i_r. Terms are added for r ascending, as est_column_sums / est_diagonal_sums add
-// them; four are loaded and computed before they are added (eight were not faster, run 34).
+// them; four are loaded and computed before they are added.
 __global__ void vertical_slash_sums(const float *z, long z_head, int n, const int *w_head, int w_max, double scale,
                                     const double *mx_all, const double *sum_all, double *col, double *diag) {
     const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -480,7 +480,7 @@ extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int 
             gemm_nt(ws, z + y * z_head, n, qh, q_stride, kh, d, wh, n, d, run, d, 0, z_head);
             y += run;
         }
-        row_stats<<<dim3(w_max, hn), THREADS>>>(z, n, z_head, n, d_w + h0, 0, scale, mx, sum);
+        row_stats<<<dim3(w_max, hn), THREADS>>>(z, n, z_head, n, d_w + h0, scale, mx, sum);
         CUDA_LAUNCH_CHECK("row_stats");
         vertical_slash_sums<<<dim3(blocks_for(2L * n), hn), THREADS>>>(z, z_head, n, d_w + h0, w_max, scale, mx, sum,
                                                                       col + (long)h0 * n, diag + (long)h0 * n);
@@ -515,7 +515,7 @@ extern "C" void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int 
 extern "C" void est_cuda_row_means(est_cuda_ws *ws, const uint16_t *x, int heads, long x_head, long stride, int r0,
                                    int n_rows, int d, int group, double *out) {
     ws->map_n = 0; // ws->keys may be overwritten: dam_online's map is gone
-    if (heads < 1 || n_rows < 1 || d < 1 || group < 1 || r0 < 0)
+    if (heads < 1 || heads > 65535 || n_rows < 1 || d < 1 || group < 1 || r0 < 0)
         dam_die(DAM_EXIT_RUNTIME, "internal error: est_cuda_row_means(heads %d, r0 %d, rows %d, d %d, group %d)", heads, r0,
                 n_rows, d, group);
     const long count = (long)((n_rows + group - 1) / group) * d;

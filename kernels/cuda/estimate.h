@@ -60,11 +60,12 @@ void est_cuda_ws_free(est_cuda_ws *ws);
 void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                              int n_heads, int n_kv_heads, int d, const int *w, double **d_col, double **d_diag);
 
-/* Top-k per head of device scores score[h][0 .. n) (row stride n, e.g. est_cuda_vertical_slash's
- * outputs): the indices 0 .. forced[h]-1 count as +inf (always first), then the others by score
- * descending, ties by index ascending (est_top_k's order). top[h * top_stride + i], i < k[h],
- * receives the selected indices (host memory; their order is the selection order).
- * 0 <= forced[h] <= n, 1 <= k[h] <= min(n, top_stride). Segmented stable sort (CUB). */
+/* Top-k per row of device scores score[h][0 .. n), h < n_heads rows (row stride n, e.g. the 2 ·
+ * n_heads rows of est_cuda_vertical_slash's column then diagonal sums): the indices 0 .. forced[h]-1
+ * count as +inf (always first), then the others by score descending, ties by index ascending
+ * (est_top_k's order). top[h * top_stride + i], i < k[h], receives the selected indices (host memory;
+ * their order is the selection order). 0 <= forced[h] <= n, 1 <= k[h] <= min(n, top_stride).
+ * Segmented stable sort (CUB: two stable radix sorts over all rows, by score then by row). */
 void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int n_heads, const int *forced, const int *k,
                     int32_t *top, int top_stride);
 

@@ -88,12 +88,12 @@ __global__ void block_map(const double *qbar, const double *kbar, int y0, int gr
                           double *keys, int *vals);
 
 // Row statistics of the causal softmax of the probe rows, one CTA per row r, grid.y = head y with
-// w = w_head[y] rows (w_head NULL: w_one for every head; CTAs with r >= w do nothing): row r of head
+// w = w_head[y] rows (device array; CTAs with r >= w do nothing): row r of head
 // y holds fp32 logits z[y · z_head + r · ldz + j], j < n - w + 1 + r (causal: the row is position
 // n - w + r), scaled by `scale` in float64; mx[y · gridDim.x + r] = their maximum, sum[...] = the sum
 // of e^(x - max) (tree reduction).
-__global__ void row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, int w_one, double scale,
-                          double *mx, double *sum);
+__global__ void row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, double scale, double *mx,
+                          double *sum);
 
 } // namespace est
 

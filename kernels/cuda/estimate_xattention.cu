@@ -88,8 +88,8 @@ __device__ inline float row_max(const float *x, int len) {
 // a few ulps). The exps of U consecutive super-tokens are computed before they are added (in order),
 // U exps and loads in flight per thread; U divides per_blk (both powers of two); terms past the row
 // end are e^-inf = +0.0, which changes no sum of non-negative terms. The kernel is bound by latency
-// (ncu, run 34: float64 pipe 21 % busy, issue slots 50 %): at 32K, 491 us a layer (run 31) -> 473 with
-// U = 8 (run 32) -> 419 with row_max's loads in flight too (run 34).
+// (ncu, run 33: issue slots ~50 % busy, warps waiting on loads): at 32K, 491 us a layer (run 31) -> 473
+// with U = 8 (run 32) -> 395 with row_max's loads in flight too (run 35).
 template <int U>
 __global__ void __launch_bounds__(THREADS, 3)
     xattention_block_sums(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
@@ -267,6 +267,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         }
         const double scale = 1.0 / (sqrt((double)d) * S);
         for (long u0 = 0; u0 < N; u0 += R) {
+            // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (row_max's float4 loads)
             const int rows = (int)(N - u0 < R ? N - u0 : R), cols = (int)u0 + rows, ldz = (cols + 3) & ~3;
             const long z_head = (long)rows * ldz;
             for (int ya = 0; ya < hc;) { // one product per run of heads of one KV head (they share kr)

@@ -123,7 +123,9 @@ static double logit(const input *in, int h, int i, int j) { /* q_i · k_j, exact
 static void check_vertical_slash(est_cuda_ws *ws, const input *in) {
     const int n = in->n, H = in->H;
     int *w = dam_malloc(sizeof(int) * H, "test w");
-    for (int h = 0; h < H; h++) w[h] = 1 + (h * 37 + n) % (n < 80 ? n : 80); /* per-head rows, 1 .. min(n, 80) */
+    /* per-head rows, 1 .. min(n, 80); for odd n the same w for the query heads of a KV head (one batched
+     * product per KV head), else a different w per head (one product per head) */
+    for (int h = 0; h < H; h++) w[h] = 1 + ((n % 2 ? h / (H / in->Hkv) : h) * 37 + n) % (n < 80 ? n : 80);
     double *dcol, *ddiag;
     est_cuda_vertical_slash(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, w, &dcol, &ddiag);
     double *col = dam_malloc(sizeof(double) * (size_t)H * n, "test col"), *diag = dam_malloc(sizeof(double) * (size_t)H * n, "test diag");
@@ -152,7 +154,25 @@ static void check_vertical_slash(est_cuda_ws *ws, const input *in) {
     }
     CHECK(bad == 0, "n %d H %d/%d d %d: %d column / diagonal sums off the float64 reference (rel > 1e-11)", n, H,
           in->Hkv, in->d, bad);
+    CHECK(ddiag == dcol + (size_t)H * n, "n %d: the diagonal sums do not follow the column sums in one array", n);
     printf("  vertical-slash sums  n %5d H %d/%d d %3d: max rel err %.1e\n", n, H, in->Hkv, in->d, worst);
+    /* the same sums with the heads in chunks (a scratch budget of one head, and of about 2.5 heads: the
+     * last chunk shorter), bit for bit (the logits are exact, the order of additions is per head) */
+    int w_max = 1;
+    for (int h = 0; h < H; h++) w_max = w[h] > w_max ? w[h] : w_max;
+    static const double CHUNK_HEADS[] = {0.0, 2.5};
+    double *c2 = dam_malloc(sizeof(double) * 2 * (size_t)H * n, "test chunked sums");
+    for (int c = 0; c < 2; c++) {
+        char budget[32];
+        snprintf(budget, sizeof budget, "%.0f", CHUNK_HEADS[c] > 0 ? CHUNK_HEADS[c] * 4.0 * w_max * n : 1.0);
+        setenv("DAM_CUDA_EST_CHUNK_BYTES", budget, 1);
+        est_cuda_vertical_slash(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, w, &dcol, &ddiag);
+        unsetenv("DAM_CUDA_EST_CHUNK_BYTES");
+        cudaMemcpy(c2, dcol, sizeof(double) * 2 * (size_t)H * n, cudaMemcpyDeviceToHost);
+        CHECK(memcmp(c2, col, sizeof(double) * (size_t)H * n) == 0 && memcmp(c2 + (size_t)H * n, diag, sizeof(double) * (size_t)H * n) == 0,
+              "n %d H %d/%d: sums with a scratch budget of %s bytes differ from one chunk", n, H, in->Hkv, budget);
+    }
+    dam_free(c2);
     dam_free(p), dam_free(rd), dam_free(rc), dam_free(diag), dam_free(col), dam_free(w);
 }
 
