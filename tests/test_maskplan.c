@@ -587,6 +587,35 @@ static void test_bias(void) {
     maskplan_free(p);
 }
 
+static int cmp_int32(const void *a, const void *b) {
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The setters' sort (a byte-wise radix sort) against qsort + de-duplication: random lists of 2 .. 5000
+ * values with duplicates, over ranges that leave 1 to 4 bytes varying (values up to INT32_MAX), a
+ * descending list and one all equal. */
+static void test_sorted_lists(void) {
+    static const int32_t RANGES[] = {7, 200, 70000, 20000000, INT32_MAX};
+    for (int t = 0; t < 40; t++) {
+        const int n = 2 + irand(5000), range = RANGES[t % 5];
+        int32_t *x = dam_malloc(sizeof(int32_t) * (size_t)n, "test list"), *ref = dam_malloc(sizeof(int32_t) * (size_t)n, "test ref");
+        for (int i = 0; i < n; i++)
+            x[i] = t == 38 ? n - i : t == 39 ? 5 : (int32_t)((next_u64() >> 33) % (uint64_t)range);
+        memcpy(ref, x, sizeof(int32_t) * (size_t)n);
+        qsort(ref, (size_t)n, sizeof *ref, cmp_int32);
+        int m = 1;
+        for (int i = 1; i < n; i++)
+            if (ref[i] != ref[m - 1]) ref[m++] = ref[i];
+        maskplan *p = maskplan_new();
+        maskplan_set_cols(p, x, n);
+        CHECK(p->n_cols == m && memcmp(p->cols, ref, sizeof(int32_t) * (size_t)m) == 0,
+              "list %d (n %d, range %d): sorted columns differ from qsort's (%d vs %d values)", t, n, range, p->n_cols, m);
+        maskplan_free(p);
+        dam_free(ref), dam_free(x);
+    }
+}
+
 /* maskplan_set_blocks_bits against maskplan_set_blocks given the same blocks as lists: random bit
  * matrices of 1 .. 4 words a row, nqb below / equal / above nkb, with bits above the diagonal and past
  * key block nkb - 1 in the last word (both ignored), and an all-zero matrix. */
@@ -639,6 +668,7 @@ int main(void) {
     test_validate();
     test_setters();
     test_blocks_bits();
+    test_sorted_lists();
     test_million();
     CHECK(dam_mem_in_use() == before, "leaked %zu bytes", dam_mem_in_use() - before);
     return test_done("maskplan");
