@@ -46,9 +46,9 @@ static inline uint64_t causal_word(int64_t pos, int64_t j0) {
 }
 
 /* Sorts a[0 .. n) of non-negative values ascending: LSD radix sort by bytes, skipping a byte all
- * values share (lists of positions < 65,536 take two passes). A tenth of qsort's time on the 256
- * diagonal indices of a MInference head (1 vs 10.6 us), which the GPU path sorts for every head of
- * every layer. */
+ * values share (lists of positions < 65,536 take two passes). Replaces qsort, whose comparator calls
+ * showed in MInference's GPU path, which sorts every head's top-k columns and diagonals here for every
+ * layer (docs/performance.md, run 39). */
 static void sort_nonneg(int32_t *a, int n) {
     uint32_t *src = (uint32_t *)a, *dst = dam_malloc(sizeof *dst * (size_t)n, "mask plan sort"), *tmp = dst;
     for (int shift = 0; shift < 32; shift += 8) {
