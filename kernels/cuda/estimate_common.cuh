@@ -11,7 +11,7 @@
 
 namespace est {
 
-enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 4096 /* xattention: super-token rows per row chunk */,
+enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */,
        MAP_QB = 8 /* query blocks per CTA of block_map (one warp each) */ };
 
 // A device buffer that only grows (dam_cuda_malloc, so the harness's peak counts it).
@@ -101,8 +101,8 @@ __global__ void row_stats(const float *z, long ldz, long z_head, int n, const in
 struct est_cuda_ws {
     cublasHandle_t blas;
     bool have_blas;
-    est::dbuf z;                          // fp32 logits: [heads][w_max][n] (vertical-slash, dam_online)
-    est::dbuf mx, sum;                    // double per probe row; mx: xattention's tile factors [heads][R][tiles]
+    est::dbuf z;                          // fp32 logits: [heads][w_max][n] (vertical-slash), [heads][w_max][n] (dam_online), [heads][R][ldz] (xattention)
+    est::dbuf mx, sum;                    // double per probe row
     est::dbuf probe_w;                    // int [n_heads]: probe rows per head (vertical-slash)
     est::dbuf col;                        // double [2][n_heads][n]: column sums, then diagonal sums
     est::dbuf keys, keys_out, vals, vals_out, offsets, temp; // segmented sort
@@ -110,7 +110,7 @@ struct est_cuda_ws {
     est::dbuf forced;                     // int [n_heads] (top-k's forced counts; FlexPrefill's selected heads)
     est::dbuf qr, kr;                     // bf16 strided copies
     est::dbuf score;                      // double [heads][query blocks of a row chunk][nb] (xattention)
-    est::dbuf part;                       // double: xattention's per-row key block sums [heads][R][nb]
+    est::dbuf part;                       // double [CTAs][nb] partial block sums
     est::dbuf means, kmeans;              // double row means (queries, keys)
     est::dbuf cum;                        // double inclusive scan
     est::dbuf gammas, counts, pools;      // FlexPrefill step 2

@@ -20,7 +20,7 @@
  * against the sequential definition) and its query-aware selection for a subset of heads, one or all
  * heads per chunk, against a float64 recomputation; top-k with exact ties and forced indices against
  * est_top_k (same set); XAttention's keep bits hold no block outside the causal triangle (the host
- * buffer is poisoned first), and its chunked paths (one head and 128 super-token rows per chunk;
+ * buffer is poisoned first), and its chunked paths (one head and one query block per chunk;
  * DAM_CUDA_XA_SMALL) give the same bits and scores, bit for bit.
  * Usage: test_estimate_cuda [quick] (quick: shapes up to 300 tokens, for compute-sanitizer). Skips
  * (exit 0, "skip: ...") without a CUDA device. */
@@ -215,11 +215,10 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
             else worst = fmax(worst, ref[c] > 0 ? e / ref[c] : 0);
         }
     }
-    /* the chunked paths give the same bits and scores: one head and 128 super-token rows per chunk
+    /* the chunked paths give the same bits and scores: one head and one query block per chunk
      * (DAM_CUDA_EST_CHUNK_BYTES=1), and DAM_CUDA_XA_SMALL=1 (chunks of two heads, which split a KV
-     * head's query heads, 128 rows per row chunk, the query rows streamed through shared memory, the
-     * sorts in device memory as beyond 4,098 blocks, scalar strided copies); a logit's fp32 sum runs
-     * in the same order whatever the chunk */
+     * head's query heads, one query block per row chunk, the sorts in device memory as beyond 4,098
+     * blocks, scalar strided copies); the logits are exact, so every GEMM shape gives the same ones */
     static const char *const VARIANTS[][2] = {{"DAM_CUDA_EST_CHUNK_BYTES", "1"}, {"DAM_CUDA_XA_SMALL", "1"}};
     uint64_t *keep2 = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test keep");
     double *sc2 = dam_malloc(sizeof(double) * (size_t)H * nb * nb, "test scores");
