@@ -9,6 +9,7 @@
 // shared-memory stages) while computing the current one. Shared memory rows are 16-byte-chunk
 // XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is conflict-free.
 #include <algorithm>
+#include <mutex>
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -448,6 +449,34 @@ static bool plans_sink_window(const maskplan *const *plans, int n_heads, int *si
     return n_heads > 0;
 }
 
+// A block_bits plan: the heads' blocks as bits (attn_plan_block_bits, OpenMP) in a host buffer kept
+// for the next build (fresh memory costs page faults, ~1 ms per MB here), uploaded.
+static void block_bits_build(attn_cuda_plan *p, const maskplan *const *plans) {
+    static std::mutex lock;  // the buffer is shared by all builds
+    static uint64_t *buf = NULL;
+    static size_t buf_words = 0;
+    const size_t per_head = attn_plan_block_bits_words(p->n_k), n_words = per_head * p->n_heads;
+    p->qb0 = (p->n_k - p->n_q) / T;
+    p->n_qt = (p->n_k - 1) / T - p->qb0 + 1;
+    p->bits_rows = (p->n_k + 63) / 64;
+    p->bits_words = (p->bits_rows + 63) / 64;
+    std::lock_guard<std::mutex> guard(lock);
+    if (n_words > buf_words) {
+        free(buf);
+        buf = (uint64_t *)malloc(sizeof(uint64_t) * n_words);
+        if (!buf) { fprintf(stderr, "dam: out of memory (attention plan bits)\n"); exit(3); }
+        buf_words = n_words;
+    }
+    const double t0 = now_ms();
+    attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles);
+    p->host_ms = now_ms() - t0;
+    p->d_bits = upload(buf, n_words);
+    p->block_bits = 1;
+    p->device_bytes = sizeof(uint64_t) * n_words;
+    p->hc = 1;
+    p->n_chunks = p->n_heads;
+}
+
 // The statistics of a sink + window plan, counted as for list plans: per 64-row query tile, the
 // 64-key tiles some row keeps a key in (sink tiles and the window's), and the causal tiles.
 static void sink_window_stats(attn_cuda_plan *p, int sink, int window) {
@@ -493,6 +522,15 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         p->window = window;
         p->wgmma = 1;
         sink_window_stats(p, sink, window);
+        p->build_ms = now_ms() - t0;
+        return p;
+    }
+    if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
+                            ATTN_CUDA_HOST_LISTS | ATTN_CUDA_GPU_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
+        attn_plan_blocks_only(plans, n_heads, n_k) && attn_cuda_wgmma_available(64)) {
+        // blocks only on Hopper: the wgmma kernel reads the bits, no lists
+        attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
+        block_bits_build(p, plans);
         p->build_ms = now_ms() - t0;
         return p;
     }
@@ -558,6 +596,7 @@ extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     dam_cuda_free(p->d_order);
     dam_cuda_free(p->d_parts);
     dam_cuda_free(p->d_wgmma_heads);
+    dam_cuda_free(p->d_bits);
     free(p);
 }
 
@@ -573,6 +612,11 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
         ((uintptr_t)q | (uintptr_t)k | (uintptr_t)v | (uintptr_t)out) % 16) {
         fprintf(stderr, "dam: attn_cuda_masked: unsupported d=%d or unaligned strides/pointers\n", d);
         exit(3);
+    }
+    if (plan->block_bits) {  // built so only where the device runs the wgmma kernel
+        attn_cuda_wgmma_blocks(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale,
+                               plan->d_bits, plan->bits_rows, plan->bits_words, d_empty, stream);
+        return;
     }
     if (plan->sink_window || (plan->wgmma && attn_cuda_wgmma_available(d))) {  // Hopper: the wgmma kernel
         attn_cuda_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, plan->sink,

@@ -79,6 +79,12 @@ typedef struct attn_cuda_plan {
     int n_wgmma_heads;     /* gpu_lists on a compute-capability-9.0 device: the dense heads, run by the wgmma
                             * kernel (attention_wgmma.h); their items are the last of d_order */
     int32_t *d_wgmma_heads;/* [n_wgmma_heads] those heads, ascending */
+    int block_bits;        /* 1: every head dense or 64-blocks only (no columns, diagonals, bitmap or bias),
+                            * run by the wgmma kernel from d_bits with no lists (attn_cuda_wgmma_blocks;
+                            * built so only on a compute-capability-9.0 device, without flags, while the
+                            * bits stay <= 64 MiB) */
+    int bits_rows, bits_words; /* block_bits: ceil(n_k / 64) rows of ceil(rows / 64) words per head */
+    uint64_t *d_bits;      /* block_bits: [n_heads][bits_rows][bits_words], dense heads all ones */
     int list_ctas;         /* CTAs of the list kernel: d_order's first list_ctas items (the rest: dense heads
                             * on the wgmma kernel) */
 } attn_cuda_plan;

@@ -1,6 +1,7 @@
 /* attention_plan.c — MaskPlans -> host tile lists of the masked CUDA kernel. See attention_plan.h
  * and docs/cuda.md ("Plan conversion"). */
 #include "kernels/cuda/attention_plan.h"
+#include "kernels/cuda/attention_wgmma.h"
 
 #include <omp.h>
 #include <pthread.h>
@@ -1018,4 +1019,48 @@ void attn_cuda_plan_host_free(attn_plan_host *h) {
     buf_give(BUF_GATHER, h->gather, h->cap_bytes[BUF_GATHER]);
     dam_free(h->order);
     dam_free(h);
+}
+
+bool attn_plan_blocks_only(const maskplan *const *plans, int n_heads, int n_k) {
+    if (plans == NULL || n_k < 1 || (size_t)(n_k + 127) / 128 * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES ||
+        sizeof(uint64_t) * attn_plan_block_bits_words(n_k) * (size_t)n_heads > ((size_t)64 << 20))
+        return false;
+    bool any_sparse = false;
+    for (int h = 0; h < n_heads; h++) {
+        const maskplan *m = plans[h];
+        if (m->dense) continue;
+        if (m->n_cols > 0 || m->n_diags > 0 || m->bitmap_L > 0 || m->blk_bias != NULL) return false;
+        any_sparse = true;
+    }
+    return any_sparse;
+}
+
+size_t attn_plan_block_bits_words(int n_k) {
+    const size_t rows = ((size_t)n_k + 63) / 64;
+    return rows * ((rows + 63) / 64);
+}
+
+void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
+                          int64_t *head_tiles, int64_t *causal_tiles) {
+    const int rows = (n_k + 63) / 64, words = (rows + 63) / 64;
+    const size_t per_head = attn_plan_block_bits_words(n_k);
+    int64_t kept = 0, causal = 0;
+#pragma omp parallel for schedule(static) reduction(+ : kept, causal) num_threads(threads > 0 ? threads : omp_get_max_threads())
+    for (int64_t r = 0; r < (int64_t)n_heads * rows; r++) {
+        const int h = (int)(r / rows), qb = (int)(r % rows);
+        const maskplan *m = plans[h];
+        uint64_t *row = bits + per_head * h + (size_t)qb * words;
+        const bool all = qb >= qb0 && m->dense;
+        for (int w = 0; w < words; w++) row[w] = all ? ~0ull : 0;
+        if (qb < qb0) continue;
+        causal += qb + 1;
+        if (m->dense) {
+            kept += qb + 1;
+        } else if (qb < m->n_qblocks) { /* listed blocks are causal (kb <= qb) and unique (maskplan.h) */
+            for (int32_t i = m->blk_ptr[qb]; i < m->blk_ptr[qb + 1]; i++) row[m->blk_idx[i] >> 6] |= 1ull << (m->blk_idx[i] & 63);
+            kept += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
+        }
+    }
+    *head_tiles = kept;
+    *causal_tiles = causal;
 }

@@ -22,6 +22,7 @@
 #ifndef DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 #define DAM_KERNELS_CUDA_ATTENTION_PLAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernels/cuda/attention_masked.h"
@@ -91,6 +92,28 @@ void attn_cuda_plan_host_free(attn_plan_host *h);
 /* Frees the arrays attn_cuda_plan_host_free kept for reuse (tests, leak checks); builds still work
  * afterwards. Thread-safe. */
 void attn_cuda_plan_host_release(void);
+
+/* Whether the wgmma kernel can run these plans from block bits (attention_wgmma.h,
+ * attn_cuda_wgmma_blocks): every head dense or 64-blocks only (no columns, diagonals, bitmap or
+ * block bias), not all dense (those take the dense path), n_k within the kernel's visited-tile list
+ * (ATTN_CUDA_WGMMA_MAX_LIST_BYTES / 4 tiles of 128 keys) and the bits of all heads <= 64 MiB
+ * (attn_plan_block_bits_words per head · 8 bytes · n_heads; n_k up to ~380K keys for 9 heads).
+ * plans: [n_heads], read only. */
+bool attn_plan_blocks_only(const maskplan *const *plans, int n_heads, int n_k);
+
+/* 64-bit words of one head's block bits for n_k keys: ceil(n_k / 64) rows of ceil(rows / 64) words. */
+size_t attn_plan_block_bits_words(int n_k);
+
+/* The plans' blocks as bits for attn_cuda_wgmma_blocks: bits[h][qb][w] bit b = key block 64 w + b
+ * kept by query block qb of head h (the `blocks` part as listed, whose blocks are causal; a dense
+ * head all ones), for the query blocks qb0 .. rows - 1 of a step whose first query block is qb0
+ * (earlier rows zero), rows = ceil(n_k / 64). bits: the caller's n_heads · attn_plan_block_bits_words(n_k)
+ * words, every one written here (no zeroing needed before). Statistics as attn_cuda_plan's: kept
+ * (head, query block >= qb0, key block) triples into *head_tiles, causal ones into *causal_tiles.
+ * OpenMP over (head, query block) rows with `threads` threads (<= 0: omp_get_max_threads()); the
+ * result does not depend on it. */
+void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
+                          int64_t *head_tiles, int64_t *causal_tiles);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,10 @@ struct WParams {
     const int32_t *heads;  // NULL: query heads 0 .. n_run - 1; else the n_run heads heads[0 .. n_run)
     int n_run;
     int sink, window;  // kept: j <= p and (j < sink or p - j < window); dense: sink 0, window 2^30
+    // block plans (NULL: none): additionally kept only if bit (j / 64) % 64 of word j / 4096 of row
+    // (h · bits_rows + p / 64) of bits is set ([n_heads][bits_rows][bits_words]; rows >= bits_rows: none)
+    const unsigned long long *bits;
+    int bits_rows, bits_words;
     float scale_log2;
     int *empty;
 };
@@ -74,8 +78,42 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     const int kt_end = (min(pos0 + BM, p.n_k) - 1) / BN + 1;
     const int kt_lo = max(0, pos0 - p.window + 1) / BN;
     const int ns = min((p.sink + BN - 1) / BN, kt_lo);
-    const int n_vis = ns + kt_end - kt_lo;
-    auto tile_of = [&](int i) { return i < ns ? i : kt_lo + i - ns; };
+    int n_vis = ns + kt_end - kt_lo;
+    // block plans: the visited tiles are listed in shared memory (after V), those 0 .. kt_end - 1 in
+    // which a row of the CTA keeps a block: bits 2 kt and 2 kt + 1 of its query blocks' rows
+    int *vis = reinterpret_cast<int *>(smem_raw + (base - smem_u32(smem_raw)) + Q_BYTES + 4 * KV_BYTES);
+    if (p.bits) {
+        const int qb_lo = max(pos0, p.q_base) / 64, qb_hi = min((min(pos0 + BM, p.n_k) - 1) / 64, p.bits_rows - 1);
+        const unsigned long long *brow = p.bits + (size_t)h * p.bits_rows * p.bits_words;
+        auto kept_tile = [&](int kt) {
+            unsigned long long any = 0;
+            for (int qb = qb_lo; qb <= qb_hi; qb++) any |= brow[(size_t)qb * p.bits_words + (kt >> 5)];
+            return (int)(any >> ((2 * kt) & 63)) & 3;
+        };
+        // each thread a contiguous range of tiles: count, exclusive scan over the CTA, list in order
+        const int per = (kt_end + NTHREADS - 1) / NTHREADS, t0 = min(tid * per, kt_end), t1 = min(t0 + per, kt_end);
+        int cnt = 0;
+        for (int kt = t0; kt < t1; kt++) cnt += kept_tile(kt) != 0;
+        __shared__ int wsum[NTHREADS / 32];
+        int incl = cnt;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const int x = __shfl_up_sync(0xffffffffu, incl, o);
+            if (lane >= o) incl += x;
+        }
+        if (lane == 31) wsum[tid >> 5] = incl;
+        __syncthreads();
+        int before = incl - cnt, total = 0;
+        for (int w = 0; w < NTHREADS / 32; w++) {
+            if (w < (tid >> 5)) before += wsum[w];
+            total += wsum[w];
+        }
+        for (int kt = t0; kt < t1; kt++)
+            if (kept_tile(kt)) vis[before++] = kt;
+        n_vis = total;
+        __syncthreads();
+    }
+    auto tile_of = [&](int i) { return p.bits ? vis[i] : i < ns ? i : kt_lo + i - ns; };
     const int wrow = pos0 + 64 * wg + 16 * warp;             // first row (position) of this warp
     const int ra = wrow + (lane >> 2), rb = ra + 8;          // this thread's two rows
     const int cq = 2 * (lane & 3);                           // its first column in each 8-column block
@@ -104,7 +142,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
             cp_async16(dst + lsoff + m * RPP * 128, valid ? g0 + (size_t)m * RPP * D : src, valid);
         }
     };
-    load_tile(sK, kh, tile_of(0));
+    if (n_vis > 0) load_tile(sK, kh, tile_of(0));
     cp_async_commit();
 
     float s[64], o[NO];
@@ -151,21 +189,29 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     };
     // mask and online softmax of S (key tile kt): s becomes P (fp32); returns the factors
     // alpha = 2^((m_old − m_new)·scale_log2) of the two rows
-    auto softmax = [&](int kt, float &ala, float &alb) {
+    // block plans: the two 64-key halves of tile kt kept by the warp's query block (bit 0: the first)
+    const int wqb = wrow / 64;
+    auto keep_bits = [&](int kt) {
+        if (!p.bits) return 3;
+        if (wqb >= p.bits_rows) return 0;
+        return (int)(p.bits[((size_t)h * p.bits_rows + wqb) * p.bits_words + (kt >> 5)] >> ((2 * kt) & 63)) & 3;
+    };
+    auto softmax = [&](int kt, int keep, float &ala, float &alb) {
 #pragma unroll
         for (int i = 0; i < 64; i++) reg_fence(s[i]);
-        // every pair of the tile kept for the warp's 16 rows: below the diagonal, and all sinks or
-        // all inside the window (warp-uniform); else per element
+        // every pair of the tile kept for the warp's 16 rows: below the diagonal, both halves kept,
+        // and all sinks or all inside the window (warp-uniform); else per element
         const int j0 = kt * BN;
-        if (!(j0 + BN - 1 <= wrow && (j0 + BN - 1 < p.sink || j0 >= wrow + 16 - p.window))) {
+        if (!(keep == 3 && j0 + BN - 1 <= wrow && (j0 + BN - 1 < p.sink || j0 >= wrow + 16 - p.window))) {
             constexpr int slack = ATTN_CUDA_FAULT == 3 ? 1 : 0;  // fault build: row p also sees p + 1
 #pragma unroll
             for (int i = 0; i < 16; i++)
 #pragma unroll
                 for (int c = 0; c < 2; c++) {
                     const int j = j0 + 8 * i + cq + c;
-                    if (!(j <= ra + slack && (j < p.sink || ra - j < p.window))) s[4 * i + c] = -INFINITY;
-                    if (!(j <= rb + slack && (j < p.sink || rb - j < p.window))) s[4 * i + 2 + c] = -INFINITY;
+                    const bool half = (keep >> (i >> 3)) & 1;  // key j in the first (i < 8) or second half
+                    if (!(half && j <= ra + slack && (j < p.sink || ra - j < p.window))) s[4 * i + c] = -INFINITY;
+                    if (!(half && j <= rb + slack && (j < p.sink || rb - j < p.window))) s[4 * i + 2 + c] = -INFINITY;
                 }
         }
         // p = 2^(s·scale_log2 − m·scale_log2) on raw scores: one FFMA + one ex2 each
@@ -222,12 +268,14 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     };
 
     float ala, alb;
+    if (n_vis > 0) {  // (a block plan may keep nothing in the CTA's rows: zeros)
     sync();  // first tile: S only
     wgmma_fence();
     issue_s(0);
     load_next(0);
+    int keep = keep_bits(tile_of(0));
     wgmma_wait<0>();
-    softmax(tile_of(0), ala, alb);
+    softmax(tile_of(0), keep, ala, alb);
     pack_p();
     for (int i = 1; i < n_vis; i++) {  // steady state: S_i and O += P_{i-1} V_{i-1} in flight together
         sync();
@@ -235,8 +283,9 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
         issue_s(i);
         issue_pv(i - 1);
         load_next(i);
+        keep = keep_bits(tile_of(i));
         wgmma_wait<1>();  // S_i done (groups complete in order)
-        softmax(tile_of(i), ala, alb);
+        softmax(tile_of(i), keep, ala, alb);
         wgmma_wait<0>();  // P_{i-1} V_{i-1} done: o and pf are free
         fence_o_pf();
 #pragma unroll
@@ -253,6 +302,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     issue_pv(n_vis - 1);
     wgmma_wait<0>();
     fence_o_pf();
+    }
 
     la += __shfl_xor_sync(0xffffffffu, la, 1);
     la += __shfl_xor_sync(0xffffffffu, la, 2);
@@ -281,11 +331,12 @@ template <int D, int NWG> void launch(WParams p, cudaStream_t stream) {
     constexpr int BM = 64 * NWG;
     p.qt0 = p.q_base / BM;
     p.n_qt = (p.n_k - 1) / BM - p.qt0 + 1;
-    const size_t smem = (size_t)(BM * D + 4 * BN * D) * 2 + 1024;  // + alignment slack
-    static bool configured = false;
-    if (!configured) {
+    // + alignment slack; block plans: + the visited-tile list (one int per key tile)
+    const size_t smem = (size_t)(BM * D + 4 * BN * D) * 2 + 1024 + (p.bits ? sizeof(int) * ((size_t)(p.n_k + BN - 1) / BN) : 0);
+    static size_t configured = 0;  // the dynamic shared memory limit set so far
+    if (smem > configured) {
         CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        configured = true;
+        configured = smem;
     }
     attn_fwd_wgmma<D, NWG><<<p.n_qt * p.n_run, NWG * 128, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd_wgmma");
@@ -312,10 +363,10 @@ extern "C" void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q
                           window, NULL, n_heads, d_empty, stream);
 }
 
-extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
-                                      const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
-                                      int n_kv_heads, int d, float scale, int n_sink, int window, const int32_t *d_heads,
-                                      int n_run, int *d_empty, void *stream) {
+static void run_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
+                      const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale, int n_sink,
+                      int window, const int32_t *d_heads, int n_run, const uint64_t *d_bits, int bits_rows,
+                      int bits_words, int *d_empty, void *stream) {
     if (!attn_cuda_wgmma_available(d)) {
         fprintf(stderr, "dam: attn_cuda_wgmma: needs compute capability 9.0 and d = 64 or 128 (d = %d)\n", d);
         exit(3);
@@ -338,6 +389,9 @@ extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_b
     p.window = window > 0 && window < (1 << 30) ? window : (1 << 30);
     p.scale_log2 = scale * LOG2E;
     p.empty = d_empty;
+    p.bits = reinterpret_cast<const unsigned long long *>(d_bits);
+    p.bits_rows = bits_rows;
+    p.bits_words = bits_words;
     cudaStream_t s = (cudaStream_t)stream;
     // warpgroups per CTA: 3 (192 query rows) at d = 64 (run 14: +17-18 % over 2 at 16K-64K), 2 at
     // d = 128 (3 would need more registers than an SM has); DAM_CUDA_WGMMA_WG=2 overrides at d = 64
@@ -349,4 +403,26 @@ extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_b
     if (d == 64 && nwg_env == 2) launch<64, 2>(p, s);
     else if (d == 64) launch<64, 3>(p, s);
     else launch<128, 2>(p, s);
+}
+
+extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
+                                      const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
+                                      int n_kv_heads, int d, float scale, int n_sink, int window, const int32_t *d_heads,
+                                      int n_run, int *d_empty, void *stream) {
+    run_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, n_sink, window, d_heads,
+              n_run, NULL, 0, 0, d_empty, stream);
+}
+
+extern "C" void attn_cuda_wgmma_blocks(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
+                                       const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
+                                       int n_kv_heads, int d, float scale, const uint64_t *d_bits, int bits_rows,
+                                       int bits_words, int *d_empty, void *stream) {
+    if (d_bits == NULL || bits_rows < 0 || bits_words < (bits_rows + 63) / 64 || bits_words < (n_k + 4095) / 4096 ||
+        (size_t)(n_k + BN - 1) / BN * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
+        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: bad block bits (%d rows of %d words) for %d keys\n", bits_rows,
+                bits_words, n_k);
+        exit(3);
+    }
+    run_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, 0, 0, NULL, n_heads,
+              d_bits, bits_rows, bits_words, d_empty, stream);
 }

@@ -1,6 +1,7 @@
 /* attention_wgmma.h — causal prefill attention with Hopper's warpgroup tensor-core instructions
- * (wgmma, sm_90a) for dense plans and for sink + sliding-window plans: the fast paths of
- * attn_cuda_masked (attention_masked.h) on an H100 / H200.
+ * (wgmma, sm_90a) for dense plans, sink + sliding-window plans and block plans (64 x 64 blocks
+ * only: XAttention, FlexPrefill's query-aware heads, ...): the fast paths of attn_cuda_masked
+ * (attention_masked.h) on an H100 / H200.
  *
  * What: O = softmax(Q K^T · scale + mask) V for every query head, query row t at position
  * p = n_k - n_q + t (chunked prefill), the pair (p, j) kept iff j <= p and (j < n_sink or
@@ -32,6 +33,10 @@
 extern "C" {
 #endif
 
+/* Largest visited-tile list attn_cuda_wgmma_blocks keeps in shared memory (one int per 128-key
+ * tile): 64 KiB, i.e. n_k <= 2,097,152 keys. */
+enum { ATTN_CUDA_WGMMA_MAX_LIST_BYTES = 65536 };
+
 /* 1 when the current device runs the wgmma kernel (compute capability 9.0, the sm_90a code this
  * build carries) for head_dim d, else 0. Cached per process after the first call. */
 int attn_cuda_wgmma_available(int d);
@@ -52,6 +57,20 @@ void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_str
 void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
                            const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
                            int n_sink, int window, const int32_t *d_heads, int n_run, int *d_empty, void *stream);
+
+/* Block plans: the pair (p, j), j <= p, is kept iff bit (j / 64) % 64 of word j / 4096 of row
+ * h · bits_rows + p / 64 of d_bits is set (device uint64 [n_heads][bits_rows][bits_words]; query
+ * blocks p / 64 >= bits_rows keep nothing; bits of key blocks past the diagonal or past n_k are
+ * ignored) — the MaskPlan `blocks` part (maskplan.h) as a bit matrix, a dense head as all ones.
+ * A CTA lists in shared memory the 128-key tiles some of its rows keep a block in (its query
+ * blocks' bit rows OR-ed) and visits only those; inside a visited tile a warp masks a 64-key half
+ * its query block does not keep. Rows that keep no key are written as zeros and counted into
+ * *d_empty when non-NULL. Exits with 3 on a CUDA error, when attn_cuda_wgmma_available(d) is 0,
+ * or on bad bits (NULL, bits_words < ceil(max(bits_rows, ceil(n_k / 64)) / 64), or n_k past
+ * ATTN_CUDA_WGMMA_MAX_LIST_BYTES' limit). */
+void attn_cuda_wgmma_blocks(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
+                            const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
+                            const uint64_t *d_bits, int bits_rows, int bits_words, int *d_empty, void *stream);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,8 @@
 // output rounding by at most u·|o| <= u, u = 2^-8 (bf16 unit roundoff), so |o - ref| <= 2^-7 = 7.8e-3
 // (fp32 rounding adds ~1e-6); the relative L2 error ||o - ref|| / ||ref|| must also stay <= 1e-2.
 // Cases: every plan kind (dense, columns, diagonals, blocks, sinks+window, DAM bitmap+columns+
-// diagonals, all parts, sparse blocks), different kinds within one GQA group, groups 1, 3, 4 and 7,
+// diagonals, all parts, sparse blocks), block plans on the wgmma kernel (block_cases: asserted to take
+// it on sm_90, with dense heads and empty rows), different kinds within one GQA group, groups 1, 3, 4 and 7,
 // lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
 // every logit very negative,
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path (the wgmma kernel,
@@ -41,12 +42,13 @@ static int g_negative;  // q <= 0 and k >= 0: every logit is very negative (abou
 static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s, s->bmat, s->nqb, p, j); }
 
 enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100, BAND = 150,
-       MANYCOLS = 200 };
+       MANYCOLS = 200, BLOCK_HOLES = 250 /* blocks; query blocks qb % 3 == 1 keep nothing (empty rows) */ };
 static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window of g_band_w keys, every head
 static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
 static int g_last_wgmma;         // the last plan was routed to the wgmma kernel (dense or sink + window)
 static int g_last_gpu_lists;     // the last plan's lists were built on the GPU (attention_plan_gpu.h)
+static int g_last_block_bits;    // the last plan was a block plan run by the wgmma kernel from bits
 static int g_last_wgmma_heads;   // ... and its dense heads given to the wgmma kernel
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
@@ -91,16 +93,18 @@ static spec make_spec(int kind, int n, int L) {
         break;
     default: break;
     }
-    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || (g_bias && kind != EMPTY_ROWS && kind != DAMLIKE && kind != BAND)) {
+    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || kind == BLOCK_HOLES ||
+        (g_bias && kind != EMPTY_ROWS && kind != DAMLIKE && kind != BAND)) {
         s.nqb = (n + 63) / 64;
         s.ptr = (int32_t *)malloc(sizeof(int32_t) * (s.nqb + 1));
         s.idx = (int32_t *)malloc(sizeof(int32_t) * (s.nqb * 5 + 1));
         int w = 0;
         s.ptr[0] = 0;
         for (int qb = 0; qb < s.nqb; qb++) {
-            const int listed = kind == BLOCKS || kind == SPARSE_BLOCKS || (kind != ALL && irand(2));
+            const int hole = kind == BLOCK_HOLES && qb % 3 == 1;
+            const int listed = !hole && (kind == BLOCKS || kind == SPARSE_BLOCKS || kind == BLOCK_HOLES || (kind != ALL && irand(2)));
             if (listed) s.idx[w++] = kind == SPARSE_BLOCKS ? 0 : qb;
-            int extra = kind == SPARSE_BLOCKS ? 0 : irand(4);
+            int extra = kind == SPARSE_BLOCKS || hole ? 0 : irand(4);
             for (int i = 0; i < extra; i++) s.idx[w++] = irand(qb + 1);
             s.ptr[qb + 1] = w;
         }
@@ -224,7 +228,8 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     CUDA_CHECK(cudaMemset(dempty, 0, sizeof(int)));
     attn_cuda_plan *plan = attn_cuda_plan_build_ex((const maskplan *const *)plans, n_q, n_k, H, Hkv, flags);
     g_last_sink_window = plan->sink_window;
-    g_last_wgmma = plan->sink_window || plan->wgmma;
+    g_last_wgmma = plan->sink_window || plan->wgmma || plan->block_bits;
+    g_last_block_bits = plan->block_bits;
     g_last_gpu_lists = plan->gpu_lists;
     g_last_wgmma_heads = plan->n_wgmma_heads;
     const float scale = 1.0f / sqrtf((float)d);
@@ -283,7 +288,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         for (size_t i = (size_t)n_k * d; i < (size_t)cap * d; i++) k[(size_t)g * cap * d + i] = v[(size_t)g * cap * d + i] = 0x7fc0;
     spec *specs = (spec *)malloc(sizeof(spec) * H);
     maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
-    int expect_empty = 0, all_dense = 1, all_band = 1, bitmap_or_bias = 0, n_dense = 0;
+    int expect_empty = 0, all_dense = 1, all_band = 1, bitmap_or_bias = 0, n_dense = 0, blocks_only = 1;
     char names[256] = "";
     for (int h = 0; h < H; h++) {
         const int kind = kinds ? kinds[h] : (h + kind_shift) % N_KINDS;
@@ -293,14 +298,18 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         all_band &= kind == BAND;
         n_dense += plans[h]->dense;
         bitmap_or_bias |= !plans[h]->dense && (plans[h]->bitmap_L > 0 || plans[h]->blk_bias != NULL);
+        blocks_only &= plans[h]->dense || (plans[h]->n_cols == 0 && plans[h]->n_diags == 0 && plans[h]->bitmap_L == 0 &&
+                                           plans[h]->blk_bias == NULL);
         if (kind == EMPTY_ROWS) {
             for (int t = 0; t < n_q; t++) expect_empty += n_k - n_q + t < 50;
+        } else if (kind == BLOCK_HOLES) {
+            for (int t = 0; t < n_q; t++) expect_empty += (n_k - n_q + t) / 64 % 3 == 1;
         } else {
             const char *e = maskplan_validate(plans[h], n_k);
             CHECK(e == NULL, "test plan invalid: %s", e);
         }
         if (h < 8) {
-            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
+            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == BLOCK_HOLES ? "block-holes" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
                           : kind == MANYCOLS ? "many-cols" : kind_name[kind]);
             strcat(names, " ");
         }
@@ -314,7 +323,9 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     // lists without gathered tiles, then GQA-packed CTAs, then for plans the GPU can build the other
     // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced)
     const int eligible = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
-    const int gpu_default = eligible && n_q >= 128;
+    // block plans (every head dense or 64-blocks only, not all dense) take the wgmma kernel from bits on sm_90
+    const int all_blocks = blocks_only && !all_dense;
+    const int gpu_default = eligible && n_q >= 128 && !(all_blocks && g_wgmma_device);
     // (and for plans with dense heads among sparse ones: the GPU build with its dense heads on the list
     // kernel instead of the wgmma kernel)
     for (int pass = 0; pass < (all_dense ? 4 : !eligible ? 3 : n_dense > 0 ? 5 : 4); pass++) {
@@ -351,6 +362,10 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(memcmp(o1, o2, nq * 2) == 0,
                   "mma.sync dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q, n_k, H, Hkv, d);
         if (pass == 0) ret = r.empty;
+        if (pass == 0 && all_blocks && g_wgmma_device)
+            CHECK(g_last_block_bits, "block plans did not take the wgmma kernel (n_q=%d n_k=%d H=%d) [%s]", n_q, n_k, H, names);
+        if (pass > 0 || !all_blocks || !g_wgmma_device)
+            CHECK(!g_last_block_bits, "plan (flags=%d) took the block-bits path [%s]", flags, names);
         if (pass == 0 && kinds && all_band && g_wgmma_device)
             CHECK(g_last_sink_window, "sink + window plans (S %d, W %d) did not take the wgmma path", g_band_s, g_band_w);
     }
@@ -563,7 +578,38 @@ static void band_cases(void) {
 }
 
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
+// Block plans (every head dense or 64-blocks only: the wgmma kernel from bits on sm_90, asserted;
+// the list paths in the other passes): blocks beside dense heads and sparse blocks in one GQA group,
+// query blocks that keep nothing (empty rows, counted), GQA groups 1, 3, 4, 7, 8, head_dim 64 and
+// 128, lengths around the 64-blocks and the 128-key / 128- and 192-row tiles, chunked prefill,
+// decode, a 3000-token and a 4000-key case (rows sampled), huge and very negative logits.
+static void block_cases(bool quick) {
+    int kinds[32];
+    const int groups[][2] = {{4, 4}, {9, 3}, {8, 2}, {7, 1}, {32, 4}};
+    const int lens[][2] = {{1, 1}, {63, 63}, {65, 65}, {129, 129}, {300, 300}, {37, 300}, {100, 1000}, {1, 517}, {200, 385}};
+    for (int gi = 0; gi < (quick ? 2 : 5); gi++)
+        for (int li = quick ? 3 : 0; li < (quick ? 6 : 9); li++)
+            for (int d = 64; d <= 128; d += 64)
+                for (int mix = 0; mix < 3; mix++) {
+                    for (int h = 0; h < groups[gi][0]; h++)
+                        kinds[h] = mix == 0 ? BLOCKS : mix == 1 ? (h % 3 == 0 ? DENSE : h % 3 == 1 ? SPARSE_BLOCKS : BLOCKS)
+                                                     : (h % 2 ? BLOCK_HOLES : BLOCKS);
+                    run_case(lens[li][0], lens[li][1], groups[gi][0], groups[gi][1], d, 1, 100, kinds, 0, 1);
+                }
+    if (quick) return;
+    for (int h = 0; h < 9; h++) kinds[h] = h % 3 ? BLOCKS : BLOCK_HOLES;
+    run_case(3000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);
+    run_case(1500, 4000, 8, 2, 128, 1, 100, kinds, 0, 23);
+    run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);  // huge logits
+    run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
+    g_negative = 1;
+    run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);  // every logit very negative
+    run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
+    g_negative = 0;
+}
+
 static void quick_cases(void) {
+    if (!g_bias) block_cases(true);
     for (int shift = 0; shift < N_KINDS; shift += 3) {
         run_case(100, 100, 9, 3, 64, 1, 100, NULL, shift, 1);
         run_case(37, 300, 8, 2, 64, 1, 100, NULL, shift, 1);
@@ -625,6 +671,7 @@ int main(int argc, char **argv) {
     run_case(2000, 2000, 32, 8, 128, 1, 100, damlike, 0, 97);
     dense_cases();
     band_cases();
+    block_cases(false);
     chunk_invariance(512, 100, 100, 9, 3, 64, 0, 0);
     chunk_invariance(512, 400, 100, 9, 3, 64, 0, 0);
     chunk_invariance(704, 300, 150, 8, 2, 128, 0, 0);

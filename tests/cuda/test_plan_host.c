@@ -20,7 +20,9 @@
  *      through maskplan.c);
  *   3. the CTA order is a permutation of the work items by non-increasing list length;
  *   4. reuse: a build into the arrays a freed plan left (attn_cuda_plan_host_free keeps them) gives
- *      the same arrays, and attn_cuda_plan_host_release frees them.
+ *      the same arrays, and attn_cuda_plan_host_release frees them;
+ *   5. block bits (attn_plan_block_bits, the wgmma kernel's block plans): every bit against the
+ *      listed blocks, 1 and 3 threads alike, the counts, and attn_plan_blocks_only's answers.
  * `test_plan_host bench [threads [max_n [layout]]]` instead prints host build times for the
  * DAM-like and sink 128 + window 4096 plans at n = 64K, 256K, 1M (H = 9) and 64K (H = 32), the
  * MInference-like plan at n = 32K, 128K (H = 9 and 32), and the XAttention-like and
@@ -545,6 +547,66 @@ static size_t parts_case(int kind, int n_q, int n_k, int H, uint64_t seed) {
     return lay.bytes;
 }
 
+/* 5. block bits (attn_plan_block_bits, for the wgmma kernel's block plans): blocks-only plans with
+ * dense heads among them and query blocks past n_qblocks; 1 and 3 threads give the same words; every
+ * bit of a step's query blocks equals the listed blocks (dense heads: every word all ones), earlier
+ * rows zero; the kept / causal counts; and attn_plan_blocks_only's answers. */
+static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
+    rng_t r = rng_seed(seed, 500);
+    maskplan *pl[9];
+    for (int h = 0; h < H; h++) {
+        pl[h] = h % 4 == 1 ? maskplan_dense() : maskplan_new();
+        if (h % 4 != 1) set_blocks(pl[h], &r, h % 4 == 3 ? n_k / 2 + 1 : n_k, h % 4 == 2 ? 0.9 : 0.2, false);
+    }
+    CHECK(attn_plan_blocks_only((const maskplan *const *)pl, H, n_k), "block bits n_k %d: plans not eligible", n_k);
+    const size_t per = attn_plan_block_bits_words(n_k);
+    const int rows = (n_k + 63) / 64, words = (rows + 63) / 64, qb0 = (n_k - n_q) / 64;
+    CHECK(per == (size_t)rows * words, "block bits n_k %d: %zu words per head", n_k, per);
+    uint64_t *b1 = malloc(sizeof(uint64_t) * per * H), *b3 = malloc(sizeof(uint64_t) * per * H);
+    memset(b1, 0x5a, sizeof(uint64_t) * per * H); /* stale contents: every word must be written */
+    int64_t kept1, causal1, kept3, causal3, kept = 0, causal = 0;
+    attn_plan_block_bits((const maskplan *const *)pl, H, n_k, qb0, b1, 1, &kept1, &causal1);
+    attn_plan_block_bits((const maskplan *const *)pl, H, n_k, qb0, b3, 3, &kept3, &causal3);
+    CHECK(memcmp(b1, b3, sizeof(uint64_t) * per * H) == 0 && kept1 == kept3 && causal1 == causal3,
+          "block bits n_k %d: 1 and 3 threads differ", n_k);
+    int bad = 0;
+    for (int h = 0; h < H; h++)
+        for (int qb = 0; qb < rows; qb++) {
+            const maskplan *m = pl[h];
+            if (qb >= qb0) causal += qb + 1;
+            for (int kb = 0; kb < words * 64; kb++) {
+                bool want = false;
+                if (qb >= qb0 && m->dense) want = true;
+                else if (qb >= qb0 && qb < m->n_qblocks)
+                    for (int i = m->blk_ptr[qb]; i < m->blk_ptr[qb + 1]; i++) want |= m->blk_idx[i] == kb;
+                const bool got = b1[per * h + (size_t)qb * words + kb / 64] >> (kb % 64) & 1;
+                bad += got != want;
+                kept += want && kb <= qb;
+            }
+        }
+    CHECK(bad == 0, "block bits n_q %d n_k %d H %d: %d bits wrong", n_q, n_k, H, bad);
+    CHECK(kept1 == kept && causal1 == causal, "block bits n_k %d: counts %lld / %lld, want %lld / %lld", n_k,
+          (long long)kept1, (long long)causal1, (long long)kept, (long long)causal);
+    /* not eligible: a column, a block bias, all heads dense, too many keys for the tile list */
+    maskplan *c = cols_plan(&r, n_k, 3), *keep0 = pl[0];
+    pl[0] = c;
+    CHECK(!attn_plan_blocks_only((const maskplan *const *)pl, H, n_k), "block bits: a plan with columns is eligible");
+    maskplan_free(c);
+    pl[0] = maskplan_new();
+    set_blocks(pl[0], &r, n_k, 0.5, true);
+    CHECK(!attn_plan_blocks_only((const maskplan *const *)pl, H, n_k), "block bits: a plan with a block bias is eligible");
+    maskplan_free(pl[0]);
+    pl[0] = keep0;
+    CHECK(!attn_plan_blocks_only((const maskplan *const *)pl, H, 3000000), "block bits: 3M keys eligible");
+    maskplan *dense[2] = {maskplan_dense(), maskplan_dense()};
+    CHECK(!attn_plan_blocks_only((const maskplan *const *)dense, 2, n_k), "block bits: all-dense plans eligible");
+    maskplan_free(dense[0]);
+    maskplan_free(dense[1]);
+    for (int h = 0; h < H; h++) maskplan_free(pl[h]);
+    free(b1);
+    free(b3);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "bench") == 0)
         return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : omp_get_max_threads(),
@@ -624,6 +686,10 @@ int main(int argc, char **argv) {
         }
         attn_plan_parts_release();
         CHECK(dam_mem_in_use() == mem0, "parts: %zd bytes left after the release", (ssize_t)(dam_mem_in_use() - mem0));
+    }
+    {  /* 5. block bits: n not a multiple of 64, chunked prefill, decode, rows of two words (n_k > 4096) */
+        const int bb[][3] = {{1, 1, 4}, {65, 65, 9}, {37, 300, 8}, {1, 516, 9}, {600, 5000, 9}, {4097, 4097, 7}};
+        for (int i = 0; i < 6; i++, cases++) block_bits_case(bb[i][0], bb[i][1], bb[i][2], 900 + (uint64_t)i);
     }
     printf("%d cases\n", cases);
     return test_done("test_plan_host");
