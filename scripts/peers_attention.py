@@ -11,7 +11,10 @@ tests/cuda/bench_attention_masked_cuda.cu uses):
   sparse  FlexAttention (torch.compile) with BlockMasks from create_block_mask over mask_mods that are
           exactly the benchmark's MaskPlan layouts (tests/cuda/bench_layouts.h): dam_like (per head:
           4 sinks + 12 xorshift columns below 512 + window 64 + 4 far diagonals), sink128_win4096 and
-          sink128_win1024 (skipped when window >= n, as the bench does); block sizes 128 and 64.
+          sink128_win1024 (skipped when window >= n, as the bench does), and the block layouts
+          blocks05 .. blocks30 (per head: the diagonal 64-block of every query block and each
+          earlier key block with probability 5 .. 30 %, an xorshift stream per head); block sizes
+          128 and 64.
           Per case: exact elem density, Flex's tile density, Flex ms, cuDNN dense ms, the ideal
           max(elem density x cuDNN ms, bytes(Q, K, V read + O written) / copy bandwidth), Flex / ideal.
   ceilings a device-to-device copy (bytes read + written / time) and a bf16 8192^3 matmul.
@@ -40,6 +43,9 @@ import warnings
 MASK64 = (1 << 64) - 1
 SHAPES = {"smollm2": (9, 3, 64), "llama3-8b": (32, 8, 128)}  # name: (H query heads, KV heads, d)
 LAYOUTS = ["dam_like", "sink128_win4096", "sink128_win1024"]
+BLOCK_PCT = [5, 10, 20, 30]  # the block layouts blocks05 .. blocks30 (tests/cuda/bench_layouts.h)
+BLOCK_LAYOUTS = [f"blocks{p:02d}" for p in BLOCK_PCT]
+BLOCK_PRINT_HEADS, BLOCK_PRINT_MAX_N = 4, 16384  # --print-layouts: block layouts for these heads and n
 COL_TABLE = 512    # the mask_mod's per-head column table covers keys 0..511 (every layout's columns)
 DIAG_TABLE = 4096  # its diagonal table offsets 0..4095 (every layout's diagonals)
 CHECK_N = 4352     # largest n of the element-by-element mask_mod check: past 4096 + 128, so the widest
@@ -63,6 +69,57 @@ def dam_like_parts(h):
         cols.append(4 + (((s * 2685821657736338717) & MASK64) >> 33) % 508)
     diags = list(range(64)) + [448 + 16 * i + (h * 7 + i * 5) % 16 for i in range(4)]
     return cols, diags
+
+
+def block_lists(h, pct, n):
+    """The block layout of head h at pct percent for n tokens, as bench_blocks: per query block qb the
+    sorted key blocks it keeps (each earlier one with probability pct / 100 by one xorshift64 draw per
+    (qb, kb) in order, then qb itself)."""
+    s = ((0x9E3779B97F4A7C15 * (h + 1)) & MASK64) ^ ((pct * 0xD1B54A32D192ED03) & MASK64) ^ 1
+    rows = []
+    for qb in range(-(-n // 64)):
+        row = []
+        for kb in range(qb):
+            s ^= s >> 12
+            s = (s ^ (s << 25)) & MASK64
+            s ^= s >> 27
+            if ((((s * 2685821657736338717) & MASK64) >> 33) % 100) < pct:
+                row.append(kb)
+        row.append(qb)
+        rows.append(row)
+    return rows
+
+
+def block_pct(name):
+    """The percentage of a block layout name ("blocks10" -> 10), else None."""
+    return int(name[len("blocks"):]) if name.startswith("blocks") else None
+
+
+def block_kept_pairs(rows, n):
+    """Exact kept causal pairs of a block layout over rows 0..n-1: an earlier key block keeps all 64 of
+    its keys for each of the query block's m rows, the diagonal block m (m + 1) / 2 pairs."""
+    total = 0
+    for qb, row in enumerate(rows):
+        m = min(64, n - 64 * qb)
+        total += 64 * m * (len(row) - 1) + m * (m + 1) // 2
+    return total
+
+
+def block_hash(rows):
+    """FNV-1a 64 of the listed key blocks row by row (each kb, then 0xFFFFFFFF), as bench_layouts_dump."""
+    x = 14695981039346656037
+    for row in rows:
+        for kb in row:
+            x = ((x ^ kb) * 1099511628211) & MASK64
+        x = ((x ^ 0xFFFFFFFF) * 1099511628211) & MASK64
+    return x
+
+
+def layout_kept_pairs(name, H, n):
+    """Exact kept causal pairs of layout `name` over all H heads at n tokens."""
+    if block_pct(name) is not None:
+        return sum(block_kept_pairs(block_lists(h, block_pct(name), n), n) for h in range(H))
+    return sum(kept_pairs(*layout_parts(name, h), n) for h in range(H))
 
 
 def layout_parts(name, h):
@@ -106,6 +163,13 @@ def print_layouts(H, ns):
                 cols, diags = layout_parts(name, h)
                 print(f"{name} n {n} head {h} cols {' '.join(map(str, cols))} diags {' '.join(map(str, diags))} "
                       f"kept {kept_pairs(cols, diags, n)}")
+        if n > BLOCK_PRINT_MAX_N:
+            continue
+        for name in BLOCK_LAYOUTS:
+            for h in range(min(H, BLOCK_PRINT_HEADS)):
+                rows = block_lists(h, block_pct(name), n)
+                print(f"{name} n {n} head {h} blocks {sum(map(len, rows))} hash {block_hash(rows)} "
+                      f"kept {block_kept_pairs(rows, n)}")
 
 
 # ---- masks on the device ----
@@ -139,6 +203,24 @@ def make_mask_mod(cols, diags):
     return mask_mod
 
 
+def block_table(torch, name, H, n, device):
+    """[H, nb, nb] bool: key block kb kept by query block qb of head h (block layout `name`, n tokens)."""
+    nb = -(-n // 64)
+    t = torch.zeros(H, nb, nb, dtype=torch.bool)
+    for h in range(H):
+        for qb, row in enumerate(block_lists(h, block_pct(name), n)):
+            t[h, qb, row] = True
+    return t.to(device)
+
+
+def make_block_mask_mod(table):
+    """The FlexAttention mask_mod of a block plan: query p keeps key j iff j <= p and key block j // 64
+    is kept by query block p // 64 of head h (table, block_table; replaced in place between layouts)."""
+    def mask_mod(b, h, q_idx, kv_idx):
+        return (q_idx >= kv_idx) & table[h, q_idx // 64, kv_idx // 64]
+    return mask_mod
+
+
 def explicit_mask(torch, name, H, rows, n, device):
     """The layout's mask evaluated directly from its parts (not through the mask_mod): [H, len(rows), n]
     bool, row i = query position rows[i]; name "causal" gives the plain causal mask."""
@@ -148,6 +230,11 @@ def explicit_mask(torch, name, H, rows, n, device):
     if name == "causal":
         return causal.expand(H, -1, -1)
     out = torch.empty(H, len(rows), n, dtype=torch.bool, device=device)
+    if block_pct(name) is not None:
+        t = block_table(torch, name, H, n, device)
+        for h in range(H):
+            out[h] = causal & t[h][(p // 64).expand(-1, n), (j // 64)[None, :].expand(len(rows), -1)]
+        return out
     for h in range(H):
         c, r = layout_parts(name, h)
         in_col = torch.isin(j, torch.tensor(c, device=device))[None, :]
@@ -162,7 +249,7 @@ def check_mask_mod(torch, fa, mask_mod, name, H, n, device):
     when right) and the two counts."""
     got = fa.create_mask(mask_mod, 1, H, n, n, device=device)[0]
     want = explicit_mask(torch, name, H, torch.arange(n), n, device)
-    exact = sum(kept_pairs(*layout_parts(name, h), n) for h in range(H))
+    exact = layout_kept_pairs(name, H, n)
     return {"n": n, "mismatches": int((got != want).sum()), "kept_counted": int(got.sum()), "kept_exact": exact}
 
 
@@ -349,17 +436,24 @@ def run_sparse(torch, shape, n, sets, device, reps, blocks, cudnn_ms, copy_GBps,
     import torch.nn.attention.flex_attention as fa
     H, KV, d = SHAPES[shape]
     cols, diags = mask_tables(torch, "dam_like", H, device)
-    mask_mod = make_mask_mod(cols, diags)
+    part_mask_mod = make_mask_mod(cols, diags)
+    table = block_table(torch, BLOCK_LAYOUTS[0], H, n, device)
+    blk_mask_mod = make_block_mask_mod(table)
     build_block_mask = torch.compile(fa.create_block_mask, dynamic=False)  # never materialises n x n
     results = []
-    for name in LAYOUTS:
+    for name in LAYOUTS + BLOCK_LAYOUTS:
         w = layout_window(name)
         if w is not None and w >= n:
             continue
-        c, r = mask_tables(torch, name, H, device)
-        cols.copy_(c)
-        diags.copy_(r)
-        elem = sum(kept_pairs(*layout_parts(name, h), n) for h in range(H)) / (H * causal_pairs(n))
+        if block_pct(name) is not None:
+            table.copy_(block_table(torch, name, H, n, device))
+            mask_mod = blk_mask_mod
+        else:
+            c, r = mask_tables(torch, name, H, device)
+            cols.copy_(c)
+            diags.copy_(r)
+            mask_mod = part_mask_mod
+        elem = layout_kept_pairs(name, H, n) / (H * causal_pairs(n))
         key = (shape, name, min(n, CHECK_N))
         if key not in mask_checks:
             mcheck = check_mask_mod(torch, fa, mask_mod, name, H, key[2], device)

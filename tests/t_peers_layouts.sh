@@ -2,8 +2,9 @@
 # The FlexAttention peers script (scripts/peers_attention.py) must time exactly the MaskPlan layouts
 # of the CUDA benchmark: its Python port of the generator (--print-layouts, no torch needed) must print
 # byte for byte what the C code of tests/cuda/bench_layouts.h gives through maskplan.c
-# (tests/tools/bench_layouts_dump): every head's sorted columns and diagonals and the exact kept
-# pairs (maskplan_kept_pairs) at several n, so the densities the script reports agree too.
+# (tests/tools/bench_layouts_dump): every head's sorted columns and diagonals (block layouts: the
+# count and a hash of the listed blocks) and the exact kept pairs (maskplan_kept_pairs) at several n,
+# so the densities the script reports agree too.
 test_name=peers_layouts
 source "$(dirname "$0")/lib.sh"
 dump="${BUILD:-build}/tests/tools/bench_layouts_dump"
@@ -16,8 +17,13 @@ else
     bad "a generator failed to run"
 fi
 if [ -s "$tmp/c.txt" ] && cmp -s "$tmp/c.txt" "$tmp/py.txt"; then ok; else bad "C and Python layouts differ: $(diff "$tmp/c.txt" "$tmp/py.txt" | head -3 | cut -c1-200)"; fi
-# 12 n x (32 dam_like heads + 2 sink+window lines)
-if [ "$(wc -l <"$tmp/c.txt")" -eq $((12 * 34)) ]; then ok; else bad "line count $(wc -l <"$tmp/c.txt")"; fi
+# 12 n x (32 dam_like heads + 2 sink+window lines) + 11 n <= 16384 x (4 block layouts x 4 heads)
+if [ "$(wc -l <"$tmp/c.txt")" -eq $((12 * 34 + 11 * 16)) ]; then ok; else bad "line count $(wc -l <"$tmp/c.txt")"; fi
+# block layouts at n = 4096 (64 whole query blocks): kept = 64 * 64 per listed earlier block + 64 * 65 / 2
+# per diagonal block, i.e. 4096 (B - 64) + 64 * 2080 for B listed blocks
+if awk '$1 ~ /^blocks/ && $3 == 4096 { n++; if ($11 != 4096 * ($7 - 64) + 64 * 2080) bad++ } END { exit !(n == 16 && bad == 0) }' "$tmp/c.txt"; then ok; else bad "block layouts' kept pairs at 4096"; fi
+# ... and at n = 16384 each keeps its percentage of the 256 * 255 / 2 earlier blocks within 1.5 points
+if awk '$1 ~ /^blocks/ && $3 == 16384 { n++; p = substr($1, 7) + 0; f = 100 * ($7 - 256) / (256 * 255 / 2); if (f < p - 1.5 || f > p + 1.5) bad++ } END { exit !(n == 16 && bad == 0) }' "$tmp/c.txt"; then ok; else bad "block layouts' densities at 16384"; fi
 # head 0 of the DAM-like layout, as the C code gave it on the day it was written (a change of the
 # generator on both sides at once must show)
 if grep -q "^dam_like n 1024 head 0 cols 0 1 2 3 28 90 208 214 273 280 289 332 405 426 479 480 diags 0 1 2 " "$tmp/c.txt"; then ok; else bad "dam_like head 0 changed"; fi

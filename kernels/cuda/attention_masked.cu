@@ -450,8 +450,10 @@ static bool plans_sink_window(const maskplan *const *plans, int n_heads, int *si
 }
 
 // A block_bits plan: the heads' blocks as bits (attn_plan_block_bits, OpenMP) in a host buffer kept
-// for the next build (fresh memory costs page faults, ~1 ms per MB here), uploaded.
-static void block_bits_build(attn_cuda_plan *p, const maskplan *const *plans) {
+// for the next build (fresh memory costs page faults, ~1 ms per MB here), uploaded. Returns false
+// (nothing uploaded, p unchanged but its statistics) when the wgmma tiles' efficiency is below
+// ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY and `force` is false: the plan then belongs on lists.
+static bool block_bits_build(attn_cuda_plan *p, const maskplan *const *plans, bool force) {
     static std::mutex lock;  // the buffer is shared by all builds
     static uint64_t *buf = NULL;
     static size_t buf_words = 0;
@@ -468,13 +470,16 @@ static void block_bits_build(attn_cuda_plan *p, const maskplan *const *plans) {
         buf_words = n_words;
     }
     const double t0 = now_ms();
-    attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles);
+    int64_t wgmma_tiles = 0;
+    attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles, &wgmma_tiles);
     p->host_ms = now_ms() - t0;
+    if (!force && (double)p->head_tiles < ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wgmma_tiles) return false;
     p->d_bits = upload(buf, n_words);
     p->block_bits = 1;
     p->device_bytes = sizeof(uint64_t) * n_words;
     p->hc = 1;
     p->n_chunks = p->n_heads;
+    return true;
 }
 
 // The statistics of a sink + window plan, counted as for list plans: per 64-row query tile, the
@@ -528,11 +533,13 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
                             ATTN_CUDA_HOST_LISTS | ATTN_CUDA_GPU_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
         attn_plan_blocks_only(plans, n_heads, n_k) && attn_cuda_wgmma_available(64)) {
-        // blocks only on Hopper: the wgmma kernel reads the bits, no lists
+        // blocks only on Hopper: the wgmma kernel reads the bits, no lists (dense enough plans)
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
-        block_bits_build(p, plans);
-        p->build_ms = now_ms() - t0;
-        return p;
+        if (block_bits_build(p, plans, (flags & ATTN_CUDA_BLOCK_BITS) != 0)) {
+            p->build_ms = now_ms() - t0;
+            return p;
+        }
+        attn_cuda_plan_free(p);
     }
     // columns, diagonals, blocks: lists built on the GPU (ATTN_CUDA_NO_WGMMA with ATTN_CUDA_GPU_LISTS:
     // its dense heads stay on the list kernel)

@@ -81,8 +81,9 @@ typedef struct attn_cuda_plan {
     int32_t *d_wgmma_heads;/* [n_wgmma_heads] those heads, ascending */
     int block_bits;        /* 1: every head dense or 64-blocks only (no columns, diagonals, bitmap or bias),
                             * run by the wgmma kernel from d_bits with no lists (attn_cuda_wgmma_blocks;
-                            * built so only on a compute-capability-9.0 device, without flags, while the
-                            * bits stay <= 64 MiB) */
+                            * built so only on a compute-capability-9.0 device, without flags but
+                            * ATTN_CUDA_BLOCK_BITS, while the bits stay <= 64 MiB and, without that flag,
+                            * the wgmma tiles' efficiency is >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY) */
     int bits_rows, bits_words; /* block_bits: ceil(n_k / 64) rows of ceil(rows / 64) words per head */
     uint64_t *d_bits;      /* block_bits: [n_heads][bits_rows][bits_words], dense heads all ones */
     int list_ctas;         /* CTAs of the list kernel: d_order's first list_ctas items (the rest: dense heads
@@ -114,8 +115,12 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * given with ATTN_CUDA_GPU_LISTS: then the device build keeps dense heads on the list kernel).
  * ATTN_CUDA_GPU_LISTS builds eligible plans on the device also for n_q < 128 (tests: below that the
  * host build is cheaper than the device build's launches and synchronisation, e.g. one decode row). */
+/* Block plans (every head dense or 64-blocks only, attn_plan_blocks_only): without flags, on a
+ * compute-capability-9.0 device, they run on the wgmma kernel from a bit matrix (block_bits = 1) when
+ * its 192 x 128 tiles waste little (attn_plan_block_bits' efficiency >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY),
+ * else on lists; ATTN_CUDA_BLOCK_BITS (tests) takes the bit matrix whatever the efficiency. */
 enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8,
-       ATTN_CUDA_HOST_LISTS = 16, ATTN_CUDA_GPU_LISTS = 32 };
+       ATTN_CUDA_HOST_LISTS = 16, ATTN_CUDA_GPU_LISTS = 32, ATTN_CUDA_BLOCK_BITS = 64 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                         int flags);
 

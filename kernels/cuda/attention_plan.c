@@ -1041,11 +1041,11 @@ size_t attn_plan_block_bits_words(int n_k) {
 }
 
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
-                          int64_t *head_tiles, int64_t *causal_tiles) {
-    const int rows = (n_k + 63) / 64, words = (rows + 63) / 64;
+                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *wgmma_tiles) {
+    const int rows = (n_k + 63) / 64, words = (rows + 63) / 64, nt = threads > 0 ? threads : omp_get_max_threads();
     const size_t per_head = attn_plan_block_bits_words(n_k);
-    int64_t kept = 0, causal = 0;
-#pragma omp parallel for schedule(static) reduction(+ : kept, causal) num_threads(threads > 0 ? threads : omp_get_max_threads())
+    int64_t kept = 0, causal = 0, tiles = 0;
+#pragma omp parallel for schedule(static) reduction(+ : kept, causal) num_threads(nt)
     for (int64_t r = 0; r < (int64_t)n_heads * rows; r++) {
         const int h = (int)(r / rows), qb = (int)(r % rows);
         const maskplan *m = plans[h];
@@ -1061,6 +1061,23 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
             kept += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
         }
     }
+    /* the wgmma kernel's tiles: per group of 3 query blocks, the 128-key tiles (key block pairs) up to
+     * the group's last row in which one of its rows keeps a block */
+    const int groups = (rows + 2) / 3;
+#pragma omp parallel for schedule(static) reduction(+ : tiles) num_threads(nt)
+    for (int64_t r = 0; r < (int64_t)n_heads * groups; r++) {
+        const int h = (int)(r / groups), g = (int)(r % groups), q0 = 3 * g > qb0 ? 3 * g : qb0;
+        const int q1 = 3 * g + 2 < rows - 1 ? 3 * g + 2 : rows - 1;
+        const int64_t last = (64 * (int64_t)(q1 + 1) < n_k ? 64 * (int64_t)(q1 + 1) : n_k) - 1;
+        const int key_blocks = 2 * (int)(last / 128 + 1); /* blocks of the tiles up to the last row's */
+        for (int w = 0; w < words && q0 <= q1 && 64 * w < key_blocks; w++) {
+            uint64_t x = 0;
+            for (int q = q0; q <= q1; q++) x |= bits[per_head * h + (size_t)q * words + w];
+            if (key_blocks - 64 * w < 64) x &= (1ull << (key_blocks - 64 * w)) - 1;
+            tiles += __builtin_popcountll((x | x >> 1) & 0x5555555555555555ull);
+        }
+    }
     *head_tiles = kept;
     *causal_tiles = causal;
+    *wgmma_tiles = tiles;
 }

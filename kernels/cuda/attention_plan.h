@@ -109,11 +109,21 @@ size_t attn_plan_block_bits_words(int n_k);
  * head all ones), for the query blocks qb0 .. rows - 1 of a step whose first query block is qb0
  * (earlier rows zero), rows = ceil(n_k / 64). bits: the caller's n_heads · attn_plan_block_bits_words(n_k)
  * words, every one written here (no zeroing needed before). Statistics as attn_cuda_plan's: kept
- * (head, query block >= qb0, key block) triples into *head_tiles, causal ones into *causal_tiles.
- * OpenMP over (head, query block) rows with `threads` threads (<= 0: omp_get_max_threads()); the
- * result does not depend on it. */
+ * (head, query block >= qb0, key block) triples into *head_tiles, causal ones into *causal_tiles;
+ * and *wgmma_tiles = the (head, group of 3 query blocks, 128-key tile) triples of the causal region
+ * holding a kept block: the tiles the wgmma kernel computes at d = 64 (192-row CTAs; at d = 128 its
+ * 128-row CTAs compute fewer). OpenMP over (head, query block) rows with `threads` threads (<= 0:
+ * omp_get_max_threads()); the result does not depend on it. */
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
-                          int64_t *head_tiles, int64_t *causal_tiles);
+                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *wgmma_tiles);
+
+/* The share of the wgmma kernel's work that kept blocks fill: head_tiles / (6 · wgmma_tiles) (a
+ * 192 x 128 tile holds six 64-blocks). Below ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY a block plan runs on
+ * lists: the list kernel computes only kept 64 x 64 tiles at ~0.64 of the wgmma kernel's speed per tile
+ * (213 vs 333 TFLOP/s, dense, run 47), so the wgmma kernel wins iff efficiency > ~0.64; measured
+ * (run 47, 16K and 64K): random blocks at 5-30 % (efficiency 0.2-0.35) 2.3-4.2x slower on the wgmma
+ * kernel, XAttention's 89.8 % plan (~0.9) 1.36x faster (run 45). */
+#define ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY 0.65
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 // bench_attention_masked_cuda.cu — times attn_cuda_masked on the GPU: dense causal prefill
 // (TFLOP/s, causal FLOPs 4·n²·d·H/2; the wgmma kernel on sm_90, then the mma.sync kernel's dense
-// path) and MaskPlan-sparse layouts (ms), next to the peers measured on
+// path) and MaskPlan-sparse layouts (ms: DAM-like, sinks + window, blocks at 5-30 %), next to the peers measured on
 // the same kind of card in /work/shared/docs/anchors.md §0b (cuDNN and FlexAttention through
 // PyTorch 2.11, 2026-11-29). Inputs: random bf16 in [-1, 1) generated on the device, several input
 // sets rotated when one set would fit in L2. Timing: CUDA events around each launch, 3 warm-up
@@ -204,6 +204,31 @@ int main(int argc, char **argv) {
                     const float t_l = time_it(&in, n, H, Hkv, d, sp, reps);
                     printf("n=%-6d sink 128 + window %-5d (lists) build %7.2f  %9.4f ms\n", n, w, sp->build_ms, t_l);
                     attn_cuda_plan_free(sp);
+                }
+                for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+            }
+            // block layouts (bench_blocks: the diagonal block + 5 .. 30 % of the earlier ones): the wgmma
+            // kernel from bits on sm_90, then the same plans on the list kernel (lists built on the GPU)
+            for (int bi = 0; bi < 4; bi++) {
+                const int pct = BENCH_BLOCK_PCT[bi];
+                double db = 0;
+                for (int h = 0; h < H; h++) {
+                    plans[h] = bench_blocks(h, pct, n);
+                    db += maskplan_density(plans[h], n) / H;
+                }
+                attn_cuda_plan *bp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
+                const float t_b = time_it(&in, n, H, Hkv, d, bp, reps);
+                printf("n=%-6d blocks %2d %% %-14s density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense %.4f ms -> "
+                       "%.1fx; ideal = density x cuDNN %.4f ms, ours / ideal %.2fx; our dense x density %.4f ms)\n",
+                       n, pct, bp->block_bits ? "(wgmma bits)" : bp->gpu_lists ? "(GPU lists)" : "(host lists)", db,
+                       (double)bp->head_tiles / bp->causal_tiles, bp->build_ms, t_b, cudnn_ms, cudnn_ms / t_b, db * cudnn_ms,
+                       t_b / (db * cudnn_ms), db * t_dense);
+                attn_cuda_plan_free(bp);
+                if (!bflags) {
+                    bp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_GPU_LISTS);
+                    const float t_l = time_it(&in, n, H, Hkv, d, bp, reps);
+                    printf("n=%-6d blocks %2d %% (lists)        build %7.2f  %9.4f ms\n", n, pct, bp->build_ms, t_l);
+                    attn_cuda_plan_free(bp);
                 }
                 for (int h = 0; h < H; h++) maskplan_free(plans[h]);
             }

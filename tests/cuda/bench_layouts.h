@@ -1,7 +1,8 @@
 // bench_layouts.h — the sparse MaskPlan layouts the CUDA attention benchmark times, in one place so
 // that scripts/peers_attention.py (which ports them to FlexAttention mask_mods) can be checked against
 // the very same C code (tests/tools/bench_layouts_dump.c, tests/t_peers_layouts.sh). Header-only, C11
-// and CUDA C++; included by tests/cuda/bench_attention_masked_cuda.cu and the dump tool.
+// and CUDA C++; included by tests/cuda/bench_attention_masked_cuda.cu and the dump tool. Layouts:
+// DAM-like (columns and diagonals), sinks + window, and blocks at 5-30 % (bench_blocks).
 #ifndef DAM_TESTS_CUDA_BENCH_LAYOUTS_H
 #define DAM_TESTS_CUDA_BENCH_LAYOUTS_H
 
@@ -47,6 +48,44 @@ static inline maskplan *bench_sink_window(int sinks, int window) {
     maskplan_set_diags(p, diags, window);
     free(cols);
     free(diags);
+    return p;
+}
+
+// Block layouts (MaskPlan blocks only, the shape of XAttention's and FlexPrefill's plans): query
+// block qb keeps its diagonal block and each earlier key block kb < qb with probability pct / 100, one
+// xorshift64 draw per (qb, kb) in the order qb = 0, 1, ..., kb = 0 .. qb - 1 from a stream seeded per
+// (head, pct), so the plan for n tokens is the first ceil(n / 64) query blocks of one plan. The
+// benchmark times pct = BENCH_BLOCK_PCT[i]; layout names "blocks05", "blocks10", ... (two digits).
+static const int BENCH_BLOCK_PCT[4] = {5, 10, 20, 30};
+
+static inline uint64_t bench_blocks_seed(int h, int pct) {
+    return (0x9E3779B97F4A7C15ull * (uint64_t)(h + 1)) ^ ((uint64_t)pct * 0xD1B54A32D192ED03ull) ^ 1ull;
+}
+
+// One draw of the stream s: whether the next (qb, kb) pair is kept.
+static inline int bench_blocks_draw(uint64_t *s, int pct) {
+    *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
+    return (int)((*s * 2685821657736338717ull >> 33) % 100) < pct;
+}
+
+// The block layout of head h at pct percent for n >= 1 tokens. Caller frees (maskplan_free).
+static inline maskplan *bench_blocks(int h, int pct, int n) {
+    const int nb = (n + 63) / 64;
+    int32_t *ptr = (int32_t *)malloc(sizeof(int32_t) * (size_t)(nb + 1));
+    int32_t *idx = (int32_t *)malloc(sizeof(int32_t) * ((size_t)nb * (nb + 1) / 2));
+    uint64_t s = bench_blocks_seed(h, pct);
+    int m = 0;
+    ptr[0] = 0;
+    for (int qb = 0; qb < nb; qb++) {
+        for (int kb = 0; kb < qb; kb++)
+            if (bench_blocks_draw(&s, pct)) idx[m++] = kb;
+        idx[m++] = qb;
+        ptr[qb + 1] = m;
+    }
+    maskplan *p = maskplan_new();
+    maskplan_set_blocks(p, nb, ptr, idx);
+    free(ptr);
+    free(idx);
     return p;
 }
 

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/attention_plan.h"
 #include "kernels/cuda/cuda_check.h"
 #include "tests/ref_maskplan.h"
 #include "tests/test.h"
@@ -42,13 +43,15 @@ static int g_negative;  // q <= 0 and k >= 0: every logit is very negative (abou
 static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s, s->bmat, s->nqb, p, j); }
 
 enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100, BAND = 150,
-       MANYCOLS = 200, BLOCK_HOLES = 250 /* blocks; query blocks qb % 3 == 1 keep nothing (empty rows) */ };
+       MANYCOLS = 200, BLOCK_HOLES = 250 /* blocks; query blocks qb % 3 == 1 keep nothing (empty rows) */,
+       BLOCKS_DENSE = 300 /* blocks: the diagonal and 90 % of the earlier ones (XAttention-like) */ };
 static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window of g_band_w keys, every head
 static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
 static int g_last_wgmma;         // the last plan was routed to the wgmma kernel (dense or sink + window)
 static int g_last_gpu_lists;     // the last plan's lists were built on the GPU (attention_plan_gpu.h)
 static int g_last_block_bits;    // the last plan was a block plan run by the wgmma kernel from bits
+static long g_block_cases[2];    // block plans on sm_90 whose default path is lists [0] / the bits [1]
 static int g_last_wgmma_heads;   // ... and its dense heads given to the wgmma kernel
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
@@ -93,14 +96,21 @@ static spec make_spec(int kind, int n, int L) {
         break;
     default: break;
     }
-    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || kind == BLOCK_HOLES ||
+    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || kind == BLOCK_HOLES || kind == BLOCKS_DENSE ||
         (g_bias && kind != EMPTY_ROWS && kind != DAMLIKE && kind != BAND)) {
         s.nqb = (n + 63) / 64;
         s.ptr = (int32_t *)malloc(sizeof(int32_t) * (s.nqb + 1));
-        s.idx = (int32_t *)malloc(sizeof(int32_t) * (s.nqb * 5 + 1));
+        s.idx = (int32_t *)malloc(sizeof(int32_t) * (kind == BLOCKS_DENSE ? (size_t)s.nqb * (s.nqb + 1) / 2 + 1 : s.nqb * 5 + 1));
         int w = 0;
         s.ptr[0] = 0;
         for (int qb = 0; qb < s.nqb; qb++) {
+            if (kind == BLOCKS_DENSE) {
+                for (int kb = 0; kb < qb; kb++)
+                    if (irand(10)) s.idx[w++] = kb;
+                s.idx[w++] = qb;
+                s.ptr[qb + 1] = w;
+                continue;
+            }
             const int hole = kind == BLOCK_HOLES && qb % 3 == 1;
             const int listed = !hole && (kind == BLOCKS || kind == SPARSE_BLOCKS || kind == BLOCK_HOLES || (kind != ALL && irand(2)));
             if (listed) s.idx[w++] = kind == SPARSE_BLOCKS ? 0 : qb;
@@ -309,7 +319,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(e == NULL, "test plan invalid: %s", e);
         }
         if (h < 8) {
-            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == BLOCK_HOLES ? "block-holes" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
+            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == BLOCK_HOLES ? "block-holes" : kind == BLOCKS_DENSE ? "blocks-90%" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
                           : kind == MANYCOLS ? "many-cols" : kind_name[kind]);
             strcat(names, " ");
         }
@@ -323,13 +333,27 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     // lists without gathered tiles, then GQA-packed CTAs, then for plans the GPU can build the other
     // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced)
     const int eligible = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
-    // block plans (every head dense or 64-blocks only, not all dense) take the wgmma kernel from bits on sm_90
+    // block plans (every head dense or 64-blocks only, not all dense) take the wgmma kernel from bits on
+    // sm_90 when its tiles' efficiency is high enough (else lists; computed here through the same
+    // attn_plan_block_bits), and always with ATTN_CUDA_BLOCK_BITS (one more pass)
     const int all_blocks = blocks_only && !all_dense;
-    const int gpu_default = eligible && n_q >= 128 && !(all_blocks && g_wgmma_device);
+    const int gpu_default = eligible && n_q >= 128;
+    int bits_default = 0;
+    if (all_blocks && g_wgmma_device && attn_plan_blocks_only((const maskplan *const *)plans, H, n_k)) {
+        uint64_t *b = (uint64_t *)malloc(sizeof(uint64_t) * attn_plan_block_bits_words(n_k) * H);
+        int64_t kept, causal, wt;
+        attn_plan_block_bits((const maskplan *const *)plans, H, n_k, (n_k - n_q) / 64, b, 0, &kept, &causal, &wt);
+        bits_default = (double)kept >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wt;
+        free(b);
+        g_block_cases[bits_default]++;
+    }
+    const int base_passes = all_dense ? 4 : !eligible ? 3 : n_dense > 0 ? 5 : 4;
+    const int forced_pass = all_blocks && g_wgmma_device ? base_passes : -1;
     // (and for plans with dense heads among sparse ones: the GPU build with its dense heads on the list
     // kernel instead of the wgmma kernel)
-    for (int pass = 0; pass < (all_dense ? 4 : !eligible ? 3 : n_dense > 0 ? 5 : 4); pass++) {
-        const int flags = pass == 0   ? 0
+    for (int pass = 0; pass < base_passes + (forced_pass >= 0); pass++) {
+        const int flags = pass == forced_pass ? ATTN_CUDA_BLOCK_BITS
+                          : pass == 0   ? 0
                           : pass == 4 ? ATTN_CUDA_GPU_LISTS | ATTN_CUDA_NO_WGMMA
                           : pass == 3 ? (all_dense     ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA
                                          : gpu_default ? ATTN_CUDA_HOST_LISTS
@@ -338,7 +362,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
                           : all_dense ? ATTN_CUDA_FORCE_LISTS
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
-        const int gpu_expected = pass == 0 ? gpu_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
+        const int gpu_expected = pass == forced_pass ? 0 : pass == 0 ? gpu_default && !bits_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
         if (pass == 0 || (pass >= 3 && !all_dense))
             CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d flags=%d) [%s]",
                   g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, flags, names);
@@ -362,10 +386,9 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(memcmp(o1, o2, nq * 2) == 0,
                   "mma.sync dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q, n_k, H, Hkv, d);
         if (pass == 0) ret = r.empty;
-        if (pass == 0 && all_blocks && g_wgmma_device)
-            CHECK(g_last_block_bits, "block plans did not take the wgmma kernel (n_q=%d n_k=%d H=%d) [%s]", n_q, n_k, H, names);
-        if (pass > 0 || !all_blocks || !g_wgmma_device)
-            CHECK(!g_last_block_bits, "plan (flags=%d) took the block-bits path [%s]", flags, names);
+        CHECK(g_last_block_bits == (pass == forced_pass || (pass == 0 && bits_default)),
+              "block-bits path %s (flags=%d, efficiency rule says %d) [%s]", g_last_block_bits ? "taken" : "not taken",
+              flags, bits_default, names);
         if (pass == 0 && kinds && all_band && g_wgmma_device)
             CHECK(g_last_sink_window, "sink + window plans (S %d, W %d) did not take the wgmma path", g_band_s, g_band_w);
     }
@@ -590,22 +613,30 @@ static void block_cases(bool quick) {
     for (int gi = 0; gi < (quick ? 2 : 5); gi++)
         for (int li = quick ? 3 : 0; li < (quick ? 6 : 9); li++)
             for (int d = 64; d <= 128; d += 64)
-                for (int mix = 0; mix < 3; mix++) {
+                for (int mix = 0; mix < 4; mix++) {
                     for (int h = 0; h < groups[gi][0]; h++)
                         kinds[h] = mix == 0 ? BLOCKS : mix == 1 ? (h % 3 == 0 ? DENSE : h % 3 == 1 ? SPARSE_BLOCKS : BLOCKS)
-                                                     : (h % 2 ? BLOCK_HOLES : BLOCKS);
+                                 : mix == 2 ? (h % 2 ? BLOCK_HOLES : BLOCKS) : (h % 4 == 3 ? DENSE : BLOCKS_DENSE);
                     run_case(lens[li][0], lens[li][1], groups[gi][0], groups[gi][1], d, 1, 100, kinds, 0, 1);
                 }
     if (quick) return;
-    for (int h = 0; h < 9; h++) kinds[h] = h % 3 ? BLOCKS : BLOCK_HOLES;
+    for (int h = 0; h < 9; h++) kinds[h] = h % 3 ? BLOCKS_DENSE : BLOCK_HOLES;
     run_case(3000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);
     run_case(1500, 4000, 8, 2, 128, 1, 100, kinds, 0, 23);
+    for (int h = 0; h < 9; h++) kinds[h] = BLOCKS_DENSE;
+    run_case(3000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);  // dense enough for the bits by default
+    run_case(2500, 4000, 8, 2, 128, 1, 100, kinds, 0, 23);
+    for (int h = 0; h < 9; h++) kinds[h] = h % 3 ? BLOCKS : BLOCK_HOLES;
+    run_case(3000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);
     run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);  // huge logits
     run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
     g_negative = 1;
     run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);  // every logit very negative
     run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
     g_negative = 0;
+    if (g_wgmma_device)  // both defaults were taken somewhere (else a check above cannot have seen a path)
+        CHECK(g_block_cases[0] > 0 && g_block_cases[1] > 0, "block plans: %ld on lists, %ld on the bits by default",
+              g_block_cases[0], g_block_cases[1]);
 }
 
 static void quick_cases(void) {
