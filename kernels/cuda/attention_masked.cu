@@ -9,7 +9,6 @@
 // shared-memory stages) while computing the current one. Shared memory rows are 16-byte-chunk
 // XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is conflict-free.
 #include <algorithm>
-#include <mutex>
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -449,37 +448,34 @@ static bool plans_sink_window(const maskplan *const *plans, int n_heads, int *si
     return n_heads > 0;
 }
 
-// A block_bits plan: the heads' blocks as bits (attn_plan_block_bits, OpenMP) in a host buffer kept
-// for the next build (fresh memory costs page faults, ~1 ms per MB here), uploaded. Returns false
-// (nothing uploaded, p unchanged but its statistics) when the wgmma tiles' efficiency is below
-// ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY and `force` is false: the plan then belongs on lists.
+// A block_bits plan: the heads' blocks as bits (attn_plan_block_bits, OpenMP) in a host array kept
+// across builds (attn_plan_bits_take: fresh memory costs page faults, ~1 ms per MB here), uploaded.
+// Returns false (nothing uploaded; p is then freed by the caller) when `force` is false and the
+// kept blocks of the heads that are not dense fill less than ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY of
+// the wgmma tiles: the plan belongs on lists.
 static bool block_bits_build(attn_cuda_plan *p, const maskplan *const *plans, bool force) {
-    static std::mutex lock;  // the buffer is shared by all builds
-    static uint64_t *buf = NULL;
-    static size_t buf_words = 0;
-    const size_t per_head = attn_plan_block_bits_words(p->n_k), n_words = per_head * p->n_heads;
+    const size_t n_words = attn_plan_block_bits_words(p->n_k) * p->n_heads;
     p->qb0 = (p->n_k - p->n_q) / T;
     p->n_qt = (p->n_k - 1) / T - p->qb0 + 1;
     p->bits_rows = (p->n_k + 63) / 64;
     p->bits_words = (p->bits_rows + 63) / 64;
-    std::lock_guard<std::mutex> guard(lock);
-    if (n_words > buf_words) {
-        free(buf);
-        buf = (uint64_t *)malloc(sizeof(uint64_t) * n_words);
-        if (!buf) { fprintf(stderr, "dam: out of memory (attention plan bits)\n"); exit(3); }
-        buf_words = n_words;
-    }
+    size_t cap = 0;
+    uint64_t *buf = attn_plan_bits_take(n_words, &cap);
     const double t0 = now_ms();
-    int64_t wgmma_tiles = 0;
-    attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles, &wgmma_tiles);
+    int64_t sparse_kept = 0, wgmma_tiles = 0;
+    attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles, &sparse_kept,
+                         &wgmma_tiles);
     p->host_ms = now_ms() - t0;
-    if (!force && (double)p->head_tiles < ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wgmma_tiles) return false;
-    p->d_bits = upload(buf, n_words);
-    p->block_bits = 1;
-    p->device_bytes = sizeof(uint64_t) * n_words;
-    p->hc = 1;
-    p->n_chunks = p->n_heads;
-    return true;
+    const bool take = force || (double)sparse_kept >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wgmma_tiles;
+    if (take) {
+        p->d_bits = upload(buf, n_words);
+        p->block_bits = 1;
+        p->device_bytes = sizeof(uint64_t) * n_words;
+        p->hc = 1;
+        p->n_chunks = p->n_heads;
+    }
+    attn_plan_bits_give(buf, cap);
+    return take;
 }
 
 // The statistics of a sink + window plan, counted as for list plans: per 64-row query tile, the
@@ -530,9 +526,11 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         p->build_ms = now_ms() - t0;
         return p;
     }
+    // (a step of fewer than 128 queries fills at most 1/3 of the wgmma tiles: lists, unless forced)
     if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
                             ATTN_CUDA_HOST_LISTS | ATTN_CUDA_GPU_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
-        attn_plan_blocks_only(plans, n_heads, n_k) && attn_cuda_wgmma_available(64)) {
+        (n_q >= 128 || (flags & ATTN_CUDA_BLOCK_BITS)) && attn_plan_blocks_only(plans, n_heads, n_k) &&
+        attn_cuda_wgmma_available(64)) {
         // blocks only on Hopper: the wgmma kernel reads the bits, no lists (dense enough plans)
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
         if (block_bits_build(p, plans, (flags & ATTN_CUDA_BLOCK_BITS) != 0)) {

@@ -83,7 +83,7 @@ typedef struct attn_cuda_plan {
                             * run by the wgmma kernel from d_bits with no lists (attn_cuda_wgmma_blocks;
                             * built so only on a compute-capability-9.0 device, without flags but
                             * ATTN_CUDA_BLOCK_BITS, while the bits stay <= 64 MiB and, without that flag,
-                            * the wgmma tiles' efficiency is >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY) */
+                            * for n_q >= 128 and a wgmma tiles' efficiency >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY) */
     int bits_rows, bits_words; /* block_bits: ceil(n_k / 64) rows of ceil(rows / 64) words per head */
     uint64_t *d_bits;      /* block_bits: [n_heads][bits_rows][bits_words], dense heads all ones */
     int list_ctas;         /* CTAs of the list kernel: d_order's first list_ctas items (the rest: dense heads
@@ -94,7 +94,9 @@ typedef struct attn_cuda_plan {
  * n_kv_heads KV heads. plans: [n_heads] plans (read only, not validated here: call
  * maskplan_validate once), or NULL for all dense. Plans of columns, diagonals and unbiased blocks
  * (some head not dense, no bitmap, no bias) for n_q >= 128 get their lists built on the device
- * (attention_plan_gpu.h) unless the environment sets DAM_CUDA_HOST_LISTS=1; other plans get the
+ * (attention_plan_gpu.h) unless the environment sets DAM_CUDA_HOST_LISTS=1 or, on a
+ * compute-capability-9.0 device, they are block plans dense enough for the wgmma kernel's bit matrix
+ * (block_bits, below); other plans get the
  * host arrays of attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP,
  * omp_get_max_threads() threads), then uploaded. Exits with 3 on a CUDA error. */
 attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads);
@@ -116,9 +118,10 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * ATTN_CUDA_GPU_LISTS builds eligible plans on the device also for n_q < 128 (tests: below that the
  * host build is cheaper than the device build's launches and synchronisation, e.g. one decode row). */
 /* Block plans (every head dense or 64-blocks only, attn_plan_blocks_only): without flags, on a
- * compute-capability-9.0 device, they run on the wgmma kernel from a bit matrix (block_bits = 1) when
- * its 192 x 128 tiles waste little (attn_plan_block_bits' efficiency >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY),
- * else on lists; ATTN_CUDA_BLOCK_BITS (tests) takes the bit matrix whatever the efficiency. */
+ * compute-capability-9.0 device, for steps of >= 128 queries, they run on the wgmma kernel from a bit
+ * matrix (block_bits = 1) when its 192 x 128 tiles waste little (the efficiency of attention_plan.h,
+ * >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY), else on lists; ATTN_CUDA_BLOCK_BITS (tests) takes the bit
+ * matrix whatever the step and the efficiency; any other flag keeps them on lists. */
 enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8,
        ATTN_CUDA_HOST_LISTS = 16, ATTN_CUDA_GPU_LISTS = 32, ATTN_CUDA_BLOCK_BITS = 64 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,

@@ -48,7 +48,7 @@ static void *advise_huge(void *p, size_t bytes) {
  * enough: no page faults and no zeroing of fresh memory (half the system time of a build). Every
  * byte a plan exposes is written by the build; the bytes past them are never read. The kept
  * arrays stay dam_malloc'd (they count in dam_mem_in_use) until attn_cuda_plan_host_release. */
-enum { BUF_ENTRIES, BUF_GATHER, BUF_WORDS, N_BUFS };
+enum { BUF_ENTRIES, BUF_GATHER, BUF_WORDS, BUF_BITS /* block bits (attn_plan_bits_take): kept at any size */, N_BUFS };
 enum { BUF_MIN = 1 << 20 };
 static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -82,7 +82,7 @@ static void *buf_take(int k, size_t bytes, size_t *cap, const char *what) {
 static void buf_give(int k, void *p, size_t cap) {
     if (!p) return;
     pthread_mutex_lock(&buf_lock);
-    if (cap >= BUF_MIN && cap > buf_kept[k].bytes) {
+    if ((cap >= BUF_MIN || k == BUF_BITS) && cap > buf_kept[k].bytes) {
         void *old = buf_kept[k].p;
         buf_kept[k].p = p;
         buf_kept[k].bytes = cap;
@@ -91,6 +91,12 @@ static void buf_give(int k, void *p, size_t cap) {
     pthread_mutex_unlock(&buf_lock);
     dam_free(p);
 }
+
+uint64_t *attn_plan_bits_take(size_t words, size_t *cap) {
+    return buf_take(BUF_BITS, sizeof(uint64_t) * (words ? words : 1), cap, "attention plan block bits");
+}
+
+void attn_plan_bits_give(uint64_t *bits, size_t cap) { buf_give(BUF_BITS, bits, cap); }
 
 void attn_cuda_plan_host_release(void) {
     pthread_mutex_lock(&buf_lock);
@@ -1041,11 +1047,11 @@ size_t attn_plan_block_bits_words(int n_k) {
 }
 
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
-                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *wgmma_tiles) {
+                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *sparse_kept, int64_t *wgmma_tiles) {
     const int rows = (n_k + 63) / 64, words = (rows + 63) / 64, nt = threads > 0 ? threads : omp_get_max_threads();
     const size_t per_head = attn_plan_block_bits_words(n_k);
-    int64_t kept = 0, causal = 0, tiles = 0;
-#pragma omp parallel for schedule(static) reduction(+ : kept, causal) num_threads(nt)
+    int64_t kept = 0, causal = 0, tiles = 0, sparse = 0;
+#pragma omp parallel for schedule(static) reduction(+ : kept, causal, sparse) num_threads(nt)
     for (int64_t r = 0; r < (int64_t)n_heads * rows; r++) {
         const int h = (int)(r / rows), qb = (int)(r % rows);
         const maskplan *m = plans[h];
@@ -1059,13 +1065,15 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
         } else if (qb < m->n_qblocks) { /* listed blocks are causal (kb <= qb) and unique (maskplan.h) */
             for (int32_t i = m->blk_ptr[qb]; i < m->blk_ptr[qb + 1]; i++) row[m->blk_idx[i] >> 6] |= 1ull << (m->blk_idx[i] & 63);
             kept += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
+            sparse += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
         }
     }
-    /* the wgmma kernel's tiles: per group of 3 query blocks, the 128-key tiles (key block pairs) up to
-     * the group's last row in which one of its rows keeps a block */
+    /* the wgmma kernel's tiles of the heads that are not dense: per group of 3 query blocks, the
+     * 128-key tiles (key block pairs) up to the group's last row in which one of its rows keeps a block */
     const int groups = (rows + 2) / 3;
 #pragma omp parallel for schedule(static) reduction(+ : tiles) num_threads(nt)
     for (int64_t r = 0; r < (int64_t)n_heads * groups; r++) {
+        if (plans[r / groups]->dense) continue;
         const int h = (int)(r / groups), g = (int)(r % groups), q0 = 3 * g > qb0 ? 3 * g : qb0;
         const int q1 = 3 * g + 2 < rows - 1 ? 3 * g + 2 : rows - 1;
         const int64_t last = (64 * (int64_t)(q1 + 1) < n_k ? 64 * (int64_t)(q1 + 1) : n_k) - 1;
@@ -1079,5 +1087,6 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
     }
     *head_tiles = kept;
     *causal_tiles = causal;
+    *sparse_kept = sparse;
     *wgmma_tiles = tiles;
 }

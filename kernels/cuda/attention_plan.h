@@ -97,8 +97,8 @@ void attn_cuda_plan_host_release(void);
  * attn_cuda_wgmma_blocks): every head dense or 64-blocks only (no columns, diagonals, bitmap or
  * block bias), not all dense (those take the dense path), n_k within the kernel's visited-tile list
  * (ATTN_CUDA_WGMMA_MAX_LIST_BYTES / 4 tiles of 128 keys) and the bits of all heads <= 64 MiB
- * (attn_plan_block_bits_words per head · 8 bytes · n_heads; n_k up to ~380K keys for 9 heads).
- * plans: [n_heads], read only. */
+ * (attn_plan_block_bits_words per head · 8 bytes · n_heads; n_k up to ~490K keys for 9 heads,
+ * ~260K for 32). plans: [n_heads], read only. */
 bool attn_plan_blocks_only(const maskplan *const *plans, int n_heads, int n_k);
 
 /* 64-bit words of one head's block bits for n_k keys: ceil(n_k / 64) rows of ceil(rows / 64) words. */
@@ -108,17 +108,26 @@ size_t attn_plan_block_bits_words(int n_k);
  * kept by query block qb of head h (the `blocks` part as listed, whose blocks are causal; a dense
  * head all ones), for the query blocks qb0 .. rows - 1 of a step whose first query block is qb0
  * (earlier rows zero), rows = ceil(n_k / 64). bits: the caller's n_heads · attn_plan_block_bits_words(n_k)
- * words, every one written here (no zeroing needed before). Statistics as attn_cuda_plan's: kept
- * (head, query block >= qb0, key block) triples into *head_tiles, causal ones into *causal_tiles;
- * and *wgmma_tiles = the (head, group of 3 query blocks, 128-key tile) triples of the causal region
- * holding a kept block: the tiles the wgmma kernel computes at d = 64 (192-row CTAs; at d = 128 its
- * 128-row CTAs compute fewer). OpenMP over (head, query block) rows with `threads` threads (<= 0:
- * omp_get_max_threads()); the result does not depend on it. */
+ * words (attn_plan_bits_take), every one written here (no zeroing needed before). Statistics as
+ * attn_cuda_plan's: kept (head, query block >= qb0, key block) triples into *head_tiles, causal ones
+ * into *causal_tiles; for the heads that are not dense, their kept triples into *sparse_kept and into
+ * *wgmma_tiles the (head, group of 3 query blocks, 128-key tile) triples of the causal region of the
+ * step holding a kept block: the tiles the wgmma kernel computes for them at d = 64 (192-row CTAs,
+ * aligned to multiples of 192 positions; at d = 128 its 128-row CTAs compute fewer). OpenMP over
+ * (head, query block) rows with `threads` threads (<= 0: omp_get_max_threads()); the result does
+ * not depend on it. */
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
-                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *wgmma_tiles);
+                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *sparse_kept, int64_t *wgmma_tiles);
 
-/* The share of the wgmma kernel's work that kept blocks fill: head_tiles / (6 · wgmma_tiles) (a
- * 192 x 128 tile holds six 64-blocks). Below ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY a block plan runs on
+/* A host array of at least `words` uint64 for attn_plan_block_bits (the one a previous build gave
+ * back if large enough: no page faults; else a new one); *cap = its bytes. Owned by the caller until
+ * attn_plan_bits_give; kept ones are freed by attn_cuda_plan_host_release. Thread-safe. */
+uint64_t *attn_plan_bits_take(size_t words, size_t *cap);
+void attn_plan_bits_give(uint64_t *bits, size_t cap);
+
+/* The share of the wgmma kernel's work on the heads that are not dense that their kept blocks fill:
+ * sparse_kept / (6 · wgmma_tiles) (a 192 x 128 tile holds six 64-blocks; the dense heads run on the
+ * wgmma kernel whichever path the plan takes). Below ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY a block plan runs on
  * lists: the list kernel computes only kept 64 x 64 tiles at ~0.64 of the wgmma kernel's speed per tile
  * (213 vs 333 TFLOP/s, dense, run 47), so the wgmma kernel wins iff efficiency > ~0.64; measured
  * (run 47, 16K and 64K): random blocks at 5-30 % (efficiency 0.2-0.35) 2.3-4.2x slower on the wgmma

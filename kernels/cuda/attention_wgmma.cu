@@ -3,7 +3,9 @@
 // Per CTA: one query head, BM = 64·NWG query rows (positions pos0 .. pos0 + BM − 1), NWG
 // warpgroups of 64 rows (NWG = 2 at d = 128, 3 at d = 64). Key tiles of 128 keys: the CTA visits
 // the sink tiles, then the tiles from the window's start for its first row up to its last
-// position (dense: every tile up to the diagonal). Iteration i over the visited tiles (one barrier):
+// position (dense: every tile up to the diagonal); with block bits (p.bits), the tiles up to its
+// last position in which one of its query blocks keeps a 64-block, listed first in shared memory
+// (after V). Iteration i over the visited tiles (one barrier):
 //   wait for every cp.async issued so far (K_i, V_{i−1}), fence to the async proxy, barrier;
 //   wgmma S = Q K_i^T (group 1), wgmma O += P_{i−1} V_{i−1} (group 2);
 //   then, while the tensor cores work, the cp.async loads of K_{i+1} and V_i (into the stages
@@ -13,13 +15,16 @@
 //   O *= alpha; P_i packed to bf16 A fragments.
 // A last iteration issues only O += P V. Shared memory (1024-byte aligned): Q [BM][D],
 // K [2][128][D], V [2][128][D], each as D/64 blocks of [rows][64] with the 128-byte swizzle of
-// wgmma.cuh: 160 KB at D = 128, 88 KB at D = 64; one CTA per SM (registers).
+// wgmma.cuh: 160 KB at D = 128, 88 KB at D = 64 (+ 4 bytes per 128-key tile for the block plans'
+// list, <= 64 KiB); one CTA per SM (registers).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <mutex>
 
 #include "kernels/cuda/attention_wgmma.h"
 #include "kernels/cuda/attention_io.cuh"
@@ -118,7 +123,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     const int ra = wrow + (lane >> 2), rb = ra + 8;          // this thread's two rows
     const int cq = 2 * (lane & 3);                           // its first column in each 8-column block
 
-    for (int i = tid; i < BM * CH; i += NTHREADS) {
+    for (int i = tid; i < BM * CH && n_vis > 0; i += NTHREADS) {  // (nothing visited: no loads in flight)
         const int r = i / CH, ch = i % CH, t = pos0 + r - p.q_base;
         const bool valid = t >= 0 && t < p.n_q;
         const __nv_bfloat16 *src = valid ? p.q + (size_t)t * p.q_stride + (size_t)h * D + ch * 8 : p.q;
@@ -333,10 +338,14 @@ template <int D, int NWG> void launch(WParams p, cudaStream_t stream) {
     p.n_qt = (p.n_k - 1) / BM - p.qt0 + 1;
     // + alignment slack; block plans: + the visited-tile list (one int per key tile)
     const size_t smem = (size_t)(BM * D + 4 * BN * D) * 2 + 1024 + (p.bits ? sizeof(int) * ((size_t)(p.n_k + BN - 1) / BN) : 0);
+    static std::mutex lock;
     static size_t configured = 0;  // the dynamic shared memory limit set so far
-    if (smem > configured) {
-        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        configured = smem;
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        if (smem > configured) {
+            CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+            configured = smem;
+        }
     }
     attn_fwd_wgmma<D, NWG><<<p.n_qt * p.n_run, NWG * 128, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd_wgmma");
@@ -417,10 +426,18 @@ extern "C" void attn_cuda_wgmma_blocks(dam_bf16 *out, int out_stride, const dam_
                                        const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
                                        int n_kv_heads, int d, float scale, const uint64_t *d_bits, int bits_rows,
                                        int bits_words, int *d_empty, void *stream) {
-    if (d_bits == NULL || bits_rows < 0 || bits_words < (bits_rows + 63) / 64 || bits_words < (n_k + 4095) / 4096 ||
-        (size_t)(n_k + BN - 1) / BN * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
-        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: bad block bits (%d rows of %d words) for %d keys\n", bits_rows,
-                bits_words, n_k);
+    if (d_bits == NULL) {
+        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: no block bits\n");
+        exit(3);
+    }
+    if (bits_rows < 0 || bits_words < (bits_rows + 63) / 64 || bits_words < (n_k + 4095) / 4096) {
+        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d words per bit row are too few for %d rows and %d keys\n",
+                bits_words, bits_rows, n_k);
+        exit(3);
+    }
+    if ((size_t)(n_k + BN - 1) / BN * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
+        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d keys exceed the %d-byte visited-tile list\n", n_k,
+                (int)ATTN_CUDA_WGMMA_MAX_LIST_BYTES);
         exit(3);
     }
     run_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, 0, 0, NULL, n_heads,

@@ -341,9 +341,9 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     int bits_default = 0;
     if (all_blocks && g_wgmma_device && attn_plan_blocks_only((const maskplan *const *)plans, H, n_k)) {
         uint64_t *b = (uint64_t *)malloc(sizeof(uint64_t) * attn_plan_block_bits_words(n_k) * H);
-        int64_t kept, causal, wt;
-        attn_plan_block_bits((const maskplan *const *)plans, H, n_k, (n_k - n_q) / 64, b, 0, &kept, &causal, &wt);
-        bits_default = (double)kept >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wt;
+        int64_t kept, causal, sparse, wt;
+        attn_plan_block_bits((const maskplan *const *)plans, H, n_k, (n_k - n_q) / 64, b, 0, &kept, &causal, &sparse, &wt);
+        bits_default = n_q >= 128 && (double)sparse >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wt;
         free(b);
         g_block_cases[bits_default]++;
     }
@@ -483,6 +483,18 @@ static void all_cases(void) {
     g_negative = 0;
 }
 
+// Huge logits (most probabilities underflow; masked keys must stay out of the max) and every logit
+// very negative (the offset is the finite row maximum, never a sentinel), 300 tokens, d 64 (9 / 3
+// heads) and d 128 (8 / 2), kinds[h] per head.
+static void extreme_logit_cases(const int *kinds) {
+    run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);
+    run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
+    g_negative = 1;
+    run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);
+    run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
+    g_negative = 0;
+}
+
 // Dense plans (the wgmma kernel on sm_90): GQA groups 1, 3, 4, 6, 7, 8, head_dim 64 and 128,
 // lengths around its 128-row / 128-key tiles, chunked prefill with queries not aligned to a tile,
 // decode, many tiles per row (rows sampled), huge and very negative logits.
@@ -499,12 +511,7 @@ static void dense_cases(void) {
     run_case(3000, 3000, 9, 3, 64, 1, 100, dense, 0, 31);
     run_case(2900, 2900, 8, 2, 128, 1, 100, dense, 0, 29);
     run_case(1500, 4000, 9, 3, 128, 1, 100, dense, 0, 23);
-    run_case(300, 300, 9, 3, 64, 200, 100, dense, 0, 1);   // huge logits
-    run_case(300, 300, 8, 2, 128, 200, 100, dense, 0, 1);
-    g_negative = 1;
-    run_case(300, 300, 9, 3, 64, 200, 100, dense, 0, 1);   // every logit very negative
-    run_case(300, 300, 8, 2, 128, 200, 100, dense, 0, 1);
-    g_negative = 0;
+    extreme_logit_cases(dense);
 }
 
 // Chunked prefill gives every row the bits of one-shot prefill (the model relies on it): rows
@@ -605,7 +612,7 @@ static void band_cases(void) {
 // the list paths in the other passes): blocks beside dense heads and sparse blocks in one GQA group,
 // query blocks that keep nothing (empty rows, counted), GQA groups 1, 3, 4, 7, 8, head_dim 64 and
 // 128, lengths around the 64-blocks and the 128-key / 128- and 192-row tiles, chunked prefill,
-// decode, a 3000-token and a 4000-key case (rows sampled), huge and very negative logits.
+// decode, 3000- to 9000-token cases (rows sampled; bit rows of 1-3 words), huge and very negative logits.
 static void block_cases(bool quick) {
     int kinds[32];
     const int groups[][2] = {{4, 4}, {9, 3}, {8, 2}, {7, 1}, {32, 4}};
@@ -626,14 +633,15 @@ static void block_cases(bool quick) {
     for (int h = 0; h < 9; h++) kinds[h] = BLOCKS_DENSE;
     run_case(3000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);  // dense enough for the bits by default
     run_case(2500, 4000, 8, 2, 128, 1, 100, kinds, 0, 23);
+    // more than 4096 keys: bit rows of two and three words (key tiles kt >= 32 read word kt / 32 >= 1)
+    run_case(600, 5000, 9, 3, 64, 1, 100, kinds, 0, 31);
+    run_case(9000, 9000, 8, 2, 128, 1, 100, kinds, 0, 97);
+    for (int h = 0; h < 9; h++) kinds[h] = h % 2 ? BLOCK_HOLES : BLOCKS_DENSE;
+    run_case(5000, 5000, 9, 3, 64, 1, 100, kinds, 0, 53);
+    run_case(300, 8500, 7, 1, 128, 1, 100, kinds, 0, 7);
     for (int h = 0; h < 9; h++) kinds[h] = h % 3 ? BLOCKS : BLOCK_HOLES;
     run_case(3000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);
-    run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);  // huge logits
-    run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
-    g_negative = 1;
-    run_case(300, 300, 9, 3, 64, 200, 100, kinds, 0, 1);  // every logit very negative
-    run_case(300, 300, 8, 2, 128, 200, 100, kinds, 0, 1);
-    g_negative = 0;
+    extreme_logit_cases(kinds);
     if (g_wgmma_device)  // both defaults were taken somewhere (else a check above cannot have seen a path)
         CHECK(g_block_cases[0] > 0 && g_block_cases[1] > 0, "block plans: %ld on lists, %ld on the bits by default",
               g_block_cases[0], g_block_cases[1]);
