@@ -22,7 +22,7 @@
  * [n_q][out_stride], head h at columns h·d. d = 64 or 128; strides multiples of 8 elements;
  * pointers 16-byte aligned (attn_cuda_masked checks these before calling).
  * Test: tests/cuda/test_attention_masked_cuda.cu (dense, band and block plans against float64 on the
- * host, GQA groups 1-8, tile edges, chunked prefill, block rows of two words; and against the mma.sync
+ * host, GQA groups 1-8, tile edges, chunked prefill, block rows of one to three words; and against the mma.sync
  * kernel); bench:
  * tests/cuda/bench_attention_masked_cuda.cu. */
 #ifndef DAM_KERNELS_CUDA_ATTENTION_WGMMA_H
