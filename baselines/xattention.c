@@ -17,7 +17,9 @@
  *   4. Per query block qb: the first key block and the diagonal block are always kept; the other
  *      causal key blocks follow in descending score (ties: lower block first) while the kept mass
  *      is still below threshold × (the row's total score), i.e. the fewest blocks whose cumulative
- *      score reaches the threshold.
+ *      score reaches the threshold. The total and the cumulative score are added in fixed point
+ *      (est_xattention_fixed: trunc(score · 2^56)), exact in any order, so the GPU's parallel sums
+ *      keep the same blocks as this sequential walk.
  *   The plan is that block part (query blocks 0 .. ceil(n / B) - 1), causal inside the blocks.
  * Defaults: stride 8 and threshold 0.9 (the paper's RULER / LongBench settings; its
  *   Xattention_prefill default is 0.8, xattn_estimate's 0.9).
@@ -106,17 +108,18 @@ static maskplan *xattention_head(const method *m, int layer, int head, const est
     double *rest = dam_malloc(sizeof(double) * (size_t)nb, "xattention rest");
     for (int qb = 0; qb < nb; qb++) {
         const double *s = score + (size_t)qb * nb;
-        double total = 0;
-        for (int kb = 0; kb <= qb; kb++) total += s[kb];
+        uint64_t total = 0; /* fixed point (est_xattention_fixed): exact sums */
+        for (int kb = 0; kb <= qb; kb++) total += est_xattention_fixed(s[kb]);
+        const uint64_t target = (uint64_t)ceil(tau * (double)total); /* integer cum < tau · total iff cum < target */
         uint8_t *kp = keep + (size_t)qb * nb;
         kp[0] = kp[qb] = 1;
-        double cum = s[0] + (qb > 0 ? s[qb] : 0.0);
+        uint64_t cum = est_xattention_fixed(s[0]) + (qb > 0 ? est_xattention_fixed(s[qb]) : 0);
         const int m_rest = qb > 1 ? qb - 1 : 0; /* key blocks 1 .. qb-1 */
         for (int i = 0; i < m_rest; i++) rest[i] = s[1 + i];
         est_order_desc(rest, m_rest, order);
-        for (int i = 0; i < m_rest && cum < tau * total; i++) {
+        for (int i = 0; i < m_rest && cum < target; i++) {
             kp[1 + order[i]] = 1;
-            cum += rest[order[i]];
+            cum += est_xattention_fixed(rest[order[i]]);
         }
     }
     maskplan *plan = maskplan_new();

@@ -22,6 +22,7 @@
  * (A recomputed here in float64) is >= w_min, with bias log w (1e-5); the plans (kept pairs and
  * biases) are the same on a second run.
  * Run: make build/tests/test_dynamic && build/tests/test_dynamic */
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <omp.h>
@@ -196,6 +197,8 @@ static void ref_minference(const input *in, int h, int layer, const spec *s, uin
     free(P), free(col), free(dg), free(cs), free(ds);
 }
 
+_Static_assert(LDBL_MANT_DIG >= 64, "ref_xattention compares 63-bit integers exactly as long double");
+
 static void ref_xattention(const input *in, int h, const spec *s, uint8_t *mask) {
     const int n = in->n, d = in->d, S = s->stride, N = (n + S - 1) / S, nb = (n + BLK - 1) / BLK;
     double *score = calloc((size_t)nb * nb, sizeof(double)), *z = calloc(N, sizeof(double));
@@ -215,17 +218,20 @@ static void ref_xattention(const input *in, int h, const spec *s, uint8_t *mask)
     }
     uint8_t *keep = calloc((size_t)nb * nb, 1);
     for (int qb = 0; qb < nb; qb++) {
-        double *row = score + (size_t)qb * nb, total = 0, cum;
+        /* sums in the method's fixed point: each score truncated to an integer multiple of 2^-56 */
+        double *row = score + (size_t)qb * nb;
+        uint64_t total = 0, cum;
         uint8_t *taken = keep + (size_t)qb * nb;
-        for (int kb = 0; kb <= qb; kb++) total += row[kb];
+        for (int kb = 0; kb <= qb; kb++) total += (uint64_t)ldexp(row[kb], 56);
         for (int kb = qb + 1; kb < nb; kb++) taken[kb] = 2; /* not causal, never chosen */
         taken[0] = taken[qb] = 1;
-        cum = row[0] + (qb ? row[qb] : 0);
-        while (cum < s->thr * total) {
+        cum = (uint64_t)ldexp(row[0], 56) + (qb ? (uint64_t)ldexp(row[qb], 56) : 0);
+        const double target = s->thr * (double)total; /* compared exactly: x86 long double holds any cum < 2^63 */
+        while ((long double)cum < (long double)target) {
             const int b = argmax(row, taken, nb);
             if (b < 0) break;
             taken[b] = 1;
-            cum += row[b];
+            cum += (uint64_t)ldexp(row[b], 56);
         }
     }
     for (int i = 0; i < n; i++)

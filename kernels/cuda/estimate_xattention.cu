@@ -24,7 +24,7 @@ namespace {
 
 enum {
     XA_MAX_HEADS = 32,   // heads per chunk (their thresholds travel as a kernel argument)
-    XA_SMEM_SORT = 4096, // longest sort (padded to a power of two) done in shared memory: 48 KiB
+    XA_SMEM_SORT = 4096, // longest sort (padded to a power of two) done in shared memory: 48 KiB (opted in)
 };
 
 // Test-only DAM_CUDA_XA_SMALL=1: at most 2 heads per chunk, one query block of rows per row chunk,
@@ -133,6 +133,20 @@ __device__ inline double order_value(unsigned long long o) {
     return __longlong_as_double((long long)(o ^ (o >> 63 ? 0x8000000000000000ull : ~0ull)));
 }
 
+// A block score in XAttention's fixed point (est_xattention_fixed, baselines/estimate.h): trunc(s · 2^56).
+__device__ inline unsigned long long fixed_score(double s) { return (unsigned long long)(s * 0x1p56); }
+
+// The sum over the CTA of one value per thread (integers: exact in any order). red: THREADS / 32.
+__device__ inline unsigned long long block_sum_u64(unsigned long long v, unsigned long long *red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = 0;
+    for (int i = 0; i < THREADS / 32; i++) v += red[i];
+    return v;
+}
+
 // Per-head thresholds of a chunk (a kernel argument).
 struct xa_taus {
     double v[XA_MAX_HEADS];
@@ -142,54 +156,58 @@ struct xa_taus {
 // head y (grid (nq, heads); the longest rows first). The other key blocks kb = 1 .. qb-1 are sorted by
 // score descending, ties to the lower kb (est_order_desc's order; a bitonic sort of (key, kb) over p
 // entries, p the power of two >= qb - 1, sentinels last) in shared memory (dynamic, p_max entries of
-// 12 bytes) or, with sort_global, in key[y][ql][p_max], val[...] (device memory). Then warp 0 keeps kb 0
-// and qb and the first m sorted others, m = the fewest whose cumulative score (added after s[0] +
-// s[qb]) reaches tau × the row total. The row total and the cumulative score are added in the CPU's
-// order (kb ascending; sorted order): each lane loads one of 32 consecutive values, and every lane adds
-// all 32 in order (shuffles; +0.0 past the end changes no sum of non-negative terms), so the loads are
-// coalesced and the sums sequential. bits[y][qb][w] bit b = key block 64 w + b kept (atomicOr; the row
+// 12 bytes) or, with sort_global, in key[y][ql][p_max], val[...] (device memory). Then kb 0 and qb are
+// kept and the first m sorted others, m = the fewest whose cumulative score (after s[0] + s[qb])
+// reaches tau × the row total, all in XAttention's fixed point (est_xattention_fixed), where sums are
+// exact in any order: the total is a CTA reduction; the cumulative score before sorted entry i is
+// base + P_i (P the exclusive prefix sum over the sorted order, a CTA scan over contiguous per-thread
+// ranges), non-decreasing in i, so m = #{i < L : base + P_i < target}, the same m as the CPU's
+// sequential walk (xattention.c). bits[y][qb][w] bit b = key block 64 w + b kept (atomicOr; the row
 // must be zero before). score: [y][ql][nb] as xattention_block_sums writes it.
 __global__ void xattention_select(const double *score, int nb, int words, int qb0, xa_taus tau, bool sort_global,
                                   int p_max, unsigned long long *gkey, int *gval, unsigned long long *bits) {
     extern __shared__ unsigned long long smem[];
+    __shared__ unsigned long long red[THREADS / 32];
     const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = qb0 + ql, L = qb > 1 ? qb - 1 : 0;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const long row = (long)y * nq + ql;
     const double *s = score + row * nb;
     unsigned long long *key = sort_global ? gkey + row * p_max : smem;
     int *val = sort_global ? gval + row * p_max : (int *)(smem + p_max);
     int p = 1;
     while (p < L) p <<= 1;
+    unsigned long long own = 0; // this thread's share of the row total
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) own += fixed_score(s[kb]);
     for (int i = threadIdx.x; i < p; i += blockDim.x) {
         key[i] = i < L ? order_key(s[1 + i]) : 0ull; // real keys are > 0 (scores >= +0)
         val[i] = i < L ? 1 + i : INT_MAX;
     }
+    const unsigned long long total = block_sum_u64(own, red);
+    const double t = tau.v[y] * (double)total;          // keep while cum < t, i.e. cum < ceil(t) (integers)
+    const unsigned long long target = (unsigned long long)ceil(t), base = fixed_score(s[0]) + (qb > 0 ? fixed_score(s[qb]) : 0ull);
     bitonic_sort_desc(key, val, p);
-    if (threadIdx.x >= 32) return;
-    const int lane = threadIdx.x;
-    double total = 0;
-    for (int k0 = 0; k0 <= qb; k0 += 32) {
-        const double x = k0 + lane <= qb ? s[k0 + lane] : 0.0;
-#pragma unroll
-        for (int j = 0; j < 32; j++) total += __shfl_sync(0xffffffffu, x, j);
+    // thread j's sorted entries: [j · per, (j + 1) · per) ∩ [0, L)
+    const int per = (L + THREADS - 1) / THREADS, i0 = min(L, (int)threadIdx.x * per), i1 = min(L, i0 + per);
+    unsigned long long mine = 0;
+    for (int i = i0; i < i1; i++) mine += fixed_score(order_value(key[i]));
+    unsigned long long incl = mine; // inclusive scan over the warp, then over the warps
+    for (int o = 1; o < 32; o <<= 1) {
+        const unsigned long long v = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += v;
     }
-    const double target = tau.v[y] * total;
-    double cum = s[0] + (qb > 0 ? s[qb] : 0.0);
-    int m = 0; // kept among the sorted others
-    for (int k0 = 0; k0 < L && cum < target; k0 += 32) {
-        const double x = k0 + lane < L ? order_value(key[k0 + lane]) : 0.0;
-        const int cnt = min(32, L - k0);
-#pragma unroll
-        for (int j = 0; j < 32; j++) {
-            const double v = __shfl_sync(0xffffffffu, x, j);
-            if (j < cnt && cum < target) cum += v, m++;
-        }
-    }
+    if (lane == 31) red[warp] = incl; // red is free: bitonic_sort_desc ended with a barrier
+    __syncthreads();
+    unsigned long long cum = base + incl - mine; // base + P_i0
+    for (int w = 0; w < warp; w++) cum += red[w];
+    int count = 0;
+    for (int i = i0; i < i1 && cum < target; i++) count++, cum += fixed_score(order_value(key[i]));
+    const int m = (int)block_sum_u64((unsigned long long)count, red); // starts with a barrier: red is read
     unsigned long long *brow = bits + ((long)y * nb + qb) * words;
-    if (lane == 0) {
+    if (threadIdx.x == 0) {
         atomicOr(brow, 1ull);
         atomicOr(brow + (qb >> 6), 1ull << (qb & 63));
     }
-    for (int i = lane; i < m; i += 32) {
+    for (int i = threadIdx.x; i < m; i += THREADS) {
         const int kb = val[i];
         atomicOr(brow + (kb >> 6), 1ull << (kb & 63));
     }
@@ -219,6 +237,9 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
     // strided copies eight bf16 at a time when every row starts 16-byte aligned (scalar with DAM_CUDA_XA_SMALL)
     const bool vec8 = !small && d % 8 == 0 && q_stride % 8 == 0 && (long)kv_cap * d % 8 == 0 && (uintptr_t)q % 16 == 0 &&
                       (uintptr_t)k % 16 == 0;
+    if (!small && p_all <= XA_SMEM_SORT) // 48 KiB of sort entries beside the kernel's static shared memory
+        CUDA_CHECK(cudaFuncSetAttribute(xattention_select, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        (int)((sizeof(uint64_t) + sizeof(int)) * XA_SMEM_SORT)));
     for (int h0 = 0; h0 < n_heads;) {
         const int S = stride[h0];
         if (S < 1 || BLOCK % S != 0) dam_die(DAM_EXIT_RUNTIME, "internal error: xattention stride %d", S);
