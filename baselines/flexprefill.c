@@ -311,15 +311,16 @@ static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16
         bits = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * hw, "flexprefill query-aware blocks");
         est_cuda_block_map_select(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, aware, gamma, bits);
     }
-#pragma omp parallel for schedule(dynamic, 1)
+    maskplan **fresh = dam_calloc((size_t)n_heads, sizeof *fresh, "flexprefill plans"); /* the heads not set yet */
     for (int h = 0; h < n_heads; h++) {
         if (out[h]) continue;
         uint64_t *kh = keep + (size_t)h * hw;
         if (aware[h])
             for (size_t i = 0; i < hw; i++) kh[i] |= bits[(size_t)h * hw + i];
-        out[h] = maskplan_new();
-        maskplan_set_blocks_bits(out[h], nb, nb, kh);
+        out[h] = fresh[h] = maskplan_new();
     }
+    maskplan_set_blocks_bits_heads(fresh, n_heads, nb, nb, keep);
+    dam_free(fresh);
     dam_free(bits);
     dam_free(gamma);
     dam_free(aware);

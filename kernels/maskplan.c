@@ -214,33 +214,66 @@ static uint64_t kept_bits_word(const uint64_t *row, int w, int last) {
 }
 
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits) {
-    if (n_qblocks < 0 || n_kblocks < 0 || (n_qblocks > 0 && n_kblocks > 0 && bits == NULL))
-        dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan block bits: %d x %d blocks, bits %s", n_qblocks, n_kblocks,
-                bits ? "given" : "NULL");
+    maskplan_set_blocks_bits_heads(&p, 1, n_qblocks, n_kblocks, bits);
+}
+
+/* Kept blocks of row qb of a bit matrix (words per row) listed into out (when not NULL); returns
+ * their number. */
+static int64_t list_kept_bits(const uint64_t *row, int qb, int n_kblocks, int32_t *out) {
+    const int last = kept_bits_last(qb, n_kblocks);
+    int64_t n = 0;
+    for (int w = 0; last >= 0 && w <= last / 64; w++) {
+        uint64_t b = kept_bits_word(row, w, last);
+        if (out == NULL) n += __builtin_popcountll(b);
+        else
+            for (; b; b &= b - 1) out[n++] = w * 64 + __builtin_ctzll(b);
+    }
+    return n;
+}
+
+void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_qblocks, int n_kblocks,
+                                    const uint64_t *bits) {
+    if (n_plans < 0 || n_qblocks < 0 || n_kblocks < 0 || (n_plans > 0 && n_qblocks > 0 && n_kblocks > 0 && bits == NULL))
+        dam_die(DAM_EXIT_RUNTIME, "internal error: maskplan block bits: %d plans of %d x %d blocks, bits %s", n_plans,
+                n_qblocks, n_kblocks, bits ? "given" : "NULL");
     if (n_qblocks == 0) {
-        replace_blocks(p, 0, NULL, NULL);
+        for (int h = 0; h < n_plans; h++)
+            if (plans[h]) replace_blocks(plans[h], 0, NULL, NULL);
         return;
     }
-    const size_t words = ((size_t)n_kblocks + 63) / 64;
-    size_t total = 0;
-    for (int qb = 0; qb < n_qblocks; qb++) {
-        const int last = kept_bits_last(qb, n_kblocks);
-        for (int w = 0; last >= 0 && w <= last / 64; w++)
-            total += (size_t)__builtin_popcountll(kept_bits_word(bits + (size_t)qb * words, w, last));
+    const size_t words = ((size_t)n_kblocks + 63) / 64, rows = (size_t)n_plans * (size_t)n_qblocks;
+    int32_t **ptr = dam_calloc((size_t)n_plans, sizeof *ptr, "mask plan blocks");
+    int32_t **idx = dam_calloc((size_t)n_plans, sizeof *idx, "mask plan blocks");
+    int64_t *count = dam_malloc(sizeof *count * rows, "mask plan blocks"); /* [plan][qb] kept blocks */
+    /* 1. per row, the kept blocks (rows interleaved over the threads: later rows keep more) */
+#pragma omp parallel for schedule(static, 8)
+    for (size_t r = 0; r < rows; r++) {
+        const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
+        count[r] = plans[h] && words ? list_kept_bits(bits + r * words, qb, n_kblocks, NULL) : 0;
     }
-    if (total > INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "mask plan blocks: %zu kept blocks are too many", total);
-    int32_t *nptr = dam_malloc(sizeof *nptr * ((size_t)n_qblocks + 1), "mask plan blocks");
-    int32_t *nidx = dam_malloc(sizeof *nidx * (total > 0 ? total : 1), "mask plan blocks"); /* never NULL, as set_blocks */
-    int n = 0;
-    nptr[0] = 0;
-    for (int qb = 0; qb < n_qblocks; qb++) {
-        const int last = kept_bits_last(qb, n_kblocks);
-        for (int w = 0; last >= 0 && w <= last / 64; w++)
-            for (uint64_t b = kept_bits_word(bits + (size_t)qb * words, w, last); b; b &= b - 1)
-                nidx[n++] = w * 64 + __builtin_ctzll(b);
-        nptr[qb + 1] = n;
+    /* 2. per plan, the offsets and the index array */
+    for (int h = 0; h < n_plans; h++) {
+        if (plans[h] == NULL) continue;
+        const int64_t *c = count + (size_t)h * n_qblocks;
+        int64_t total = 0;
+        for (int qb = 0; qb < n_qblocks; qb++) total += c[qb];
+        if (total > INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "mask plan blocks: %lld kept blocks are too many", (long long)total);
+        ptr[h] = dam_malloc(sizeof(int32_t) * ((size_t)n_qblocks + 1), "mask plan blocks");
+        idx[h] = dam_malloc(sizeof(int32_t) * (size_t)(total > 0 ? total : 1), "mask plan blocks"); /* never NULL */
+        ptr[h][0] = 0;
+        for (int qb = 0; qb < n_qblocks; qb++) ptr[h][qb + 1] = ptr[h][qb] + (int32_t)c[qb];
     }
-    replace_blocks(p, n_qblocks, nptr, nidx);
+    /* 3. the lists, each row into its own range (first touch spread over the threads too) */
+#pragma omp parallel for schedule(static, 8)
+    for (size_t r = 0; r < rows; r++) {
+        const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
+        if (plans[h] && words) list_kept_bits(bits + r * words, qb, n_kblocks, idx[h] + ptr[h][qb]);
+    }
+    for (int h = 0; h < n_plans; h++)
+        if (plans[h]) replace_blocks(plans[h], n_qblocks, ptr[h], idx[h]);
+    dam_free(count);
+    dam_free(idx);
+    dam_free(ptr);
 }
 
 void maskplan_set_block_bias(maskplan *p, const float *bias) {

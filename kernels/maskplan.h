@@ -87,6 +87,14 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
  * internal error (dam_die with DAM_EXIT_RUNTIME), as are more than INT32_MAX kept blocks. One pass to
  * count and one to list (no copy, sort or reallocation). */
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits);
+/* maskplan_set_blocks_bits for n_plans plans at once (one per head of a layer): plans[h] from the
+ * matrix at bits + h · n_qblocks · ceil(n_kblocks / 64) (the GPU estimators' [heads][qb][words]
+ * layout); plans[h] == NULL skips head h (its bits are not read). The same result as one call per
+ * plan, but both passes run over all rows of all plans with OpenMP (rows interleaved, so the longer
+ * rows of later query blocks spread evenly), where one call per plan in a loop over heads leaves
+ * threads idle when there are fewer heads than cores (XAttention at 128K: 17M blocks in 9 plans). */
+void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_qblocks, int n_kblocks,
+                                    const uint64_t *bits);
 /* Sets the block bias: bias[i] is the logit bias b of the block pair (qb, blk_idx[i]) for
  * blk_ptr[qb] <= i < blk_ptr[qb+1], i.e. parallel to the plan's own (sorted, de-duplicated)
  * blk_idx, so call it after maskplan_set_blocks and read the pairs from p->blk_ptr / p->blk_idx.

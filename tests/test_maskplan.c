@@ -651,6 +651,35 @@ static void test_blocks_bits(void) {
             maskplan_free(a), maskplan_free(b);
             dam_free(idx), dam_free(ptr), dam_free(bits);
         }
+    /* maskplan_set_blocks_bits_heads: four plans from one [plan][qb][words] matrix, plan 2 skipped
+     * (NULL: left as it was); each the same as maskplan_set_blocks_bits on its own rows */
+    {
+        enum { NP = 4, NQB = 300, NKB = 290, W = (NKB + 63) / 64 };
+        uint64_t *bits = dam_malloc(sizeof(uint64_t) * NP * NQB * W, "test bits");
+        for (size_t i = 0; i < (size_t)NP * NQB * W; i++) bits[i] = i % 3 ? next_u64() & next_u64() : next_u64();
+        maskplan *plans[NP];
+        for (int h = 0; h < NP; h++) plans[h] = maskplan_new();
+        static const int32_t col0[1] = {0};
+        maskplan_set_cols(plans[2], col0, 1);
+        maskplan *skip = plans[2];
+        plans[2] = NULL;
+        maskplan_set_blocks_bits_heads(plans, NP, NQB, NKB, bits);
+        plans[2] = skip;
+        CHECK(skip->n_qblocks == 0 && skip->blk_ptr == NULL && skip->n_cols == 1, "set_blocks_bits_heads wrote a skipped plan");
+        for (int h = 0; h < NP; h++) {
+            if (h == 2) continue;
+            maskplan *one = maskplan_new();
+            maskplan_set_blocks_bits(one, NQB, NKB, bits + (size_t)h * NQB * W);
+            bool same = plans[h]->n_qblocks == NQB;
+            for (int qb = 0; same && qb <= NQB; qb++) same = plans[h]->blk_ptr[qb] == one->blk_ptr[qb];
+            for (int i = 0; same && i < one->blk_ptr[NQB]; i++) same = plans[h]->blk_idx[i] == one->blk_idx[i];
+            CHECK(same && one->blk_ptr[NQB] > 0, "set_blocks_bits_heads plan %d differs from set_blocks_bits (%d blocks)", h,
+                  one->blk_ptr[NQB]);
+            maskplan_free(one);
+        }
+        for (int h = 0; h < NP; h++) maskplan_free(plans[h]);
+        dam_free(bits);
+    }
     /* no key blocks (bits may be NULL): every query block keeps none; no query blocks: the part cleared */
     maskplan *p = maskplan_new();
     maskplan_set_blocks_bits(p, 3, 0, NULL);
