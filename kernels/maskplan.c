@@ -120,6 +120,12 @@ maskplan *maskplan_copy(const maskplan *p) {
     c->diags = dup_i32(p->diags, (size_t)p->n_diags);
     c->blk_ptr = p->blk_ptr ? dup_i32(p->blk_ptr, (size_t)p->n_qblocks + 1) : NULL;
     c->blk_idx = p->blk_ptr ? dup_i32(p->blk_idx, (size_t)p->blk_ptr[p->n_qblocks]) : NULL;
+    c->blk_bits = NULL;
+    if (p->blk_bits) {
+        const size_t w = (size_t)p->n_qblocks * (size_t)p->blk_bits_words;
+        c->blk_bits = dam_malloc(sizeof(uint64_t) * w, "mask plan block bits");
+        memcpy(c->blk_bits, p->blk_bits, sizeof(uint64_t) * w);
+    }
     c->blk_bias = NULL;
     if (p->blk_bias && p->blk_ptr) {
         const size_t nb = (size_t)p->blk_ptr[p->n_qblocks];
@@ -142,6 +148,7 @@ void maskplan_free(maskplan *p) {
     dam_free(p->blk_ptr);
     dam_free(p->blk_idx);
     dam_free(p->blk_bias);
+    dam_free(p->blk_bits);
     dam_free(p->bitmap);
     dam_free(p);
 }
@@ -162,12 +169,15 @@ void maskplan_set_diags(maskplan *p, const int32_t *diags, int n) {
     p->n_diags = m;
 }
 
-/* Replaces the block part by nptr / nidx (taken over), clearing the block bias. */
+/* Replaces the block part by nptr / nidx (taken over), clearing the block bias and the block bits. */
 static void replace_blocks(maskplan *p, int n_qblocks, int32_t *nptr, int32_t *nidx) {
     dam_free(p->blk_ptr);
     dam_free(p->blk_idx);
     dam_free(p->blk_bias);
+    dam_free(p->blk_bits);
     p->blk_bias = NULL;
+    p->blk_bits = NULL;
+    p->blk_bits_words = 0;
     p->n_qblocks = n_qblocks;
     p->blk_ptr = nptr;
     p->blk_idx = nidx;
@@ -244,6 +254,7 @@ void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_q
     const size_t words = ((size_t)n_kblocks + 63) / 64, rows = (size_t)n_plans * (size_t)n_qblocks;
     int32_t **ptr = dam_calloc((size_t)n_plans, sizeof *ptr, "mask plan blocks");
     int32_t **idx = dam_calloc((size_t)n_plans, sizeof *idx, "mask plan blocks");
+    uint64_t **kept = dam_calloc((size_t)n_plans, sizeof *kept, "mask plan block bits"); /* NULL: list only */
     int64_t *count = dam_malloc(sizeof *count * rows, "mask plan blocks"); /* [plan][qb] kept blocks */
     /* 1. per row, the kept blocks (rows interleaved over the threads: later rows keep more) */
 #pragma omp parallel for schedule(static, 8)
@@ -262,15 +273,27 @@ void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_q
         idx[h] = dam_malloc(sizeof(int32_t) * (size_t)(total > 0 ? total : 1), "mask plan blocks"); /* never NULL */
         ptr[h][0] = 0;
         for (int qb = 0; qb < n_qblocks; qb++) ptr[h][qb + 1] = ptr[h][qb] + (int32_t)c[qb];
+        if (words > 0 && sizeof(uint64_t) * words * (size_t)n_qblocks <= sizeof(int32_t) * (size_t)total)
+            kept[h] = dam_malloc(sizeof(uint64_t) * words * (size_t)n_qblocks, "mask plan block bits");
     }
     /* 3. the lists, each row into its own range (first touch spread over the threads too) */
 #pragma omp parallel for schedule(static, 8)
     for (size_t r = 0; r < rows; r++) {
         const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
         if (plans[h] && words) list_kept_bits(bits + r * words, qb, n_kblocks, idx[h] + ptr[h][qb]);
+        if (kept[h]) { /* the row's causal bits (the listed blocks exactly) */
+            const int last = kept_bits_last(qb, n_kblocks);
+            uint64_t *out = kept[h] + (size_t)qb * words;
+            for (int w = 0; w < (int)words; w++) out[w] = last >= 0 && w <= last / 64 ? kept_bits_word(bits + r * words, w, last) : 0;
+        }
     }
     for (int h = 0; h < n_plans; h++)
-        if (plans[h]) replace_blocks(plans[h], n_qblocks, ptr[h], idx[h]);
+        if (plans[h]) {
+            replace_blocks(plans[h], n_qblocks, ptr[h], idx[h]);
+            plans[h]->blk_bits = kept[h];
+            plans[h]->blk_bits_words = kept[h] ? (int32_t)words : 0;
+        }
+    dam_free(kept);
     dam_free(count);
     dam_free(idx);
     dam_free(ptr);
@@ -612,6 +635,20 @@ const char *maskplan_validate(const maskplan *p, int64_t n) {
             }
         }
     }
+    if (p->blk_bits) {
+        if (p->n_qblocks <= 0 || p->blk_ptr == NULL || p->blk_bits_words < 1)
+            FAIL("block bits with %d query blocks and %d words a row", p->n_qblocks, p->blk_bits_words);
+        const int W = p->blk_bits_words;
+        for (int qb = 0; qb < p->n_qblocks; qb++) {
+            const uint64_t *row = p->blk_bits + (size_t)qb * W;
+            int64_t set = 0;
+            for (int w = 0; w < W; w++) set += __builtin_popcountll(row[w]);
+            bool listed = set == p->blk_ptr[qb + 1] - p->blk_ptr[qb];
+            for (int i = p->blk_ptr[qb]; listed && i < p->blk_ptr[qb + 1]; i++)
+                listed = p->blk_idx[i] / 64 < W && (row[p->blk_idx[i] / 64] >> (p->blk_idx[i] % 64) & 1);
+            if (!listed) FAIL("query block %d: block bits differ from the listed key blocks", qb);
+        }
+    }
     if (p->blk_bias) {
         if (p->n_qblocks <= 0 || p->blk_ptr == NULL || p->blk_ptr[p->n_qblocks] == 0)
             FAIL("a block bias without listed blocks");
@@ -656,5 +693,6 @@ size_t maskplan_bytes(const maskplan *p) {
     if (p->blk_ptr) b += sizeof(int32_t) * ((size_t)p->n_qblocks + 1 + (size_t)p->blk_ptr[p->n_qblocks]);
     if (p->blk_ptr && p->blk_bias) b += sizeof(float) * (size_t)p->blk_ptr[p->n_qblocks];
     if (p->bitmap) b += sizeof(uint64_t) * bitmap_words_total(p->bitmap_L);
+    if (p->blk_bits) b += sizeof(uint64_t) * (size_t)p->n_qblocks * (size_t)p->blk_bits_words;
     return b;
 }

@@ -52,6 +52,12 @@ typedef struct {
                          * bias b(qb, kb), finite and <= 0, of pairs kept by the blocks part only (see above) */
     int32_t bitmap_L;   /* side of the bitmap region, 0 = no bitmap */
     uint64_t *bitmap;   /* [bitmap_L][maskplan_bitmap_words(bitmap_L)]: bit (j % 64) of word j / 64 of row p */
+    uint64_t *blk_bits; /* NULL, or the blocks part again as a bit matrix [n_qblocks][blk_bits_words]: bit kb % 64 of
+                         * word kb / 64 of row qb set iff qb lists kb. Kept by maskplan_set_blocks_bits(_heads) when
+                         * it is no larger than blk_idx (dense block plans: XAttention's, FlexPrefill's), so that the
+                         * GPU plan builder copies rows instead of setting the listed blocks one by one; cleared by
+                         * every other blocks setter. Always the same blocks as blk_ptr / blk_idx (maskplan_validate) */
+    int32_t blk_bits_words; /* words per row of blk_bits: ceil(n_kblocks / 64) of the call that set it; 0 without */
 } maskplan;
 
 /* 64-bit words per bitmap row: ceil(L / 64). */
@@ -85,7 +91,8 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
  * blocks kb > qb or kb >= n_kblocks are ignored. n_qblocks = 0 clears the part; setting the blocks
  * clears any block bias. Negative counts, or bits NULL with n_qblocks > 0 and n_kblocks > 0, are an
  * internal error (dam_die with DAM_EXIT_RUNTIME), as are more than INT32_MAX kept blocks. One pass to
- * count and one to list (no copy, sort or reallocation). */
+ * count and one to list (no copy, sort or reallocation). The plan also keeps the bits (causal part
+ * only, in blk_bits) when they take no more bytes than the list. */
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits);
 /* maskplan_set_blocks_bits for n_plans plans at once (one per head of a layer): plans[h] from the
  * matrix at bits + h · n_qblocks · ceil(n_kblocks / 64) (the GPU estimators' [heads][qb][words]
@@ -154,14 +161,15 @@ void maskplan_mark_key_blocks(const maskplan *p, int64_t p0, int64_t p1, uint8_t
 
 /* Checks the invariants for sequences of n tokens: counts >= 0 with arrays present; cols and diags
  * sorted, unique, >= 0; blk_ptr[0] = 0 and non-decreasing; each key-block list sorted, unique, in
- * 0 .. qb; a block bias only with listed blocks, every value finite and <= 0; no bitmap bit above
+ * 0 .. qb; blk_bits (if any) the same blocks as the lists; a block bias only with listed blocks, every
+ * value finite and <= 0; no bitmap bit above
  * the diagonal; and (unless dense) no row 0 .. n-1 empty. Values past
  * n (a column >= n) are allowed: they never apply. Cost O(plan size + L²/64 + n/64).
  * Returns NULL if valid, else a message naming the first violation (with the row or index), held
  * in a thread-local buffer that stays valid until the next call in the same thread. */
 const char *maskplan_validate(const maskplan *p, int64_t n);
 
-/* Bytes the plan holds (its arrays, the block bias included, and the struct; the allocator's
+/* Bytes the plan holds (its arrays, the block bias and block bits included, and the struct; the allocator's
  * headers excluded). */
 size_t maskplan_bytes(const maskplan *p);
 

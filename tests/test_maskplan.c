@@ -164,7 +164,7 @@ static void check_plan(const spec *s, int n, const char *name) {
     CHECK(maskplan_bytes(c) == maskplan_bytes(p), "%s: copy bytes %zu vs %zu", name, maskplan_bytes(c), maskplan_bytes(p));
     size_t want_bytes = sizeof(maskplan) + 4 * ((size_t)p->n_cols + p->n_diags) +
                         (p->n_qblocks ? 4 * ((size_t)p->n_qblocks + 1 + p->blk_ptr[p->n_qblocks]) : 0) +
-                        8 * (size_t)p->bitmap_L * ((p->bitmap_L + 63) / 64);
+                        8 * (size_t)p->bitmap_L * ((p->bitmap_L + 63) / 64) + 8 * (size_t)p->n_qblocks * p->blk_bits_words;
     CHECK(maskplan_bytes(p) == want_bytes, "%s: bytes %zu, want %zu", name, maskplan_bytes(p), want_bytes);
     maskplan_free(c);
     maskplan_free(p);
@@ -679,6 +679,38 @@ static void test_blocks_bits(void) {
         }
         for (int h = 0; h < NP; h++) maskplan_free(plans[h]);
         dam_free(bits);
+    }
+    /* blk_bits: kept when no larger than the list (all ones: 130 x 3 words = 3,120 bytes vs 130 x 131 / 2 blocks),
+     * not for a sparse matrix (one block a row); equal to the lists, copied, cleared by set_blocks; a
+     * flipped bit is a validation error */
+    {
+        enum { NQB = 130, W = 3 };
+        uint64_t ones[NQB * W], one[NQB * W];
+        for (int i = 0; i < NQB * W; i++) ones[i] = ~0ull, one[i] = i % W == 0 ? 1 : 0;
+        maskplan *p = maskplan_new(), *q = maskplan_new();
+        maskplan_set_blocks_bits(p, NQB, NQB, ones);
+        maskplan_set_blocks_bits(q, NQB, NQB, one);
+        CHECK(p->blk_bits != NULL && p->blk_bits_words == W && q->blk_bits == NULL && q->blk_bits_words == 0,
+              "set_blocks_bits kept bits: dense %p / %d words, sparse %p", (void *)p->blk_bits, p->blk_bits_words,
+              (void *)q->blk_bits);
+        bool causal = true;
+        for (int qb = 0; p->blk_bits && qb < NQB; qb++)
+            for (int kb = 0; kb < W * 64; kb++) causal &= (p->blk_bits[qb * W + kb / 64] >> (kb % 64) & 1) == (kb <= qb);
+        CHECK(causal, "set_blocks_bits kept bits past the causal triangle or n_kblocks");
+        static const int32_t diag0[1] = {0};
+        maskplan_set_diags(p, diag0, 1);
+        CHECK(maskplan_validate(p, NQB * 64) == NULL, "set_blocks_bits with kept bits: %s", maskplan_validate(p, NQB * 64));
+        maskplan *c = maskplan_copy(p);
+        CHECK(c->blk_bits != p->blk_bits && c->blk_bits && memcmp(c->blk_bits, p->blk_bits, sizeof ones) == 0 &&
+                  maskplan_bytes(c) == maskplan_bytes(p),
+              "maskplan_copy of kept bits");
+        c->blk_bits[5 * W] ^= 2; /* query block 5 loses key block 1 in the bits only */
+        const char *why = maskplan_validate(c, NQB * 64);
+        CHECK(why && strstr(why, "query block 5"), "validate of flipped block bits: %s", why ? why : "(valid)");
+        const int32_t ptr[2] = {0, 1}, idx[1] = {0};
+        maskplan_set_blocks(c, 1, ptr, idx);
+        CHECK(c->blk_bits == NULL && c->blk_bits_words == 0, "maskplan_set_blocks left the block bits");
+        maskplan_free(c), maskplan_free(p), maskplan_free(q);
     }
     /* no key blocks (bits may be NULL): every query block keeps none; no query blocks: the part cleared */
     maskplan *p = maskplan_new();

@@ -1063,7 +1063,10 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
         if (m->dense) {
             kept += qb + 1;
         } else if (qb < m->n_qblocks) { /* listed blocks are causal (kb <= qb) and unique (maskplan.h) */
-            for (int32_t i = m->blk_ptr[qb]; i < m->blk_ptr[qb + 1]; i++) row[m->blk_idx[i] >> 6] |= 1ull << (m->blk_idx[i] & 63);
+            if (m->blk_bits && m->blk_bits_words == words) /* the plan's own bits: the same blocks, a row copy */
+                memcpy(row, m->blk_bits + (size_t)qb * words, sizeof(uint64_t) * (size_t)words);
+            else
+                for (int32_t i = m->blk_ptr[qb]; i < m->blk_ptr[qb + 1]; i++) row[m->blk_idx[i] >> 6] |= 1ull << (m->blk_idx[i] & 63);
             kept += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
             sparse += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
         }

@@ -105,8 +105,8 @@ bool attn_plan_blocks_only(const maskplan *const *plans, int n_heads, int n_k);
 size_t attn_plan_block_bits_words(int n_k);
 
 /* The plans' blocks as bits for attn_cuda_wgmma_blocks: bits[h][qb][w] bit b = key block 64 w + b
- * kept by query block qb of head h (the `blocks` part as listed, whose blocks are causal; a dense
- * head all ones), for the query blocks qb0 .. rows - 1 of a step whose first query block is qb0
+ * kept by query block qb of head h (the `blocks` part as listed, whose blocks are causal, or a copy
+ * of the plan's blk_bits rows when it keeps them at this width: the same blocks; a dense head all ones), for the query blocks qb0 .. rows - 1 of a step whose first query block is qb0
  * (earlier rows zero), rows = ceil(n_k / 64). bits: the caller's n_heads · attn_plan_block_bits_words(n_k)
  * words (attn_plan_bits_take), every one written here (no zeroing needed before). Statistics as
  * attn_cuda_plan's: kept (head, query block >= qb0, key block) triples into *head_tiles, causal ones

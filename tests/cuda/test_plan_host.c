@@ -604,6 +604,33 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
     CHECK(kept1 == kept && causal1 == causal && sp1 == sp && wt1 == wt,
           "block bits n_k %d: counts %lld / %lld / %lld / %lld, want %lld / %lld / %lld / %lld", n_k, (long long)kept1,
           (long long)causal1, (long long)sp1, (long long)wt1, (long long)kept, (long long)causal, (long long)sp, (long long)wt);
+    /* the same plans rebuilt from bit matrices (maskplan_set_blocks_bits, rows of ceil(rows / 64) words),
+     * so that the dense-enough ones keep their blk_bits and the builder copies rows: the same words and
+     * counts */
+    maskplan *pb[9];
+    int with_bits = 0;
+    for (int h = 0; h < H; h++) {
+        if (pl[h]->dense) {
+            pb[h] = maskplan_dense();
+            continue;
+        }
+        const int nq = pl[h]->n_qblocks;
+        uint64_t *m = calloc((size_t)(nq > 0 ? nq : 1) * words, sizeof(uint64_t));
+        for (int qb = 0; qb < nq; qb++)
+            for (int i = pl[h]->blk_ptr[qb]; i < pl[h]->blk_ptr[qb + 1]; i++)
+                m[(size_t)qb * words + pl[h]->blk_idx[i] / 64] |= 1ull << (pl[h]->blk_idx[i] % 64);
+        pb[h] = maskplan_new();
+        maskplan_set_blocks_bits(pb[h], nq, rows, m);
+        with_bits += pb[h]->blk_bits != NULL;
+        CHECK(maskplan_validate(pb[h], 0) == NULL, "block bits n_k %d head %d: %s", n_k, h, maskplan_validate(pb[h], 0));
+        free(m);
+    }
+    CHECK(with_bits > 0 || rows < 4, "block bits n_k %d: no plan kept its bits", n_k); /* 1-3 rows: a list is smaller */
+    int64_t kb_, cb_, sb_, wb_;
+    attn_plan_block_bits((const maskplan *const *)pb, H, n_k, qb0, b3, 3, &kb_, &cb_, &sb_, &wb_);
+    CHECK(memcmp(b1, b3, sizeof(uint64_t) * per * H) == 0 && kb_ == kept1 && cb_ == causal1 && sb_ == sp1 && wb_ == wt1,
+          "block bits n_k %d: plans with blk_bits (%d) give other words or counts", n_k, with_bits);
+    for (int h = 0; h < H; h++) maskplan_free(pb[h]);
     /* not eligible: a column, a block bias, all heads dense, too many keys for the tile list */
     maskplan *c = cols_plan(&r, n_k, 3), *keep0 = pl[0];
     pl[0] = c;
