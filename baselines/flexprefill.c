@@ -319,7 +319,7 @@ static void flexprefill_plan_layer_cuda(const method *m, int layer, const uint16
             for (size_t i = 0; i < hw; i++) kh[i] |= bits[(size_t)h * hw + i];
         out[h] = fresh[h] = maskplan_new();
     }
-    maskplan_set_blocks_bits_heads(fresh, n_heads, nb, nb, keep);
+    maskplan_set_blocks_bits_heads(fresh, n_heads, nb, nb, keep, MASKPLAN_BLOCKS_AUTO);
     dam_free(fresh);
     dam_free(bits);
     dam_free(gamma);

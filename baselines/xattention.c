@@ -157,7 +157,7 @@ static void xattention_plan_layer_cuda(const method *m, int layer, const uint16_
     uint64_t *keep = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "xattention keep");
     est_cuda_xattention(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, stride, tau, keep, NULL);
     for (int h = 0; h < n_heads; h++) out[h] = maskplan_new();
-    maskplan_set_blocks_bits_heads(out, n_heads, nb, nb, keep);
+    maskplan_set_blocks_bits_heads(out, n_heads, nb, nb, keep, MASKPLAN_BLOCKS_AUTO);
     dam_free(keep);
     dam_free(tau);
     dam_free(stride);

@@ -46,17 +46,19 @@ typedef struct {
     int32_t n_diags;
     int32_t *diags;     /* [n_diags] sorted, unique, >= 0 */
     int32_t n_qblocks;  /* query blocks described; later query blocks have no block part */
-    int32_t *blk_ptr;   /* [n_qblocks + 1] offsets into blk_idx, blk_ptr[0] = 0; NULL when n_qblocks = 0 */
+    int32_t *blk_ptr;   /* [n_qblocks + 1] offsets into blk_idx, blk_ptr[0] = 0; NULL when n_qblocks = 0 or when the
+                         * blocks are held as bits (blk_bits) */
     int32_t *blk_idx;   /* [blk_ptr[n_qblocks]] key-block indices, sorted and unique per query block, kb <= qb */
     float *blk_bias;    /* NULL (no bias, the default) or [blk_ptr[n_qblocks]] parallel to blk_idx: the logit
                          * bias b(qb, kb), finite and <= 0, of pairs kept by the blocks part only (see above) */
     int32_t bitmap_L;   /* side of the bitmap region, 0 = no bitmap */
     uint64_t *bitmap;   /* [bitmap_L][maskplan_bitmap_words(bitmap_L)]: bit (j % 64) of word j / 64 of row p */
-    uint64_t *blk_bits; /* NULL, or the blocks part again as a bit matrix [n_qblocks][blk_bits_words]: bit kb % 64 of
-                         * word kb / 64 of row qb set iff qb lists kb. Kept by maskplan_set_blocks_bits(_heads) when
-                         * it is no larger than blk_idx (dense block plans: XAttention's, FlexPrefill's), so that the
-                         * GPU plan builder copies rows instead of setting the listed blocks one by one; cleared by
-                         * every other blocks setter. Always the same blocks as blk_ptr / blk_idx (maskplan_validate) */
+    uint64_t *blk_bits; /* NULL (blocks as lists), or the blocks part as a bit matrix [n_qblocks][blk_bits_words]
+                         * instead of lists (blk_ptr = blk_idx = NULL): bit kb % 64 of word kb / 64 of row qb set iff
+                         * qb keeps key block kb (kb <= qb). maskplan_set_blocks_bits(_heads) chooses it when it is no
+                         * larger than the lists (dense block plans: XAttention's, FlexPrefill's: 8 bytes per 64 key
+                         * blocks instead of 4 per kept block); every query here reads either form, the GPU plan
+                         * builder copies its rows; maskplan_blocks_to_lists converts (a block bias needs lists) */
     int32_t blk_bits_words; /* words per row of blk_bits: ceil(n_kblocks / 64) of the call that set it; 0 without */
 } maskplan;
 
@@ -91,21 +93,33 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
  * blocks kb > qb or kb >= n_kblocks are ignored. n_qblocks = 0 clears the part; setting the blocks
  * clears any block bias. Negative counts, or bits NULL with n_qblocks > 0 and n_kblocks > 0, are an
  * internal error (dam_die with DAM_EXIT_RUNTIME), as are more than INT32_MAX kept blocks. One pass to
- * count and one to list (no copy, sort or reallocation). The plan also keeps the bits (causal part
- * only, in blk_bits) when they take no more bytes than the list. */
+ * count and one to list (no copy, sort or reallocation). When the bits take no more bytes than the
+ * lists, the plan holds the bits instead (blk_bits, causal part only; no lists). */
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits);
+/* How maskplan_set_blocks_bits_heads holds the blocks: the smaller of bits and lists (AUTO, what
+ * maskplan_set_blocks_bits does), or always bits / always lists. The kept blocks are the same. */
+typedef enum { MASKPLAN_BLOCKS_AUTO, MASKPLAN_BLOCKS_BITS, MASKPLAN_BLOCKS_LISTS } maskplan_blocks_form;
 /* maskplan_set_blocks_bits for n_plans plans at once (one per head of a layer): plans[h] from the
  * matrix at bits + h · n_qblocks · ceil(n_kblocks / 64) (the GPU estimators' [heads][qb][words]
- * layout); plans[h] == NULL skips head h (its bits are not read). The same result as one call per
- * plan, but both passes run over all rows of all plans with OpenMP (rows interleaved, so the longer
- * rows of later query blocks spread evenly), where one call per plan in a loop over heads leaves
- * threads idle when there are fewer heads than cores (XAttention at 128K: 17M blocks in 9 plans). */
+ * layout), held in `form`; plans[h] == NULL skips head h (its bits are not read). The same result as
+ * one call per plan, but both passes run over all rows of all plans with OpenMP (rows interleaved, so
+ * the longer rows of later query blocks spread evenly), where one call per plan in a loop over heads
+ * leaves threads idle when there are fewer heads than cores (XAttention at 128K: 17M blocks in 9
+ * plans). */
 void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_qblocks, int n_kblocks,
-                                    const uint64_t *bits);
+                                    const uint64_t *bits, maskplan_blocks_form form);
+/* ORs into row[0 .. words) the key blocks query block qb lists (bit kb % 64 of word kb / 64; blocks
+ * kb >= 64 · words are left out) and returns how many it lists (0 for qb >= n_qblocks or < 0), from
+ * either representation: a row copy of blk_bits, or the list. */
+int64_t maskplan_block_row(const maskplan *p, int64_t qb, uint64_t *row, int words);
+/* Converts a blocks part held as bits (blk_bits) into lists (blk_ptr / blk_idx), the same blocks;
+ * no-op for lists. For code that walks the lists (a copy of a const plan: maskplan_copy first). */
+void maskplan_blocks_to_lists(maskplan *p);
 /* Sets the block bias: bias[i] is the logit bias b of the block pair (qb, blk_idx[i]) for
  * blk_ptr[qb] <= i < blk_ptr[qb+1], i.e. parallel to the plan's own (sorted, de-duplicated)
  * blk_idx, so call it after maskplan_set_blocks and read the pairs from p->blk_ptr / p->blk_idx.
- * Copied. Every value must be finite and <= 0 (else an internal error, dam_die); -0.0 is stored
+ * Copied (a part held as bits becomes lists first). Every value must be finite and <= 0 (else an
+ * internal error, dam_die); -0.0 is stored
  * as 0. bias == NULL, or every value 0, or a plan with no listed block, clears the bias (no array
  * is kept). */
 void maskplan_set_block_bias(maskplan *p, const float *bias);
@@ -161,8 +175,8 @@ void maskplan_mark_key_blocks(const maskplan *p, int64_t p0, int64_t p1, uint8_t
 
 /* Checks the invariants for sequences of n tokens: counts >= 0 with arrays present; cols and diags
  * sorted, unique, >= 0; blk_ptr[0] = 0 and non-decreasing; each key-block list sorted, unique, in
- * 0 .. qb; blk_bits (if any) the same blocks as the lists; a block bias only with listed blocks, every
- * value finite and <= 0; no bitmap bit above
+ * 0 .. qb, or block bits (instead of lists) with no bit past the diagonal; a block bias only with
+ * listed blocks, every value finite and <= 0; no bitmap bit above
  * the diagonal; and (unless dense) no row 0 .. n-1 empty. Values past
  * n (a column >= n) are allowed: they never apply. Cost O(plan size + L²/64 + n/64).
  * Returns NULL if valid, else a message naming the first violation (with the row or index), held

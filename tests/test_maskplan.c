@@ -80,18 +80,31 @@ static void free_spec(spec *s) {
     free(s->bits);
 }
 
-static maskplan *build(const spec *s) {
+/* The spec's plan; with as_bits, its blocks held as bits (maskplan_set_blocks_bits_heads, form BITS,
+ * from a bit matrix of the listed blocks; those past the query block are dropped either way). */
+static maskplan *build(const spec *s, bool as_bits) {
     maskplan *p = s->dense ? maskplan_dense() : maskplan_new();
     if (s->ncols) maskplan_set_cols(p, s->cols, s->ncols);
     if (s->ndiags) maskplan_set_diags(p, s->diags, s->ndiags);
-    if (s->nqb) maskplan_set_blocks(p, s->nqb, s->ptr, s->idx);
+    if (s->nqb && !as_bits) maskplan_set_blocks(p, s->nqb, s->ptr, s->idx);
+    if (s->nqb && as_bits) {
+        const int nkb = s->nqb + 3, W = (nkb + 63) / 64; /* spec lists key blocks up to qb + 2 */
+        uint64_t *m = calloc((size_t)s->nqb * W, sizeof(uint64_t));
+        for (int qb = 0; qb < s->nqb; qb++)
+            for (int i = s->ptr[qb]; i < s->ptr[qb + 1]; i++) m[(size_t)qb * W + s->idx[i] / 64] |= 1ull << (s->idx[i] % 64);
+        maskplan_set_blocks_bits_heads(&p, 1, s->nqb, nkb, m, MASKPLAN_BLOCKS_BITS);
+        free(m);
+    }
     if (s->L) maskplan_set_bitmap(p, s->L, s->bits);
     return p;
 }
 
-/* Everything about one plan against the brute-force n x n mask. */
-static void check_plan(const spec *s, int n, const char *name) {
-    maskplan *p = build(s);
+/* Everything about one plan against the brute-force n x n mask (as_bits: its blocks held as bits). */
+static void check_plan(const spec *s, int n, const char *name_lists, bool as_bits) {
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", name_lists, as_bits ? " (blocks as bits)" : "");
+    maskplan *p = build(s, as_bits);
+    CHECK(!as_bits || !s->nqb || (p->blk_bits && !p->blk_ptr), "%s: blocks not held as bits", name);
     uint8_t *mask = malloc((size_t)n * n);
     long *rowc = malloc(sizeof(long) * n);
     for (int i = 0; i < n; i++) {
@@ -163,7 +176,7 @@ static void check_plan(const spec *s, int n, const char *name) {
     CHECK(maskplan_kept_pairs(c, n) == pairs, "%s: copy differs", name);
     CHECK(maskplan_bytes(c) == maskplan_bytes(p), "%s: copy bytes %zu vs %zu", name, maskplan_bytes(c), maskplan_bytes(p));
     size_t want_bytes = sizeof(maskplan) + 4 * ((size_t)p->n_cols + p->n_diags) +
-                        (p->n_qblocks ? 4 * ((size_t)p->n_qblocks + 1 + p->blk_ptr[p->n_qblocks]) : 0) +
+                        (p->blk_ptr ? 4 * ((size_t)p->n_qblocks + 1 + p->blk_ptr[p->n_qblocks]) : 0) +
                         8 * (size_t)p->bitmap_L * ((p->bitmap_L + 63) / 64) + 8 * (size_t)p->n_qblocks * p->blk_bits_words;
     CHECK(maskplan_bytes(p) == want_bytes, "%s: bytes %zu, want %zu", name, maskplan_bytes(p), want_bytes);
     maskplan_free(c);
@@ -198,7 +211,8 @@ static void test_random_plans(void) {
         for (int rep = 0; rep < (cases[c].n > 400 ? 2 : 6); rep++) {
             spec s = make_spec(cases[c].kinds, cases[c].n, cases[c].L);
             if (rep == 1 && (cases[c].kinds & K_DIAGS)) s.diags[0] = 0; /* the DAM case: no empty row */
-            check_plan(&s, cases[c].n, cases[c].name);
+            check_plan(&s, cases[c].n, cases[c].name, false);
+            if (cases[c].kinds & K_BLOCKS) check_plan(&s, cases[c].n, cases[c].name, true);
             free_spec(&s);
         }
 }
@@ -496,7 +510,7 @@ static void test_bias(void) {
                 const int r = irand(5);
                 bmat[i] = r == 0 ? 0.0f : r == 1 ? (float)lo : (float)(lo * (double)(next_u64() >> 11) / (double)(1ull << 53));
             }
-            maskplan *plain = build(&s), *p = build(&s);
+            maskplan *plain = build(&s, false), *p = build(&s, false);
             if (rep % 2 == 0) maskplan_set_block_bias_matrix(p, bmat, nkb);
             else { /* parallel to the plan's own blk_idx */
                 const int total = p->blk_ptr ? p->blk_ptr[p->n_qblocks] : 0;
@@ -529,8 +543,14 @@ static void test_bias(void) {
             }
             CHECK(bad_bias == 0, "%s: %d bias() mismatches", cases[c].name, bad_bias);
             CHECK(bad_word == 0, "%s: %d row_word_bias() mismatches", cases[c].name, bad_word);
-            CHECK((n_biased > 0) == maskplan_has_bias(p) || s.dense, "%s: %d biased pairs, has_bias %d", cases[c].name,
-                  n_biased, maskplan_has_bias(p));
+            /* has_bias: a nonzero bias on some listed pair (which may still bias no pair: the bitmap region,
+             * columns and diagonals take precedence); every biased pair needs it */
+            bool nonzero = false;
+            for (int qb = 0; p->blk_ptr && qb < p->n_qblocks; qb++)
+                for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++) nonzero |= bmat[qb * nkb + p->blk_idx[i]] != 0;
+            CHECK(maskplan_has_bias(p) == (nonzero && !s.dense) && (n_biased == 0 || maskplan_has_bias(p)),
+                  "%s: %d biased pairs, a nonzero listed bias %d, has_bias %d", cases[c].name, n_biased, nonzero,
+                  maskplan_has_bias(p));
             CHECK(!s.dense || !maskplan_has_bias(p), "%s: a dense plan has no bias", cases[c].name);
             CHECK(maskplan_kept_pairs(p, n) == maskplan_kept_pairs(plain, n) &&
                       maskplan_density(p, n) == maskplan_density(plain, n),
@@ -616,39 +636,67 @@ static void test_sorted_lists(void) {
     }
 }
 
-/* maskplan_set_blocks_bits against maskplan_set_blocks given the same blocks as lists: random bit
- * matrices of 1 .. 4 words a row, nqb below / equal / above nkb, with bits above the diagonal and past
- * key block nkb - 1 in the last word (both ignored), and an all-zero matrix. */
+/* Whether two plans list the same blocks (either form: compared as lists, on copies). */
+static bool same_blocks(const maskplan *x_any, const maskplan *y_any) {
+    maskplan *x = maskplan_copy(x_any), *y = maskplan_copy(y_any);
+    maskplan_blocks_to_lists(x);
+    maskplan_blocks_to_lists(y);
+    bool same = x->n_qblocks == y->n_qblocks && (x->blk_ptr == NULL) == (y->blk_ptr == NULL);
+    for (int qb = 0; same && x->blk_ptr && qb <= x->n_qblocks; qb++) same = x->blk_ptr[qb] == y->blk_ptr[qb];
+    for (int i = 0; same && x->blk_ptr && i < x->blk_ptr[x->n_qblocks]; i++) same = x->blk_idx[i] == y->blk_idx[i];
+    maskplan_free(x), maskplan_free(y);
+    return same;
+}
+
+/* maskplan_set_blocks_bits(_heads) against maskplan_set_blocks given the same blocks as lists: random
+ * bit matrices of 1 .. 4 words a row, nqb below / equal / above nkb, with bits above the diagonal and
+ * past key block nkb - 1 in the last word (both ignored), and an all-zero matrix, in each form (AUTO:
+ * bits iff they take no more bytes than the lists; BITS; LISTS). */
 static void test_blocks_bits(void) {
     static const int SHAPES[][2] = {{1, 1}, {3, 3}, {64, 64}, {65, 65}, {130, 129}, {100, 200}, {200, 150}, {256, 256}};
+    static const maskplan_blocks_form FORMS[] = {MASKPLAN_BLOCKS_AUTO, MASKPLAN_BLOCKS_BITS, MASKPLAN_BLOCKS_LISTS};
     for (size_t c = 0; c < sizeof SHAPES / sizeof SHAPES[0]; c++)
         for (int density = 0; density < 3; density++) {
             const int nqb = SHAPES[c][0], nkb = SHAPES[c][1], words = (nkb + 63) / 64;
             uint64_t *bits = dam_malloc(sizeof(uint64_t) * (size_t)nqb * words, "test bits");
             int32_t *ptr = dam_malloc(sizeof(int32_t) * ((size_t)nqb + 1), "test ptr");
             int32_t *idx = dam_malloc(sizeof(int32_t) * ((size_t)nqb * words * 64 + 1), "test idx");
-            int m = 0;
+            int m = 0, causal = 0;
             ptr[0] = 0;
             for (int qb = 0; qb < nqb; qb++) {
                 for (int w = 0; w < words; w++) {
                     const uint64_t r = next_u64(), x = density == 0 ? 0 : density == 1 ? r & next_u64() : r;
                     bits[(size_t)qb * words + w] = x;
                     for (int b = 0; b < 64; b++)
-                        if (x >> b & 1 && w * 64 + b < nkb) idx[m++] = w * 64 + b; /* set_blocks drops kb > qb */
+                        if (x >> b & 1 && w * 64 + b < nkb) {
+                            idx[m++] = w * 64 + b; /* set_blocks drops kb > qb */
+                            causal += w * 64 + b <= qb;
+                        }
                 }
                 ptr[qb + 1] = m;
             }
-            maskplan *a = maskplan_new(), *b = maskplan_new();
+            maskplan *a = maskplan_new();
             maskplan_set_blocks(a, nqb, ptr, idx);
-            maskplan_set_blocks_bits(b, nqb, nkb, bits);
-            bool same = a->n_qblocks == b->n_qblocks;
-            for (int qb = 0; same && qb <= nqb; qb++) same = a->blk_ptr[qb] == b->blk_ptr[qb];
-            for (int i = 0; same && i < a->blk_ptr[nqb]; i++) same = a->blk_idx[i] == b->blk_idx[i];
-            CHECK(same, "set_blocks_bits %d x %d (density %d) differs from set_blocks", nqb, nkb, density);
-            static const int32_t diag0[1] = {0}; /* a valid plan keeps every row's own key */
-            maskplan_set_diags(b, diag0, 1);
-            CHECK(maskplan_validate(b, nqb * 64) == NULL, "set_blocks_bits %d x %d: %s", nqb, nkb, maskplan_validate(b, nqb * 64));
-            maskplan_free(a), maskplan_free(b);
+            for (int f = 0; f < 3; f++) {
+                maskplan *b = maskplan_new();
+                maskplan_set_blocks_bits_heads(&b, 1, nqb, nkb, bits, FORMS[f]);
+                const bool want_bits = FORMS[f] == MASKPLAN_BLOCKS_BITS ||
+                                       (FORMS[f] == MASKPLAN_BLOCKS_AUTO && 8 * (long)words * nqb <= 4 * (long)causal);
+                CHECK((b->blk_bits != NULL) == want_bits && (b->blk_ptr != NULL) == !want_bits,
+                      "set_blocks_bits %d x %d (density %d, form %d): held as %s", nqb, nkb, density, f,
+                      b->blk_bits ? "bits" : "lists");
+                CHECK(same_blocks(a, b), "set_blocks_bits %d x %d (density %d, form %d) differs from set_blocks", nqb, nkb,
+                      density, f);
+                CHECK(maskplan_kept_pairs(b, nqb * 64) == maskplan_kept_pairs(a, nqb * 64),
+                      "set_blocks_bits %d x %d form %d: %lld kept pairs, set_blocks %lld", nqb, nkb, f,
+                      (long long)maskplan_kept_pairs(b, nqb * 64), (long long)maskplan_kept_pairs(a, nqb * 64));
+                static const int32_t diag0[1] = {0}; /* a valid plan keeps every row's own key */
+                maskplan_set_diags(b, diag0, 1);
+                CHECK(maskplan_validate(b, nqb * 64) == NULL, "set_blocks_bits %d x %d form %d: %s", nqb, nkb, f,
+                      maskplan_validate(b, nqb * 64));
+                maskplan_free(b);
+            }
+            maskplan_free(a);
             dam_free(idx), dam_free(ptr), dam_free(bits);
         }
     /* maskplan_set_blocks_bits_heads: four plans from one [plan][qb][words] matrix, plan 2 skipped
@@ -663,26 +711,24 @@ static void test_blocks_bits(void) {
         maskplan_set_cols(plans[2], col0, 1);
         maskplan *skip = plans[2];
         plans[2] = NULL;
-        maskplan_set_blocks_bits_heads(plans, NP, NQB, NKB, bits);
+        maskplan_set_blocks_bits_heads(plans, NP, NQB, NKB, bits, MASKPLAN_BLOCKS_AUTO);
         plans[2] = skip;
-        CHECK(skip->n_qblocks == 0 && skip->blk_ptr == NULL && skip->n_cols == 1, "set_blocks_bits_heads wrote a skipped plan");
+        CHECK(skip->n_qblocks == 0 && skip->blk_ptr == NULL && skip->blk_bits == NULL && skip->n_cols == 1,
+              "set_blocks_bits_heads wrote a skipped plan");
         for (int h = 0; h < NP; h++) {
             if (h == 2) continue;
             maskplan *one = maskplan_new();
             maskplan_set_blocks_bits(one, NQB, NKB, bits + (size_t)h * NQB * W);
-            bool same = plans[h]->n_qblocks == NQB;
-            for (int qb = 0; same && qb <= NQB; qb++) same = plans[h]->blk_ptr[qb] == one->blk_ptr[qb];
-            for (int i = 0; same && i < one->blk_ptr[NQB]; i++) same = plans[h]->blk_idx[i] == one->blk_idx[i];
-            CHECK(same && one->blk_ptr[NQB] > 0, "set_blocks_bits_heads plan %d differs from set_blocks_bits (%d blocks)", h,
-                  one->blk_ptr[NQB]);
+            CHECK(same_blocks(plans[h], one) && maskplan_kept_pairs(one, NQB * 64) > 0,
+                  "set_blocks_bits_heads plan %d differs from set_blocks_bits", h);
             maskplan_free(one);
         }
         for (int h = 0; h < NP; h++) maskplan_free(plans[h]);
         dam_free(bits);
     }
-    /* blk_bits: kept when no larger than the list (all ones: 130 x 3 words = 3,120 bytes vs 130 x 131 / 2 blocks),
-     * not for a sparse matrix (one block a row); equal to the lists, copied, cleared by set_blocks; a
-     * flipped bit is a validation error */
+    /* blocks as bits (AUTO): an all-ones matrix (130 x 3 words = 3,120 bytes against 130 x 131 / 2 listed
+     * blocks x 4) is held as bits, causal part only; one block a row as lists. Copies, bytes, a bit past
+     * the diagonal (a validation error), conversion to lists, a block bias (converts), set_blocks (clears) */
     {
         enum { NQB = 130, W = 3 };
         uint64_t ones[NQB * W], one[NQB * W];
@@ -690,26 +736,46 @@ static void test_blocks_bits(void) {
         maskplan *p = maskplan_new(), *q = maskplan_new();
         maskplan_set_blocks_bits(p, NQB, NQB, ones);
         maskplan_set_blocks_bits(q, NQB, NQB, one);
-        CHECK(p->blk_bits != NULL && p->blk_bits_words == W && q->blk_bits == NULL && q->blk_bits_words == 0,
-              "set_blocks_bits kept bits: dense %p / %d words, sparse %p", (void *)p->blk_bits, p->blk_bits_words,
-              (void *)q->blk_bits);
+        CHECK(p->blk_bits != NULL && p->blk_ptr == NULL && p->blk_idx == NULL && p->blk_bits_words == W &&
+                  q->blk_bits == NULL && q->blk_ptr != NULL && q->blk_bits_words == 0,
+              "set_blocks_bits forms: dense %s / %d words, sparse %s", p->blk_bits ? "bits" : "lists", p->blk_bits_words,
+              q->blk_bits ? "bits" : "lists");
         bool causal = true;
         for (int qb = 0; p->blk_bits && qb < NQB; qb++)
             for (int kb = 0; kb < W * 64; kb++) causal &= (p->blk_bits[qb * W + kb / 64] >> (kb % 64) & 1) == (kb <= qb);
         CHECK(causal, "set_blocks_bits kept bits past the causal triangle or n_kblocks");
-        static const int32_t diag0[1] = {0};
-        maskplan_set_diags(p, diag0, 1);
-        CHECK(maskplan_validate(p, NQB * 64) == NULL, "set_blocks_bits with kept bits: %s", maskplan_validate(p, NQB * 64));
+        CHECK(maskplan_kept_pairs(p, NQB * 64) == (int64_t)NQB * 64 * (NQB * 64 + 1) / 2 &&
+                  maskplan_bytes(p) == sizeof(maskplan) + sizeof ones,
+              "all-ones bits: %lld pairs, %zu bytes", (long long)maskplan_kept_pairs(p, NQB * 64), maskplan_bytes(p));
+        CHECK(maskplan_validate(p, NQB * 64) == NULL, "set_blocks_bits as bits: %s", maskplan_validate(p, NQB * 64));
         maskplan *c = maskplan_copy(p);
         CHECK(c->blk_bits != p->blk_bits && c->blk_bits && memcmp(c->blk_bits, p->blk_bits, sizeof ones) == 0 &&
                   maskplan_bytes(c) == maskplan_bytes(p),
-              "maskplan_copy of kept bits");
-        c->blk_bits[5 * W] ^= 2; /* query block 5 loses key block 1 in the bits only */
+              "maskplan_copy of block bits");
+        c->blk_bits[5 * W] |= 1ull << 7; /* query block 5 keeps key block 7 */
         const char *why = maskplan_validate(c, NQB * 64);
-        CHECK(why && strstr(why, "query block 5"), "validate of flipped block bits: %s", why ? why : "(valid)");
+        CHECK(why && strstr(why, "query block 5") && strstr(why, "past the diagonal"), "validate of a bit past the diagonal: %s",
+              why ? why : "(valid)");
+        maskplan_free(c);
+        c = maskplan_copy(p);
+        maskplan_blocks_to_lists(c);
+        CHECK(c->blk_bits == NULL && c->blk_ptr && c->blk_ptr[NQB] == NQB * (NQB + 1) / 2 && same_blocks(c, p) &&
+                  maskplan_validate(c, NQB * 64) == NULL,
+              "maskplan_blocks_to_lists: %d listed", c->blk_ptr ? c->blk_ptr[NQB] : -1);
+        float *bias = malloc(sizeof(float) * NQB * NQB);
+        for (int i = 0; i < NQB * NQB; i++) bias[i] = -1.0f;
+        maskplan *d = maskplan_copy(p);
+        maskplan_set_block_bias_matrix(d, bias, NQB);
+        CHECK(d->blk_bits == NULL && d->blk_ptr && maskplan_has_bias(d) && maskplan_bias(d, 100, 3) == -1.0f,
+              "a block bias on a plan held as bits");
+        maskplan_free(d);
+        free(bias);
         const int32_t ptr[2] = {0, 1}, idx[1] = {0};
         maskplan_set_blocks(c, 1, ptr, idx);
-        CHECK(c->blk_bits == NULL && c->blk_bits_words == 0, "maskplan_set_blocks left the block bits");
+        maskplan_free(c);
+        c = maskplan_copy(p);
+        maskplan_set_blocks(c, 1, ptr, idx);
+        CHECK(c->blk_bits == NULL && c->blk_bits_words == 0 && c->blk_ptr, "maskplan_set_blocks left the block bits");
         maskplan_free(c), maskplan_free(p), maskplan_free(q);
     }
     /* no key blocks (bits may be NULL): every query block keeps none; no query blocks: the part cleared */

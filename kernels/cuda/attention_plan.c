@@ -847,8 +847,36 @@ static void merge_masks(attn_plan_host *h, block_out *outs, int n_blocks) {
     dam_free(remap);
 }
 
+static attn_plan_host *host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads, int flags,
+                                  int threads);
+
 attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                           int flags, int threads) {
+    int with_bits = 0;
+    for (int i = 0; plans && i < n_heads; i++) with_bits += !plans[i]->dense && plans[i]->blk_bits != NULL;
+    if (with_bits == 0) return host_build(plans, n_q, n_k, n_heads, n_kv_heads, flags, threads);
+    /* the tile walk merges key-block lists: copies of the plans held as bits, as lists */
+    const double t0 = now_ms();
+    maskplan **lists = dam_calloc((size_t)n_heads, sizeof *lists, "attention plan lists");
+    const maskplan **use = dam_malloc(sizeof *use * (size_t)n_heads, "attention plan lists");
+    for (int i = 0; i < n_heads; i++) {
+        use[i] = plans[i];
+        if (plans[i]->dense || plans[i]->blk_bits == NULL) continue;
+        lists[i] = maskplan_copy(plans[i]);
+        maskplan_blocks_to_lists(lists[i]);
+        use[i] = lists[i];
+    }
+    const double t1 = now_ms();
+    attn_plan_host *h = host_build(use, n_q, n_k, n_heads, n_kv_heads, flags, threads);
+    h->build_ms += t1 - t0;
+    for (int i = 0; i < n_heads; i++) maskplan_free(lists[i]);
+    dam_free(use);
+    dam_free(lists);
+    return h;
+}
+
+static attn_plan_host *host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads, int flags,
+                                  int threads) {
     const double t0 = now_ms();
     if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads < 1 || n_heads % n_kv_heads != 0)
         dam_die(DAM_EXIT_RUNTIME, "attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d", n_q, n_k, n_heads,
@@ -1062,13 +1090,10 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
         causal += qb + 1;
         if (m->dense) {
             kept += qb + 1;
-        } else if (qb < m->n_qblocks) { /* listed blocks are causal (kb <= qb) and unique (maskplan.h) */
-            if (m->blk_bits && m->blk_bits_words == words) /* the plan's own bits: the same blocks, a row copy */
-                memcpy(row, m->blk_bits + (size_t)qb * words, sizeof(uint64_t) * (size_t)words);
-            else
-                for (int32_t i = m->blk_ptr[qb]; i < m->blk_ptr[qb + 1]; i++) row[m->blk_idx[i] >> 6] |= 1ull << (m->blk_idx[i] & 63);
-            kept += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
-            sparse += m->blk_ptr[qb + 1] - m->blk_ptr[qb];
+        } else { /* listed blocks are causal (kb <= qb < rows) and unique (maskplan.h) */
+            const int64_t c = maskplan_block_row(m, qb, row, words);
+            kept += c;
+            sparse += c;
         }
     }
     /* the wgmma kernel's tiles of the heads that are not dense: per group of 3 query blocks, the

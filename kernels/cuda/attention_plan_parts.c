@@ -53,11 +53,8 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
         if (m->dense) continue;
         for (int i = 0; i < m->n_cols && m->cols[i] < n_k; i++) cw[m->cols[i] / 64] |= 1ull << (m->cols[i] % 64);
         for (int i = 0; i < m->n_diags && m->diags[i] < n_k; i++) dw[m->diags[i] / 64] |= 1ull << (m->diags[i] % 64);
-        for (int qt = 0; boff[h] >= 0 && qt < n_qt && qb0 + qt < m->n_qblocks; qt++) {
-            uint64_t *row = blocks + boff[h] + (size_t)qt * rw;
-            const int qb = qb0 + qt;
-            for (int i = m->blk_ptr[qb]; i < m->blk_ptr[qb + 1]; i++) row[m->blk_idx[i] / 64] |= 1ull << (m->blk_idx[i] % 64);
-        }
+        for (int qt = 0; boff[h] >= 0 && qt < n_qt && qb0 + qt < m->n_qblocks; qt++)
+            maskplan_block_row(m, qb0 + qt, blocks + boff[h] + (size_t)qt * rw, rw);
     }
     dam_free(boff);
     return stage;

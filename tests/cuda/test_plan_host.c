@@ -414,6 +414,22 @@ static void check_cover(const char *what, const attn_plan_host *h, maskplan *con
     free(bias);
 }
 
+/* A copy of p with its blocks held as bits (maskplan_set_blocks_bits_heads, form BITS), or NULL when p
+ * is dense, lists no block part or carries a block bias (a bias needs lists). */
+static maskplan *blocks_as_bits(const maskplan *p) {
+    if (p->dense || p->n_qblocks == 0 || p->blk_ptr == NULL || p->blk_bias) return NULL;
+    const int nqb = p->n_qblocks, words = (nqb + 63) / 64;
+    uint64_t *m = calloc((size_t)nqb * words, sizeof(uint64_t));
+    for (int qb = 0; qb < nqb; qb++)
+        for (int i = p->blk_ptr[qb]; i < p->blk_ptr[qb + 1]; i++) m[(size_t)qb * words + p->blk_idx[i] / 64] |= 1ull << (p->blk_idx[i] % 64);
+    maskplan *c = maskplan_copy(p);
+    maskplan_set_blocks_bits_heads(&c, 1, nqb, nqb, m, MASKPLAN_BLOCKS_BITS);
+    free(m);
+    return c;
+}
+
+static int bits_cases; /* run_case calls that also built the plans held as bits */
+
 static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint64_t seed) {
     rng_t r = rng_seed(seed, (uint64_t)kind);
     maskplan **plans = malloc(sizeof(maskplan *) * (size_t)H);
@@ -430,6 +446,25 @@ static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint
     check_same(what, ref, p4);
     check_same(what, ref, p3);
     check_cover(what, p4, plans);
+    /* the same plans with their blocks held as bits (attn_cuda_plan_host_build walks lists of copies):
+     * the same tiles and entries */
+    maskplan **pb = malloc(sizeof(maskplan *) * (size_t)H);
+    int n_bits = 0;
+    for (int h = 0; h < H; h++) {
+        maskplan *c = blocks_as_bits(plans[h]);
+        n_bits += c != NULL;
+        pb[h] = c ? c : maskplan_copy(plans[h]);
+    }
+    if (n_bits > 0) {
+        char what_bits[200];
+        snprintf(what_bits, sizeof what_bits, "%s, %d plans' blocks as bits", what, n_bits);
+        attn_plan_host *pbh = attn_cuda_plan_host_build((const maskplan *const *)pb, n_q, n_k, H, Hkv, flags, 4);
+        check_same(what_bits, ref, pbh);
+        attn_cuda_plan_host_free(pbh);
+        bits_cases++;
+    }
+    for (int h = 0; h < H; h++) maskplan_free(pb[h]);
+    free(pb);
     attn_cuda_plan_host_free(ref);
     attn_cuda_plan_host_free(p4);
     attn_cuda_plan_host_free(p3);
@@ -735,6 +770,7 @@ int main(int argc, char **argv) {
         const int bb[][3] = {{1, 1, 4}, {65, 65, 9}, {37, 300, 8}, {1, 516, 9}, {600, 5000, 9}, {4097, 4097, 7}};
         for (int i = 0; i < 6; i++, cases++) block_bits_case(bb[i][0], bb[i][1], bb[i][2], 900 + (uint64_t)i);
     }
-    printf("%d cases\n", cases);
+    CHECK(bits_cases > 0, "no case had plans whose blocks could be held as bits");
+    printf("%d cases (%d also with blocks as bits)\n", cases, bits_cases);
     return test_done("test_plan_host");
 }
