@@ -154,11 +154,10 @@ static void xattention_plan_layer_cuda(const method *m, int layer, const uint16_
         tau[h] = param_at(&p->threshold, layer, h);
     }
     const int words = (nb + 63) / 64;
-    uint64_t *keep = dam_malloc(sizeof(uint64_t) * (size_t)n_heads * nb * words, "xattention keep");
+    uint64_t *keep = est_cuda_host_buffer(ws, sizeof(uint64_t) * (size_t)n_heads * nb * words); /* ws owns it */
     est_cuda_xattention(ws, q, q_stride, k, kv_cap, n, n_heads, n_kv_heads, d, stride, tau, keep, NULL);
     for (int h = 0; h < n_heads; h++) out[h] = maskplan_new();
     maskplan_set_blocks_bits_heads(out, n_heads, nb, nb, keep, MASKPLAN_BLOCKS_AUTO);
-    dam_free(keep);
     dam_free(tau);
     dam_free(stride);
 }

@@ -302,6 +302,8 @@ static int64_t list_kept_bits(const uint64_t *row, int qb, int n_kblocks, int32_
     return n;
 }
 
+enum { PARALLEL_WORDS = 1 << 16 }; /* maskplan_set_blocks_bits_heads: bit-matrix words worth threads */
+
 void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_qblocks, int n_kblocks,
                                     const uint64_t *bits, maskplan_blocks_form form) {
     if (n_plans < 0 || n_qblocks < 0 || n_kblocks < 0 || (n_plans > 0 && n_qblocks > 0 && n_kblocks > 0 && bits == NULL))
@@ -317,8 +319,11 @@ void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_q
     int32_t **idx = dam_calloc((size_t)n_plans, sizeof *idx, "mask plan blocks");
     uint64_t **kept = dam_calloc((size_t)n_plans, sizeof *kept, "mask plan block bits"); /* NULL: list only */
     int64_t *count = dam_malloc(sizeof *count * rows, "mask plan blocks"); /* [plan][qb] kept blocks */
+    /* threads only for large matrices: a parallel region's wake-up (tens of us with a passive wait
+     * policy) is more than a layer's bits at 32K take serially (9 heads x 512 rows x 8 words) */
+    const bool par = rows * words >= PARALLEL_WORDS;
     /* 1. per row, the kept blocks (rows interleaved over the threads: later rows keep more) */
-#pragma omp parallel for schedule(static, 8)
+#pragma omp parallel for schedule(static, 8) if (par)
     for (size_t r = 0; r < rows; r++) {
         const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
         count[r] = plans[h] && words ? list_kept_bits(bits + r * words, qb, n_kblocks, NULL) : 0;
@@ -342,7 +347,7 @@ void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_q
         for (int qb = 0; qb < n_qblocks; qb++) ptr[h][qb + 1] = ptr[h][qb] + (int32_t)c[qb];
     }
     /* 3. the lists or the bit rows, each row into its own range (first touch spread over the threads too) */
-#pragma omp parallel for schedule(static, 8)
+#pragma omp parallel for schedule(static, 8) if (par)
     for (size_t r = 0; r < rows; r++) {
         const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
         if (idx[h] && words) list_kept_bits(bits + r * words, qb, n_kblocks, idx[h] + ptr[h][qb]);

@@ -103,9 +103,9 @@ typedef enum { MASKPLAN_BLOCKS_AUTO, MASKPLAN_BLOCKS_BITS, MASKPLAN_BLOCKS_LISTS
  * matrix at bits + h · n_qblocks · ceil(n_kblocks / 64) (the GPU estimators' [heads][qb][words]
  * layout), held in `form`; plans[h] == NULL skips head h (its bits are not read). The same result as
  * one call per plan, but both passes run over all rows of all plans with OpenMP (rows interleaved, so
- * the longer rows of later query blocks spread evenly), where one call per plan in a loop over heads
- * leaves threads idle when there are fewer heads than cores (XAttention at 128K: 17M blocks in 9
- * plans). */
+ * the longer rows of later query blocks spread evenly; matrices of >= 65,536 words, smaller ones
+ * serially), where one call per plan in a loop over heads leaves threads idle when there are fewer
+ * heads than cores (XAttention at 128K: 17M blocks in 9 plans). */
 void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_qblocks, int n_kblocks,
                                     const uint64_t *bits, maskplan_blocks_form form);
 /* ORs into row[0 .. words) the key blocks query block qb lists (bit kb % 64 of word kb / 64; blocks

@@ -699,13 +699,15 @@ static void test_blocks_bits(void) {
             maskplan_free(a);
             dam_free(idx), dam_free(ptr), dam_free(bits);
         }
-    /* maskplan_set_blocks_bits_heads: four plans from one [plan][qb][words] matrix, plan 2 skipped
-     * (NULL: left as it was); each the same as maskplan_set_blocks_bits on its own rows */
-    {
-        enum { NP = 4, NQB = 300, NKB = 290, W = (NKB + 63) / 64 };
+    /* maskplan_set_blocks_bits_heads: plans from one [plan][qb][words] matrix, plan 2 skipped (NULL:
+     * left as it was); each the same as maskplan_set_blocks_bits on its own rows. Sizes below and above
+     * the threshold for threads (65,536 words: 4 x 300 x 5, 9 x 1,100 x 18) */
+    static const int HEADS_SHAPES[2][3] = {{4, 300, 290}, {9, 1100, 1100}};
+    for (int hs = 0; hs < 2; hs++) {
+        const int NP = HEADS_SHAPES[hs][0], NQB = HEADS_SHAPES[hs][1], NKB = HEADS_SHAPES[hs][2], W = (NKB + 63) / 64;
         uint64_t *bits = dam_malloc(sizeof(uint64_t) * NP * NQB * W, "test bits");
         for (size_t i = 0; i < (size_t)NP * NQB * W; i++) bits[i] = i % 3 ? next_u64() & next_u64() : next_u64();
-        maskplan *plans[NP];
+        maskplan *plans[9];
         for (int h = 0; h < NP; h++) plans[h] = maskplan_new();
         static const int32_t col0[1] = {0};
         maskplan_set_cols(plans[2], col0, 1);

@@ -1076,8 +1076,11 @@ size_t attn_plan_block_bits_words(int n_k) {
 
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
                           int64_t *head_tiles, int64_t *causal_tiles, int64_t *sparse_kept, int64_t *wgmma_tiles) {
-    const int rows = (n_k + 63) / 64, words = (rows + 63) / 64, nt = threads > 0 ? threads : omp_get_max_threads();
     const size_t per_head = attn_plan_block_bits_words(n_k);
+    /* default threads only for large matrices: waking OpenMP's sleeping workers (passive wait policy,
+     * idle cores after the GPU wait) cost more than a layer's bits at 32K take on one (run 55) */
+    const int rows = (n_k + 63) / 64, words = (rows + 63) / 64,
+              nt = threads > 0 ? threads : per_head * (size_t)n_heads >= ATTN_PLAN_PARALLEL_WORDS ? omp_get_max_threads() : 1;
     int64_t kept = 0, causal = 0, tiles = 0, sparse = 0;
 #pragma omp parallel for schedule(static) reduction(+ : kept, causal, sparse) num_threads(nt)
     for (int64_t r = 0; r < (int64_t)n_heads * rows; r++) {

@@ -104,6 +104,10 @@ bool attn_plan_blocks_only(const maskplan *const *plans, int n_heads, int n_k);
 /* 64-bit words of one head's block bits for n_k keys: ceil(n_k / 64) rows of ceil(rows / 64) words. */
 size_t attn_plan_block_bits_words(int n_k);
 
+/* Bit-matrix words (all heads) from which attn_plan_block_bits uses threads by default: 65,536
+ * (XAttention at 32K, 9 heads: 36,864 words, serial; at 128K: 589,824, threads). */
+enum { ATTN_PLAN_PARALLEL_WORDS = 1 << 16 };
+
 /* The plans' blocks as bits for attn_cuda_wgmma_blocks: bits[h][qb][w] bit b = key block 64 w + b
  * kept by query block qb of head h (the `blocks` part as listed, whose blocks are causal, or a copy
  * of the plan's blk_bits rows when it keeps them at this width: the same blocks; a dense head all ones), for the query blocks qb0 .. rows - 1 of a step whose first query block is qb0
@@ -114,8 +118,8 @@ size_t attn_plan_block_bits_words(int n_k);
  * *wgmma_tiles the (head, group of 3 query blocks, 128-key tile) triples of the causal region of the
  * step holding a kept block: the tiles the wgmma kernel computes for them at d = 64 (192-row CTAs,
  * aligned to multiples of 192 positions; at d = 128 its 128-row CTAs compute fewer). OpenMP over
- * (head, query block) rows with `threads` threads (<= 0: omp_get_max_threads()); the result does
- * not depend on it. */
+ * (head, query block) rows with `threads` threads (<= 0: omp_get_max_threads() for matrices of at
+ * least ATTN_PLAN_PARALLEL_WORDS words, one thread below); the result does not depend on it. */
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
                           int64_t *head_tiles, int64_t *causal_tiles, int64_t *sparse_kept, int64_t *wgmma_tiles);
 

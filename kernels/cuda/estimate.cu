@@ -444,7 +444,19 @@ extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
                    &ws->keys_tmp, &ws->pos, &ws->pos_tmp, &ws->seg, &ws->seg_tmp,
                    &ws->probe_w, &ws->sel, &ws->gate_base, &ws->gate_res, &ws->heads, &ws->inc, &ws->patbits, &ws->kept};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dam_cuda_free(all[i]->p);
+    if (ws->host) CUDA_CHECK(cudaFreeHost(ws->host));
     dam_free(ws);
+}
+
+extern "C" void *est_cuda_host_buffer(est_cuda_ws *ws, size_t bytes) {
+    if (bytes > ws->host_bytes) {
+        if (ws->host) CUDA_CHECK(cudaFreeHost(ws->host));
+        ws->host = NULL;
+        ws->host_bytes = 0;
+        CUDA_CHECK(cudaMallocHost(&ws->host, bytes));
+        ws->host_bytes = bytes;
+    }
+    return ws->host;
 }
 
 extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap,

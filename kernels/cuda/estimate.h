@@ -30,6 +30,7 @@
 #ifndef DAM_KERNELS_CUDA_ESTIMATE_H
 #define DAM_KERNELS_CUDA_ESTIMATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -46,6 +47,13 @@ est_cuda_ws *est_cuda_ws_new(void);
 
 /* Frees the workspace and its device memory; NULL is a no-op. */
 void est_cuda_ws_free(est_cuda_ws *ws);
+
+/* A page-locked host buffer of at least `bytes` bytes owned by ws, for an estimator's host output
+ * (XAttention's keep bits): its device-to-host copy runs at full PCIe speed and writes no freshly
+ * mapped pages, where a malloc'd buffer of that size is mmap'd anew per call. Grow-only (contents
+ * lost when it grows), valid until the next est_cuda_host_buffer call on ws, freed with ws. Exits 3
+ * (naming the call) if the allocation fails. */
+void *est_cuda_host_buffer(est_cuda_ws *ws, size_t bytes);
 
 /* MInference's (and dam_online's) probe-row estimate, reduced on the GPU: for every query head h,
  * the exact causal attention of its last w[h] rows (positions n-w .. n-1, 1 <= w[h] <= n),

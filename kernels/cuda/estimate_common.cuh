@@ -116,6 +116,8 @@ struct est_cuda_ws {
     est::dbuf gammas, counts, pools;      // FlexPrefill step 2
     est::dbuf sel, gate_base, gate_res, heads, inc, patbits, kept; // dam_online
     est::dbuf bits;                       // uint64 [heads][nb][words]
+    void *host;                           // page-locked host buffer (est_cuda_host_buffer), host_bytes bytes
+    size_t host_bytes;
     int map_n;                            // > 0: the last estimation call was est_cuda_dam_online for one head of
                                           // this many tokens, and its map is in keys (est_cuda_dam_online_map)
 };

@@ -14,6 +14,11 @@ static void no_cuda(void) {
 
 est_cuda_ws *est_cuda_ws_new(void) { no_cuda(); return NULL; }
 void est_cuda_ws_free(est_cuda_ws *ws) { (void)ws; }
+void *est_cuda_host_buffer(est_cuda_ws *ws, size_t bytes) {
+    (void)ws, (void)bytes;
+    no_cuda();
+    return NULL;
+}
 void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
                              int n_heads, int n_kv_heads, int d, const int *w, double **d_col, double **d_diag) {
     (void)ws, (void)q, (void)q_stride, (void)k, (void)kv_cap, (void)n, (void)n_heads, (void)n_kv_heads, (void)d, (void)w;
