@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "baselines/xattention_fixed.h"
 #include "harness/method.h"
 #include "kernels/maskplan.h"
 
@@ -52,14 +53,14 @@ void est_diagonal_sums(const double *P, int w, int n, double *diag);
  * [ceil(n / b)][d] doubles. */
 void est_block_means(const float *x, int stride, int n, int d, int b, double *out);
 
-/* XAttention's cumulative selection (baselines/xattention.c step 4, and its GPU version in
- * kernels/cuda/estimate_xattention.cu) adds block scores in fixed point, trunc(s · 2^56) as an
- * unsigned integer, so that every sum is exact whatever the order of its terms: the CPU adds in
- * sequence, the GPU in parallel, and both keep the same blocks. A score is at most the softmax mass
- * of a query block's B / S <= 64 rows (64 plus rounding), so it and a row's total stay below 2^63;
- * the resolution, 2^-56 ~ 1.4e-17, is far below a float64 score's own rounding at the scale of a
- * row total. s >= 0 (scores are sums of probabilities). */
-static inline uint64_t est_xattention_fixed(double s) { return (uint64_t)(s * 0x1p56); }
+/* XAttention step 4 (baselines/xattention.c) on a score matrix: score[qb][kb] (nb x nb, float64, >= 0;
+ * entries kb > qb ignored) -> keep[qb][kb] = 1 for the kept blocks, 0 for the others (nb x nb bytes,
+ * every one written): per query block the first and the diagonal key block, then the others by
+ * descending score (ties: lower kb) while the kept score, added in XAttention's fixed point
+ * (baselines/xattention_fixed.h), is below fl(tau · total) (the total also in fixed point). The one
+ * definition of the cut; the GPU's (est_cuda_xattention) must keep the same blocks given the same
+ * scores (tests/cuda/test_estimate_cuda.c). */
+void est_xattention_cut(const double *score, int nb, double tau, uint8_t *keep);
 
 /* order[0 .. m) = the indices 0 .. m-1 sorted by score descending, ties by index ascending. */
 void est_order_desc(const double *score, int m, int32_t *order);

@@ -69,6 +69,31 @@ static void xattention_prepare(method *m, const llama_model *model) {
     method_check_param(m, "threshold", &p->threshold, model);
 }
 
+
+void est_xattention_cut(const double *score, int nb, double tau, uint8_t *keep) {
+    memset(keep, 0, (size_t)nb * nb);
+    int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)(nb > 0 ? nb : 1), "xattention order");
+    double *rest = dam_malloc(sizeof(double) * (size_t)(nb > 0 ? nb : 1), "xattention rest");
+    for (int qb = 0; qb < nb; qb++) {
+        const double *s = score + (size_t)qb * nb;
+        uint64_t total = 0; /* fixed point: exact sums */
+        for (int kb = 0; kb <= qb; kb++) total += est_xattention_fixed(s[kb]);
+        /* the integer cum is below the double t = fl(tau · total) iff cum < ceil(t) */
+        const uint64_t target = (uint64_t)ceil(tau * (double)total);
+        uint8_t *kp = keep + (size_t)qb * nb;
+        kp[0] = kp[qb] = 1;
+        uint64_t cum = est_xattention_fixed(s[0]) + (qb > 0 ? est_xattention_fixed(s[qb]) : 0);
+        const int m_rest = qb > 1 ? qb - 1 : 0; /* key blocks 1 .. qb-1 */
+        for (int i = 0; i < m_rest; i++) rest[i] = s[1 + i];
+        est_order_desc(rest, m_rest, order);
+        for (int i = 0; i < m_rest && cum < target; i++) {
+            kp[1 + order[i]] = 1;
+            cum += est_xattention_fixed(rest[order[i]]);
+        }
+    }
+    dam_free(rest);
+    dam_free(order);
+}
 static maskplan *xattention_head(const method *m, int layer, int head, const est_head *h) {
     const xattention_params *p = m->params;
     const int n = h->n, d = h->d, S = (int)param_at(&p->stride, layer, head), SD = S * d;
@@ -103,29 +128,10 @@ static maskplan *xattention_head(const method *m, int layer, int head, const est
             for (int t = 0; t <= u; t++) srow[t / per_blk] += e[t] / sum;
         }
     }
-    uint8_t *keep = dam_calloc((size_t)nb * nb, 1, "xattention keep");
-    int32_t *order = dam_malloc(sizeof(int32_t) * (size_t)nb, "xattention order");
-    double *rest = dam_malloc(sizeof(double) * (size_t)nb, "xattention rest");
-    for (int qb = 0; qb < nb; qb++) {
-        const double *s = score + (size_t)qb * nb;
-        uint64_t total = 0; /* fixed point (est_xattention_fixed): exact sums */
-        for (int kb = 0; kb <= qb; kb++) total += est_xattention_fixed(s[kb]);
-        const uint64_t target = (uint64_t)ceil(tau * (double)total); /* integer cum < tau · total iff cum < target */
-        uint8_t *kp = keep + (size_t)qb * nb;
-        kp[0] = kp[qb] = 1;
-        uint64_t cum = est_xattention_fixed(s[0]) + (qb > 0 ? est_xattention_fixed(s[qb]) : 0);
-        const int m_rest = qb > 1 ? qb - 1 : 0; /* key blocks 1 .. qb-1 */
-        for (int i = 0; i < m_rest; i++) rest[i] = s[1 + i];
-        est_order_desc(rest, m_rest, order);
-        for (int i = 0; i < m_rest && cum < target; i++) {
-            kp[1 + order[i]] = 1;
-            cum += est_xattention_fixed(rest[order[i]]);
-        }
-    }
+    uint8_t *keep = dam_malloc((size_t)nb * nb, "xattention keep");
+    est_xattention_cut(score, nb, tau, keep);
     maskplan *plan = maskplan_new();
     est_set_blocks(plan, nb, nb, keep);
-    dam_free(rest);
-    dam_free(order);
     dam_free(keep);
     dam_free(score);
     dam_free(e);

@@ -398,7 +398,7 @@ void maskplan_blocks_to_lists(maskplan *p) {
 }
 
 void maskplan_set_block_bias(maskplan *p, const float *bias) {
-    maskplan_blocks_to_lists(p); /* a bias is parallel to blk_idx */
+    if (bias) maskplan_blocks_to_lists(p); /* a bias is parallel to blk_idx */
     const int total = p->blk_ptr ? p->blk_ptr[p->n_qblocks] : 0;
     bool any = false;
     for (int i = 0; bias && i < total; i++) {
@@ -415,7 +415,7 @@ void maskplan_set_block_bias(maskplan *p, const float *bias) {
 }
 
 void maskplan_set_block_bias_matrix(maskplan *p, const float *bias, int n_kblocks) {
-    maskplan_blocks_to_lists(p);
+    if (bias) maskplan_blocks_to_lists(p);
     const int total = p->blk_ptr ? p->blk_ptr[p->n_qblocks] : 0;
     if (bias == NULL || total == 0) {
         maskplan_set_block_bias(p, NULL);
@@ -706,14 +706,16 @@ const char *maskplan_validate(const maskplan *p, int64_t n) {
     if (p->n_qblocks < 0) FAIL("n_qblocks = %d is negative", p->n_qblocks);
     if (p->blk_bits) {
         if (p->n_qblocks <= 0 || p->blk_bits_words < 1 || p->blk_ptr || p->blk_idx)
-            FAIL("block bits with %d query blocks, %d words a row and %s lists", p->n_qblocks, p->blk_bits_words,
-                 p->blk_ptr || p->blk_idx ? "" : "no");
+            FAIL("block bits with %d query blocks, %d words a row and%s lists", p->n_qblocks, p->blk_bits_words,
+                 p->blk_ptr || p->blk_idx ? "" : " no");
         for (int qb = 0; qb < p->n_qblocks; qb++) {
             const uint64_t *row = p->blk_bits + (size_t)qb * p->blk_bits_words;
             for (int w = 0; w < p->blk_bits_words; w++)
                 if (row[w] & ~causal_word(qb, (int64_t)w * 64))
                     FAIL("query block %d: block bits past the diagonal (word %d)", qb, w);
         }
+    } else if (p->blk_bits_words != 0) {
+        FAIL("blk_bits_words = %d without block bits", p->blk_bits_words);
     } else if (p->n_qblocks > 0) {
         if (p->blk_ptr == NULL) FAIL("%d query blocks but no blk_ptr", p->n_qblocks);
         if (p->blk_ptr[0] != 0) FAIL("blk_ptr[0] = %d, not 0", p->blk_ptr[0]);

@@ -7,8 +7,9 @@
  *   dense      every causal pair (full attention); the other parts are then ignored;
  *   cols       sorted unique key positions c: every row p >= c may attend c (sinks, verticals);
  *   diags      sorted unique offsets r >= 0: row p may attend p - r (window = 0..w-1, slashes);
- *   blocks     per query block qb (rows qb*64 .. qb*64+63), sorted key-block indices kb (keys
- *              kb*64 .. kb*64+63) the block attends, CSR layout (BigBird, XAttention, ...);
+ *   blocks     per query block qb (rows qb*64 .. qb*64+63), the key blocks kb (keys kb*64 .. kb*64+63)
+ *              the block attends: sorted index lists in CSR layout (BigBird, ...) or, for dense
+ *              block plans (XAttention, FlexPrefill), a bit matrix (blk_bits);
  *   bitmap     an explicit bit mask over the top-left L x L corner (DAM's true mask); inside
  *              that region (p < L and j < L) the bitmap alone decides; outside it, the other parts.
  * Rule: kept(p, j) = j <= p and (dense or (p < L and j < L ? bit(p, j)
@@ -26,7 +27,8 @@
  * weigh 1). Kernels compute softmax(q·k·scale + bias) over the kept pairs. With no bias
  * (blk_bias == NULL, the default) every plan means exactly what it meant before.
  * A valid plan
- * leaves no row empty (checked by maskplan_validate). Size is O(|cols| + |diags| + blocks + L²/8)
+ * leaves no row empty (checked by maskplan_validate). Size is O(|cols| + |diags| + min(blocks,
+ * query blocks x key blocks / 16) + L²/8)
  * (a bias adds 4 bytes per listed block),
  * so plans for a million tokens stay small. Plans are per query head; GQA kernels visit the union
  * of the tiles of a KV group's heads and mask per head inside a tile. */
@@ -96,8 +98,9 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
  * count and one to list (no copy, sort or reallocation). When the bits take no more bytes than the
  * lists, the plan holds the bits instead (blk_bits, causal part only; no lists). */
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits);
-/* How maskplan_set_blocks_bits_heads holds the blocks: the smaller of bits and lists (AUTO, what
- * maskplan_set_blocks_bits does), or always bits / always lists. The kept blocks are the same. */
+/* How maskplan_set_blocks_bits_heads holds the blocks: AUTO (what maskplan_set_blocks_bits does) bits
+ * when the matrix takes no more bytes than the index array blk_idx would, else lists; BITS always bits
+ * (lists when n_kblocks = 0: no words); LISTS always lists. The kept blocks are the same. */
 typedef enum { MASKPLAN_BLOCKS_AUTO, MASKPLAN_BLOCKS_BITS, MASKPLAN_BLOCKS_LISTS } maskplan_blocks_form;
 /* maskplan_set_blocks_bits for n_plans plans at once (one per head of a layer): plans[h] from the
  * matrix at bits + h · n_qblocks · ceil(n_kblocks / 64) (the GPU estimators' [heads][qb][words]
@@ -117,11 +120,11 @@ int64_t maskplan_block_row(const maskplan *p, int64_t qb, uint64_t *row, int wor
 void maskplan_blocks_to_lists(maskplan *p);
 /* Sets the block bias: bias[i] is the logit bias b of the block pair (qb, blk_idx[i]) for
  * blk_ptr[qb] <= i < blk_ptr[qb+1], i.e. parallel to the plan's own (sorted, de-duplicated)
- * blk_idx, so call it after maskplan_set_blocks and read the pairs from p->blk_ptr / p->blk_idx.
- * Copied (a part held as bits becomes lists first). Every value must be finite and <= 0 (else an
- * internal error, dam_die); -0.0 is stored
- * as 0. bias == NULL, or every value 0, or a plan with no listed block, clears the bias (no array
- * is kept). */
+ * blk_idx, so call it after maskplan_set_blocks (or maskplan_blocks_to_lists) and read the pairs from
+ * p->blk_ptr / p->blk_idx.
+ * Copied (with bias != NULL a part held as bits becomes lists first). Every value must be finite and
+ * <= 0 (else an internal error, dam_die); -0.0 is stored as 0. bias == NULL, or every value 0, or a
+ * plan with no listed block, clears the bias (no array is kept). */
 void maskplan_set_block_bias(maskplan *p, const float *bias);
 /* The same from a dense matrix: bias[qb * n_kblocks + kb] for each listed pair (qb, kb) (entries
  * of unlisted pairs are ignored; kb < n_kblocks for every listed kb, else dam_die). */

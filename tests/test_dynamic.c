@@ -638,6 +638,32 @@ static int parse_status(const char *text) {
  * 0) = 128; column 100 rows 101..129 less row 103 (diagonal 3 hits key 100) = 28; block (1, 0): rows
  * 64..127 keep keys 0..63 = 64 x 64 = 4096, of which column 0 (64 rows), diagonal 3 (rows 64..66 hit
  * keys 61..63: 3 rows) already counted = 4029 new. Total 130 + 127 + 128 + 28 + 4029 = 4442. */
+/* est_xattention_cut on hand-made power-of-two scores, where the kept score meets fl(tau · total)
+ * exactly (the cut stops there: "while below"). One query block row qb = 4 of nb = 5: s = [1/4, 1/4,
+ * 1/8, 1/8, 1/4] (kb 0 .. 4), total 1. tau 0.75: base s0 + s4 = 1/2, then kb 1 (1/4) -> 3/4 = target:
+ * stop -> {0, 1, 4}. tau 0.76: also kb 2 (ties 1/8: lower kb first) -> 7/8 -> {0, 1, 2, 4}. tau 1:
+ * every block -> total. tau 0.5: base already 1/2 -> {0, 4}. Rows qb < 4 are zero rows here (their own
+ * 0 and diagonal blocks only). */
+static void check_xattention_cut(void) {
+    enum { NB = 5 };
+    double s[NB * NB] = {0};
+    const double row4[NB] = {0.25, 0.25, 0.125, 0.125, 0.25};
+    for (int kb = 0; kb < NB; kb++) s[4 * NB + kb] = row4[kb];
+    static const struct { double tau; uint8_t want[NB]; } CASES[] = {
+        {0.75, {1, 1, 0, 0, 1}}, {0.76, {1, 1, 1, 0, 1}}, {1.0, {1, 1, 1, 1, 1}}, {0.5, {1, 0, 0, 0, 1}}};
+    uint8_t keep[NB * NB];
+    for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
+        memset(keep, 7, sizeof keep);
+        est_xattention_cut(s, NB, CASES[c].tau, keep);
+        CHECK(memcmp(keep + 4 * NB, CASES[c].want, NB) == 0, "est_xattention_cut tau %g: row 4 keeps %d%d%d%d%d", CASES[c].tau,
+              keep[20], keep[21], keep[22], keep[23], keep[24]);
+        int other = 0; /* rows 0 .. 3: blocks 0 and qb only; nothing above the diagonal */
+        for (int qb = 0; qb < 4; qb++)
+            for (int kb = 0; kb < NB; kb++) other += keep[qb * NB + kb] != (kb == 0 || kb == qb);
+        CHECK(other == 0, "est_xattention_cut tau %g: %d wrong entries in rows 0-3", CASES[c].tau, other);
+    }
+}
+
 static void check_plan_builders(void) {
     enum { N = 130 };
     uint8_t sel[2 * N] = {0};
@@ -654,6 +680,7 @@ static void check_plan_builders(void) {
 
 int main(void) {
     check_plan_builders();
+    check_xattention_cut();
     static const int NS[] = {37, 64, 65, 100, 129, 200, 300};
     static const int GQA[][2] = {{3, 3}, {3, 1}, {7, 1}};
     enum { N_N = sizeof NS / sizeof NS[0], N_G = 3, N_BLOCKY = 3, N_IN = N_N * N_G + N_BLOCKY };

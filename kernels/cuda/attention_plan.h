@@ -78,7 +78,9 @@ typedef struct attn_plan_host {
  * over n_kv_heads KV heads (n_heads a multiple of n_kv_heads). plans: [n_heads] plans (read only,
  * not validated here: call maskplan_validate once), or NULL for all dense. flags: ATTN_CUDA_*
  * (attention_masked.h) and ATTN_PLAN_NO_SHORTCUT. threads: OpenMP threads, <= 0 for
- * omp_get_max_threads(); the arrays do not depend on it. Returns a new plan (caller frees);
+ * omp_get_max_threads(); the arrays do not depend on it. Plans whose blocks are held as bits
+ * (maskplan.blk_bits) are walked as list copies made here (maskplan_blocks_to_lists; their time is
+ * in build_ms). Returns a new plan (caller frees);
  * a bad shape or too many entries (>= 2^31) is an internal error: dam_die(DAM_EXIT_RUNTIME). */
 attn_plan_host *attn_cuda_plan_host_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                           int flags, int threads);
@@ -109,8 +111,9 @@ size_t attn_plan_block_bits_words(int n_k);
 enum { ATTN_PLAN_PARALLEL_WORDS = 1 << 16 };
 
 /* The plans' blocks as bits for attn_cuda_wgmma_blocks: bits[h][qb][w] bit b = key block 64 w + b
- * kept by query block qb of head h (the `blocks` part as listed, whose blocks are causal, or a copy
- * of the plan's blk_bits rows when it keeps them at this width: the same blocks; a dense head all ones), for the query blocks qb0 .. rows - 1 of a step whose first query block is qb0
+ * kept by query block qb of head h (the `blocks` part, whose blocks are causal: maskplan_block_row,
+ * a row copy for plans held as bits; a dense head all ones), for the query blocks qb0 .. rows - 1 of
+ * a step whose first query block is qb0
  * (earlier rows zero), rows = ceil(n_k / 64). bits: the caller's n_heads · attn_plan_block_bits_words(n_k)
  * words (attn_plan_bits_take), every one written here (no zeroing needed before). Statistics as
  * attn_cuda_plan's: kept (head, query block >= qb0, key block) triples into *head_tiles, causal ones

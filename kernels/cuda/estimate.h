@@ -176,9 +176,11 @@ void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
  * strided antidiagonal scores of stride[h] (divides 64) through cuBLAS, causal softmax over
  * super-tokens and 64-block sums in float64, then per query block the first and diagonal key
  * blocks plus the fewest other blocks in descending score whose cumulative score reaches
- * tau[h] × the row's total. keep (host, [n_heads][nb][words] 64-bit words, nb = ceil(n / 64),
- * words = ceil(nb / 64)) receives the kept blocks as bits: bit kb % 64 of keep[h][qb][kb / 64]
- * (maskplan_set_blocks_bits builds the plan from it). scores: NULL, or host [n_heads][nb][nb] doubles that
+ * tau[h] × the row's total, the sums in XAttention's fixed point (est_xattention_cut's definition,
+ * baselines/estimate.h: the same blocks as the CPU given the same scores). keep (host, [n_heads][nb][words]
+ * 64-bit words, nb = ceil(n / 64), words = ceil(nb / 64); page-locked memory from est_cuda_host_buffer
+ * copies fastest) receives the kept blocks as bits: bit kb % 64 of keep[h][qb][kb / 64]
+ * (maskplan_set_blocks_bits_heads builds the plans from it). scores: NULL, or host [n_heads][nb][nb] doubles that
  * receive the block scores (0 for kb > qb; for tests). Heads are processed together in chunks of
  * consecutive heads with the same stride (up to 32, as many as keep the scratch under ~512 MiB,
  * DAM_CUDA_EST_CHUNK_BYTES as for est_cuda_dam_online; at least one), rows in chunks of 1,024

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baselines/xattention_fixed.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
@@ -133,9 +134,6 @@ __device__ inline double order_value(unsigned long long o) {
     return __longlong_as_double((long long)(o ^ (o >> 63 ? 0x8000000000000000ull : ~0ull)));
 }
 
-// A block score in XAttention's fixed point (est_xattention_fixed, baselines/estimate.h): trunc(s · 2^56).
-__device__ inline unsigned long long fixed_score(double s) { return (unsigned long long)(s * 0x1p56); }
-
 // The sum over the CTA of one value per thread (integers: exact in any order). red: THREADS / 32.
 __device__ inline unsigned long long block_sum_u64(unsigned long long v, unsigned long long *red) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -158,11 +156,11 @@ struct xa_taus {
 // entries, p the power of two >= qb - 1, sentinels last) in shared memory (dynamic, p_max entries of
 // 12 bytes) or, with sort_global, in key[y][ql][p_max], val[...] (device memory). Then kb 0 and qb are
 // kept and the first m sorted others, m = the fewest whose cumulative score (after s[0] + s[qb])
-// reaches tau × the row total, all in XAttention's fixed point (est_xattention_fixed), where sums are
+// reaches tau × the row total, all in XAttention's fixed point (baselines/xattention_fixed.h), where sums are
 // exact in any order: the total is a CTA reduction; the cumulative score before sorted entry i is
 // base + P_i (P the exclusive prefix sum over the sorted order, a CTA scan over contiguous per-thread
 // ranges), non-decreasing in i, so m = #{i < L : base + P_i < target}, the same m as the CPU's
-// sequential walk (xattention.c). bits[y][qb][w] bit b = key block 64 w + b kept (atomicOr; the row
+// sequential walk (est_xattention_cut). bits[y][qb][w] bit b = key block 64 w + b kept (atomicOr; the row
 // must be zero before). score: [y][ql][nb] as xattention_block_sums writes it.
 __global__ void xattention_select(const double *score, int nb, int words, int qb0, xa_taus tau, bool sort_global,
                                   int p_max, unsigned long long *gkey, int *gval, unsigned long long *bits) {
@@ -177,19 +175,19 @@ __global__ void xattention_select(const double *score, int nb, int words, int qb
     int p = 1;
     while (p < L) p <<= 1;
     unsigned long long own = 0; // this thread's share of the row total
-    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) own += fixed_score(s[kb]);
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) own += est_xattention_fixed(s[kb]);
     for (int i = threadIdx.x; i < p; i += blockDim.x) {
         key[i] = i < L ? order_key(s[1 + i]) : 0ull; // real keys are > 0 (scores >= +0)
         val[i] = i < L ? 1 + i : INT_MAX;
     }
     const unsigned long long total = block_sum_u64(own, red);
-    const double t = tau.v[y] * (double)total;          // keep while cum < t, i.e. cum < ceil(t) (integers)
-    const unsigned long long target = (unsigned long long)ceil(t), base = fixed_score(s[0]) + (qb > 0 ? fixed_score(s[qb]) : 0ull);
+    const double t = tau.v[y] * (double)total; // keep while cum < t = fl(tau · total), i.e. cum < ceil(t) (integers)
+    const unsigned long long target = (unsigned long long)ceil(t), base = est_xattention_fixed(s[0]) + (qb > 0 ? est_xattention_fixed(s[qb]) : 0ull);
     bitonic_sort_desc(key, val, p);
     // thread j's sorted entries: [j · per, (j + 1) · per) ∩ [0, L)
     const int per = (L + THREADS - 1) / THREADS, i0 = min(L, (int)threadIdx.x * per), i1 = min(L, i0 + per);
     unsigned long long mine = 0;
-    for (int i = i0; i < i1; i++) mine += fixed_score(order_value(key[i]));
+    for (int i = i0; i < i1; i++) mine += est_xattention_fixed(order_value(key[i]));
     unsigned long long incl = mine; // inclusive scan over the warp, then over the warps
     for (int o = 1; o < 32; o <<= 1) {
         const unsigned long long v = __shfl_up_sync(0xffffffffu, incl, o);
@@ -200,7 +198,7 @@ __global__ void xattention_select(const double *score, int nb, int words, int qb
     unsigned long long cum = base + incl - mine; // base + P_i0
     for (int w = 0; w < warp; w++) cum += red[w];
     int count = 0;
-    for (int i = i0; i < i1 && cum < target; i++) count++, cum += fixed_score(order_value(key[i]));
+    for (int i = i0; i < i1 && cum < target; i++) count++, cum += est_xattention_fixed(order_value(key[i]));
     const int m = (int)block_sum_u64((unsigned long long)count, red); // starts with a barrier: red is read
     unsigned long long *brow = bits + ((long)y * nb + qb) * words;
     if (threadIdx.x == 0) {

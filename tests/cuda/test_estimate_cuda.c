@@ -234,6 +234,27 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
     }
     dam_free(sc2), dam_free(keep2);
     CHECK(outside == 0, "n %d S %d: %d kept key blocks outside the causal triangle", n, S, outside);
+    /* the cut given the same scores: est_xattention_cut (the CPU's sequential walk) on the GPU's scores
+     * keeps exactly the GPU's blocks, at tau 0.9 and again at 0.5 and 1 (rows past 256 other blocks
+     * give each thread of the select kernel's scan several entries) */
+    uint8_t *cut = dam_malloc((size_t)nb * nb, "test cut");
+    for (int t = 0; t < 3; t++) {
+        static const double TAUS[3] = {0.9, 0.5, 1.0};
+        if (t > 0) {
+            for (int h = 0; h < H; h++) tau[h] = TAUS[t];
+            est_cuda_xattention(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, stride, tau, keep, sc);
+        }
+        int differ = 0;
+        for (int h = 0; h < H; h++) {
+            est_xattention_cut(sc + (size_t)h * nb * nb, nb, TAUS[t], cut);
+            for (int qb = 0; qb < nb; qb++)
+                for (int kb = 0; kb <= qb; kb++)
+                    differ += cut[(size_t)qb * nb + kb] != (int)(keep[((size_t)h * nb + qb) * words + kb / 64] >> (kb % 64) & 1);
+        }
+        CHECK(differ == 0, "n %d H %d/%d S %d tau %g: %d blocks differ from est_xattention_cut on the same scores", n, H,
+              in->Hkv, S, TAUS[t], differ);
+    }
+    dam_free(cut);
     CHECK(bad == 0, "n %d H %d/%d d %d S %d: %d block scores off the float64 reference (rel > 1e-11)", n, H, in->Hkv,
           in->d, S, bad);
     if (n <= 3000) printf("  xattention scores    n %5d H %d/%d d %3d S %2d: max rel err %.1e\n", n, H, in->Hkv, in->d, S, worst);
@@ -625,6 +646,12 @@ int main(int argc, char **argv) {
         check_block_map_select(ws, &in);
         for (int i = 0; i < N_INSTANCES; i++)
             if (!(in.n > 3000 && strstr(INSTANCES[i], "\"stride\": 1,"))) check_plans(ws, &in, INSTANCES[i]);
+        free_input(&in);
+    }
+    if (!quick) { /* XAttention's cut at nb = 313 (the select kernel's scan with 2 entries per thread), strides 16, 64 */
+        input in = make_input(20000, 3, 1, 64, 2);
+        check_xattention_scores(ws, &in, 16);
+        check_xattention_scores(ws, &in, 64);
         free_input(&in);
     }
     if (!quick) { /* nb = 3125: the shared-memory row sorts at their largest size (4096 entries, 40 KB) */

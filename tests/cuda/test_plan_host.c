@@ -428,7 +428,8 @@ static maskplan *blocks_as_bits(const maskplan *p) {
     return c;
 }
 
-static int bits_cases; /* run_case calls that also built the plans held as bits */
+static int bits_cases;       /* run_case calls that also built the plans held as bits */
+static int parts_bits_cases; /* parts_case calls likewise */
 
 static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint64_t seed) {
     rng_t r = rng_seed(seed, (uint64_t)kind);
@@ -578,6 +579,25 @@ static size_t parts_case(int kind, int n_q, int n_k, int H, uint64_t seed) {
     CHECK(lay.parts_words == 2 * (size_t)H * nkw + (size_t)next, "parts %s: %zu words", KIND_NAME[kind], lay.parts_words);
     CHECK(bad == 0 && set > 0, "parts %s, %d after %d keys, H %d: %lld wrong bits (%lld set)", KIND_NAME[kind], n_q,
           n_k - n_q, H, (long long)bad, (long long)set);
+    /* the same plans with their blocks held as bits: the same buffer, byte for byte */
+    unsigned char *first = malloc(lay.bytes);
+    memcpy(first, buf, lay.bytes);
+    maskplan **pb = malloc(sizeof(maskplan *) * (size_t)H);
+    int n_bits = 0;
+    for (int h = 0; h < H; h++) {
+        maskplan *c = blocks_as_bits(plans[h]);
+        n_bits += c != NULL;
+        pb[h] = c ? c : maskplan_copy(plans[h]);
+    }
+    attn_plan_parts lay_b;
+    const unsigned char *buf_b = attn_plan_parts_build((const maskplan *const *)pb, H, n_k, qb0, n_qt, &lay_b);
+    CHECK(n_bits == 0 || (lay_b.bytes == lay.bytes && memcmp(buf_b, first, lay.bytes) == 0),
+          "parts %s, %d after %d keys: plans with blocks as bits (%d) give another buffer", KIND_NAME[kind], n_q, n_k - n_q,
+          n_bits);
+    parts_bits_cases += n_bits > 0;
+    for (int h = 0; h < H; h++) maskplan_free(pb[h]);
+    free(pb);
+    free(first);
     for (int h = 0; h < H; h++) maskplan_free(plans[h]);
     free(plans);
     return lay.bytes;
@@ -770,7 +790,8 @@ int main(int argc, char **argv) {
         const int bb[][3] = {{1, 1, 4}, {65, 65, 9}, {37, 300, 8}, {1, 516, 9}, {600, 5000, 9}, {4097, 4097, 7}};
         for (int i = 0; i < 6; i++, cases++) block_bits_case(bb[i][0], bb[i][1], bb[i][2], 900 + (uint64_t)i);
     }
-    CHECK(bits_cases > 0, "no case had plans whose blocks could be held as bits");
+    CHECK(bits_cases > 0 && parts_bits_cases > 0, "no case had plans whose blocks could be held as bits (%d, %d)",
+          bits_cases, parts_bits_cases);
     printf("%d cases (%d also with blocks as bits)\n", cases, bits_cases);
     return test_done("test_plan_host");
 }
