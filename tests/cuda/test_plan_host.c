@@ -428,6 +428,24 @@ static maskplan *blocks_as_bits(const maskplan *p) {
     return c;
 }
 
+/* Copies of plans[0 .. H) with their blocks held as bits where blocks_as_bits can (the others plain
+ * copies); *n_bits = how many. Free with free_plans. */
+static maskplan **plans_as_bits(maskplan *const *plans, int H, int *n_bits) {
+    maskplan **pb = malloc(sizeof(maskplan *) * (size_t)H);
+    *n_bits = 0;
+    for (int h = 0; h < H; h++) {
+        maskplan *c = blocks_as_bits(plans[h]);
+        *n_bits += c != NULL;
+        pb[h] = c ? c : maskplan_copy(plans[h]);
+    }
+    return pb;
+}
+
+static void free_plans(maskplan **plans, int H) {
+    for (int h = 0; h < H; h++) maskplan_free(plans[h]);
+    free(plans);
+}
+
 static int bits_cases;       /* run_case calls that also built the plans held as bits */
 static int parts_bits_cases; /* parts_case calls likewise */
 
@@ -449,13 +467,8 @@ static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint
     check_cover(what, p4, plans);
     /* the same plans with their blocks held as bits (attn_cuda_plan_host_build walks lists of copies):
      * the same tiles and entries */
-    maskplan **pb = malloc(sizeof(maskplan *) * (size_t)H);
-    int n_bits = 0;
-    for (int h = 0; h < H; h++) {
-        maskplan *c = blocks_as_bits(plans[h]);
-        n_bits += c != NULL;
-        pb[h] = c ? c : maskplan_copy(plans[h]);
-    }
+    int n_bits;
+    maskplan **pb = plans_as_bits(plans, H, &n_bits);
     if (n_bits > 0) {
         char what_bits[200];
         snprintf(what_bits, sizeof what_bits, "%s, %d plans' blocks as bits", what, n_bits);
@@ -464,8 +477,7 @@ static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint
         attn_cuda_plan_host_free(pbh);
         bits_cases++;
     }
-    for (int h = 0; h < H; h++) maskplan_free(pb[h]);
-    free(pb);
+    free_plans(pb, H);
     attn_cuda_plan_host_free(ref);
     attn_cuda_plan_host_free(p4);
     attn_cuda_plan_host_free(p3);
@@ -582,21 +594,15 @@ static size_t parts_case(int kind, int n_q, int n_k, int H, uint64_t seed) {
     /* the same plans with their blocks held as bits: the same buffer, byte for byte */
     unsigned char *first = malloc(lay.bytes);
     memcpy(first, buf, lay.bytes);
-    maskplan **pb = malloc(sizeof(maskplan *) * (size_t)H);
-    int n_bits = 0;
-    for (int h = 0; h < H; h++) {
-        maskplan *c = blocks_as_bits(plans[h]);
-        n_bits += c != NULL;
-        pb[h] = c ? c : maskplan_copy(plans[h]);
-    }
+    int n_bits;
+    maskplan **pb = plans_as_bits(plans, H, &n_bits);
     attn_plan_parts lay_b;
     const unsigned char *buf_b = attn_plan_parts_build((const maskplan *const *)pb, H, n_k, qb0, n_qt, &lay_b);
     CHECK(n_bits == 0 || (lay_b.bytes == lay.bytes && memcmp(buf_b, first, lay.bytes) == 0),
           "parts %s, %d after %d keys: plans with blocks as bits (%d) give another buffer", KIND_NAME[kind], n_q, n_k - n_q,
           n_bits);
     parts_bits_cases += n_bits > 0;
-    for (int h = 0; h < H; h++) maskplan_free(pb[h]);
-    free(pb);
+    free_plans(pb, H);
     free(first);
     for (int h = 0; h < H; h++) maskplan_free(plans[h]);
     free(plans);
