@@ -449,11 +449,10 @@ static bool plans_sink_window(const maskplan *const *plans, int n_heads, int *si
 }
 
 // A block_bits plan: the heads' blocks as bits (attn_plan_block_bits, OpenMP) in a host array kept
-// across builds (attn_plan_bits_take: fresh memory costs page faults, ~1 ms per MB here), uploaded.
-// Returns false (nothing uploaded; p is then freed by the caller) when `force` is false and the
-// kept blocks of the heads that are not dense fill less than ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY of
-// the wgmma tiles: the plan belongs on lists.
-static bool block_bits_build(attn_cuda_plan *p, const maskplan *const *plans, bool force) {
+// across builds (attn_plan_bits_take: fresh memory costs page faults, ~1 ms per MB here), uploaded,
+// with the tiles asked for in `flags` (ATTN_CUDA_BLOCK_FINE, ATTN_CUDA_BLOCK_BITS, else by head_dim
+// at launch: attn_cuda_block_fine) and the 128 x 128 tiles' efficiency.
+static void block_bits_build(attn_cuda_plan *p, const maskplan *const *plans, int flags) {
     const size_t n_words = attn_plan_block_bits_words(p->n_k) * p->n_heads;
     p->qb0 = (p->n_k - p->n_q) / T;
     p->n_qt = (p->n_k - 1) / T - p->qb0 + 1;
@@ -466,16 +465,16 @@ static bool block_bits_build(attn_cuda_plan *p, const maskplan *const *plans, bo
     attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles, &sparse_kept,
                          &wgmma_tiles);
     p->host_ms = now_ms() - t0;
-    const bool take = force || (double)sparse_kept >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wgmma_tiles;
-    if (take) {
-        p->d_bits = upload(buf, n_words);
-        p->block_bits = 1;
-        p->device_bytes = sizeof(uint64_t) * n_words;
-        p->hc = 1;
-        p->n_chunks = p->n_heads;
-    }
+    p->d_bits = upload(buf, n_words);
+    p->block_bits = 1;
+    p->block_tiles = (flags & ATTN_CUDA_BLOCK_FINE) ? ATTN_CUDA_TILES_FINE
+                     : (flags & ATTN_CUDA_BLOCK_BITS) ? ATTN_CUDA_TILES_COARSE
+                                                      : ATTN_CUDA_TILES_AUTO;
+    p->block_efficiency = wgmma_tiles > 0 ? (double)sparse_kept / (4.0 * (double)wgmma_tiles) : 1.0;
+    p->device_bytes = sizeof(uint64_t) * n_words;
+    p->hc = 1;
+    p->n_chunks = p->n_heads;
     attn_plan_bits_give(buf, cap);
-    return take;
 }
 
 // The statistics of a sink + window plan, counted as for list plans: per 64-row query tile, the
@@ -526,18 +525,17 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         p->build_ms = now_ms() - t0;
         return p;
     }
-    // (a step of fewer than 128 queries fills at most 1/3 of the wgmma tiles: lists, unless forced)
+    // (a step of fewer than 128 queries: lists, unless forced; one decode row would use 1/64 of a
+    // 64-row CTA)
     if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
                             ATTN_CUDA_HOST_LISTS | ATTN_CUDA_GPU_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
-        (n_q >= 128 || (flags & ATTN_CUDA_BLOCK_BITS)) && attn_plan_blocks_only(plans, n_heads, n_k) &&
-        attn_cuda_wgmma_available(64)) {
-        // blocks only on Hopper: the wgmma kernel reads the bits, no lists (dense enough plans)
+        (n_q >= 128 || (flags & (ATTN_CUDA_BLOCK_BITS | ATTN_CUDA_BLOCK_FINE))) &&
+        attn_plan_blocks_only(plans, n_heads, n_k) && attn_cuda_wgmma_available(64)) {
+        // blocks only on Hopper: the wgmma kernel reads the bits, no lists
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
-        if (block_bits_build(p, plans, (flags & ATTN_CUDA_BLOCK_BITS) != 0)) {
-            p->build_ms = now_ms() - t0;
-            return p;
-        }
-        attn_cuda_plan_free(p);
+        block_bits_build(p, plans, flags);
+        p->build_ms = now_ms() - t0;
+        return p;
     }
     // columns, diagonals, blocks: lists built on the GPU (ATTN_CUDA_NO_WGMMA with ATTN_CUDA_GPU_LISTS:
     // its dense heads stay on the list kernel)
@@ -592,6 +590,12 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, in
     return attn_cuda_plan_build_ex(plans, n_q, n_k, n_heads, n_kv_heads, host_lists ? ATTN_CUDA_HOST_LISTS : 0);
 }
 
+extern "C" int attn_cuda_block_fine(const attn_cuda_plan *p, int d) {
+    if (!p->block_bits) return 0;
+    if (p->block_tiles != ATTN_CUDA_TILES_AUTO) return p->block_tiles == ATTN_CUDA_TILES_FINE;
+    return d == 64 || p->block_efficiency < ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY;
+}
+
 extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     if (!p) return;
     dam_cuda_free(p->d_tile_ptr);
@@ -620,7 +624,8 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
     }
     if (plan->block_bits) {  // built so only where the device runs the wgmma kernel
         attn_cuda_wgmma_blocks(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale,
-                               plan->d_bits, plan->bits_rows, plan->bits_words, d_empty, stream);
+                               plan->d_bits, plan->bits_rows, plan->bits_words, attn_cuda_block_fine(plan, d), d_empty,
+                               stream);
         return;
     }
     if (plan->sink_window || (plan->wgmma && attn_cuda_wgmma_available(d))) {  // Hopper: the wgmma kernel

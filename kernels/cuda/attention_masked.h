@@ -82,8 +82,13 @@ typedef struct attn_cuda_plan {
     int block_bits;        /* 1: every head dense or 64-blocks only (no columns, diagonals, bitmap or bias),
                             * run by the wgmma kernel from d_bits with no lists (attn_cuda_wgmma_blocks;
                             * built so only on a compute-capability-9.0 device, without flags but
-                            * ATTN_CUDA_BLOCK_BITS, while the bits stay <= 64 MiB and, without that flag,
-                            * for n_q >= 128 and a wgmma tiles' efficiency >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY) */
+                            * ATTN_CUDA_BLOCK_BITS / ATTN_CUDA_BLOCK_FINE, while the bits stay <= 64 MiB
+                            * and, without those flags, for n_q >= 128) */
+    int block_tiles;       /* block_bits: the wgmma tiles asked for (ATTN_CUDA_TILES_*; AUTO: by head_dim
+                            * at launch, attn_cuda_block_fine) */
+    double block_efficiency; /* block_bits: the share of the 128 x 128 tiles that hold a kept block that
+                            * the kept blocks of the heads that are not dense fill, in (0, 1]
+                            * (attention_plan.h, ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY) */
     int bits_rows, bits_words; /* block_bits: ceil(n_k / 64) rows of ceil(rows / 64) words per head */
     uint64_t *d_bits;      /* block_bits: [n_heads][bits_rows][bits_words], dense heads all ones */
     int list_ctas;         /* CTAs of the list kernel: d_order's first list_ctas items (the rest: dense heads
@@ -119,13 +124,23 @@ attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int 
  * host build is cheaper than the device build's launches and synchronisation, e.g. one decode row). */
 /* Block plans (every head dense or 64-blocks only, attn_plan_blocks_only): without flags, on a
  * compute-capability-9.0 device, for steps of >= 128 queries, they run on the wgmma kernel from a bit
- * matrix (block_bits = 1) when its 192 x 128 tiles waste little (the efficiency of attention_plan.h,
- * >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY), else on lists; ATTN_CUDA_BLOCK_BITS (tests) takes the bit
- * matrix whatever the step and the efficiency; any other flag keeps them on lists. */
+ * matrix (block_bits = 1, no lists), on the tiles attn_cuda_block_fine picks; ATTN_CUDA_BLOCK_BITS
+ * (tests) takes the bit matrix on the coarse tiles (192 x 128 at d = 64, 128 x 128 at d = 128) and
+ * ATTN_CUDA_BLOCK_FINE on the 64 x 64 tiles, whatever the step and the efficiency; any other flag
+ * keeps them on lists. */
 enum { ATTN_CUDA_FORCE_LISTS = 1, ATTN_CUDA_NO_GATHER = 2, ATTN_CUDA_PACK_GQA = 4, ATTN_CUDA_NO_WGMMA = 8,
-       ATTN_CUDA_HOST_LISTS = 16, ATTN_CUDA_GPU_LISTS = 32, ATTN_CUDA_BLOCK_BITS = 64 };
+       ATTN_CUDA_HOST_LISTS = 16, ATTN_CUDA_GPU_LISTS = 32, ATTN_CUDA_BLOCK_BITS = 64, ATTN_CUDA_BLOCK_FINE = 128 };
 attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads,
                                         int flags);
+
+/* Tiles of a block_bits plan's wgmma launch (attn_cuda_plan.block_tiles). */
+enum { ATTN_CUDA_TILES_AUTO = 0, ATTN_CUDA_TILES_FINE = 1, ATTN_CUDA_TILES_COARSE = 2 };
+
+/* 1 when attn_cuda_masked runs block_bits plan p at head_dim d on the wgmma kernel's 64 x 64 tiles
+ * (64-row CTAs over 64-key tiles: the kept blocks exactly), 0 on its coarse tiles or when p is not a
+ * block_bits plan. AUTO: 64 x 64 at d = 64 (faster even dense, run 59); at d = 128 below
+ * ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY (attention_plan.h), else 128 x 128. */
+int attn_cuda_block_fine(const attn_cuda_plan *p, int d);
 
 /* Frees the device and host memory of a plan; NULL is a no-op. */
 void attn_cuda_plan_free(attn_cuda_plan *p);

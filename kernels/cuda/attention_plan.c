@@ -1056,7 +1056,7 @@ void attn_cuda_plan_host_free(attn_plan_host *h) {
 }
 
 bool attn_plan_blocks_only(const maskplan *const *plans, int n_heads, int n_k) {
-    if (plans == NULL || n_k < 1 || (size_t)(n_k + 127) / 128 * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES ||
+    if (plans == NULL || n_k < 1 || (size_t)(n_k + 63) / 64 * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES ||
         sizeof(uint64_t) * attn_plan_block_bits_words(n_k) * (size_t)n_heads > ((size_t)64 << 20))
         return false;
     bool any_sparse = false;
@@ -1099,14 +1099,14 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
             sparse += c;
         }
     }
-    /* the wgmma kernel's tiles of the heads that are not dense: per group of 3 query blocks, the
-     * 128-key tiles (key block pairs) up to the group's last row in which one of its rows keeps a block */
-    const int groups = (rows + 2) / 3;
+    /* the wgmma kernel's 128 x 128 tiles of the heads that are not dense: per group of 2 query blocks,
+     * the 128-key tiles (key block pairs) up to the group's last row in which one of its rows keeps a block */
+    const int groups = (rows + 1) / 2;
 #pragma omp parallel for schedule(static) reduction(+ : tiles) num_threads(nt)
     for (int64_t r = 0; r < (int64_t)n_heads * groups; r++) {
         if (plans[r / groups]->dense) continue;
-        const int h = (int)(r / groups), g = (int)(r % groups), q0 = 3 * g > qb0 ? 3 * g : qb0;
-        const int q1 = 3 * g + 2 < rows - 1 ? 3 * g + 2 : rows - 1;
+        const int h = (int)(r / groups), g = (int)(r % groups), q0 = 2 * g > qb0 ? 2 * g : qb0;
+        const int q1 = 2 * g + 1 < rows - 1 ? 2 * g + 1 : rows - 1;
         const int64_t last = (64 * (int64_t)(q1 + 1) < n_k ? 64 * (int64_t)(q1 + 1) : n_k) - 1;
         const int key_blocks = 2 * (int)(last / 128 + 1); /* blocks of the tiles up to the last row's */
         for (int w = 0; w < words && q0 <= q1 && 64 * w < key_blocks; w++) {

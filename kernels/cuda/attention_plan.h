@@ -98,7 +98,8 @@ void attn_cuda_plan_host_release(void);
 /* Whether the wgmma kernel can run these plans from block bits (attention_wgmma.h,
  * attn_cuda_wgmma_blocks): every head dense or 64-blocks only (no columns, diagonals, bitmap or
  * block bias), not all dense (those take the dense path), n_k within the kernel's visited-tile list
- * (ATTN_CUDA_WGMMA_MAX_LIST_BYTES / 4 tiles of 128 keys) and the bits of all heads <= 64 MiB
+ * on either tiles (ATTN_CUDA_WGMMA_MAX_LIST_BYTES / 4 tiles of 64 keys: n_k <= 1,048,576) and the
+ * bits of all heads <= 64 MiB
  * (attn_plan_block_bits_words per head · 8 bytes · n_heads; n_k up to ~490K keys for 9 heads,
  * ~260K for 32). plans: [n_heads], read only. */
 bool attn_plan_blocks_only(const maskplan *const *plans, int n_heads, int n_k);
@@ -118,9 +119,9 @@ enum { ATTN_PLAN_PARALLEL_WORDS = 1 << 16 };
  * words (attn_plan_bits_take), every one written here (no zeroing needed before). Statistics as
  * attn_cuda_plan's: kept (head, query block >= qb0, key block) triples into *head_tiles, causal ones
  * into *causal_tiles; for the heads that are not dense, their kept triples into *sparse_kept and into
- * *wgmma_tiles the (head, group of 3 query blocks, 128-key tile) triples of the causal region of the
- * step holding a kept block: the tiles the wgmma kernel computes for them at d = 64 (192-row CTAs,
- * aligned to multiples of 192 positions; at d = 128 its 128-row CTAs compute fewer). OpenMP over
+ * *wgmma_tiles the (head, group of 2 query blocks, 128-key tile) triples of the causal region of the
+ * step holding a kept block: the 128 x 128 tiles the wgmma kernel's coarse block path computes for
+ * them at d = 128 (128-row CTAs aligned to multiples of 128 positions). OpenMP over
  * (head, query block) rows with `threads` threads (<= 0: omp_get_max_threads() for matrices of at
  * least ATTN_PLAN_PARALLEL_WORDS words, one thread below); the result does not depend on it. */
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
@@ -132,14 +133,14 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
 uint64_t *attn_plan_bits_take(size_t words, size_t *cap);
 void attn_plan_bits_give(uint64_t *bits, size_t cap);
 
-/* The share of the wgmma kernel's work on the heads that are not dense that their kept blocks fill:
- * sparse_kept / (6 · wgmma_tiles) (a 192 x 128 tile holds six 64-blocks; the dense heads run on the
- * wgmma kernel whichever path the plan takes). Below ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY a block plan runs on
- * lists: the list kernel computes only kept 64 x 64 tiles at ~0.64 of the wgmma kernel's speed per tile
- * (213 vs 333 TFLOP/s, dense, run 47), so the wgmma kernel wins iff efficiency > ~0.64; measured
- * (run 47, 16K and 64K): random blocks at 5-30 % (efficiency 0.2-0.35) 2.3-4.2x slower on the wgmma
- * kernel, XAttention's 89.8 % plan (~0.9) 1.36x faster (run 45). */
-#define ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY 0.65
+/* The share of the coarse wgmma tiles' work on the heads that are not dense that their kept blocks
+ * fill: sparse_kept / (4 · wgmma_tiles) (a 128 x 128 tile holds four 64-blocks; the dense heads cost
+ * the same either way). At d = 128 a block plan runs on the wgmma kernel's 128 x 128 tiles from this
+ * efficiency up, below it on 64 x 64 tiles (the kept blocks exactly): dense, the 64 x 64 tiles run at
+ * 0.87-0.88 of the 128 x 128 tiles' speed (397 vs 450-457 TFLOP/s, 16K-64K, run 59), so the coarse
+ * tiles win iff efficiency > ~0.88. At d = 64 the 64 x 64 tiles are the faster ones even dense (401 vs
+ * 326 TFLOP/s at 16K, run 59): block plans always take them (attn_cuda_block_fine). */
+#define ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY 0.88
 
 #ifdef __cplusplus
 }

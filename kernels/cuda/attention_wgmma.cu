@@ -40,7 +40,7 @@
 
 namespace {
 
-constexpr int BN = 128;  // keys per tile
+constexpr int BN_COARSE = 128;  // keys per tile of the 192- and 128-row CTAs (64 with 64-row CTAs)
 constexpr float LOG2E = 1.4426950408889634f;
 
 struct WParams {
@@ -64,10 +64,18 @@ template <int R> __device__ __forceinline__ uint32_t swz128(int r, int ch) {
     return (uint32_t)((ch >> 3) * R * 128 + r * 128 + (((ch & 7) ^ (r & 7)) << 4));
 }
 
-// NWG warpgroups of 64 query rows each: BM = 64·NWG rows per CTA
-template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_fwd_wgmma(const WParams p) {
+// CTAs resident per SM: one for the 192- and 128-row CTAs (registers); 64-row CTAs (BN = 64) are
+// small: 4 at d = 64 (<= 128 registers, 41 KB of shared memory each), 2 at d = 128 (81 KB each)
+template <int D, int NWG> constexpr int wgmma_min_ctas() { return NWG > 1 ? 1 : D == 64 ? 4 : 2; }
+
+// NWG warpgroups of 64 query rows each: BM = 64·NWG rows per CTA; key tiles of BN keys (128, or 64
+// with NWG = 1: one query block × one key block per tile, the fine path for sparse block plans)
+template <int D, int NWG, int BN>
+__global__ void __launch_bounds__(NWG * 128, (wgmma_min_ctas<D, NWG>())) attn_fwd_wgmma(const WParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    static_assert(BN == 128 || (BN == 64 && NWG == 1), "key tiles of 128 keys, or 64 with 64-row CTAs");
     constexpr int BM = 64 * NWG, NTHREADS = NWG * 128;
+    constexpr int KB = BN / 64, KMASK = (1 << KB) - 1;  // 64-key blocks per tile; all of them kept
     constexpr int CH = D / 8, NO = D / 2;  // 16-byte chunks per row; O accumulators per thread
     constexpr uint32_t Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
     extern __shared__ unsigned char smem_raw[];
@@ -85,15 +93,15 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     const int ns = min((p.sink + BN - 1) / BN, kt_lo);
     int n_vis = ns + kt_end - kt_lo;
     // block plans: the visited tiles are listed in shared memory (after V), those 0 .. kt_end - 1 in
-    // which a row of the CTA keeps a block: bits 2 kt and 2 kt + 1 of its query blocks' rows
+    // which a row of the CTA keeps a block: bits KB·kt .. KB·kt + KB − 1 of its query blocks' rows
     int *vis = reinterpret_cast<int *>(smem_raw + (base - smem_u32(smem_raw)) + Q_BYTES + 4 * KV_BYTES);
     if (p.bits) {
         const int qb_lo = max(pos0, p.q_base) / 64, qb_hi = min((min(pos0 + BM, p.n_k) - 1) / 64, p.bits_rows - 1);
         const unsigned long long *brow = p.bits + (size_t)h * p.bits_rows * p.bits_words;
         auto kept_tile = [&](int kt) {
             unsigned long long any = 0;
-            for (int qb = qb_lo; qb <= qb_hi; qb++) any |= brow[(size_t)qb * p.bits_words + (kt >> 5)];
-            return (int)(any >> ((2 * kt) & 63)) & 3;
+            for (int qb = qb_lo; qb <= qb_hi; qb++) any |= brow[(size_t)qb * p.bits_words + ((KB * kt) >> 6)];
+            return (int)(any >> ((KB * kt) & 63)) & KMASK;
         };
         // each thread a contiguous range of tiles: count, exclusive scan over the CTA, list in order
         const int per = (kt_end + NTHREADS - 1) / NTHREADS, t0 = min(tid * per, kt_end), t1 = min(t0 + per, kt_end);
@@ -150,9 +158,9 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     if (n_vis > 0) load_tile(sK, kh, tile_of(0));
     cp_async_commit();
 
-    float s[64], o[NO];
+    float s[BN / 2], o[NO];  // S / P of one tile: 2 rows × BN / 4 columns per thread
 #pragma unroll
-    for (int i = 0; i < 64; i++) s[i] = 0.f;
+    for (int i = 0; i < BN / 2; i++) s[i] = 0.f;
     uint32_t pf[BN / 16][4];  // P of the previous tile: the A fragments of its 8 k-steps of 16 keys
 #pragma unroll
     for (int i = 0; i < NO; i++) o[i] = 0.f;
@@ -178,9 +186,12 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     auto issue_s = [&](int i) {  // S = Q K_i^T
         const uint32_t kb = sK + (i & 1) * KV_BYTES;
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-            wgmma_m64n128k16_ss(s, gmma_desc(qrows + (kk >> 2) * BM * 128 + (kk & 3) * 32, 16, 1024),
-                                gmma_desc(kb + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024), kk > 0);
+        for (int kk = 0; kk < D / 16; kk++) {
+            const uint64_t da = gmma_desc(qrows + (kk >> 2) * BM * 128 + (kk & 3) * 32, 16, 1024);
+            const uint64_t db = gmma_desc(kb + (kk >> 2) * BN * 128 + (kk & 3) * 32, 16, 1024);
+            if constexpr (BN == 64) wgmma_m64n64k16_ss(s, da, db, kk > 0);
+            else wgmma_m64n128k16_ss(s, da, db, kk > 0);
+        }
         wgmma_commit();
     };
     auto issue_pv = [&](int i) {  // O += P_i V_i
@@ -194,27 +205,27 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
     };
     // mask and online softmax of S (key tile kt): s becomes P (fp32); returns the factors
     // alpha = 2^((m_old − m_new)·scale_log2) of the two rows
-    // block plans: the two 64-key halves of tile kt kept by the warp's query block (bit 0: the first)
+    // block plans: the 64-key blocks of tile kt kept by the warp's query block (bit 0: the first)
     const int wqb = wrow / 64;
     auto keep_bits = [&](int kt) {
-        if (!p.bits) return 3;
+        if (!p.bits) return KMASK;
         if (wqb >= p.bits_rows) return 0;
-        return (int)(p.bits[((size_t)h * p.bits_rows + wqb) * p.bits_words + (kt >> 5)] >> ((2 * kt) & 63)) & 3;
+        return (int)(p.bits[((size_t)h * p.bits_rows + wqb) * p.bits_words + ((KB * kt) >> 6)] >> ((KB * kt) & 63)) & KMASK;
     };
     auto softmax = [&](int kt, int keep, float &ala, float &alb) {
 #pragma unroll
-        for (int i = 0; i < 64; i++) reg_fence(s[i]);
-        // every pair of the tile kept for the warp's 16 rows: below the diagonal, both halves kept,
+        for (int i = 0; i < BN / 2; i++) reg_fence(s[i]);
+        // every pair of the tile kept for the warp's 16 rows: below the diagonal, every block kept,
         // and all sinks or all inside the window (warp-uniform); else per element
         const int j0 = kt * BN;
-        if (!(keep == 3 && j0 + BN - 1 <= wrow && (j0 + BN - 1 < p.sink || j0 >= wrow + 16 - p.window))) {
+        if (!(keep == KMASK && j0 + BN - 1 <= wrow && (j0 + BN - 1 < p.sink || j0 >= wrow + 16 - p.window))) {
             constexpr int slack = ATTN_CUDA_FAULT == 3 ? 1 : 0;  // fault build: row p also sees p + 1
 #pragma unroll
-            for (int i = 0; i < 16; i++)
+            for (int i = 0; i < BN / 8; i++)
 #pragma unroll
                 for (int c = 0; c < 2; c++) {
                     const int j = j0 + 8 * i + cq + c;
-                    const bool half = (keep >> (i >> 3)) & 1;  // key j in the first (i < 8) or second half
+                    const bool half = (keep >> (i >> 3)) & 1;  // key j's 64-key block kept (block i / 8 of the tile)
                     if (!(half && j <= ra + slack && (j < p.sink || ra - j < p.window))) s[4 * i + c] = -INFINITY;
                     if (!(half && j <= rb + slack && (j < p.sink || rb - j < p.window))) s[4 * i + 2 + c] = -INFINITY;
                 }
@@ -222,7 +233,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
         // p = 2^(s·scale_log2 − m·scale_log2) on raw scores: one FFMA + one ex2 each
         float tma = -INFINITY, tmb = -INFINITY;
 #pragma unroll
-        for (int i = 0; i < 16; i++) {
+        for (int i = 0; i < BN / 8; i++) {
             tma = fmaxf(tma, fmaxf(s[4 * i], s[4 * i + 1]));
             tmb = fmaxf(tmb, fmaxf(s[4 * i + 2], s[4 * i + 3]));
         }
@@ -241,7 +252,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
         alb = mnb == -INFINITY ? 0.f : ex2((mb - mnb) * p.scale_log2);
         float lsa = 0.f, lsb = 0.f;
 #pragma unroll
-        for (int i = 0; i < 16; i++) {
+        for (int i = 0; i < BN / 8; i++) {
             s[4 * i] = ex2(fmaf(s[4 * i], p.scale_log2, -mua));
             s[4 * i + 1] = ex2(fmaf(s[4 * i + 1], p.scale_log2, -mua));
             s[4 * i + 2] = ex2(fmaf(s[4 * i + 2], p.scale_log2, -mub));
@@ -332,7 +343,7 @@ template <int D, int NWG> __global__ void __launch_bounds__(NWG * 128, 1) attn_f
 #endif
 }
 
-template <int D, int NWG> void launch(WParams p, cudaStream_t stream) {
+template <int D, int NWG, int BN> void launch(WParams p, cudaStream_t stream) {
     constexpr int BM = 64 * NWG;
     p.qt0 = p.q_base / BM;
     p.n_qt = (p.n_k - 1) / BM - p.qt0 + 1;
@@ -343,11 +354,11 @@ template <int D, int NWG> void launch(WParams p, cudaStream_t stream) {
     {
         std::lock_guard<std::mutex> guard(lock);
         if (smem > configured) {
-            CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_wgmma<D, NWG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+            CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_wgmma<D, NWG, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
             configured = smem;
         }
     }
-    attn_fwd_wgmma<D, NWG><<<p.n_qt * p.n_run, NWG * 128, smem, stream>>>(p);
+    attn_fwd_wgmma<D, NWG, BN><<<p.n_qt * p.n_run, NWG * 128, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd_wgmma");
 }
 
@@ -375,7 +386,7 @@ extern "C" void attn_cuda_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q
 static void run_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
                       const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale, int n_sink,
                       int window, const int32_t *d_heads, int n_run, const uint64_t *d_bits, int bits_rows,
-                      int bits_words, int *d_empty, void *stream) {
+                      int bits_words, int tiles, int *d_empty, void *stream) {
     if (!attn_cuda_wgmma_available(d)) {
         fprintf(stderr, "dam: attn_cuda_wgmma: needs compute capability 9.0 and d = 64 or 128 (d = %d)\n", d);
         exit(3);
@@ -402,16 +413,31 @@ static void run_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_st
     p.bits_rows = bits_rows;
     p.bits_words = bits_words;
     cudaStream_t s = (cudaStream_t)stream;
-    // warpgroups per CTA: 3 (192 query rows) at d = 64 (run 14: +17-18 % over 2 at 16K-64K), 2 at
-    // d = 128 (3 would need more registers than an SM has); DAM_CUDA_WGMMA_WG=2 overrides at d = 64
+    // tiles (ATTN_CUDA_TILES_*): fine = 64-row CTAs (one warpgroup) over 64-key tiles, several CTAs
+    // per SM; coarse = 3 warpgroups (192 query rows) at d = 64 (run 14: +17-18 % over 2), 2 at
+    // d = 128 (3 would need more registers than an SM has), over 128-key tiles, one CTA per SM.
+    // AUTO (dense, sinks + window): fine at d = 64 (run 59: 1.07-1.23x faster than coarse, dense
+    // 4K-64K, and 1.3-1.5x with windows), coarse at d = 128 (fine 0.87x there). Benchmarks:
+    // DAM_CUDA_WGMMA_WG=1 (fine), 2 (128 x 128) or 3 (d = 64: 192 x 128) overrides AUTO
     static int nwg_env = -1;
     if (nwg_env < 0) {
         const char *e = getenv("DAM_CUDA_WGMMA_WG");
-        nwg_env = e ? atoi(e) : 3;
+        nwg_env = e ? atoi(e) : 0;
     }
-    if (d == 64 && nwg_env == 2) launch<64, 2>(p, s);
-    else if (d == 64) launch<64, 3>(p, s);
-    else launch<128, 2>(p, s);
+    if (tiles == ATTN_CUDA_TILES_AUTO)
+        tiles = nwg_env == 1 ? ATTN_CUDA_TILES_FINE : nwg_env >= 2 || d == 128 ? ATTN_CUDA_TILES_COARSE : ATTN_CUDA_TILES_FINE;
+    const int bn = tiles == ATTN_CUDA_TILES_FINE ? 64 : BN_COARSE;
+    if (d_bits && (size_t)(n_k + bn - 1) / bn * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
+        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d keys exceed the %d-byte visited-tile list (%d-key tiles)\n", n_k,
+                (int)ATTN_CUDA_WGMMA_MAX_LIST_BYTES, bn);
+        exit(3);
+    }
+    if (bn == 64) {
+        if (d == 64) launch<64, 1, 64>(p, s);
+        else launch<128, 1, 64>(p, s);
+    } else if (d == 64 && nwg_env == 2) launch<64, 2, BN_COARSE>(p, s);
+    else if (d == 64) launch<64, 3, BN_COARSE>(p, s);
+    else launch<128, 2, BN_COARSE>(p, s);
 }
 
 extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
@@ -419,13 +445,13 @@ extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_b
                                       int n_kv_heads, int d, float scale, int n_sink, int window, const int32_t *d_heads,
                                       int n_run, int *d_empty, void *stream) {
     run_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, n_sink, window, d_heads,
-              n_run, NULL, 0, 0, d_empty, stream);
+              n_run, NULL, 0, 0, ATTN_CUDA_TILES_AUTO, d_empty, stream);
 }
 
 extern "C" void attn_cuda_wgmma_blocks(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
                                        const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
                                        int n_kv_heads, int d, float scale, const uint64_t *d_bits, int bits_rows,
-                                       int bits_words, int *d_empty, void *stream) {
+                                       int bits_words, int fine, int *d_empty, void *stream) {
     if (d_bits == NULL) {
         fprintf(stderr, "dam: attn_cuda_wgmma_blocks: no block bits\n");
         exit(3);
@@ -435,11 +461,6 @@ extern "C" void attn_cuda_wgmma_blocks(dam_bf16 *out, int out_stride, const dam_
                 bits_words, bits_rows, n_k);
         exit(3);
     }
-    if ((size_t)(n_k + BN - 1) / BN * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
-        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d keys exceed the %d-byte visited-tile list\n", n_k,
-                (int)ATTN_CUDA_WGMMA_MAX_LIST_BYTES);
-        exit(3);
-    }
     run_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, 0, 0, NULL, n_heads,
-              d_bits, bits_rows, bits_words, d_empty, stream);
+              d_bits, bits_rows, bits_words, fine ? ATTN_CUDA_TILES_FINE : ATTN_CUDA_TILES_COARSE, d_empty, stream);
 }

@@ -34,8 +34,8 @@
 extern "C" {
 #endif
 
-/* Largest visited-tile list attn_cuda_wgmma_blocks keeps in shared memory (one int per 128-key
- * tile): 64 KiB, i.e. n_k <= 2,097,152 keys. */
+/* Largest visited-tile list attn_cuda_wgmma_blocks keeps in shared memory (one int per key tile):
+ * 64 KiB, i.e. n_k <= 2,097,152 keys with 128-key tiles, 1,048,576 with 64-key tiles. */
 enum { ATTN_CUDA_WGMMA_MAX_LIST_BYTES = 65536 };
 
 /* 1 when the current device runs the wgmma kernel (compute capability 9.0, the sm_90a code this
@@ -63,15 +63,19 @@ void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int
  * h · bits_rows + p / 64 of d_bits is set (device uint64 [n_heads][bits_rows][bits_words]; query
  * blocks p / 64 >= bits_rows keep nothing; bits of key blocks past the diagonal or past n_k are
  * ignored) — the MaskPlan `blocks` part (maskplan.h) as a bit matrix, a dense head as all ones.
- * A CTA lists in shared memory the 128-key tiles some of its rows keep a block in (its query
- * blocks' bit rows OR-ed) and visits only those; inside a visited tile a warp masks a 64-key half
- * its query block does not keep. Rows that keep no key are written as zeros and counted into
- * *d_empty when non-NULL. Exits with 3 on a CUDA error, when attn_cuda_wgmma_available(d) is 0,
- * or on bad bits (NULL, bits_words < ceil(max(bits_rows, ceil(n_k / 64)) / 64), or n_k past
- * ATTN_CUDA_WGMMA_MAX_LIST_BYTES' limit). */
+ * A CTA lists in shared memory the key tiles some of its rows keep a block in (its query blocks'
+ * bit rows OR-ed) and visits only those; inside a visited tile a warp masks a 64-key block its
+ * query block does not keep. fine = 0: the dense kernel's CTAs and tiles (192 x 128 at d = 64,
+ * 128 x 128 at d = 128), for plans that fill most of them; fine = 1: 64-row CTAs (one query
+ * block) over 64-key tiles, i.e. exactly the kept blocks, several CTAs per SM, for sparse block
+ * layouts. Rows that keep no key are written as zeros and counted into *d_empty when non-NULL.
+ * Exits with 3 on a CUDA error, when attn_cuda_wgmma_available(d) is 0, or on bad bits (NULL,
+ * bits_words < ceil(max(bits_rows, ceil(n_k / 64)) / 64), or n_k past ATTN_CUDA_WGMMA_MAX_LIST_BYTES'
+ * limit). */
 void attn_cuda_wgmma_blocks(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q, const dam_bf16 *k,
                             const dam_bf16 *v, int kv_cap, int n_k, int n_heads, int n_kv_heads, int d, float scale,
-                            const uint64_t *d_bits, int bits_rows, int bits_words, int *d_empty, void *stream);
+                            const uint64_t *d_bits, int bits_rows, int bits_words, int fine, int *d_empty,
+                            void *stream);
 
 #ifdef __cplusplus
 }

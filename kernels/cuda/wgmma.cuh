@@ -1,7 +1,7 @@
 // wgmma.cuh — Hopper warpgroup matrix-multiply building blocks (sm_90a only; PTX ISA 8.0+,
 // "Asynchronous warpgroup level matrix multiply-accumulate", wgmma.mma_async): the shared-memory
 // matrix descriptor for 128-byte-swizzled tiles, wgmma.fence / commit_group / wait_group, the
-// generic-to-async proxy fence, and the three bf16 x bf16 -> fp32 shapes the dense attention kernel
+// generic-to-async proxy fence, and the four bf16 x bf16 -> fp32 shapes the dense attention kernel
 // (attention_wgmma.cu) issues. Shared-memory tiles are stored as [rows][64] bf16 blocks, row r at
 // byte r·128 of its block, 16-byte chunk c at chunk position c ^ (r % 8) (the 128-byte swizzle;
 // each block 1024-byte aligned); a [rows][D] tile is D / 64 such blocks one after another.
@@ -53,6 +53,14 @@ __device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], uint64_t des
                  "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" WG_ACC_0_31 ", " WG_ACC_32_63
                  "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
                  : WG_F32(d, 0), WG_F32(d, 32)
+                 : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+}
+
+// D[64 x 64] (+)= A[64 x 16] · B[16 x 64] (S = Q K^T with 64-key tiles): as wgmma_m64n128k16_ss.
+__device__ __forceinline__ void wgmma_m64n64k16_ss(float (&d)[32], uint64_t desc_a, uint64_t desc_b, int accumulate) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {" WG_ACC_0_31 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : WG_F32(d, 0)
                  : "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 

@@ -207,8 +207,9 @@ int main(int argc, char **argv) {
                 }
                 for (int h = 0; h < H; h++) maskplan_free(plans[h]);
             }
-            // block layouts (bench_blocks: the diagonal block + 5 .. 30 % of the earlier ones): the wgmma
-            // kernel from bits on sm_90, then the same plans on the list kernel (lists built on the GPU)
+            // block layouts (bench_blocks: the diagonal block + 5 .. 30 % of the earlier ones): the default
+            // path (sm_90: the wgmma kernel from bits, 64 x 64 or 192 x 128 tiles by the efficiency rule),
+            // then the same plans on the other tiles and on the list kernel (lists built on the GPU)
             for (int bi = 0; bi < 4; bi++) {
                 const int pct = BENCH_BLOCK_PCT[bi];
                 double db = 0;
@@ -218,16 +219,26 @@ int main(int argc, char **argv) {
                 }
                 attn_cuda_plan *bp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, bflags);
                 const float t_b = time_it(&in, n, H, Hkv, d, bp, reps);
-                printf("n=%-6d blocks %2d %% %-14s density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense %.4f ms -> "
+                printf("n=%-6d blocks %2d %% %-15s density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense %.4f ms -> "
                        "%.1fx; ideal = density x cuDNN %.4f ms, ours / ideal %.2fx; our dense x density %.4f ms)\n",
-                       n, pct, bp->block_bits ? "(wgmma bits)" : bp->gpu_lists ? "(GPU lists)" : "(host lists)", db,
+                       n, pct, !bp->block_bits ? (bp->gpu_lists ? "(GPU lists)" : "(host lists)")
+                               : attn_cuda_block_fine(bp, d) ? "(wgmma 64x64)" : d == 64 ? "(wgmma 192x128)" : "(wgmma 128x128)", db,
                        (double)bp->head_tiles / bp->causal_tiles, bp->build_ms, t_b, cudnn_ms, cudnn_ms / t_b, db * cudnn_ms,
                        t_b / (db * cudnn_ms), db * t_dense);
+                const int fine = bp->block_bits ? attn_cuda_block_fine(bp, d) : -1;
                 attn_cuda_plan_free(bp);
+                if (!bflags && fine >= 0) {  // the other tiles of the wgmma kernel
+                    bp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv,
+                                                 fine ? ATTN_CUDA_BLOCK_BITS : ATTN_CUDA_BLOCK_FINE);
+                    const float t_o = time_it(&in, n, H, Hkv, d, bp, reps);
+                    printf("n=%-6d blocks %2d %% %-15s build %7.2f  %9.4f ms\n", n, pct,
+                           !fine ? "(wgmma 64x64)" : d == 64 ? "(wgmma 192x128)" : "(wgmma 128x128)", bp->build_ms, t_o);
+                    attn_cuda_plan_free(bp);
+                }
                 if (!bflags) {
                     bp = attn_cuda_plan_build_ex((const maskplan *const *)plans, n, n, H, Hkv, ATTN_CUDA_GPU_LISTS);
                     const float t_l = time_it(&in, n, H, Hkv, d, bp, reps);
-                    printf("n=%-6d blocks %2d %% (lists)        build %7.2f  %9.4f ms\n", n, pct, bp->build_ms, t_l);
+                    printf("n=%-6d blocks %2d %% (lists)         build %7.2f  %9.4f ms\n", n, pct, bp->build_ms, t_l);
                     attn_cuda_plan_free(bp);
                 }
                 for (int h = 0; h < H; h++) maskplan_free(plans[h]);

@@ -44,14 +44,17 @@ static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s,
 
 enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100, BAND = 150,
        MANYCOLS = 200, BLOCK_HOLES = 250 /* blocks; query blocks qb % 3 == 1 keep nothing (empty rows) */,
-       BLOCKS_DENSE = 300 /* blocks: the diagonal and 90 % of the earlier ones (XAttention-like) */ };
+       BLOCKS_DENSE = 300 /* blocks: the diagonal and 90 % of the earlier ones (XAttention-like) */,
+       BLOCKS_ALL = 350 /* blocks: every causal block (fills the 128 x 128 tiles but the diagonal's) */ };
 static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window of g_band_w keys, every head
 static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
 static int g_last_wgmma;         // the last plan was routed to the wgmma kernel (dense or sink + window)
 static int g_last_gpu_lists;     // the last plan's lists were built on the GPU (attention_plan_gpu.h)
 static int g_last_block_bits;    // the last plan was a block plan run by the wgmma kernel from bits
-static long g_block_cases[2];    // block plans on sm_90 whose default path is lists [0] / the bits [1]
+static int g_last_block_fine;    // ... on its 64 x 64 tiles
+static long g_block_cases[3];    // block plans on sm_90 whose default path is lists [0] / the bits on
+                                 // 192 x 128 tiles [1] / on 64 x 64 tiles [2]
 static int g_last_wgmma_heads;   // ... and its dense heads given to the wgmma kernel
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
@@ -96,17 +99,18 @@ static spec make_spec(int kind, int n, int L) {
         break;
     default: break;
     }
-    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || kind == BLOCK_HOLES || kind == BLOCKS_DENSE ||
+    if (kind == BLOCKS || kind == ALL || kind == SPARSE_BLOCKS || kind == BLOCK_HOLES || kind == BLOCKS_DENSE || kind == BLOCKS_ALL ||
         (g_bias && kind != EMPTY_ROWS && kind != DAMLIKE && kind != BAND)) {
         s.nqb = (n + 63) / 64;
         s.ptr = (int32_t *)malloc(sizeof(int32_t) * (s.nqb + 1));
-        s.idx = (int32_t *)malloc(sizeof(int32_t) * (kind == BLOCKS_DENSE ? (size_t)s.nqb * (s.nqb + 1) / 2 + 1 : s.nqb * 5 + 1));
+        s.idx = (int32_t *)malloc(sizeof(int32_t) * (kind == BLOCKS_DENSE || kind == BLOCKS_ALL ? (size_t)s.nqb * (s.nqb + 1) / 2 + 1
+                                                                                                : s.nqb * 5 + 1));
         int w = 0;
         s.ptr[0] = 0;
         for (int qb = 0; qb < s.nqb; qb++) {
-            if (kind == BLOCKS_DENSE) {
+            if (kind == BLOCKS_DENSE || kind == BLOCKS_ALL) {
                 for (int kb = 0; kb < qb; kb++)
-                    if (irand(10)) s.idx[w++] = kb;
+                    if (kind == BLOCKS_ALL || irand(10)) s.idx[w++] = kb;
                 s.idx[w++] = qb;
                 s.ptr[qb + 1] = w;
                 continue;
@@ -240,6 +244,7 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     g_last_sink_window = plan->sink_window;
     g_last_wgmma = plan->sink_window || plan->wgmma || plan->block_bits;
     g_last_block_bits = plan->block_bits;
+    g_last_block_fine = attn_cuda_block_fine(plan, d);
     g_last_gpu_lists = plan->gpu_lists;
     g_last_wgmma_heads = plan->n_wgmma_heads;
     const float scale = 1.0f / sqrtf((float)d);
@@ -319,7 +324,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(e == NULL, "test plan invalid: %s", e);
         }
         if (h < 8) {
-            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == BLOCK_HOLES ? "block-holes" : kind == BLOCKS_DENSE ? "blocks-90%" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
+            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == BLOCK_HOLES ? "block-holes" : kind == BLOCKS_DENSE ? "blocks-90%" : kind == BLOCKS_ALL ? "blocks-all" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
                           : kind == MANYCOLS ? "many-cols" : kind_name[kind]);
             strcat(names, " ");
         }
@@ -334,25 +339,30 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced)
     const int eligible = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
     // block plans (every head dense or 64-blocks only, not all dense) take the wgmma kernel from bits on
-    // sm_90 when its tiles' efficiency is high enough (else lists; computed here through the same
-    // attn_plan_block_bits), and always with ATTN_CUDA_BLOCK_BITS (one more pass)
+    // sm_90 for n_q >= 128: at d = 64 its 64 x 64 tiles, at d = 128 its 128 x 128 tiles when their
+    // efficiency is high enough, else 64 x 64 (computed here from the counts of the same
+    // attn_plan_block_bits); and always with ATTN_CUDA_BLOCK_BITS (coarse tiles) and
+    // ATTN_CUDA_BLOCK_FINE (64 x 64): two more passes
     const int all_blocks = blocks_only && !all_dense;
     const int gpu_default = eligible && n_q >= 128;
-    int bits_default = 0;
+    int bits_default = 0, fine_default = 0;
     if (all_blocks && g_wgmma_device && attn_plan_blocks_only((const maskplan *const *)plans, H, n_k)) {
         uint64_t *b = (uint64_t *)malloc(sizeof(uint64_t) * attn_plan_block_bits_words(n_k) * H);
         int64_t kept, causal, sparse, wt;
         attn_plan_block_bits((const maskplan *const *)plans, H, n_k, (n_k - n_q) / 64, b, 0, &kept, &causal, &sparse, &wt);
-        bits_default = n_q >= 128 && (double)sparse >= ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 6.0 * (double)wt;
+        bits_default = n_q >= 128;
+        fine_default = bits_default && (d == 64 || (double)sparse < ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 4.0 * (double)wt);
         free(b);
-        g_block_cases[bits_default]++;
+        g_block_cases[bits_default + fine_default]++;
     }
     const int base_passes = all_dense ? 4 : !eligible ? 3 : n_dense > 0 ? 5 : 4;
-    const int forced_pass = all_blocks && g_wgmma_device ? base_passes : -1;
+    const int forced_pass = all_blocks && g_wgmma_device ? base_passes : -1;  // and forced_pass + 1: fine
     // (and for plans with dense heads among sparse ones: the GPU build with its dense heads on the list
     // kernel instead of the wgmma kernel)
-    for (int pass = 0; pass < base_passes + (forced_pass >= 0); pass++) {
-        const int flags = pass == forced_pass ? ATTN_CUDA_BLOCK_BITS
+    for (int pass = 0; pass < base_passes + 2 * (forced_pass >= 0); pass++) {
+        const int forced = forced_pass >= 0 && pass >= forced_pass;
+        const int flags = pass == forced_pass       ? ATTN_CUDA_BLOCK_BITS
+                          : forced                  ? ATTN_CUDA_BLOCK_FINE
                           : pass == 0   ? 0
                           : pass == 4 ? ATTN_CUDA_GPU_LISTS | ATTN_CUDA_NO_WGMMA
                           : pass == 3 ? (all_dense     ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA
@@ -362,7 +372,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
                           : all_dense ? ATTN_CUDA_FORCE_LISTS
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
-        const int gpu_expected = pass == forced_pass ? 0 : pass == 0 ? gpu_default && !bits_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
+        const int gpu_expected = forced ? 0 : pass == 0 ? gpu_default && !bits_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
         if (pass == 0 || (pass >= 3 && !all_dense))
             CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d flags=%d) [%s]",
                   g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, flags, names);
@@ -386,9 +396,12 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(memcmp(o1, o2, nq * 2) == 0,
                   "mma.sync dense path and list path differ (n_q=%d n_k=%d H=%d Hkv=%d d=%d)", n_q, n_k, H, Hkv, d);
         if (pass == 0) ret = r.empty;
-        CHECK(g_last_block_bits == (pass == forced_pass || (pass == 0 && bits_default)),
-              "block-bits path %s (flags=%d, efficiency rule says %d) [%s]", g_last_block_bits ? "taken" : "not taken",
-              flags, bits_default, names);
+        CHECK(g_last_block_bits == (forced || (pass == 0 && bits_default)),
+              "block-bits path %s (flags=%d, n_q=%d) [%s]", g_last_block_bits ? "taken" : "not taken", flags, n_q, names);
+        if (g_last_block_bits)
+            CHECK(g_last_block_fine == (forced ? pass > forced_pass : fine_default),
+                  "block bits on %s tiles (flags=%d, efficiency rule says fine = %d) [%s]",
+                  g_last_block_fine ? "64 x 64" : "coarse", flags, fine_default, names);
         if (pass == 0 && kinds && all_band && g_wgmma_device)
             CHECK(g_last_sink_window, "sink + window plans (S %d, W %d) did not take the wgmma path", g_band_s, g_band_w);
     }
@@ -608,8 +621,9 @@ static void band_cases(void) {
 }
 
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
-// Block plans (every head dense or 64-blocks only: the wgmma kernel from bits on sm_90, asserted;
-// the list paths in the other passes): blocks beside dense heads and sparse blocks in one GQA group,
+// Block plans (every head dense or 64-blocks only: the wgmma kernel from bits on sm_90, on 192 x 128
+// or 64 x 64 tiles by the efficiency rule, asserted, and on each forced; the list paths in the other
+// passes): blocks beside dense heads and sparse blocks in one GQA group,
 // query blocks that keep nothing (empty rows, counted), GQA groups 1, 3, 4, 7, 8, head_dim 64 and
 // 128, lengths around the 64-blocks and the 128-key / 128- and 192-row tiles, chunked prefill,
 // decode, 3000- to 9000-token cases (rows sampled; bit rows of 1-3 words), huge and very negative logits.
@@ -642,9 +656,14 @@ static void block_cases(bool quick) {
     for (int h = 0; h < 9; h++) kinds[h] = h % 3 ? BLOCKS : BLOCK_HOLES;
     run_case(3000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);
     extreme_logit_cases(kinds);
-    if (g_wgmma_device)  // both defaults were taken somewhere (else a check above cannot have seen a path)
-        CHECK(g_block_cases[0] > 0 && g_block_cases[1] > 0, "block plans: %ld on lists, %ld on the bits by default",
-              g_block_cases[0], g_block_cases[1]);
+    // every causal block (efficiency ~0.94 at 47 query blocks): the 128 x 128 tiles by default at d = 128
+    for (int h = 0; h < 9; h++) kinds[h] = h % 4 == 3 ? DENSE : BLOCKS_ALL;
+    run_case(3000, 3000, 8, 2, 128, 1, 100, kinds, 0, 31);
+    run_case(1000, 3000, 9, 3, 64, 1, 100, kinds, 0, 31);
+    if (g_wgmma_device)  // every default was taken somewhere (else a check above cannot have seen a path)
+        CHECK(g_block_cases[0] > 0 && g_block_cases[1] > 0 && g_block_cases[2] > 0,
+              "block plans by default: %ld on lists, %ld on coarse tiles, %ld on 64 x 64 tiles", g_block_cases[0],
+              g_block_cases[1], g_block_cases[2]);
 }
 
 static void quick_cases(void) {

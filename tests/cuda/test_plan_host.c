@@ -648,15 +648,15 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
             }
         }
     CHECK(bad == 0, "block bits n_q %d n_k %d H %d: %d bits wrong", n_q, n_k, H, bad);
-    /* the wgmma kernel's tiles of the heads that are not dense: per (head, 3 query blocks >= qb0,
-     * 128-key tile up to the group's last row), whether one of those rows keeps one of the tile's two
-     * key blocks (read from the bits) */
+    /* the wgmma kernel's 128 x 128 tiles of the heads that are not dense: per (head, 2 query blocks
+     * >= qb0, 128-key tile up to the group's last row), whether one of those rows keeps one of the
+     * tile's two key blocks (read from the bits) */
     for (int h = 0; h < H; h++)
-        for (int g = 0; 3 * g < rows && !pl[h]->dense; g++) {
-            const int last_row = (3 * g + 3) * 64 < n_k ? (3 * g + 3) * 64 - 1 : n_k - 1;
+        for (int g = 0; 2 * g < rows && !pl[h]->dense; g++) {
+            const int last_row = (2 * g + 2) * 64 < n_k ? (2 * g + 2) * 64 - 1 : n_k - 1;
             for (int kt = 0; kt <= last_row / 128; kt++) {
                 bool any = false;
-                for (int qb = 3 * g; qb < 3 * g + 3 && qb < rows; qb++)
+                for (int qb = 2 * g; qb < 2 * g + 2 && qb < rows; qb++)
                     for (int kb = 2 * kt; kb < 2 * kt + 2 && qb >= qb0; kb++)
                         any |= b1[per * h + (size_t)qb * words + kb / 64] >> (kb % 64) & 1;
                 wt += any;
@@ -703,6 +703,9 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
     maskplan_free(pl[0]);
     pl[0] = keep0;
     CHECK(!attn_plan_blocks_only((const maskplan *const *)pl, H, 3000000), "block bits: 3M keys eligible");
+    /* one head: the 64-key tiles' visited list (64 KiB) ends at 1,048,576 keys (the bits, 32 MiB, fit) */
+    CHECK(attn_plan_blocks_only((const maskplan *const *)pl, 1, 1 << 20), "block bits: 1M keys not eligible");
+    CHECK(!attn_plan_blocks_only((const maskplan *const *)pl, 1, (1 << 20) + 1), "block bits: 1M + 1 keys eligible");
     maskplan *dense[2] = {maskplan_dense(), maskplan_dense()};
     CHECK(!attn_plan_blocks_only((const maskplan *const *)dense, 2, n_k), "block bits: all-dense plans eligible");
     maskplan_free(dense[0]);
