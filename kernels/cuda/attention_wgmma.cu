@@ -1,7 +1,8 @@
 // attention_wgmma.cu — see attention_wgmma.h and docs/cuda.md ("Dense path: wgmma").
 //
 // Per CTA: one query head, BM = 64·NWG query rows (positions pos0 .. pos0 + BM − 1), NWG
-// warpgroups of 64 rows (NWG = 2 at d = 128, 3 at d = 64). Key tiles of 128 keys: the CTA visits
+// warpgroups of 64 rows: NWG = 1 over BN = 64 keys (fine) or 128 keys (wide; d = 64 dense default),
+// NWG = 2 (d = 128) or 3 (d = 64) over BN = 128 keys (coarse). Key tiles of BN keys: the CTA visits
 // the sink tiles, then the tiles from the window's start for its first row up to its last
 // position (dense: every tile up to the diagonal); with block bits (p.bits), the tiles up to its
 // last position in which one of its query blocks keeps a 64-block, listed first in shared memory
@@ -14,9 +15,10 @@
 //   lower edge, a partial sink tile), online softmax of S -> P_i (fp32); wait for group 2;
 //   O *= alpha; P_i packed to bf16 A fragments.
 // A last iteration issues only O += P V. Shared memory (1024-byte aligned): Q [BM][D],
-// K [2][128][D], V [2][128][D], each as D/64 blocks of [rows][64] with the 128-byte swizzle of
-// wgmma.cuh: 160 KB at D = 128, 88 KB at D = 64 (+ 4 bytes per 128-key tile for the block plans'
-// list, <= 64 KiB); one CTA per SM (registers).
+// K [2][BN][D], V [2][BN][D], each as D/64 blocks of [rows][64] with the 128-byte swizzle of
+// wgmma.cuh (+ 4 bytes per key tile for the block plans' list, <= 64 KiB): coarse 160 KB at D = 128,
+// 88 KB at D = 64, one CTA per SM (registers); fine 80 KB at D = 128 (2 CTAs per SM), 40 KB at D = 64
+// (4 per SM); wide 72 KB at D = 64 (3 per SM: wgmma_min_ctas).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -64,16 +66,18 @@ template <int R> __device__ __forceinline__ uint32_t swz128(int r, int ch) {
     return (uint32_t)((ch >> 3) * R * 128 + r * 128 + (((ch & 7) ^ (r & 7)) << 4));
 }
 
-// CTAs resident per SM: one for the 192- and 128-row CTAs (registers); 64-row CTAs (BN = 64) are
-// small: 4 at d = 64 (<= 128 registers, 41 KB of shared memory each), 2 at d = 128 (81 KB each)
-template <int D, int NWG> constexpr int wgmma_min_ctas() { return NWG > 1 ? 1 : D == 64 ? 4 : 2; }
+// CTAs resident per SM: one for the 192- and 128-row CTAs (registers); 64-row CTAs are small: over
+// 64-key tiles 4 at d = 64 (<= 128 registers, 41 KB of shared memory each), 2 at d = 128 (81 KB
+// each); over 128-key tiles (d = 64 only) 3 (<= 168 registers, 73 KB)
+template <int D, int NWG, int BN> constexpr int wgmma_min_ctas() {
+    return NWG > 1 ? 1 : BN == 64 ? (D == 64 ? 4 : 2) : 3;
+}
 
 // NWG warpgroups of 64 query rows each: BM = 64·NWG rows per CTA; key tiles of BN keys (128, or 64
 // with NWG = 1: one query block × one key block per tile, the fine path for sparse block plans)
 template <int D, int NWG, int BN>
-__global__ void __launch_bounds__(NWG * 128, (wgmma_min_ctas<D, NWG>())) attn_fwd_wgmma(const WParams p) {
+__global__ void __launch_bounds__(NWG * 128, (wgmma_min_ctas<D, NWG, BN>())) attn_fwd_wgmma(const WParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    static_assert(BN == 128 || (BN == 64 && NWG == 1), "key tiles of 128 keys, or 64 with 64-row CTAs");
     constexpr int BM = 64 * NWG, NTHREADS = NWG * 128;
     constexpr int KB = BN / 64, KMASK = (1 << KB) - 1;  // 64-key blocks per tile; all of them kept
     constexpr int CH = D / 8, NO = D / 2;  // 16-byte chunks per row; O accumulators per thread
@@ -413,31 +417,42 @@ static void run_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_st
     p.bits_rows = bits_rows;
     p.bits_words = bits_words;
     cudaStream_t s = (cudaStream_t)stream;
-    // tiles (ATTN_CUDA_TILES_*): fine = 64-row CTAs (one warpgroup) over 64-key tiles, several CTAs
-    // per SM; coarse = 3 warpgroups (192 query rows) at d = 64 (run 14: +17-18 % over 2), 2 at
-    // d = 128 (3 would need more registers than an SM has), over 128-key tiles, one CTA per SM.
-    // AUTO (dense, sinks + window): fine at d = 64 (run 59: 1.07-1.23x faster than coarse, dense
-    // 4K-64K, and 1.3-1.5x with windows), coarse at d = 128 (fine 0.87x there). Benchmarks:
-    // DAM_CUDA_WGMMA_WG=1 (fine), 2 (128 x 128) or 3 (d = 64: 192 x 128) overrides AUTO
+    // Tile shapes: fine = 64-row CTAs (one warpgroup) over 64-key tiles (4 CTAs per SM at d = 64, 2 at
+    // d = 128); wide = 64-row CTAs over 128-key tiles (d = 64 only, 3 per SM); coarse = 3 warpgroups
+    // (192 rows; run 14: +17-18 % over 2) at d = 64, 2 at d = 128 (3 would need more registers than an
+    // SM has), over 128-key tiles, one CTA per SM. Block plans: fine or coarse as asked (`tiles`).
+    // Dense and sinks + window (AUTO): d = 64 wide (run 61: dense 1.06 / 1.05 / 1.21x faster than fine
+    // at 16K / 64K / 4K, 1.2-1.4x than coarse; windows of >= 2048 keys 1.04x), but fine for windows
+    // below 2048 keys (w 1024: the 128-key tiles' edges cost more than they gain, 0.97x); d = 128
+    // coarse (fine 0.87x, run 59). Benchmarks: DAM_CUDA_WGMMA_WG=1 (fine), 2 (128 x 128),
+    // 3 (d = 64: 192 x 128) or 4 (d = 64: wide) overrides AUTO
     static int nwg_env = -1;
     if (nwg_env < 0) {
         const char *e = getenv("DAM_CUDA_WGMMA_WG");
         nwg_env = e ? atoi(e) : 0;
     }
-    if (tiles == ATTN_CUDA_TILES_AUTO)
-        tiles = nwg_env == 1 ? ATTN_CUDA_TILES_FINE : nwg_env >= 2 || d == 128 ? ATTN_CUDA_TILES_COARSE : ATTN_CUDA_TILES_FINE;
-    const int bn = tiles == ATTN_CUDA_TILES_FINE ? 64 : BN_COARSE;
+    enum { FINE, WIDE, COARSE_2, COARSE_3 } shape;
+    if (tiles == ATTN_CUDA_TILES_FINE) shape = FINE;
+    else if (tiles == ATTN_CUDA_TILES_COARSE) shape = d == 64 ? COARSE_3 : COARSE_2;
+    else if (nwg_env >= 1 && nwg_env <= 4)
+        shape = nwg_env == 1 ? FINE : nwg_env == 2 ? COARSE_2 : d == 128 ? COARSE_2 : nwg_env == 3 ? COARSE_3 : WIDE;
+    else if (d == 128) shape = COARSE_2;
+    else shape = p.window < 2048 ? FINE : WIDE;
+    const int bn = shape == FINE ? 64 : BN_COARSE;
     if (d_bits && (size_t)(n_k + bn - 1) / bn * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
         fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d keys exceed the %d-byte visited-tile list (%d-key tiles)\n", n_k,
                 (int)ATTN_CUDA_WGMMA_MAX_LIST_BYTES, bn);
         exit(3);
     }
-    if (bn == 64) {
-        if (d == 64) launch<64, 1, 64>(p, s);
-        else launch<128, 1, 64>(p, s);
-    } else if (d == 64 && nwg_env == 2) launch<64, 2, BN_COARSE>(p, s);
-    else if (d == 64) launch<64, 3, BN_COARSE>(p, s);
-    else launch<128, 2, BN_COARSE>(p, s);
+    if (d == 64) {
+        if (shape == FINE) launch<64, 1, 64>(p, s);
+        else if (shape == WIDE) launch<64, 1, 128>(p, s);
+        else if (shape == COARSE_2) launch<64, 2, 128>(p, s);
+        else launch<64, 3, 128>(p, s);
+    } else {
+        if (shape == FINE) launch<128, 1, 64>(p, s);
+        else launch<128, 2, 128>(p, s);
+    }
 }
 
 extern "C" void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,

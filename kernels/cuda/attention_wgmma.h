@@ -11,9 +11,12 @@
  * references attn_causal / attn_masked (kernels/cpu/). Precision as there: bf16 inputs and output,
  * fp32 scores, softmax and accumulators, probabilities rounded to bf16 before P·V.
  * How (FlashAttention-3's structure without its producer warps, arXiv 2407.08608): one CTA = one
- * query head × 64·NWG query rows, NWG warpgroups of 64 rows (3 at d = 64, 2 at d = 128);
- * 128-key tiles of K and V loaded with cp.async into 128-byte-swizzled shared memory, two stages
- * each; S = Q K^T by wgmma with both operands in shared memory; P stays in registers as the A
+ * query head × 64·NWG query rows, NWG warpgroups of 64 rows, over key tiles of BN keys: 64 × 128
+ * (NWG = 1, BN = 128, 3 CTAs per SM; dense and windows of >= 2048 keys at d = 64), 64 × 64 (NWG = 1,
+ * BN = 64, 4 CTAs per SM at d = 64, 2 at d = 128; narrower windows at d = 64, sparse block plans) or
+ * the coarse ones (NWG = 3 at d = 64, 2 at d = 128, BN = 128, one CTA per SM; d = 128 dense and
+ * windows, dense-enough block plans at d = 128); tiles of K and V loaded with cp.async into
+ * 128-byte-swizzled shared memory, two stages each; S = Q K^T by wgmma with both operands in shared memory; P stays in registers as the A
  * operand of O += P V (V read N-major by the tensor cores: no transpose pass). The P·V product of
  * tile i−1 runs on the tensor cores while the warps compute the softmax of tile i (wgmma is
  * asynchronous). A CTA visits only the key tiles its rows keep something in (sinks, window),
@@ -65,10 +68,10 @@ void attn_cuda_wgmma_heads(dam_bf16 *out, int out_stride, const dam_bf16 *q, int
  * ignored) — the MaskPlan `blocks` part (maskplan.h) as a bit matrix, a dense head as all ones.
  * A CTA lists in shared memory the key tiles some of its rows keep a block in (its query blocks'
  * bit rows OR-ed) and visits only those; inside a visited tile a warp masks a 64-key block its
- * query block does not keep. fine = 0: the dense kernel's CTAs and tiles (192 x 128 at d = 64,
- * 128 x 128 at d = 128), for plans that fill most of them; fine = 1: 64-row CTAs (one query
- * block) over 64-key tiles, i.e. exactly the kept blocks, several CTAs per SM, for sparse block
- * layouts. Rows that keep no key are written as zeros and counted into *d_empty when non-NULL.
+ * query block does not keep. fine = 0: the coarse tiles (192 x 128 at d = 64, 128 x 128 at
+ * d = 128), for plans that fill most of them at d = 128; fine = 1: 64-row CTAs (one query block)
+ * over 64-key tiles, i.e. exactly the kept blocks, several CTAs per SM (attn_cuda_block_fine
+ * chooses). Rows that keep no key are written as zeros and counted into *d_empty when non-NULL.
  * Exits with 3 on a CUDA error, when attn_cuda_wgmma_available(d) is 0, or on bad bits (NULL,
  * bits_words < ceil(max(bits_rows, ceil(n_k / 64)) / 64), or n_k past ATTN_CUDA_WGMMA_MAX_LIST_BYTES'
  * limit). */

@@ -599,6 +599,13 @@ static void band_cases(void) {
     g_band_s = 128;
     g_band_w = 512;
     run_case(1500, 4000, 8, 2, 128, 1, 100, band, 0, 23);
+    // windows of >= 2048 keys: 128-key tiles at d = 64 (64-row CTAs), one-shot and chunked
+    g_band_s = 4;
+    g_band_w = 2500;
+    run_case(3000, 3000, 9, 3, 64, 1, 100, band, 0, 31);
+    g_band_s = 100;
+    g_band_w = 2048;
+    run_case(700, 4100, 9, 3, 64, 1, 100, band, 0, 7);
     g_band_s = 4;
     g_band_w = 64;
     run_case(300, 300, 9, 3, 64, 200, 100, band, 0, 1);  // huge logits
