@@ -27,6 +27,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "kernels/cuda/mma.cuh"
+#include "kernels/cuda/wgmma.cuh"
 
 // ATTN_CUDA_FAULT (tests only: proves the test fails when the kernel is wrong):
 //   1 = causal mask off by one (row p also sees key p + 1); 2 = the last listed tile is skipped.
@@ -76,13 +77,23 @@ __device__ __forceinline__ unsigned long long bits_row(unsigned long long lo, un
 // HC query heads per CTA, MT 16-row m-tiles per warp (4 / MT warps per head): with MT = 2 each K/V
 // fragment read from shared memory feeds two m-tiles, halving shared-memory traffic per FLOP.
 // d = 64, one head, MT = 1 (the default): at most 168 registers, so 3 CTAs (12 warps) fit an SM (run 27:
-// 172 registers gave 2 and cost 20 %)
-template <int D, int HC, int MT>
-__global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1) ? 3 : 1) attn_fwd(const Params p) {
+// 172 registers gave 2 and cost 20 %).
+// WG (d = 64, one head, MT = 1, sm_90a): the same kernel with its two products on the warpgroup's
+// tensor-core instructions instead of per-warp mma.sync: S = Q K^T by wgmma.m64n64k16 with Q and K read
+// from shared memory (the tiles' 16-byte-chunk swizzle at d = 64 is wgmma's 128-byte swizzle, so the
+// layout is unchanged; the tiles are 1024-byte aligned), O += P V by wgmma with P from registers and
+// V read N-major. The accumulators have mma.sync's m16n8 layout per 8 columns, so masks, softmax,
+// bias and stores are shared. The CTA's 4 warps are one warpgroup and one head: a tile's mode is
+// CTA-uniform, as wgmma needs.
+template <int D, int HC, int MT, bool WG = false>
+__global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1) ? (WG ? 4 : 3) : 1) attn_fwd(const Params p) {
+    static_assert(!WG || (D == 64 && HC == 1 && MT == 1), "the wgmma products: d = 64, one head per CTA, MT = 1");
     constexpr int WPH = 4 / MT;  // warps per head
     constexpr int NT = HC * WPH * 32, CH = D / 8;
     extern __shared__ __align__(128) unsigned char smem_raw[];
-    __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [HC*64][D]
+    // (WG: 1024-byte aligned for the wgmma descriptors; the launch adds the slack)
+    unsigned char *smem = WG ? smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u) : smem_raw;
+    __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem);  // [HC*64][D]
     __nv_bfloat16 *sK = sQ + HC * T * D;                               // [2][64][D]
     __nv_bfloat16 *sV = sK + 2 * T * D;                                // [2][64][D]
 
@@ -234,8 +245,11 @@ __global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1)
         } else {
             cp_async_wait<0>();
         }
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+        if constexpr (WG) fence_proxy_async();  // the tile's cp.async writes, visible to wgmma
+#endif
         __syncthreads();
-        if (Q_IN_REGS && e == e_begin) {
+        if (!WG && Q_IN_REGS && e == e_begin) {
 #pragma unroll
             for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -252,8 +266,24 @@ __global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1)
 #pragma unroll
                 for (int i = 0; i < 8; i++) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
             const __nv_bfloat16 *ks = sK + st * T * D;
+            if constexpr (WG) {  // S = Q K^T on the warpgroup: 4 k-steps of 16
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+                float(&sf)[32] = *reinterpret_cast<float(*)[32]>(&s[0][0][0]);
+                wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
+                for (int kk = 0; kk < D / 16; kk++)
+                    wgmma_m64n64k16_ss(sf, gmma_desc(smem_u32(sQ) + kk * 32, 16, 1024),
+                                       gmma_desc(smem_u32(ks) + kk * 32, 16, 1024), kk > 0);
+                wgmma_commit();
+                wgmma_wait<0>();
+#pragma unroll
+                for (int i = 0; i < 32; i++) reg_fence(sf[i]);
+#else
+                __trap();  // built without sm_90a: the host never launches WG (attn_cuda_wgmma_available)
+#endif
+            }
+#pragma unroll
+            for (int kk = 0; kk < (WG ? 0 : D / 16); kk++) {
                 uint32_t qa[MT][4];
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
@@ -356,8 +386,28 @@ __global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1)
             }
             // O += P V: P from the score registers (C layout -> A layout), V^T via ldmatrix.trans
             const __nv_bfloat16 *vs = sV + st * T * D;
+            if constexpr (WG) {  // on the warpgroup: P as A fragments (4 k-steps of 16 keys), V N-major
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+                uint32_t pf[4][4];
 #pragma unroll
-            for (int kk = 0; kk < 4; kk++) {
+                for (int kk = 0; kk < 4; kk++) {
+                    pf[kk][0] = pack_bf16(s[0][2 * kk][0], s[0][2 * kk][1]);
+                    pf[kk][1] = pack_bf16(s[0][2 * kk][2], s[0][2 * kk][3]);
+                    pf[kk][2] = pack_bf16(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+                    pf[kk][3] = pack_bf16(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+                }
+                float(&of)[32] = *reinterpret_cast<float(*)[32]>(&oacc[0][0][0]);
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16_rs_tb(of, pf[kk], gmma_desc(smem_u32(vs) + kk * 2048, T * 128, 1024));
+                wgmma_commit();
+                wgmma_wait<0>();
+#pragma unroll
+                for (int i = 0; i < 32; i++) reg_fence(of[i]);
+#endif
+            }
+#pragma unroll
+            for (int kk = 0; kk < (WG ? 0 : 4); kk++) {
                 uint32_t a[MT][4];
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
@@ -409,17 +459,17 @@ __global__ void __launch_bounds__(HC * 128 / MT, (D == 64 && HC == 1 && MT == 1)
     }
 }
 
-template <int D, int HC, int MT> void launch(Params p, int n_chunks, int n_ctas, cudaStream_t stream) {
+template <int D, int HC, int MT, bool WG = false> void launch(Params p, int n_chunks, int n_ctas, cudaStream_t stream) {
     p.split = p.hc_plan / HC;
-    const size_t smem = (size_t)(HC * T * D + 4 * T * D) * sizeof(__nv_bfloat16);
+    const size_t smem = (size_t)(HC * T * D + 4 * T * D) * sizeof(__nv_bfloat16) + (WG ? 1024 : 0);
     static bool configured = false;  // per instantiation
     if (!configured) {
-        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd<D, HC, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        CUDA_CHECK(cudaFuncSetAttribute(attn_fwd<D, HC, MT, WG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
     p.n_chunks = n_chunks;
     if (n_ctas == 0) return;
-    attn_fwd<D, HC, MT><<<dim3(n_ctas, p.split), HC * 128 / MT, smem, stream>>>(p);
+    attn_fwd<D, HC, MT, WG><<<dim3(n_ctas, p.split), HC * 128 / MT, smem, stream>>>(p);
     CUDA_LAUNCH_CHECK("attn_fwd");
 }
 
@@ -545,6 +595,7 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         (n_q >= 128 || (flags & ATTN_CUDA_GPU_LISTS)) && attn_cuda_plan_gpu_eligible(plans, n_heads)) {
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
         attn_cuda_plan_gpu_build(p, plans, !(flags & ATTN_CUDA_NO_WGMMA));
+        p->list_mma = (flags & ATTN_CUDA_NO_WGMMA) != 0;
         p->build_ms = now_ms() - t0;
         return p;
     }
@@ -556,6 +607,7 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     p->n_qt = hp->n_qt;
     p->dense = hp->dense;
     p->wgmma = hp->dense && !(flags & ATTN_CUDA_NO_WGMMA);
+    p->list_mma = (flags & (ATTN_CUDA_NO_WGMMA | ATTN_CUDA_PACK_GQA)) != 0;
     p->entry_ints = hp->entry_ints;
     p->n_entries = hp->n_entries;
     p->n_masks = hp->n_masks;
@@ -609,6 +661,44 @@ extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     free(p);
 }
 
+// The list kernel's shape for plan p at head_dim d: heads per CTA (*hc), m-tiles per warp (*mt), and
+// whether its products run on wgmma (the return value).
+static bool list_shape(const attn_cuda_plan *plan, int d, int *hc_out, int *mt_out) {
+    // heads per CTA: the plan's chunk, split where the registers would spill (ptxas -v: d=64 with
+    // 4 heads and d=128 with 3 or 4 heads spill)
+    int hc = plan->hc == 4 ? 2 : (d == 128 && plan->hc == 3) ? 1 : plan->hc;
+    // benchmarks only: DAM_CUDA_HEADS_PER_CTA=1|2|3 overrides, where it divides the plan's chunk
+    static int hpc_env = -1;
+    if (hpc_env < 0) {
+        const char *e = getenv("DAM_CUDA_HEADS_PER_CTA");
+        hpc_env = e ? atoi(e) : 0;
+    }
+    if (hpc_env >= 1 && hpc_env <= (d == 64 ? 3 : 2) && plan->hc % hpc_env == 0) hc = hpc_env;
+    // m-tiles per warp: DAM_CUDA_MT=1|2 (d = 64 only; default MT_DEFAULT)
+    static int mt_env = -1;
+    if (mt_env < 0) {
+        const char *e = getenv("DAM_CUDA_MT");
+        mt_env = e ? atoi(e) : MT_DEFAULT_64;
+    }
+    // the list kernel's products on wgmma (d = 64, one head per CTA, MT = 1, compute capability 9.0)
+    // unless the plan asks for mma.sync (ATTN_CUDA_NO_WGMMA, ATTN_CUDA_PACK_GQA) or, for A/B benchmarks,
+    // DAM_CUDA_LIST_MMA=1
+    static int list_mma_env = -1;
+    if (list_mma_env < 0) {
+        const char *e = getenv("DAM_CUDA_LIST_MMA");
+        list_mma_env = e && strcmp(e, "1") == 0;
+    }
+    *hc_out = hc;
+    *mt_out = d == 64 && mt_env == 2 ? 2 : 1;
+    return d == 64 && hc == 1 && *mt_out == 1 && !plan->list_mma && !list_mma_env && attn_cuda_wgmma_available(64);
+}
+
+extern "C" int attn_cuda_list_wgmma(const attn_cuda_plan *plan, int d) {
+    if (plan->block_bits || plan->sink_window || (plan->wgmma && attn_cuda_wgmma_available(d))) return 0;
+    int hc, mt;
+    return list_shape(plan, d, &hc, &mt);
+}
+
 extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_stride, int n_q,
                                  const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int n_heads,
                                  int n_kv_heads, int d, float scale, const attn_cuda_plan *plan, int *d_empty,
@@ -658,23 +748,11 @@ extern "C" void attn_cuda_masked(dam_bf16 *out, int out_stride, const dam_bf16 *
                               plan->d_wgmma_heads, plan->n_wgmma_heads, d_empty, stream);
         ctas = plan->list_ctas;
     }
-    // heads per CTA: the plan's chunk, split where the registers would spill (ptxas -v: d=64 with
-    // 4 heads and d=128 with 3 or 4 heads spill)
-    int hc = plan->hc == 4 ? 2 : (d == 128 && plan->hc == 3) ? 1 : plan->hc;
-    // benchmarks only: DAM_CUDA_HEADS_PER_CTA=1|2|3 overrides, where it divides the plan's chunk
-    static int hpc_env = -1;
-    if (hpc_env < 0) {
-        const char *e = getenv("DAM_CUDA_HEADS_PER_CTA");
-        hpc_env = e ? atoi(e) : 0;
-    }
-    if (hpc_env >= 1 && hpc_env <= (d == 64 ? 3 : 2) && plan->hc % hpc_env == 0) hc = hpc_env;
-    // m-tiles per warp: DAM_CUDA_MT=1|2 (d = 64 only; default MT_DEFAULT)
-    static int mt_env = -1;
-    if (mt_env < 0) {
-        const char *e = getenv("DAM_CUDA_MT");
-        mt_env = e ? atoi(e) : MT_DEFAULT_64;
-    }
-    if (d == 64 && mt_env == 2) {
+    int hc, mt;
+    const bool list_wgmma = list_shape(plan, d, &hc, &mt);
+    if (list_wgmma) {
+        launch<64, 1, 1, true>(pr, nc, ctas, s);
+    } else if (d == 64 && mt == 2) {
         if (hc == 1) launch<64, 1, 2>(pr, nc, ctas, s);
         else if (hc == 2) launch<64, 2, 2>(pr, nc, ctas, s);
         else launch<64, 3, 2>(pr, nc, ctas, s);

@@ -91,6 +91,9 @@ typedef struct attn_cuda_plan {
                             * (attention_plan.h, ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY) */
     int bits_rows, bits_words; /* block_bits: ceil(n_k / 64) rows of ceil(rows / 64) words per head */
     uint64_t *d_bits;      /* block_bits: [n_heads][bits_rows][bits_words], dense heads all ones */
+    int list_mma;          /* 1: the list kernel multiplies with mma.sync even on a compute-capability-9.0
+                            * device (built with ATTN_CUDA_NO_WGMMA or ATTN_CUDA_PACK_GQA); 0: with wgmma
+                            * there at d = 64 (one head per CTA), mma.sync elsewhere */
     int list_ctas;         /* CTAs of the list kernel: d_order's first list_ctas items (the rest: dense heads
                             * on the wgmma kernel) */
 } attn_cuda_plan;
@@ -141,6 +144,12 @@ enum { ATTN_CUDA_TILES_AUTO = 0, ATTN_CUDA_TILES_FINE = 1, ATTN_CUDA_TILES_COARS
  * block_bits plan. AUTO: 64 x 64 at d = 64 (faster even dense, run 59); at d = 128 below
  * ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY (attention_plan.h), else 128 x 128. */
 int attn_cuda_block_fine(const attn_cuda_plan *p, int d);
+
+/* 1 when attn_cuda_masked runs plan p at head_dim d on the list kernel with its products on wgmma
+ * (d = 64, one head per CTA, a compute-capability-9.0 device, the plan built without
+ * ATTN_CUDA_NO_WGMMA / ATTN_CUDA_PACK_GQA, DAM_CUDA_LIST_MMA not 1 in the environment), 0 when on
+ * mma.sync or when p does not take the list kernel (block bits, sinks + window, dense on wgmma). */
+int attn_cuda_list_wgmma(const attn_cuda_plan *p, int d);
 
 /* Frees the device and host memory of a plan; NULL is a no-op. */
 void attn_cuda_plan_free(attn_cuda_plan *p);

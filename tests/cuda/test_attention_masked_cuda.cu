@@ -53,6 +53,7 @@ static int g_last_wgmma;         // the last plan was routed to the wgmma kernel
 static int g_last_gpu_lists;     // the last plan's lists were built on the GPU (attention_plan_gpu.h)
 static int g_last_block_bits;    // the last plan was a block plan run by the wgmma kernel from bits
 static int g_last_block_fine;    // ... on its 64 x 64 tiles
+static long g_list_runs[2];      // kernel runs on the list kernel with mma.sync [0] / wgmma [1] products
 static long g_block_cases[3];    // block plans on sm_90 whose default path is lists [0] / the bits on
                                  // 192 x 128 tiles [1] / on 64 x 64 tiles [2]
 static int g_last_wgmma_heads;   // ... and its dense heads given to the wgmma kernel
@@ -245,6 +246,7 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     g_last_wgmma = plan->sink_window || plan->wgmma || plan->block_bits;
     g_last_block_bits = plan->block_bits;
     g_last_block_fine = attn_cuda_block_fine(plan, d);
+    if (!g_last_wgmma || (plan->gpu_lists && plan->n_wgmma_heads < H)) g_list_runs[attn_cuda_list_wgmma(plan, d)]++;
     g_last_gpu_lists = plan->gpu_lists;
     g_last_wgmma_heads = plan->n_wgmma_heads;
     const float scale = 1.0f / sqrtf((float)d);
@@ -331,9 +333,10 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     }
     uint16_t *o1 = (uint16_t *)malloc(nq * 2), *o2 = (uint16_t *)malloc(nq * 2);
     int ret = 0;
-    // dense plans: the dense path (the wgmma kernel on an sm_90 device), then the list path (every
-    // causal tile listed), then the mma.sync kernel's dense path, which must be bit-identical to the
-    // list path, then that path with GQA heads packed per CTA; other plans: the default (lists built
+    // dense plans: the dense path (the wgmma kernel on an sm_90 device), then the list path on mma.sync
+    // (every causal tile listed), then the mma.sync kernel's dense path, which must be bit-identical to
+    // that list path, then that path with GQA heads packed per CTA, then the list path with its default
+    // products (wgmma at d = 64 on sm_90, attn_cuda_list_wgmma); other plans: the default (lists built
     // on the GPU for columns, diagonals and unbiased blocks when n_q >= 128, asserted), then host
     // lists without gathered tiles, then GQA-packed CTAs, then for plans the GPU can build the other
     // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced)
@@ -355,7 +358,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         free(b);
         g_block_cases[bits_default + fine_default]++;
     }
-    const int base_passes = all_dense ? 4 : !eligible ? 3 : n_dense > 0 ? 5 : 4;
+    const int base_passes = all_dense ? 5 : !eligible ? 3 : n_dense > 0 ? 5 : 4;
     const int forced_pass = all_blocks && g_wgmma_device ? base_passes : -1;  // and forced_pass + 1: fine
     // (and for plans with dense heads among sparse ones: the GPU build with its dense heads on the list
     // kernel instead of the wgmma kernel)
@@ -364,12 +367,12 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         const int flags = pass == forced_pass       ? ATTN_CUDA_BLOCK_BITS
                           : forced                  ? ATTN_CUDA_BLOCK_FINE
                           : pass == 0   ? 0
-                          : pass == 4 ? ATTN_CUDA_GPU_LISTS | ATTN_CUDA_NO_WGMMA
+                          : pass == 4 ? (all_dense ? ATTN_CUDA_FORCE_LISTS : ATTN_CUDA_GPU_LISTS | ATTN_CUDA_NO_WGMMA)
                           : pass == 3 ? (all_dense     ? ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA
                                          : gpu_default ? ATTN_CUDA_HOST_LISTS
                                                        : ATTN_CUDA_GPU_LISTS)
                           : pass == 2 ? (all_dense ? ATTN_CUDA_NO_WGMMA : ATTN_CUDA_PACK_GQA)
-                          : all_dense ? ATTN_CUDA_FORCE_LISTS
+                          : all_dense ? ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_WGMMA
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
         const int gpu_expected = forced ? 0 : pass == 0 ? gpu_default && !bits_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
@@ -742,7 +745,12 @@ int main(int argc, char **argv) {
     chunk_invariance(704, 300, 150, 8, 2, 128, 0, 0);
     chunk_invariance(1000, 500, 100, 9, 3, 64, 4, 300);
     chunk_invariance(1000, 700, 37, 8, 2, 128, 128, 129);
-    printf("%ld kernel runs; worst max abs error %.3g (tolerance %.3g), worst relative L2 error %.3g (tolerance %.3g)\n",
-           cases_run, worst_abs, TOL_ABS, worst_rel, TOL_REL_L2);
+    // the list kernel ran with both products (wgmma at d = 64 on sm_90, mma.sync for d = 128, packed GQA
+    // heads and the NO_WGMMA passes)
+    CHECK(g_list_runs[0] > 0 && (g_list_runs[1] > 0) == g_wgmma_device, "list kernel runs: %ld on mma.sync, %ld on wgmma",
+          g_list_runs[0], g_list_runs[1]);
+    printf("%ld kernel runs (list kernel: %ld with mma.sync, %ld with wgmma products); worst max abs error %.3g (tolerance "
+           "%.3g), worst relative L2 error %.3g (tolerance %.3g)\n",
+           cases_run, g_list_runs[0], g_list_runs[1], worst_abs, TOL_ABS, worst_rel, TOL_REL_L2);
     return test_done("attention_masked_cuda");
 }
