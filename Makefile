@@ -102,14 +102,15 @@ data:
 
 test: setup model data
 	@$(MAKE) --no-print-directory -j$(JOBS) all
-	@BUILD=$(BUILD) tests/run.sh
+	@BUILD=$(BUILD) DAM_TEST_SKIP="$(TEST_SKIP)" tests/run.sh
 
 # The tests under AddressSanitizer + UBSan: every C test and the shell tests but the five longest
 # end-to-end scripts (ASAN_SKIP: 12 of the 20 minutes the suite took under ASan on a 2-core machine;
 # `make test` runs them, and their code paths are the C tests' and the other scripts' too)
 ASAN_SKIP := t_run.sh t_paper_configs.sh t_regression.sh t_baselines_run.sh t_longeval_run.sh
+TEST_SKIP ?=
 asan:
-	@DAM_TEST_SKIP="$(ASAN_SKIP)" $(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" TEST_SKIP="$(ASAN_SKIP)" test
 
 # The main job: the embedded default config (configs/default.json), then its plots.
 run: setup model data

@@ -1,7 +1,7 @@
-// attention_wgmma.cu — see attention_wgmma.h and docs/cuda.md ("Dense path: wgmma").
+// attention_wgmma.cu — see attention_wgmma.h and docs/cuda.md ("Dense, sink + window and block path: wgmma").
 //
 // Per CTA: one query head, BM = 64·NWG query rows (positions pos0 .. pos0 + BM − 1), NWG
-// warpgroups of 64 rows: NWG = 1 over BN = 64 keys (fine) or 128 keys (wide; d = 64 dense default),
+// warpgroups of 64 rows: NWG = 1 over BN = 64 keys (fine) or 128 keys (wide; d = 64 dense and windows >= 2048),
 // NWG = 2 (d = 128) or 3 (d = 64) over BN = 128 keys (coarse). Key tiles of BN keys: the CTA visits
 // the sink tiles, then the tiles from the window's start for its first row up to its last
 // position (dense: every tile up to the diagonal); with block bits (p.bits), the tiles up to its
@@ -74,7 +74,7 @@ template <int D, int NWG, int BN> constexpr int wgmma_min_ctas() {
 }
 
 // NWG warpgroups of 64 query rows each: BM = 64·NWG rows per CTA; key tiles of BN keys (128, or 64
-// with NWG = 1: one query block × one key block per tile, the fine path for sparse block plans)
+// with NWG = 1: one query block × one key block per tile, the fine path of block plans)
 template <int D, int NWG, int BN>
 __global__ void __launch_bounds__(NWG * 128, (wgmma_min_ctas<D, NWG, BN>())) attn_fwd_wgmma(const WParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -438,12 +438,6 @@ static void run_wgmma(dam_bf16 *out, int out_stride, const dam_bf16 *q, int q_st
         shape = nwg_env == 1 ? FINE : nwg_env == 2 ? COARSE_2 : d == 128 ? COARSE_2 : nwg_env == 3 ? COARSE_3 : WIDE;
     else if (d == 128) shape = COARSE_2;
     else shape = p.window < 2048 ? FINE : WIDE;
-    const int bn = shape == FINE ? 64 : BN_COARSE;
-    if (d_bits && (size_t)(n_k + bn - 1) / bn * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
-        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d keys exceed the %d-byte visited-tile list (%d-key tiles)\n", n_k,
-                (int)ATTN_CUDA_WGMMA_MAX_LIST_BYTES, bn);
-        exit(3);
-    }
     if (d == 64) {
         if (shape == FINE) launch<64, 1, 64>(p, s);
         else if (shape == WIDE) launch<64, 1, 128>(p, s);
@@ -474,6 +468,12 @@ extern "C" void attn_cuda_wgmma_blocks(dam_bf16 *out, int out_stride, const dam_
     if (bits_rows < 0 || bits_words < (bits_rows + 63) / 64 || bits_words < (n_k + 4095) / 4096) {
         fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d words per bit row are too few for %d rows and %d keys\n",
                 bits_words, bits_rows, n_k);
+        exit(3);
+    }
+    const int bn = fine ? 64 : BN_COARSE;  // keys per tile of the shape run_wgmma takes
+    if ((size_t)(n_k + bn - 1) / bn * sizeof(int) > ATTN_CUDA_WGMMA_MAX_LIST_BYTES) {
+        fprintf(stderr, "dam: attn_cuda_wgmma_blocks: %d keys exceed the %d-byte visited-tile list (%d-key tiles)\n", n_k,
+                (int)ATTN_CUDA_WGMMA_MAX_LIST_BYTES, bn);
         exit(3);
     }
     run_wgmma(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, n_heads, n_kv_heads, d, scale, 0, 0, NULL, n_heads,

@@ -13,9 +13,9 @@
  * How (FlashAttention-3's structure without its producer warps, arXiv 2407.08608): one CTA = one
  * query head × 64·NWG query rows, NWG warpgroups of 64 rows, over key tiles of BN keys: 64 × 128
  * (NWG = 1, BN = 128, 3 CTAs per SM; dense and windows of >= 2048 keys at d = 64), 64 × 64 (NWG = 1,
- * BN = 64, 4 CTAs per SM at d = 64, 2 at d = 128; narrower windows at d = 64, sparse block plans) or
- * the coarse ones (NWG = 3 at d = 64, 2 at d = 128, BN = 128, one CTA per SM; d = 128 dense and
- * windows, dense-enough block plans at d = 128); tiles of K and V loaded with cp.async into
+ * BN = 64, 4 CTAs per SM at d = 64, 2 at d = 128; narrower windows and every block plan at d = 64,
+ * block plans below the efficiency rule at d = 128) or the coarse ones (NWG = 3 at d = 64, 2 at
+ * d = 128, BN = 128, one CTA per SM; d = 128 dense and windows, dense-enough block plans at d = 128); tiles of K and V loaded with cp.async into
  * 128-byte-swizzled shared memory, two stages each; S = Q K^T by wgmma with both operands in shared memory; P stays in registers as the A
  * operand of O += P V (V read N-major by the tensor cores: no transpose pass). The P·V product of
  * tile i−1 runs on the tensor cores while the warps compute the softmax of tile i (wgmma is

@@ -208,7 +208,8 @@ int main(int argc, char **argv) {
                 for (int h = 0; h < H; h++) maskplan_free(plans[h]);
             }
             // block layouts (bench_blocks: the diagonal block + 5 .. 30 % of the earlier ones): the default
-            // path (sm_90: the wgmma kernel from bits, 64 x 64 or 192 x 128 tiles by the efficiency rule),
+            // path (sm_90: the wgmma kernel from bits, 64 x 64 tiles at d = 64; at d = 128 64 x 64 or 128 x 128
+            // by the efficiency rule),
             // then the same plans on the other tiles and on the list kernel (lists built on the GPU)
             for (int bi = 0; bi < 4; bi++) {
                 const int pct = BENCH_BLOCK_PCT[bi];

@@ -4,7 +4,8 @@
 # kernels against float64 references (build-cuda/cuda/test_attention_{masked,decode}_cuda), the
 # element-wise kernels against the CPU ops (test_ops_cuda), the dynamic methods' GPU mask estimation
 # against float64 and the CPU methods (test_estimate_cuda), the whole model against the CPU forward
-# (test_model_cuda), the same under compute-sanitizer memcheck + racecheck (quick subsets) when it
+# (test_model_cuda), the masked kernels' quick set again on the wgmma tile shapes the defaults leave
+# out for dense and sink + window plans (DAM_CUDA_WGMMA_WG=1 and =3), the same under compute-sanitizer memcheck + racecheck (quick subsets) when it
 # is installed, and `dam run --device cuda` on a small config checked for the results layout; the
 # three deliberately broken attention kernels (make cuda-fault) must fail their test. Without an
 # NVIDIA GPU the script prints one "skip:" line per GPU test (CI has no GPU). Exit status: 1 if any
@@ -19,17 +20,22 @@ failed=0
 echo "== $B/tests/cuda/test_plan_host"
 if ! "$B/tests/cuda/test_plan_host"; then echo "FAILED: $B/tests/cuda/test_plan_host"; failed=1; fi
 if ! nvidia-smi -L >/dev/null 2>&1; then
-    for t in "${TESTS[@]}" test_attention_masked_cuda_fault1 test_attention_masked_cuda_fault2 test_attention_masked_cuda_fault3 \
+    for t in "${TESTS[@]}" "test_attention_masked_cuda quick with DAM_CUDA_WGMMA_WG=1 and =3" \
+             test_attention_masked_cuda_fault1 test_attention_masked_cuda_fault2 test_attention_masked_cuda_fault3 \
              "compute-sanitizer memcheck + racecheck" "dam run --device cuda (2 runs)"; do
         echo "skip: $(basename "$t"): no NVIDIA GPU on this machine"
     done
-    echo "test-cuda: GPU part skipped (${#TESTS[@]} test programs, 3 broken-kernel builds, the sanitizer runs and 2 dam runs need a GPU; docs/cuda.md)"
+    echo "test-cuda: GPU part skipped (${#TESTS[@]} test programs, 2 runs on other tile shapes, 3 broken-kernel builds, the sanitizer runs and 2 dam runs need a GPU; docs/cuda.md)"
     exit $failed
 fi
 nvidia-smi -L
 for t in "${TESTS[@]}"; do
     echo "== $t"
     if ! "$t"; then echo "FAILED: $t"; failed=1; fi
+done
+for wg in 1 3; do  # the wgmma kernel's tile shapes the defaults leave out for dense and sink + window plans
+    echo "== DAM_CUDA_WGMMA_WG=$wg $B/cuda/test_attention_masked_cuda quick"
+    if ! DAM_CUDA_WGMMA_WG=$wg "$B/cuda/test_attention_masked_cuda" quick; then echo "FAILED: DAM_CUDA_WGMMA_WG=$wg test_attention_masked_cuda quick"; failed=1; fi
 done
 for f in 1 2 3; do # deliberately broken kernels (causal mask off by one; last listed tile skipped; the wgmma
                    # kernel's causal mask off by one): must fail

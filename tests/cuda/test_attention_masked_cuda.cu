@@ -13,7 +13,7 @@
 // lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
 // every logit very negative,
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path (the wgmma kernel,
-// attention_wgmma.h, on sm_90: GQA groups 1, 3, 4, 6, 7, 8, lengths around its 128-row tiles), on the
+// attention_wgmma.h, on sm_90: GQA groups 1, 3, 4, 6, 7, 8, lengths around its 64- and 128-row tiles), on the
 // list path and on the mma.sync kernel's dense path (bit-identical to the list path), sinks + sliding
 // window plans on the wgmma kernel (asserted to take it on sm_90) and on the list path, chunked
 // prefill bit-identical to one-shot prefill (dense and sinks + window), every sparse plan with and without gathered tiles, every plan with the heads of a
@@ -55,7 +55,7 @@ static int g_last_block_bits;    // the last plan was a block plan run by the wg
 static int g_last_block_fine;    // ... on its 64 x 64 tiles
 static long g_list_runs[2];      // kernel runs on the list kernel with mma.sync [0] / wgmma [1] products
 static long g_block_cases[3];    // block plans on sm_90 whose default path is lists [0] / the bits on
-                                 // 192 x 128 tiles [1] / on 64 x 64 tiles [2]
+                                 // coarse tiles [1] (only at d = 128 by default) / on 64 x 64 tiles [2]
 static int g_last_wgmma_heads;   // ... and its dense heads given to the wgmma kernel
 static const char *kind_name[] = {"dense", "cols", "diags", "blocks", "sinks+window", "dam", "all", "sparse-blocks"};
 
@@ -512,7 +512,7 @@ static void extreme_logit_cases(const int *kinds) {
 }
 
 // Dense plans (the wgmma kernel on sm_90): GQA groups 1, 3, 4, 6, 7, 8, head_dim 64 and 128,
-// lengths around its 128-row / 128-key tiles, chunked prefill with queries not aligned to a tile,
+// lengths around its 64- / 128-row and 64- / 128-key tiles, chunked prefill with queries not aligned to a tile,
 // decode, many tiles per row (rows sampled), huge and very negative logits.
 static void dense_cases(void) {
     int dense[32];
@@ -631,8 +631,8 @@ static void band_cases(void) {
 }
 
 // A few cases of each kind, for compute-sanitizer (memcheck, racecheck) runs.
-// Block plans (every head dense or 64-blocks only: the wgmma kernel from bits on sm_90, on 192 x 128
-// or 64 x 64 tiles by the efficiency rule, asserted, and on each forced; the list paths in the other
+// Block plans (every head dense or 64-blocks only: the wgmma kernel from bits on sm_90, on coarse
+// or 64 x 64 tiles by head_dim and the efficiency rule, asserted, and on each forced; the list paths in the other
 // passes): blocks beside dense heads and sparse blocks in one GQA group,
 // query blocks that keep nothing (empty rows, counted), GQA groups 1, 3, 4, 7, 8, head_dim 64 and
 // 128, lengths around the 64-blocks and the 128-key / 128- and 192-row tiles, chunked prefill,
