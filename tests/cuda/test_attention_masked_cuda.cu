@@ -596,22 +596,17 @@ static void band_cases(void) {
             run_case(lens[li][0], lens[li][1], groups[gi][0], groups[gi][1], (si + li) % 2 ? 128 : 64, 1, 100, band, 0,
                      groups[gi][0] > 9 ? 3 : 1);
         }
-    g_band_s = 4;
-    g_band_w = 1000;
-    run_case(3000, 3000, 9, 3, 64, 1, 100, band, 0, 31);
-    g_band_s = 128;
-    g_band_w = 512;
-    run_case(1500, 4000, 8, 2, 128, 1, 100, band, 0, 23);
-    // windows of >= 2048 keys: 128-key tiles at d = 64 (64-row CTAs), one-shot and chunked
-    g_band_s = 4;
-    g_band_w = 2500;
-    run_case(3000, 3000, 9, 3, 64, 1, 100, band, 0, 31);
-    g_band_s = 100;
-    g_band_w = 2048;
-    run_case(700, 4100, 9, 3, 64, 1, 100, band, 0, 7);
-    g_band_s = 4;
-    g_band_w = 64;
-    run_case(300, 300, 9, 3, 64, 200, 100, band, 0, 1);  // huge logits
+    // longer steps; windows of >= 2048 keys take 128-key tiles at d = 64 (64-row CTAs), one-shot and
+    // chunked; huge logits. Columns: sinks, window, n_q, n_k, H, H_kv, d, qscale, row step of the check
+    const int longer[][9] = {{4, 1000, 3000, 3000, 9, 3, 64, 1, 31},  {128, 512, 1500, 4000, 8, 2, 128, 1, 23},
+                             {4, 2500, 3000, 3000, 9, 3, 64, 1, 31},  {100, 2048, 700, 4100, 9, 3, 64, 1, 7},
+                             {4, 64, 300, 300, 9, 3, 64, 200, 1}};
+    for (int i = 0; i < 5; i++) {
+        const int *c = longer[i];
+        g_band_s = c[0];
+        g_band_w = c[1];
+        run_case(c[2], c[3], c[4], c[5], c[6], c[7], 100, band, 0, c[8]);
+    }
     // sinks + window beside other kinds (lists built on the GPU): windows that cover whole tiles (every
     // offset of a tile kept: "all kept" without words), dense heads among sparse ones, chunked prefill
     const int mw[][2] = {{4, 300}, {128, 1000}, {0, 129}, {64, 64}};
