@@ -101,7 +101,8 @@ void dam_head_set_cols(dam_head *h, const int32_t *vals, int n);
 /* Replaces a provenance string (copied). */
 void dam_patterns_set_str(char **field, const char *value);
 
-/* True if a and b hold the same parameters, provenance, masks, R and C (density compared exactly). */
+/* True if a and b hold the same parameters, provenance, masks, R and C (density compared exactly) and
+ * the same mean attention Ā (both absent, or equal bit for bit). */
 bool dam_patterns_equal(const dam_patterns *a, const dam_patterns *b);
 
 /* Writes the set to `path` atomically: into "<path>.tmp.<pid>" in the same folder, flushed to disk

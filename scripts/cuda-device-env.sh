@@ -17,6 +17,6 @@ if [ ! -f $m ] && [ -f $D/part.00 ] && [ -f $D/part.01 ] && [ -f $D/part.02 ]; t
     [ "$(sha256sum $m | awk '{print $1}')" = "$(cat $D/model.sha256 2>/dev/null || cat .carry/gpu/model.sha256)" ] \
         || { echo "cuda-device-env: $m: sha256 mismatch"; rm -f $m; }
     [ -d data/pg_essays ] || tar xzf .carry/gpu/data.tgz
-    [ -f patterns/smollm2-135m.h5 ] || cp .carry/gpu/patterns.h5 patterns/smollm2-135m.h5
+    [ -f patterns/smollm2-135m.h5 ] || [ ! -f .carry/gpu/patterns.h5 ] || cp .carry/gpu/patterns.h5 patterns/smollm2-135m.h5
 fi
 [ -f .carry/gpu/model.sha256 ] && cp .carry/gpu/model.sha256 $D/

@@ -3,10 +3,11 @@
 # (`build-cuda/dam`, the GPU tests) from this checkout, for the device tool (docs/cuda.md, "Running on
 # the H200"): into the git-ignored .carry/gpu/ the binaries of `make cuda-dam` (bin.tgz), the shared
 # libraries the device image lacks (libs.tgz: OpenBLAS and its Fortran / OpenMP runtimes), the workload
-# data (data.tgz) and the DAM pattern file without its optional mean-attention maps (small enough to
-# carry); and the default model split into three parts of < 33 MB, .carry/gpu-m1 .. gpu-m3, each carried
+# data (data.tgz) and the DAM pattern file without its optional mean-attention maps (patterns.h5,
+# ~1 MB instead of 117, made by build/tests/tools/patterns_strip); and the default model split into three parts of < 33 MB, .carry/gpu-m1 .. gpu-m3, each carried
 # by its own call (one call carries at most 64 MiB with the working tree). Run after `make cuda-dam`,
-# `make model data` and `dam calibrate` (or with patterns/smollm2.h5 present).
+# `make` (the CPU build, for patterns_strip), `make model data` and, for the `dam` method on the
+# device, `dam calibrate` (patterns/smollm2-135m.h5, which `make run` and `make test` also make).
 set -eu
 cd "$(dirname "$0")/.."
 C=.carry/gpu
@@ -21,8 +22,12 @@ done
 tar czf "$C/libs.tgz" -C "$libdir" .
 rm -rf "$libdir"
 tar czf "$C/data.tgz" data/pg_essays data/jargon.txt.gz data/wordlists
-# the pattern file with only what `dam run` reads (the masks): patterns/smollm2.h5 if present
-if [ -f patterns/smollm2.h5 ]; then cp patterns/smollm2.h5 "$C/patterns.h5"; fi
+# the pattern file with only what `dam run` reads (the masks), if there is one to strip
+if [ -f patterns/smollm2-135m.h5 ] && [ -x build/tests/tools/patterns_strip ]; then
+    build/tests/tools/patterns_strip patterns/smollm2-135m.h5 "$C/patterns.h5"
+else
+    echo "cuda-stage-run: no patterns/smollm2-135m.h5 or build/tests/tools/patterns_strip: the dam method will not run on the device"
+fi
 model=models/SmolLM2-135M-Instruct.Q4_1.gguf
 split -n 3 -d "$model" "$C/part."
 mv "$C/part.00" .carry/gpu-m1/; mv "$C/part.01" .carry/gpu-m2/; mv "$C/part.02" .carry/gpu-m3/

@@ -34,6 +34,19 @@ grep -q "^mean " "$tmp/g.err" || bad "generate --param: no per-layer table"
 "$dam" generate --model "$model" --prompt x --method dam --patterns "$tmp/a.h5" --param 'pcl=[64,' >/dev/null 2>"$tmp/g2.err"
 [ $? -eq 2 ] && [ "$(wc -l <"$tmp/g2.err")" -eq 1 ] && grep -q "not valid JSON" "$tmp/g2.err" || bad "generate --param with bad JSON: $(cat "$tmp/g2.err")"
 n=$((n + 1))
+# the file without its mean attention maps (tests/tools/patterns_strip, for the offline GPU machine):
+# read back equal (the tool checks), smaller, and `dam generate` selects the same masks with it
+"$root/${BUILD:-build}/tests/tools/patterns_strip" "$tmp/a.h5" "$tmp/s.h5" 2>"$tmp/s.err" || bad "patterns_strip: $(cat "$tmp/s.err")"
+[ "$(stat -c %s "$tmp/s.h5")" -lt "$(stat -c %s "$tmp/a.h5")" ] || bad "patterns_strip: the stripped file is not smaller"
+for f in a s; do
+    "$dam" generate --model "$model" --prompt "The capital of France is" --max-new 2 --method dam --patterns "$tmp/$f.h5" \
+        --param pcl=64 --param sequences=2 >"$tmp/g_$f.out" 2>"$tmp/g_$f.err" || bad "generate with $f.h5: $(tail -1 "$tmp/g_$f.err")"
+done
+cmp -s "$tmp/g_a.out" "$tmp/g_s.out" && diff <(grep "^mean " "$tmp/g_a.err") <(grep "^mean " "$tmp/g_s.err") >/dev/null ||
+    bad "generate with the stripped pattern file differs from the full one"
+"$root/${BUILD:-build}/tests/tools/patterns_strip" "$tmp/a.h5" >/dev/null 2>&1
+[ $? -eq 2 ] || bad "patterns_strip with one argument: not exit 2"
+n=$((n + 1))
 grep -q "^calibrate: sequence 2/2" "$tmp/a.err" || bad "progress lines missing on stderr"
 grep -q "^# mean true-mask density" "$tmp/a.out" || bad "summary missing on stdout"
 n=$((n + 1))
