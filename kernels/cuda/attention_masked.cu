@@ -511,16 +511,15 @@ static void block_bits_build(attn_cuda_plan *p, const maskplan *const *plans, in
     size_t cap = 0;
     uint64_t *buf = attn_plan_bits_take(n_words, &cap);
     const double t0 = now_ms();
-    int64_t sparse_kept = 0, wgmma_tiles = 0;
-    attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles, &sparse_kept,
-                         &wgmma_tiles);
+    int64_t wgmma_tiles = 0;
+    attn_plan_block_bits(plans, p->n_heads, p->n_k, p->qb0, buf, 0, &p->head_tiles, &p->causal_tiles, &wgmma_tiles);
     p->host_ms = now_ms() - t0;
     p->d_bits = upload(buf, n_words);
     p->block_bits = 1;
     p->block_tiles = (flags & ATTN_CUDA_BLOCK_FINE) ? ATTN_CUDA_TILES_FINE
                      : (flags & ATTN_CUDA_BLOCK_BITS) ? ATTN_CUDA_TILES_COARSE
                                                       : ATTN_CUDA_TILES_AUTO;
-    p->block_efficiency = wgmma_tiles > 0 ? (double)sparse_kept / (4.0 * (double)wgmma_tiles) : 1.0;
+    p->block_efficiency = wgmma_tiles > 0 ? (double)p->head_tiles / (4.0 * (double)wgmma_tiles) : 1.0;
     p->device_bytes = sizeof(uint64_t) * n_words;
     p->hc = 1;
     p->n_chunks = p->n_heads;

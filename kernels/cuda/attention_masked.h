@@ -87,8 +87,8 @@ typedef struct attn_cuda_plan {
     int block_tiles;       /* block_bits: the wgmma tiles asked for (ATTN_CUDA_TILES_*; AUTO: by head_dim
                             * at launch, attn_cuda_block_fine) */
     double block_efficiency; /* block_bits: the share of the 128 x 128 tiles that hold a kept block that
-                            * the kept blocks of the heads that are not dense fill, in (0, 1]; 1 when
-                            * those heads keep nothing in the step (attention_plan.h,
+                            * the kept blocks fill, every head counted (dense ones too: they run on the
+                            * same tiles), in (0, 1]; 1 when nothing is kept in the step (attention_plan.h,
                             * ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY). Built with both ATTN_CUDA_BLOCK_FINE
                             * and ATTN_CUDA_BLOCK_BITS: 64 x 64 tiles */
     int bits_rows, bits_words; /* block_bits: ceil(n_k / 64) rows of ceil(rows / 64) words per head */

@@ -1075,14 +1075,14 @@ size_t attn_plan_block_bits_words(int n_k) {
 }
 
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
-                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *sparse_kept, int64_t *wgmma_tiles) {
+                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *wgmma_tiles) {
     const size_t per_head = attn_plan_block_bits_words(n_k);
     /* default threads only for large matrices: waking OpenMP's sleeping workers (passive wait policy,
      * idle cores after the GPU wait) cost more than a layer's bits at 32K take on one (run 55) */
     const int rows = (n_k + 63) / 64, words = (rows + 63) / 64,
               nt = threads > 0 ? threads : per_head * (size_t)n_heads >= ATTN_PLAN_PARALLEL_WORDS ? omp_get_max_threads() : 1;
-    int64_t kept = 0, causal = 0, tiles = 0, sparse = 0;
-#pragma omp parallel for schedule(static) reduction(+ : kept, causal, sparse) num_threads(nt)
+    int64_t kept = 0, causal = 0, tiles = 0;
+#pragma omp parallel for schedule(static) reduction(+ : kept, causal) num_threads(nt)
     for (int64_t r = 0; r < (int64_t)n_heads * rows; r++) {
         const int h = (int)(r / rows), qb = (int)(r % rows);
         const maskplan *m = plans[h];
@@ -1091,20 +1091,15 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
         for (int w = 0; w < words; w++) row[w] = all ? ~0ull : 0;
         if (qb < qb0) continue;
         causal += qb + 1;
-        if (m->dense) {
-            kept += qb + 1;
-        } else { /* listed blocks are causal (kb <= qb < rows) and unique (maskplan.h) */
-            const int64_t c = maskplan_block_row(m, qb, row, words);
-            kept += c;
-            sparse += c;
-        }
+        /* listed blocks are causal (kb <= qb < rows) and unique (maskplan.h) */
+        kept += m->dense ? qb + 1 : maskplan_block_row(m, qb, row, words);
     }
-    /* the wgmma kernel's 128 x 128 tiles of the heads that are not dense: per group of 2 query blocks,
-     * the 128-key tiles (key block pairs) up to the group's last row in which one of its rows keeps a block */
+    /* the wgmma kernel's 128 x 128 tiles of every head (a dense head's rows are all ones): per group of
+     * 2 query blocks, the 128-key tiles (key block pairs) up to the group's last row in which one of its
+     * rows keeps a block */
     const int groups = (rows + 1) / 2;
 #pragma omp parallel for schedule(static) reduction(+ : tiles) num_threads(nt)
     for (int64_t r = 0; r < (int64_t)n_heads * groups; r++) {
-        if (plans[r / groups]->dense) continue;
         const int h = (int)(r / groups), g = (int)(r % groups), q0 = 2 * g > qb0 ? 2 * g : qb0;
         const int q1 = 2 * g + 1 < rows - 1 ? 2 * g + 1 : rows - 1;
         const int64_t last = (64 * (int64_t)(q1 + 1) < n_k ? 64 * (int64_t)(q1 + 1) : n_k) - 1;
@@ -1118,6 +1113,5 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
     }
     *head_tiles = kept;
     *causal_tiles = causal;
-    *sparse_kept = sparse;
     *wgmma_tiles = tiles;
 }

@@ -118,14 +118,14 @@ enum { ATTN_PLAN_PARALLEL_WORDS = 1 << 16 };
  * (earlier rows zero), rows = ceil(n_k / 64). bits: the caller's n_heads · attn_plan_block_bits_words(n_k)
  * words (attn_plan_bits_take), every one written here (no zeroing needed before). Statistics as
  * attn_cuda_plan's: kept (head, query block >= qb0, key block) triples into *head_tiles, causal ones
- * into *causal_tiles; for the heads that are not dense, their kept triples into *sparse_kept and into
- * *wgmma_tiles the (head, group of 2 query blocks, 128-key tile) triples of the causal region of the
- * step holding a kept block: the 128 x 128 tiles the wgmma kernel's coarse block path computes for
- * them at d = 128 (128-row CTAs aligned to multiples of 128 positions). OpenMP over
+ * into *causal_tiles, and into *wgmma_tiles the (head, group of 2 query blocks, 128-key tile) triples
+ * of the causal region of the step holding a kept block (every head, dense ones included): the
+ * 128 x 128 tiles the wgmma kernel's coarse block path computes at d = 128 (128-row CTAs aligned to
+ * multiples of 128 positions). OpenMP over
  * (head, query block) rows with `threads` threads (<= 0: omp_get_max_threads() for matrices of at
  * least ATTN_PLAN_PARALLEL_WORDS words, one thread below); the result does not depend on it. */
 void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, int qb0, uint64_t *bits, int threads,
-                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *sparse_kept, int64_t *wgmma_tiles);
+                          int64_t *head_tiles, int64_t *causal_tiles, int64_t *wgmma_tiles);
 
 /* A host array of at least `words` uint64 for attn_plan_block_bits (the one a previous build gave
  * back if large enough: no page faults; else a new one); *cap = its bytes. Owned by the caller until
@@ -133,9 +133,9 @@ void attn_plan_block_bits(const maskplan *const *plans, int n_heads, int n_k, in
 uint64_t *attn_plan_bits_take(size_t words, size_t *cap);
 void attn_plan_bits_give(uint64_t *bits, size_t cap);
 
-/* The share of the coarse wgmma tiles' work on the heads that are not dense that their kept blocks
- * fill: sparse_kept / (4 · wgmma_tiles) (a 128 x 128 tile holds four 64-blocks; the dense heads cost
- * the same either way). At d = 128 a block plan runs on the wgmma kernel's 128 x 128 tiles from this
+/* The share of the coarse wgmma tiles' work that the kept blocks fill, over every head (a dense head
+ * runs on the same tiles as the others, and fills them but for the diagonal's): head_tiles /
+ * (4 · wgmma_tiles) (a 128 x 128 tile holds four 64-blocks). At d = 128 a block plan runs on the wgmma kernel's 128 x 128 tiles from this
  * efficiency up, below it on 64 x 64 tiles (the kept blocks exactly): dense, the 64 x 64 tiles run at
  * 0.87-0.88 of the 128 x 128 tiles' speed (397 vs 450-457 TFLOP/s, 16K-64K, run 59), so the coarse
  * tiles win iff efficiency > ~0.88. At d = 64 the 64 x 64 tiles are the faster ones even dense (401 vs

@@ -351,10 +351,10 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     int bits_default = 0, fine_default = 0;
     if (all_blocks && g_wgmma_device && attn_plan_blocks_only((const maskplan *const *)plans, H, n_k)) {
         uint64_t *b = (uint64_t *)malloc(sizeof(uint64_t) * attn_plan_block_bits_words(n_k) * H);
-        int64_t kept, causal, sparse, wt;
-        attn_plan_block_bits((const maskplan *const *)plans, H, n_k, (n_k - n_q) / 64, b, 0, &kept, &causal, &sparse, &wt);
+        int64_t kept, causal, wt;
+        attn_plan_block_bits((const maskplan *const *)plans, H, n_k, (n_k - n_q) / 64, b, 0, &kept, &causal, &wt);
         bits_default = n_q >= 128;
-        fine_default = bits_default && (d == 64 || (double)sparse < ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 4.0 * (double)wt);
+        fine_default = bits_default && (d == 64 || (double)kept < ATTN_PLAN_BLOCK_BITS_MIN_EFFICIENCY * 4.0 * (double)wt);
         free(b);
         g_block_cases[bits_default + fine_default]++;
     }

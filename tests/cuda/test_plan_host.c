@@ -626,10 +626,10 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
     CHECK(per == (size_t)rows * words, "block bits n_k %d: %zu words per head", n_k, per);
     uint64_t *b1 = malloc(sizeof(uint64_t) * per * H), *b3 = malloc(sizeof(uint64_t) * per * H);
     memset(b1, 0x5a, sizeof(uint64_t) * per * H); /* stale contents: every word must be written */
-    int64_t kept1, causal1, kept3, causal3, sp1, sp3, wt1, wt3, kept = 0, causal = 0, sp = 0, wt = 0;
-    attn_plan_block_bits((const maskplan *const *)pl, H, n_k, qb0, b1, 1, &kept1, &causal1, &sp1, &wt1);
-    attn_plan_block_bits((const maskplan *const *)pl, H, n_k, qb0, b3, 3, &kept3, &causal3, &sp3, &wt3);
-    CHECK(memcmp(b1, b3, sizeof(uint64_t) * per * H) == 0 && kept1 == kept3 && causal1 == causal3 && sp1 == sp3 && wt1 == wt3,
+    int64_t kept1, causal1, kept3, causal3, wt1, wt3, kept = 0, causal = 0, wt = 0;
+    attn_plan_block_bits((const maskplan *const *)pl, H, n_k, qb0, b1, 1, &kept1, &causal1, &wt1);
+    attn_plan_block_bits((const maskplan *const *)pl, H, n_k, qb0, b3, 3, &kept3, &causal3, &wt3);
+    CHECK(memcmp(b1, b3, sizeof(uint64_t) * per * H) == 0 && kept1 == kept3 && causal1 == causal3 && wt1 == wt3,
           "block bits n_k %d: 1 and 3 threads differ", n_k);
     int bad = 0;
     for (int h = 0; h < H; h++)
@@ -644,15 +644,14 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
                 const bool got = b1[per * h + (size_t)qb * words + kb / 64] >> (kb % 64) & 1;
                 bad += got != want;
                 kept += want && kb <= qb;
-                sp += want && kb <= qb && !m->dense;
             }
         }
     CHECK(bad == 0, "block bits n_q %d n_k %d H %d: %d bits wrong", n_q, n_k, H, bad);
-    /* the wgmma kernel's 128 x 128 tiles of the heads that are not dense: per (head, 2 query blocks
+    /* the wgmma kernel's 128 x 128 tiles of every head (dense ones too): per (head, 2 query blocks
      * >= qb0, 128-key tile up to the group's last row), whether one of those rows keeps one of the
      * tile's two key blocks (read from the bits) */
     for (int h = 0; h < H; h++)
-        for (int g = 0; 2 * g < rows && !pl[h]->dense; g++) {
+        for (int g = 0; 2 * g < rows; g++) {
             const int last_row = (2 * g + 2) * 64 < n_k ? (2 * g + 2) * 64 - 1 : n_k - 1;
             for (int kt = 0; kt <= last_row / 128; kt++) {
                 bool any = false;
@@ -662,9 +661,9 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
                 wt += any;
             }
         }
-    CHECK(kept1 == kept && causal1 == causal && sp1 == sp && wt1 == wt,
-          "block bits n_k %d: counts %lld / %lld / %lld / %lld, want %lld / %lld / %lld / %lld", n_k, (long long)kept1,
-          (long long)causal1, (long long)sp1, (long long)wt1, (long long)kept, (long long)causal, (long long)sp, (long long)wt);
+    CHECK(kept1 == kept && causal1 == causal && wt1 == wt,
+          "block bits n_k %d: counts %lld / %lld / %lld, want %lld / %lld / %lld", n_k, (long long)kept1,
+          (long long)causal1, (long long)wt1, (long long)kept, (long long)causal, (long long)wt);
     /* the same plans rebuilt from bit matrices (maskplan_set_blocks_bits, rows of ceil(rows / 64) words),
      * so that the dense-enough ones keep their blk_bits and the builder copies rows: the same words and
      * counts */
@@ -687,9 +686,9 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
         free(m);
     }
     CHECK(with_bits > 0 || rows < 4, "block bits n_k %d: no plan kept its bits", n_k); /* 1-3 rows: a list is smaller */
-    int64_t kb_, cb_, sb_, wb_;
-    attn_plan_block_bits((const maskplan *const *)pb, H, n_k, qb0, b3, 3, &kb_, &cb_, &sb_, &wb_);
-    CHECK(memcmp(b1, b3, sizeof(uint64_t) * per * H) == 0 && kb_ == kept1 && cb_ == causal1 && sb_ == sp1 && wb_ == wt1,
+    int64_t kb_, cb_, wb_;
+    attn_plan_block_bits((const maskplan *const *)pb, H, n_k, qb0, b3, 3, &kb_, &cb_, &wb_);
+    CHECK(memcmp(b1, b3, sizeof(uint64_t) * per * H) == 0 && kb_ == kept1 && cb_ == causal1 && wb_ == wt1,
           "block bits n_k %d: plans with blk_bits (%d) give other words or counts", n_k, with_bits);
     for (int h = 0; h < H; h++) maskplan_free(pb[h]);
     /* not eligible: a column, a block bias, all heads dense, too many keys for the tile list */
