@@ -4,7 +4,8 @@
 # the H200"): into the git-ignored .carry/gpu/ the binaries of `make cuda-dam` (bin.tgz), the shared
 # libraries the device image lacks (libs.tgz: OpenBLAS and its Fortran / OpenMP runtimes), the workload
 # data (data.tgz) and the DAM pattern file without its optional mean-attention maps (patterns.h5,
-# ~1 MB instead of 117, made by build/tests/tools/patterns_strip); and the default model split into three parts of < 33 MB, .carry/gpu-m1 .. gpu-m3, each carried
+# ~1 MB instead of 117, made by build/tests/tools/patterns_strip); and the default model split into
+# three parts of < 33 MB, .carry/gpu-m1 .. gpu-m3, each carried
 # by its own call (one call carries at most 64 MiB with the working tree). Run after `make cuda-dam`,
 # `make` (the CPU build, for patterns_strip), `make model data` and, for the `dam` method on the
 # device, `dam calibrate` (patterns/smollm2-135m.h5, which `make run` and `make test` also make).

@@ -42,7 +42,7 @@
 
 namespace {
 
-constexpr int BN_COARSE = 128;  // keys per tile of the 192- and 128-row CTAs (64 with 64-row CTAs)
+constexpr int BN_COARSE = 128;  // keys per tile of the coarse (192- and 128-row) CTAs
 constexpr float LOG2E = 1.4426950408889634f;
 
 struct WParams {

@@ -25,6 +25,11 @@ typedef struct {
     int *empty;
 } inputs;
 
+// the wgmma kernel's block tiles as a bench row label
+static const char *tiles_label(int fine, int d) {
+    return fine ? "(wgmma 64x64)" : d == 64 ? "(wgmma 192x128)" : "(wgmma 128x128)";
+}
+
 // median ms of `reps` launches (after 3 warm-ups), rotating the input sets
 static float time_it(const inputs *in, int n, int H, int Hkv, int d, const attn_cuda_plan *plan, int reps) {
     cudaEvent_t a, b;
@@ -209,8 +214,8 @@ int main(int argc, char **argv) {
             }
             // block layouts (bench_blocks: the diagonal block + 5 .. 30 % of the earlier ones): the default
             // path (sm_90: the wgmma kernel from bits, 64 x 64 tiles at d = 64; at d = 128 64 x 64 or 128 x 128
-            // by the efficiency rule),
-            // then the same plans on the other tiles and on the list kernel (lists built on the GPU)
+            // by the efficiency rule), then the same plans on the other tiles and on the list kernel (lists
+            // built on the GPU)
             for (int bi = 0; bi < 4; bi++) {
                 const int pct = BENCH_BLOCK_PCT[bi];
                 double db = 0;
@@ -223,7 +228,7 @@ int main(int argc, char **argv) {
                 printf("n=%-6d blocks %2d %% %-15s density %.5f tiles %.4f build %7.2f  %9.4f ms  (cuDNN dense %.4f ms -> "
                        "%.1fx; ideal = density x cuDNN %.4f ms, ours / ideal %.2fx; our dense x density %.4f ms)\n",
                        n, pct, !bp->block_bits ? (bp->gpu_lists ? "(GPU lists)" : "(host lists)")
-                               : attn_cuda_block_fine(bp, d) ? "(wgmma 64x64)" : d == 64 ? "(wgmma 192x128)" : "(wgmma 128x128)", db,
+                               : tiles_label(attn_cuda_block_fine(bp, d), d), db,
                        (double)bp->head_tiles / bp->causal_tiles, bp->build_ms, t_b, cudnn_ms, cudnn_ms / t_b, db * cudnn_ms,
                        t_b / (db * cudnn_ms), db * t_dense);
                 const int fine = bp->block_bits ? attn_cuda_block_fine(bp, d) : -1;
@@ -233,7 +238,7 @@ int main(int argc, char **argv) {
                                                  fine ? ATTN_CUDA_BLOCK_BITS : ATTN_CUDA_BLOCK_FINE);
                     const float t_o = time_it(&in, n, H, Hkv, d, bp, reps);
                     printf("n=%-6d blocks %2d %% %-15s build %7.2f  %9.4f ms\n", n, pct,
-                           !fine ? "(wgmma 64x64)" : d == 64 ? "(wgmma 192x128)" : "(wgmma 128x128)", bp->build_ms, t_o);
+                           tiles_label(!fine, d), bp->build_ms, t_o);
                     attn_cuda_plan_free(bp);
                 }
                 if (!bflags) {

@@ -5,7 +5,8 @@
 # element-wise kernels against the CPU ops (test_ops_cuda), the dynamic methods' GPU mask estimation
 # against float64 and the CPU methods (test_estimate_cuda), the whole model against the CPU forward
 # (test_model_cuda), the masked kernels' quick set again on the wgmma tile shapes the defaults leave
-# out for dense and sink + window plans (DAM_CUDA_WGMMA_WG=1 and =3), the same under compute-sanitizer memcheck + racecheck (quick subsets) when it
+# out for dense and sink + window plans (DAM_CUDA_WGMMA_WG=1 and =3), the same under compute-sanitizer
+# memcheck + racecheck (quick subsets) when it
 # is installed, and `dam run --device cuda` on a small config checked for the results layout; the
 # three deliberately broken attention kernels (make cuda-fault) must fail their test. Without an
 # NVIDIA GPU the script prints one "skip:" line per GPU test (CI has no GPU). Exit status: 1 if any

@@ -246,7 +246,7 @@ static result run_and_check(const uint16_t *qb, const uint16_t *kb, const uint16
     g_last_wgmma = plan->sink_window || plan->wgmma || plan->block_bits;
     g_last_block_bits = plan->block_bits;
     g_last_block_fine = attn_cuda_block_fine(plan, d);
-    if (!g_last_wgmma || (plan->gpu_lists && plan->n_wgmma_heads < H)) g_list_runs[attn_cuda_list_wgmma(plan, d)]++;
+    if (!g_last_wgmma) g_list_runs[attn_cuda_list_wgmma(plan, d)]++;  // the plan ran on the list kernel
     g_last_gpu_lists = plan->gpu_lists;
     g_last_wgmma_heads = plan->n_wgmma_heads;
     const float scale = 1.0f / sqrtf((float)d);
