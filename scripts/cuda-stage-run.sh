@@ -15,7 +15,11 @@ C=.carry/gpu
 rm -rf "$C" .carry/gpu-m1 .carry/gpu-m2 .carry/gpu-m3
 mkdir -p "$C" .carry/gpu-m1 .carry/gpu-m2 .carry/gpu-m3
 bins=(build-cuda/dam build-cuda/tests/cuda/* build-cuda/cuda/test_* build-cuda/cuda/bench_*)
-tar czf "$C/bin.tgz" "${bins[@]}"
+# stripped copies (symbols are half their size; the carried tree must stay under 64 MiB with a model part)
+bindir=$(mktemp -d)
+for b in "${bins[@]}"; do mkdir -p "$bindir/$(dirname "$b")" && strip -o "$bindir/$b" "$b"; done
+tar czf "$C/bin.tgz" -C "$bindir" "${bins[@]}"
+rm -rf "$bindir"
 libdir=$(mktemp -d)
 for lib in libopenblas.so.0 libgfortran.so.5 libgomp.so.1 libquadmath.so.0; do
     cp -L "$(ldd build-cuda/dam | awk -v l="$lib" '$1 == l {print $3}')" "$libdir/$lib"

@@ -96,53 +96,54 @@ __global__ void est::block_map(const double *qbar, const double *kbar, int y0, i
 }
 
 
-__global__ void est::row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, double scale, double *mx,
-                               double *sum) {
-    __shared__ double red[THREADS / 32];
+__global__ void __launch_bounds__(ROW_THREADS) est::row_stats(const float *z, long ldz, long z_head, int n,
+                                                                const int *w_head, double scale, double *mx,
+                                                                double *inv_sum) {
+    __shared__ double red[ROW_THREADS / 32];
     const int r = blockIdx.x, w = w_head[blockIdx.y], len = n - w + 1 + r;
     if (r >= w) return; // the whole CTA
     const float *zr = z + blockIdx.y * z_head + (long)r * ldz;
     // the maximum in fp32, scaled once (the same value: scaling by scale > 0 is monotone); eight loads
     // in flight per thread (the plain loop kept one: its latency)
     float mf = -INFINITY;
-    for (int j0 = threadIdx.x; j0 < len; j0 += 8 * THREADS) {
+    for (int j0 = threadIdx.x; j0 < len; j0 += 8 * ROW_THREADS) {
         float v[8];
 #pragma unroll
-        for (int u = 0; u < 8; u++) v[u] = j0 + u * THREADS < len ? zr[j0 + u * THREADS] : -INFINITY;
+        for (int u = 0; u < 8; u++) v[u] = j0 + u * ROW_THREADS < len ? zr[j0 + u * ROW_THREADS] : -INFINITY;
 #pragma unroll
         for (int u = 0; u < 8; u++) mf = fmaxf(mf, v[u]);
     }
-    const double m = block_max((double)mf * scale, red);
-    // each thread's terms j, j + THREADS, ... added in that order
+    const double m = block_max<ROW_THREADS>((double)mf * scale, red);
+    // each thread's terms j, j + ROW_THREADS, ... added in that order
     double s = 0;
-    for (int j0 = threadIdx.x; j0 < len; j0 += 4 * THREADS) {
+    for (int j0 = threadIdx.x; j0 < len; j0 += 4 * ROW_THREADS) {
         double e[4];
 #pragma unroll
         for (int u = 0; u < 4; u++) {
-            const int j = j0 + u * THREADS;
+            const int j = j0 + u * ROW_THREADS;
             e[u] = j < len ? exp((double)zr[j] * scale - m) : 0.0;
         }
 #pragma unroll
         for (int u = 0; u < 4; u++) s += e[u];
     }
-    s = block_sum(s, red);
-    if (threadIdx.x == 0) mx[(long)blockIdx.y * gridDim.x + r] = m, sum[(long)blockIdx.y * gridDim.x + r] = s;
+    s = block_sum<ROW_THREADS>(s, red);
+    if (threadIdx.x == 0) mx[(long)blockIdx.y * gridDim.x + r] = m, inv_sum[(long)blockIdx.y * gridDim.x + r] = 1.0 / s;
 }
 
 namespace {
 
 // Per head y = blockIdx.y (w = w_head[y] probe rows, logits z[y · z_head + r · n + j], statistics
-// mx[y · w_max + r], sum[...]): threads 0 .. n-1: col[y][j] = sum over r of P[r][j]; threads n .. 2n-1:
-// diag[y][o] = sum over r of P[r][i_r - o], i_r = n - w + r; P[r][j] = e^(s[r][j] · scale - mx[r]) /
-// sum[r] for j <= i_r. Terms are added for r ascending, as est_column_sums / est_diagonal_sums add
+// mx[y · w_max + r], inv_sum[...]): threads 0 .. n-1: col[y][j] = sum over r of P[r][j]; threads n .. 2n-1:
+// diag[y][o] = sum over r of P[r][i_r - o], i_r = n - w + r; P[r][j] = e^(s[r][j] · scale - mx[r]) ·
+// inv_sum[r] for j <= i_r. Terms are added for r ascending, as est_column_sums / est_diagonal_sums add
 // them; four are loaded and computed before they are added.
 __global__ void vertical_slash_sums(const float *z, long z_head, int n, const int *w_head, int w_max, double scale,
-                                    const double *mx_all, const double *sum_all, double *col, double *diag) {
+                                    const double *mx_all, const double *inv_sum_all, double *col, double *diag) {
     const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= 2L * n) return;
     const int y = blockIdx.y, w = w_head[y], i0 = n - w;
     const float *s = z + y * z_head;
-    const double *mx = mx_all + (long)y * w_max, *sum = sum_all + (long)y * w_max;
+    const double *mx = mx_all + (long)y * w_max, *inv_sum = inv_sum_all + (long)y * w_max;
     const bool is_col = t < n;
     const int x = is_col ? (int)t : (int)(t - n); // column j or diagonal o
     // row r's term: column x, or column i0 + r - x of the diagonal; rows r >= r0 have it (causal)
@@ -153,11 +154,11 @@ __global__ void vertical_slash_sums(const float *z, long z_head, int n, const in
         double e[4];
 #pragma unroll
         for (int u = 0; u < 4; u++)
-            e[u] = exp((double)s[(long)(r + u) * n + c0 + (r + u) * dc] * scale - mx[r + u]) / sum[r + u];
+            e[u] = exp((double)s[(long)(r + u) * n + c0 + (r + u) * dc] * scale - mx[r + u]) * inv_sum[r + u];
 #pragma unroll
         for (int u = 0; u < 4; u++) acc += e[u];
     }
-    for (; r < w; r++) acc += exp((double)s[(long)r * n + c0 + r * dc] * scale - mx[r]) / sum[r];
+    for (; r < w; r++) acc += exp((double)s[(long)r * n + c0 + r * dc] * scale - mx[r]) * inv_sum[r];
     (is_col ? col : diag)[(long)y * n + x] = acc;
 }
 
@@ -474,7 +475,7 @@ extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int 
     const int hc = (int)fmax(1.0, fmin((double)n_heads, chunk_bytes() / (4.0 * (double)z_head)));
     float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * z_head, "estimation logits");
     double *mx = (double *)grow(&ws->mx, sizeof(double) * (size_t)hc * w_max, "estimation row maxima");
-    double *sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)hc * w_max, "estimation row sums");
+    double *inv_sum = (double *)grow(&ws->sum, sizeof(double) * (size_t)hc * w_max, "estimation row sums");
     // column sums then diagonal sums in one buffer: one top-k call can select both (minference.c)
     double *col = (double *)grow(&ws->col, sizeof(double) * 2 * (size_t)n_heads * n, "estimation column and diagonal sums");
     double *diag = col + (size_t)n_heads * n;
@@ -492,9 +493,9 @@ extern "C" void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int 
             gemm_nt(ws, z + y * z_head, n, qh, q_stride, kh, d, wh, n, d, run, d, 0, z_head);
             y += run;
         }
-        row_stats<<<dim3(w_max, hn), THREADS>>>(z, n, z_head, n, d_w + h0, scale, mx, sum);
+        row_stats<<<dim3(w_max, hn), ROW_THREADS>>>(z, n, z_head, n, d_w + h0, scale, mx, inv_sum);
         CUDA_LAUNCH_CHECK("row_stats");
-        vertical_slash_sums<<<dim3(blocks_for(2L * n), hn), THREADS>>>(z, z_head, n, d_w + h0, w_max, scale, mx, sum,
+        vertical_slash_sums<<<dim3(blocks_for(2L * n), hn), THREADS>>>(z, z_head, n, d_w + h0, w_max, scale, mx, inv_sum,
                                                                       col + (long)h0 * n, diag + (long)h0 * n);
         CUDA_LAUNCH_CHECK("vertical_slash_sums");
     }

@@ -11,7 +11,8 @@
 
 namespace est {
 
-enum { THREADS = 256, BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */,
+enum { THREADS = 256, ROW_THREADS = 1024 /* row_stats, probe_stats: one CTA per long row */,
+       BLOCK = 64 /* MaskPlan block */, XA_CHUNK = 1024 /* super-token rows per GEMM */,
        MAP_QB = 8 /* query blocks per CTA of block_map (one warp each) */ };
 
 // A device buffer that only grows (dam_cuda_malloc, so the harness's peak counts it).
@@ -27,25 +28,27 @@ void *grow(dbuf *b, size_t bytes, const char *what);
 // CTAs of THREADS threads that cover `threads` threads.
 inline int blocks_for(long threads) { return (int)((threads + THREADS - 1) / THREADS); }
 
-// Block-wide reductions of one double per thread (blockDim.x == THREADS); a fixed tree, so the
-// result does not depend on timing. Every thread gets the result. `red` is THREADS / 32 doubles.
+// Block-wide reductions of one double per thread (blockDim.x == NT, a multiple of 32); a fixed tree,
+// so the result does not depend on timing. Every thread gets the result. `red` is NT / 32 doubles.
+template <int NT = THREADS>
 __device__ inline double block_max(double v, double *red) {
     for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
     __syncthreads();
     if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
     __syncthreads();
     v = red[0];
-    for (int i = 1; i < THREADS / 32; i++) v = fmax(v, red[i]);
+    for (int i = 1; i < NT / 32; i++) v = fmax(v, red[i]);
     return v;
 }
 
+template <int NT = THREADS>
 __device__ inline double block_sum(double v, double *red) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     __syncthreads();
     if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
     __syncthreads();
     v = red[0];
-    for (int i = 1; i < THREADS / 32; i++) v += red[i];
+    for (int i = 1; i < NT / 32; i++) v += red[i];
     return v;
 }
 
@@ -87,13 +90,14 @@ __global__ void row_means(const __nv_bfloat16 *x, long x_head, long stride, int 
 __global__ void block_map(const double *qbar, const double *kbar, int y0, int group, int nb, int d, double scale,
                           double *keys, int *vals);
 
-// Row statistics of the causal softmax of the probe rows, one CTA per row r, grid.y = head y with
-// w = w_head[y] rows (device array; CTAs with r >= w do nothing): row r of head
+// Row statistics of the causal softmax of the probe rows, one CTA of ROW_THREADS threads per row r,
+// grid.y = head y with w = w_head[y] rows (device array; CTAs with r >= w do nothing): row r of head
 // y holds fp32 logits z[y · z_head + r · ldz + j], j < n - w + 1 + r (causal: the row is position
-// n - w + r), scaled by `scale` in float64; mx[y · gridDim.x + r] = their maximum, sum[...] = the sum
-// of e^(x - max) (tree reduction).
+// n - w + r), scaled by `scale` in float64; mx[y · gridDim.x + r] = their maximum, inv_sum[...] = 1 /
+// the sum of e^(x - max) (tree reduction; the reciprocal, so that the per-logit softmax terms are a
+// multiplication, not a float64 division: the terms change by at most an ulp).
 __global__ void row_stats(const float *z, long ldz, long z_head, int n, const int *w_head, double scale, double *mx,
-                          double *sum);
+                          double *inv_sum);
 
 } // namespace est
 

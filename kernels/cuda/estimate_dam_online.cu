@@ -119,28 +119,37 @@ __global__ void online_blocks(const double *A, int n, int nb, int words, const e
 // The probe rows' softmax statistics, one CTA per probe row r (position i = n - w + r), grid.y = head y:
 // mx[y][r] = the maximum of u = z · scale over the causal keys j <= i (float64), sum[y][r] = the sum of
 // e^(u - mx) over them, and tot[y][r][kb] = that sum over key block kb alone (0 past i / 64). Eight
-// lanes per key block, eight keys per lane, then tree reductions.
-__global__ void probe_stats(const float *z, int n, int w_max, int nb, double scale, const est_dam_online_head *par,
-                            double *mx, double *sum, double *tot) {
-    __shared__ double red[THREADS / 32];
+// lanes per key block, eight keys per lane, then tree reductions; ROW_THREADS threads per CTA, eight
+// loads in flight per thread for the maximum (the maximum of the fp32 logits, scaled once: the same
+// value, scaling by scale > 0 is monotone).
+__global__ void __launch_bounds__(ROW_THREADS) probe_stats(const float *z, int n, int w_max, int nb, double scale,
+                                                           const est_dam_online_head *par, double *mx, double *sum,
+                                                           double *tot) {
+    __shared__ double red[ROW_THREADS / 32];
     const int r = blockIdx.x, y = blockIdx.y, w = par[y].w;
     if (r >= w) return; // the whole CTA
     const int i = n - w + r, sub = threadIdx.x & 7;
     const float *zr = z + ((long)y * w_max + r) * n;
-    double m = -INFINITY;
-    for (int j = threadIdx.x; j <= i; j += THREADS) m = fmax(m, (double)zr[j] * scale);
-    m = block_max(m, red);
+    float mf = -INFINITY;
+    for (int j0 = threadIdx.x; j0 <= i; j0 += 8 * ROW_THREADS) {
+        float v[8];
+#pragma unroll
+        for (int u = 0; u < 8; u++) v[u] = j0 + u * ROW_THREADS <= i ? zr[j0 + u * ROW_THREADS] : -INFINITY;
+#pragma unroll
+        for (int u = 0; u < 8; u++) mf = fmaxf(mf, v[u]);
+    }
+    const double m = block_max<ROW_THREADS>((double)mf * scale, red);
     double s = 0;
     double *tr = tot + ((long)y * w_max + r) * nb;
-    const int nb_pad = (nb + THREADS / 8 - 1) / (THREADS / 8) * (THREADS / 8); // whole groups of 8 lanes iterate
-    for (int kb = threadIdx.x >> 3; kb < nb_pad; kb += THREADS / 8) {
+    const int groups = ROW_THREADS / 8, nb_pad = (nb + groups - 1) / groups * groups; // whole groups of 8 lanes iterate
+    for (int kb = threadIdx.x >> 3; kb < nb_pad; kb += groups) {
         double e = 0;
         const int j0 = kb * BLOCK + sub * 8, j1 = min(j0 + 8, i + 1);
         for (int j = j0; j < j1; j++) e += exp((double)zr[j] * scale - m);
         for (int o = 4; o > 0; o >>= 1) e += __shfl_xor_sync(0xffffffffu, e, o);
         if (sub == 0 && kb < nb) tr[kb] = e, s += e;
     }
-    s = block_sum(s, red);
+    s = block_sum<ROW_THREADS>(s, red);
     if (threadIdx.x == 0) mx[(long)y * w_max + r] = m, sum[(long)y * w_max + r] = s;
 }
 
@@ -480,7 +489,7 @@ extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_st
             y += run;
         }
         double *d_res = (double *)grow(&ws->gate_res, sizeof(double) * (size_t)hc * w_max * nb, "dam_online block mass");
-        probe_stats<<<dim3(w_max, hc), THREADS>>>(z, n, w_max, nb, scale, d_par, mx, sum, d_res);
+        probe_stats<<<dim3(w_max, hc), ROW_THREADS>>>(z, n, w_max, nb, scale, d_par, mx, sum, d_res);
         CUDA_LAUNCH_CHECK("probe_stats");
         double *lo = (double *)grow(&ws->cum, sizeof(double) * (size_t)hc * w_max * 2, "dam_online probe cuts"), *hi = lo + (long)hc * w_max;
         probe_cuts<<<dim3(blocks_for(w_max), hc), THREADS>>>(mx, sum, w_max, d_par, lo, hi);

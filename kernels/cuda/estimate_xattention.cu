@@ -26,6 +26,7 @@ namespace {
 enum {
     XA_MAX_HEADS = 32,   // heads per chunk (their thresholds travel as a kernel argument)
     XA_SMEM_SORT = 4096, // longest sort (padded to a power of two) done in shared memory: 48 KiB (opted in)
+    XA_WARP_ROWS = 4096, // longest head (super-tokens) whose block sums take the warp kernel (warp_rows)
 };
 
 // Test-only DAM_CUDA_XA_SMALL=1: at most 2 heads per chunk, one query block of rows per row chunk,
@@ -56,45 +57,70 @@ __global__ void strided_copy(const uint16_t *src, long src_stride, long src_head
     *(T *)(dst + (long)blockIdx.y * N * SD + e) = v;
 }
 
-// The maximum of x[0 .. len) (fp32, x 16-byte aligned) over the CTA's threads (each thread's share;
-// -inf for none): four float4 loads in flight per thread (the plain loop, which nvcc does not unroll,
-// had one scalar load in flight).
-__device__ inline float row_max(const float *x, int len) {
+// The maximum of x[0 .. len) (fp32, x 16-byte aligned) over the threads that call it with lanes
+// 0 .. STRIDE - 1 (each its share; -inf for none): four float4 loads in flight per thread (the plain
+// loop, which nvcc does not unroll, had one scalar load in flight). STRIDE = THREADS: the CTA's share
+// of each thread; STRIDE = 32: a warp's.
+template <int STRIDE>
+__device__ inline float share_max(const float *x, int len, int lane) {
     const float4 *x4 = (const float4 *)x;
     const int n4 = len / 4;
     float m = -INFINITY;
-    for (int c0 = threadIdx.x; c0 < n4; c0 += 4 * THREADS) {
+    for (int c0 = lane; c0 < n4; c0 += 4 * STRIDE) {
         float4 v[4];
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            const int c = c0 + i * THREADS;
+            const int c = c0 + i * STRIDE;
             v[i] = c < n4 ? x4[c] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
         }
 #pragma unroll
         for (int i = 0; i < 4; i++) m = fmaxf(m, fmaxf(fmaxf(v[i].x, v[i].y), fmaxf(v[i].z, v[i].w)));
     }
-    const int t = 4 * n4 + (int)threadIdx.x;
-    return t < len ? fmaxf(m, x[t]) : m;
+    return 4 * n4 + lane < len ? fmaxf(m, x[4 * n4 + lane]) : m;
+}
+
+// Key block kb's share of row u: the sum of e_t = e^(zr[t] · scale - m) over its super-tokens t <=
+// u, t ascending; the exps of U consecutive super-tokens are computed before they are added (in
+// order: U does not change the sum), U exps and loads in flight; U divides per_blk (both powers of
+// two); terms past the row end are e^-inf = +0.0, which changes no sum of non-negative terms.
+template <int U>
+__device__ inline double key_block_sum(const float *zr, int kb, int per_blk, int u, double scale, double m) {
+    double a = 0;
+    const int t1 = min((kb + 1) * per_blk, u + 1);
+    for (int t0 = kb * per_blk; t0 < t1; t0 += U) {
+        double e[U];
+#pragma unroll
+        for (int j = 0; j < U; j++) e[j] = exp((t0 + j < t1 ? (double)zr[t0 + j] : -INFINITY) * scale - m);
+#pragma unroll
+        for (int j = 0; j < U; j++) a += e[j];
+    }
+    return a;
 }
 
 // XAttention steps 2-3 for the query blocks of one row chunk (super-token rows u0 .. , u0 a multiple of
-// per_blk), one CTA per query block qb and head y (grid (nq, heads); the last query blocks, the
-// longest rows, first), rows u of the block ascending. Head y's logits: z[y · z_head + (u - u0) · ldz
-// + t] (fp32). Per row: the maximum of the scaled logits z · scale (t <= u, float64: the fp32 maximum
-// scaled, the same value since scaling by scale > 0 is monotone); each key block kb (owned by one
-// thread) sums e_t = e^(x_t - max) over its super-tokens t ascending into part[kb] (the CTA's scratch
-// row); the row's softmax denominator is the sum of those partial sums (tree); score[kb] +=
-// part[kb] / denominator. score and part rows: [y][ql][nb] (ql = qb - u0 / per_blk); score zeroed
-// before. One float64 exp per logit (the CPU adds e_t / denominator term by term: the scores agree to
-// a few ulps). The exps of U consecutive super-tokens are computed before they are added (in order),
-// U exps and loads in flight per thread; U divides per_blk (both powers of two); terms past the row
-// end are e^-inf = +0.0, which changes no sum of non-negative terms. The kernel is bound by latency
-// (ncu, run 33: issue slots ~50 % busy, warps waiting on loads): at 32K, 491 us a layer (run 31) -> 473
-// with U = 8 (run 32) -> 395 with row_max's loads in flight too (run 35).
+// per_blk), one CTA of THREADS threads per query block qb and head y (grid (nq, heads); the last query
+// blocks, the longest rows, first). Head y's logits: z[y · z_head + (u - u0) · ldz + t] (fp32). Per row
+// u: m = the maximum of the scaled logits z · scale (t <= u; float64: the fp32 maximum scaled, the same
+// value since scaling by scale > 0 is monotone); each key block kb <= u / per_blk sums its terms
+// (key_block_sum) into a_kb; the row's softmax denominator s is the sum of the a_kb in CTA-tree order:
+// thread t adds a_kb for kb = t, t + THREADS, ... ascending, a butterfly over each warp's 32 threads,
+// then the 8 warps' sums in warp order; score[kb] = sum over the block's rows ascending of a_kb / s
+// (from 0; every row of query block qb reaches every kb <= qb). score rows: [y][ql][nb] (ql = qb -
+// u0 / per_blk). One float64 exp per logit (the CPU adds e_t / denominator term by term: the scores
+// agree to a few ulps). Two kernels compute exactly this, bit for bit (the same operations in the same
+// order), and est_cuda_xattention picks one per head (warp_rows):
+//   xattention_block_sums_cta: rows one at a time, each over the whole CTA (a_kb in part[y][ql][nb],
+//     four barriers a row). Best for long rows; on short ones (< ~3K super-tokens) half its cycles
+//     are barrier waits and most threads idle (ncu, run 66: 69 us for the first 1,024-row chunk at
+//     32K, 129 for the last).
+//   xattention_block_sums_warp: warp w takes the rows r = w, w + 8, ... (eight in flight per CTA, no
+//     barrier per row); lane L owns kb = L + 32 j and keeps the eight CTA-tree shares (j mod 8) apart;
+//     a_kb in part[y][ql][r][nb] (per_blk times the CTA kernel's scratch); one barrier, then the scores
+//     (run 70: 28 us for that first chunk).
 template <int U>
 __global__ void __launch_bounds__(THREADS, 3)
-    xattention_block_sums(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
-                          double *score, double *part_all) {
+    xattention_block_sums_cta(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
+                              double *score, double *part_all) {
     __shared__ double red[THREADS / 32];
     const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = u0 / per_blk + ql;
     const long row = (long)y * nq + ql;
@@ -104,24 +130,73 @@ __global__ void __launch_bounds__(THREADS, 3)
         const int u = qb * per_blk + r;
         if (u >= N) break;
         const float *zr = z + (long)(u - u0) * ldz;
-        const double m = block_max((double)row_max(zr, u + 1) * scale, red);
+        const double m = block_max((double)share_max<THREADS>(zr, u + 1, threadIdx.x) * scale, red);
         double s = 0;
-        for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) {
-            double a = 0;
-            const int t1 = min((kb + 1) * per_blk, u + 1);
-            for (int t0 = kb * per_blk; t0 < t1; t0 += U) {
-                double e[U];
-#pragma unroll
-                for (int j = 0; j < U; j++) e[j] = exp((t0 + j < t1 ? (double)zr[t0 + j] : -INFINITY) * scale - m);
-#pragma unroll
-                for (int j = 0; j < U; j++) a += e[j];
-            }
-            part[kb] = a;
-            s += a;
-        }
+        for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) s += part[kb] = key_block_sum<U>(zr, kb, per_blk, u, scale, m);
         s = block_sum(s, red);
         for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) srow[kb] += part[kb] / s;
     }
+}
+
+template <int U>
+__global__ void __launch_bounds__(THREADS, 3)
+    xattention_block_sums_warp(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
+                               double *score, double *part_all) {
+    constexpr int WARPS = THREADS / 32;
+    __shared__ double row_sum[64]; // s of each row of the block, per_blk <= 64
+    const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = u0 / per_blk + ql;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const long row = (long)y * nq + ql;
+    double *srow = score + row * nb, *part = part_all + row * per_blk * nb;
+    z += y * z_head;
+    for (int r = warp; r < per_blk; r += WARPS) {
+        const int u = qb * per_blk + r;
+        if (u >= N) break;
+        const float *zr = z + (long)(u - u0) * ldz;
+        float mf = share_max<32>(zr, u + 1, lane);
+        for (int o = 16; o > 0; o >>= 1) mf = fmaxf(mf, __shfl_xor_sync(0xffffffffu, mf, o));
+        const double m = (double)mf * scale;
+        double share[WARPS] = {}; // CTA thread 32 w + lane's share: kb = lane + 32 w + THREADS i
+        for (int kb0 = lane; kb0 * per_blk <= u; kb0 += THREADS)
+#pragma unroll
+            for (int w = 0; w < WARPS; w++) {
+                const int kb = kb0 + 32 * w;
+                if (kb * per_blk <= u) share[w] += part[(long)r * nb + kb] = key_block_sum<U>(zr, kb, per_blk, u, scale, m);
+            }
+        double s = 0;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) {
+            double v = share[w];
+            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            s = w == 0 ? v : s + v;
+        }
+        if (lane == 0) row_sum[r] = s;
+    }
+    __syncthreads();
+    const int rows = min(per_blk, N - qb * per_blk);
+    for (int kb = threadIdx.x; kb <= qb; kb += THREADS) {
+        double v = 0;
+        for (int r = 0; r < rows; r++) v += part[(long)r * nb + kb] / row_sum[r];
+        srow[kb] = v;
+    }
+}
+
+// Which block-sums kernel the rows of a head with N super-tokens take: the warp kernel when N <=
+// XA_WARP_ROWS (at stride 8, prompts up to 32K tokens; runs 66-70: 2.5-2.9x faster on the first
+// 1,024-row chunk at 32K, even on the last), the CTA kernel for longer heads, all of whose rows it
+// takes (run 70: with the warp kernel on a long head's first chunks, its per_blk times larger scratch
+// left fewer heads per chunk under the budget at 128K, and the estimate was 9 % slower). Test-only
+// DAM_CUDA_XA_ROWS_KERNEL=cta|warp forces one (the results are the same bit for bit); warp for a longer
+// head exits with 2.
+bool warp_rows(long longest) {
+    const char *e = getenv("DAM_CUDA_XA_ROWS_KERNEL");
+    if (e == NULL || *e == 0) return longest <= XA_WARP_ROWS;
+    if (strcmp(e, "cta") == 0) return false;
+    if (strcmp(e, "warp") != 0) dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_ROWS_KERNEL=\"%s\": must be cta or warp", e);
+    if (longest > XA_WARP_ROWS)
+        dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_ROWS_KERNEL=warp: %ld super-tokens exceed the warp kernel's %d", longest,
+                XA_WARP_ROWS);
+    return true;
 }
 
 // A double's bits as an unsigned key in the same order (CUB's radix order; -0 below +0), and back.
@@ -247,11 +322,12 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         while (h0 + run < n_heads && stride[h0 + run] == S && run < (small ? 2 : XA_MAX_HEADS)) run++;
         // rows per chunk R: XA_CHUNK super-token rows (whole query blocks) or all N; heads per chunk from
         // the per-head scratch under the budget: strided q and k, logits [R][ldz], block sums and their
-        // scratch [R / per_blk][nb], the sorts in device memory [R / per_blk][p_all] (when the longest
+        // scratch [R / per_blk][nb] (the warp kernel's: [R][nb]), the sorts in device memory [R / per_blk][p_all] (when the longest
         // does not fit shared memory). One head may need more than the budget (about 1 GB at 1M tokens,
         // d 128): fewer rows per chunk would re-read the strided keys once per chunk.
         const bool sort_global = small || p_all > XA_SMEM_SORT;
-        const double row_bytes = 4.0 * ldz_max + (16.0 * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
+        const bool warp = warp_rows(N); // the warp kernel keeps per_blk rows of partial sums per query block
+        const double row_bytes = 4.0 * ldz_max + (warp ? 8.0 * nb : 0) + (16.0 * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
         const double fixed = 4.0 * N * SD;
         long R = small ? per_blk : N < XA_CHUNK ? N : XA_CHUNK;
         if (R > N) R = N;
@@ -263,7 +339,8 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         uint16_t *kr = (uint16_t *)grow(&ws->kr, sizeof(uint16_t) * (size_t)gc * q_head, "xattention strided k");
         float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * R * ldz_max, "xattention strided logits");
         double *score = (double *)grow(&ws->score, sizeof(double) * (size_t)hc * nq_max * nb, "xattention block scores");
-        double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)hc * nq_max * nb, "xattention partial sums");
+        double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)hc * nq_max * (warp ? per_blk : 1) * nb,
+                                      "xattention partial sums");
         unsigned long long *gkey = NULL;
         int *gval = NULL;
         if (sort_global) {
@@ -286,7 +363,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         }
         const double scale = 1.0 / (sqrt((double)d) * S);
         for (long u0 = 0; u0 < N; u0 += R) {
-            // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (row_max's float4 loads)
+            // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (warp_row_max's float4 loads)
             const int rows = (int)(N - u0 < R ? N - u0 : R), cols = (int)u0 + rows, ldz = (cols + 3) & ~3;
             const long z_head = (long)rows * ldz;
             for (int ya = 0; ya < hc;) { // one product per run of heads of one KV head (they share kr)
@@ -300,10 +377,16 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
             const int nq = (rows + per_blk - 1) / per_blk, qb0 = (int)(u0 / per_blk);
             CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)hc * nq * nb, 0));
             const dim3 grid(nq, hc);
-            if (per_blk >= 8) xattention_block_sums<8><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-            else if (per_blk >= 4) xattention_block_sums<4><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-            else if (per_blk >= 2) xattention_block_sums<2><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-            else xattention_block_sums<1><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+            if (warp) { // four exps in flight per lane
+                if (per_blk >= 4) xattention_block_sums_warp<4><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+                else if (per_blk >= 2) xattention_block_sums_warp<2><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+                else xattention_block_sums_warp<1><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+            } else {
+                if (per_blk >= 8) xattention_block_sums_cta<8><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+                else if (per_blk >= 4) xattention_block_sums_cta<4><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+                else if (per_blk >= 2) xattention_block_sums_cta<2><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+                else xattention_block_sums_cta<1><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
+            }
             CUDA_LAUNCH_CHECK("xattention_block_sums");
             const int p = pow2_at_least(qb0 + nq - 2); // the chunk's longest sort
             const size_t smem = sort_global ? 0 : (sizeof(uint64_t) + sizeof(int)) * (size_t)p;

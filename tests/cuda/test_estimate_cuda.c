@@ -21,7 +21,8 @@
  * heads per chunk, against a float64 recomputation; top-k with exact ties and forced indices against
  * est_top_k (same set); XAttention's keep bits hold no block outside the causal triangle (the host
  * buffer is poisoned first), and its chunked paths (one head and one query block per chunk;
- * DAM_CUDA_XA_SMALL) give the same bits and scores, bit for bit.
+ * DAM_CUDA_XA_SMALL) and both block-sums kernels (DAM_CUDA_XA_ROWS_KERNEL) give the same bits and
+ * scores, bit for bit.
  * Usage: test_estimate_cuda [quick] (quick: shapes up to 300 tokens, for compute-sanitizer). Skips
  * (exit 0, "skip: ...") without a CUDA device. */
 #include <jansson.h>
@@ -218,11 +219,14 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
     /* the chunked paths give the same bits and scores: one head and one query block per chunk
      * (DAM_CUDA_EST_CHUNK_BYTES=1), and DAM_CUDA_XA_SMALL=1 (chunks of two heads, which split a KV
      * head's query heads, one query block per row chunk, the sorts in device memory as beyond 4,098
-     * blocks, scalar strided copies); the logits are exact, so every GEMM shape gives the same ones */
-    static const char *const VARIANTS[][2] = {{"DAM_CUDA_EST_CHUNK_BYTES", "1"}, {"DAM_CUDA_XA_SMALL", "1"}};
+     * blocks, scalar strided copies), and each block-sums kernel forced on every row chunk
+     * (DAM_CUDA_XA_ROWS_KERNEL=cta / warp: the same operations in the same order); the logits are exact,
+     * so every GEMM shape gives the same ones */
+    static const char *const VARIANTS[][2] = {{"DAM_CUDA_EST_CHUNK_BYTES", "1"}, {"DAM_CUDA_XA_SMALL", "1"},
+                                              {"DAM_CUDA_XA_ROWS_KERNEL", "cta"}, {"DAM_CUDA_XA_ROWS_KERNEL", "warp"}};
     uint64_t *keep2 = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test keep");
     double *sc2 = dam_malloc(sizeof(double) * (size_t)H * nb * nb, "test scores");
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < 4; v++) {
         memset(keep2, 0x55, sizeof(uint64_t) * (size_t)H * nb * words);
         setenv(VARIANTS[v][0], VARIANTS[v][1], 1);
         est_cuda_xattention(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, stride, tau, keep2, sc2);
