@@ -110,13 +110,13 @@ __device__ inline double key_block_sum(const float *zr, int kb, int per_blk, int
 // agree to a few ulps). Two kernels compute exactly this, bit for bit (the same operations in the same
 // order), and est_cuda_xattention picks one per head (warp_rows):
 //   xattention_block_sums_cta: rows one at a time, each over the whole CTA (a_kb in part[y][ql][nb],
-//     four barriers a row). Best for long rows; on short ones (< ~3K super-tokens) half its cycles
-//     are barrier waits and most threads idle (ncu, run 66: 69 us for the first 1,024-row chunk at
+//     four barriers a row). Best for long rows; on short ones half its cycles are barrier waits and,
+//     below 2,048 super-tokens (256 key blocks at stride 8), most threads idle (ncu, run 66: 69 us for the first 1,024-row chunk at
 //     32K, 129 for the last).
 //   xattention_block_sums_warp: warp w takes the rows r = w, w + 8, ... (eight in flight per CTA, no
 //     barrier per row); lane L owns kb = L + 32 j and keeps the eight CTA-tree shares (j mod 8) apart;
 //     a_kb in part[y][ql][r][nb] (per_blk times the CTA kernel's scratch); one barrier, then the scores
-//     (run 70: 28 us for that first chunk).
+//     (run 70: 28 us for that first chunk, 124 for the last).
 template <int U>
 __global__ void __launch_bounds__(THREADS, 3)
     xattention_block_sums_cta(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
@@ -143,7 +143,7 @@ __global__ void __launch_bounds__(THREADS, 3)
     xattention_block_sums_warp(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
                                double *score, double *part_all) {
     constexpr int WARPS = THREADS / 32;
-    __shared__ double row_sum[64]; // s of each row of the block, per_blk <= 64
+    __shared__ double row_sum[BLOCK]; // s of each row of the block, per_blk <= BLOCK
     const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = u0 / per_blk + ql;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const long row = (long)y * nq + ql;
@@ -181,16 +181,17 @@ __global__ void __launch_bounds__(THREADS, 3)
     }
 }
 
-// Which block-sums kernel the rows of a head with N super-tokens take: the warp kernel when N <=
-// XA_WARP_ROWS (at stride 8, prompts up to 32K tokens; runs 66-70: 2.5-2.9x faster on the first
-// 1,024-row chunk at 32K, even on the last), the CTA kernel for longer heads, all of whose rows it
-// takes (run 70: with the warp kernel on a long head's first chunks, its per_blk times larger scratch
-// left fewer heads per chunk under the budget at 128K, and the estimate was 9 % slower). Test-only
-// DAM_CUDA_XA_ROWS_KERNEL=cta|warp forces one (the results are the same bit for bit); warp for a longer
-// head exits with 2.
-bool warp_rows(long longest) {
+// Which block-sums kernel the rows of a head with N super-tokens (per_blk rows per query block) take:
+// the warp kernel when N <= XA_WARP_ROWS and per_blk >= 8 (stride <= 8: every warp of the CTA has a
+// row; at stride 8, prompts up to 32K tokens; runs 66-70: 2.5x faster on the first 1,024-row chunk at
+// 32K, about equal on the last), else the CTA kernel, for all rows of the head (run 70: with the warp
+// kernel on a long head's first chunks, its per_blk times larger scratch left fewer heads per chunk
+// under the budget at 128K, and the estimate was 9 % slower). Only stride 8 was measured. Test-only
+// DAM_CUDA_XA_ROWS_KERNEL=cta|warp forces one (the results are the same bit for bit); warp for a head
+// of more than XA_WARP_ROWS super-tokens exits with 2.
+bool warp_rows(long longest, int per_blk) {
     const char *e = getenv("DAM_CUDA_XA_ROWS_KERNEL");
-    if (e == NULL || *e == 0) return longest <= XA_WARP_ROWS;
+    if (e == NULL || *e == 0) return longest <= XA_WARP_ROWS && per_blk >= 8;
     if (strcmp(e, "cta") == 0) return false;
     if (strcmp(e, "warp") != 0) dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_ROWS_KERNEL=\"%s\": must be cta or warp", e);
     if (longest > XA_WARP_ROWS)
@@ -326,7 +327,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         // does not fit shared memory). One head may need more than the budget (about 1 GB at 1M tokens,
         // d 128): fewer rows per chunk would re-read the strided keys once per chunk.
         const bool sort_global = small || p_all > XA_SMEM_SORT;
-        const bool warp = warp_rows(N); // the warp kernel keeps per_blk rows of partial sums per query block
+        const bool warp = warp_rows(N, per_blk); // the warp kernel keeps per_blk rows of partial sums per query block
         const double row_bytes = 4.0 * ldz_max + (warp ? 8.0 * nb : 0) + (16.0 * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
         const double fixed = 4.0 * N * SD;
         long R = small ? per_blk : N < XA_CHUNK ? N : XA_CHUNK;
@@ -363,7 +364,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         }
         const double scale = 1.0 / (sqrt((double)d) * S);
         for (long u0 = 0; u0 < N; u0 += R) {
-            // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (warp_row_max's float4 loads)
+            // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (share_max's float4 loads)
             const int rows = (int)(N - u0 < R ? N - u0 : R), cols = (int)u0 + rows, ldz = (cols + 3) & ~3;
             const long z_head = (long)rows * ldz;
             for (int ya = 0; ya < hc;) { // one product per run of heads of one KV head (they share kr)

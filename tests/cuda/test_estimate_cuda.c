@@ -219,22 +219,27 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
     /* the chunked paths give the same bits and scores: one head and one query block per chunk
      * (DAM_CUDA_EST_CHUNK_BYTES=1), and DAM_CUDA_XA_SMALL=1 (chunks of two heads, which split a KV
      * head's query heads, one query block per row chunk, the sorts in device memory as beyond 4,098
-     * blocks, scalar strided copies), and each block-sums kernel forced on every row chunk
-     * (DAM_CUDA_XA_ROWS_KERNEL=cta / warp: the same operations in the same order); the logits are exact,
-     * so every GEMM shape gives the same ones */
-    static const char *const VARIANTS[][2] = {{"DAM_CUDA_EST_CHUNK_BYTES", "1"}, {"DAM_CUDA_XA_SMALL", "1"},
-                                              {"DAM_CUDA_XA_ROWS_KERNEL", "cta"}, {"DAM_CUDA_XA_ROWS_KERNEL", "warp"}};
+     * blocks, scalar strided copies); and each block-sums kernel forced (DAM_CUDA_XA_ROWS_KERNEL=cta /
+     * warp: the same operations in the same order; the default is the warp kernel here at stride <= 8,
+     * the CTA kernel above), also on the small chunks (rows past the first chunk, u0 > 0, in quick mode
+     * too); the logits are exact, so every GEMM shape gives the same ones */
+    static const char *const VARIANTS[][4] = {
+        {"DAM_CUDA_EST_CHUNK_BYTES", "1", NULL, NULL},        {"DAM_CUDA_XA_SMALL", "1", NULL, NULL},
+        {"DAM_CUDA_XA_ROWS_KERNEL", "cta", NULL, NULL},       {"DAM_CUDA_XA_ROWS_KERNEL", "warp", NULL, NULL},
+        {"DAM_CUDA_XA_ROWS_KERNEL", "cta", "DAM_CUDA_XA_SMALL", "1"},
+        {"DAM_CUDA_XA_ROWS_KERNEL", "warp", "DAM_CUDA_XA_SMALL", "1"}};
     uint64_t *keep2 = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test keep");
     double *sc2 = dam_malloc(sizeof(double) * (size_t)H * nb * nb, "test scores");
-    for (int v = 0; v < 4; v++) {
+    for (size_t v = 0; v < sizeof VARIANTS / sizeof VARIANTS[0]; v++) {
         memset(keep2, 0x55, sizeof(uint64_t) * (size_t)H * nb * words);
-        setenv(VARIANTS[v][0], VARIANTS[v][1], 1);
+        for (int e = 0; e < 4 && VARIANTS[v][e]; e += 2) setenv(VARIANTS[v][e], VARIANTS[v][e + 1], 1);
         est_cuda_xattention(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, stride, tau, keep2, sc2);
-        unsetenv(VARIANTS[v][0]);
-        CHECK(memcmp(keep, keep2, sizeof(uint64_t) * (size_t)H * nb * words) == 0, "n %d H %d/%d S %d: keep bits differ with %s=%s",
-              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1]);
-        CHECK(memcmp(sc, sc2, sizeof(double) * (size_t)H * nb * nb) == 0, "n %d H %d/%d S %d: block scores differ with %s=%s",
-              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1]);
+        for (int e = 0; e < 4 && VARIANTS[v][e]; e += 2) unsetenv(VARIANTS[v][e]);
+        const char *also = VARIANTS[v][2] ? " and DAM_CUDA_XA_SMALL=1" : "";
+        CHECK(memcmp(keep, keep2, sizeof(uint64_t) * (size_t)H * nb * words) == 0, "n %d H %d/%d S %d: keep bits differ with %s=%s%s",
+              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1], also);
+        CHECK(memcmp(sc, sc2, sizeof(double) * (size_t)H * nb * nb) == 0, "n %d H %d/%d S %d: block scores differ with %s=%s%s",
+              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1], also);
     }
     dam_free(sc2), dam_free(keep2);
     CHECK(outside == 0, "n %d S %d: %d kept key blocks outside the causal triangle", n, S, outside);
@@ -652,9 +657,11 @@ int main(int argc, char **argv) {
             if (!(in.n > 3000 && strstr(INSTANCES[i], "\"stride\": 1,"))) check_plans(ws, &in, INSTANCES[i]);
         free_input(&in);
     }
-    if (!quick) { /* XAttention's cut at nb = 313 (the select kernel's scan with 2 entries per thread), strides 16, 64 */
+    if (!quick) { /* XAttention's cut at nb = 313 (the select kernel's scan with 2 entries per thread), strides 16,
+                   * 32 (the block-sums kernels with two exps in flight), 64 */
         input in = make_input(20000, 3, 1, 64, 2);
         check_xattention_scores(ws, &in, 16);
+        check_xattention_scores(ws, &in, 32);
         check_xattention_scores(ws, &in, 64);
         free_input(&in);
     }
