@@ -17,15 +17,17 @@ mkdir -p "$C" .carry/gpu-m1 .carry/gpu-m2 .carry/gpu-m3
 bins=(build-cuda/dam build-cuda/tests/cuda/* build-cuda/cuda/test_* build-cuda/cuda/bench_*)
 # stripped copies (symbols are half their size; the carried tree must stay under 64 MiB with a model part)
 bindir=$(mktemp -d)
-for b in "${bins[@]}"; do mkdir -p "$bindir/$(dirname "$b")" && strip -o "$bindir/$b" "$b"; done
-tar czf "$C/bin.tgz" -C "$bindir" "${bins[@]}"
-rm -rf "$bindir"
 libdir=$(mktemp -d)
+trap 'rm -rf "$bindir" "$libdir"' EXIT # also when a step fails (set -e)
+for b in "${bins[@]}"; do
+    [ -f "$b" ] || continue # executables only (a directory under build-cuda/tests/cuda is skipped)
+    mkdir -p "$bindir/$(dirname "$b")" && strip -o "$bindir/$b" "$b"
+done
+(cd "$bindir" && tar czf - .) >"$C/bin.tgz"
 for lib in libopenblas.so.0 libgfortran.so.5 libgomp.so.1 libquadmath.so.0; do
     cp -L "$(ldd build-cuda/dam | awk -v l="$lib" '$1 == l {print $3}')" "$libdir/$lib"
 done
 tar czf "$C/libs.tgz" -C "$libdir" .
-rm -rf "$libdir"
 tar czf "$C/data.tgz" data/pg_essays data/jargon.txt.gz data/wordlists
 # the pattern file with only what `dam run` reads (the masks), if there is one to strip
 if [ -f patterns/smollm2-135m.h5 ] && [ -x build/tests/tools/patterns_strip ]; then
