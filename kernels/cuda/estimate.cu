@@ -103,17 +103,7 @@ __global__ void __launch_bounds__(ROW_THREADS) est::row_stats(const float *z, lo
     const int r = blockIdx.x, w = w_head[blockIdx.y], len = n - w + 1 + r;
     if (r >= w) return; // the whole CTA
     const float *zr = z + blockIdx.y * z_head + (long)r * ldz;
-    // the maximum in fp32, scaled once (the same value: scaling by scale > 0 is monotone); eight loads
-    // in flight per thread (the plain loop kept one: its latency)
-    float mf = -INFINITY;
-    for (int j0 = threadIdx.x; j0 < len; j0 += 8 * ROW_THREADS) {
-        float v[8];
-#pragma unroll
-        for (int u = 0; u < 8; u++) v[u] = j0 + u * ROW_THREADS < len ? zr[j0 + u * ROW_THREADS] : -INFINITY;
-#pragma unroll
-        for (int u = 0; u < 8; u++) mf = fmaxf(mf, v[u]);
-    }
-    const double m = block_max<ROW_THREADS>((double)mf * scale, red);
+    const double m = block_max<ROW_THREADS>((double)strided_max<ROW_THREADS>(zr, len) * scale, red);
     // each thread's terms j, j + ROW_THREADS, ... added in that order
     double s = 0;
     for (int j0 = threadIdx.x; j0 < len; j0 += 4 * ROW_THREADS) {

@@ -52,6 +52,23 @@ __device__ inline double block_sum(double v, double *red) {
     return v;
 }
 
+// The maximum of x[0 .. len) (fp32, any alignment) over the NT threads of the CTA, each thread its
+// share x[t], x[t + NT], ...; eight loads in flight per thread (a plain loop keeps one: its latency).
+// -inf for an empty share. (row_stats, probe_stats: the maximum is taken in fp32 and scaled once, the
+// same value as the maximum of the scaled logits since scaling by scale > 0 is monotone.)
+template <int NT>
+__device__ inline float strided_max(const float *x, int len) {
+    float m = -INFINITY;
+    for (int j0 = threadIdx.x; j0 < len; j0 += 8 * NT) {
+        float v[8];
+#pragma unroll
+        for (int u = 0; u < 8; u++) v[u] = j0 + u * NT < len ? x[j0 + u * NT] : -INFINITY;
+#pragma unroll
+        for (int u = 0; u < 8; u++) m = fmaxf(m, v[u]);
+    }
+    return m;
+}
+
 // Bitonic sort of key[0 .. p) with val[0 .. p) (p a power of two; the CTA's shared memory or its own
 // part of device memory) into the order "larger key first, equal keys by the smaller val" — a total
 // order on distinct vals, so the result is that of a stable descending sort of the keys by val.

@@ -119,9 +119,8 @@ __global__ void online_blocks(const double *A, int n, int nb, int words, const e
 // The probe rows' softmax statistics, one CTA per probe row r (position i = n - w + r), grid.y = head y:
 // mx[y][r] = the maximum of u = z · scale over the causal keys j <= i (float64), sum[y][r] = the sum of
 // e^(u - mx) over them, and tot[y][r][kb] = that sum over key block kb alone (0 past i / 64). Eight
-// lanes per key block, eight keys per lane, then tree reductions; ROW_THREADS threads per CTA, eight
-// loads in flight per thread for the maximum (the maximum of the fp32 logits, scaled once: the same
-// value, scaling by scale > 0 is monotone).
+// lanes per key block, eight keys per lane, then tree reductions; ROW_THREADS threads per CTA, the
+// maximum by strided_max.
 __global__ void __launch_bounds__(ROW_THREADS) probe_stats(const float *z, int n, int w_max, int nb, double scale,
                                                            const est_dam_online_head *par, double *mx, double *sum,
                                                            double *tot) {
@@ -130,15 +129,7 @@ __global__ void __launch_bounds__(ROW_THREADS) probe_stats(const float *z, int n
     if (r >= w) return; // the whole CTA
     const int i = n - w + r, sub = threadIdx.x & 7;
     const float *zr = z + ((long)y * w_max + r) * n;
-    float mf = -INFINITY;
-    for (int j0 = threadIdx.x; j0 <= i; j0 += 8 * ROW_THREADS) {
-        float v[8];
-#pragma unroll
-        for (int u = 0; u < 8; u++) v[u] = j0 + u * ROW_THREADS <= i ? zr[j0 + u * ROW_THREADS] : -INFINITY;
-#pragma unroll
-        for (int u = 0; u < 8; u++) mf = fmaxf(mf, v[u]);
-    }
-    const double m = block_max<ROW_THREADS>((double)mf * scale, red);
+    const double m = block_max<ROW_THREADS>((double)strided_max<ROW_THREADS>(zr, i + 1) * scale, red);
     double s = 0;
     double *tr = tot + ((long)y * w_max + r) * nb;
     const int groups = ROW_THREADS / 8, nb_pad = (nb + groups - 1) / groups * groups; // whole groups of 8 lanes iterate

@@ -181,6 +181,18 @@ __global__ void __launch_bounds__(THREADS, 3)
     }
 }
 
+// The block-sums kernel for per_blk rows per query block: exps in flight per thread U = min(per_blk,
+// 8) on the CTA kernel, min(per_blk, 4) on the warp kernel (eight would spill there).
+typedef void (*block_sums_fn)(const float *, long, long, int, int, int, int, double, double *, double *);
+block_sums_fn block_sums_kernel(bool warp, int per_blk) {
+    if (warp)
+        return per_blk >= 4 ? xattention_block_sums_warp<4> : per_blk >= 2 ? xattention_block_sums_warp<2> : xattention_block_sums_warp<1>;
+    return per_blk >= 8   ? xattention_block_sums_cta<8>
+           : per_blk >= 4 ? xattention_block_sums_cta<4>
+           : per_blk >= 2 ? xattention_block_sums_cta<2>
+                          : xattention_block_sums_cta<1>;
+}
+
 // Which block-sums kernel the rows of a head with N super-tokens (per_blk rows per query block) take:
 // the warp kernel when N <= XA_WARP_ROWS and per_blk >= 8 (stride <= 8: every warp of the CTA has a
 // row; at stride 8, prompts up to 32K tokens; runs 66-70: 2.5x faster on the first 1,024-row chunk at
@@ -189,13 +201,13 @@ __global__ void __launch_bounds__(THREADS, 3)
 // under the budget at 128K, and the estimate was 9 % slower). Only stride 8 was measured. Test-only
 // DAM_CUDA_XA_ROWS_KERNEL=cta|warp forces one (the results are the same bit for bit); warp for a head
 // of more than XA_WARP_ROWS super-tokens exits with 2.
-bool warp_rows(long longest, int per_blk) {
+bool warp_rows(long n_super, int per_blk) {
     const char *e = getenv("DAM_CUDA_XA_ROWS_KERNEL");
-    if (e == NULL || *e == 0) return longest <= XA_WARP_ROWS && per_blk >= 8;
+    if (e == NULL || *e == 0) return n_super <= XA_WARP_ROWS && per_blk >= 8;
     if (strcmp(e, "cta") == 0) return false;
     if (strcmp(e, "warp") != 0) dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_ROWS_KERNEL=\"%s\": must be cta or warp", e);
-    if (longest > XA_WARP_ROWS)
-        dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_ROWS_KERNEL=warp: %ld super-tokens exceed the warp kernel's %d", longest,
+    if (n_super > XA_WARP_ROWS)
+        dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_ROWS_KERNEL=warp: %ld super-tokens exceed the warp kernel's %d", n_super,
                 XA_WARP_ROWS);
     return true;
 }
@@ -323,12 +335,13 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         while (h0 + run < n_heads && stride[h0 + run] == S && run < (small ? 2 : XA_MAX_HEADS)) run++;
         // rows per chunk R: XA_CHUNK super-token rows (whole query blocks) or all N; heads per chunk from
         // the per-head scratch under the budget: strided q and k, logits [R][ldz], block sums and their
-        // scratch [R / per_blk][nb] (the warp kernel's: [R][nb]), the sorts in device memory [R / per_blk][p_all] (when the longest
-        // does not fit shared memory). One head may need more than the budget (about 1 GB at 1M tokens,
+        // scratch [R / per_blk][nb] (the warp kernel's: [R][nb]), the sorts in device memory
+        // [R / per_blk][p_all] (when the longest does not fit shared memory). One head may need more than the budget (about 1 GB at 1M tokens,
         // d 128): fewer rows per chunk would re-read the strided keys once per chunk.
         const bool sort_global = small || p_all > XA_SMEM_SORT;
         const bool warp = warp_rows(N, per_blk); // the warp kernel keeps per_blk rows of partial sums per query block
-        const double row_bytes = 4.0 * ldz_max + (warp ? 8.0 * nb : 0) + (16.0 * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
+        const double row_bytes =
+            4.0 * ldz_max + (warp ? 8.0 * nb : 0) + (16.0 * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
         const double fixed = 4.0 * N * SD;
         long R = small ? per_blk : N < XA_CHUNK ? N : XA_CHUNK;
         if (R > N) R = N;
@@ -378,16 +391,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
             const int nq = (rows + per_blk - 1) / per_blk, qb0 = (int)(u0 / per_blk);
             CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)hc * nq * nb, 0));
             const dim3 grid(nq, hc);
-            if (warp) { // four exps in flight per lane
-                if (per_blk >= 4) xattention_block_sums_warp<4><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-                else if (per_blk >= 2) xattention_block_sums_warp<2><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-                else xattention_block_sums_warp<1><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-            } else {
-                if (per_blk >= 8) xattention_block_sums_cta<8><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-                else if (per_blk >= 4) xattention_block_sums_cta<4><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-                else if (per_blk >= 2) xattention_block_sums_cta<2><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-                else xattention_block_sums_cta<1><<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
-            }
+            block_sums_kernel(warp, per_blk)<<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale, score, part);
             CUDA_LAUNCH_CHECK("xattention_block_sums");
             const int p = pow2_at_least(qb0 + nq - 2); // the chunk's longest sort
             const size_t smem = sort_global ? 0 : (sizeof(uint64_t) + sizeof(int)) * (size_t)p;
