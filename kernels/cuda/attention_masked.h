@@ -55,7 +55,7 @@ typedef struct attn_cuda_plan {
     int entry_ints;  /* int32 per entry: 1 + 3 * hc */
     int64_t n_entries;     /* listed (chunk, query tile, key tile) triples */
     int64_t n_masks;       /* 64 x 64 masks stored (host build: distinct ones; GPU build: its 64 fixed
-                            * gathered-tile masks) */
+                            * gathered-tile masks, then one per bitmap tile) */
     int64_t n_gathered;    /* gathered key tiles (64 key indices each) */
     int64_t head_tiles;    /* (head, query tile, key tile) triples the kernel computes (mode != none),
                             * a gathered tile counting as one */
@@ -102,9 +102,9 @@ typedef struct attn_cuda_plan {
 
 /* Builds the device plan for n_q query rows after n_k keys (n_q <= n_k), n_heads query heads over
  * n_kv_heads KV heads. plans: [n_heads] plans (read only, not validated here: call
- * maskplan_validate once), or NULL for all dense. Plans of columns, diagonals and unbiased blocks
- * (some head not dense, no bitmap, no bias) for n_q >= 128 get their lists built on the device
- * (attention_plan_gpu.h) unless the environment sets DAM_CUDA_HOST_LISTS=1 or, on a
+ * maskplan_validate once), or NULL for all dense. Plans of columns, diagonals, unbiased blocks and
+ * bitmaps (some head not dense, no bias, bitmaps of at most ATTN_PLAN_MAX_BITMAP_TILES tiles) for
+ * n_q >= 128 get their lists built on the device (attention_plan_gpu.h) unless the environment sets DAM_CUDA_HOST_LISTS=1 or, on a
  * compute-capability-9.0 device, they are block plans dense enough for the wgmma kernel's bit matrix
  * (block_bits, below); other plans get the
  * host arrays of attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP,

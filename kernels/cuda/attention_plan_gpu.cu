@@ -40,7 +40,10 @@ struct Args {
     const uint64_t *parts;   // [H][2][nkw] column words, then diagonal words
     const uint64_t *blocks;  // block rows: item (h, qt) at blocks + boff[h] + qt * rw (rw words, bit kb)
     const int64_t *boff;     // [H] word offset of head h's rows, -1: no blocks
+    const int64_t *toff;     // [H] head h's first bitmap tile (attention_plan_gpu.h), -1: none
     const int32_t *dense;    // [H] 1 = dense head
+    const int32_t *lt;       // [H] query blocks below lt[h] are bitmap tiles
+    const int32_t *codes;    // bitmap tiles: ATTN_PLAN_MODE_FULL, _NONE, or the tile's index (mask T + index)
     int nkw, rw, n_items, n_qt, qb0;  // rw = ceil(nkw / 64): words per block row
     int dense_last;          // 1: dense items sort last (key -1: their heads run on the wgmma kernel)
     int64_t *n_ent, *n_gt;   // count pass: [n_items + 1] entries and gathered tiles per item (last = 0)
@@ -60,6 +63,28 @@ template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(c
         if (!WRITE && lane == 0) {
             a.n_ent[item] = a.n_gt[item] = 0;
             a.len[item] = a.dense_last ? -1 : qb + 1;
+            a.items[item] = item;
+        }
+        return;
+    }
+    if (qb < a.lt[h]) {  // the bitmap's rows: explicit masks (host-made), no gathered tiles
+        const int32_t *code = a.codes + a.toff[h] + (int64_t)qb * (qb + 1) / 2 - (int64_t)a.qb0 * (a.qb0 + 1) / 2;
+        int n = 0;
+        for (int base = 0; base <= qb; base += 32) {
+            const int kt = base + lane, c = kt <= qb ? code[kt] : ATTN_PLAN_MODE_NONE;
+            const unsigned kept = __ballot_sync(ALL, c != ATTN_PLAN_MODE_NONE);
+            if (WRITE && c != ATTN_PLAN_MODE_NONE) {
+                int32_t *e = a.entries + ((size_t)a.ent_off[item] + n + __popc(kept & ((1u << lane) - 1u))) * 4;
+                e[0] = kt;
+                e[1] = c == ATTN_PLAN_MODE_FULL ? c : T + c;  // the masks follow the 64 gathered-tile masks
+                e[2] = -1;
+                e[3] = 0;
+            }
+            n += __popc(kept);
+        }
+        if (!WRITE && lane == 0) {
+            a.n_ent[item] = a.len[item] = n;
+            a.n_gt[item] = 0;
             a.items[item] = item;
         }
         return;
@@ -155,13 +180,16 @@ int64_t read_back(const int64_t *d) {
 extern "C" bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads) {
     if (!plans) return false;
     bool sparse = false;
+    int64_t bitmap_tiles = 0;
     for (int h = 0; h < n_heads; h++) {
         const maskplan *m = plans[h];
         if (m->dense) continue;
-        if (m->bitmap_L > 0 || m->blk_bias) return false;
+        if (m->blk_bias) return false;
+        const int64_t lt = (m->bitmap_L + T - 1) / T;
+        bitmap_tiles += lt * (lt + 1) / 2;
         sparse = true;
     }
-    return sparse;
+    return sparse && bitmap_tiles <= ATTN_PLAN_MAX_BITMAP_TILES;
 }
 
 extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense) {
@@ -191,7 +219,10 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     a.parts = p->d_parts;
     a.blocks = p->d_parts + 2 * (size_t)H * nkw;
     a.boff = (const int64_t *)((unsigned char *)p->d_parts + parts_bytes);
-    a.dense = (const int32_t *)(a.boff + H);
+    a.toff = a.boff + H;
+    a.dense = (const int32_t *)(a.toff + H);
+    a.lt = a.dense + H;
+    a.codes = (const int32_t *)((unsigned char *)p->d_parts + lay.codes_off);
     a.nkw = nkw;
     a.rw = rw;
     a.n_items = n_items;
@@ -244,10 +275,10 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     // device: the arrays
     p->n_entries = n_entries;
     p->n_gathered = n_gathered;
-    p->n_masks = T;
+    p->n_masks = T + lay.n_tiles;
     p->d_entries = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * std::max<int64_t>(n_entries, 1), "attention plan entries");
     p->d_gather = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * T * std::max<int64_t>(n_gathered, 1), "attention plan gather");
-    p->d_words = (uint64_t *)dam_cuda_malloc(sizeof(uint64_t) * T * T, "attention plan masks");
+    p->d_words = (uint64_t *)dam_cuda_malloc(sizeof(uint64_t) * T * (T + lay.n_tiles), "attention plan masks");
     p->d_tile_ptr = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * n1, "attention plan tile_ptr");
     p->d_order = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n_items, "attention plan order");
     a.ent_off = ent_off;
@@ -258,6 +289,9 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     CUDA_LAUNCH_CHECK("walk_items (write)");
     slot_masks<<<T, T>>>(p->d_words);
     CUDA_LAUNCH_CHECK("slot_masks");
+    if (lay.n_tiles)  // the bitmap tiles' masks after the 64 gathered-tile masks
+        CUDA_CHECK(cudaMemcpyAsync(p->d_words + T * T, (const unsigned char *)p->d_parts + lay.masks_off,
+                                   sizeof(uint64_t) * T * lay.n_tiles, cudaMemcpyDeviceToDevice, 0));
     finish<<<(int)((n1 + 255) / 256), 256>>>(ent_off, items_sorted, a.dense, p->d_entries, n_items, n_qt, p->qb0,
                                             p->d_tile_ptr, reinterpret_cast<int4 *>(p->d_order));
     CUDA_LAUNCH_CHECK("finish");
@@ -273,7 +307,7 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     p->head_tiles = n_entries + dense_tiles;
     p->causal_tiles = causal * H;
     p->device_bytes = bytes + sizeof(int32_t) * 4 * (size_t)std::max<int64_t>(n_entries, 1) +
-                      sizeof(int32_t) * T * (size_t)std::max<int64_t>(n_gathered, 1) + sizeof(uint64_t) * T * T +
+                      sizeof(int32_t) * T * (size_t)std::max<int64_t>(n_gathered, 1) + sizeof(uint64_t) * T * (T + lay.n_tiles) +
                       sizeof(int32_t) * n1 + sizeof(int32_t) * 4 * (size_t)n_items + sizeof(int32_t) * n_wg;
     p->threads = lay.threads;
 }

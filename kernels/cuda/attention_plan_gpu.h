@@ -1,15 +1,18 @@
 /* attention_plan_gpu.h — attn_cuda_plan_build's device path: the tile lists of the masked CUDA
  * kernel (attention_masked.h) built on the GPU from the plans' parts, for plans made of columns,
- * diagonals and unbiased blocks (vertical-slash: MInference, dam_online; block-sparse: XAttention,
- * FlexPrefill), so a dynamic method's mask costs no host conversion (docs/cuda.md, "Plan
- * conversion on the GPU").
+ * diagonals, unbiased blocks and bitmaps (vertical-slash: MInference, dam_online; block-sparse:
+ * XAttention, FlexPrefill; DAM's static masks), so a method's mask costs almost no host conversion
+ * (docs/cuda.md, "Plan conversion on the GPU").
  *
  * What the host does: per head, the columns as bit words (bit j % 64 of word j / 64 = key column j)
  * and the diagonals the same way by offset (bit o % 64 of word o / 64 = diagonal p - j = o),
  * ceil(n_k / 64) words each, and the listed key blocks of each (head, query tile) as a bit row of
- * ceil(n_k / 4096) words (heads with a block part only); one staging buffer kept across builds, one
- * upload.
- * What the device does, one warp per (head, 64-row query tile): walks key tiles 0 .. qb and lists
+ * ceil(n_k / 4096) words (heads with a block part only), and the causal 64 x 64 tiles of the query
+ * blocks a bitmap covers as explicit masks with a code (all kept / empty / mask); one staging buffer
+ * kept across builds, one upload.
+ * What the device does, one warp per (head, 64-row query tile): in a bitmap's query blocks, lists
+ * the tiles whose code is not "empty" (mode "all kept" or the mask, index 64 + tile); elsewhere walks
+ * key tiles 0 .. qb and lists
  *   - "all kept" (causality applied by the kernel): a listed block, a tile every column of which is
  *     kept, or a tile every diagonal offset reaching it (64 (qb - kt) - 63 .. + 63) is kept;
  *   - "bits" (ATTN_PLAN_MODE_BITS): a tile some diagonal reaches, or the diagonal tile with columns:
@@ -42,19 +45,38 @@ extern "C" {
  *   uint64 block rows         head h's [n_qt][rw] rows at word boff[h] of this part (bit kb % 64 of word
  *                             kb / 64 = key block kb listed for query block qb0 + qt);
  *   int64  [n_heads] boff     (-1: no block rows: a dense head, or no block part for these query blocks);
- *   int32  [n_heads]          1 = dense head (its other parts are zero). */
+ *   int64  [n_heads] toff     first bitmap tile of head h (-1: none in these query blocks), see below;
+ *   int32  [n_heads]          1 = dense head (its other parts are zero);
+ *   int32  [n_heads] lt       query blocks qb < lt[h] are head h's bitmap tiles (ceil(bitmap_L / 64) for a
+ *                             non-dense head with a bitmap, else 0);
+ *   int32  [n_tiles] codes    per bitmap tile (padded to an even count): ATTN_PLAN_MODE_FULL (every causal
+ *                             pair kept), ATTN_PLAN_MODE_NONE (none), or the tile's own index i (its mask);
+ *   uint64 [n_tiles][64]      masks: word r of tile i = the kept keys of its row r (bit s = key 64 kt + s,
+ *                             maskplan_row_word, causality applied; 0 for rows >= n_k), written for every
+ *                             tile.
+ * Bitmap tiles: the key tiles kt = 0 .. qb of query blocks qb0 <= qb < min(lt[h], qb0 + n_qt), tile
+ * (h, qb, kt) at index toff[h] + qb (qb + 1) / 2 - qb0 (qb0 + 1) / 2 + kt. Inside the bitmap region
+ * the bitmap alone decides (maskplan.h), so these rows are explicit masks; a partial last tile's rows
+ * past bitmap_L take the other parts in the same word. */
 typedef struct {
     int nkw, rw;
     int threads;         /* OpenMP threads of the build */
     size_t parts_words;  /* uint64 words before boff: 2 n_heads nkw + the block rows */
+    int64_t n_tiles;     /* bitmap tiles (codes and masks) */
+    size_t codes_off;    /* byte offset of the codes */
+    size_t masks_off;    /* byte offset of the masks (8-byte aligned) */
     size_t bytes;        /* the whole buffer */
 } attn_plan_parts;
+
+/* Most bitmap tiles one GPU build takes (their masks: 512 bytes each, 512 MB in all); plans with more
+ * (bitmaps of side > ~16K over many heads) keep the host build. */
+enum { ATTN_PLAN_MAX_BITMAP_TILES = 1 << 20 };
 
 /* Writes the parts of [n_heads] plans (read only; eligible, validated) for query blocks qb0 .. qb0 +
  * n_qt - 1 over n_k keys into a host buffer with the layout above (*layout gets its sizes) and
  * returns it: owned here, reused (and overwritten) by the next call, freed by attn_plan_parts_release;
  * not thread-safe (one host thread drives the device). OpenMP over heads. Costs O(n_heads n_k / 64 +
- * n_heads n_qt rw + plan sizes). Bad sizes are an internal error (dam_die). Plain C (tested without a
+ * n_heads n_qt rw + 64 n_tiles + plan sizes). Bad sizes are an internal error (dam_die). Plain C (tested without a
  * GPU: tests/cuda/test_plan_host.c). */
 const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_heads, int n_k, int qb0, int n_qt,
                                            attn_plan_parts *layout);
@@ -62,8 +84,8 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
 /* Frees attn_plan_parts_build's buffer (leak checks); later calls still work. */
 void attn_plan_parts_release(void);
 
-/* Whether attn_cuda_plan_gpu_build can build these [n_heads] plans: some head is not dense and no
- * head has a bitmap or a block bias. */
+/* Whether attn_cuda_plan_gpu_build can build these [n_heads] plans: some head is not dense, no head
+ * has a block bias, and the bitmaps have at most ATTN_PLAN_MAX_BITMAP_TILES causal 64 x 64 tiles in all. */
 bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads);
 
 /* Builds the lists of p (whose n_q, n_k, n_heads and n_kv_heads are set, shape checked) on the device

@@ -11,7 +11,8 @@
 // diagonals, all parts, sparse blocks), block plans on the wgmma kernel (block_cases: asserted to take
 // it on sm_90, with dense heads and empty rows), different kinds within one GQA group, groups 1, 3, 4 and 7,
 // lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
-// every logit very negative,
+// every logit very negative, bitmap plans on the GPU build (bitmap_cases: all-kept, empty and mixed
+// bitmap tiles, steps from 0, chunks inside and past the bitmap, DAM's PCL 512 at 2K),
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path (the wgmma kernel,
 // attention_wgmma.h, on sm_90: GQA groups 1, 3, 4, 6, 7, 8, lengths around its 64- and 128-row tiles), on the
 // list path and on the mma.sync kernel's dense path (bit-identical to the list path), sinks + sliding
@@ -45,7 +46,9 @@ static double ref_bias(const spec *s, long p, long j) { return ref_block_bias(s,
 enum { DENSE, COLS, DIAGS, BLOCKS, STREAMING, DAM, ALL, SPARSE_BLOCKS, N_KINDS, DAMLIKE = 50, EMPTY_ROWS = 100, BAND = 150,
        MANYCOLS = 200, BLOCK_HOLES = 250 /* blocks; query blocks qb % 3 == 1 keep nothing (empty rows) */,
        BLOCKS_DENSE = 300 /* blocks: the diagonal and 90 % of the earlier ones (XAttention-like) */,
-       BLOCKS_ALL = 350 /* blocks: every causal block (fills the 128 x 128 tiles but the diagonal's) */ };
+       BLOCKS_ALL = 350 /* blocks: every causal block (fills the 128 x 128 tiles but the diagonal's) */,
+       DAM_TILES = 400 /* DAM whose bitmap tiles are all kept (query block 0), empty (block 1 below its
+                          diagonal tile; odd key tiles later), or random: the GPU build's three codes */ };
 static int g_band_s, g_band_w;   // BAND: sinks 0 .. g_band_s - 1 and the window of g_band_w keys, every head
 static int g_last_sink_window;   // the last plan was a sink + window plan (the wgmma kernel, no lists)
 static int g_wgmma_device;       // compute capability 9.0: dense and sink + window plans take the wgmma kernel
@@ -54,6 +57,7 @@ static int g_last_gpu_lists;     // the last plan's lists were built on the GPU 
 static int g_last_block_bits;    // the last plan was a block plan run by the wgmma kernel from bits
 static int g_last_block_fine;    // ... on its 64 x 64 tiles
 static long g_list_runs[2];      // kernel runs on the list kernel with mma.sync [0] / wgmma [1] products
+static long g_bitmap_gpu;        // default-path runs of plans with a bitmap whose lists the GPU built
 static long g_block_cases[3];    // block plans on sm_90 whose default path is lists [0] / the bits on
                                  // coarse tiles [1] (only at d = 128 by default) / on 64 x 64 tiles [2]
 static int g_last_wgmma_heads;   // ... and its dense heads given to the wgmma kernel
@@ -132,7 +136,7 @@ static spec make_spec(int kind, int n, int L) {
             s.bmat[i] = r == 0 ? 0.0f : r == 1 ? (float)lo : (float)(lo * (urand() + 1) / 2);
         }
     }
-    if (kind == DAM || kind == ALL) {
+    if (kind == DAM || kind == ALL || kind == DAM_TILES) {
         s.L = L;
         const int W = (L + 63) / 64;
         s.bits = (uint64_t *)malloc(sizeof(uint64_t) * L * W);
@@ -147,6 +151,12 @@ static spec make_spec(int kind, int n, int L) {
         for (int i = 0; i < s.ncols; i++) s.cols[i] = i < 4 ? i : irand(L);
         s.ndiags = 1 + irand(12);
         for (int i = 0; i < s.ndiags; i++) s.diags[i] = i == 0 ? 0 : irand(L);
+        for (int p = 0; p < L && kind == DAM_TILES; p++)
+            for (int j = 0; j <= p; j++) {
+                const int qb = p / 64, kt = j / 64;
+                const bool keep = qb == 0 || (qb == 1 && kt == 1) || (qb >= 2 && kt % 2 == 0 && irand(4) == 0) || j == p;
+                s.bits[p * W + j / 64] = (s.bits[p * W + j / 64] & ~(1ull << (j % 64))) | ((uint64_t)keep << (j % 64));
+            }
         if (kind == DAM && irand(2)) {
             int w = 8 + irand(56);
             for (int i = 0; i < w && s.ndiags < 80; i++) s.diags[s.ndiags++] = i;
@@ -305,7 +315,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         for (size_t i = (size_t)n_k * d; i < (size_t)cap * d; i++) k[(size_t)g * cap * d + i] = v[(size_t)g * cap * d + i] = 0x7fc0;
     spec *specs = (spec *)malloc(sizeof(spec) * H);
     maskplan **plans = (maskplan **)malloc(sizeof(maskplan *) * H);
-    int expect_empty = 0, all_dense = 1, all_band = 1, bitmap_or_bias = 0, n_dense = 0, blocks_only = 1;
+    int expect_empty = 0, all_dense = 1, all_band = 1, any_bias = 0, any_bitmap = 0, n_dense = 0, blocks_only = 1;
     char names[256] = "";
     for (int h = 0; h < H; h++) {
         const int kind = kinds ? kinds[h] : (h + kind_shift) % N_KINDS;
@@ -314,7 +324,8 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
         all_dense &= kind == DENSE;
         all_band &= kind == BAND;
         n_dense += plans[h]->dense;
-        bitmap_or_bias |= !plans[h]->dense && (plans[h]->bitmap_L > 0 || plans[h]->blk_bias != NULL);
+        any_bias |= !plans[h]->dense && plans[h]->blk_bias != NULL;
+        any_bitmap |= !plans[h]->dense && plans[h]->bitmap_L > 0;
         blocks_only &= plans[h]->dense || (plans[h]->n_cols == 0 && plans[h]->n_diags == 0 && plans[h]->bitmap_L == 0 &&
                                            plans[h]->blk_bias == NULL);
         if (kind == EMPTY_ROWS) {
@@ -326,7 +337,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
             CHECK(e == NULL, "test plan invalid: %s", e);
         }
         if (h < 8) {
-            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == BLOCK_HOLES ? "block-holes" : kind == BLOCKS_DENSE ? "blocks-90%" : kind == BLOCKS_ALL ? "blocks-all" : kind == DAMLIKE ? "dam-like" : kind == BAND ? "band"
+            strcat(names, kind == EMPTY_ROWS ? "empty-rows" : kind == BLOCK_HOLES ? "block-holes" : kind == BLOCKS_DENSE ? "blocks-90%" : kind == BLOCKS_ALL ? "blocks-all" : kind == DAMLIKE ? "dam-like" : kind == DAM_TILES ? "dam-tiles" : kind == BAND ? "band"
                           : kind == MANYCOLS ? "many-cols" : kind_name[kind]);
             strcat(names, " ");
         }
@@ -339,8 +350,9 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
     // products (wgmma at d = 64 on sm_90, attn_cuda_list_wgmma); other plans: the default (lists built
     // on the GPU for columns, diagonals and unbiased blocks when n_q >= 128, asserted), then host
     // lists without gathered tiles, then GQA-packed CTAs, then for plans the GPU can build the other
-    // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced)
-    const int eligible = !all_dense && !bitmap_or_bias && !(all_band && g_wgmma_device);
+    // build (host lists with gathered tiles where the default was the GPU's, else the GPU's, forced).
+    // Bitmap plans (DAM's) are eligible: the GPU build lists their bitmap rows' tiles as host-made masks.
+    const int eligible = !all_dense && !any_bias && !(all_band && g_wgmma_device);
     // block plans (every head dense or 64-blocks only, not all dense) take the wgmma kernel from bits on
     // sm_90 for n_q >= 128: at d = 64 its 64 x 64 tiles, at d = 128 its 128 x 128 tiles when their
     // efficiency is high enough, else 64 x 64 (computed here from the counts of the same
@@ -376,6 +388,7 @@ static int run_case(int n_q, int n_k, int H, int Hkv, int d, double qscale, int 
                                       : ATTN_CUDA_NO_GATHER;
         result r = run_and_check(q, k, v, n_q, n_k, cap, H, Hkv, d, specs, plans, flags, row_step, pass == 1 ? o2 : o1);
         const int gpu_expected = forced ? 0 : pass == 0 ? gpu_default && !bits_default : (flags & ATTN_CUDA_GPU_LISTS) != 0;
+        if (pass == 0 && any_bitmap && g_last_gpu_lists) g_bitmap_gpu++;
         if (pass == 0 || (pass >= 3 && !all_dense))
             CHECK(g_last_gpu_lists == gpu_expected, "lists built on the %s, want the %s (n_q=%d n_k=%d H=%d flags=%d) [%s]",
                   g_last_gpu_lists ? "GPU" : "host", gpu_expected ? "GPU" : "host", n_q, n_k, H, flags, names);
@@ -671,6 +684,20 @@ static void block_cases(bool quick) {
               g_block_cases[1], g_block_cases[2]);
 }
 
+// Plans with a bitmap (DAM, DAM_TILES, ALL: bitmap, columns, diagonals, blocks) in steps of >= 128
+// queries, so the default path is the GPU build (asserted in run_case): from position 0 (bitmap rows,
+// then rows past them), a chunk that starts inside the bitmap, and in the full run a chunk wholly past
+// it, head_dim 128, and DAM's PCL 512 at 2K.
+static void bitmap_cases(bool quick) {
+    const int kinds[] = {DAM_TILES, ALL, DAM, DAM_TILES, ALL, DAM, DAM_TILES, ALL, DAM};
+    run_case(300, 300, 9, 3, 64, 1, 230, kinds, 0, 1);
+    run_case(200, 450, 9, 3, 64, 1, 320, kinds, 0, 1);
+    if (quick) return;  // (under compute-sanitizer: the small ones)
+    run_case(200, 700, 9, 3, 64, 1, 300, kinds, 0, 1);
+    run_case(300, 400, 8, 2, 128, 1, 200, kinds, 0, 1);
+    run_case(2048, 2048, 9, 3, 64, 1, 512, kinds, 0, 7);
+}
+
 static void quick_cases(void) {
     if (!g_bias) block_cases(true);
     for (int shift = 0; shift < N_KINDS; shift += 3) {
@@ -695,6 +722,8 @@ static void quick_cases(void) {
     run_case(200, 1300, 9, 3, 64, 1, 100, mixed, 0, 3);
     const int many[8] = {MANYCOLS, BLOCKS, DIAGS, MANYCOLS, DENSE, COLS, BLOCKS, MANYCOLS};
     run_case(150, 4300, 8, 2, 64, 1, 100, many, 0, 7);
+    bitmap_cases(true);
+    CHECK(g_bitmap_gpu > 0, "no bitmap plan took the GPU build on the default path");
 }
 
 int main(int argc, char **argv) {
@@ -723,6 +752,7 @@ int main(int argc, char **argv) {
     e = run_case(20, 100, 6, 2, 64, 1, 100, with_empty, 0, 1);
     CHECK(e == 0, "chunk beyond the empty rows: %d", e);
     masked_weigh_zero();
+    bitmap_cases(false);
     // larger: many tiles per row (the cp.async pipeline), DAM-like layout and dense, rows sampled
     int damlike[32];
     for (int i = 0; i < 32; i++) damlike[i] = DAMLIKE;

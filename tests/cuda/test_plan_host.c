@@ -136,6 +136,24 @@ static void set_bitmap(maskplan *p, rng_t *r, int L) {
     free(bits);
 }
 
+/* A bitmap of side L whose 64 x 64 tiles take every form the GPU build tells apart: query block 0
+ * keeps every causal pair (all-kept tiles), block 1 only its diagonal tile (an empty tile, then an
+ * all-kept one), later blocks random bits (~1/4) on even key tiles, nothing on odd ones below the
+ * diagonal, and the diagonal bit of every row. */
+static void set_bitmap_tiles(maskplan *p, rng_t *r, int L) {
+    const int W = maskplan_bitmap_words(L);
+    uint64_t *bits = calloc((size_t)L * W, sizeof(uint64_t));
+    for (int pos = 0; pos < L; pos++) {
+        for (int j = 0; j <= pos; j++) {
+            const int qb = pos / 64, kt = j / 64;
+            const bool keep = qb == 0 || (qb == 1 && kt == 1) || (qb >= 2 && kt % 2 == 0 && (rng_next(r) & 3) == 0);
+            if (keep || j == pos) bits[(size_t)pos * W + j / 64] |= 1ull << (j % 64);
+        }
+    }
+    maskplan_set_bitmap(p, L, bits);
+    free(bits);
+}
+
 /* Runs of diagonals or columns that cover some tiles exactly, nearly or with a hole (the edges of
  * the "all kept" shortcut): per head, diagonals 1 .. 150 (0 missing); 0 .. 99 and 101 .. 300;
  * columns 64 .. 191 and 200 .. 250 with diagonal 0; diagonals 0 .. 63 and 65 .. 191. */
@@ -270,10 +288,11 @@ static maskplan *dam_online_like(int h, int n) {
 }
 
 enum { K_DENSE, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_BIAS, K_BITMAP, K_ALL, K_MIXED, K_WIDE, K_RUNS, K_MINF,
-       K_XATT, K_FLEX, K_DAMON };
+       K_XATT, K_FLEX, K_DAMON, K_BITMAP_TILES };
 static const char *KIND_NAME[] = {"dense", "columns", "diagonals", "sinks+window", "DAM-like", "blocks", "blocks+bias",
                                   "bitmap", "all parts+bias", "mixed group", "sinks+window 300", "runs",
-                                  "MInference-like", "XAttention-like", "FlexPrefill-like", "dam_online-like"};
+                                  "MInference-like", "XAttention-like", "FlexPrefill-like", "dam_online-like",
+                                  "bitmap tiles+parts"};
 
 static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     if (kind == K_MIXED) kind = (int[]){K_DAM, K_BIAS, K_DENSE, K_BITMAP, K_COLS, K_SINKWIN, K_DIAGS}[h % 7];
@@ -293,6 +312,7 @@ static maskplan *make_plan(int kind, int h, int n, rng_t *r) {
     case K_BLOCKS: p = maskplan_new(); set_blocks(p, r, n, 0.2, false); return p;
     case K_BIAS: p = diags_plan(r, n, 3); set_blocks(p, r, n, 0.3, true); return p;
     case K_BITMAP: p = cols_plan(r, n, 5); set_bitmap(p, r, 200); return p;
+    case K_BITMAP_TILES: p = bench_dam_like(h); set_blocks(p, r, n, 0.1, false); set_bitmap_tiles(p, r, h % 3 ? 300 + 40 * (h % 3) : 320); return p;
     default: p = bench_dam_like(h); set_blocks(p, r, n, 0.1, true); set_bitmap(p, r, 130); return p;
     }
 }
@@ -448,6 +468,7 @@ static void free_plans(maskplan **plans, int H) {
 
 static int bits_cases;       /* run_case calls that also built the plans held as bits */
 static int parts_bits_cases; /* parts_case calls likewise */
+static long parts_tile_codes[3]; /* bitmap tiles parts_case checked: empty, all kept, explicit masks */
 
 static void run_case(int kind, int n_q, int n_k, int H, int Hkv, int flags, uint64_t seed) {
     rng_t r = rng_seed(seed, (uint64_t)kind);
@@ -561,8 +582,8 @@ static size_t parts_case(int kind, int n_q, int n_k, int H, uint64_t seed) {
     const int nkw = (n_k + 63) / 64;
     CHECK(lay.nkw == nkw && lay.rw == (nkw + 63) / 64, "parts %s: nkw %d rw %d", KIND_NAME[kind], lay.nkw, lay.rw);
     const uint64_t *w = (const uint64_t *)buf, *blocks = w + 2 * (size_t)H * nkw;
-    const int64_t *boff = (const int64_t *)(w + lay.parts_words);
-    const int32_t *dense = (const int32_t *)(boff + H);
+    const int64_t *boff = (const int64_t *)(w + lay.parts_words), *toff = boff + H;
+    const int32_t *dense = (const int32_t *)(boff + 2 * H), *lt = dense + H;
     int64_t bad = 0, set = 0, next = 0;
     for (int h = 0; h < H; h++) {
         const maskplan *m = plans[h];
@@ -589,6 +610,37 @@ static size_t parts_case(int kind, int n_q, int n_k, int H, uint64_t seed) {
             }
     }
     CHECK(lay.parts_words == 2 * (size_t)H * nkw + (size_t)next, "parts %s: %zu words", KIND_NAME[kind], lay.parts_words);
+    /* the bitmap tiles: offsets, query blocks, and every mask word and code against ref_kept */
+    const int32_t *codes = (const int32_t *)(buf + lay.codes_off);
+    const uint64_t *masks = (const uint64_t *)(buf + lay.masks_off);
+    int64_t tiles = 0;
+    for (int h = 0; h < H; h++) {
+        const maskplan *m = plans[h];
+        const int want_lt = m->dense ? 0 : (m->bitmap_L + 63) / 64, qb_end = want_lt < qb0 + n_qt ? want_lt : qb0 + n_qt;
+        bad += lt[h] != want_lt;
+        bad += toff[h] != (qb_end > qb0 ? tiles : -1);
+        for (int qb = qb0; qb < qb_end; qb++)
+            for (int kt = 0; kt <= qb; kt++, tiles++) {
+                bool none = true, full = true;
+                for (int rr = 0; rr < 64; rr++) {
+                    const int64_t pos = (int64_t)qb * 64 + rr;
+                    uint64_t word = 0, causal = 0;
+                    float bias;
+                    for (int x = 0; x < 64 && pos < n_k; x++) {
+                        word |= (uint64_t)ref_kept(m, pos, (int64_t)kt * 64 + x, &bias) << x;
+                        causal |= (uint64_t)((int64_t)kt * 64 + x <= pos) << x;
+                    }
+                    bad += masks[64 * tiles + rr] != word;
+                    none &= word == 0;
+                    full &= word == causal;
+                }
+                const int32_t want = none ? ATTN_PLAN_MODE_NONE : full ? ATTN_PLAN_MODE_FULL : (int32_t)tiles;
+                bad += codes[tiles] != want;
+                parts_tile_codes[want == ATTN_PLAN_MODE_NONE ? 0 : want == ATTN_PLAN_MODE_FULL ? 1 : 2]++;
+            }
+    }
+    CHECK(lay.n_tiles == tiles, "parts %s, %d after %d keys: %lld bitmap tiles, want %lld", KIND_NAME[kind], n_q,
+          n_k - n_q, (long long)lay.n_tiles, (long long)tiles);
     CHECK(bad == 0 && set > 0, "parts %s, %d after %d keys, H %d: %lld wrong bits (%lld set)", KIND_NAME[kind], n_q,
           n_k - n_q, H, (long long)bad, (long long)set);
     /* the same plans with their blocks held as bits: the same buffer, byte for byte */
@@ -723,7 +775,7 @@ int main(int argc, char **argv) {
     const int heads[][2] = {{4, 4}, {8, 2}, {9, 3}, {7, 1}};
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     int cases = 0;
-    for (int kind = 0; kind <= K_DAMON; kind++)
+    for (int kind = 0; kind <= K_BITMAP_TILES; kind++)
         for (int s = 0; s < n_shapes; s++) {
             const int hs = (kind + s) % 4;
             const int fl[4] = {0, ATTN_CUDA_NO_GATHER, ATTN_CUDA_PACK_GQA, ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_GATHER};
@@ -781,18 +833,25 @@ int main(int argc, char **argv) {
     }
     {  /* the GPU list build's parts: a large buffer first, then smaller ones in it (stale bits cleared) */
         const size_t mem0 = dam_mem_in_use();
-        const int kinds[] = {K_XATT, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_MINF, K_FLEX, K_DAMON, K_RUNS};
+        /* n_k > 4096: block rows of two words; bitmaps (sides 200, 300 .. 380): from position 0, a chunk
+         * and a decode row inside them, a chunk past them */
+        const int kinds[] = {K_BITMAP_TILES, K_COLS, K_DIAGS, K_SINKWIN, K_DAM, K_BLOCKS, K_MINF, K_FLEX, K_DAMON, K_RUNS,
+                             K_BITMAP, K_XATT, K_BITMAP_TILES, K_BITMAP_TILES, K_BITMAP_TILES, K_BITMAP_TILES};
         const int sh[][2] = {{6000, 6000}, {1, 1}, {65, 65}, {37, 300}, {1, 516}, {600, 5000}, {129, 129}, {100, 700},
-                             {4097, 4097}, {513, 513}};  /* n_k > 4096: block rows of two words */
+                             {4097, 4097}, {513, 513}, {300, 300}, {6000, 6000}, {700, 700}, {200, 450}, {1, 333},
+                             {100, 2000}};
         size_t first = 0;
-        for (int i = 0; i < 10; i++) {
-            const size_t b = parts_case(kinds[i], sh[i][0], sh[i][1], i % 2 ? 9 : 8, 77 + (uint64_t)i);
+        for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++) {
+            const size_t b = parts_case(kinds[i], sh[i][0], sh[i][1], i % 2 || i == 0 ? 9 : 8, 77 + (uint64_t)i);
             if (i == 0) first = b;
             else CHECK(b < first, "parts: case %d is not smaller than the first (%zu >= %zu bytes)", i, b, first);
             cases++;
         }
         attn_plan_parts_release();
         CHECK(dam_mem_in_use() == mem0, "parts: %zd bytes left after the release", (ssize_t)(dam_mem_in_use() - mem0));
+        CHECK(parts_tile_codes[0] > 0 && parts_tile_codes[1] > 0 && parts_tile_codes[2] > 0,
+              "parts: bitmap tiles checked: %ld empty, %ld all kept, %ld masks (want each)", parts_tile_codes[0],
+              parts_tile_codes[1], parts_tile_codes[2]);
     }
     {  /* 5. block bits: n not a multiple of 64, chunked prefill, decode, rows of two words (n_k > 4096) */
         const int bb[][3] = {{1, 1, 4}, {65, 65, 9}, {37, 300, 8}, {1, 516, 9}, {600, 5000, 9}, {4097, 4097, 7}};

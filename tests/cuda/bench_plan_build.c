@@ -1,0 +1,124 @@
+/* bench_plan_build.c — what DAM's static plans cost on the GPU before any attention runs, per prompt
+ * (the harness's mask_ms for `--method dam`; docs/cuda.md "Plan conversion on the GPU"), summed over
+ * the layers of a pattern file:
+ *   prepare_ms  dam_plan + maskplan_validate of every (layer, head) (attn_ctx_prepare's part);
+ *   build_ms    attn_cuda_plan_build of each layer's plans (the default path: the GPU list build, the
+ *               bitmap's tiles as host-made masks), wall time until the lists are complete on the device;
+ *   host_ms     of which the host staging and its upload (attn_cuda_plan.host_ms);
+ *   free_ms     attn_cuda_plan_free of those plans (the harness frees each after its attention);
+ *   hostlist_ms build_ms with ATTN_CUDA_HOST_LISTS (every row on the host build: DAM's path before
+ *               run 74).
+ * Usage: bench_plan_build [--patterns patterns/smollm2-135m.h5] [--kv-heads 3]
+ *                         [--lengths 2048,8192,32768,131072] [--repeats 5]
+ * Medians over the repeats after one warm-up. Needs a GPU (exit 0 with "skip: ..." otherwise). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime_api.h>
+
+#include "core/mem.h"
+#include "core/timer.h"
+#include "dam/patterns.h"
+#include "dam/plan.h"
+#include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/cuda_mem.h"
+
+static int cmp_d(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Sum over the layers of attn_cuda_plan_build_ex's wall time (ms) with these flags (plans freed untimed). */
+static double build_pass(maskplan **plans, int n_layers, int H, int Hkv, int n, int flags) {
+    double sum = 0;
+    for (int l = 0; l < n_layers; l++) {
+        const double t0 = now_ms();
+        attn_cuda_plan *p = attn_cuda_plan_build_ex((const maskplan *const *)(plans + (size_t)l * H), n, n, H, Hkv, flags);
+        sum += now_ms() - t0;
+        attn_cuda_plan_free(p);
+    }
+    return sum;
+}
+
+int main(int argc, char **argv) {
+    const char *path = "patterns/smollm2-135m.h5", *lengths = "2048,8192,32768,131072";
+    int Hkv = 3, reps = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--patterns") && i + 1 < argc) path = argv[++i];
+        else if (!strcmp(argv[i], "--kv-heads") && i + 1 < argc) Hkv = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lengths") && i + 1 < argc) lengths = argv[++i];
+        else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "bench_plan_build: unknown argument %s (usage in the file's header)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > 16) {
+        fprintf(stderr, "bench_plan_build: --repeats must be in 1 .. 16\n");
+        return 2;
+    }
+    int n_dev = 0;
+    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
+        printf("skip: bench_plan_build: no CUDA device\n");
+        return 0;
+    }
+    dam_cuda_require_device();
+    dam_patterns *pat = dam_patterns_read(path, NULL);
+    const int NL = pat->n_layers, H = pat->n_heads;
+    if (Hkv < 1 || H % Hkv != 0) {
+        fprintf(stderr, "bench_plan_build: --kv-heads %d does not divide the pattern file's %d heads\n", Hkv, H);
+        return 2;
+    }
+    maskplan **plans = dam_calloc((size_t)NL * H, sizeof *plans, "bench plans");
+    printf("# bench_plan_build: %s (%d layers x %d heads, KV %d, PCL %d), sums over the layers, medians of %d after 1 warm-up\n",
+           path, NL, H, Hkv, pat->par.L, reps);
+    printf("%8s %11s %10s %9s %9s %12s\n", "tokens", "prepare_ms", "build_ms", "host_ms", "free_ms", "hostlist_ms");
+    for (const char *s = lengths; *s;) {
+        const int n = atoi(s);
+        if (n < 64) {
+            fprintf(stderr, "bench_plan_build: bad length in --lengths %s\n", lengths);
+            return 2;
+        }
+        double prep[16], build[16], host[16], freed[16], hl[16];
+        for (int r = -1; r < reps; r++) {
+            double t0 = now_ms();
+            for (int i = 0; i < NL * H; i++) {
+                maskplan_free(plans[i]);
+                plans[i] = dam_plan(pat, i / H, i % H);
+                const char *why = maskplan_validate(plans[i], n);
+                if (why) {
+                    fprintf(stderr, "bench_plan_build: %s: layer %d head %d: %s\n", path, i / H, i % H, why);
+                    return 2;
+                }
+            }
+            const double p_ms = now_ms() - t0;
+            double b = 0, h = 0, f = 0;
+            for (int l = 0; l < NL; l++) {
+                double t1 = now_ms();
+                attn_cuda_plan *p = attn_cuda_plan_build((const maskplan *const *)(plans + (size_t)l * H), n, n, H, Hkv);
+                double t2 = now_ms();
+                h += p->host_ms;
+                attn_cuda_plan_free(p);
+                f += now_ms() - t2;
+                b += t2 - t1;
+            }
+            const double hb = build_pass(plans, NL, H, Hkv, n, ATTN_CUDA_HOST_LISTS);
+            if (r >= 0) prep[r] = p_ms, build[r] = b, host[r] = h, freed[r] = f, hl[r] = hb;
+        }
+        printf("%8d %11.2f %10.2f %9.2f %9.2f %12.2f\n", n, median(prep, reps), median(build, reps), median(host, reps),
+               median(freed, reps), median(hl, reps));
+        fflush(stdout);
+        s = strchr(s, ',');
+        if (!s) break;
+        s++;
+    }
+    for (int i = 0; i < NL * H; i++) maskplan_free(plans[i]);
+    dam_free(plans);
+    dam_patterns_free(pat);
+    return 0;
+}
