@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -33,16 +34,30 @@ void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align) {
     const llama_config *cfg = &c->model->cfg;
     free_plans(c);
     double t0 = now_ms();
-    for (int l = 0; l < cfg->n_layers; l++)
-        for (int h = 0; h < cfg->n_heads && c->model->layers[l].global; h++) { /* sliding-window layers: no plan */
-            maskplan *p = method_plan(c->method, l, h, n_prompt, n_total);
-            if (p) {
-                const char *why = maskplan_validate(p, n_total);
-                if (why) dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s",
-                                 c->method->name, l, h, why);
+    /* every (layer, head) in parallel (method_ops.plan is pure; methods without one skip the threads'
+     * start, 0.3 ms on the H200 machine's 16 cores); the first invalid plan in (layer, head) order is
+     * reported, whatever the thread that met it */
+    const int LH = cfg->n_layers * cfg->n_heads;
+    int bad = LH;
+    char why_bad[256] = "";
+#pragma omp parallel for schedule(dynamic, 1) if (c->method->ops->plan != NULL)
+    for (int i = 0; i < LH; i++) {
+        const int l = i / cfg->n_heads, h = i % cfg->n_heads;
+        if (!c->model->layers[l].global) continue; /* sliding-window layers: no plan */
+        maskplan *p = method_plan(c->method, l, h, n_prompt, n_total);
+        const char *why = p ? maskplan_validate(p, n_total) : NULL;
+        if (why) {
+#pragma omp critical(attn_ctx_prepare_validate)
+            if (i < bad) {
+                bad = i;
+                snprintf(why_bad, sizeof why_bad, "%s", why);
             }
-            c->plans[l * cfg->n_heads + h] = p;
         }
+        c->plans[i] = p;
+    }
+    if (bad < LH)
+        dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s", c->method->name,
+                bad / cfg->n_heads, bad % cfg->n_heads, why_bad);
     c->mask_ms = now_ms() - t0;
     kv_evict_free(c->ev);
     c->ev = kv_evict_new(c->method, cfg, n_prompt, n_total);
@@ -51,7 +66,6 @@ void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align) {
     c->align = align;
     c->empty_rows = 0;
     c->align_ms = 0;
-    const int LH = cfg->n_layers * cfg->n_heads;
     memset(c->acc, 0, sizeof(double) * LH * ALIGN_N_METRICS);
     memset(c->cnt, 0, sizeof(int) * LH * 2);
     align_sample_rows(n_prompt, c->tail, &c->n_tail, c->spread, &c->n_spread);

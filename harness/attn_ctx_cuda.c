@@ -41,7 +41,8 @@ void attn_ctx_cuda_release(struct attn_ctx_cuda *g) {
     attn_cuda_plan_free(g->dense);
     est_cuda_ws_free(g->est);
     dam_cuda_free(g->d_empty);
-    attn_plan_parts_release(); /* the GPU list build's host staging (kept across builds) */
+    attn_plan_parts_release();    /* the GPU list build's host staging (kept across builds) */
+    attn_cuda_plan_gpu_release(); /* ... and its device scratch */
     dam_free(g);
 }
 

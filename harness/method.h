@@ -56,7 +56,8 @@ typedef struct {
      * naming the method and key on a mismatch. */
     void (*prepare)(method *m, const llama_model *model);
     /* The plan of (layer, q_head) for a prompt of n tokens, valid for positions < n_total; caller
-     * frees. NULL function: dense causal attention (the dense kernel, no plan). */
+     * frees. NULL function: dense causal attention (the dense kernel, no plan). Must be pure (reads
+     * the method's parameters only): attn_ctx_prepare calls it for all heads from OpenMP threads. */
     maskplan *(*plan)(const method *m, int layer, int q_head, int n, int n_total);
     /* Dynamic (input-dependent) methods set this instead of `plan`: the plans of every query
      * head of `layer` for the prompt, estimated from the layer's post-RoPE, unscaled queries

@@ -649,13 +649,17 @@ extern "C" int attn_cuda_block_fine(const attn_cuda_plan *p, int d) {
 
 extern "C" void attn_cuda_plan_free(attn_cuda_plan *p) {
     if (!p) return;
-    dam_cuda_free(p->d_tile_ptr);
-    dam_cuda_free(p->d_entries);
-    dam_cuda_free(p->d_words);
-    dam_cuda_free(p->d_gather);
-    dam_cuda_free(p->d_order);
+    if (p->d_lists) {  // the GPU build: its arrays are parts of one allocation
+        dam_cuda_free(p->d_lists);
+    } else {
+        dam_cuda_free(p->d_tile_ptr);
+        dam_cuda_free(p->d_entries);
+        dam_cuda_free(p->d_words);
+        dam_cuda_free(p->d_gather);
+        dam_cuda_free(p->d_order);
+        dam_cuda_free(p->d_wgmma_heads);
+    }
     dam_cuda_free(p->d_parts);
-    dam_cuda_free(p->d_wgmma_heads);
     dam_cuda_free(p->d_bits);
     free(p);
 }

@@ -79,6 +79,8 @@ typedef struct attn_cuda_plan {
     int n_wgmma_heads;     /* gpu_lists on a compute-capability-9.0 device: the dense heads, run by the wgmma
                             * kernel (attention_wgmma.h); their items are the last of d_order */
     int32_t *d_wgmma_heads;/* [n_wgmma_heads] those heads, ascending */
+    void *d_lists;         /* gpu_lists: the one allocation d_entries, d_gather, d_words, d_tile_ptr, d_order
+                            * and d_wgmma_heads are parts of (freed whole); NULL otherwise */
     int block_bits;        /* 1: every head dense or 64-blocks only (no columns, diagonals, bitmap or bias),
                             * run by the wgmma kernel from d_bits with no lists (attn_cuda_wgmma_blocks;
                             * built so only on a compute-capability-9.0 device, without flags but

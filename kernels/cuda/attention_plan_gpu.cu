@@ -57,7 +57,10 @@ struct Args {
 // gathered tiles) and gathered keys at the scanned offsets.
 template <bool WRITE> __global__ void __launch_bounds__(WARPS * 32) walk_items(const Args a) {
     const int item = blockIdx.x * WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (item >= a.n_items) return;  // warp-uniform
+    if (item >= a.n_items) {  // warp-uniform; the count pass's grid covers item n_items: the scans' last input
+        if (!WRITE && item == a.n_items && lane == 0) a.n_ent[item] = a.n_gt[item] = 0;
+        return;
+    }
     const int h = item / a.n_qt, qb = a.qb0 + item % a.n_qt;
     if (a.dense[h]) {
         if (!WRITE && lane == 0) {
@@ -169,13 +172,37 @@ __global__ void finish(const int64_t *ent_off, const int32_t *sorted, const int3
     }
 }
 
-int64_t read_back(const int64_t *d) {
-    int64_t v;
-    CUDA_CHECK(cudaMemcpy(&v, d, sizeof v, cudaMemcpyDeviceToHost));
-    return v;
+// The two totals (the scans' last elements) side by side, for one read-back.
+__global__ void totals(const int64_t *ent_off, const int64_t *gt_off, int n, int64_t *out) {
+    out[0] = ent_off[n];
+    out[1] = gt_off[n];
+}
+
+// Bytes rounded up to 256 (the sub-arrays of one allocation keep cudaMalloc's alignment for their loads).
+size_t align256(size_t b) { return (b + 255) / 256 * 256; }
+
+// The builds' device scratch (counts, scans, sort keys, the totals, CUB's temporary storage), kept across
+// builds and grown when a build needs more: a cudaMalloc / cudaFree pair per build cost time and a
+// device synchronisation. One host thread drives the device (cuda_mem.h), so no lock.
+void *g_scratch;
+size_t g_scratch_cap;
+
+void *scratch_take(size_t bytes) {
+    if (bytes > g_scratch_cap) {
+        dam_cuda_free(g_scratch);
+        g_scratch = dam_cuda_malloc(bytes, "attention plan build scratch");
+        g_scratch_cap = bytes;
+    }
+    return g_scratch;
 }
 
 }  // namespace
+
+extern "C" void attn_cuda_plan_gpu_release(void) {
+    dam_cuda_free(g_scratch);
+    g_scratch = nullptr;
+    g_scratch_cap = 0;
+}
 
 extern "C" bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads) {
     if (!plans) return false;
@@ -236,36 +263,38 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     a.dense_last = n_wg > 0;
     p->n_wgmma_heads = n_wg;
     p->list_ctas = n_items - n_wg * n_qt;
-    if (n_wg) {
-        p->d_wgmma_heads = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * n_wg, "attention plan dense heads");
-        CUDA_CHECK(cudaMemcpy(p->d_wgmma_heads, wg_heads.data(), sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice));
-    }
+    // scratch: counts and offsets (int64 [4][n1]), sort keys and items (int32 [4][n1]), the totals, CUB's
+    // temporary storage (its size queries read no pointer)
     const size_t n1 = (size_t)n_items + 1;
-    int64_t *scratch64 = (int64_t *)dam_cuda_malloc(sizeof(int64_t) * 4 * n1, "attention plan counts");
-    int32_t *scratch32 = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n1, "attention plan order");
+    size_t tmp_scan = 0, tmp_sort = 0;
+    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, tmp_scan, (int64_t *)nullptr, (int64_t *)nullptr, (int)n1));
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, tmp_sort, (int32_t *)nullptr, (int32_t *)nullptr,
+                                                         (int32_t *)nullptr, (int32_t *)nullptr, n_items));
+    const size_t b64 = align256(sizeof(int64_t) * 4 * n1), b32 = align256(sizeof(int32_t) * 4 * n1), btot = 256;
+    unsigned char *scratch = (unsigned char *)scratch_take(b64 + b32 + btot + std::max(tmp_scan, tmp_sort));
+    int64_t *scratch64 = (int64_t *)scratch, *total = (int64_t *)(scratch + b64 + b32);
+    int32_t *scratch32 = (int32_t *)(scratch + b64);
+    void *tmp = scratch + b64 + b32 + btot;
     a.n_ent = scratch64;
     a.n_gt = scratch64 + n1;
     int64_t *ent_off = scratch64 + 2 * n1, *gt_off = scratch64 + 3 * n1;
     a.len = scratch32;
     a.items = scratch32 + n1;
     int32_t *len_sorted = scratch32 + 2 * n1, *items_sorted = scratch32 + 3 * n1;
-    CUDA_CHECK(cudaMemset(a.n_ent + n_items, 0, sizeof(int64_t)));
-    CUDA_CHECK(cudaMemset(a.n_gt + n_items, 0, sizeof(int64_t)));
     const int grid = (n_items + WARPS - 1) / WARPS;
-    walk_items<false><<<grid, WARPS * 32>>>(a);
+    walk_items<false><<<(n_items + WARPS) / WARPS, WARPS * 32>>>(a);  // (items 0 .. n_items: it zeroes the last)
     CUDA_LAUNCH_CHECK("walk_items (count)");
-    size_t tmp_scan = 0, tmp_sort = 0;
-    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, tmp_scan, a.n_ent, ent_off, (int)n1));
-    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, tmp_sort, a.len, len_sorted, a.items, items_sorted,
-                                                         n_items));
-    void *tmp = dam_cuda_malloc(std::max(tmp_scan, tmp_sort), "attention plan CUB scratch");
     size_t tb = tmp_scan;
     CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_ent, ent_off, (int)n1));
     tb = tmp_scan;
     CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_gt, gt_off, (int)n1));
     tb = tmp_sort;
     CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(tmp, tb, a.len, len_sorted, a.items, items_sorted, n_items));
-    const int64_t n_entries = read_back(ent_off + n_items), n_gathered = read_back(gt_off + n_items);
+    totals<<<1, 1>>>(ent_off, gt_off, n_items, total);
+    CUDA_LAUNCH_CHECK("totals");
+    int64_t tot[2];
+    CUDA_CHECK(cudaMemcpy(tot, total, sizeof tot, cudaMemcpyDeviceToHost));
+    const int64_t n_entries = tot[0], n_gathered = tot[1];
     if (n_entries >= INT32_MAX || n_gathered >= INT32_MAX / T) {
         fprintf(stderr, "dam: attn_cuda_plan_build: %lld entries / %lld gathered tiles, more than the kernel takes\n",
                 (long long)n_entries, (long long)n_gathered);
@@ -276,11 +305,23 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     p->n_entries = n_entries;
     p->n_gathered = n_gathered;
     p->n_masks = T + lay.n_tiles;
-    p->d_entries = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * std::max<int64_t>(n_entries, 1), "attention plan entries");
-    p->d_gather = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * T * std::max<int64_t>(n_gathered, 1), "attention plan gather");
-    p->d_words = (uint64_t *)dam_cuda_malloc(sizeof(uint64_t) * T * (T + lay.n_tiles), "attention plan masks");
-    p->d_tile_ptr = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * n1, "attention plan tile_ptr");
-    p->d_order = (int32_t *)dam_cuda_malloc(sizeof(int32_t) * 4 * n_items, "attention plan order");
+    // one allocation for the kernel's arrays (p->d_lists; attn_cuda_plan_free frees it whole)
+    const size_t b_ent = align256(sizeof(int32_t) * 4 * std::max<int64_t>(n_entries, 1)),
+                 b_gat = align256(sizeof(int32_t) * T * std::max<int64_t>(n_gathered, 1)),
+                 b_words = align256(sizeof(uint64_t) * T * (T + lay.n_tiles)), b_ptr = align256(sizeof(int32_t) * n1),
+                 b_order = align256(sizeof(int32_t) * 4 * n_items), b_wg = sizeof(int32_t) * std::max(n_wg, 1);
+    unsigned char *lists = (unsigned char *)dam_cuda_malloc(b_ent + b_gat + b_words + b_ptr + b_order + b_wg,
+                                                            "attention plan lists");
+    p->d_lists = lists;
+    p->d_entries = (int32_t *)lists;
+    p->d_gather = (int32_t *)(lists + b_ent);
+    p->d_words = (uint64_t *)(lists + b_ent + b_gat);
+    p->d_tile_ptr = (int32_t *)(lists + b_ent + b_gat + b_words);
+    p->d_order = (int32_t *)(lists + b_ent + b_gat + b_words + b_ptr);
+    if (n_wg) {
+        p->d_wgmma_heads = (int32_t *)(lists + b_ent + b_gat + b_words + b_ptr + b_order);
+        CUDA_CHECK(cudaMemcpyAsync(p->d_wgmma_heads, wg_heads.data(), sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice, 0));
+    }
     a.ent_off = ent_off;
     a.gt_off = gt_off;
     a.entries = p->d_entries;
@@ -296,9 +337,6 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
                                             p->d_tile_ptr, reinterpret_cast<int4 *>(p->d_order));
     CUDA_LAUNCH_CHECK("finish");
     CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms)
-    dam_cuda_free(tmp);
-    dam_cuda_free(scratch32);
-    dam_cuda_free(scratch64);
 
     // statistics: entries are head tiles (one head per list), dense heads count their causal tiles
     int64_t dense_tiles = 0, causal = 0;
@@ -306,8 +344,6 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     for (int h = 0; h < H; h++) dense_tiles += plans[h]->dense ? causal : 0;
     p->head_tiles = n_entries + dense_tiles;
     p->causal_tiles = causal * H;
-    p->device_bytes = bytes + sizeof(int32_t) * 4 * (size_t)std::max<int64_t>(n_entries, 1) +
-                      sizeof(int32_t) * T * (size_t)std::max<int64_t>(n_gathered, 1) + sizeof(uint64_t) * T * (T + lay.n_tiles) +
-                      sizeof(int32_t) * n1 + sizeof(int32_t) * 4 * (size_t)n_items + sizeof(int32_t) * n_wg;
+    p->device_bytes = bytes + b_ent + b_gat + b_words + b_ptr + b_order + b_wg;
     p->threads = lay.threads;
 }

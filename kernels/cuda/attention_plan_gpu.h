@@ -88,15 +88,23 @@ void attn_plan_parts_release(void);
  * has a block bias, and the bitmaps have at most ATTN_PLAN_MAX_BITMAP_TILES causal 64 x 64 tiles in all. */
 bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads);
 
+/* Frees the device scratch attn_cuda_plan_gpu_build keeps across builds (counts, scans, CUB's
+ * temporary storage: it grows to the largest build's needs and stays allocated, counted by
+ * dam_cuda_mem_in_use, until this call); later builds still work. Call before leak checks and when a
+ * run ends (attn_ctx_cuda_release). */
+void attn_cuda_plan_gpu_release(void);
+
 /* Builds the lists of p (whose n_q, n_k, n_heads and n_kv_heads are set, shape checked) on the device
  * from plans (eligible, validated). Fills every other field but build_ms: hc = 1, gpu_lists = 1,
  * d_parts (the bit words, kept: the kernel reads them), d_tile_ptr, d_entries, d_words (the 64
  * gathered-tile masks), d_gather, d_order, and with wgmma_dense on a compute-capability-9.0 device
  * the dense heads for the wgmma kernel (n_wgmma_heads, d_wgmma_heads; list_ctas = the other items),
  * and the statistics (host_ms = the host staging and the upload; threads = its OpenMP threads).
- * Returns after the device work (default stream) is done: two totals are read back to size the
- * arrays, and the stream is synchronised at the end. Exits with 3 on a CUDA error, on out of device
- * memory, or if the entries reach 2^31 or the gathered tiles 2^25 (their key slots 2^31). */
+ * Returns after the device work (default stream) is done: the two totals are read back (one copy)
+ * to size the arrays, which take one allocation (d_lists), and the stream is synchronised at the
+ * end. Scratch comes from a buffer kept across builds (attn_cuda_plan_gpu_release). Exits with 3 on
+ * a CUDA error, on out of device memory, or if the entries reach 2^31 or the gathered tiles 2^25
+ * (their key slots 2^31). */
 void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense);
 
 #ifdef __cplusplus
