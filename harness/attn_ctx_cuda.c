@@ -164,6 +164,7 @@ void attn_ctx_cuda_fn(void *ctx, int layer, uint16_t *out, int out_stride, const
         attn_cuda_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, Hkv, d, scale, g->dense, NULL, NULL);
     } else if (!dynamic) { /* a static method: every layer's plans converted once per step */
         attn_cuda_plan *p = static_plan(c, layer, n_q, n_k);
+        if (p == NULL) dam_die(DAM_EXIT_RUNTIME, "internal error: no device plan for layer %d of method %s", layer, c->method->name);
         attn_cuda_masked(out, out_stride, q, q_stride, n_q, k, v, kv_cap, n_k, H, Hkv, d, scale, p, c->cuda->d_empty, NULL);
         c->cuda->empty_pending = true;
     } else {
