@@ -26,12 +26,18 @@ static int64_t tiles_before(int64_t qb) { return qb * (qb + 1) / 2; }
  * ATTN_PLAN_MODE_FULL if every row keeps every causal key, else `index`. */
 static int32_t bitmap_tile(const maskplan *m, int n_k, int qb, int kt, int64_t index, uint64_t *mask) {
     bool none = true, full = true;
+    const int W = maskplan_bitmap_words(m->bitmap_L);
     for (int r = 0; r < 64; r++) {
         const int64_t pos = (int64_t)qb * 64 + r, t = pos - (int64_t)kt * 64;
-        mask[r] = pos < n_k ? maskplan_row_word(m, pos, (int64_t)kt * 64) : 0;
-        if (pos >= n_k) continue;
+        if (pos >= n_k) {
+            mask[r] = 0;
+            continue;
+        }
+        const uint64_t causal = t >= 63 ? ~0ull : (2ull << t) - 1; /* every causal key of the row */
+        /* inside the bitmap the row's word is the bitmap's (maskplan_row_word's rule, without its calls) */
+        mask[r] = pos < m->bitmap_L ? m->bitmap[pos * W + kt] & causal : maskplan_row_word(m, pos, (int64_t)kt * 64);
         none &= mask[r] == 0;
-        full &= mask[r] == (t >= 63 ? ~0ull : (2ull << t) - 1); /* every causal key of the row */
+        full &= mask[r] == causal;
     }
     return none ? ATTN_PLAN_MODE_NONE : full ? ATTN_PLAN_MODE_FULL : (int32_t)index;
 }

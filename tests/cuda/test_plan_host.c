@@ -29,7 +29,11 @@
  * MInference-like plan at n = 32K, 128K (H = 9 and 32), and the XAttention-like and
  * FlexPrefill-like block plans and the dam_online-like plan (columns, diagonals and blocks) at
  * n = 32K, 128K (H = 9), n <= max_n (layout 0 .. 5: that one only): the serial reference, 1 thread and `threads` threads (default all), and the bench's own
- * wall time (docs/performance.md). */
+ * wall time (docs/performance.md).
+ * `test_plan_host bench-parts [patterns.h5 [threads]]` prints the GPU build's host half
+ * (attn_plan_parts_build) for DAM's plans from a pattern file (default patterns/smollm2-135m.h5),
+ * summed over its layers, at n = 2K, 8K, 32K, 128K, whole-prompt steps: best of 20, on 1 thread and
+ * `threads` (default all). */
 #include <omp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +43,9 @@
 
 #include "core/mem.h"
 #include "core/rng.h"
+#include "core/timer.h"
+#include "dam/patterns.h"
+#include "dam/plan.h"
 #include "kernels/cuda/attention_plan.h"
 #include "kernels/cuda/attention_plan_gpu.h"
 #include "kernels/maskplan.h"
@@ -766,7 +773,43 @@ static void block_bits_case(int n_q, int n_k, int H, uint64_t seed) {
     free(b3);
 }
 
+/* bench-parts (see the top of this file). */
+static int bench_parts(const char *path, int threads) {
+    dam_patterns *pat = dam_patterns_read(path, NULL);
+    const int NL = pat->n_layers, H = pat->n_heads;
+    maskplan **pl = malloc(sizeof(maskplan *) * (size_t)NL * H);
+    for (int i = 0; i < NL * H; i++) pl[i] = dam_plan(pat, i / H, i % H);
+    printf("# attn_plan_parts_build, DAM's plans of %s (%d layers x %d heads, PCL %d), sum over the layers, best of 20\n",
+           path, NL, H, pat->par.L);
+    printf("%8s %12s %12s\n", "tokens", "1 thread ms", "threads ms");
+    const int ns[] = {2048, 8192, 32768, 131072};
+    for (int i = 0; i < 4; i++) {
+        double best[2] = {1e30, 1e30};
+        for (int t = 0; t < 2; t++) {
+            omp_set_num_threads(t == 0 ? 1 : threads);
+            for (int rep = 0; rep < 20; rep++) {
+                const double t0 = now_ms();
+                for (int l = 0; l < NL; l++) {
+                    attn_plan_parts lay;
+                    attn_plan_parts_build((const maskplan *const *)(pl + (size_t)l * H), H, ns[i], 0, (ns[i] - 1) / 64 + 1, &lay);
+                }
+                const double ms = now_ms() - t0;
+                best[t] = ms < best[t] ? ms : best[t];
+            }
+        }
+        printf("%8d %12.3f %12.3f (%d)\n", ns[i], best[0], best[1], threads);
+    }
+    for (int i = 0; i < NL * H; i++) maskplan_free(pl[i]);
+    free(pl);
+    attn_plan_parts_release();
+    dam_patterns_free(pat);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "bench-parts") == 0)
+        return bench_parts(argc > 2 ? argv[2] : "patterns/smollm2-135m.h5",
+                           argc > 3 && atoi(argv[3]) > 0 ? atoi(argv[3]) : omp_get_max_threads());
     if (argc > 1 && strcmp(argv[1], "bench") == 0)
         return bench(argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : omp_get_max_threads(),
                      argc > 3 && atoi(argv[3]) > 0 ? atoi(argv[3]) : 1 << 20, argc > 4 ? atoi(argv[4]) : -1);
