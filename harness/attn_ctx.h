@@ -34,7 +34,9 @@ typedef struct {
     int plan_gen;         /* incremented by each attn_ctx_prepare (new plans): the GPU hook rebuilds the
                              device form of static plans when it changes */
     double mask_ms;       /* time spent building plans since the last attn_ctx_prepare, ms (static plans
-                             at prepare; dynamic plans layer by layer during the prompt's forward) */
+                             at prepare; dynamic plans layer by layer during the prompt's forward; on the
+                             GPU also each planned layer's conversion to the kernel's lists,
+                             harness/attn_ctx_cuda.c) */
     bool align;           /* measure alignment on sampled rows */
     int n_prompt;         /* rows 0 .. n_prompt-1 are the prompt (decode rows are not sampled) */
     int tail[ALIGN_ROWS], n_tail, spread[ALIGN_ROWS], n_spread;

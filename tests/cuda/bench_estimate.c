@@ -29,6 +29,7 @@
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
+#include "tests/cuda/bench_host.h"
 #include "kernels/cuda/estimate.h"
 #include "tests/method_util.h"
 
@@ -49,15 +50,6 @@ static float from_bf16(uint16_t b) {
     memcpy(&f, &u, sizeof f);
     return f;
 }
-static int cmp_d(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 typedef struct {
     int n, H, Hkv, d;
     uint16_t *q, *k, *v, *out; /* device: [n][H d], [Hkv][n][d] x 2, [n][H d] */
@@ -118,7 +110,7 @@ static double time_attention(const layer_in *L, const attn_cuda_plan *p, int rep
     }
     CUDA_CHECK(cudaEventDestroy(a));
     CUDA_CHECK(cudaEventDestroy(b));
-    return median(ms, reps);
+    return bench_median_d(ms, reps);
 }
 
 int main(int argc, char **argv) {
@@ -137,10 +129,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (reps < 1 || reps > 16) {
-        fprintf(stderr, "bench_estimate: --repeats must be in 1 .. 16\n");
-        return 2;
-    }
+    if (!bench_repeats_ok("bench_estimate", reps)) return 2;
     int H, Hkv, d;
     if (!strcmp(shape, "smollm2")) H = 9, Hkv = 3, d = 64;
     else if (!strcmp(shape, "llama8b")) H = 32, Hkv = 8, d = 128;
@@ -148,12 +137,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_estimate: --shape must be smollm2 or llama8b, not %s\n", shape);
         return 2;
     }
-    int n_dev = 0;
-    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-        printf("skip: bench_estimate: no CUDA device\n");
-        return 0;
-    }
-    dam_cuda_require_device();
+    if (!bench_device_ok("bench_estimate")) return 0;
     static const char *const METHODS[] = {"{\"method\": \"minference\"}", "{\"method\": \"xattention\"}",
                                           "{\"method\": \"flexprefill\"}", "{\"method\": \"dam_online\"}"};
     printf("# bench_estimate: shape %s (H %d, KV %d, d %d), per layer, medians of %d after 1 warm-up\n", shape, H, Hkv, d, reps);
@@ -194,7 +178,8 @@ int main(int argc, char **argv) {
                 ap = attn_cuda_plan_build((const maskplan *const *)plans, n, n, H, Hkv);
                 if (r >= 0) est[r] = t1 - t0, conv[r] = now_ms() - t1;
             }
-            const double est_ms = median(est, reps), conv_ms = median(conv, reps), attn_ms = time_attention(&L, ap, reps);
+            const double est_ms = bench_median_d(est, reps), conv_ms = bench_median_d(conv, reps),
+                         attn_ms = time_attention(&L, ap, reps);
             double cpu_ms = NAN;
             if (cpu) { /* the host path: fp32 copies (counted) and plan_layer, once */
                 double t0 = now_ms();

@@ -24,15 +24,7 @@
 #include "dam/plan.h"
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/cuda_mem.h"
-
-static int cmp_d(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "tests/cuda/bench_host.h"
 
 /* Sum over the layers of attn_cuda_plan_build_ex's wall time (ms) with these flags (plans freed untimed). */
 static double build_pass(maskplan **plans, int n_layers, int H, int Hkv, int n, int flags) {
@@ -59,16 +51,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (reps < 1 || reps > 16) {
-        fprintf(stderr, "bench_plan_build: --repeats must be in 1 .. 16\n");
-        return 2;
-    }
-    int n_dev = 0;
-    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-        printf("skip: bench_plan_build: no CUDA device\n");
-        return 0;
-    }
-    dam_cuda_require_device();
+    if (!bench_repeats_ok("bench_plan_build", reps)) return 2;
+    if (!bench_device_ok("bench_plan_build")) return 0;
     dam_patterns *pat = dam_patterns_read(path, NULL);
     const int NL = pat->n_layers, H = pat->n_heads;
     if (Hkv < 1 || H % Hkv != 0) {
@@ -113,8 +97,8 @@ int main(int argc, char **argv) {
             const double hb = build_pass(plans, NL, H, Hkv, n, ATTN_CUDA_HOST_LISTS);
             if (r >= 0) prep[r] = p_ms, build[r] = b, host[r] = h, freed[r] = f, hl[r] = hb;
         }
-        printf("%8d %11.2f %10.2f %9.2f %9.2f %12.2f\n", n, median(prep, reps), median(build, reps), median(host, reps),
-               median(freed, reps), median(hl, reps));
+        printf("%8d %11.2f %10.2f %9.2f %9.2f %12.2f\n", n, bench_median_d(prep, reps), bench_median_d(build, reps),
+               bench_median_d(host, reps), bench_median_d(freed, reps), bench_median_d(hl, reps));
         fflush(stdout);
         s = strchr(s, ',');
         if (!s) break;
