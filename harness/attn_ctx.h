@@ -53,8 +53,8 @@ typedef struct {
 void attn_ctx_init(attn_ctx *c, const llama_model *m, const method *meth);
 
 /* For a prompt of n_prompt tokens followed by up to n_total - n_prompt generated tokens: builds
- * every (global layer, head) plan (OpenMP over the heads; timed into mask_ms), validates it (an invalid plan is a runtime
- * failure naming the method, layer and head, exit 3), clears the alignment sums and picks the
+ * every (global layer, head) plan (OpenMP over the heads; timed into mask_ms), validates it (an
+ * invalid plan is a runtime failure naming the method, layer and head, exit 3), clears the alignment sums and picks the
  * sampled rows if `align`. */
 void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align);
 

@@ -106,10 +106,9 @@ typedef struct attn_cuda_plan {
  * n_kv_heads KV heads. plans: [n_heads] plans (read only, not validated here: call
  * maskplan_validate once), or NULL for all dense. Plans of columns, diagonals, unbiased blocks and
  * bitmaps (some head not dense, no bias, bitmaps of at most ATTN_PLAN_MAX_BITMAP_TILES tiles) for
- * n_q >= 128 get their lists built on the device (attention_plan_gpu.h) unless the environment sets DAM_CUDA_HOST_LISTS=1 or, on a
- * compute-capability-9.0 device, they are block plans dense enough for the wgmma kernel's bit matrix
- * (block_bits, below); other plans get the
- * host arrays of attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP,
+ * n_q >= 128 get their lists built on the device (attention_plan_gpu.h) unless the environment sets
+ * DAM_CUDA_HOST_LISTS=1 or, on a compute-capability-9.0 device, they are block plans dense enough for
+ * the wgmma kernel's bit matrix (block_bits, below); other plans get the host arrays of attn_cuda_plan_host_build (kernels/cuda/attention_plan.h; OpenMP,
  * omp_get_max_threads() threads), then uploaded. Exits with 3 on a CUDA error. */
 attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads);
 

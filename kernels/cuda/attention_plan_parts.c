@@ -1,6 +1,6 @@
 /* attention_plan_parts.c — the host half of the GPU list build: the plans' parts as the bit words
- * and their bitmaps' tiles as 64 x 64 masks, which attention_plan_gpu.cu reads (declared in attention_plan_gpu.h). Plain C with OpenMP over heads, no
- * CUDA call, so it is built into every libdam and tested without a GPU (tests/cuda/test_plan_host.c). */
+ * and their bitmaps' tiles as 64 x 64 masks, which attention_plan_gpu.cu reads (declared in
+ * attention_plan_gpu.h). Plain C with OpenMP over heads, no CUDA call, so it is built into every libdam and tested without a GPU (tests/cuda/test_plan_host.c). */
 #include "kernels/cuda/attention_plan_gpu.h"
 
 #include <omp.h>
@@ -22,7 +22,8 @@ static int bitmap_qblocks(const maskplan *m) { return m->dense ? 0 : (m->bitmap_
 static int64_t tiles_before(int64_t qb) { return qb * (qb + 1) / 2; }
 
 /* One bitmap tile (query block qb, key tile kt) of plan m over n_k keys: its 64 row words into mask
- * (maskplan_row_word; 0 for rows >= n_k), and its code: ATTN_PLAN_MODE_NONE if no row keeps a key,
+ * (the words maskplan_row_word gives: the bitmap's inside it, the other parts for a partial last
+ * block's rows past bitmap_L; 0 for rows >= n_k), and its code: ATTN_PLAN_MODE_NONE if no row keeps a key,
  * ATTN_PLAN_MODE_FULL if every row keeps every causal key, else `index`. */
 static int32_t bitmap_tile(const maskplan *m, int n_k, int qb, int kt, int64_t index, uint64_t *mask) {
     bool none = true, full = true;
@@ -48,7 +49,8 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
         dam_die(DAM_EXIT_RUNTIME, "internal error: attn_plan_parts_build: heads %d, n_k %d, qb0 %d, n_qt %d", n_heads,
                 n_k, qb0, n_qt);
     const int nkw = (n_k + 63) / 64, rw = (nkw + 63) / 64;
-    int64_t *boff = dam_malloc(sizeof(int64_t) * 2 * (size_t)n_heads, "GPU plan block and tile offsets"), *toff = boff + n_heads;
+    int64_t *boff = dam_malloc(sizeof(int64_t) * 2 * (size_t)n_heads, "GPU plan block and tile offsets");
+    int64_t *toff = boff + n_heads;
     int64_t block_words = 0, n_tiles = 0;
     for (int h = 0; h < n_heads; h++) {
         boff[h] = toff[h] = -1;
@@ -67,7 +69,8 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
     layout->rw = rw;
     layout->parts_words = 2 * (size_t)n_heads * nkw + (size_t)block_words;
     layout->n_tiles = n_tiles;
-    layout->codes_off = sizeof(uint64_t) * layout->parts_words + (2 * sizeof(int64_t) + 2 * sizeof(int32_t)) * (size_t)n_heads;
+    layout->codes_off =
+        sizeof(uint64_t) * layout->parts_words + (2 * sizeof(int64_t) + 2 * sizeof(int32_t)) * (size_t)n_heads;
     layout->masks_off = layout->codes_off + sizeof(int32_t) * (size_t)(n_tiles + (n_tiles & 1));
     layout->bytes = layout->masks_off + sizeof(uint64_t) * 64 * (size_t)n_tiles;
     if (layout->bytes > stage_cap) {

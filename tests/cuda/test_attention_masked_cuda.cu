@@ -12,7 +12,8 @@
 // it on sm_90, with dense heads and empty rows), different kinds within one GQA group, groups 1, 3, 4 and 7,
 // lengths not multiples of 64, chunked prefill (queries not aligned to 64), decode, huge logits,
 // every logit very negative, bitmap plans on the GPU build (bitmap_cases: all-kept, empty and mixed
-// bitmap tiles, steps from 0, chunks inside and past the bitmap, DAM's PCL 512 at 2K),
+// bitmap tiles, steps from 0, chunks inside and past the bitmap, DAM's PCL 512 at 2K; the build's cap
+// on bitmap tiles: bitmap_tile_cap),
 // soft masks (block bias), head_dim 64 and 128, dense plans on the dense path (the wgmma kernel,
 // attention_wgmma.h, on sm_90: GQA groups 1, 3, 4, 6, 7, 8, lengths around its 64- and 128-row tiles), on the
 // list path and on the mma.sync kernel's dense path (bit-identical to the list path), sinks + sliding
@@ -31,6 +32,7 @@
 
 #include "kernels/cuda/attention_masked.h"
 #include "kernels/cuda/attention_plan.h"
+#include "kernels/cuda/attention_plan_gpu.h"
 #include "kernels/cuda/cuda_check.h"
 #include "tests/ref_maskplan.h"
 #include "tests/test.h"
@@ -473,7 +475,25 @@ static void masked_weigh_zero(void) {
     free(q); free(k); free(v);
 }
 
+// The GPU build's cap on bitmap tiles (ATTN_PLAN_MAX_BITMAP_TILES): bitmaps of side 16,384 have
+// 256 * 257 / 2 = 32,896 causal 64 x 64 tiles each, so 31 heads are eligible (1,019,776 tiles) and 32
+// are not (1,052,672 > 2^20): the eligibility reads the sides only, so the plans here carry a side and
+// no bitmap (never built or run), beside a dense head.
+static void bitmap_tile_cap(void) {
+    maskplan heads[33];
+    const maskplan *ptrs[33];
+    memset(heads, 0, sizeof heads);
+    for (int h = 0; h < 33; h++) {
+        heads[h].dense = h == 32;
+        heads[h].bitmap_L = h == 32 ? 0 : 16384;
+        ptrs[h] = &heads[h];
+    }
+    CHECK(attn_cuda_plan_gpu_eligible(ptrs + 1, 32), "31 bitmap heads of side 16384 and a dense one: not eligible");
+    CHECK(!attn_cuda_plan_gpu_eligible(ptrs, 32), "32 bitmap heads of side 16384 (1,052,672 tiles): eligible");
+}
+
 static void all_cases(void) {
+    bitmap_tile_cap();
     const int groups[][2] = {{4, 4}, {9, 3}, {7, 1}, {8, 2}};
     const int lens[] = {1, 63, 65, 100, 129, 300};
     for (int gi = 0; gi < 4; gi++) {
@@ -699,6 +719,7 @@ static void bitmap_cases(bool quick) {
 }
 
 static void quick_cases(void) {
+    bitmap_tile_cap();
     if (!g_bias) block_cases(true);
     for (int shift = 0; shift < N_KINDS; shift += 3) {
         run_case(100, 100, 9, 3, 64, 1, 100, NULL, shift, 1);
