@@ -4,7 +4,7 @@
 # DAM end to end alternated (run 76: DAM 25.3 / 22.4 ms at 8K, mask 12.1; full 18.7)
 source scripts/cuda-device-env.sh
 B=build-cuda
-P=/tmp/dam-gpu/dam_prev
+P=build-cuda/dam_prev
 [ -x $P ] || { gunzip -c .carry/gpu/dam_prev.gz >$P && chmod +x $P; }
 tmp=$(mktemp -d)
 {
@@ -12,7 +12,7 @@ for bin in $P $B/dam; do
   echo "== $bin: dam run --device cuda (passkey 1K + 4K, 2 samples, full + streaming + dam)"
   $bin run --device cuda -o "$tmp/$(basename $bin).h5" --progress none \
     --set 'workloads=[{"task":"passkey","lengths":[1024,4096],"depths":[0.5],"samples":2,"max_new_tokens":10}]' >"$tmp/log" 2>&1; echo "rc $?"
-  $bin inspect "$tmp/$(basename $bin).h5" | head -8
+  $bin inspect "$tmp/$(basename $bin).h5" | head -16
   # every per-example field but the timings (prefill, mask, decode ms: fields 14-16) and peak bytes (18)
   $bin inspect "$tmp/$(basename $bin).h5" --csv | cut -d, -f1-13,17,19- >"$tmp/$(basename $bin).txt"
 done
