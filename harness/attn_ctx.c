@@ -59,6 +59,7 @@ void attn_ctx_prepare(attn_ctx *c, int n_prompt, int n_total, bool align) {
         dam_die(DAM_EXIT_RUNTIME, "method %s gives an invalid plan for layer %d head %d: %s", c->method->name,
                 bad / cfg->n_heads, bad % cfg->n_heads, why_bad);
     c->mask_ms = now_ms() - t0;
+    c->plan_gen++;
     kv_evict_free(c->ev);
     c->ev = kv_evict_new(c->method, cfg, n_prompt, n_total);
     c->plan_n = n_prompt;

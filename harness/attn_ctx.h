@@ -31,6 +31,8 @@ typedef struct {
     maskplan **plans;     /* [n_layers][n_heads] for the current prompt; NULL entries for `full` and for
                              sliding-window layers (part of the model: no method applies there) */
     int plan_n;           /* prompt length the plans were built for */
+    int plan_gen;         /* incremented by each attn_ctx_prepare (new plans): the GPU hook rebuilds the
+                             device form of static plans when it changes */
     double mask_ms;       /* time spent building plans since the last attn_ctx_prepare, ms (static plans
                              at prepare; dynamic plans layer by layer during the prompt's forward; on the
                              GPU also each planned layer's conversion to the kernel's lists,

@@ -235,7 +235,8 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     attn_plan_parts lay;
     const unsigned char *stage = attn_plan_parts_build(plans, H, n_k, p->qb0, n_qt, &lay);
     const int rw = lay.rw;
-    const size_t bytes = lay.bytes, parts_bytes = sizeof(uint64_t) * lay.parts_words;
+    // (the bitmap tiles' masks, last in the staging, go straight to d_words below, not to d_parts)
+    const size_t bytes = lay.masks_off, parts_bytes = sizeof(uint64_t) * lay.parts_words;
     p->d_parts = (uint64_t *)dam_cuda_malloc(bytes, "attention plan parts");
     CUDA_CHECK(cudaMemcpy(p->d_parts, stage, bytes, cudaMemcpyHostToDevice));
     p->host_ms = now_ms() - t0;
@@ -330,9 +331,9 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     CUDA_LAUNCH_CHECK("walk_items (write)");
     slot_masks<<<T, T>>>(p->d_words);
     CUDA_LAUNCH_CHECK("slot_masks");
-    if (lay.n_tiles)  // the bitmap tiles' masks after the 64 gathered-tile masks
-        CUDA_CHECK(cudaMemcpyAsync(p->d_words + T * T, (const unsigned char *)p->d_parts + lay.masks_off,
-                                   sizeof(uint64_t) * T * lay.n_tiles, cudaMemcpyDeviceToDevice, 0));
+    if (lay.n_tiles)  // the bitmap tiles' masks after the 64 gathered-tile masks, from the staging (still ours)
+        CUDA_CHECK(cudaMemcpy(p->d_words + T * T, stage + lay.masks_off, sizeof(uint64_t) * T * lay.n_tiles,
+                              cudaMemcpyHostToDevice));
     finish<<<(int)((n1 + 255) / 256), 256>>>(ent_off, items_sorted, a.dense, p->d_entries, n_items, n_qt, p->qb0,
                                             p->d_tile_ptr, reinterpret_cast<int4 *>(p->d_order));
     CUDA_LAUNCH_CHECK("finish");

@@ -96,10 +96,10 @@ void attn_cuda_plan_gpu_release(void);
 
 /* Builds the lists of p (whose n_q, n_k, n_heads and n_kv_heads are set, shape checked) on the device
  * from plans (eligible, validated). Fills every other field but build_ms: hc = 1, gpu_lists = 1,
- * d_parts (the bit words, kept: the kernel reads them; the bitmap tiles' masks in it are copied to
- * d_words and not read again), d_lists with d_tile_ptr, d_entries, d_words (the 64 gathered-tile
- * masks, then one per bitmap tile; n_masks), d_gather, d_order in it, and with wgmma_dense on a
- * compute-capability-9.0 device the dense heads for the wgmma kernel (n_wgmma_heads, d_wgmma_heads; list_ctas = the other items),
+ * d_parts (the staging but the bitmap tiles' masks, kept: the kernel reads the bit words), d_lists
+ * with d_tile_ptr, d_entries, d_words (the 64 gathered-tile masks, then one per bitmap tile; n_masks),
+ * d_gather, d_order in it, and with wgmma_dense on a compute-capability-9.0 device the dense heads
+ * for the wgmma kernel (n_wgmma_heads, d_wgmma_heads; list_ctas = the other items),
  * and the statistics (host_ms = the host staging and the upload; threads = its OpenMP threads).
  * Returns after the device work (default stream) is done: the two totals are read back (one copy)
  * to size the arrays, which take one allocation (d_lists), and the stream is synchronised at the
