@@ -503,6 +503,16 @@ extern "C" void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int 
                     forced[h], n, top_stride);
         k_max = k[h] > k_max ? k[h] : k_max;
     }
+    const int cap = n_heads <= TOP_K_MAX_ROWS ? top_k_rows_cap(k_max) : 0;
+    if (cap > 0) { // radix select per row (estimate_top_k.cu): one launch, k_max indices a row come back
+        top_k_rows_args a;
+        for (int h = 0; h < n_heads; h++) a.k[h] = k[h], a.forced[h] = forced[h];
+        int *d_top = (int *)grow(&ws->vals_out, sizeof(int) * (size_t)n_heads * k_max, "estimation top-k");
+        top_k_rows_launch(score, n, n_heads, a, cap, d_top, k_max);
+        CUDA_CHECK(cudaMemcpy2D(top, sizeof(int32_t) * (size_t)top_stride, d_top, sizeof(int) * (size_t)k_max,
+                                sizeof(int32_t) * (size_t)k_max, (size_t)n_heads, cudaMemcpyDeviceToHost));
+        return;
+    }
     const long count = (long)n_heads * n;
     double *keys = (double *)grow(&ws->keys, sizeof(double) * (size_t)count, "estimation sort keys");
     int *vals = (int *)grow(&ws->vals, sizeof(int) * (size_t)count, "estimation sort values");

@@ -73,7 +73,10 @@ void est_cuda_vertical_slash(est_cuda_ws *ws, const uint16_t *q, int q_stride, c
  * count as +inf (always first), then the others by score descending, ties by index ascending
  * (est_top_k's order). top[h * top_stride + i], i < k[h], receives the selected indices (host memory;
  * their order is the selection order). 0 <= forced[h] <= n, 1 <= k[h] <= min(n, top_stride).
- * Segmented stable sort (CUB: two stable radix sorts over all rows, by score then by row). */
+ * One CTA per row selects by radix select and sorts the k_max chosen in shared memory (when k_max
+ * <= 8192 fits the device's shared memory and n_heads <= 256; estimate_top_k.cu); otherwise a
+ * segmented stable sort of whole rows (CUB: two stable radix sorts over all rows, by score then by
+ * row). Both give the same indices in the same order. */
 void est_cuda_top_k(est_cuda_ws *ws, const double *score, int n, int n_heads, const int *forced, const int *k,
                     int32_t *top, int top_stride);
 

@@ -155,6 +155,20 @@ void gemm_nt(est_cuda_ws *ws, float *C, long ldc, const void *A, long lda, const
 // (ws->offsets[s] .. ws->offsets[s + 1]); results in ws->keys_out / ws->vals_out.
 void segmented_sort(est_cuda_ws *ws, long count, int segments);
 
+// Per-row top-k by radix select (estimate_top_k.cu; est_cuda_top_k's path): one CTA per row of
+// score (device, [rows][n] doubles), out[r · out_stride + i], i < k[r], = the indices of the k[r]
+// largest scores (indices below forced[r] count as +inf), largest first, ties by index ascending
+// (est_top_k's order); other entries of out are not written. rows <= TOP_K_MAX_ROWS; cap from
+// top_k_rows_cap. Launched on the default stream, no synchronisation.
+enum { TOP_K_MAX_ROWS = 256, TOP_K_MAX_CAP = 8192 };
+struct top_k_rows_args {
+    int k[TOP_K_MAX_ROWS], forced[TOP_K_MAX_ROWS];
+};
+// The shared-memory sort size for k_max (the power of two >= k_max), or 0 when it exceeds
+// TOP_K_MAX_CAP or the device's opt-in shared memory (then est_cuda_top_k sorts whole rows with CUB).
+int top_k_rows_cap(int k_max);
+void top_k_rows_launch(const double *score, int n, int rows, const top_k_rows_args &a, int cap, int *out, int out_stride);
+
 // Scratch budget (bytes) of one chunk of heads processed together by the estimation functions:
 // 512 MiB, or the environment variable DAM_CUDA_EST_CHUNK_BYTES (tests: 1 = one head per chunk);
 // a value that is not a number >= 1 exits with 2 naming it.
