@@ -14,6 +14,7 @@ namespace {
 constexpr int NT = 1024;          // threads per row
 constexpr int DIGIT = 11;         // radix select digit width (bits): 2,048 bins, six passes at most
 constexpr int BINS = 1 << DIGIT;
+constexpr int U = 8;              // elements per thread loaded together in each pass over the row
 static_assert(BINS == 2 * NT, "the bin search gives each thread two bins");
 
 // A double's bits as an unsigned key in the same order (-0.0 as +0.0, as est_top_k compares them).
@@ -79,15 +80,22 @@ __global__ void __launch_bounds__(NT) top_k_rows(const double *score, int n, top
         const uint64_t hi_mask = done == 0 ? 0 : ~0ull << (64 - done);
         for (int b = threadIdx.x; b < BINS; b += NT) hist[b] = 0;
         __syncthreads();
-        for (int j0 = 0; j0 < n; j0 += NT) {
-            const int j = j0 + threadIdx.x;
-            const uint64_t key = j < n ? row_key(row, j, forced) : 0;
-            const bool in = j < n && (key & hi_mask) == prefix;
-            const int digit = in ? (int)(key >> shift & (BINS - 1)) : -1;
-            const unsigned active = __ballot_sync(0xffffffffu, in);
-            if (in) { // one shared atomic per distinct digit in the warp
-                const unsigned peers = __match_any_sync(active, digit);
-                if ((threadIdx.x & 31) == __ffs(peers) - 1) atomicAdd(&hist[digit], __popc(peers));
+        for (int j0 = 0; j0 < n; j0 += U * NT) {
+            uint64_t key[U];
+#pragma unroll
+            for (int u = 0; u < U; u++) { // U loads in flight (a loop of single loads waits on each)
+                const int j = j0 + u * NT + threadIdx.x;
+                key[u] = j < n ? row_key(row, j, forced) : 0;
+            }
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                const bool in = j0 + u * NT + (int)threadIdx.x < n && (key[u] & hi_mask) == prefix;
+                const int digit = in ? (int)(key[u] >> shift & (BINS - 1)) : -1;
+                const unsigned active = __ballot_sync(0xffffffffu, in);
+                if (in) { // one shared atomic per distinct digit in the warp
+                    const unsigned peers = __match_any_sync(active, digit);
+                    if ((threadIdx.x & 31) == __ffs(peers) - 1) atomicAdd(&hist[digit], __popc(peers));
+                }
             }
         }
         __syncthreads();
@@ -110,19 +118,27 @@ __global__ void __launch_bounds__(NT) top_k_rows(const double *score, int n, top
 
     // 2. gather in index order: every element above the prefix, the first `need` equal to it
     int gt_run = 0, eq_run = 0; // counts before this tile
-    for (int j0 = 0; j0 < n; j0 += NT) {
-        const int j = j0 + threadIdx.x;
-        const uint64_t key = j < n ? row_key(row, j, forced) : 0;
-        const uint64_t top = key & hi_mask;
-        const bool gt = j < n && top > prefix, eq = j < n && top == prefix;
-        int total;
-        const int incl = block_scan_incl((gt ? 1 : 0) | (eq ? 1 << 16 : 0), warp_tot, &total);
-        const int gt_before = gt_run + (incl & 0xffff) - (gt ? 1 : 0), eq_before = eq_run + (incl >> 16) - (eq ? 1 : 0);
-        if (gt || (eq && eq_before < need)) {
-            const int pos = gt_before + min(eq_before, need);
-            skey[pos] = key, sidx[pos] = j;
+    for (int j00 = 0; j00 < n; j00 += U * NT) {
+        uint64_t key[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int j = j00 + u * NT + threadIdx.x;
+            key[u] = j < n ? row_key(row, j, forced) : 0;
         }
-        gt_run += total & 0xffff, eq_run += total >> 16;
+#pragma unroll
+        for (int u = 0; u < U; u++) { // tiles of NT elements in index order
+            const int j = j00 + u * NT + threadIdx.x;
+            const uint64_t top = key[u] & hi_mask;
+            const bool gt = j < n && top > prefix, eq = j < n && top == prefix;
+            int total;
+            const int incl = block_scan_incl((gt ? 1 : 0) | (eq ? 1 << 16 : 0), warp_tot, &total);
+            const int gt_before = gt_run + (incl & 0xffff) - (gt ? 1 : 0), eq_before = eq_run + (incl >> 16) - (eq ? 1 : 0);
+            if (gt || (eq && eq_before < need)) {
+                const int pos = gt_before + min(eq_before, need);
+                skey[pos] = key[u], sidx[pos] = j;
+            }
+            gt_run += total & 0xffff, eq_run += total >> 16;
+        }
     }
     for (int i = k + threadIdx.x; i < cap; i += NT) skey[i] = 0, sidx[i] = 0x7fffffff; // below every real key
     bitonic_sort_desc(skey, sidx, cap); // starts with a barrier: the gather's writes are visible
