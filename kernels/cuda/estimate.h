@@ -49,7 +49,7 @@ est_cuda_ws *est_cuda_ws_new(void);
 void est_cuda_ws_free(est_cuda_ws *ws);
 
 /* A page-locked host buffer of at least `bytes` bytes owned by ws, for an estimator's host output
- * (XAttention's keep bits): its device-to-host copy runs at full PCIe speed and writes no freshly
+ * (XAttention's keep bits, dam_online's patterns and blocks): its device-to-host copy runs at full PCIe speed and writes no freshly
  * mapped pages, where a malloc'd buffer of that size is mmap'd anew per call. Grow-only (contents
  * lost when it grows), valid until the next est_cuda_host_buffer call on ws, freed with ws. Exits 3
  * (naming the call) if the allocation fails. */
