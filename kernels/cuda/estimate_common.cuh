@@ -158,7 +158,8 @@ void segmented_sort(est_cuda_ws *ws, long count, int segments);
 // Per-row top-k by radix select (estimate_top_k.cu; est_cuda_top_k's path): one CTA per row of
 // score (device, [rows][n] doubles), out[r · out_stride + i], i < k[r], = the indices of the k[r]
 // largest scores (indices below forced[r] count as +inf), largest first, ties by index ascending
-// (est_top_k's order); other entries of out are not written. rows <= TOP_K_MAX_ROWS; cap from
+// (est_top_k's order); entries i >= k[r] of out are not written (est_cuda_top_k copies k_max a row back:
+// the host's entries past k[r] are then undefined, as estimate.h allows). rows <= TOP_K_MAX_ROWS; cap from
 // top_k_rows_cap. Launched on the default stream, no synchronisation.
 enum { TOP_K_MAX_ROWS = 256, TOP_K_MAX_CAP = 8192 };
 struct top_k_rows_args {

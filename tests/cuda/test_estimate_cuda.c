@@ -273,12 +273,13 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
 /* 1c. top-k: est_cuda_top_k's indices and their order equal est_top_k's on the same scores (forced
  * indices as +inf), for one set of rows (H rows of n scores; kind 0: multiples of 1/4 from 0 to 1,
  * many exact ties; kind 1: continuous values spread over many binades, a few exact zeros and a -0.0,
- * which ties with +0.0 as on the CPU). */
+ * which ties with +0.0 as on the CPU; kind 2: kind 1 with half the values negative). */
 static void top_k_case(est_cuda_ws *ws, int n, int H, const int *forced, const int *k, int kind) {
     double *s = dam_malloc(sizeof(double) * (size_t)H * n, "test scores");
     for (int i = 0; i < H * n; i++)
-        s[i] = kind == 0 ? 0.25 * irand(5) : ldexp(1.0 + (double)(next_u64() >> 12) / 4503599627370496.0, -irand(60));
-    if (kind == 1)
+        s[i] = kind == 0 ? 0.25 * irand(5)
+             : ldexp(1.0 + (double)(next_u64() >> 12) / 4503599627370496.0, -irand(60)) * (kind == 2 && irand(2) ? -1 : 1);
+    if (kind >= 1)
         for (int h = 0; h < H; h++) s[(size_t)h * n + n / 3] = 0.0, s[(size_t)h * n + n / 2] = -0.0, s[(size_t)h * n + n - 1] = 0.0;
     int k_max = 1;
     for (int h = 0; h < H; h++) k_max = k[h] > k_max ? k[h] : k_max;
@@ -312,6 +313,17 @@ static void check_top_k(est_cuda_ws *ws, bool quick) {
     const int fb[] = {4, 0}, kb[] = {9000, 20};
     top_k_case(ws, 12345, 2, fb, kb, 0);
     top_k_case(ws, 12345, 2, fb, kb, 1);
+    /* the cut inside the zeros (k = n - 1: the last zero by index is left out, so -0.0 must tie with
+     * +0.0), on the row kernel and on CUB's path */
+    const int fz[] = {0}, kz[] = {3000}, kzb[] = {12344};
+    top_k_case(ws, 3001, 1, fz, kz, 1);
+    top_k_case(ws, 12345, 1, fz, kzb, 1);
+    /* negative scores, rows shorter than a tile, k = 1 on every row (a sort of one entry), and rows
+     * longer than one pass's 8 x 1024 elements (the gather's counts carried over) in quick mode too */
+    const int fn[] = {0, 3, 0}, kn[] = {1, 1, 1}, ks[] = {700, 5, 699}, kl[] = {8000, 5, 1};
+    top_k_case(ws, 700, 3, fn, kn, 2);
+    top_k_case(ws, 700, 3, fn, ks, 2);
+    top_k_case(ws, 9000, 3, fn, kl, 2);
 }
 
 /* 1d. est_cuda_dam_online directly, per-head probe rows and settings: the kept-pair count it returns
