@@ -231,6 +231,7 @@ struct Pending {
     int64_t *ent_off, *gt_off;
     int32_t *items_sorted;
     size_t n1;
+    uint64_t *d_masks;  // the bitmap tiles' masks until phase 2 copies them into d_words (NULL: no tiles)
 };
 
 // Scratch bytes of one plan of n_items items: counts and offsets (int64 [4][n1]), sort keys and items
@@ -240,12 +241,11 @@ size_t scratch_bytes(int n_items) {
     return align256(sizeof(int64_t) * 4 * n1) + align256(sizeof(int32_t) * 4 * n1);
 }
 
-// Phase 1 of one plan: its fields, the host staging and its upload (all of it: the bitmap tiles' masks
-// are copied to d_words in phase 2, after the next plan's staging has overwritten the host buffer),
-// then the count pass, the scans and the sort, and its two totals into total[0..1] (device). Queued on
-// the default stream; no synchronisation but the upload's.
-void phase1(Pending &b, bool wgmma_dense, unsigned char *scratch, void *tmp, size_t tmp_scan, size_t tmp_sort,
-            int64_t *total) {
+// Phase 1a of one plan: its fields, the host staging and its upload (synchronous copies from the
+// staging buffer, which the next plan's staging overwrites: the parts into d_parts, the bitmap tiles'
+// masks into a temporary device buffer that phase 2 copies into d_words). Every plan's upload runs
+// before any plan's kernels are queued, so no upload waits for device work.
+void phase1_upload(Pending &b) {
     attn_cuda_plan *p = b.p;
     const double t0 = now_ms();
     const int H = p->n_heads, n_k = p->n_k, nkw = (n_k + T - 1) / T, q_base = n_k - p->n_q;
@@ -260,13 +260,25 @@ void phase1(Pending &b, bool wgmma_dense, unsigned char *scratch, void *tmp, siz
 
     // host: the parts as bit words (attention_plan_parts.c), one upload
     const unsigned char *stage = attn_plan_parts_build(b.plans, H, n_k, p->qb0, n_qt, &b.lay);
-    const size_t parts_bytes = sizeof(uint64_t) * b.lay.parts_words;
-    p->d_parts = (uint64_t *)dam_cuda_malloc(b.lay.bytes, "attention plan parts");
-    CUDA_CHECK(cudaMemcpy(p->d_parts, stage, b.lay.bytes, cudaMemcpyHostToDevice));
+    p->d_parts = (uint64_t *)dam_cuda_malloc(b.lay.masks_off, "attention plan parts");
+    CUDA_CHECK(cudaMemcpy(p->d_parts, stage, b.lay.masks_off, cudaMemcpyHostToDevice));
+    b.d_masks = NULL;
+    if (b.lay.n_tiles) {
+        const size_t mb = sizeof(uint64_t) * T * (size_t)b.lay.n_tiles;
+        b.d_masks = (uint64_t *)dam_cuda_malloc(mb, "attention plan bitmap tile masks (build)");
+        CUDA_CHECK(cudaMemcpy(b.d_masks, stage + b.lay.masks_off, mb, cudaMemcpyHostToDevice));
+    }
     p->host_ms = now_ms() - t0;
     p->threads = b.lay.threads;
+}
 
-    // device: counts, scans, totals
+// Phase 1b of one plan: the count pass, the scans and the sort, and its two totals into total[0..1]
+// (device). Queued on the default stream, no synchronisation.
+void phase1_count(Pending &b, bool wgmma_dense, unsigned char *scratch, void *tmp, size_t tmp_scan, size_t tmp_sort,
+                  int64_t *total) {
+    attn_cuda_plan *p = b.p;
+    const int H = p->n_heads, nkw = p->nkw, n_qt = p->n_qt, n_items = H * n_qt;
+    const size_t parts_bytes = sizeof(uint64_t) * b.lay.parts_words;
     Args &a = b.a;
     memset(&a, 0, sizeof a);
     a.parts = p->d_parts;
@@ -353,9 +365,9 @@ void phase2(Pending &b, const int64_t *tot) {
     CUDA_LAUNCH_CHECK("walk_items (write)");
     slot_masks<<<T, T>>>(p->d_words);
     CUDA_LAUNCH_CHECK("slot_masks");
-    if (b.lay.n_tiles)  // the bitmap tiles' masks after the 64 gathered-tile masks
-        CUDA_CHECK(cudaMemcpyAsync(p->d_words + T * T, (const unsigned char *)p->d_parts + b.lay.masks_off,
-                                   sizeof(uint64_t) * T * b.lay.n_tiles, cudaMemcpyDeviceToDevice, 0));
+    if (b.d_masks)  // the bitmap tiles' masks after the 64 gathered-tile masks
+        CUDA_CHECK(cudaMemcpyAsync(p->d_words + T * T, b.d_masks, sizeof(uint64_t) * T * b.lay.n_tiles,
+                                   cudaMemcpyDeviceToDevice, 0));
     finish<<<(int)((n1 + 255) / 256), 256>>>(b.ent_off, b.items_sorted, a.dense, p->d_entries, n_items, n_qt, p->qb0,
                                             p->d_tile_ptr, reinterpret_cast<int4 *>(p->d_order));
     CUDA_LAUNCH_CHECK("finish");
@@ -366,7 +378,7 @@ void phase2(Pending &b, const int64_t *tot) {
     for (int h = 0; h < p->n_heads; h++) dense_tiles += b.plans[h]->dense ? causal : 0;
     p->head_tiles = n_entries + dense_tiles;
     p->causal_tiles = causal * p->n_heads;
-    p->device_bytes = b.lay.bytes + b_ent + b_gat + b_words + b_ptr + b_order + b_wg;
+    p->device_bytes = b.lay.masks_off + b_ent + b_gat + b_words + b_ptr + b_order + b_wg;
 }
 
 }  // namespace
@@ -396,12 +408,14 @@ extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const m
     unsigned char *scratch = (unsigned char *)scratch_take(sum + b_tot + std::max(tmp_scan, tmp_sort));
     int64_t *total = (int64_t *)(scratch + sum);
     void *tmp = scratch + sum + b_tot;
+    for (int i = 0; i < count; i++) phase1_upload(b[(size_t)i]);
     for (int i = 0; i < count; i++)
-        phase1(b[(size_t)i], wgmma_dense, scratch + at[(size_t)i], tmp, tmp_scan, tmp_sort, total + 2 * i);
+        phase1_count(b[(size_t)i], wgmma_dense, scratch + at[(size_t)i], tmp, tmp_scan, tmp_sort, total + 2 * i);
     std::vector<int64_t> tot((size_t)2 * count);  // every plan's totals, one read-back
     CUDA_CHECK(cudaMemcpy(tot.data(), total, sizeof(int64_t) * 2 * (size_t)count, cudaMemcpyDeviceToHost));
     for (int i = 0; i < count; i++) phase2(b[(size_t)i], tot.data() + 2 * i);
     CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms)
+    for (int i = 0; i < count; i++) dam_cuda_free(b[(size_t)i].d_masks);  // (the device is idle: no wait)
 }
 
 extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense) {

@@ -96,8 +96,8 @@ void attn_cuda_plan_gpu_release(void);
 
 /* Builds the lists of p (whose n_q, n_k, n_heads and n_kv_heads are set, shape checked) on the device
  * from plans (eligible, validated). Fills every other field but build_ms: hc = 1, gpu_lists = 1,
- * d_parts (the whole staging, kept: the kernel reads the bit words; the bitmap tiles' masks in it are
- * copied device to device into d_words), d_lists
+ * d_parts (the staging but the bitmap tiles' masks, kept: the kernel reads the bit words; the masks
+ * go to a temporary device buffer and from there into d_words), d_lists
  * with d_tile_ptr, d_entries, d_words (the 64 gathered-tile masks, then one per bitmap tile; n_masks),
  * d_gather, d_order in it, and with wgmma_dense on a compute-capability-9.0 device the dense heads
  * for the wgmma kernel (n_wgmma_heads, d_wgmma_heads; list_ctas = the other items),
@@ -112,9 +112,11 @@ void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, b
 /* attn_cuda_plan_gpu_build for count plans at once (e.g. every layer of a static method in one prefill
  * step): ps[i] (shape set and checked) from plans[i] ([n_heads of ps[i]], eligible, validated). Each
  * plan gets exactly what attn_cuda_plan_gpu_build gives it (the same device arrays, bit for bit; its
- * host_ms is its own staging and upload), but the device work of all is queued back to back with
- * two synchronisations in all instead of two per plan: every plan's count pass, scans and sort, one
- * read-back of all the totals, every plan's arrays and write pass, one synchronisation at the end.
+ * host_ms is its own staging and upload). Order: every plan's staging and upload (synchronous copies
+ * from the host staging buffer, with no device work queued, so none waits), then every plan's count
+ * pass, scans and sort queued back to back, one read-back of all the totals, every plan's arrays and
+ * write pass, one synchronisation at the end (attn_cuda_plan_gpu_build per plan: a read-back and a
+ * synchronisation each, and its upload waits for the device work queued before it).
  * The scratch of all plans is one buffer (kept across builds, attn_cuda_plan_gpu_release). count < 1:
  * nothing. Errors as attn_cuda_plan_gpu_build. */
 void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const maskplan *const *const *plans, int count,
