@@ -256,7 +256,7 @@ void phase1_upload(Pending &b) {
     p->entry_ints = 4;
     p->gpu_lists = 1;
     p->nkw = nkw;
-    const int n_qt = p->n_qt, n_items = H * n_qt;
+    const int n_qt = p->n_qt;
 
     // host: the parts as bit words (attention_plan_parts.c), one upload
     const unsigned char *stage = attn_plan_parts_build(b.plans, H, n_k, p->qb0, n_qt, &b.lay);
