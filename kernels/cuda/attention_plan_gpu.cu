@@ -241,25 +241,25 @@ size_t scratch_bytes(int n_items) {
     return align256(sizeof(int64_t) * 4 * n1) + align256(sizeof(int32_t) * 4 * n1);
 }
 
-// Phase 1a of one plan: its fields, the host staging and its upload (synchronous copies from the
-// staging buffer, which the next plan's staging overwrites: the parts into d_parts, the bitmap tiles'
-// masks into a temporary device buffer that phase 2 copies into d_words). Every plan's upload runs
-// before any plan's kernels are queued, so no upload waits for device work.
-void phase1_upload(Pending &b) {
-    attn_cuda_plan *p = b.p;
-    const double t0 = now_ms();
-    const int H = p->n_heads, n_k = p->n_k, nkw = (n_k + T - 1) / T, q_base = n_k - p->n_q;
+// The fields of a GPU-built plan that follow from its shape.
+void set_fields(attn_cuda_plan *p) {
+    const int nkw = (p->n_k + T - 1) / T, q_base = p->n_k - p->n_q;
     p->hc = 1;
-    p->n_chunks = H;
+    p->n_chunks = p->n_heads;
     p->qb0 = q_base / T;
-    p->n_qt = (n_k - 1) / T - p->qb0 + 1;
+    p->n_qt = (p->n_k - 1) / T - p->qb0 + 1;
     p->entry_ints = 4;
     p->gpu_lists = 1;
     p->nkw = nkw;
-    const int n_qt = p->n_qt;
+}
 
-    // host: the parts as bit words (attention_plan_parts.c), one upload
-    const unsigned char *stage = attn_plan_parts_build(b.plans, H, n_k, p->qb0, n_qt, &b.lay);
+// Phase 1a of one plan, its staging (b.lay) done: the upload (synchronous copies from the staging:
+// the parts into d_parts, the bitmap tiles' masks into a temporary device buffer that phase 2 copies
+// into d_words). Every plan's upload runs before any plan's kernels are queued, so no upload waits for
+// device work. host_ms = stage_ms + the upload's time.
+void phase1_upload(Pending &b, const unsigned char *stage, double stage_ms) {
+    attn_cuda_plan *p = b.p;
+    const double t0 = now_ms();
     p->d_parts = (uint64_t *)dam_cuda_malloc(b.lay.masks_off, "attention plan parts");
     CUDA_CHECK(cudaMemcpy(p->d_parts, stage, b.lay.masks_off, cudaMemcpyHostToDevice));
     b.d_masks = NULL;
@@ -268,7 +268,7 @@ void phase1_upload(Pending &b) {
         b.d_masks = (uint64_t *)dam_cuda_malloc(mb, "attention plan bitmap tile masks (build)");
         CUDA_CHECK(cudaMemcpy(b.d_masks, stage + b.lay.masks_off, mb, cudaMemcpyHostToDevice));
     }
-    p->host_ms = now_ms() - t0;
+    p->host_ms = stage_ms + (now_ms() - t0);
     p->threads = b.lay.threads;
 }
 
@@ -408,7 +408,27 @@ extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const m
     unsigned char *scratch = (unsigned char *)scratch_take(sum + b_tot + std::max(tmp_scan, tmp_sort));
     int64_t *total = (int64_t *)(scratch + sum);
     void *tmp = scratch + sum + b_tot;
-    for (int i = 0; i < count; i++) phase1_upload(b[(size_t)i]);
+    // host: every plan's parts as bit words (attention_plan_parts.c, OpenMP over the plans), the uploads
+    const attn_cuda_plan *p0 = ps[0];
+    std::vector<const maskplan *const *> sets((size_t)count);
+    std::vector<attn_plan_parts> lays((size_t)count);
+    std::vector<const unsigned char *> stages((size_t)count);
+    for (int i = 0; i < count; i++) {
+        if (ps[i]->n_q != p0->n_q || ps[i]->n_k != p0->n_k || ps[i]->n_heads != p0->n_heads) {
+            fprintf(stderr, "dam: internal error: attn_cuda_plan_gpu_build_many: plans of different shapes\n");
+            exit(3);
+        }
+        set_fields(ps[i]);
+        sets[(size_t)i] = plans[i];
+    }
+    const double t0 = now_ms();
+    attn_plan_parts_build_many(sets.data(), count, p0->n_heads, p0->n_k, ps[0]->qb0, ps[0]->n_qt, lays.data(),
+                               stages.data());
+    const double stage_ms = (now_ms() - t0) / count;
+    for (int i = 0; i < count; i++) {
+        b[(size_t)i].lay = lays[(size_t)i];
+        phase1_upload(b[(size_t)i], stages[(size_t)i], stage_ms);
+    }
     for (int i = 0; i < count; i++)
         phase1_count(b[(size_t)i], wgmma_dense, scratch + at[(size_t)i], tmp, tmp_scan, tmp_sort, total + 2 * i);
     std::vector<int64_t> tot((size_t)2 * count);  // every plan's totals, one read-back
