@@ -200,6 +200,7 @@ int cmd_bench(int argc, char **argv) {
            m->quant, dev, chunk, warmup, repeats, thr);
     printf("%8s %-12s %12s %12s %10s %12s %10s %12s\n", "tokens", "method", "median_ms", "min_ms", "mask_ms", "tokens_per_s",
            "kv_MiB", "peak_MiB");
+    fflush(stdout); /* (the header shows at once, also when stdout is a file and the run is cut short) */
     /* what -o records besides the rows: the settings, as strings */
     char created[32], s_chunk[24], s_warmup[24], s_repeats[24];
     results_utc_now(created);
