@@ -225,6 +225,7 @@ int cmd_bench(int argc, char **argv) {
             for (long r = -warmup; r < repeats; r++) {
                 dam_mem_reset_peak();
                 llama_cuda_mem_reset_peak();
+                const size_t base = dam_mem_in_use(); /* the weights (dam_malloc'd) are in it: counted once below */
                 llama_state *s = gpu ? llama_cuda_state_new(m, gpu, n, step) : llama_state_new(m, n, step);
                 double t0 = now_ms();
                 if (meth) {
@@ -238,7 +239,7 @@ int cmd_bench(int argc, char **argv) {
                 if (r < 0) continue;
                 ms[r] = t;
                 mask[r] = meth ? ctx.mask_ms : 0;
-                const size_t p = gpu ? llama_cuda_mem_peak() : m->weight_bytes + dam_mem_peak();
+                const size_t p = gpu ? llama_cuda_mem_peak() : m->weight_bytes + dam_mem_peak() - base; /* as dam run */
                 peak = p > peak ? p : peak;
             }
             if (meth) attn_ctx_free(&ctx);
