@@ -126,9 +126,13 @@ void attn_plan_parts_build_many(const maskplan *const *const *plans, int count, 
         for (int i = n_stages; i < count; i++) stages[i] = NULL, stage_caps[i] = 0;
         n_stages = count;
     }
-#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
+    if (count == 1) { // the heads on threads (a parallel region inside an inactive one forks a new team each call)
+        out[0] = build_into(plans[0], n_heads, n_k, qb0, n_qt, layouts, &stages[0], &stage_caps[0], true);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < count; i++)
-        out[i] = build_into(plans[i], n_heads, n_k, qb0, n_qt, layouts + i, &stages[i], &stage_caps[i], count == 1);
+        out[i] = build_into(plans[i], n_heads, n_k, qb0, n_qt, layouts + i, &stages[i], &stage_caps[i], false);
 }
 
 void attn_plan_parts_release(void) {
