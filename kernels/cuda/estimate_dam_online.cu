@@ -94,7 +94,7 @@ __global__ void online_cells(const float *z, int n, int w_max, double scale, con
             if (r >= w) break; // uniform over the CTA (one head)
             bool on = false;
             if (j < n && r >= r_first) {
-                const double x = (double)zu[u] * scale;
+                const double x = __dmul_rn((double)zu[u], scale); // never fused into the exp's argument (the CPU's u)
                 on = x >= lo[at + r] && (x > hi[at + r] || on_cell(p.rule, exp(x - mx[at + r]) / sum[at + r]));
             }
             const unsigned word = __ballot_sync(0xffffffffu, on);
