@@ -200,6 +200,7 @@ int cmd_bench(int argc, char **argv) {
            m->quant, dev, chunk, warmup, repeats, thr);
     printf("%8s %-12s %12s %12s %10s %12s %10s %12s\n", "tokens", "method", "median_ms", "min_ms", "mask_ms", "tokens_per_s",
            "kv_MiB", "peak_MiB");
+    fflush(stdout); /* (the header shows at once, also when stdout is a file and the run is cut short) */
     /* what -o records besides the rows: the settings, as strings */
     char created[32], s_chunk[24], s_warmup[24], s_repeats[24];
     results_utc_now(created);
@@ -224,6 +225,7 @@ int cmd_bench(int argc, char **argv) {
             for (long r = -warmup; r < repeats; r++) {
                 dam_mem_reset_peak();
                 llama_cuda_mem_reset_peak();
+                const size_t base = dam_mem_in_use(); /* the weights (dam_malloc'd) are in it: counted once below */
                 llama_state *s = gpu ? llama_cuda_state_new(m, gpu, n, step) : llama_state_new(m, n, step);
                 double t0 = now_ms();
                 if (meth) {
@@ -237,7 +239,7 @@ int cmd_bench(int argc, char **argv) {
                 if (r < 0) continue;
                 ms[r] = t;
                 mask[r] = meth ? ctx.mask_ms : 0;
-                const size_t p = gpu ? llama_cuda_mem_peak() : m->weight_bytes + dam_mem_peak();
+                const size_t p = gpu ? llama_cuda_mem_peak() : m->weight_bytes + dam_mem_peak() - base; /* as dam run */
                 peak = p > peak ? p : peak;
             }
             if (meth) attn_ctx_free(&ctx);

@@ -20,9 +20,9 @@ char *read_text_file(const char *path, size_t *len) {
         n += got;
         if (got == 0) break;
     }
-    int err = ferror(fp);
+    int err = ferror(fp) ? errno : 0; /* (a directory opens, then fails to read with EISDIR) */
     if (fp != stdin) fclose(fp);
-    if (err) dam_die(DAM_EXIT_INPUT, "%s: read error", path);
+    if (err) dam_die(DAM_EXIT_INPUT, "%s: cannot read: %s", path, strerror(err));
     buf[n] = 0;
     if (len) *len = n;
     return buf;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -235,6 +236,24 @@ static void fill_meta(run_data *d, const run_config *cfg, const llama_model *m, 
     for (int i = 0; i < cfg->n_methods; i++) run_data_add_method(d, cfg->methods[i].name, mi->n_global, mi->global_layers);
 }
 
+/* SIGINT / SIGTERM during the cells: the first sets g_stop (the run finishes the cell it is in, writes
+ * the results file with every finished cell and exits with 128 + the signal); a second one stops at
+ * once (the journal still holds every finished cell: --resume). */
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig) {
+    if (g_stop) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_stop = sig;
+    static const char msg[] =
+        "\ndam run: interrupted: finishing the current cell, then writing the results file (interrupt again to stop now)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
 int run_execute(run_config *cfg, const run_opts *o) {
     const char *output = o->output ? o->output : cfg->output;
     check_writable(output, o->resume, o->overwrite);
@@ -335,7 +354,16 @@ int run_execute(run_config *cfg, const run_opts *o) {
     for (int i = 0; i < n_ex; i++) work_total += (double)ex[i].n * cfg->n_methods;
     progress *pr = progress_start(stderr, o->progress, total, work_total, o->progress_every_s);
     double t_start = now_ms(), t_pub = now_ms();
-    for (int i = 0; i < n_ex; i++) {
+    struct sigaction stop_act, old_int, old_term;
+    memset(&stop_act, 0, sizeof stop_act);
+    stop_act.sa_handler = on_stop;
+    sigemptyset(&stop_act.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, NULL, &old_int); /* a signal already ignored (a background job, nohup) stays ignored */
+    sigaction(SIGTERM, NULL, &old_term);
+    if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &stop_act, NULL);
+    if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &stop_act, NULL);
+    for (int i = 0; i < n_ex && !g_stop; i++) {
         env.have_full = false;
         for (int k = 0; k < cfg->n_methods; k++, done++) {
             const method *meth = &cfg->methods[k];
@@ -363,21 +391,32 @@ int run_execute(run_config *cfg, const run_opts *o) {
             progress_cell_end(pr, ex[i].n, true);
             run_data_take_result(&d, &r);
             result_record_free(&r);
+            if (g_stop) break;
         }
-        if (now_ms() - t_pub > o->publish_every_s * 1e3 || i == n_ex - 1) {
+        if (now_ms() - t_pub > o->publish_every_s * 1e3 || i == n_ex - 1 || g_stop) {
             results_write_h5(output, &d);
             t_pub = now_ms();
         }
     }
     progress_finish(pr);
-    char now[32];
-    results_utc_now(now);
-    dam_free(d.end_time);
-    d.end_time = dam_strdup(now, "meta");
-    results_write_h5(output, &d);
-    journal_close(j);
-    summary_print(stdout, &d, output, "full");
-    fprintf(stderr, "dam run: wrote %s (%d results, %.0f s)\n", output, d.n_results, (now_ms() - t_start) / 1e3);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    int rc = 0;
+    if (g_stop) { /* the file holds every finished cell and stays "in progress" (no end time) */
+        journal_close(j);
+        fprintf(stderr, "dam run: interrupted (%s): wrote %s with %d of %d results; continue with the same command "
+                        "and --resume\n", g_stop == SIGINT ? "SIGINT" : "SIGTERM", output, d.n_results, total);
+        rc = 128 + g_stop;
+    } else {
+        char now[32];
+        results_utc_now(now);
+        dam_free(d.end_time);
+        d.end_time = dam_strdup(now, "meta");
+        results_write_h5(output, &d);
+        journal_close(j);
+        summary_print(stdout, &d, output, "full");
+        fprintf(stderr, "dam run: wrote %s (%d results, %.0f s)\n", output, d.n_results, (now_ms() - t_start) / 1e3);
+    }
 
     for (int i = 0; i < n_ex; i++) example_free(&ex[i]);
     dam_free(ex);
@@ -387,5 +426,5 @@ int run_execute(run_config *cfg, const run_opts *o) {
     llama_cuda_model_free(gpu);
     llama_free(m);
     dam_free(path);
-    return 0;
+    return rc;
 }

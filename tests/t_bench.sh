@@ -28,6 +28,9 @@ for row in "64 full 2.8" "64 dam 2.8" "64 streaming 2.8" "128 full 5.6" "128 dam
     awk -v n="$1" -v m="$2" -v kv="$3" '$1 == n && $2 == m && $7 == kv { found = 1 } END { exit !found }' "$tmp/out" \
         && ok || bad "row $row: $(cat "$tmp/out")"
 done
+# peak memory (CPU: the weights once, ~515 MiB as fp32, + the step's own high-water mark, as dam run
+# counts it): 64 tokens add little; counting the weights twice would give ~1,050 MiB
+awk '$1 == 64 && ($8 < 450 || $8 > 800) { bad = 1 } END { exit bad }' "$tmp/out" && ok || bad "peak_MiB at 64 tokens: $(cat "$tmp/out")"
 # full builds no plan; dam's plans take time
 awk '$2 == "full" && $5 != "0.0" { bad = 1 } $2 == "dam" && $5 + 0 <= 0 { bad = 1 } END { exit bad }' "$tmp/out" \
     && ok || bad "mask_ms column: $(cat "$tmp/out")"

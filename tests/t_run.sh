@@ -91,6 +91,22 @@ cp "$tmp/p.h5" "$tmp/p.keep" && h5repack "$tmp/p.keep" "$tmp/p.h5" # same conten
 [ $? -eq 2 ] && grep -q "the pattern file of method dam changed since the run started" "$tmp/err" && ok || bad "resume with another pattern file: $(tail -1 "$tmp/err")"
 mv "$tmp/p.keep" "$tmp/p.h5"
 
+# SIGTERM (as Ctrl-C's SIGINT) once the first cell is done: the run finishes the cell it is in, writes
+# the results file with every finished cell (readable, fewer than all), exits 128 + 15 with one line
+# saying how to continue; --resume then finishes the run
+printf '{"seed": 7, "threads": 1, "output": "%s", "workloads": [{"task": "passkey", "lengths": [256], "samples": 5, "max_new_tokens": 4}],
+  "methods": [{"method": "full"}, {"method": "streaming", "window": 64}]}' "$tmp/int.h5" >"$tmp/int.json"
+"$dam" run "$tmp/int.json" >/dev/null 2>"$tmp/int.err" &
+pid=$!
+for _ in $(seq 1200); do grep -q '^\[ *1/10\] ' "$tmp/int.err" && break; sleep 0.05; done
+kill -TERM $pid 2>/dev/null; wait $pid; rc=$?
+[ $rc -eq 143 ] && grep -q "^dam run: interrupted (SIGTERM): wrote .*int.h5 with [1-9] of 10 results; continue with the same command and --resume$" "$tmp/int.err" \
+    && ok || bad "interrupt: exit $rc, $(tail -1 "$tmp/int.err")"
+n="$("$dam" inspect --csv "$tmp/int.h5" 2>/dev/null | rows)"
+[ "${n:-0}" -ge 1 ] && [ "${n:-0}" -le 9 ] && ok || bad "interrupted run's file has ${n:-no} results, want 1..9"
+"$dam" run "$tmp/int.json" --resume >/dev/null 2>"$tmp/err" && [ "$("$dam" inspect --csv "$tmp/int.h5" | rows)" -eq 10 ] \
+    && ok || bad "resume after the interrupt: $(tail -2 "$tmp/err")"
+
 # a full disk (a 40 KiB file size limit: the journal takes ~10 KiB per result) during the run: exit 3
 # naming the file (the journal, or the results file if a publication comes first); the results file
 # stays readable with the examples published before, the journal keeps every finished result, and

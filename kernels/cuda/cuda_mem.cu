@@ -83,7 +83,9 @@ extern "C" void dam_cuda_require_device(void) {
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
         fflush(stdout);
-        fprintf(stderr, "dam: --device cuda: no CUDA device: %s\n",
+        // (without a GPU, or without its driver, CUDA says "driver version is insufficient": name the cause)
+        fprintf(stderr, "dam: --device cuda: no usable NVIDIA GPU on this machine (%s%s)\n",
+                e == cudaErrorInsufficientDriver ? "no NVIDIA driver, or one older than this build's CUDA; CUDA says: " : "",
                 e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices");
         exit(3);
     }
