@@ -69,6 +69,18 @@ __device__ inline float strided_max(const float *x, int len) {
     return m;
 }
 
+// A double's bits as an unsigned key in the same order, -0.0 as +0.0 (as the CPU's comparisons see
+// them: est_top_k, est_order_desc), and back (order_value(order_key(x)) == x, -0.0 coming back as
+// +0.0). NaN is not ordered by the CPU's comparisons; here +NaN sorts above +inf.
+__device__ inline unsigned long long order_key(double x) {
+    const unsigned long long u = (unsigned long long)__double_as_longlong(x == 0.0 ? 0.0 : x), sign = 1ull << 63;
+    return u & sign ? ~u : u | sign;
+}
+
+__device__ inline double order_value(unsigned long long o) {
+    return __longlong_as_double((long long)(o >> 63 ? o ^ (1ull << 63) : ~o));
+}
+
 // Bitonic sort of key[0 .. p) with val[0 .. p) (p a power of two; the CTA's shared memory or its own
 // part of device memory) into the order "larger key first, equal keys by the smaller val" — a total
 // order on distinct vals, so the result is that of a stable descending sort of the keys by val.

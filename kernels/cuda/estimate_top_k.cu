@@ -17,12 +17,6 @@ constexpr int BINS = 1 << DIGIT;
 constexpr int U = 8;              // elements per thread loaded together in each pass over the row
 static_assert(BINS == 2 * NT, "the bin search gives each thread two bins");
 
-// A double's bits as an unsigned key in the same order (-0.0 as +0.0, as est_top_k compares them).
-__device__ inline uint64_t order_key(double x) {
-    const uint64_t u = (uint64_t)__double_as_longlong(x == 0.0 ? 0.0 : x), sign = 1ull << 63;
-    return u & sign ? ~u : u | sign;
-}
-
 // The key of element j of a row: +inf's for the forced indices (est_cuda_top_k's contract).
 __device__ inline uint64_t row_key(const double *row, int j, int forced) {
     return order_key(j < forced ? (double)INFINITY : row[j]);

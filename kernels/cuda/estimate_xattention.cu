@@ -212,16 +212,6 @@ bool warp_rows(long n_super, int per_blk) {
     return true;
 }
 
-// A double's bits as an unsigned key in the same order (CUB's radix order; -0 below +0), and back.
-__device__ inline unsigned long long order_key(double x) {
-    const unsigned long long b = (unsigned long long)__double_as_longlong(x);
-    return b ^ (b >> 63 ? ~0ull : 0x8000000000000000ull);
-}
-
-__device__ inline double order_value(unsigned long long o) {
-    return __longlong_as_double((long long)(o ^ (o >> 63 ? 0x8000000000000000ull : ~0ull)));
-}
-
 // The sum over the CTA of one value per thread (integers: exact in any order). red: THREADS / 32.
 __device__ inline unsigned long long block_sum_u64(unsigned long long v, unsigned long long *red) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
