@@ -147,7 +147,7 @@ struct est_cuda_ws {
     est::dbuf means, kmeans;              // double row means (queries, keys)
     est::dbuf cum;                        // double inclusive scan
     est::dbuf gammas, counts, pools;      // FlexPrefill step 2
-    est::dbuf sel, gate_base, gate_res, heads, inc, patbits, kept; // dam_online
+    est::dbuf sel, gate_base, gate_res, heads, inc, patbits, kept, hits; // dam_online (hits: on-cell bits)
     est::dbuf bits;                       // uint64 [heads][nb][words]
     void *host;                           // page-locked host buffer (est_cuda_host_buffer), host_bytes bytes
     size_t host_bytes;

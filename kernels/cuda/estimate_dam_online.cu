@@ -61,28 +61,69 @@ __global__ void probe_cuts(const double *mx, const double *sum, int w_max, const
     if (isinf(o.cut)) lo[at] = hi[at] = INFINITY;
 }
 
-// Step (b, c) for columns and diagonals, grid (2n threads, heads): thread t < n is column j = t, thread
-// n + o is diagonal o; counts the on-cells over head y's probe rows (r ascending) and writes
-// sel[y][t] = 1 iff the pattern matches (diagonal 0 always): cells = n - max(c, i0) >= min_cells and
-// on / cells >= mu. z: [y][w_max][n] logits; mx, sum, lo, hi: [y][w_max] (probe_cuts).
-__global__ void online_patterns(const float *z, int n, int w_max, double scale, const double *mx, const double *sum,
-                                const double *lo, const double *hi, const est_dam_online_head *par, uint8_t *sel) {
-    const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= 2L * n) return;
-    const int y = blockIdx.y;
+// Step (b, c) for columns and diagonals in two kernels, each probe-row cell decided once (it was
+// decided twice, once for its column and once for its diagonal, reading the fp32 logits twice).
+// A cell (r, j) of head y's probe row r (position i0 + r, i0 = n - w) is causal when j <= i0 + r;
+// it is on when u = z · scale >= lo[y][r] and (u > hi[y][r] or on_cell(e^(u - mx) / sum)) (probe_cuts).
+// Column j has the cells of rows r >= max(j - i0, 0), diagonal o those of rows r >= max(o - i0, 0)
+// at j = i0 + r - o: cells = n - max(c, i0) for c = j or o, matched iff cells >= min_cells and
+// on / cells >= mu (diagonal 0 always); sel[y][j] and sel[y][n + o].
+
+// (1) grid (ceil(n / THREADS), heads), thread = column j: the on-bits of its cells into
+// hits[y][r][j / 32] (ballot of a warp's 32 columns; words_per_row = ceil(n / 32); rows r >= w of
+// the chunk's w_max are not written) and the column's match into sel[y][j]. Eight rows' logits are
+// loaded before they are decided (loads in flight).
+__global__ void online_cells(const float *z, int n, int w_max, double scale, const double *mx, const double *sum,
+                             const double *lo, const double *hi, const est_dam_online_head *par, int words_per_row,
+                             unsigned *hits, uint8_t *sel) {
+    constexpr int U = 8;
+    const int j = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y, lane = threadIdx.x & 31;
     const est_dam_online_head p = par[y];
-    const int w = p.w, i0 = n - w, c = (int)(t < n ? t : t - n);
+    const int w = p.w, i0 = n - w, r_first = j > i0 ? j - i0 : 0;
     const float *zy = z + (long)y * w_max * n;
     const long at = (long)y * w_max;
+    unsigned *hy = hits + (long)y * w_max * words_per_row + (j >> 5);
     int hit = 0;
-#pragma unroll 4
-    for (int r = (c > i0 ? c - i0 : 0); r < w; r++) {
-        const int j = t < n ? c : i0 + r - c;
-        const double u = (double)zy[(long)r * n + j] * scale;
-        hit += u >= lo[at + r] && (u > hi[at + r] || on_cell(p.rule, exp(u - mx[at + r]) / sum[at + r]));
+    for (int r0 = 0; r0 < w; r0 += U) { // every lane of the warp runs every row (the ballot)
+        float zu[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) zu[u] = j < n && r0 + u < w && r0 + u >= r_first ? zy[(long)(r0 + u) * n + j] : 0.f;
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int r = r0 + u;
+            if (r >= w) break; // uniform over the CTA (one head)
+            bool on = false;
+            if (j < n && r >= r_first) {
+                const double x = __dmul_rn((double)zu[u], scale); // never fused into the exp's argument (the CPU's u)
+                on = x >= lo[at + r] && (x > hi[at + r] || on_cell(p.rule, exp(x - mx[at + r]) / sum[at + r]));
+            }
+            const unsigned word = __ballot_sync(0xffffffffu, on);
+            if (lane == 0 && j < n) hy[(long)r * words_per_row] = word;
+            hit += on;
+        }
     }
-    const int cells = n - (c > i0 ? c : i0);
-    sel[(long)y * 2 * n + t] = (t == n) || (cells >= p.min_cells && (double)hit / cells >= p.mu);
+    if (j < n) {
+        const int cells = n - (j > i0 ? j : i0);
+        sel[(long)y * 2 * n + j] = cells >= p.min_cells && (double)hit / cells >= p.mu;
+    }
+}
+
+// (2) grid (ceil(n / THREADS), heads), thread = diagonal o: its on-cells counted from hits, the
+// match into sel[y][n + o].
+__global__ void online_diagonals(int n, int w_max, const est_dam_online_head *par, int words_per_row, const unsigned *hits,
+                                 uint8_t *sel) {
+    const int o = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y;
+    if (o >= n) return;
+    const est_dam_online_head p = par[y];
+    const int w = p.w, i0 = n - w;
+    const unsigned *hy = hits + (long)y * w_max * words_per_row;
+    int hit = 0;
+    for (int r = o > i0 ? o - i0 : 0; r < w; r++) {
+        const int j = i0 + r - o;
+        hit += hy[(long)r * words_per_row + (j >> 5)] >> (j & 31) & 1u;
+    }
+    const int cells = n - (o > i0 ? o : i0);
+    sel[(long)y * 2 * n + n + o] = o == 0 || (cells >= p.min_cells && (double)hit / cells >= p.mu);
 }
 
 // Step (c) for blocks, one warp per query block qb (MAP_QB per CTA), grid.y = head y: block (qb, kb)
@@ -452,7 +493,7 @@ extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_st
     }
     // heads per chunk: the per-head scratch (logits, map and its sort, gate sums) under CHUNK_BYTES,
     // and the sort's entry count an int
-    const double per_head = 4.0 * w_max * n + 32.0 * cells + 8.0 * w_max * nb + 8.0 * nb * words + 8.0 * nb * d + 2.0 * n;
+    const double per_head = 4.0 * w_max * n + 4.0 * w_max * ((n + 31) / 32) + 32.0 * cells + 8.0 * w_max * nb + 8.0 * nb * words + 8.0 * nb * d + 2.0 * n;
     int chunk = (int)fmax(1.0, fmin((double)(h1 - h0), chunk_bytes() / per_head));
     while (chunk > 1 && (long)chunk * cells > 0x7fffffffL) chunk--;
     const double scale = 1.0 / sqrt((double)d);
@@ -487,8 +528,12 @@ extern "C" void est_cuda_dam_online(est_cuda_ws *ws, const uint16_t *q, int q_st
         CUDA_LAUNCH_CHECK("probe_cuts");
         // (b, c) columns and diagonals
         uint8_t *d_sel = (uint8_t *)grow(&ws->sel, (size_t)hc * 2 * n, "dam_online patterns");
-        online_patterns<<<dim3(blocks_for(2L * n), hc), THREADS>>>(z, n, w_max, scale, mx, sum, lo, hi, d_par, d_sel);
-        CUDA_LAUNCH_CHECK("online_patterns");
+        const int hit_words = (n + 31) / 32;
+        unsigned *hits = (unsigned *)grow(&ws->hits, sizeof(unsigned) * (size_t)hc * w_max * hit_words, "dam_online on-cells");
+        online_cells<<<dim3(blocks_for(n), hc), THREADS>>>(z, n, w_max, scale, mx, sum, lo, hi, d_par, hit_words, hits, d_sel);
+        CUDA_LAUNCH_CHECK("online_cells");
+        online_diagonals<<<dim3(blocks_for(n), hc), THREADS>>>(n, w_max, d_par, hit_words, hits, d_sel);
+        CUDA_LAUNCH_CHECK("online_diagonals");
         // (a) block map; (b, c) blocks
         double *qbar = (double *)grow(&ws->means, sizeof(double) * (size_t)hc * nb * d, "dam_online query means");
         double *A = (double *)grow(&ws->keys, sizeof(double) * (size_t)hc * cells, "dam_online block map");
