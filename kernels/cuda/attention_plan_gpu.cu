@@ -15,7 +15,6 @@
 #include "kernels/cuda/attention_plan_gpu.h"
 #include "kernels/cuda/attention_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cta_sort.cuh"
 #include "kernels/cuda/cuda_mem.h"
 
 namespace {
@@ -173,60 +172,6 @@ __global__ void finish(const int64_t *ent_off, const int32_t *sorted, const int3
     }
 }
 
-// Plans of at most PLAN_SMALL_ITEMS items (heads x query tiles: SmolLM2 to 28K tokens, 32 heads to 8K)
-// take scan_sort_small, one launch, instead of CUB's two scans, its radix sort and totals (about ten
-// launches, ~0.1 ms a plan at any size). Test-only DAM_CUDA_PLAN_CUB=1 sends every plan to CUB
-// (test_attention_masked_cuda compares the two paths' arrays byte for byte).
-constexpr int PLAN_SMALL_ITEMS = 4096, SMALL_THREADS = 1024;
-
-bool small_path(int n_items) {
-    const char *e = getenv("DAM_CUDA_PLAN_CUB");
-    return n_items <= PLAN_SMALL_ITEMS && !(e && strcmp(e, "1") == 0);
-}
-
-// The exclusive prefix sum of x[0 .. n) into out over the CTA (SMALL_THREADS threads, each a contiguous
-// range; integers, so exact in any order); returns the total. red: SMALL_THREADS / 32 entries.
-__device__ int64_t cta_exclusive_sum(const int64_t *x, int n, int64_t *out, int64_t *red) {
-    const int per = (n + SMALL_THREADS - 1) / SMALL_THREADS, i0 = min(n, (int)threadIdx.x * per), i1 = min(n, i0 + per);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int64_t mine = 0;
-    for (int i = i0; i < i1; i++) mine += x[i];
-    int64_t incl = mine;  // inclusive over the warp, then the warps before
-    for (int o = 1; o < 32; o <<= 1) {
-        const int64_t v = __shfl_up_sync(ALL, incl, o);
-        if (lane >= o) incl += v;
-    }
-    __syncthreads();  // (red may still be read by a previous call)
-    if (lane == 31) red[warp] = incl;
-    __syncthreads();
-    int64_t run = incl - mine, total = 0;
-    for (int w = 0; w < SMALL_THREADS / 32; w++) run += w < warp ? red[w] : 0, total += red[w];
-    for (int i = i0; i < i1; i++) out[i] = run, run += x[i];
-    return total;
-}
-
-// One CTA of SMALL_THREADS threads for a plan of n_items <= PLAN_SMALL_ITEMS items: what the CUB path
-// computes, the same values: ent_off / gt_off = the exclusive sums of n_ent / n_gt over n_items + 1
-// entries; sorted = the items ordered by len descending, equal lens by the smaller item (CUB's radix sort
-// is stable and items[] is 0 .. n - 1), by bitonic_sort_desc over p = the power of two >= n_items
-// entries of dynamic shared memory (8 bytes each); total[0..1] = the two sums' totals.
-__global__ void __launch_bounds__(SMALL_THREADS)
-    scan_sort_small(const int64_t *n_ent, const int64_t *n_gt, const int32_t *len, int n_items, int p, int64_t *ent_off,
-                    int64_t *gt_off, int32_t *sorted, int64_t *total) {
-    extern __shared__ int32_t sh[];
-    __shared__ int64_t red[SMALL_THREADS / 32];
-    int32_t *key = sh, *val = sh + p;
-    for (int i = threadIdx.x; i < p; i += SMALL_THREADS) {
-        key[i] = i < n_items ? len[i] : INT_MIN;  // (dense items sort last with key -1: the pads below them)
-        val[i] = i < n_items ? i : INT_MAX;
-    }
-    const int64_t te = cta_exclusive_sum(n_ent, n_items + 1, ent_off, red);
-    const int64_t tg = cta_exclusive_sum(n_gt, n_items + 1, gt_off, red);
-    if (threadIdx.x == 0) total[0] = te, total[1] = tg;  // (the last inputs are 0: the totals are the last sums)
-    bitonic_sort_desc(key, val, p);
-    for (int i = threadIdx.x; i < n_items; i += SMALL_THREADS) sorted[i] = val[i];
-}
-
 // The two totals (the scans' last elements) side by side, for one read-back.
 __global__ void totals(const int64_t *ent_off, const int64_t *gt_off, int n, int64_t *out) {
     out[0] = ent_off[n];
@@ -251,45 +196,12 @@ void *scratch_take(size_t bytes) {
     return g_scratch;
 }
 
-// Page-locked host memory for the uploads of a build, kept across builds and grown when a build needs
-// more: each plan's staged parts are copied here and then to the device with an asynchronous copy (a
-// copy from pageable memory is synchronous: two per plan cost ~20 us). Reused by the next build only,
-// which starts after this one's final synchronisation.
-// The pinned buffer's size when all plans of a build do not fit: 64 MiB, or (test-only) the bytes in
-// DAM_CUDA_PLAN_PINNED_MAX (1: every plan in its own turn); a value that is not a number >= 1 exits with 2.
-size_t pinned_max(void) {
-    const char *e = getenv("DAM_CUDA_PLAN_PINNED_MAX");
-    if (e == NULL) return (size_t)64 << 20;
-    char *end;
-    const long long v = strtoll(e, &end, 10);
-    if (end == e || *end || v < 1) {
-        fprintf(stderr, "dam: DAM_CUDA_PLAN_PINNED_MAX=\"%s\": must be a number of bytes >= 1\n", e);
-        exit(2);
-    }
-    return (size_t)v;
-}
-unsigned char *g_pinned;
-size_t g_pinned_cap;
-
-unsigned char *pinned_take(size_t bytes) {
-    if (bytes > g_pinned_cap) {
-        if (g_pinned) CUDA_CHECK(cudaFreeHost(g_pinned));
-        g_pinned = nullptr;
-        CUDA_CHECK(cudaMallocHost((void **)&g_pinned, bytes));
-        g_pinned_cap = bytes;
-    }
-    return g_pinned;
-}
-
 }  // namespace
 
 extern "C" void attn_cuda_plan_gpu_release(void) {
     dam_cuda_free(g_scratch);
     g_scratch = nullptr;
     g_scratch_cap = 0;
-    if (g_pinned) CUDA_CHECK(cudaFreeHost(g_pinned));
-    g_pinned = nullptr;
-    g_pinned_cap = 0;
 }
 
 extern "C" bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads) {
@@ -341,21 +253,20 @@ void set_fields(attn_cuda_plan *p) {
     p->nkw = nkw;
 }
 
-// Phase 1a of one plan, its staging (b.lay) done: the upload. The staged bytes are copied into pinned
-// (page-locked, b.lay.bytes, not to be reused before the copies are done), then by asynchronous copies
-// the parts into d_parts and the bitmap tiles' masks into a temporary device buffer that phase 2
-// copies into d_words. host_ms = stage_ms + the upload's time.
-void phase1_upload(Pending &b, const unsigned char *stage, double stage_ms, unsigned char *pinned) {
+// Phase 1a of one plan, its staging (b.lay) done: the upload (synchronous copies from the staging:
+// the parts into d_parts, the bitmap tiles' masks into a temporary device buffer that phase 2 copies
+// into d_words). Every plan's upload runs before any plan's kernels are queued, so no upload waits for
+// device work. host_ms = stage_ms + the upload's time.
+void phase1_upload(Pending &b, const unsigned char *stage, double stage_ms) {
     attn_cuda_plan *p = b.p;
     const double t0 = now_ms();
-    memcpy(pinned, stage, b.lay.bytes);
     p->d_parts = (uint64_t *)dam_cuda_malloc(b.lay.masks_off, "attention plan parts");
-    CUDA_CHECK(cudaMemcpyAsync(p->d_parts, pinned, b.lay.masks_off, cudaMemcpyHostToDevice, 0));
+    CUDA_CHECK(cudaMemcpy(p->d_parts, stage, b.lay.masks_off, cudaMemcpyHostToDevice));
     b.d_masks = NULL;
     if (b.lay.n_tiles) {
         const size_t mb = sizeof(uint64_t) * T * (size_t)b.lay.n_tiles;
         b.d_masks = (uint64_t *)dam_cuda_malloc(mb, "attention plan bitmap tile masks (build)");
-        CUDA_CHECK(cudaMemcpyAsync(b.d_masks, pinned + b.lay.masks_off, mb, cudaMemcpyHostToDevice, 0));
+        CUDA_CHECK(cudaMemcpy(b.d_masks, stage + b.lay.masks_off, mb, cudaMemcpyHostToDevice));
     }
     p->host_ms = stage_ms + (now_ms() - t0);
     p->threads = b.lay.threads;
@@ -402,14 +313,6 @@ void phase1_count(Pending &b, bool wgmma_dense, unsigned char *scratch, void *tm
     b.items_sorted = scratch32 + 3 * n1;
     walk_items<false><<<(n_items + WARPS) / WARPS, WARPS * 32>>>(a);  // (items 0 .. n_items: it zeroes the last)
     CUDA_LAUNCH_CHECK("walk_items (count)");
-    if (small_path(n_items)) {
-        int p = 1;
-        while (p < n_items) p <<= 1;
-        scan_sort_small<<<1, SMALL_THREADS, sizeof(int32_t) * 2 * p>>>(a.n_ent, a.n_gt, a.len, n_items, p, b.ent_off,
-                                                                       b.gt_off, b.items_sorted, total);
-        CUDA_LAUNCH_CHECK("scan_sort_small");
-        return;
-    }
     size_t tb = tmp_scan;
     CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_ent, b.ent_off, (int)n1));
     tb = tmp_scan;
@@ -522,32 +425,17 @@ extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const m
     attn_plan_parts_build_many(sets.data(), count, p0->n_heads, p0->n_k, ps[0]->qb0, ps[0]->n_qt, lays.data(),
                                stages.data());
     const double stage_ms = (now_ms() - t0) / count;
-    // the uploads through the pinned buffer: all plans' bytes at once up to pinned_max() (else in turns,
-    // each waiting for the previous turn's copies; a plan larger than that gets a buffer its size)
-    size_t all = 0, largest = 0, used = 0;
     for (int i = 0; i < count; i++) {
-        all += align256(lays[(size_t)i].bytes);
-        largest = std::max(largest, align256(lays[(size_t)i].bytes));
-    }
-    const size_t pinned_bytes = std::max(std::min(all, pinned_max()), largest);
-    unsigned char *pinned = pinned_take(pinned_bytes);
-    for (int i = 0; i < count; i++) {
-        const size_t need = align256(lays[(size_t)i].bytes);
-        if (used + need > pinned_bytes) {  // a new turn: wait for the last turn's copies (and work queued before)
-            CUDA_CHECK(cudaStreamSynchronize(0));
-            used = 0;
-        }
         b[(size_t)i].lay = lays[(size_t)i];
-        phase1_upload(b[(size_t)i], stages[(size_t)i], stage_ms, pinned + used);
-        used += need;
+        phase1_upload(b[(size_t)i], stages[(size_t)i], stage_ms);
     }
     for (int i = 0; i < count; i++)
         phase1_count(b[(size_t)i], wgmma_dense, scratch + at[(size_t)i], tmp, tmp_scan, tmp_sort, total + 2 * i);
     std::vector<int64_t> tot((size_t)2 * count);  // every plan's totals, one read-back
     CUDA_CHECK(cudaMemcpy(tot.data(), total, sizeof(int64_t) * 2 * (size_t)count, cudaMemcpyDeviceToHost));
     for (int i = 0; i < count; i++) phase2(b[(size_t)i], tot.data() + 2 * i);
-    CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms; pinned is free again)
-    for (int i = 0; i < count; i++) dam_cuda_free(b[(size_t)i].d_masks);
+    CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms)
+    for (int i = 0; i < count; i++) dam_cuda_free(b[(size_t)i].d_masks);  // (the device is idle: no wait)
 }
 
 extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense) {

@@ -23,10 +23,8 @@
  * Dense heads get no entries: on a compute-capability-9.0 device the wgmma kernel runs them
  * (attn_cuda_wgmma_heads; their items sort last and stay out of the list kernel's grid), elsewhere
  * their descriptor says "dense" and the list kernel walks tiles 0 .. qb.
- * Counts, then an exclusive scan, then the entries and gathered keys in place, then the CTA order (a
- * stable sort by list length, longest first): for plans of up to 4,096 (head, query tile) items both
- * the scans and the sort in one CTA (a scan of per-thread ranges, cta_sort.cuh's bitonic sort), above
- * that CUB's scans and radix sort (the same values; test-only DAM_CUDA_PLAN_CUB=1 forces CUB). The lists differ from the host build's
+ * Counts, then an exclusive scan (CUB), then the entries and gathered keys in place, then the CTA
+ * order (a stable radix sort by list length, longest first). The lists differ from the host build's
  * (no deduplicated explicit masks, a different gathering rule), not the kept pairs: the kernel's
  * output is the same function (tests/cuda/test_attention_masked_cuda.cu checks both against the
  * float64 reference). */
@@ -102,7 +100,7 @@ bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_heads);
 
 /* Frees the device scratch attn_cuda_plan_gpu_build keeps across builds (counts, scans, CUB's
  * temporary storage: it grows to the largest build's needs and stays allocated, counted by
- * dam_cuda_mem_in_use, until this call) and its page-locked upload buffer; later builds still work. Call before leak checks and when a
+ * dam_cuda_mem_in_use, until this call); later builds still work. Call before leak checks and when a
  * run ends (attn_ctx_cuda_release). */
 void attn_cuda_plan_gpu_release(void);
 
@@ -126,12 +124,11 @@ void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, b
  * plan gets exactly what attn_cuda_plan_gpu_build gives it (the same device arrays, bit for bit; its
  * host_ms is its share of the staging plus its upload). The plans must have one shape (n_q, n_k,
  * n_heads; exits with 3 otherwise). Order: every plan's staging (attn_plan_parts_build_many: OpenMP
- * over the plans), every plan's upload (its staged bytes copied into a kept page-locked buffer, then
- * asynchronous copies; when all plans' bytes exceed 64 MiB, in turns of at most that, each turn
- * waiting for the previous one's copies; test-only DAM_CUDA_PLAN_PINNED_MAX=<bytes> sets the turn
- * size), then every plan's count
+ * over the plans), every plan's upload (synchronous copies, with no device work queued, so none
+ * waits), then every plan's count
  * pass, scans and sort queued back to back, one read-back of all the totals, every plan's arrays and
- * write pass, one synchronisation at the end (attn_cuda_plan_gpu_build is the case count = 1).
+ * write pass, one synchronisation at the end (attn_cuda_plan_gpu_build per plan: a read-back and a
+ * synchronisation each, and its upload waits for the device work queued before it).
  * The scratch of all plans is one buffer (kept across builds, attn_cuda_plan_gpu_release). count < 1:
  * nothing. Errors as attn_cuda_plan_gpu_build. */
 void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const maskplan *const *const *plans, int count,

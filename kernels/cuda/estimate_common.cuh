@@ -7,7 +7,6 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 
-#include "kernels/cuda/cta_sort.cuh"
 #include "kernels/cuda/estimate.h"
 
 namespace est {
@@ -80,6 +79,27 @@ __device__ inline unsigned long long order_key(double x) {
 
 __device__ inline double order_value(unsigned long long o) {
     return __longlong_as_double((long long)(o >> 63 ? o ^ (1ull << 63) : ~o));
+}
+
+// Bitonic sort of key[0 .. p) with val[0 .. p) (p a power of two; the CTA's shared memory or its own
+// part of device memory) into the order "larger key first, equal keys by the smaller val" — a total
+// order on distinct vals, so the result is that of a stable descending sort of the keys by val.
+// Pad unused entries with a key below every real one. Every thread of the CTA calls it; it starts
+// and ends with a barrier.
+template <typename K, typename V>
+__device__ void bitonic_sort_desc(K *key, V *val, int p) {
+    for (int k = 2; k <= p; k <<= 1)
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            __syncthreads();
+            for (int i = threadIdx.x; i < p / 2; i += blockDim.x) {
+                const int a = 2 * i - (i & (j - 1)), b = a + j; // the pairs (a, a + j) with bit j of a clear
+                const K ka = key[a], kb = key[b];
+                const V va = val[a], vb = val[b];
+                const bool a_first = ka > kb || (ka == kb && va < vb), up = (a & k) == 0; // up: this run descends
+                if (a_first != up) key[a] = kb, key[b] = ka, val[a] = vb, val[b] = va;
+            }
+        }
+    __syncthreads();
 }
 
 // Means of groups of `group` rows, one thread per (group g, column c), grid.y = head y:
