@@ -91,9 +91,11 @@ static attn_cuda_plan *static_plan(attn_ctx *c, int layer, int n_q, int n_k) {
         layer_plans_free(g);
         CUDA_CHECK(cudaDeviceSynchronize()); /* the queued model work is not mask time */
         const double t0 = now_ms();
+        const maskplan *const **sets = dam_malloc(sizeof *sets * (size_t)g->n_layers, "plans of the layers");
         for (int l = 0; l < g->n_layers; l++)
-            if (c->plans[l * H] != NULL)
-                g->layer_plans[l] = attn_cuda_plan_build((const maskplan *const *)(c->plans + l * H), n_q, n_k, H, Hkv);
+            sets[l] = c->plans[l * H] != NULL ? (const maskplan *const *)(c->plans + l * H) : NULL;
+        attn_cuda_plan_build_layers(sets, g->n_layers, n_q, n_k, H, Hkv, g->layer_plans); /* GPU builds batched */
+        dam_free(sets);
         c->mask_ms += now_ms() - t0;
         g->lp_gen = c->plan_gen;
         g->lp_n_q = n_q;

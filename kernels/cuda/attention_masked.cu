@@ -9,6 +9,7 @@
 // shared-memory stages) while computing the current one. Shared memory rows are 16-byte-chunk
 // XOR-swizzled (chunk ^ (row & 7)), so ldmatrix is conflict-free.
 #include <algorithm>
+#include <vector>
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -552,16 +553,46 @@ static attn_cuda_plan *plan_new(int n_q, int n_k, int n_heads, int n_kv_heads) {
     return p;
 }
 
-extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
-                                                   int n_kv_heads, int flags) {
-    const double t0 = now_ms();
-    if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads < 1 || n_heads % n_kv_heads != 0) {  // as the host build
+// Which build a plan set takes (attn_cuda_plan_build_ex, in this order): sinks + window on Hopper
+// (*sink, *window set), blocks only on Hopper (bits), lists built on the GPU, the host build.
+enum build_path { PATH_SINK_WINDOW, PATH_BLOCK_BITS, PATH_GPU_LISTS, PATH_HOST };
+static build_path choose_path(const maskplan *const *plans, int n_q, int n_k, int n_heads, int flags, int *sink,
+                              int *window) {
+    if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA)) &&
+        plans_sink_window(plans, n_heads, sink, window) && attn_cuda_wgmma_available(64))
+        return PATH_SINK_WINDOW;
+    // (a step of fewer than 128 queries: lists, unless forced; one decode row would use 1/64 of a
+    // 64-row CTA)
+    if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
+                            ATTN_CUDA_HOST_LISTS | ATTN_CUDA_GPU_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
+        (n_q >= 128 || (flags & (ATTN_CUDA_BLOCK_BITS | ATTN_CUDA_BLOCK_FINE))) &&
+        attn_plan_blocks_only(plans, n_heads, n_k) && attn_cuda_wgmma_available(64))
+        return PATH_BLOCK_BITS;
+    // columns, diagonals, blocks: lists built on the GPU (ATTN_CUDA_NO_WGMMA with ATTN_CUDA_GPU_LISTS:
+    // its dense heads stay on the list kernel)
+    if (!(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_HOST_LISTS |
+                   ATTN_PLAN_NO_SHORTCUT)) &&
+        (!(flags & ATTN_CUDA_NO_WGMMA) || (flags & ATTN_CUDA_GPU_LISTS)) &&
+        (n_q >= 128 || (flags & ATTN_CUDA_GPU_LISTS)) && attn_cuda_plan_gpu_eligible(plans, n_heads))
+        return PATH_GPU_LISTS;
+    return PATH_HOST;
+}
+
+// Exits with 3 unless 1 <= n_q <= n_k and n_heads is a positive multiple of n_kv_heads (as the host build).
+static void check_shape(int n_q, int n_k, int n_heads, int n_kv_heads) {
+    if (n_q < 1 || n_q > n_k || n_kv_heads < 1 || n_heads < 1 || n_heads % n_kv_heads != 0) {
         fprintf(stderr, "dam: attn_cuda_plan_build: bad shape n_q=%d n_k=%d heads=%d/%d\n", n_q, n_k, n_heads, n_kv_heads);
         exit(3);
     }
+}
+
+extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans, int n_q, int n_k, int n_heads,
+                                                   int n_kv_heads, int flags) {
+    const double t0 = now_ms();
+    check_shape(n_q, n_k, n_heads, n_kv_heads);
     int sink = 0, window = 0;
-    if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA)) &&
-        plans_sink_window(plans, n_heads, &sink, &window) && attn_cuda_wgmma_available(64)) {
+    const build_path path = choose_path(plans, n_q, n_k, n_heads, flags, &sink, &window);
+    if (path == PATH_SINK_WINDOW) {
         // sinks + window on Hopper: the wgmma kernel computes the mask itself, no lists
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
         p->hc = 1;
@@ -574,24 +605,14 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
         p->build_ms = now_ms() - t0;
         return p;
     }
-    // (a step of fewer than 128 queries: lists, unless forced; one decode row would use 1/64 of a
-    // 64-row CTA)
-    if (plans && !(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_NO_WGMMA |
-                            ATTN_CUDA_HOST_LISTS | ATTN_CUDA_GPU_LISTS | ATTN_PLAN_NO_SHORTCUT)) &&
-        (n_q >= 128 || (flags & (ATTN_CUDA_BLOCK_BITS | ATTN_CUDA_BLOCK_FINE))) &&
-        attn_plan_blocks_only(plans, n_heads, n_k) && attn_cuda_wgmma_available(64)) {
+    if (path == PATH_BLOCK_BITS) {
         // blocks only on Hopper: the wgmma kernel reads the bits, no lists
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
         block_bits_build(p, plans, flags);
         p->build_ms = now_ms() - t0;
         return p;
     }
-    // columns, diagonals, blocks: lists built on the GPU (ATTN_CUDA_NO_WGMMA with ATTN_CUDA_GPU_LISTS:
-    // its dense heads stay on the list kernel)
-    if (!(flags & (ATTN_CUDA_FORCE_LISTS | ATTN_CUDA_NO_GATHER | ATTN_CUDA_PACK_GQA | ATTN_CUDA_HOST_LISTS |
-                   ATTN_PLAN_NO_SHORTCUT)) &&
-        (!(flags & ATTN_CUDA_NO_WGMMA) || (flags & ATTN_CUDA_GPU_LISTS)) &&
-        (n_q >= 128 || (flags & ATTN_CUDA_GPU_LISTS)) && attn_cuda_plan_gpu_eligible(plans, n_heads)) {
+    if (path == PATH_GPU_LISTS) {
         attn_cuda_plan *p = plan_new(n_q, n_k, n_heads, n_kv_heads);
         attn_cuda_plan_gpu_build(p, plans, !(flags & ATTN_CUDA_NO_WGMMA));
         p->list_mma = (flags & ATTN_CUDA_NO_WGMMA) != 0;
@@ -631,14 +652,44 @@ extern "C" attn_cuda_plan *attn_cuda_plan_build_ex(const maskplan *const *plans,
     return p;
 }
 
-extern "C" attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads,
-                                                int n_kv_heads) {
-    static int host_lists = -1;  // DAM_CUDA_HOST_LISTS=1: the host build for every plan (A/B runs)
+// attn_cuda_plan_build's flags: DAM_CUDA_HOST_LISTS=1 gives the host build for every plan (A/B runs).
+static int default_flags(void) {
+    static int host_lists = -1;
     if (host_lists < 0) {
         const char *e = getenv("DAM_CUDA_HOST_LISTS");
         host_lists = e && strcmp(e, "1") == 0;
     }
-    return attn_cuda_plan_build_ex(plans, n_q, n_k, n_heads, n_kv_heads, host_lists ? ATTN_CUDA_HOST_LISTS : 0);
+    return host_lists ? ATTN_CUDA_HOST_LISTS : 0;
+}
+
+extern "C" attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads,
+                                                int n_kv_heads) {
+    return attn_cuda_plan_build_ex(plans, n_q, n_k, n_heads, n_kv_heads, default_flags());
+}
+
+extern "C" void attn_cuda_plan_build_layers(const maskplan *const *const *plans, int count, int n_q, int n_k,
+                                            int n_heads, int n_kv_heads, attn_cuda_plan **out) {
+    check_shape(n_q, n_k, n_heads, n_kv_heads);
+    const int flags = default_flags();
+    std::vector<attn_cuda_plan *> gpu;
+    std::vector<const maskplan *const *> gpu_plans;
+    for (int i = 0; i < count; i++) {
+        int sink = 0, window = 0;
+        if (plans[i] == NULL) {
+            out[i] = NULL;
+        } else if (choose_path(plans[i], n_q, n_k, n_heads, flags, &sink, &window) == PATH_GPU_LISTS) {
+            out[i] = plan_new(n_q, n_k, n_heads, n_kv_heads);
+            gpu.push_back(out[i]);
+            gpu_plans.push_back(plans[i]);
+        } else {
+            out[i] = attn_cuda_plan_build_ex(plans[i], n_q, n_k, n_heads, n_kv_heads, flags);
+        }
+    }
+    if (gpu.empty()) return;
+    const double t0 = now_ms();
+    attn_cuda_plan_gpu_build_many(gpu.data(), gpu_plans.data(), (int)gpu.size(), true);
+    const double share = (now_ms() - t0) / (double)gpu.size();
+    for (attn_cuda_plan *p : gpu) p->build_ms = share;  // (list_mma stays 0: the default flags)
 }
 
 extern "C" int attn_cuda_block_fine(const attn_cuda_plan *p, int d) {

@@ -112,6 +112,16 @@ typedef struct attn_cuda_plan {
  * omp_get_max_threads() threads), then uploaded. Exits with 3 on a CUDA error. */
 attn_cuda_plan *attn_cuda_plan_build(const maskplan *const *plans, int n_q, int n_k, int n_heads, int n_kv_heads);
 
+/* attn_cuda_plan_build for `count` plan sets of one shape (e.g. every layer of a static method in a
+ * prefill step): out[i] = the plan of plans[i] ([n_heads] plans), NULL where plans[i] is NULL. The
+ * sets that take the GPU list build are built together (attn_cuda_plan_gpu_build_many: two device
+ * synchronisations in all, not two per set; each plan's build_ms is the batch's time / their count);
+ * the others one by one as attn_cuda_plan_build builds them. Each out[i] is what attn_cuda_plan_build
+ * would return (the same device arrays; tests/cuda/test_attention_masked_cuda.cu compares them), freed
+ * with attn_cuda_plan_free. Errors as attn_cuda_plan_build. */
+void attn_cuda_plan_build_layers(const maskplan *const *const *plans, int count, int n_q, int n_k, int n_heads,
+                                 int n_kv_heads, attn_cuda_plan **out);
+
 /* The same with flags (tests and benchmarks): ATTN_CUDA_FORCE_LISTS gives dense plans explicit tile
  * lists too (every causal tile, mode "all kept"), so the list path can be checked and timed against
  * the dense path; ATTN_CUDA_NO_GATHER keeps every visited tile contiguous (no gathered tiles);

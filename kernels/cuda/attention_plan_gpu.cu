@@ -219,30 +219,67 @@ extern "C" bool attn_cuda_plan_gpu_eligible(const maskplan *const *plans, int n_
     return sparse && bitmap_tiles <= ATTN_PLAN_MAX_BITMAP_TILES;
 }
 
-extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense) {
-    const double t0 = now_ms();
-    const int H = p->n_heads, n_k = p->n_k, nkw = (n_k + T - 1) / T, q_base = n_k - p->n_q;
+namespace {
+
+// One plan of a batched build between its two device phases.
+struct Pending {
+    attn_cuda_plan *p;
+    const maskplan *const *plans;
+    attn_plan_parts lay;
+    Args a;
+    std::vector<int32_t> wg_heads;  // its dense heads for the wgmma kernel (read by an async copy: kept to the end)
+    int64_t *ent_off, *gt_off;
+    int32_t *items_sorted;
+    size_t n1;
+    uint64_t *d_masks;  // the bitmap tiles' masks until phase 2 copies them into d_words (NULL: no tiles)
+};
+
+// Scratch bytes of one plan of n_items items: counts and offsets (int64 [4][n1]), sort keys and items
+// (int32 [4][n1]), its two totals (in the batch's totals array, not here).
+size_t scratch_bytes(int n_items) {
+    const size_t n1 = (size_t)n_items + 1;
+    return align256(sizeof(int64_t) * 4 * n1) + align256(sizeof(int32_t) * 4 * n1);
+}
+
+// The fields of a GPU-built plan that follow from its shape.
+void set_fields(attn_cuda_plan *p) {
+    const int nkw = (p->n_k + T - 1) / T, q_base = p->n_k - p->n_q;
     p->hc = 1;
-    p->n_chunks = H;
+    p->n_chunks = p->n_heads;
     p->qb0 = q_base / T;
-    p->n_qt = (n_k - 1) / T - p->qb0 + 1;
+    p->n_qt = (p->n_k - 1) / T - p->qb0 + 1;
     p->entry_ints = 4;
     p->gpu_lists = 1;
     p->nkw = nkw;
-    const int n_qt = p->n_qt, n_items = H * n_qt;
+}
 
-    // host: the parts as bit words (attention_plan_parts.c), one upload
-    attn_plan_parts lay;
-    const unsigned char *stage = attn_plan_parts_build(plans, H, n_k, p->qb0, n_qt, &lay);
-    const int rw = lay.rw;
-    // (the bitmap tiles' masks, last in the staging, go straight to d_words below, not to d_parts)
-    const size_t bytes = lay.masks_off, parts_bytes = sizeof(uint64_t) * lay.parts_words;
-    p->d_parts = (uint64_t *)dam_cuda_malloc(bytes, "attention plan parts");
-    CUDA_CHECK(cudaMemcpy(p->d_parts, stage, bytes, cudaMemcpyHostToDevice));
-    p->host_ms = now_ms() - t0;
+// Phase 1a of one plan, its staging (b.lay) done: the upload (synchronous copies from the staging:
+// the parts into d_parts, the bitmap tiles' masks into a temporary device buffer that phase 2 copies
+// into d_words). Every plan's upload runs before any plan's kernels are queued, so no upload waits for
+// device work. host_ms = stage_ms + the upload's time.
+void phase1_upload(Pending &b, const unsigned char *stage, double stage_ms) {
+    attn_cuda_plan *p = b.p;
+    const double t0 = now_ms();
+    p->d_parts = (uint64_t *)dam_cuda_malloc(b.lay.masks_off, "attention plan parts");
+    CUDA_CHECK(cudaMemcpy(p->d_parts, stage, b.lay.masks_off, cudaMemcpyHostToDevice));
+    b.d_masks = NULL;
+    if (b.lay.n_tiles) {
+        const size_t mb = sizeof(uint64_t) * T * (size_t)b.lay.n_tiles;
+        b.d_masks = (uint64_t *)dam_cuda_malloc(mb, "attention plan bitmap tile masks (build)");
+        CUDA_CHECK(cudaMemcpy(b.d_masks, stage + b.lay.masks_off, mb, cudaMemcpyHostToDevice));
+    }
+    p->host_ms = stage_ms + (now_ms() - t0);
+    p->threads = b.lay.threads;
+}
 
-    // device: counts, scans, totals
-    Args a;
+// Phase 1b of one plan: the count pass, the scans and the sort, and its two totals into total[0..1]
+// (device). Queued on the default stream, no synchronisation.
+void phase1_count(Pending &b, bool wgmma_dense, unsigned char *scratch, void *tmp, size_t tmp_scan, size_t tmp_sort,
+                  int64_t *total) {
+    attn_cuda_plan *p = b.p;
+    const int H = p->n_heads, nkw = p->nkw, n_qt = p->n_qt, n_items = H * n_qt;
+    const size_t parts_bytes = sizeof(uint64_t) * b.lay.parts_words;
+    Args &a = b.a;
     memset(&a, 0, sizeof a);
     a.parts = p->d_parts;
     a.blocks = p->d_parts + 2 * (size_t)H * nkw;
@@ -250,66 +287,62 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     a.toff = a.boff + H;
     a.dense = (const int32_t *)(a.toff + H);
     a.lt = a.dense + H;
-    a.codes = (const int32_t *)((unsigned char *)p->d_parts + lay.codes_off);
+    a.codes = (const int32_t *)((unsigned char *)p->d_parts + b.lay.codes_off);
     a.nkw = nkw;
-    a.rw = rw;
+    a.rw = b.lay.rw;
     a.n_items = n_items;
     a.n_qt = n_qt;
     a.qb0 = p->qb0;
     // dense heads: on a compute-capability-9.0 device the wgmma kernel runs them (their items last)
-    std::vector<int32_t> wg_heads;
     for (int h = 0; h < H && wgmma_dense && attn_cuda_wgmma_available(64); h++)
-        if (plans[h]->dense) wg_heads.push_back(h);
-    const int n_wg = (int)wg_heads.size();
+        if (b.plans[h]->dense) b.wg_heads.push_back(h);
+    const int n_wg = (int)b.wg_heads.size();
     a.dense_last = n_wg > 0;
     p->n_wgmma_heads = n_wg;
     p->list_ctas = n_items - n_wg * n_qt;
-    // scratch: counts and offsets (int64 [4][n1]), sort keys and items (int32 [4][n1]), the totals, CUB's
-    // temporary storage (its size queries read no pointer)
-    const size_t n1 = (size_t)n_items + 1;
-    size_t tmp_scan = 0, tmp_sort = 0;
-    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, tmp_scan, (int64_t *)nullptr, (int64_t *)nullptr, (int)n1));
-    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, tmp_sort, (int32_t *)nullptr, (int32_t *)nullptr,
-                                                         (int32_t *)nullptr, (int32_t *)nullptr, n_items));
-    const size_t b64 = align256(sizeof(int64_t) * 4 * n1), b32 = align256(sizeof(int32_t) * 4 * n1), btot = 256;
-    unsigned char *scratch = (unsigned char *)scratch_take(b64 + b32 + btot + std::max(tmp_scan, tmp_sort));
-    int64_t *scratch64 = (int64_t *)scratch, *total = (int64_t *)(scratch + b64 + b32);
+    b.n1 = (size_t)n_items + 1;
+    const size_t n1 = b.n1, b64 = align256(sizeof(int64_t) * 4 * n1);
+    int64_t *scratch64 = (int64_t *)scratch;
     int32_t *scratch32 = (int32_t *)(scratch + b64);
-    void *tmp = scratch + b64 + b32 + btot;
     a.n_ent = scratch64;
     a.n_gt = scratch64 + n1;
-    int64_t *ent_off = scratch64 + 2 * n1, *gt_off = scratch64 + 3 * n1;
+    b.ent_off = scratch64 + 2 * n1, b.gt_off = scratch64 + 3 * n1;
     a.len = scratch32;
     a.items = scratch32 + n1;
-    int32_t *len_sorted = scratch32 + 2 * n1, *items_sorted = scratch32 + 3 * n1;
-    const int grid = (n_items + WARPS - 1) / WARPS;
+    int32_t *len_sorted = scratch32 + 2 * n1;
+    b.items_sorted = scratch32 + 3 * n1;
     walk_items<false><<<(n_items + WARPS) / WARPS, WARPS * 32>>>(a);  // (items 0 .. n_items: it zeroes the last)
     CUDA_LAUNCH_CHECK("walk_items (count)");
     size_t tb = tmp_scan;
-    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_ent, ent_off, (int)n1));
+    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_ent, b.ent_off, (int)n1));
     tb = tmp_scan;
-    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_gt, gt_off, (int)n1));
+    CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, tb, a.n_gt, b.gt_off, (int)n1));
     tb = tmp_sort;
-    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(tmp, tb, a.len, len_sorted, a.items, items_sorted, n_items));
-    totals<<<1, 1>>>(ent_off, gt_off, n_items, total);
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(tmp, tb, a.len, len_sorted, a.items, b.items_sorted, n_items));
+    totals<<<1, 1>>>(b.ent_off, b.gt_off, n_items, total);
     CUDA_LAUNCH_CHECK("totals");
-    int64_t tot[2];
-    CUDA_CHECK(cudaMemcpy(tot, total, sizeof tot, cudaMemcpyDeviceToHost));
+}
+
+// Phase 2 of one plan, its totals read back: the checks, the one allocation of its arrays, the write
+// pass, the 64 gathered-tile masks, the bitmap tiles' masks (device to device from d_parts), the CTA
+// order; queued on the default stream.
+void phase2(Pending &b, const int64_t *tot) {
+    attn_cuda_plan *p = b.p;
     const int64_t n_entries = tot[0], n_gathered = tot[1];
     if (n_entries >= INT32_MAX || n_gathered >= INT32_MAX / T) {
         fprintf(stderr, "dam: attn_cuda_plan_build: %lld entries / %lld gathered tiles, more than the kernel takes\n",
                 (long long)n_entries, (long long)n_gathered);
         exit(3);
     }
-
-    // device: the arrays
+    const int n_items = b.a.n_items, n_qt = p->n_qt, n_wg = (int)b.wg_heads.size();
+    const size_t n1 = b.n1;
     p->n_entries = n_entries;
     p->n_gathered = n_gathered;
-    p->n_masks = T + lay.n_tiles;
+    p->n_masks = T + b.lay.n_tiles;
     // one allocation for the kernel's arrays (p->d_lists; attn_cuda_plan_free frees it whole)
     const size_t b_ent = align256(sizeof(int32_t) * 4 * std::max<int64_t>(n_entries, 1)),
                  b_gat = align256(sizeof(int32_t) * T * std::max<int64_t>(n_gathered, 1)),
-                 b_words = align256(sizeof(uint64_t) * T * (T + lay.n_tiles)), b_ptr = align256(sizeof(int32_t) * n1),
+                 b_words = align256(sizeof(uint64_t) * T * (T + b.lay.n_tiles)), b_ptr = align256(sizeof(int32_t) * n1),
                  b_order = align256(sizeof(int32_t) * 4 * n_items), b_wg = sizeof(int32_t) * std::max(n_wg, 1);
     unsigned char *lists = (unsigned char *)dam_cuda_malloc(b_ent + b_gat + b_words + b_ptr + b_order + b_wg,
                                                             "attention plan lists");
@@ -321,30 +354,90 @@ extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *cons
     p->d_order = (int32_t *)(lists + b_ent + b_gat + b_words + b_ptr);
     if (n_wg) {
         p->d_wgmma_heads = (int32_t *)(lists + b_ent + b_gat + b_words + b_ptr + b_order);
-        CUDA_CHECK(cudaMemcpyAsync(p->d_wgmma_heads, wg_heads.data(), sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice, 0));
+        CUDA_CHECK(cudaMemcpyAsync(p->d_wgmma_heads, b.wg_heads.data(), sizeof(int32_t) * n_wg, cudaMemcpyHostToDevice, 0));
     }
-    a.ent_off = ent_off;
-    a.gt_off = gt_off;
+    Args &a = b.a;
+    a.ent_off = b.ent_off;
+    a.gt_off = b.gt_off;
     a.entries = p->d_entries;
     a.gather = p->d_gather;
-    walk_items<true><<<grid, WARPS * 32>>>(a);
+    walk_items<true><<<(n_items + WARPS - 1) / WARPS, WARPS * 32>>>(a);
     CUDA_LAUNCH_CHECK("walk_items (write)");
     slot_masks<<<T, T>>>(p->d_words);
     CUDA_LAUNCH_CHECK("slot_masks");
-    if (lay.n_tiles)  // the bitmap tiles' masks after the 64 gathered-tile masks, from the staging (still ours)
-        CUDA_CHECK(cudaMemcpy(p->d_words + T * T, stage + lay.masks_off, sizeof(uint64_t) * T * lay.n_tiles,
-                              cudaMemcpyHostToDevice));
-    finish<<<(int)((n1 + 255) / 256), 256>>>(ent_off, items_sorted, a.dense, p->d_entries, n_items, n_qt, p->qb0,
+    if (b.d_masks)  // the bitmap tiles' masks after the 64 gathered-tile masks
+        CUDA_CHECK(cudaMemcpyAsync(p->d_words + T * T, b.d_masks, sizeof(uint64_t) * T * b.lay.n_tiles,
+                                   cudaMemcpyDeviceToDevice, 0));
+    finish<<<(int)((n1 + 255) / 256), 256>>>(b.ent_off, b.items_sorted, a.dense, p->d_entries, n_items, n_qt, p->qb0,
                                             p->d_tile_ptr, reinterpret_cast<int4 *>(p->d_order));
     CUDA_LAUNCH_CHECK("finish");
-    CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms)
 
     // statistics: entries are head tiles (one head per list), dense heads count their causal tiles
     int64_t dense_tiles = 0, causal = 0;
     for (int qt = 0; qt < n_qt; qt++) causal += p->qb0 + qt + 1;
-    for (int h = 0; h < H; h++) dense_tiles += plans[h]->dense ? causal : 0;
+    for (int h = 0; h < p->n_heads; h++) dense_tiles += b.plans[h]->dense ? causal : 0;
     p->head_tiles = n_entries + dense_tiles;
-    p->causal_tiles = causal * H;
-    p->device_bytes = bytes + b_ent + b_gat + b_words + b_ptr + b_order + b_wg;
-    p->threads = lay.threads;
+    p->causal_tiles = causal * p->n_heads;
+    p->device_bytes = b.lay.masks_off + b_ent + b_gat + b_words + b_ptr + b_order + b_wg;
+}
+
+}  // namespace
+
+extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const maskplan *const *const *plans, int count,
+                                              bool wgmma_dense) {
+    if (count < 1) return;
+    std::vector<Pending> b((size_t)count);
+    // the scratch of every plan side by side, the totals [count][2], CUB's temporary storage (shared: the
+    // plans' scans and sorts run one after another on the stream; its size queries read no pointer)
+    size_t sum = 0, tmp_scan = 0, tmp_sort = 0;
+    std::vector<size_t> at((size_t)count);
+    for (int i = 0; i < count; i++) {
+        const attn_cuda_plan *p = ps[i];
+        const int n_qt = (p->n_k - 1) / T - (p->n_k - p->n_q) / T + 1, n_items = p->n_heads * n_qt;
+        size_t ts = 0, tt = 0;
+        CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, ts, (int64_t *)nullptr, (int64_t *)nullptr, n_items + 1));
+        CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, tt, (int32_t *)nullptr, (int32_t *)nullptr,
+                                                             (int32_t *)nullptr, (int32_t *)nullptr, n_items));
+        tmp_scan = std::max(tmp_scan, ts), tmp_sort = std::max(tmp_sort, tt);
+        at[(size_t)i] = sum;
+        sum += scratch_bytes(n_items);
+        b[(size_t)i].p = ps[i];
+        b[(size_t)i].plans = plans[i];
+    }
+    const size_t b_tot = align256(sizeof(int64_t) * 2 * (size_t)count);
+    unsigned char *scratch = (unsigned char *)scratch_take(sum + b_tot + std::max(tmp_scan, tmp_sort));
+    int64_t *total = (int64_t *)(scratch + sum);
+    void *tmp = scratch + sum + b_tot;
+    // host: every plan's parts as bit words (attention_plan_parts.c, OpenMP over the plans), the uploads
+    const attn_cuda_plan *p0 = ps[0];
+    std::vector<const maskplan *const *> sets((size_t)count);
+    std::vector<attn_plan_parts> lays((size_t)count);
+    std::vector<const unsigned char *> stages((size_t)count);
+    for (int i = 0; i < count; i++) {
+        if (ps[i]->n_q != p0->n_q || ps[i]->n_k != p0->n_k || ps[i]->n_heads != p0->n_heads) {
+            fprintf(stderr, "dam: internal error: attn_cuda_plan_gpu_build_many: plans of different shapes\n");
+            exit(3);
+        }
+        set_fields(ps[i]);
+        sets[(size_t)i] = plans[i];
+    }
+    const double t0 = now_ms();
+    attn_plan_parts_build_many(sets.data(), count, p0->n_heads, p0->n_k, ps[0]->qb0, ps[0]->n_qt, lays.data(),
+                               stages.data());
+    const double stage_ms = (now_ms() - t0) / count;
+    for (int i = 0; i < count; i++) {
+        b[(size_t)i].lay = lays[(size_t)i];
+        phase1_upload(b[(size_t)i], stages[(size_t)i], stage_ms);
+    }
+    for (int i = 0; i < count; i++)
+        phase1_count(b[(size_t)i], wgmma_dense, scratch + at[(size_t)i], tmp, tmp_scan, tmp_sort, total + 2 * i);
+    std::vector<int64_t> tot((size_t)2 * count);  // every plan's totals, one read-back
+    CUDA_CHECK(cudaMemcpy(tot.data(), total, sizeof(int64_t) * 2 * (size_t)count, cudaMemcpyDeviceToHost));
+    for (int i = 0; i < count; i++) phase2(b[(size_t)i], tot.data() + 2 * i);
+    CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms)
+    for (int i = 0; i < count; i++) dam_cuda_free(b[(size_t)i].d_masks);  // (the device is idle: no wait)
+}
+
+extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense) {
+    attn_cuda_plan_gpu_build_many(&p, &plans, 1, wgmma_dense);
 }

@@ -81,7 +81,17 @@ enum { ATTN_PLAN_MAX_BITMAP_TILES = 1 << 20 };
 const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_heads, int n_k, int qb0, int n_qt,
                                            attn_plan_parts *layout);
 
-/* Frees attn_plan_parts_build's buffer (leak checks); later calls still work. */
+/* attn_plan_parts_build for `count` sets of plans of one shape at once (attn_cuda_plan_gpu_build_many):
+ * set i (plans[i], [n_heads]) into its own host buffer, returned in out[i] with its layout in
+ * layouts[i]; the same bytes attn_plan_parts_build writes for that set (tests/cuda/test_plan_host.c).
+ * OpenMP over the sets when count > 1 (each set's heads then on one thread; count 1: over its heads).
+ * The buffers are owned here, kept and reused by the next call (out[i] valid until then), freed by
+ * attn_plan_parts_release; not thread-safe. count < 1: nothing. */
+void attn_plan_parts_build_many(const maskplan *const *const *plans, int count, int n_heads, int n_k, int qb0, int n_qt,
+                                attn_plan_parts *layouts, const unsigned char **out);
+
+/* Frees attn_plan_parts_build's and attn_plan_parts_build_many's buffers (leak checks); later calls
+ * still work. */
 void attn_plan_parts_release(void);
 
 /* Whether attn_cuda_plan_gpu_build can build these [n_heads] plans: some head is not dense, no head
@@ -96,7 +106,8 @@ void attn_cuda_plan_gpu_release(void);
 
 /* Builds the lists of p (whose n_q, n_k, n_heads and n_kv_heads are set, shape checked) on the device
  * from plans (eligible, validated). Fills every other field but build_ms: hc = 1, gpu_lists = 1,
- * d_parts (the staging but the bitmap tiles' masks, kept: the kernel reads the bit words), d_lists
+ * d_parts (the staging but the bitmap tiles' masks, kept: the kernel reads the bit words; the masks
+ * go to a temporary device buffer and from there into d_words), d_lists
  * with d_tile_ptr, d_entries, d_words (the 64 gathered-tile masks, then one per bitmap tile; n_masks),
  * d_gather, d_order in it, and with wgmma_dense on a compute-capability-9.0 device the dense heads
  * for the wgmma kernel (n_wgmma_heads, d_wgmma_heads; list_ctas = the other items),
@@ -107,6 +118,21 @@ void attn_cuda_plan_gpu_release(void);
  * a CUDA error, on out of device memory, or if the entries reach 2^31 or the gathered tiles 2^25
  * (their key slots 2^31). */
 void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense);
+
+/* attn_cuda_plan_gpu_build for count plans at once (e.g. every layer of a static method in one prefill
+ * step): ps[i] (shape set and checked) from plans[i] ([n_heads of ps[i]], eligible, validated). Each
+ * plan gets exactly what attn_cuda_plan_gpu_build gives it (the same device arrays, bit for bit; its
+ * host_ms is its share of the staging plus its upload). The plans must have one shape (n_q, n_k,
+ * n_heads; exits with 3 otherwise). Order: every plan's staging (attn_plan_parts_build_many: OpenMP
+ * over the plans), every plan's upload (synchronous copies, with no device work queued, so none
+ * waits), then every plan's count
+ * pass, scans and sort queued back to back, one read-back of all the totals, every plan's arrays and
+ * write pass, one synchronisation at the end (attn_cuda_plan_gpu_build per plan: a read-back and a
+ * synchronisation each, and its upload waits for the device work queued before it).
+ * The scratch of all plans is one buffer (kept across builds, attn_cuda_plan_gpu_release). count < 1:
+ * nothing. Errors as attn_cuda_plan_gpu_build. */
+void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const maskplan *const *const *plans, int count,
+                                   bool wgmma_dense);
 
 #ifdef __cplusplus
 }

@@ -10,10 +10,14 @@
 #include "core/mem.h"
 #include "kernels/cuda/attention_plan.h"
 
-/* The staging buffer, kept across calls (fresh memory costs its page faults, ~1 ms per MB); one
- * host thread drives the device (cuda_mem.h), so no lock. */
+/* The staging buffers, kept across calls (fresh memory costs its page faults, ~1 ms per MB): one for
+ * attn_plan_parts_build, one per set for attn_plan_parts_build_many; one host thread drives the
+ * device (cuda_mem.h), so no lock. */
 static unsigned char *stage;
 static size_t stage_cap;
+static unsigned char **stages;
+static size_t *stage_caps;
+static int n_stages;
 
 /* Query blocks of a plan's bitmap tiles: ceil(bitmap_L / 64) for a non-dense plan with a bitmap, else 0. */
 static int bitmap_qblocks(const maskplan *m) { return m->dense ? 0 : (m->bitmap_L + 63) / 64; }
@@ -43,8 +47,10 @@ static int32_t bitmap_tile(const maskplan *m, int n_k, int qb, int kt, int64_t i
     return none ? ATTN_PLAN_MODE_NONE : full ? ATTN_PLAN_MODE_FULL : (int32_t)index;
 }
 
-const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_heads, int n_k, int qb0, int n_qt,
-                                           attn_plan_parts *layout) {
+/* attn_plan_parts_build into *buf (grown to *cap bytes when short), the heads on OpenMP threads when
+ * head_threads (else on the calling thread: attn_plan_parts_build_many runs sets in parallel). */
+static const unsigned char *build_into(const maskplan *const *plans, int n_heads, int n_k, int qb0, int n_qt,
+                                       attn_plan_parts *layout, unsigned char **buf, size_t *cap, bool head_threads) {
     if (n_heads < 1 || n_k < 1 || qb0 < 0 || n_qt < 1)
         dam_die(DAM_EXIT_RUNTIME, "internal error: attn_plan_parts_build: heads %d, n_k %d, qb0 %d, n_qt %d", n_heads,
                 n_k, qb0, n_qt);
@@ -65,7 +71,7 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
         }
     }
     layout->nkw = nkw;
-    layout->threads = omp_get_max_threads();
+    layout->threads = head_threads ? omp_get_max_threads() : 1;
     layout->rw = rw;
     layout->parts_words = 2 * (size_t)n_heads * nkw + (size_t)block_words;
     layout->n_tiles = n_tiles;
@@ -73,11 +79,12 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
         sizeof(uint64_t) * layout->parts_words + (2 * sizeof(int64_t) + 2 * sizeof(int32_t)) * (size_t)n_heads;
     layout->masks_off = layout->codes_off + sizeof(int32_t) * (size_t)(n_tiles + (n_tiles & 1));
     layout->bytes = layout->masks_off + sizeof(uint64_t) * 64 * (size_t)n_tiles;
-    if (layout->bytes > stage_cap) {
-        dam_free(stage);
-        stage = dam_malloc(layout->bytes, "GPU plan parts (host staging)");
-        stage_cap = layout->bytes;
+    if (layout->bytes > *cap) {
+        dam_free(*buf);
+        *buf = dam_malloc(layout->bytes, "GPU plan parts (host staging)");
+        *cap = layout->bytes;
     }
+    unsigned char *stage = *buf;
     uint64_t *parts = (uint64_t *)stage, *blocks = parts + 2 * (size_t)n_heads * nkw;
     int64_t *hoff = (int64_t *)(parts + layout->parts_words);
     int32_t *dense = (int32_t *)(hoff + 2 * n_heads), *lt = dense + n_heads;
@@ -85,7 +92,7 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
     uint64_t *masks = (uint64_t *)(stage + layout->masks_off);
     memcpy(hoff, boff, sizeof(int64_t) * 2 * (size_t)n_heads);
     if (n_tiles & 1) codes[n_tiles] = ATTN_PLAN_MODE_NONE; /* the padding */
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (head_threads)
     for (int h = 0; h < n_heads; h++) {
         const maskplan *m = plans[h];
         uint64_t *cw = parts + (size_t)h * 2 * nkw, *dw = cw + nkw;
@@ -105,8 +112,37 @@ const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_h
     return stage;
 }
 
+const unsigned char *attn_plan_parts_build(const maskplan *const *plans, int n_heads, int n_k, int qb0, int n_qt,
+                                           attn_plan_parts *layout) {
+    return build_into(plans, n_heads, n_k, qb0, n_qt, layout, &stage, &stage_cap, true);
+}
+
+void attn_plan_parts_build_many(const maskplan *const *const *plans, int count, int n_heads, int n_k, int qb0, int n_qt,
+                                attn_plan_parts *layouts, const unsigned char **out) {
+    if (count < 1) return;
+    if (count > n_stages) {
+        stages = dam_realloc(stages, sizeof *stages * (size_t)count, "GPU plan parts (host stagings)");
+        stage_caps = dam_realloc(stage_caps, sizeof *stage_caps * (size_t)count, "GPU plan parts (host stagings)");
+        for (int i = n_stages; i < count; i++) stages[i] = NULL, stage_caps[i] = 0;
+        n_stages = count;
+    }
+    if (count == 1) { // the heads on threads (a parallel region inside an inactive one forks a new team each call)
+        out[0] = build_into(plans[0], n_heads, n_k, qb0, n_qt, layouts, &stages[0], &stage_caps[0], true);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < count; i++)
+        out[i] = build_into(plans[i], n_heads, n_k, qb0, n_qt, layouts + i, &stages[i], &stage_caps[i], false);
+}
+
 void attn_plan_parts_release(void) {
     dam_free(stage);
     stage = NULL;
     stage_cap = 0;
+    for (int i = 0; i < n_stages; i++) dam_free(stages[i]);
+    dam_free(stages);
+    dam_free(stage_caps);
+    stages = NULL;
+    stage_caps = NULL;
+    n_stages = 0;
 }

@@ -1,6 +1,11 @@
 /* cuda_mem.h — device memory with a byte count and a high-water mark, as core/mem.h does for the
  * host: every device allocation of the model, its state, attention plans and scratch goes through
  * here, so the harness reports peak device memory from its own count (beside cudaMemGetInfo).
+ * Allocations come from the device's default memory pool, stream-ordered on the legacy default stream
+ * (cudaMallocAsync / cudaFreeAsync on stream 0, where all of the backend's work runs): a free takes
+ * effect after the work queued before it, without synchronising the device, and freed memory stays
+ * in the pool for the next allocation (the pool is trimmed and the allocation retried once before
+ * an out-of-memory exit). cudaMemGetInfo therefore counts pooled free memory as used.
  *
  * Errors: an allocation that fails prints "dam: out of GPU memory: <what>: <bytes> bytes requested,
  * <in use> in use, <free> free on the device" and exits with status 3 (DAM_EXIT_RUNTIME); any other
@@ -16,13 +21,13 @@
 extern "C" {
 #endif
 
-/* cudaMalloc of `bytes` (0 gives NULL), counted; `what` names the buffer in the error message. */
+/* A stream-ordered allocation of `bytes` from the pool (0 gives NULL), counted; `what` names the buffer in the error message. */
 void *dam_cuda_malloc(size_t bytes, const char *what);
 
-/* cudaMalloc + cudaMemset to zero. */
+/* dam_cuda_malloc + cudaMemset to zero (on stream 0). */
 void *dam_cuda_calloc(size_t bytes, const char *what);
 
-/* Frees a pointer from dam_cuda_malloc (NULL is a no-op); an unknown pointer exits with 3. */
+/* Frees a pointer from dam_cuda_malloc in stream order (NULL is a no-op); an unknown pointer exits with 3. */
 void dam_cuda_free(void *p);
 
 /* Bytes currently allocated through dam_cuda_malloc, and the most since the last reset. */

@@ -8,7 +8,9 @@
  *   host_ms     of which the host staging and its upload (attn_cuda_plan.host_ms);
  *   free_ms     attn_cuda_plan_free of those plans (the harness frees each after its attention);
  *   hostlist_ms build_ms with ATTN_CUDA_HOST_LISTS (every row on the host build: DAM's path before
- *               run 74).
+ *               run 74);
+ *   batch_ms    attn_cuda_plan_build_layers of all layers at once (the harness's path since branch
+ *               plan-batch: the GPU builds batched, two device synchronisations in all), wall time.
  * Usage: bench_plan_build [--patterns patterns/smollm2-135m.h5] [--kv-heads 3]
  *                         [--lengths 2048,8192,32768,131072] [--repeats 5]
  * Medians over the repeats after one warm-up. Needs a GPU (exit 0 with "skip: ..." otherwise). */
@@ -62,14 +64,15 @@ int main(int argc, char **argv) {
     maskplan **plans = dam_calloc((size_t)NL * H, sizeof *plans, "bench plans");
     printf("# bench_plan_build: %s (%d layers x %d heads, KV %d, PCL %d), sums over the layers, medians of %d after 1 warm-up\n",
            path, NL, H, Hkv, pat->par.L, reps);
-    printf("%8s %11s %10s %9s %9s %12s\n", "tokens", "prepare_ms", "build_ms", "host_ms", "free_ms", "hostlist_ms");
+    printf("%8s %11s %10s %9s %9s %12s %9s\n", "tokens", "prepare_ms", "build_ms", "host_ms", "free_ms", "hostlist_ms",
+           "batch_ms");
     for (const char *s = lengths; *s;) {
         const int n = atoi(s);
         if (n < 64) {
             fprintf(stderr, "bench_plan_build: bad length in --lengths %s\n", lengths);
             return 2;
         }
-        double prep[16], build[16], host[16], freed[16], hl[16];
+        double prep[16], build[16], host[16], freed[16], hl[16], batch[16];
         for (int r = -1; r < reps; r++) {
             for (int i = 0; i < NL * H; i++) maskplan_free(plans[i]); /* (attn_ctx_prepare frees untimed too) */
             double t0 = now_ms();
@@ -95,10 +98,18 @@ int main(int argc, char **argv) {
                 b += t2 - t1;
             }
             const double hb = build_pass(plans, NL, H, Hkv, n, ATTN_CUDA_HOST_LISTS);
-            if (r >= 0) prep[r] = p_ms, build[r] = b, host[r] = h, freed[r] = f, hl[r] = hb;
+            const maskplan *const **sets = dam_malloc(sizeof *sets * (size_t)NL, "bench plan sets");
+            attn_cuda_plan **out = dam_malloc(sizeof *out * (size_t)NL, "bench device plans");
+            for (int l = 0; l < NL; l++) sets[l] = (const maskplan *const *)(plans + (size_t)l * H);
+            const double t3 = now_ms();
+            attn_cuda_plan_build_layers(sets, NL, n, n, H, Hkv, out);
+            const double bt = now_ms() - t3;
+            for (int l = 0; l < NL; l++) attn_cuda_plan_free(out[l]);
+            dam_free(out), dam_free(sets);
+            if (r >= 0) prep[r] = p_ms, build[r] = b, host[r] = h, freed[r] = f, hl[r] = hb, batch[r] = bt;
         }
-        printf("%8d %11.2f %10.2f %9.2f %9.2f %12.2f\n", n, bench_median_d(prep, reps), bench_median_d(build, reps),
-               bench_median_d(host, reps), bench_median_d(freed, reps), bench_median_d(hl, reps));
+        printf("%8d %11.2f %10.2f %9.2f %9.2f %12.2f %9.2f\n", n, bench_median_d(prep, reps), bench_median_d(build, reps),
+               bench_median_d(host, reps), bench_median_d(freed, reps), bench_median_d(hl, reps), bench_median_d(batch, reps));
         fflush(stdout);
         s = strchr(s, ',');
         if (!s) break;

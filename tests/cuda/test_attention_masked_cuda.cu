@@ -718,6 +718,94 @@ static void bitmap_cases(bool quick) {
     run_case(2048, 2048, 9, 3, 64, 1, 512, kinds, 0, 7);
 }
 
+// Device arrays a and b of `bytes` bytes equal, byte for byte.
+static bool device_equal(const void *a, const void *b, size_t bytes) {
+    if (bytes == 0) return true;
+    unsigned char *x = (unsigned char *)malloc(bytes), *y = (unsigned char *)malloc(bytes);
+    CUDA_CHECK(cudaMemcpy(x, a, bytes, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(y, b, bytes, cudaMemcpyDeviceToHost));
+    const bool same = memcmp(x, y, bytes) == 0;
+    free(x), free(y);
+    return same;
+}
+
+// attn_cuda_plan_build_layers (every layer's plans at once, the GPU builds batched) against
+// attn_cuda_plan_build of each layer alone: six plan sets of one shape (bitmap plans twice, columns /
+// diagonals / blocks with dense heads, all dense, sinks + window, and a NULL set) give the same paths,
+// statistics and device arrays, byte for byte; at least three sets took the batched GPU build.
+static void batch_case(int n_q, int n_k) {
+    const int H = 9, Hkv = 3, L = 300, N_SETS = 6;
+    const int kinds[N_SETS][9] = {
+        {DAM_TILES, ALL, DAM, DAM_TILES, ALL, DAM, DAM_TILES, ALL, DAM},
+        {0},  // NULL set
+        {COLS, DIAGS, MANYCOLS, BLOCKS, DENSE, COLS, DIAGS, BLOCKS, MANYCOLS},
+        {DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE, DENSE},
+        {BAND, BAND, BAND, BAND, BAND, BAND, BAND, BAND, BAND},
+        {ALL, DAM, DAM_TILES, COLS, DENSE, DIAGS, DAM, ALL, DAM_TILES},
+    };
+    g_band_s = 4;
+    g_band_w = 200;
+    spec specs[N_SETS][9];
+    maskplan *plans[N_SETS][9];
+    const maskplan *const *sets[N_SETS];
+    for (int i = 0; i < N_SETS; i++) {
+        sets[i] = i == 1 ? NULL : (const maskplan *const *)plans[i];
+        for (int h = 0; h < H && i != 1; h++) {
+            specs[i][h] = make_spec(kinds[i][h], n_k, L);
+            plans[i][h] = build(&specs[i][h]);
+            const char *e = maskplan_validate(plans[i][h], n_k);
+            CHECK(e == NULL, "batch test plan invalid: %s", e);
+        }
+    }
+    attn_cuda_plan *batch[N_SETS];
+    attn_cuda_plan_build_layers(sets, N_SETS, n_q, n_k, H, Hkv, batch);
+    int n_gpu = 0;
+    for (int i = 0; i < N_SETS; i++) {
+        if (sets[i] == NULL) {
+            CHECK(batch[i] == NULL, "batch: set %d has no plans but got a device plan", i);
+            continue;
+        }
+        attn_cuda_plan *one = attn_cuda_plan_build(sets[i], n_q, n_k, H, Hkv), *b = batch[i];
+        n_gpu += b->gpu_lists;
+        CHECK(b->gpu_lists == one->gpu_lists && b->sink_window == one->sink_window && b->block_bits == one->block_bits &&
+                  b->dense == one->dense && b->wgmma == one->wgmma,
+              "batch n_q %d n_k %d set %d: another path (gpu_lists %d / %d)", n_q, n_k, i, b->gpu_lists, one->gpu_lists);
+        CHECK(b->n_entries == one->n_entries && b->n_gathered == one->n_gathered && b->n_masks == one->n_masks &&
+                  b->head_tiles == one->head_tiles && b->causal_tiles == one->causal_tiles && b->qb0 == one->qb0 &&
+                  b->n_qt == one->n_qt && b->n_wgmma_heads == one->n_wgmma_heads && b->list_ctas == one->list_ctas &&
+                  b->device_bytes == one->device_bytes && b->list_mma == one->list_mma && b->hc == one->hc &&
+                  b->n_chunks == one->n_chunks && b->entry_ints == one->entry_ints && b->nkw == one->nkw,
+              "batch n_q %d n_k %d set %d: statistics differ (entries %lld / %lld, gathered %lld / %lld)", n_q, n_k, i,
+              (long long)b->n_entries, (long long)one->n_entries, (long long)b->n_gathered, (long long)one->n_gathered);
+        if (b->gpu_lists && one->gpu_lists && b->n_entries == one->n_entries && b->n_gathered == one->n_gathered &&
+            b->n_masks == one->n_masks) {
+            const size_t items = (size_t)b->n_chunks * b->n_qt;
+            CHECK(device_equal(b->d_tile_ptr, one->d_tile_ptr, sizeof(int32_t) * (items + 1)) &&
+                      device_equal(b->d_entries, one->d_entries, sizeof(int32_t) * 4 * (size_t)b->n_entries) &&
+                      device_equal(b->d_gather, one->d_gather, sizeof(int32_t) * 64 * (size_t)b->n_gathered) &&
+                      device_equal(b->d_words, one->d_words, sizeof(uint64_t) * 64 * (size_t)b->n_masks) &&
+                      device_equal(b->d_order, one->d_order, sizeof(int32_t) * 4 * items) &&
+                      device_equal(b->d_parts, one->d_parts, sizeof(uint64_t) * 2 * (size_t)H * b->nkw) &&
+                      (b->n_wgmma_heads == 0 ||
+                       device_equal(b->d_wgmma_heads, one->d_wgmma_heads, sizeof(int32_t) * (size_t)b->n_wgmma_heads)),
+                  "batch n_q %d n_k %d set %d: the device arrays differ from the single build's", n_q, n_k, i);
+        }
+        attn_cuda_plan_free(one);
+        attn_cuda_plan_free(b);
+        for (int h = 0; h < H; h++) maskplan_free(plans[i][h]), free_spec(&specs[i][h]);
+    }
+    const char *host_lists = getenv("DAM_CUDA_HOST_LISTS");  // (=1: every plan on the host build, none batched)
+    if (!(host_lists && strcmp(host_lists, "1") == 0))
+        CHECK(n_gpu >= 3, "batch n_q %d n_k %d: %d sets took the batched GPU build, want >= 3", n_q, n_k, n_gpu);
+}
+
+static void batch_cases(void) {
+    if (g_bias) return;  // (with a block bias no plan takes the GPU build)
+    batch_case(700, 700);
+    batch_case(300, 450);  // a chunk from inside the bitmaps (qb0 = 2 of their 5 query blocks)
+    batch_case(300, 900);  // a chunk past them (qb0 = 9)
+}
+
 static void quick_cases(void) {
     bitmap_tile_cap();
     if (!g_bias) block_cases(true);
@@ -744,6 +832,7 @@ static void quick_cases(void) {
     const int many[8] = {MANYCOLS, BLOCKS, DIAGS, MANYCOLS, DENSE, COLS, BLOCKS, MANYCOLS};
     run_case(150, 4300, 8, 2, 64, 1, 100, many, 0, 7);
     bitmap_cases(true);
+    batch_cases();
     if (!g_bias)  // (with a block bias no bitmap plan is eligible)
         CHECK(g_bitmap_gpu > 0, "no bitmap plan took the GPU build on the default path");
 }
@@ -775,6 +864,7 @@ int main(int argc, char **argv) {
     CHECK(e == 0, "chunk beyond the empty rows: %d", e);
     masked_weigh_zero();
     bitmap_cases(false);
+    batch_cases();
     // larger: many tiles per row (the cp.async pipeline), DAM-like layout and dense, rows sampled
     int damlike[32];
     for (int i = 0; i < 32; i++) damlike[i] = DAMLIKE;

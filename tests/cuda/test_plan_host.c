@@ -896,6 +896,43 @@ int main(int argc, char **argv) {
               "parts: bitmap tiles checked: %ld empty, %ld all kept, %ld masks (want each)", parts_tile_codes[0],
               parts_tile_codes[1], parts_tile_codes[2]);
     }
+    {  /* the batched staging (attn_plan_parts_build_many, OpenMP over the sets): each set's bytes and
+        * layout equal attn_plan_parts_build's for that set alone; twice (the buffers reused, a smaller
+        * count the second time), then released */
+        const size_t mem0 = dam_mem_in_use();
+        const int kinds[] = {K_BITMAP_TILES, K_DAM, K_MINF, K_BITMAP, K_DAMON, K_BITMAP_TILES, K_COLS};
+        const int NS = (int)(sizeof kinds / sizeof kinds[0]), H = 9;
+        const int shapes[][2] = {{700, 700}, {200, 450}};
+        for (int round = 0; round < 2; round++) {
+            const int n_q = shapes[round][0], n_k = shapes[round][1], count = NS - 2 * round;
+            const int qb0 = (n_k - n_q) / T, n_qt = (n_k - 1) / T - qb0 + 1;
+            maskplan **plans = malloc(sizeof(maskplan *) * (size_t)count * H);
+            const maskplan *const **sets = malloc(sizeof *sets * (size_t)count);
+            for (int i = 0; i < count; i++) {
+                rng_t r = rng_seed(500 + (uint64_t)i, (uint64_t)kinds[i]);
+                for (int h = 0; h < H; h++)
+                    plans[(size_t)i * H + h] = h % 4 == 3 ? maskplan_dense() : make_plan(kinds[i], h, n_k, &r);
+                sets[i] = (const maskplan *const *)(plans + (size_t)i * H);
+            }
+            attn_plan_parts *lays = malloc(sizeof *lays * (size_t)count);
+            const unsigned char **bufs = malloc(sizeof *bufs * (size_t)count);
+            attn_plan_parts_build_many(sets, count, H, n_k, qb0, n_qt, lays, bufs);
+            for (int i = 0; i < count; i++, cases++) {
+                attn_plan_parts one;
+                const unsigned char *b1 = attn_plan_parts_build(sets[i], H, n_k, qb0, n_qt, &one);
+                CHECK(one.bytes == lays[i].bytes && one.parts_words == lays[i].parts_words && one.n_tiles == lays[i].n_tiles &&
+                          one.codes_off == lays[i].codes_off && one.masks_off == lays[i].masks_off && one.nkw == lays[i].nkw &&
+                          one.rw == lays[i].rw && memcmp(b1, bufs[i], one.bytes) == 0,
+                      "parts, batched: set %d (%s) of %d, n_q %d n_k %d: not the bytes of the single build", i,
+                      KIND_NAME[kinds[i]], count, n_q, n_k);
+            }
+            CHECK(lays[0].n_tiles > 0, "parts, batched: the first set has no bitmap tiles");
+            free_plans(plans, count * H);
+            free(sets), free(lays), free(bufs);
+        }
+        attn_plan_parts_release();
+        CHECK(dam_mem_in_use() == mem0, "parts, batched: %zd bytes left after the release", (ssize_t)(dam_mem_in_use() - mem0));
+    }
     {  /* 5. block bits: n not a multiple of 64, chunked prefill, decode, rows of two words (n_k > 4096) */
         const int bb[][3] = {{1, 1, 4}, {65, 65, 9}, {37, 300, 8}, {1, 516, 9}, {600, 5000, 9}, {4097, 4097, 7}};
         for (int i = 0; i < 6; i++, cases++) block_bits_case(bb[i][0], bb[i][1], bb[i][2], 900 + (uint64_t)i);
