@@ -12,11 +12,14 @@
  *      converted for every layer at the step's first planned layer (after a device synchronisation,
  *      so queued model work is not counted) and kept until the step's shape or the prompt's plans
  *      change: the forward's later layers then run with no host synchronisation but the empty-row
- *      count, read once per step at the last layer (each build synchronises the device twice and
- *      each free once, which stalled the queue between layers: run 76, DAM's mask_ms 12 ms at 8K
- *      against 4.8 ms of plan work). A dynamic method's plans are converted per layer, as they are
- *      estimated;
- *   3. alignment of the sampled rows on host copies of q, k, v and the output. */
+ *      count, read once per step at the last layer (per-layer builds synchronised the device twice
+ *      each and every cudaFree once, which stalled the queue between layers: run 76, DAM's mask_ms
+ *      12 ms at 8K against 4.8 ms of plan work; the build is now one batched GPU build for all
+ *      layers, attn_cuda_plan_build_layers, and device frees are stream-ordered, cuda_mem.h). A
+ *      dynamic method's plans are converted per layer, as they are estimated;
+ *   3. alignment of the sampled rows on host copies of q, k, v and the output, timed as align_ms
+ *      after a device synchronisation (the layer's queued attention belongs to the prefill time,
+ *      which excludes align_ms). */
 #include "harness/attn_ctx.h"
 
 #include <math.h>
@@ -190,6 +193,7 @@ void attn_ctx_cuda_fn(void *ctx, int layer, uint16_t *out, int out_stride, const
 
     /* 3. alignment on host copies */
     if (c->align && attn_ctx_observes(c, n_q, n_k)) {
+        CUDA_CHECK(cudaDeviceSynchronize()); /* the queued forward up to here is prefill, not alignment */
         double t0 = now_ms();
         float *hq = dam_malloc(sizeof(float) * (size_t)n_q * H * d, "host copy of q");
         float *ho = dam_malloc(sizeof(float) * (size_t)n_q * H * d, "host copy of the attention output");

@@ -340,7 +340,7 @@ void forward_chunk(const llama_model *m, llama_state *s, const int32_t *tokens, 
         cuda_swiglu(G->hb, G->gu, nc, ff);
         gemm(g->blas, G->x, d, G->hb, ff, L->w_down, nc, ff, d, 1.0f);
     }
-    attn_cuda_plan_free(dense); // (stream-ordered free: after the kernels that read it)
+    attn_cuda_plan_free(dense); // (a dense plan holds no device memory: nothing the queued kernels read)
     s->n_past += nc;
 }
 
