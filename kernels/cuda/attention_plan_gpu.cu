@@ -383,9 +383,23 @@ void phase2(Pending &b, const int64_t *tot) {
 
 }  // namespace
 
+namespace {
+attn_cuda_plan_gpu_phases g_phases;  // the last build's (attn_cuda_plan_gpu_last_phases)
+}  // namespace
+
+extern "C" const attn_cuda_plan_gpu_phases *attn_cuda_plan_gpu_last_phases(void) { return &g_phases; }
+
 extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const maskplan *const *const *plans, int count,
                                               bool wgmma_dense) {
     if (count < 1) return;
+    attn_cuda_plan_gpu_phases ph = {};
+    ph.count = count;
+    double tp = now_ms();
+    auto lap = [&tp](double *field) {  // the time since the last lap into *field
+        const double t = now_ms();
+        *field = t - tp;
+        tp = t;
+    };
     std::vector<Pending> b((size_t)count);
     // the scratch of every plan side by side, the totals [count][2], CUB's temporary storage (shared: the
     // plans' scans and sorts run one after another on the stream; its size queries read no pointer)
@@ -421,21 +435,29 @@ extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const m
         set_fields(ps[i]);
         sets[(size_t)i] = plans[i];
     }
-    const double t0 = now_ms();
+    lap(&ph.setup_ms);
     attn_plan_parts_build_many(sets.data(), count, p0->n_heads, p0->n_k, ps[0]->qb0, ps[0]->n_qt, lays.data(),
                                stages.data());
-    const double stage_ms = (now_ms() - t0) / count;
+    lap(&ph.stage_ms);
+    const double stage_ms = ph.stage_ms / count;
     for (int i = 0; i < count; i++) {
         b[(size_t)i].lay = lays[(size_t)i];
         phase1_upload(b[(size_t)i], stages[(size_t)i], stage_ms);
     }
+    lap(&ph.upload_ms);
     for (int i = 0; i < count; i++)
         phase1_count(b[(size_t)i], wgmma_dense, scratch + at[(size_t)i], tmp, tmp_scan, tmp_sort, total + 2 * i);
+    lap(&ph.queue1_ms);
     std::vector<int64_t> tot((size_t)2 * count);  // every plan's totals, one read-back
     CUDA_CHECK(cudaMemcpy(tot.data(), total, sizeof(int64_t) * 2 * (size_t)count, cudaMemcpyDeviceToHost));
+    lap(&ph.totals_ms);
     for (int i = 0; i < count; i++) phase2(b[(size_t)i], tot.data() + 2 * i);
+    lap(&ph.queue2_ms);
     CUDA_CHECK(cudaStreamSynchronize(0));  // the lists are complete when the build returns (build_ms)
-    for (int i = 0; i < count; i++) dam_cuda_free(b[(size_t)i].d_masks);  // (the device is idle: no wait)
+    lap(&ph.sync_ms);
+    for (int i = 0; i < count; i++) dam_cuda_free(b[(size_t)i].d_masks);
+    lap(&ph.release_ms);
+    g_phases = ph;
 }
 
 extern "C" void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, bool wgmma_dense) {

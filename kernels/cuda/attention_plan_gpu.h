@@ -134,6 +134,18 @@ void attn_cuda_plan_gpu_build(attn_cuda_plan *p, const maskplan *const *plans, b
 void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const maskplan *const *const *plans, int count,
                                    bool wgmma_dense);
 
+/* Host wall-clock times (ms) of the phases of the last attn_cuda_plan_gpu_build_many call, for
+ * benchmarks (bench_plan_build): setup = the scratch sizes and plan fields; stage = the host staging
+ * (attn_plan_parts_build_many); upload = every plan's allocation and copies; queue1 = queueing every
+ * count pass, scan and sort; totals = the totals' read-back, which waits for that queued work; queue2 =
+ * every plan's allocation and write pass queued; sync = the final synchronisation (waits for it);
+ * release = the temporary buffers' frees. count = the plans built. Overwritten by each call. */
+typedef struct {
+    double setup_ms, stage_ms, upload_ms, queue1_ms, totals_ms, queue2_ms, sync_ms, release_ms;
+    int count;
+} attn_cuda_plan_gpu_phases;
+const attn_cuda_plan_gpu_phases *attn_cuda_plan_gpu_last_phases(void);
+
 #ifdef __cplusplus
 }
 #endif

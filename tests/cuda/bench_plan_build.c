@@ -10,7 +10,8 @@
  *   hostlist_ms build_ms with ATTN_CUDA_HOST_LISTS (every row on the host build: DAM's path before
  *               run 74);
  *   batch_ms    attn_cuda_plan_build_layers of all layers at once (the harness's path since branch
- *               plan-batch: the GPU builds batched, two device synchronisations in all), wall time.
+ *               plan-batch: the GPU builds batched, two device synchronisations in all), wall time;
+ *               under it, the batched build's phases (attn_cuda_plan_gpu_last_phases, medians).
  * Usage: bench_plan_build [--patterns patterns/smollm2-135m.h5] [--kv-heads 3]
  *                         [--lengths 2048,8192,32768,131072] [--repeats 5]
  * Medians over the repeats after one warm-up. Needs a GPU (exit 0 with "skip: ..." otherwise). */
@@ -25,6 +26,7 @@
 #include "dam/patterns.h"
 #include "dam/plan.h"
 #include "kernels/cuda/attention_masked.h"
+#include "kernels/cuda/attention_plan_gpu.h"
 #include "kernels/cuda/cuda_mem.h"
 #include "tests/cuda/bench_host.h"
 
@@ -72,7 +74,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_plan_build: bad length in --lengths %s\n", lengths);
             return 2;
         }
-        double prep[16], build[16], host[16], freed[16], hl[16], batch[16];
+        double prep[16], build[16], host[16], freed[16], hl[16], batch[16], ph[8][16];
         for (int r = -1; r < reps; r++) {
             for (int i = 0; i < NL * H; i++) maskplan_free(plans[i]); /* (attn_ctx_prepare frees untimed too) */
             double t0 = now_ms();
@@ -104,12 +106,20 @@ int main(int argc, char **argv) {
             const double t3 = now_ms();
             attn_cuda_plan_build_layers(sets, NL, n, n, H, Hkv, out);
             const double bt = now_ms() - t3;
+            const attn_cuda_plan_gpu_phases *g = attn_cuda_plan_gpu_last_phases();
+            const double phv[8] = {g->setup_ms, g->stage_ms, g->upload_ms, g->queue1_ms,
+                                   g->totals_ms, g->queue2_ms, g->sync_ms, g->release_ms};
+            for (int i = 0; i < 8 && r >= 0; i++) ph[i][r] = phv[i];
             for (int l = 0; l < NL; l++) attn_cuda_plan_free(out[l]);
             dam_free(out), dam_free(sets);
             if (r >= 0) prep[r] = p_ms, build[r] = b, host[r] = h, freed[r] = f, hl[r] = hb, batch[r] = bt;
         }
         printf("%8d %11.2f %10.2f %9.2f %9.2f %12.2f %9.2f\n", n, bench_median_d(prep, reps), bench_median_d(build, reps),
                bench_median_d(host, reps), bench_median_d(freed, reps), bench_median_d(hl, reps), bench_median_d(batch, reps));
+        printf("%8s batch phases (ms, medians): setup %.2f stage %.2f upload %.2f queue1 %.2f totals %.2f queue2 %.2f "
+               "sync %.2f release %.2f\n", "", bench_median_d(ph[0], reps), bench_median_d(ph[1], reps),
+               bench_median_d(ph[2], reps), bench_median_d(ph[3], reps), bench_median_d(ph[4], reps),
+               bench_median_d(ph[5], reps), bench_median_d(ph[6], reps), bench_median_d(ph[7], reps));
         fflush(stdout);
         s = strchr(s, ',');
         if (!s) break;
