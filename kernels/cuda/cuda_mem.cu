@@ -39,15 +39,19 @@ cudaMemPool_t pool() {
 }
 } // namespace
 
+extern "C" void dam_cuda_pool_trim(void) {
+    CUDA_CHECK(cudaStreamSynchronize(0)); // (frees the host has not seen complete are not trimmed)
+    CUDA_CHECK(cudaMemPoolTrimTo(pool(), 0));
+}
+
 extern "C" void *dam_cuda_malloc(size_t bytes, const char *what) {
     if (bytes == 0) return NULL;
     void *p = NULL;
-    cudaMemPool_t mp = pool();
+    (void)pool(); // (created, its release threshold set, on first use)
     cudaError_t e = cudaMallocAsync(&p, bytes, 0);
     if (e == cudaErrorMemoryAllocation) { // the pool's free blocks may be too fragmented: hand them back, retry
         (void)cudaGetLastError();
-        CUDA_CHECK(cudaStreamSynchronize(0));
-        CUDA_CHECK(cudaMemPoolTrimTo(mp, 0));
+        dam_cuda_pool_trim();
         e = cudaMallocAsync(&p, bytes, 0);
     }
     if (e != cudaSuccess) {

@@ -30,6 +30,10 @@ void *dam_cuda_calloc(size_t bytes, const char *what);
 /* Frees a pointer from dam_cuda_malloc in stream order (NULL is a no-op); an unknown pointer exits with 3. */
 void dam_cuda_free(void *p);
 
+/* Waits for stream 0 and returns the pool's free memory to the device, for an allocation made outside
+ * dam_cuda_malloc (a cuBLAS handle and its workspace), which cannot use the pool's free blocks. */
+void dam_cuda_pool_trim(void);
+
 /* Bytes currently allocated through dam_cuda_malloc, and the most since the last reset. */
 size_t dam_cuda_mem_in_use(void);
 size_t dam_cuda_mem_peak(void);

@@ -304,6 +304,7 @@ struct same_segment {
 
 static cublasHandle_t blas_of(est_cuda_ws *ws) {
     if (!ws->have_blas) {
+        dam_cuda_pool_trim(); // (cuBLAS allocates its own memory, which the pool's free blocks cannot serve)
         CUBLAS_CHECK(cublasCreate(&ws->blas));
         CUBLAS_CHECK(cublasSetMathMode(ws->blas, CUBLAS_DEFAULT_MATH)); // fp32 accumulation, no TF32
         ws->have_blas = true;
