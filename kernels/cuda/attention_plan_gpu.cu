@@ -255,8 +255,8 @@ void set_fields(attn_cuda_plan *p) {
 
 // Phase 1a of one plan, its staging (b.lay) done: the upload (synchronous copies from the staging:
 // the parts into d_parts, the bitmap tiles' masks into a temporary device buffer that phase 2 copies
-// into d_words). Every plan's upload runs before any plan's kernels are queued, so no upload waits for
-// device work. host_ms = stage_ms + the upload's time.
+// into d_words). Every plan's upload runs before any of this build's kernels are queued, so no upload
+// waits for them (only for work queued before the build). host_ms = stage_ms + the upload's time.
 void phase1_upload(Pending &b, const unsigned char *stage, double stage_ms) {
     attn_cuda_plan *p = b.p;
     const double t0 = now_ms();
@@ -324,7 +324,7 @@ void phase1_count(Pending &b, bool wgmma_dense, unsigned char *scratch, void *tm
 }
 
 // Phase 2 of one plan, its totals read back: the checks, the one allocation of its arrays, the write
-// pass, the 64 gathered-tile masks, the bitmap tiles' masks (device to device from d_parts), the CTA
+// pass, the 64 gathered-tile masks, the bitmap tiles' masks (device to device from b.d_masks), the CTA
 // order; queued on the default stream.
 void phase2(Pending &b, const int64_t *tot) {
     attn_cuda_plan *p = b.p;
@@ -381,10 +381,8 @@ void phase2(Pending &b, const int64_t *tot) {
     p->device_bytes = b.lay.masks_off + b_ent + b_gat + b_words + b_ptr + b_order + b_wg;
 }
 
-}  // namespace
-
-namespace {
 attn_cuda_plan_gpu_phases g_phases;  // the last build's (attn_cuda_plan_gpu_last_phases)
+
 }  // namespace
 
 extern "C" const attn_cuda_plan_gpu_phases *attn_cuda_plan_gpu_last_phases(void) { return &g_phases; }
@@ -400,14 +398,23 @@ extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const m
         *field = t - tp;
         tp = t;
     };
+    const attn_cuda_plan *p0 = ps[0];
+    std::vector<const maskplan *const *> sets((size_t)count);
+    for (int i = 0; i < count; i++) {
+        if (ps[i]->n_q != p0->n_q || ps[i]->n_k != p0->n_k || ps[i]->n_heads != p0->n_heads) {
+            fprintf(stderr, "dam: internal error: attn_cuda_plan_gpu_build_many: plans of different shapes\n");
+            exit(3);
+        }
+        set_fields(ps[i]);
+        sets[(size_t)i] = plans[i];
+    }
     std::vector<Pending> b((size_t)count);
     // the scratch of every plan side by side, the totals [count][2], CUB's temporary storage (shared: the
     // plans' scans and sorts run one after another on the stream; its size queries read no pointer)
     size_t sum = 0, tmp_scan = 0, tmp_sort = 0;
     std::vector<size_t> at((size_t)count);
     for (int i = 0; i < count; i++) {
-        const attn_cuda_plan *p = ps[i];
-        const int n_qt = (p->n_k - 1) / T - (p->n_k - p->n_q) / T + 1, n_items = p->n_heads * n_qt;
+        const int n_items = ps[i]->n_heads * ps[i]->n_qt;
         size_t ts = 0, tt = 0;
         CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, ts, (int64_t *)nullptr, (int64_t *)nullptr, n_items + 1));
         CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, tt, (int32_t *)nullptr, (int32_t *)nullptr,
@@ -423,20 +430,10 @@ extern "C" void attn_cuda_plan_gpu_build_many(attn_cuda_plan *const *ps, const m
     int64_t *total = (int64_t *)(scratch + sum);
     void *tmp = scratch + sum + b_tot;
     // host: every plan's parts as bit words (attention_plan_parts.c, OpenMP over the plans), the uploads
-    const attn_cuda_plan *p0 = ps[0];
-    std::vector<const maskplan *const *> sets((size_t)count);
     std::vector<attn_plan_parts> lays((size_t)count);
     std::vector<const unsigned char *> stages((size_t)count);
-    for (int i = 0; i < count; i++) {
-        if (ps[i]->n_q != p0->n_q || ps[i]->n_k != p0->n_k || ps[i]->n_heads != p0->n_heads) {
-            fprintf(stderr, "dam: internal error: attn_cuda_plan_gpu_build_many: plans of different shapes\n");
-            exit(3);
-        }
-        set_fields(ps[i]);
-        sets[(size_t)i] = plans[i];
-    }
     lap(&ph.setup_ms);
-    attn_plan_parts_build_many(sets.data(), count, p0->n_heads, p0->n_k, ps[0]->qb0, ps[0]->n_qt, lays.data(),
+    attn_plan_parts_build_many(sets.data(), count, p0->n_heads, p0->n_k, p0->qb0, p0->n_qt, lays.data(),
                                stages.data());
     lap(&ph.stage_ms);
     const double stage_ms = ph.stage_ms / count;
