@@ -19,6 +19,7 @@
 #include <thrust/iterator/counting_iterator.h>
 
 #include "core/error.h"
+#include "core/timer.h"
 #include "kernels/cuda/cublas_check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_mem.h"
@@ -425,11 +426,43 @@ void est::check_shape(const char *fn, int n, int n_heads, int n_kv_heads, int d)
         dam_die(DAM_EXIT_RUNTIME, "internal error: %s(n %d, heads %d / %d, d %d)", fn, n, n_heads, n_kv_heads, d);
 }
 
-extern "C" est_cuda_ws *est_cuda_ws_new(void) { return (est_cuda_ws *)dam_calloc(1, sizeof(est_cuda_ws), "GPU estimation workspace"); }
+extern "C" est_cuda_ws *est_cuda_ws_new(void) {
+    est_cuda_ws *ws = (est_cuda_ws *)dam_calloc(1, sizeof(est_cuda_ws), "GPU estimation workspace");
+    ws->phases.enqueue_ms = ws->phases.gpu_ms = ws->phases.wait_ms = NAN;
+    return ws;
+}
+
+void est::phases_begin(est_cuda_ws *ws) {
+    if (!ws->have_phase_ev) {
+        for (int i = 0; i < 2; i++) CUDA_CHECK(cudaEventCreate(&ws->phase_ev[i]));
+        ws->have_phase_ev = true;
+    }
+    ws->phase_t0 = now_ms();
+    CUDA_CHECK(cudaEventRecord(ws->phase_ev[0], 0));
+}
+
+void est::phases_queued(est_cuda_ws *ws) {
+    CUDA_CHECK(cudaEventRecord(ws->phase_ev[1], 0));
+    ws->phase_t1 = now_ms();
+}
+
+void est::phases_end(est_cuda_ws *ws) {
+    const double t2 = now_ms();
+    float gpu = 0;
+    CUDA_CHECK(cudaEventSynchronize(ws->phase_ev[1]));
+    CUDA_CHECK(cudaEventElapsedTime(&gpu, ws->phase_ev[0], ws->phase_ev[1]));
+    ws->phases.enqueue_ms = ws->phase_t1 - ws->phase_t0;
+    ws->phases.gpu_ms = gpu;
+    ws->phases.wait_ms = t2 - ws->phase_t1;
+}
+
+extern "C" est_cuda_phases est_cuda_last_phases(const est_cuda_ws *ws) { return ws->phases; }
 
 extern "C" void est_cuda_ws_free(est_cuda_ws *ws) {
     if (ws == NULL) return;
     if (ws->have_blas) CUBLAS_CHECK(cublasDestroy(ws->blas));
+    if (ws->have_phase_ev)
+        for (int i = 0; i < 2; i++) CUDA_CHECK(cudaEventDestroy(ws->phase_ev[i]));
     dbuf *all[] = {&ws->z,    &ws->mx,   &ws->sum,      &ws->col,     &ws->keys, &ws->keys_out,
                    &ws->vals, &ws->vals_out, &ws->offsets, &ws->temp, &ws->forced, &ws->qr,   &ws->kr,
                    &ws->score, &ws->part, &ws->bits, &ws->means, &ws->kmeans, &ws->cum, &ws->gammas, &ws->counts, &ws->pools,

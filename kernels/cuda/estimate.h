@@ -55,6 +55,17 @@ void est_cuda_ws_free(est_cuda_ws *ws);
  * (naming the call) if the allocation fails. */
 void *est_cuda_host_buffer(est_cuda_ws *ws, size_t bytes);
 
+/* Times (ms) of the last est_cuda_xattention call on a workspace, for benchmarks (bench_estimate):
+ * enqueue = host wall clock from the call's entry until every kernel of it is queued; gpu = the
+ * device's span from the call's first queued operation to the end of its last kernel (CUDA events:
+ * kernels plus the gaps between them); wait = host wall clock from the end of queueing until the
+ * keep bits are in host memory (the final copy waits for the queued kernels). The call's whole host
+ * time is enqueue + wait (+ a few us). NaN until such a call. */
+typedef struct {
+    double enqueue_ms, gpu_ms, wait_ms;
+} est_cuda_phases;
+est_cuda_phases est_cuda_last_phases(const est_cuda_ws *ws);
+
 /* MInference's (and dam_online's) probe-row estimate, reduced on the GPU: for every query head h,
  * the exact causal attention of its last w[h] rows (positions n-w .. n-1, 1 <= w[h] <= n),
  * P[r][j] = softmax_j(q_{n-w+r} · k_j / sqrt(d)), j <= n-w+r (est_last_rows), summed into

@@ -151,6 +151,10 @@ struct est_cuda_ws {
     est::dbuf bits;                       // uint64 [heads][nb][words]
     void *host;                           // page-locked host buffer (est_cuda_host_buffer), host_bytes bytes
     size_t host_bytes;
+    cudaEvent_t phase_ev[2];              // est_cuda_last_phases: the first and last queued points
+    bool have_phase_ev;
+    double phase_t0, phase_t1;            // host times (ms): entry, end of queueing
+    est_cuda_phases phases;               // the last recorded call's
     int map_n;                            // > 0: the last estimation call was est_cuda_dam_online for one head of
                                           // this many tokens, and its map is in keys (est_cuda_dam_online_map)
 };
@@ -181,6 +185,13 @@ struct top_k_rows_args {
 // TOP_K_MAX_CAP or the device's opt-in shared memory (then est_cuda_top_k sorts whole rows with CUB).
 int top_k_rows_cap(int k_max);
 void top_k_rows_launch(const double *score, int n, int rows, const top_k_rows_args &a, int cap, int *out, int out_stride);
+
+// The phase marks of est_cuda_last_phases: phases_begin at a call's entry (host time, event 0 on the
+// default stream), phases_queued after its last kernel is queued (host time, event 1), phases_end
+// once its results are on the host (fills ws->phases; the events have completed by then).
+void phases_begin(est_cuda_ws *ws);
+void phases_queued(est_cuda_ws *ws);
+void phases_end(est_cuda_ws *ws);
 
 // Scratch budget (bytes) of one chunk of heads processed together by the estimation functions:
 // 512 MiB, or the environment variable DAM_CUDA_EST_CHUNK_BYTES (tests: 1 = one head per chunk);

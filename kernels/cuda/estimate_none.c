@@ -14,6 +14,11 @@ static void no_cuda(void) {
 
 est_cuda_ws *est_cuda_ws_new(void) { no_cuda(); return NULL; }
 void est_cuda_ws_free(est_cuda_ws *ws) { (void)ws; }
+est_cuda_phases est_cuda_last_phases(const est_cuda_ws *ws) {
+    (void)ws;
+    no_cuda();
+    return (est_cuda_phases){0, 0, 0};
+}
 void *est_cuda_host_buffer(est_cuda_ws *ws, size_t bytes) {
     (void)ws, (void)bytes;
     no_cuda();

@@ -2,7 +2,7 @@
 // est_cuda_xattention). Reference (CPU): baselines/xattention.c (xattention_head).
 // Heads go in chunks of consecutive heads with the same stride (as many as the scratch budget
 // allows), the rows of a chunk in row chunks of whole query blocks; per row chunk, all on the default
-// stream: the strided logits (cuBLAS, one strided-batched product per run of heads of one KV head)
+// stream: the strided logits (cuBLAS, one strided-batched product over the chunk's heads)
 // -> causal softmax and key block sums (one CTA per query block and head) -> per query block the
 // sort of its other key blocks and the cumulative walk (one CTA per query block and head) -> keep
 // bits. The bits of all heads come back in one copy at the end.
@@ -40,20 +40,32 @@ bool small_chunks(void) {
     return true;
 }
 
+// Test-only DAM_CUDA_XA_PER_KV=1: the strided keys once per KV head and one product per KV head's run
+// of query heads (the code before run 84: three product launches per row chunk at 9 / 3 heads, 234 us
+// of products per estimate at 32K against 200 with one launch). The logits are the same either way up
+// to cuBLAS's choice of kernel for the shapes.
+bool products_per_kv(void) {
+    const char *e = getenv("DAM_CUDA_XA_PER_KV");
+    if (e == NULL || strcmp(e, "0") == 0) return false;
+    if (strcmp(e, "1") != 0) dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_PER_KV=\"%s\": must be 0 or 1", e);
+    return true;
+}
+
 // XAttention's strided copies (xattention.c step 1) for the heads y of a chunk, stride S, [y][N][S][d]
-// bf16: dst[y][u][m][c] = src[y · src_head + row · src_stride + c] with row = uS+S-1-m (queries,
-// reverse) or uS+m (keys), zero for rows >= n. One T per thread: uint16_t (one bf16) or uint4 (eight:
+// bf16: dst[y][u][m][c] = src[((y + y_off) / src_group) · src_head + row · src_stride + c] with row =
+// uS+S-1-m (queries, reverse) or uS+m (keys), zero for rows >= n (queries: src_group 1, y_off 0;
+// keys: each query head's copy of its KV head, src_group = the GQA group, y_off = h0 mod group). One T per thread: uint16_t (one bf16) or uint4 (eight:
 // d, src_stride, src_head multiples of 8 and src 16-byte aligned). N · S · d < 2^31 (checked by the
 // caller).
 template <typename T>
-__global__ void strided_copy(const uint16_t *src, long src_stride, long src_head, int n, int d, int S, int N,
-                             bool reverse, uint16_t *dst) {
+__global__ void strided_copy(const uint16_t *src, long src_stride, long src_head, int src_group, int y_off, int n, int d,
+                             int S, int N, bool reverse, uint16_t *dst) {
     const int V = (int)(sizeof(T) / sizeof(uint16_t)), SD = S * d;
     const long e_long = ((long)blockIdx.x * blockDim.x + threadIdx.x) * V;
     if (e_long >= (long)N * SD) return;
     const int e = (int)e_long, c = e % d, um = e / d, u = um / S, m = um - u * S, row = reverse ? u * S + S - 1 - m : um;
     T v = T(); // zeros
-    if (row < n) v = *(const T *)(src + blockIdx.y * src_head + (long)row * src_stride + c);
+    if (row < n) v = *(const T *)(src + (long)((blockIdx.y + y_off) / src_group) * src_head + (long)row * src_stride + c);
     *(T *)(dst + (long)blockIdx.y * N * SD + e) = v;
 }
 
@@ -81,16 +93,26 @@ __device__ inline float share_max(const float *x, int len, int lane) {
 
 // Key block kb's share of row u: the sum of e_t = e^(zr[t] · scale - m) over its super-tokens t <=
 // u, t ascending; the exps of U consecutive super-tokens are computed before they are added (in
-// order: U does not change the sum), U exps and loads in flight; U divides per_blk (both powers of
-// two); terms past the row end are e^-inf = +0.0, which changes no sum of non-negative terms.
+// order: U does not change the sum), U exps and loads in flight (U = 4: one float4 load, which needs
+// zr 16-byte aligned and its row padded to a multiple of 4 floats, as est_cuda_xattention's ldz is);
+// U divides per_blk (both powers of two); terms past the row end are e^-inf = +0.0, which changes no
+// sum of non-negative terms.
 template <int U>
 __device__ inline double key_block_sum(const float *zr, int kb, int per_blk, int u, double scale, double m) {
     double a = 0;
     const int t1 = min((kb + 1) * per_blk, u + 1);
     for (int t0 = kb * per_blk; t0 < t1; t0 += U) {
+        float z[U];
+        if constexpr (U == 4) { // one 16-byte load (t0 a multiple of 4, zr 16-byte aligned; t0 + 3 < ldz)
+            const float4 v = *(const float4 *)(zr + t0);
+            z[0] = v.x, z[1] = v.y, z[2] = v.z, z[3] = v.w;
+        } else {
+#pragma unroll
+            for (int j = 0; j < U; j++) z[j] = t0 + j < t1 ? zr[t0 + j] : 0.0f;
+        }
         double e[U];
 #pragma unroll
-        for (int j = 0; j < U; j++) e[j] = exp((t0 + j < t1 ? (double)zr[t0 + j] : -INFINITY) * scale - m);
+        for (int j = 0; j < U; j++) e[j] = exp((t0 + j < t1 ? (double)z[j] : -INFINITY) * scale - m);
 #pragma unroll
         for (int j = 0; j < U; j++) a += e[j];
     }
@@ -301,6 +323,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
                                     int n, int n_heads, int n_kv_heads, int d, const int *stride, const double *tau,
                                     uint64_t *keep, double *scores) {
     check_shape("est_cuda_xattention", n, n_heads, n_kv_heads, d);
+    phases_begin(ws);
     const int nb = (n + BLOCK - 1) / BLOCK, words = (nb + 63) / 64, group = n_heads / n_kv_heads;
     const size_t head_words = (size_t)nb * words;
     unsigned long long *bits = (unsigned long long *)grow(&ws->bits, sizeof(uint64_t) * head_words * n_heads,
@@ -308,7 +331,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
     CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * head_words * n_heads, 0));
     ws->map_n = 0; // ws->keys may be overwritten (the global sort): dam_online's map is gone
     const double budget = chunk_bytes();
-    const bool small = small_chunks();
+    const bool small = small_chunks(), per_kv = products_per_kv();
     const int p_all = pow2_at_least(nb - 2); // the longest sort: query block nb - 1
     // strided copies eight bf16 at a time when every row starts 16-byte aligned (scalar with DAM_CUDA_XA_SMALL)
     const bool vec8 = !small && d % 8 == 0 && q_stride % 8 == 0 && (long)kv_cap * d % 8 == 0 && (uintptr_t)q % 16 == 0 &&
@@ -338,9 +361,12 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         const int hc = (int)fmax(1.0, fmin((double)run, budget / (fixed + row_bytes * R)));
         const int nq_max = (int)((R + per_blk - 1) / per_blk);
         const int g0 = h0 / group, gc = (h0 + hc - 1) / group - g0 + 1; // KV heads g0 .. g0 + gc - 1
+        // strided keys: one copy per query head (one product launch for the chunk's heads), or with
+        // per_kv one per KV head (one product per KV head's run of query heads)
+        const int kc = per_kv ? gc : hc, k_group = per_kv ? 1 : group, k_off = per_kv ? 0 : h0 - g0 * group;
         const long q_head = (long)N * SD;
         uint16_t *qr = (uint16_t *)grow(&ws->qr, sizeof(uint16_t) * (size_t)hc * q_head, "xattention strided q");
-        uint16_t *kr = (uint16_t *)grow(&ws->kr, sizeof(uint16_t) * (size_t)gc * q_head, "xattention strided k");
+        uint16_t *kr = (uint16_t *)grow(&ws->kr, sizeof(uint16_t) * (size_t)kc * q_head, "xattention strided k");
         float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * R * ldz_max, "xattention strided logits");
         double *score = (double *)grow(&ws->score, sizeof(double) * (size_t)hc * nq_max * nb, "xattention block scores");
         double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)hc * nq_max * (warp ? per_blk : 1) * nb,
@@ -355,14 +381,16 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         for (int y = 0; y < XA_MAX_HEADS; y++) taus.v[y] = y < hc ? tau[h0 + y] : 0.0;
         const uint16_t *qh = q + (long)h0 * d, *kh = k + (long)g0 * kv_cap * d;
         if (vec8) {
-            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), hc), THREADS>>>(qh, q_stride, d, n, d, S, N, true, qr);
+            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), hc), THREADS>>>(qh, q_stride, d, 1, 0, n, d, S, N, true, qr);
             CUDA_LAUNCH_CHECK("strided_copy (q)");
-            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), gc), THREADS>>>(kh, d, (long)kv_cap * d, n, d, S, N, false, kr);
+            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), kc), THREADS>>>(kh, d, (long)kv_cap * d, k_group, k_off, n, d,
+                                                                              S, N, false, kr);
             CUDA_LAUNCH_CHECK("strided_copy (k)");
         } else {
-            strided_copy<uint16_t><<<dim3(blocks_for(q_head), hc), THREADS>>>(qh, q_stride, d, n, d, S, N, true, qr);
+            strided_copy<uint16_t><<<dim3(blocks_for(q_head), hc), THREADS>>>(qh, q_stride, d, 1, 0, n, d, S, N, true, qr);
             CUDA_LAUNCH_CHECK("strided_copy (q)");
-            strided_copy<uint16_t><<<dim3(blocks_for(q_head), gc), THREADS>>>(kh, d, (long)kv_cap * d, n, d, S, N, false, kr);
+            strided_copy<uint16_t><<<dim3(blocks_for(q_head), kc), THREADS>>>(kh, d, (long)kv_cap * d, k_group, k_off, n, d,
+                                                                             S, N, false, kr);
             CUDA_LAUNCH_CHECK("strided_copy (k)");
         }
         const double scale = 1.0 / (sqrt((double)d) * S);
@@ -370,14 +398,17 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
             // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (share_max's float4 loads)
             const int rows = (int)(N - u0 < R ? N - u0 : R), cols = (int)u0 + rows, ldz = (cols + 3) & ~3;
             const long z_head = (long)rows * ldz;
-            for (int ya = 0; ya < hc;) { // one product per run of heads of one KV head (they share kr)
-                const int g = (h0 + ya) / group;
-                int yb = ya + 1;
-                while (yb < hc && (h0 + yb) / group == g) yb++;
-                gemm_nt(ws, z + ya * z_head, ldz, qr + ya * q_head + u0 * SD, SD, kr + (g - g0) * q_head, SD, rows, cols, SD,
-                        yb - ya, q_head, 0, z_head);
-                ya = yb;
-            }
+            if (!per_kv) // every head of the chunk in one product (each has its own copy of its keys)
+                gemm_nt(ws, z, ldz, qr + u0 * SD, SD, kr, SD, rows, cols, SD, hc, q_head, q_head, z_head);
+            else
+                for (int ya = 0; ya < hc;) { // one product per run of heads of one KV head (they share kr)
+                    const int g = (h0 + ya) / group;
+                    int yb = ya + 1;
+                    while (yb < hc && (h0 + yb) / group == g) yb++;
+                    gemm_nt(ws, z + ya * z_head, ldz, qr + ya * q_head + u0 * SD, SD, kr + (g - g0) * q_head, SD, rows, cols,
+                            SD, yb - ya, q_head, 0, z_head);
+                    ya = yb;
+                }
             const int nq = (rows + per_blk - 1) / per_blk, qb0 = (int)(u0 / per_blk);
             CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)hc * nq * nb, 0));
             const dim3 grid(nq, hc);
@@ -394,5 +425,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         }
         h0 += hc;
     }
+    phases_queued(ws);
     CUDA_CHECK(cudaMemcpy(keep, bits, sizeof(uint64_t) * head_words * n_heads, cudaMemcpyDeviceToHost));
+    phases_end(ws);
 }

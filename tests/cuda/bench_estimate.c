@@ -8,6 +8,9 @@
  *   tiles     head tiles visited / causal head tiles (tile density of the plans);
  *   cpu_ms    (with --cpu) the CPU plan_layer on fp32 host copies, all cores (the path the GPU
  *             hook used before).
+ * For xattention a second line splits est_ms (est_cuda_last_phases, medians): enqueue = host time to
+ * queue the estimate's kernels, gpu = the device's span over them (kernels and gaps), wait = host time
+ * from then until the keep bits are back; est_ms - enqueue - wait is the host's plan making.
  * Inputs: uniform bf16 q, k, v in [-1, 1) with a sink key and a shared direction per KV group (so
  * the estimates are not flat); latency of the estimation does not depend on content, the plans'
  * density does (real prompts: `dam bench --device cuda --method minference`).
@@ -165,7 +168,7 @@ int main(int argc, char **argv) {
             method m;
             method_from_json(METHODS[mi], 1, H, &m);
             maskplan **plans = dam_calloc((size_t)H, sizeof *plans, "bench plans");
-            double est[16], conv[16];
+            double est[16], conv[16], enq[16], gpu[16], wait[16];
             attn_cuda_plan *ap = NULL;
             for (int r = -1; r < reps; r++) {
                 for (int h = 0; h < H; h++) maskplan_free(plans[h]), plans[h] = NULL;
@@ -177,6 +180,8 @@ int main(int argc, char **argv) {
                 attn_cuda_plan_free(ap);
                 ap = attn_cuda_plan_build((const maskplan *const *)plans, n, n, H, Hkv);
                 if (r >= 0) est[r] = t1 - t0, conv[r] = now_ms() - t1;
+                const est_cuda_phases ph = est_cuda_last_phases(ws);
+                if (r >= 0) enq[r] = ph.enqueue_ms, gpu[r] = ph.gpu_ms, wait[r] = ph.wait_ms;
             }
             const double est_ms = bench_median_d(est, reps), conv_ms = bench_median_d(conv, reps),
                          attn_ms = time_attention(&L, ap, reps);
@@ -196,6 +201,9 @@ int main(int argc, char **argv) {
             printf("%8d %-11s %9.2f %9.2f %9.2f %9.2f %6.1f%% %7.1f%% %7.1f%% %9.1f\n", n, m.ops->kind, est_ms, conv_ms,
                    attn_ms, dense_ms, 100.0 * (double)ap->head_tiles / (double)ap->causal_tiles, 100 * est_ms / attn_ms,
                    100 * est_ms / dense_ms, cpu_ms);
+            if (strcmp(m.ops->kind, "xattention") == 0)
+                printf("%8s %-11s enqueue_ms %.3f  gpu_ms %.3f  wait_ms %.3f\n", "", "  phases", bench_median_d(enq, reps),
+                       bench_median_d(gpu, reps), bench_median_d(wait, reps));
             fflush(stdout);
             attn_cuda_plan_free(ap);
             for (int h = 0; h < H; h++) maskplan_free(plans[h]);
