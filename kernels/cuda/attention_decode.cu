@@ -16,12 +16,15 @@ namespace {
 
 constexpr int WARPS = 4, THREADS = 32 * WARPS;
 constexpr int TILE = 64;    // keys per shared-memory stage (16 per warp)
-// cp.async ring depth: STAGES - 1 tiles in flight while one is computed. Four at d = 64 (67 KB of
-// shared memory a CTA, three CTAs per SM); three at d = 128 (102 KB: two CTAs per SM, where four
-// stages' 135 KB left one, which could not keep enough bytes in flight — run 85: 54 % of the copy
-// bandwidth with one CTA per SM against 69 % with the splits in two waves).
-template <int D>
-__host__ __device__ constexpr int stages() { return D == 128 ? 3 : 4; }
+// cp.async ring depth for head dim D and G query heads per CTA: STAGES - 1 tiles in flight while one
+// is computed. Three at d = 128 with G <= 5: 100 KB of dynamic shared memory plus the static s_o
+// (2 KB per query head) leave room for two CTAs per SM (228 KB), where four stages' 132 KB left one, which
+// could not keep enough bytes in flight (run 85: 77 % of the copy bandwidth at 32K for the
+// Llama-3-8B shape, G = 4, against 69 % with four stages and the splits in two waves; with one CTA per
+// SM, 54 %). Four otherwise: at d = 64 (64 KB of K/V, two or three CTAs per SM), and at d = 128 with
+// G >= 6, where even three stages fit only one CTA per SM, so the deeper ring is kept.
+template <int D, int G>
+__host__ __device__ constexpr int stages() { return D == 128 && G <= 5 ? 3 : 4; }
 constexpr int MAXG = 8;     // query heads per CTA (the GQA group), at most (rows of the 16-row mma tile)
 constexpr int MAX_SPLITS = 1024;  // splits per head, at most
 constexpr float LOG2E = 1.4426950408889634f;
@@ -30,7 +33,7 @@ constexpr float LOG2E = 1.4426950408889634f;
 // of one 16-row mma tile (rows G..15 are zero queries whose results are dropped). Each of the 4
 // warps takes keys 16w .. 16w+15 of every 64-key tile: S = Q K^T (m16 x n16, D/16 k-steps), an
 // online softmax per row over its keys, O += P V (m16 x D, one k-step of 16 keys). K and V tiles
-// come through a stages<D>()-deep cp.async ring of shared memory (rows gathered by index when sparse).
+// come through a stages<D, G>()-deep cp.async ring of shared memory (rows gathered by index when sparse).
 template <int D, int G>
 __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restrict__ out, const dam_bf16 *__restrict__ q,
                                                          const dam_bf16 *__restrict__ k, const dam_bf16 *__restrict__ v,
@@ -42,7 +45,7 @@ __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restri
     constexpr int PS = D + 4;   // floats per split partial: D accumulators, max, sum, 2 pad (16-byte rows)
     extern __shared__ __align__(128) unsigned char smem_raw[];
     __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);  // [16][D]
-    constexpr int STAGES = stages<D>();
+    constexpr int STAGES = stages<D, G>();
     __nv_bfloat16 *sK = sQ + 16 * D;                                   // [STAGES][64][D]
     __nv_bfloat16 *sV = sK + STAGES * TILE * D;                        // [STAGES][64][D]
     const int split = blockIdx.x, n_splits = gridDim.x;
@@ -273,7 +276,9 @@ int sm_count() {
 template <int D, int G>
 void launch(dim3 grid, __nv_bfloat16 *o, const dam_bf16 *q, const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int group,
             float scale_log2, const int32_t *idx_ptr, const int32_t *idx, int chunk, attn_cuda_decode_ws *ws) {
-    const size_t smem = sizeof(__nv_bfloat16) * (size_t)(16 * D + 2 * stages<D>() * TILE * D);
+    const size_t smem = sizeof(__nv_bfloat16) * (size_t)(16 * D + 2 * stages<D, G>() * TILE * D);
+    static_assert(stages<D, G>() * TILE * D * sizeof(__nv_bfloat16) >= sizeof(float) * MAXG * MAX_SPLITS,
+                  "the split merge reuses the K ring as float scratch [G][n_splits]");
     static bool configured = false;  // per instantiation
     if (!configured) {
         CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<D, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));

@@ -60,7 +60,8 @@ void *est_cuda_host_buffer(est_cuda_ws *ws, size_t bytes);
  * device's span from the call's first queued operation to the end of its last kernel (CUDA events:
  * kernels plus the gaps between them); wait = host wall clock from the end of queueing until the
  * keep bits are in host memory (the final copy waits for the queued kernels). The call's whole host
- * time is enqueue + wait (+ a few us). NaN until such a call. */
+ * time is enqueue + wait (+ a few us). With scores != NULL (tests) the per-chunk score copies, which
+ * synchronise, fall inside enqueue and gpu. NaN until such a call. */
 typedef struct {
     double enqueue_ms, gpu_ms, wait_ms;
 } est_cuda_phases;

@@ -94,7 +94,8 @@ __device__ inline float share_max(const float *x, int len, int lane) {
 // Key block kb's share of row u: the sum of e_t = e^(zr[t] · scale - m) over its super-tokens t <=
 // u, t ascending; the exps of U consecutive super-tokens are computed before they are added (in
 // order: U does not change the sum), U exps and loads in flight (U = 4: one float4 load, which needs
-// zr 16-byte aligned and its row padded to a multiple of 4 floats, as est_cuda_xattention's ldz is);
+// zr 16-byte aligned and its row padded to a multiple of 4 floats, as est_cuda_xattention's ldz is;
+// it may read the row's padding past the GEMM's columns, never written, whose terms are masked);
 // U divides per_blk (both powers of two); terms past the row end are e^-inf = +0.0, which changes no
 // sum of non-negative terms.
 template <int U>
