@@ -27,6 +27,7 @@ template <int D, int G>
 __host__ __device__ constexpr int stages() { return D == 128 && G <= 5 ? 3 : 4; }
 constexpr int MAXG = 8;     // query heads per CTA (the GQA group), at most (rows of the 16-row mma tile)
 constexpr int MAX_SPLITS = 1024;  // splits per head, at most
+constexpr int MERGE_BATCH = 16;   // the split merge's 16-byte reads in flight per thread
 constexpr float LOG2E = 1.4426950408889634f;
 
 // D: head dim (64 or 128); G: query heads per CTA (the GQA group dense, 1 sparse), the rows 0..G-1
@@ -193,18 +194,23 @@ __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restri
     __syncthreads();
     if (!s_last) return;
     __threadfence();
-    // merge the splits of all G heads at once; the K/V ring's shared memory is free now:
-    // A. every split's max -> sw[g][s]; B. one warp per head: M_g, weights sw = exp2(m - M_g), the
-    // total sum L_g; C. each (head, 4 dims) slot sums weight x accumulators (16-byte loads, splits
-    // shared among THREADS / slots threads, partial sums combined through shared memory)
-    float *sw = reinterpret_cast<float *>(sK);  // [G][n_splits]
+    // merge the splits of all G heads at once; the K/V ring's shared memory is free now. The chain of
+    // dependent global reads is what a short cache's decode call waits on (run 85: ~8 us a call at 1K
+    // keys), so each phase issues its reads together: A. every split's (max, sum) -> sw[g][s], sl[g][s]
+    // (one 8-byte read each); B. one warp per head: M_g, weights sw = exp2(m - M_g), the total sum L_g
+    // (shared memory only); C. each (head, 4 dims) slot sums weight x accumulators (16-byte reads,
+    // MERGE_BATCH in flight per thread, splits shared among THREADS / slots threads, partial sums
+    // combined through shared memory)
+    float *sw = reinterpret_cast<float *>(sK), *sl = sw + G * n_splits;  // [G][n_splits] each
     __shared__ float s_L[G];
     __shared__ float4 s_part[THREADS];
-    for (int e = tid; e < G * n_splits; e += THREADS)
-        sw[e] = __ldcg(part + ((size_t)(h0 + e / n_splits) * max_splits + e % n_splits) * PS + D);
+#pragma unroll 4
+    for (int e = tid; e < G * n_splits; e += THREADS) {
+        const float2 ml = __ldcg(reinterpret_cast<const float2 *>(part + ((size_t)(h0 + e / n_splits) * max_splits + e % n_splits) * PS + D));
+        sw[e] = ml.x, sl[e] = ml.y;
+    }
     __syncthreads();
     for (int g = warp; g < G; g += WARPS) {
-        const float *pg = part + (size_t)(h0 + g) * max_splits * PS;
         float mx = -INFINITY;
         for (int s = lane; s < n_splits; s += 32) mx = fmaxf(mx, sw[g * n_splits + s]);
 #pragma unroll
@@ -213,7 +219,7 @@ __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restri
         for (int s = lane; s < n_splits; s += 32) {
             const float w = mx == -INFINITY ? 0.f : exp2f(sw[g * n_splits + s] - mx);  // empty splits weigh 0
             sw[g * n_splits + s] = w;
-            lsum += w * __ldcg(pg + (size_t)s * PS + D + 1);
+            lsum += w * sl[g * n_splits + s];
         }
 #pragma unroll
         for (int off = 16; off > 0; off >>= 1) lsum += __shfl_xor_sync(0xffffffffu, lsum, off);
@@ -232,11 +238,19 @@ __global__ void __launch_bounds__(THREADS) decode_kernel(__nv_bfloat16 *__restri
         const int slot = e % SLOTS, p = e / SLOTS, g = slot / (D / 4), c = slot % (D / 4);
         const float4 *pg = reinterpret_cast<const float4 *>(part + (size_t)(h0 + g) * max_splits * PS) + c;
         float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 4
-        for (int s2 = p; s2 < n_splits; s2 += PARTS) {
-            const float w = sw[g * n_splits + s2];
-            const float4 x = __ldcg(pg + (size_t)s2 * (PS / 4));
-            a.x += w * x.x, a.y += w * x.y, a.z += w * x.z, a.w += w * x.w;
+        for (int s0 = p; s0 < n_splits; s0 += MERGE_BATCH * PARTS) {  // MERGE_BATCH reads, then their sums
+            float4 x[MERGE_BATCH];
+#pragma unroll
+            for (int j = 0; j < MERGE_BATCH; j++) {
+                const int s2 = s0 + j * PARTS;
+                x[j] = s2 < n_splits ? __ldcg(pg + (size_t)s2 * (PS / 4)) : make_float4(0.f, 0.f, 0.f, 0.f);
+            }
+#pragma unroll
+            for (int j = 0; j < MERGE_BATCH; j++) {
+                const int s2 = s0 + j * PARTS;
+                const float w = s2 < n_splits ? sw[g * n_splits + s2] : 0.f;
+                a.x += w * x[j].x, a.y += w * x[j].y, a.z += w * x[j].z, a.w += w * x[j].w;
+            }
         }
         if (PARTS == 1) store(slot, a);
         else s_part[e] = a;
@@ -277,8 +291,8 @@ template <int D, int G>
 void launch(dim3 grid, __nv_bfloat16 *o, const dam_bf16 *q, const dam_bf16 *k, const dam_bf16 *v, int kv_cap, int n_k, int group,
             float scale_log2, const int32_t *idx_ptr, const int32_t *idx, int chunk, attn_cuda_decode_ws *ws) {
     const size_t smem = sizeof(__nv_bfloat16) * (size_t)(16 * D + 2 * stages<D, G>() * TILE * D);
-    static_assert(stages<D, G>() * TILE * D * sizeof(__nv_bfloat16) >= sizeof(float) * MAXG * MAX_SPLITS,
-                  "the split merge reuses the K ring as float scratch [G][n_splits]");
+    static_assert(2 * stages<D, G>() * TILE * D * sizeof(__nv_bfloat16) >= 2 * sizeof(float) * MAXG * MAX_SPLITS,
+                  "the split merge reuses the K and V ring as float scratch [2][G][n_splits]");
     static bool configured = false;  // per instantiation
     if (!configured) {
         CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<D, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
