@@ -40,17 +40,6 @@ bool small_chunks(void) {
     return true;
 }
 
-// Test-only DAM_CUDA_XA_PER_KV=1: the strided keys once per KV head and one product per KV head's run
-// of query heads (the code before run 84: three product launches per row chunk at 9 / 3 heads, 234 us
-// of products per estimate at 32K against 200 with one launch). The logits are the same either way up
-// to cuBLAS's choice of kernel for the shapes.
-bool products_per_kv(void) {
-    const char *e = getenv("DAM_CUDA_XA_PER_KV");
-    if (e == NULL || strcmp(e, "0") == 0) return false;
-    if (strcmp(e, "1") != 0) dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_PER_KV=\"%s\": must be 0 or 1", e);
-    return true;
-}
-
 // XAttention's strided copies (xattention.c step 1) for the heads y of a chunk, stride S, [y][N][S][d]
 // bf16: dst[y][u][m][c] = src[((y + y_off) / src_group) · src_head + row · src_stride + c] with row =
 // uS+S-1-m (queries, reverse) or uS+m (keys), zero for rows >= n (queries: src_group 1, y_off 0;
@@ -332,7 +321,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
     CUDA_CHECK(cudaMemsetAsync(bits, 0, sizeof(uint64_t) * head_words * n_heads, 0));
     ws->map_n = 0; // ws->keys may be overwritten (the global sort): dam_online's map is gone
     const double budget = chunk_bytes();
-    const bool small = small_chunks(), per_kv = products_per_kv();
+    const bool small = small_chunks();
     const int p_all = pow2_at_least(nb - 2); // the longest sort: query block nb - 1
     // strided copies eight bf16 at a time when every row starts 16-byte aligned (scalar with DAM_CUDA_XA_SMALL)
     const bool vec8 = !small && d % 8 == 0 && q_stride % 8 == 0 && (long)kv_cap * d % 8 == 0 && (uintptr_t)q % 16 == 0 &&
@@ -361,13 +350,13 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         if (R > N) R = N;
         const int hc = (int)fmax(1.0, fmin((double)run, budget / (fixed + row_bytes * R)));
         const int nq_max = (int)((R + per_blk - 1) / per_blk);
-        const int g0 = h0 / group, gc = (h0 + hc - 1) / group - g0 + 1; // KV heads g0 .. g0 + gc - 1
-        // strided keys: one copy per query head (one product launch for the chunk's heads), or with
-        // per_kv one per KV head (one product per KV head's run of query heads)
-        const int kc = per_kv ? gc : hc, k_group = per_kv ? 1 : group, k_off = per_kv ? 0 : h0 - g0 * group;
+        // strided keys: one copy per query head (of KV head (h0 + y) / group), so that one product launch
+        // covers the chunk's heads (run 84: 200 us of products per estimate at 32K against 234 with one
+        // launch per KV head's query heads)
+        const int g0 = h0 / group, k_off = h0 - g0 * group;
         const long q_head = (long)N * SD;
         uint16_t *qr = (uint16_t *)grow(&ws->qr, sizeof(uint16_t) * (size_t)hc * q_head, "xattention strided q");
-        uint16_t *kr = (uint16_t *)grow(&ws->kr, sizeof(uint16_t) * (size_t)kc * q_head, "xattention strided k");
+        uint16_t *kr = (uint16_t *)grow(&ws->kr, sizeof(uint16_t) * (size_t)hc * q_head, "xattention strided k");
         float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * R * ldz_max, "xattention strided logits");
         double *score = (double *)grow(&ws->score, sizeof(double) * (size_t)hc * nq_max * nb, "xattention block scores");
         double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)hc * nq_max * (warp ? per_blk : 1) * nb,
@@ -384,13 +373,13 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         if (vec8) {
             strided_copy<uint4><<<dim3(blocks_for(q_head / 8), hc), THREADS>>>(qh, q_stride, d, 1, 0, n, d, S, N, true, qr);
             CUDA_LAUNCH_CHECK("strided_copy (q)");
-            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), kc), THREADS>>>(kh, d, (long)kv_cap * d, k_group, k_off, n, d,
+            strided_copy<uint4><<<dim3(blocks_for(q_head / 8), hc), THREADS>>>(kh, d, (long)kv_cap * d, group, k_off, n, d,
                                                                               S, N, false, kr);
             CUDA_LAUNCH_CHECK("strided_copy (k)");
         } else {
             strided_copy<uint16_t><<<dim3(blocks_for(q_head), hc), THREADS>>>(qh, q_stride, d, 1, 0, n, d, S, N, true, qr);
             CUDA_LAUNCH_CHECK("strided_copy (q)");
-            strided_copy<uint16_t><<<dim3(blocks_for(q_head), kc), THREADS>>>(kh, d, (long)kv_cap * d, k_group, k_off, n, d,
+            strided_copy<uint16_t><<<dim3(blocks_for(q_head), hc), THREADS>>>(kh, d, (long)kv_cap * d, group, k_off, n, d,
                                                                              S, N, false, kr);
             CUDA_LAUNCH_CHECK("strided_copy (k)");
         }
@@ -399,17 +388,8 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
             // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (share_max's float4 loads)
             const int rows = (int)(N - u0 < R ? N - u0 : R), cols = (int)u0 + rows, ldz = (cols + 3) & ~3;
             const long z_head = (long)rows * ldz;
-            if (!per_kv) // every head of the chunk in one product (each has its own copy of its keys)
-                gemm_nt(ws, z, ldz, qr + u0 * SD, SD, kr, SD, rows, cols, SD, hc, q_head, q_head, z_head);
-            else
-                for (int ya = 0; ya < hc;) { // one product per run of heads of one KV head (they share kr)
-                    const int g = (h0 + ya) / group;
-                    int yb = ya + 1;
-                    while (yb < hc && (h0 + yb) / group == g) yb++;
-                    gemm_nt(ws, z + ya * z_head, ldz, qr + ya * q_head + u0 * SD, SD, kr + (g - g0) * q_head, SD, rows, cols,
-                            SD, yb - ya, q_head, 0, z_head);
-                    ya = yb;
-                }
+            // every head of the chunk in one product (each has its own copy of its keys)
+            gemm_nt(ws, z, ldz, qr + u0 * SD, SD, kr, SD, rows, cols, SD, hc, q_head, q_head, z_head);
             const int nq = (rows + per_blk - 1) / per_blk, qb0 = (int)(u0 / per_blk);
             CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)hc * nq * nb, 0));
             const dim3 grid(nq, hc);

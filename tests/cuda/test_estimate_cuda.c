@@ -21,8 +21,8 @@
  * heads per chunk, against a float64 recomputation; top-k with exact ties and forced indices against
  * est_top_k (same set); XAttention's keep bits hold no block outside the causal triangle (the host
  * buffer is poisoned first), and its chunked paths (one head and one query block per chunk;
- * DAM_CUDA_XA_SMALL), both block-sums kernels (DAM_CUDA_XA_ROWS_KERNEL) and the products per KV head
- * (DAM_CUDA_XA_PER_KV) give the same bits and scores, bit for bit.
+ * DAM_CUDA_XA_SMALL) and both block-sums kernels (DAM_CUDA_XA_ROWS_KERNEL) give the same bits and
+ * scores, bit for bit.
  * Usage: test_estimate_cuda [quick] (quick: shapes up to 300 tokens, for compute-sanitizer). Skips
  * (exit 0, "skip: ...") without a CUDA device. */
 #include <jansson.h>
@@ -222,15 +222,12 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
      * blocks, scalar strided copies); and each block-sums kernel forced (DAM_CUDA_XA_ROWS_KERNEL=cta /
      * warp: the same operations in the same order; the default is the warp kernel here at stride <= 8,
      * the CTA kernel above), also on the small chunks (rows past the first chunk, u0 > 0, in quick mode
-     * too); the products per KV head with the keys copied once per KV head (DAM_CUDA_XA_PER_KV=1,
-     * also on the small chunks, which split a KV head's query heads); the logits are exact, so every
-     * GEMM shape gives the same ones */
+     * too); the logits are exact, so every GEMM shape gives the same ones */
     static const char *const VARIANTS[][4] = {
         {"DAM_CUDA_EST_CHUNK_BYTES", "1", NULL, NULL},        {"DAM_CUDA_XA_SMALL", "1", NULL, NULL},
         {"DAM_CUDA_XA_ROWS_KERNEL", "cta", NULL, NULL},       {"DAM_CUDA_XA_ROWS_KERNEL", "warp", NULL, NULL},
         {"DAM_CUDA_XA_ROWS_KERNEL", "cta", "DAM_CUDA_XA_SMALL", "1"},
-        {"DAM_CUDA_XA_ROWS_KERNEL", "warp", "DAM_CUDA_XA_SMALL", "1"},
-        {"DAM_CUDA_XA_PER_KV", "1", NULL, NULL},              {"DAM_CUDA_XA_PER_KV", "1", "DAM_CUDA_XA_SMALL", "1"}};
+        {"DAM_CUDA_XA_ROWS_KERNEL", "warp", "DAM_CUDA_XA_SMALL", "1"}};
     uint64_t *keep2 = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test keep");
     double *sc2 = dam_malloc(sizeof(double) * (size_t)H * nb * nb, "test scores");
     for (size_t v = 0; v < sizeof VARIANTS / sizeof VARIANTS[0]; v++) {
