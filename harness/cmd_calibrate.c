@@ -38,7 +38,7 @@ static const char *HELP =
     "  --tau X                 true-mask threshold on the shifted map (default 0.3)\n"
     "  --mu X                  pattern match threshold in [0, 1] (default 0.8)\n"
     "  --min-pattern-cells N   drop matched patterns with fewer cells (default 0 = paper)\n"
-    "  --threads N             CPU threads (default: all cores)\n"
+    "  --threads N             CPU threads (default 0: all cores)\n"
     "  -o PATH                 output pattern file (HDF5), required\n";
 
 static double arg_double(const char *flag, const char *value, double lo, double hi) {
@@ -134,7 +134,7 @@ int cmd_calibrate(int argc, char **argv) {
         else if (strcmp(a, "--mu") == 0) par.mu = arg_double(a, arg_value(argc, argv, &i), 0, 1);
         else if (strcmp(a, "--min-pattern-cells") == 0)
             par.min_pattern_cells = (int)arg_long(a, arg_value(argc, argv, &i), 0, 65536);
-        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
+        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 0, 4096);
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) out = arg_value(argc, argv, &i);
         else dam_die(DAM_EXIT_INPUT, "calibrate: unknown argument %s (see --help)", a);
     }

@@ -41,7 +41,7 @@ static const char *HELP =
     "                     paper's defaults if missing, see dam calibrate)\n"
     "  --param KEY=VALUE  any other key of the method's config entry, VALUE as JSON (repeatable;\n"
     "                     e.g. --param pcl=64 --param sequences=2 for a small dam calibration)\n"
-    "  --threads N        CPU threads (default: all cores)\n";
+    "  --threads N        CPU threads (default 0: all cores)\n";
 
 /* Per-layer means over heads of the exact density and the tail / spread mass recall (stderr). */
 static void print_layer_alignment(const attn_ctx *c, const llama_model *m) {
@@ -85,7 +85,7 @@ int cmd_generate(int argc, char **argv) {
         else if (strcmp(a, "--prompt-file") == 0) prompt_file = arg_value(argc, argv, &i);
         else if (strcmp(a, "--max-new") == 0) max_new = arg_long(a, arg_value(argc, argv, &i), 1, 1 << 20);
         else if (strcmp(a, "--chunk") == 0) chunk = arg_long(a, arg_value(argc, argv, &i), 1, 1 << 20);
-        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
+        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 0, 4096);
         else if (strcmp(a, "--chat") == 0) chat = 1;
         else if (strcmp(a, "--ids") == 0) show_ids = 1;
         else if (strcmp(a, "--method") == 0) method_name = arg_value(argc, argv, &i);
@@ -114,7 +114,7 @@ int cmd_generate(int argc, char **argv) {
         key[eq - params[p]] = 0;
         json_object_set_new(mj, key, config_value(eq + 1, "generate: --param", params[p]));
     }
-    const cfg_obj mc = {"--method", "", mj, mres};
+    const cfg_obj mc = {"--method / --param", "", mj, mres};
     method meth;
     method_parse(&mc, &meth);
     json_decref(mj);

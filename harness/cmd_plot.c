@@ -284,7 +284,10 @@ int cmd_plot(int argc, char **argv) {
         else if (strcmp(argv[i], "-o") == 0) outdir = arg_value(argc, argv, &i);
         else if (strcmp(argv[i], "--patterns") == 0) patterns = arg_value(argc, argv, &i);
         else if (strcmp(argv[i], "--heads") == 0) heads = arg_value(argc, argv, &i);
-        else if (strcmp(argv[i], "--length") == 0) length = arg_long(argv[i], arg_value(argc, argv, &i), 1, 1 << 20);
+        else if (strcmp(argv[i], "--length") == 0) {
+            const char *opt = argv[i]; // (arg_value advances i: the name is read first)
+            length = arg_long(opt, arg_value(argc, argv, &i), 1, 1 << 20);
+        }
         else if (argv[i][0] == '-') dam_die(DAM_EXIT_INPUT, "plot: unknown option %s (see --help)", argv[i]);
         else if (in == NULL) in = argv[i];
         else dam_die(DAM_EXIT_INPUT, "plot: more than one results file given");

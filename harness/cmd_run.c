@@ -28,7 +28,7 @@ static const char *HELP =
     "  --set K=V      override a config value: K is a key path (seed, workloads[0].lengths,\n"
     "                 methods[2].tau) or METHOD.KEY (dam.tau); V is JSON (repeatable)\n"
     "  --device D     cpu or cuda (the GPU; a `make cuda-dam` build: docs/cuda.md); overrides the config\n"
-    "  --threads N    CPU threads (overrides the config)\n"
+    "  --threads N    CPU threads, 0 = all cores (overrides the config's \"threads\")\n"
     "  --progress M   progress on stderr: bar (one status line rewritten in place: cells done/total,\n"
     "                 elapsed, ETA, the cell running), lines (that status as a plain line every\n"
     "                 --progress-every seconds and at the end, for logs), none, or auto (default:\n"
@@ -54,7 +54,7 @@ int cmd_run(int argc, char **argv) {
             sets[n_sets++] = arg_value(argc, argv, &i);
         }
         else if (strcmp(a, "--device") == 0) device = arg_value(argc, argv, &i);
-        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 1, 4096);
+        else if (strcmp(a, "--threads") == 0) threads = arg_long(a, arg_value(argc, argv, &i), 0, 4096);
         else if (strcmp(a, "--progress") == 0) {
             const char *v = arg_value(argc, argv, &i);
             if (!progress_mode_parse(v, &progress)) dam_die(DAM_EXIT_INPUT, "--progress: \"%s\" is not auto, bar, lines or none", v);
@@ -74,7 +74,7 @@ int cmd_run(int argc, char **argv) {
     }
     run_config cfg;
     config_load(config, sets, n_sets, &cfg);
-    if (threads > 0) cfg.threads = (int)threads;
+    if (threads >= 0) cfg.threads = (int)threads;
     if (resume && overwrite) dam_die(DAM_EXIT_INPUT, "run: --resume and --overwrite exclude each other");
     run_opts o = {output, resume, overwrite, 20, progress, (double)progress_every};
     int rc = run_execute(&cfg, &o);

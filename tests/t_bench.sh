@@ -47,6 +47,7 @@ expect_bench_error unknown_method 'nonsense' --method nonsense
 expect_bench_error bad_json 'not a JSON object' --method '{bad'
 expect_bench_error bad_key 'window_fraction' --method '{"method":"streaming","window_fraction":0.5}'
 expect_bench_error warmup '--warmup' --warmup -1
+expect_bench_error threads '--threads: -1 is out of range \[0, 4096\]' --threads -1
 expect_bench_error device 'not cpu or cuda' --device gpu
 expect_bench_error synthetic_cpu 'needs --device cuda' --synthetic llama3.1-8b
 expect_bench_error synthetic_model 'exclude each other' --synthetic llama3.1-8b --device cuda

@@ -61,6 +61,9 @@ mkdir -p "$tmp/dir.h5"
 "$dam" plot --patterns "$tmp/p.h5" --heads 0:0,3:2 --length 300 -o "$tmp/masks" >/dev/null 2>&1 && \
     [ -s "$tmp/masks/dam_mask_l03_h2.png" ] && [ -s "$tmp/masks/dam_mask_l00_h0.svg" ] && ok || bad "mask images"
 "$dam" plot --patterns "$tmp/p.h5" --heads 99:0 >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] && ok || bad "bad --heads"
+# a bad --length is named as the option (not as its value)
+"$dam" plot --patterns "$tmp/p.h5" --length 0 >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "^dam: --length: 0 is out of range" "$tmp/err" && ok || bad "plot --length 0: $(cat "$tmp/err")"
 # identical token ids for every method: one sha256 per example, and the same prompt on a re-run
 "$dam" run "$tmp/small.json" -o "$tmp/again.h5" --progress bar >"$tmp/out2" 2>"$tmp/err2"
 # bar mode: the status line is rewritten in place with \r and cut by the final line
