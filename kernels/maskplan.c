@@ -304,6 +304,19 @@ static int64_t list_kept_bits(const uint64_t *row, int qb, int n_kblocks, int32_
 
 enum { PARALLEL_WORDS = 1 << 16 }; /* maskplan_set_blocks_bits_heads: bit-matrix words worth threads */
 
+/* Copies row qb's causal bits (key blocks <= kept_bits_last) into out[0 .. words), zeros past them;
+ * returns how many are set. */
+static int64_t copy_kept_bits(const uint64_t *row, int qb, int n_kblocks, int words, uint64_t *out) {
+    const int last = kept_bits_last(qb, n_kblocks), lw = last < 0 ? -1 : last / 64;
+    int64_t n = 0;
+    for (int w = 0; w < words; w++) {
+        const uint64_t b = w < lw ? row[w] : w == lw ? kept_bits_word(row, w, last) : 0;
+        out[w] = b;
+        n += __builtin_popcountll(b);
+    }
+    return n;
+}
+
 void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_qblocks, int n_kblocks,
                                     const uint64_t *bits, maskplan_blocks_form form) {
     if (n_plans < 0 || n_qblocks < 0 || n_kblocks < 0 || (n_plans > 0 && n_qblocks > 0 && n_kblocks > 0 && bits == NULL))
@@ -319,16 +332,26 @@ void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_q
     int32_t **idx = dam_calloc((size_t)n_plans, sizeof *idx, "mask plan blocks");
     uint64_t **kept = dam_calloc((size_t)n_plans, sizeof *kept, "mask plan block bits"); /* NULL: list only */
     int64_t *count = dam_malloc(sizeof *count * rows, "mask plan blocks"); /* [plan][qb] kept blocks */
+    /* unless lists are asked for, each plan's causal bits are copied in the counting pass (the form
+     * AUTO picks is usually bits for dense plans: one pass); plans that end up as lists are listed from
+     * that copy, which is then freed */
+    for (int h = 0; h < n_plans; h++)
+        if (plans[h] && words > 0 && form != MASKPLAN_BLOCKS_LISTS)
+            kept[h] = dam_malloc(sizeof(uint64_t) * words * (size_t)n_qblocks, "mask plan block bits");
     /* threads only for large matrices: a parallel region's wake-up (tens of us with a passive wait
      * policy) is more than a layer's bits at 32K take serially (9 heads x 512 rows x 8 words) */
     const bool par = rows * words >= PARALLEL_WORDS;
-    /* 1. per row, the kept blocks (rows interleaved over the threads: later rows keep more) */
+    /* 1. per row, the kept blocks (rows interleaved over the threads: later rows keep more), copied
+     *    into the plan's bit rows (first touch spread over the threads too) */
 #pragma omp parallel for schedule(static, 8) if (par)
     for (size_t r = 0; r < rows; r++) {
         const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
-        count[r] = plans[h] && words ? list_kept_bits(bits + r * words, qb, n_kblocks, NULL) : 0;
+        count[r] = !plans[h] || !words ? 0
+                   : kept[h]           ? copy_kept_bits(bits + r * words, qb, n_kblocks, (int)words, kept[h] + (size_t)qb * words)
+                                       : list_kept_bits(bits + r * words, qb, n_kblocks, NULL);
     }
-    /* 2. per plan, the offsets and the index array */
+    /* 2. per plan, the form; for lists the offsets and the index array */
+    bool any_lists = false;
     for (int h = 0; h < n_plans; h++) {
         if (plans[h] == NULL) continue;
         const int64_t *c = count + (size_t)h * n_qblocks;
@@ -337,28 +360,25 @@ void maskplan_set_blocks_bits_heads(maskplan *const *plans, int n_plans, int n_q
         if (total > INT32_MAX) dam_die(DAM_EXIT_RUNTIME, "mask plan blocks: %lld kept blocks are too many", (long long)total);
         const bool as_bits = form == MASKPLAN_BLOCKS_BITS ||
                              (form == MASKPLAN_BLOCKS_AUTO && sizeof(uint64_t) * words * (size_t)n_qblocks <= sizeof(int32_t) * (size_t)total);
-        if (words > 0 && as_bits) {
-            kept[h] = dam_malloc(sizeof(uint64_t) * words * (size_t)n_qblocks, "mask plan block bits");
-            continue; /* held as bits: no lists */
-        }
+        if (words > 0 && as_bits) continue; /* held as bits (kept[h]): no lists */
         ptr[h] = dam_malloc(sizeof(int32_t) * ((size_t)n_qblocks + 1), "mask plan blocks");
         idx[h] = dam_malloc(sizeof(int32_t) * (size_t)(total > 0 ? total : 1), "mask plan blocks"); /* never NULL */
         ptr[h][0] = 0;
         for (int qb = 0; qb < n_qblocks; qb++) ptr[h][qb + 1] = ptr[h][qb] + (int32_t)c[qb];
+        any_lists = true;
     }
-    /* 3. the lists or the bit rows, each row into its own range (first touch spread over the threads too) */
+    /* 3. the lists, each row into its own range (from the plan's bit copy when there is one) */
+    if (any_lists && words > 0) {
 #pragma omp parallel for schedule(static, 8) if (par)
-    for (size_t r = 0; r < rows; r++) {
-        const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
-        if (idx[h] && words) list_kept_bits(bits + r * words, qb, n_kblocks, idx[h] + ptr[h][qb]);
-        if (kept[h]) { /* the row's causal bits */
-            const int last = kept_bits_last(qb, n_kblocks);
-            uint64_t *out = kept[h] + (size_t)qb * words;
-            for (int w = 0; w < (int)words; w++) out[w] = last >= 0 && w <= last / 64 ? kept_bits_word(bits + r * words, w, last) : 0;
+        for (size_t r = 0; r < rows; r++) {
+            const int h = (int)(r / (size_t)n_qblocks), qb = (int)(r % (size_t)n_qblocks);
+            if (idx[h])
+                list_kept_bits(kept[h] ? kept[h] + (size_t)qb * words : bits + r * words, qb, n_kblocks, idx[h] + ptr[h][qb]);
         }
     }
     for (int h = 0; h < n_plans; h++)
         if (plans[h]) {
+            if (idx[h]) dam_free(kept[h]), kept[h] = NULL; /* listed: the copy is not kept */
             replace_blocks(plans[h], n_qblocks, ptr[h], idx[h]);
             plans[h]->blk_bits = kept[h];
             plans[h]->blk_bits_words = kept[h] ? (int32_t)words : 0;

@@ -94,9 +94,10 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
  * kb % 64 of bits[qb * ceil(n_kblocks / 64) + kb / 64] is set (bits: read only, not kept); bits of key
  * blocks kb > qb or kb >= n_kblocks are ignored. n_qblocks = 0 clears the part; setting the blocks
  * clears any block bias. Negative counts, or bits NULL with n_qblocks > 0 and n_kblocks > 0, are an
- * internal error (dam_die with DAM_EXIT_RUNTIME), as are more than INT32_MAX kept blocks. One pass to
- * count and one to list (no copy, sort or reallocation). When the bits take no more bytes than the
- * lists, the plan holds the bits instead (blk_bits, causal part only; no lists). */
+ * internal error (dam_die with DAM_EXIT_RUNTIME), as are more than INT32_MAX kept blocks. When the
+ * bits take no more bytes than the lists, the plan holds the bits instead (blk_bits, causal part
+ * only; no lists). One pass copies the causal bits and counts them; a plan that ends up as lists
+ * is listed from that copy in a second pass (no sort or reallocation), and the copy freed. */
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits);
 /* How maskplan_set_blocks_bits_heads holds the blocks: AUTO (what maskplan_set_blocks_bits does) bits
  * when the matrix takes no more bytes than the index array blk_idx would, else lists; BITS always bits

@@ -21,8 +21,9 @@
  * heads per chunk, against a float64 recomputation; top-k with exact ties and forced indices against
  * est_top_k (same set); XAttention's keep bits hold no block outside the causal triangle (the host
  * buffer is poisoned first), and its chunked paths (one head and one query block per chunk;
- * DAM_CUDA_XA_SMALL) and both block-sums kernels (DAM_CUDA_XA_ROWS_KERNEL) give the same bits and
- * scores, bit for bit.
+ * DAM_CUDA_XA_SMALL), both block-sums kernels (DAM_CUDA_XA_ROWS_KERNEL), both select kernels
+ * (DAM_CUDA_XA_SELECT) and other row chunks (DAM_CUDA_XA_CHUNK_ROWS) give the same bits and scores,
+ * bit for bit.
  * Usage: test_estimate_cuda [quick] (quick: shapes up to 300 tokens, for compute-sanitizer). Skips
  * (exit 0, "skip: ...") without a CUDA device. */
 #include <jansson.h>
@@ -222,24 +223,36 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
      * blocks, scalar strided copies); and each block-sums kernel forced (DAM_CUDA_XA_ROWS_KERNEL=cta /
      * warp: the same operations in the same order; the default is the warp kernel here at stride <= 8,
      * the CTA kernel above), also on the small chunks (rows past the first chunk, u0 > 0, in quick mode
-     * too); the logits are exact, so every GEMM shape gives the same ones */
+     * too); each select kernel forced (DAM_CUDA_XA_SELECT=cta: the CTA's shared-memory sort, the default
+     * beyond 1,024-entry sorts; warp: the register sort, also where DAM_CUDA_XA_SMALL would take the
+     * sorts in device memory); other row chunks (DAM_CUDA_XA_CHUNK_ROWS=64, and 192 with the CTA
+     * select); the logits are exact, so every GEMM shape gives the same ones */
     static const char *const VARIANTS[][4] = {
         {"DAM_CUDA_EST_CHUNK_BYTES", "1", NULL, NULL},        {"DAM_CUDA_XA_SMALL", "1", NULL, NULL},
         {"DAM_CUDA_XA_ROWS_KERNEL", "cta", NULL, NULL},       {"DAM_CUDA_XA_ROWS_KERNEL", "warp", NULL, NULL},
         {"DAM_CUDA_XA_ROWS_KERNEL", "cta", "DAM_CUDA_XA_SMALL", "1"},
-        {"DAM_CUDA_XA_ROWS_KERNEL", "warp", "DAM_CUDA_XA_SMALL", "1"}};
+        {"DAM_CUDA_XA_ROWS_KERNEL", "warp", "DAM_CUDA_XA_SMALL", "1"},
+        {"DAM_CUDA_XA_SELECT", "cta", NULL, NULL},            {"DAM_CUDA_XA_SELECT", "warp", "DAM_CUDA_XA_SMALL", "1"},
+        {"DAM_CUDA_XA_CHUNK_ROWS", "64", NULL, NULL},         {"DAM_CUDA_XA_CHUNK_ROWS", "192", "DAM_CUDA_XA_SELECT", "cta"}};
     uint64_t *keep2 = dam_malloc(sizeof(uint64_t) * (size_t)H * nb * words, "test keep");
     double *sc2 = dam_malloc(sizeof(double) * (size_t)H * nb * nb, "test scores");
     for (size_t v = 0; v < sizeof VARIANTS / sizeof VARIANTS[0]; v++) {
+        if (strcmp(VARIANTS[v][1], "warp") == 0 &&
+            ((nb > 1026 && strcmp(VARIANTS[v][0], "DAM_CUDA_XA_SELECT") == 0) ||
+             (N > 4096 && strcmp(VARIANTS[v][0], "DAM_CUDA_XA_ROWS_KERNEL") == 0)))
+            continue; /* the warp select sorts at most 1,024 entries (nb - 2); the warp block sums take rows of
+                       * at most 4,096 super-tokens */
         memset(keep2, 0x55, sizeof(uint64_t) * (size_t)H * nb * words);
         for (int e = 0; e < 4 && VARIANTS[v][e]; e += 2) setenv(VARIANTS[v][e], VARIANTS[v][e + 1], 1);
         est_cuda_xattention(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, stride, tau, keep2, sc2);
         for (int e = 0; e < 4 && VARIANTS[v][e]; e += 2) unsetenv(VARIANTS[v][e]);
-        const char *also = VARIANTS[v][2] ? " and DAM_CUDA_XA_SMALL=1" : "";
-        CHECK(memcmp(keep, keep2, sizeof(uint64_t) * (size_t)H * nb * words) == 0, "n %d H %d/%d S %d: keep bits differ with %s=%s%s",
-              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1], also);
-        CHECK(memcmp(sc, sc2, sizeof(double) * (size_t)H * nb * nb) == 0, "n %d H %d/%d S %d: block scores differ with %s=%s%s",
-              n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1], also);
+        const char *also = VARIANTS[v][2] ? VARIANTS[v][2] : "", *also_v = VARIANTS[v][2] ? VARIANTS[v][3] : "";
+        CHECK(memcmp(keep, keep2, sizeof(uint64_t) * (size_t)H * nb * words) == 0,
+              "n %d H %d/%d S %d: keep bits differ with %s=%s %s%s%s", n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1],
+              also, *also ? "=" : "", also_v);
+        CHECK(memcmp(sc, sc2, sizeof(double) * (size_t)H * nb * nb) == 0,
+              "n %d H %d/%d S %d: block scores differ with %s=%s %s%s%s", n, H, in->Hkv, S, VARIANTS[v][0],
+              VARIANTS[v][1], also, *also ? "=" : "", also_v);
     }
     dam_free(sc2), dam_free(keep2);
     CHECK(outside == 0, "n %d S %d: %d kept key blocks outside the causal triangle", n, S, outside);
@@ -696,9 +709,12 @@ int main(int argc, char **argv) {
         check_xattention_scores(ws, &in, 64);
         free_input(&in);
     }
-    if (!quick) { /* nb = 3125: the shared-memory row sorts at their largest size (4096 entries, 40 KB) */
+    if (!quick) { /* nb = 3125: the shared-memory row sorts at their largest size (4096 entries, 40 KB); XAttention
+                   * past the warp select's 1,024-entry sorts (the CTA select per row chunk, the warp select for
+                   * the first chunks) and past the warp block sums' 4,096 super-tokens */
         input in = make_input(200000, 2, 1, 64, 1);
         check_dam_online_direct(ws, &in);
+        check_xattention_scores(ws, &in, 8);
         free_input(&in);
     }
     est_cuda_ws_free(ws);
