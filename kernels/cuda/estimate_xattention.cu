@@ -27,7 +27,8 @@ enum {
     XA_MAX_HEADS = 32,   // heads per chunk (their thresholds travel as a kernel argument)
     XA_SMEM_SORT = 4096, // longest sort (padded to a power of two) done in shared memory: 48 KiB (opted in)
     XA_WARP_ROWS = 4096, // longest head (super-tokens) whose block sums take the warp kernel (warp_rows)
-    XA_WARP_SORT_E = 32, // longest sort of the warp select: 32 · 32 = 1,024 entries (nb <= 1,026: n <= 65,664)
+    XA_WARP_SORT_E = 16, // longest sort of the warp select: 32 · 16 = 512 entries (nb <= 514: n <= 32,896; at 64K
+                         // the 1,024-entry sorts' 250 registers left one CTA per SM, slower than the CTA select: run 86)
 };
 
 // Test-only DAM_CUDA_XA_SMALL=1: at most 2 heads per chunk, one query block of rows per row chunk,
@@ -59,6 +60,28 @@ __global__ void strided_copy(const uint16_t *src, long src_stride, long src_head
     *(T *)(dst + (long)blockIdx.y * N * SD + e) = v;
 }
 
+// The maximum of x[0 .. len) (fp32, x 16-byte aligned) over the threads that call it with lanes
+// 0 .. STRIDE - 1 (each its share; -inf for none): four float4 loads in flight per thread (the plain
+// loop, which nvcc does not unroll, had one scalar load in flight). STRIDE = THREADS: the CTA's share
+// of each thread; STRIDE = 32: a warp's.
+template <int STRIDE>
+__device__ inline float share_max(const float *x, int len, int lane) {
+    const float4 *x4 = (const float4 *)x;
+    const int n4 = len / 4;
+    float m = -INFINITY;
+    for (int c0 = lane; c0 < n4; c0 += 4 * STRIDE) {
+        float4 v[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int c = c0 + i * STRIDE;
+            v[i] = c < n4 ? x4[c] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) m = fmaxf(m, fmaxf(fmaxf(v[i].x, v[i].y), fmaxf(v[i].z, v[i].w)));
+    }
+    return 4 * n4 + lane < len ? fmaxf(m, x[4 * n4 + lane]) : m;
+}
+
 // Key block kb's share of row u: the sum of e_t = e^(zr[t] · scale - m) over its super-tokens t <=
 // u, t ascending; the exps of U consecutive super-tokens are computed before they are added (in
 // order: U does not change the sum), U exps and loads in flight (U = 4: one float4 load, which needs
@@ -88,85 +111,42 @@ __device__ inline double key_block_sum(const float *zr, int kb, int per_blk, int
     return a;
 }
 
-// A float64 copy of an fp32 logit's scaled value, rounded once (no FMA contraction: the block sums'
-// maxima are scaled the same way wherever they are used).
-__device__ inline double scaled(float zmax, double scale) { return __dmul_rn((double)zmax, scale); }
-
-// Key block kb of row u with one read of its logits from memory: *zmax = the block's largest logit
-// (fp32; its terms t <= u only), returned: key_block_sum relative to that maximum, m = scaled(*zmax)
-// (the second pass over the block's U-aligned logits hits L1).
-template <int U>
-__device__ inline double key_block_local(const float *zr, int kb, int per_blk, int u, double scale, float *zmax) {
-    const int t1 = min((kb + 1) * per_blk, u + 1);
-    float mx = -INFINITY;
-    for (int t0 = kb * per_blk; t0 < t1; t0 += U) {
-        float z[U];
-        if constexpr (U == 4) {
-            const float4 v = *(const float4 *)(zr + t0);
-            z[0] = v.x, z[1] = v.y, z[2] = v.z, z[3] = v.w;
-        } else {
-#pragma unroll
-            for (int j = 0; j < U; j++) z[j] = t0 + j < t1 ? zr[t0 + j] : -INFINITY;
-        }
-#pragma unroll
-        for (int j = 0; j < U; j++) mx = t0 + j < t1 ? fmaxf(mx, z[j]) : mx;
-    }
-    *zmax = mx;
-    return key_block_sum<U>(zr, kb, per_blk, u, scale, scaled(mx, scale));
-}
-
-// A key block's sum relative to its own maximum (key_block_local) taken to the row's maximum m =
-// scaled(row's largest logit): a · e^(scaled(zmax) - m).
-__device__ inline double to_row_max(double a, float zmax, double scale, double m) {
-    return a * exp(__dsub_rn(scaled(zmax, scale), m));
-}
-
 // XAttention steps 2-3 for the query blocks of one row chunk (super-token rows u0 .. , u0 a multiple of
 // per_blk), one CTA of THREADS threads per query block qb and head y (grid (nq, heads); the last query
 // blocks, the longest rows, first). Head y's logits: z[y · z_head + (u - u0) · ldz + t] (fp32). Per row
-// u, reading the logits once: each key block kb <= u / per_blk sums its terms relative to its own
-// maximum (key_block_local: a'_kb and the block's largest logit, kept in part and zmax); m = the
-// row's largest scaled logit (t <= u; float64: the fp32 maximum scaled, the same value since scaling
-// by scale > 0 is monotone); a_kb = a'_kb · e^(m_kb - m) (to_row_max; the same sum as the terms
-// e^(z_t · scale - m) added directly up to a few ulps, and it saves the row's second read from memory:
-// run 86); the row's softmax denominator s is the sum of the a_kb in CTA-tree order:
+// u: m = the maximum of the scaled logits z · scale (t <= u; float64: the fp32 maximum scaled, the same
+// value since scaling by scale > 0 is monotone); each key block kb <= u / per_blk sums its terms
+// (key_block_sum) into a_kb; the row's softmax denominator s is the sum of the a_kb in CTA-tree order:
 // thread t adds a_kb for kb = t, t + THREADS, ... ascending, a butterfly over each warp's 32 threads,
 // then the 8 warps' sums in warp order; score[kb] = sum over the block's rows ascending of a_kb / s
 // (from 0; every row of query block qb reaches every kb <= qb). score rows: [y][ql][nb] (ql = qb -
-// u0 / per_blk; s_rows rows per head). One float64 exp per logit and one per key block (the CPU adds e_t / denominator term by term: the scores
+// u0 / per_blk; s_rows rows per head). One float64 exp per logit (the CPU adds e_t / denominator term by term: the scores
 // agree to a few ulps). Two kernels compute exactly this, bit for bit (the same operations in the same
 // order), and est_cuda_xattention picks one per head (warp_rows):
 //   xattention_block_sums_cta: rows one at a time, each over the whole CTA (a_kb in part[y][ql][nb],
-//     the maxima in zmax[y][ql][nb], four barriers a row). Best for long rows; on short ones half its cycles are barrier waits and,
+//     four barriers a row). Best for long rows; on short ones half its cycles are barrier waits and,
 //     below 2,048 super-tokens (256 key blocks at stride 8), most threads idle (ncu, run 66: 69 us for the first 1,024-row chunk at
 //     32K, 129 for the last).
 //   xattention_block_sums_warp: warp w takes the rows r = w, w + 8, ... (eight in flight per CTA, no
 //     barrier per row); lane L owns kb = L + 32 j and keeps the eight CTA-tree shares (j mod 8) apart;
-//     a_kb in part[y][ql][r][nb], the maxima in zmax (per_blk times the CTA kernel's scratch); one
-//     barrier, then the scores
+//     a_kb in part[y][ql][r][nb] (per_blk times the CTA kernel's scratch); one barrier, then the scores
 //     (run 70: 28 us for that first chunk, 124 for the last).
 template <int U>
 __global__ void __launch_bounds__(THREADS, 3)
     xattention_block_sums_cta(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
-                              int s_rows, double *score, double *part_all, float *zmax_all) {
+                              int s_rows, double *score, double *part_all) {
     __shared__ double red[THREADS / 32];
     const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = u0 / per_blk + ql;
     const long row = (long)y * nq + ql;
     double *srow = score + ((long)y * s_rows + ql) * nb, *part = part_all + row * nb;
-    float *zmax = zmax_all + row * nb;
     z += y * z_head;
     for (int r = 0; r < per_blk; r++) {
         const int u = qb * per_blk + r;
         if (u >= N) break;
         const float *zr = z + (long)(u - u0) * ldz;
-        float mf = -INFINITY;
-        for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) {
-            part[kb] = key_block_local<U>(zr, kb, per_blk, u, scale, &zmax[kb]);
-            mf = fmaxf(mf, zmax[kb]);
-        }
-        const double m = block_max(scaled(mf, scale), red);
+        const double m = block_max((double)share_max<THREADS>(zr, u + 1, threadIdx.x) * scale, red);
         double s = 0;
-        for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) s += part[kb] = to_row_max(part[kb], zmax[kb], scale, m);
+        for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) s += part[kb] = key_block_sum<U>(zr, kb, per_blk, u, scale, m);
         s = block_sum(s, red);
         for (int kb = threadIdx.x; kb * per_blk <= u; kb += THREADS) srow[kb] += part[kb] / s;
     }
@@ -175,38 +155,27 @@ __global__ void __launch_bounds__(THREADS, 3)
 template <int U>
 __global__ void __launch_bounds__(THREADS, 3)
     xattention_block_sums_warp(const float *z, long ldz, long z_head, int u0, int N, int per_blk, int nb, double scale,
-                               int s_rows, double *score, double *part_all, float *zmax_all) {
+                               int s_rows, double *score, double *part_all) {
     constexpr int WARPS = THREADS / 32;
     __shared__ double row_sum[BLOCK]; // s of each row of the block, per_blk <= BLOCK
     const int y = blockIdx.y, nq = gridDim.x, ql = nq - 1 - blockIdx.x, qb = u0 / per_blk + ql;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const long row = (long)y * nq + ql;
     double *srow = score + ((long)y * s_rows + ql) * nb, *part = part_all + row * per_blk * nb;
-    float *zmax = zmax_all + row * per_blk * nb;
     z += y * z_head;
     for (int r = warp; r < per_blk; r += WARPS) {
         const int u = qb * per_blk + r;
         if (u >= N) break;
         const float *zr = z + (long)(u - u0) * ldz;
-        double *pr = part + (long)r * nb;
-        float *mr = zmax + (long)r * nb, mf = -INFINITY;
-        for (int kb0 = lane; kb0 * per_blk <= u; kb0 += THREADS)
-#pragma unroll
-            for (int w = 0; w < WARPS; w++) {
-                const int kb = kb0 + 32 * w;
-                if (kb * per_blk <= u) {
-                    pr[kb] = key_block_local<U>(zr, kb, per_blk, u, scale, &mr[kb]);
-                    mf = fmaxf(mf, mr[kb]);
-                }
-            }
+        float mf = share_max<32>(zr, u + 1, lane);
         for (int o = 16; o > 0; o >>= 1) mf = fmaxf(mf, __shfl_xor_sync(0xffffffffu, mf, o));
-        const double m = scaled(mf, scale);
+        const double m = (double)mf * scale;
         double share[WARPS] = {}; // CTA thread 32 w + lane's share: kb = lane + 32 w + THREADS i
         for (int kb0 = lane; kb0 * per_blk <= u; kb0 += THREADS)
 #pragma unroll
             for (int w = 0; w < WARPS; w++) {
                 const int kb = kb0 + 32 * w;
-                if (kb * per_blk <= u) share[w] += pr[kb] = to_row_max(pr[kb], mr[kb], scale, m);
+                if (kb * per_blk <= u) share[w] += part[(long)r * nb + kb] = key_block_sum<U>(zr, kb, per_blk, u, scale, m);
             }
         double s = 0;
 #pragma unroll
@@ -228,7 +197,7 @@ __global__ void __launch_bounds__(THREADS, 3)
 
 // The block-sums kernel for per_blk rows per query block: exps in flight per thread U = min(per_blk,
 // 8) on the CTA kernel, min(per_blk, 4) on the warp kernel (eight would spill there).
-typedef void (*block_sums_fn)(const float *, long, long, int, int, int, int, double, int, double *, double *, float *);
+typedef void (*block_sums_fn)(const float *, long, long, int, int, int, int, double, int, double *, double *);
 block_sums_fn block_sums_kernel(bool warp, int per_blk) {
     if (warp)
         return per_blk >= 4 ? xattention_block_sums_warp<4> : per_blk >= 2 ? xattention_block_sums_warp<2> : xattention_block_sums_warp<1>;
@@ -334,6 +303,9 @@ __global__ void xattention_select(const double *score, int nb, int words, int qb
     }
 }
 
+// The least power of two >= x (x >= 1).
+__device__ inline int pow2_at_least_dev(int x) { return x <= 1 ? 1 : 1 << (32 - __clz(x - 1)); }
+
 // The order of the sorts: (ka, va) before (kb, vb) when the key is larger, equal keys by the smaller
 // val (bitonic_sort_desc's order).
 __device__ inline bool sorts_before(unsigned long long ka, int va, unsigned long long kb, int vb) {
@@ -399,22 +371,13 @@ __device__ inline unsigned long long warp_sum_u64(unsigned long long v) {
     return v;
 }
 
-// xattention_select's cut with one warp per query block instead of one CTA: the same keys, order,
-// fixed-point sums and m (so the same bits; the row's words assembled in shared memory and stored,
-// not or-ed into global memory), for rows of at most 32 · E - 1 other key blocks (E =
-// the entries per lane of the register sort, 32 · E >= the chunk's longest sort). CTAs of THREADS
-// threads take WARPS query blocks each, the longest rows first (grid (ceil(nq / WARPS), heads)). The
-// CTA kernel spends most of its time at the barriers and shared-memory passes of its sort's 45 steps
-// (512 entries); here the steps are register exchanges and shuffles.
+// xattention_select's cut for query block qb (row scores s, threshold tau) by one warp, its L = qb - 1
+// other key blocks (L <= 32 · E) sorted in registers (E per lane): the same keys, order, fixed-point
+// sums and m as the CTA kernel (so the same bits); the row's words built from ballots against the
+// last kept entry and stored into brow[0 .. words), not or-ed into memory. Every lane calls it.
 template <int E>
-__global__ void __launch_bounds__(THREADS)
-    xattention_select_warp(const double *score, int nb, int words, int qb0, int nq, xa_taus tau, unsigned long long *bits) {
-    constexpr int WARPS = THREADS / 32, MAX_WORDS = (32 * XA_WARP_SORT_E + 2 + 63) / 64;
-    __shared__ unsigned long long row_bits[WARPS][MAX_WORDS]; // each warp's row, assembled with shared atomics
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, y = blockIdx.y, ql = nq - 1 - (blockIdx.x * WARPS + warp);
-    if (ql < 0) return;
-    const int qb = qb0 + ql, L = qb > 1 ? qb - 1 : 0;
-    const double *s = score + ((long)y * nq + ql) * nb;
+__device__ inline void select_row_warp(const double *s, int qb, int L, double tau, int words, unsigned long long *brow,
+                                       int lane) {
     unsigned long long own = 0; // this lane's share of the row total
     for (int kb = lane; kb <= qb; kb += 32) own += est_xattention_fixed(s[kb]);
     const unsigned long long total = warp_sum_u64(own);
@@ -426,7 +389,7 @@ __global__ void __launch_bounds__(THREADS)
         key[r] = i < L ? order_key(s[1 + i]) : 0ull; // real keys are > 0 (scores >= +0)
         val[r] = i < L ? 1 + i : INT_MAX;
     }
-    const double t = tau.v[y] * (double)total; // as xattention_select: keep while cum < ceil(t)
+    const double t = tau * (double)total; // as xattention_select: keep while cum < ceil(t)
     const unsigned long long target = (unsigned long long)ceil(t),
                              base = est_xattention_fixed(s[0]) + (qb > 0 ? est_xattention_fixed(s[qb]) : 0ull);
     warp_bitonic_sort_desc<E>(key, val, lane);
@@ -447,24 +410,61 @@ __global__ void __launch_bounds__(THREADS)
         cum += f[r];
     }
     const int m = (int)warp_sum_u64((unsigned long long)count);
-    unsigned long long *rb = row_bits[warp];
-    if (lane < words) rb[lane] = 0;
-    __syncwarp();
-    if (lane == 0) {
-        atomicOr(rb, 1ull);
-        atomicOr(rb + (qb >> 6), 1ull << (qb & 63));
-    }
+    // the pivot: sorted entry m - 1, the last one kept (lane (m - 1) / E, register (m - 1) % E); another
+    // key block is kept iff the pivot does not sort before it
+    unsigned long long pk = 0, ck = 0;
+    int pv = 0, cv = 0;
 #pragma unroll
-    for (int r = 0; r < E; r++)
-        if (E * lane + r < m) atomicOr(rb + (val[r] >> 6), 1ull << (val[r] & 63));
-    __syncwarp();
-    if (lane < words) bits[((long)y * nb + qb) * words + lane] = rb[lane]; // the whole row (one warp a row)
+    for (int r = 0; r < E; r++) { // (selects, not an indexed read: key[] stays in registers)
+        const bool mine = E * lane + r == m - 1;
+        ck = mine ? key[r] : ck, cv = mine ? val[r] : cv;
+    }
+    if (m > 0) pk = __shfl_sync(0xffffffffu, ck, (m - 1) / E), pv = __shfl_sync(0xffffffffu, cv, (m - 1) / E);
+    // the row's words from ballots over 32 key blocks at a time (kb = 32 c + lane; qb <= 32 E + 1): lane
+    // c / 2 holds word c / 2; no atomics, the whole row stored (one warp a row)
+    unsigned long long word = 0;
+#pragma unroll
+    for (int c = 0; c < E + 2; c++) {
+        const int kb = 32 * c + lane;
+        const bool other = kb >= 1 && kb < qb;
+        const bool keep = kb == 0 || kb == qb || (other && m > 0 && !sorts_before(pk, pv, order_key(s[kb]), kb));
+        const unsigned b = __ballot_sync(0xffffffffu, keep && kb <= qb);
+        if (lane == c / 2) word |= (unsigned long long)b << (32 * (c % 2));
+    }
+    if (lane < words) brow[lane] = word;
+}
+
+// The warp select: one warp per query block qb = qb0 + ql (score rows [y][nq][nb]), each row's sort
+// sized to the row (E = max(1, p / 32), p the power of two >= qb - 1: the short rows of a launch over
+// all query blocks do not pay the longest row's network), for rows up to EMAX. CTAs of THREADS threads
+// take WARPS query blocks each, the longest rows first (grid (ceil(nq / WARPS), heads)). The CTA
+// kernel spends most of its time at the barriers and shared-memory passes of its sort's 45 steps (512
+// entries); here the steps are register exchanges and shuffles (run 86: 73 us for the 4,608 rows of
+// SmolLM2's nine heads at 32K in one launch, against 127 us for the CTA select's four launches).
+template <int EMAX>
+__global__ void __launch_bounds__(THREADS)
+    xattention_select_warp(const double *score, int nb, int words, int qb0, int nq, xa_taus tau, unsigned long long *bits) {
+    constexpr int WARPS = THREADS / 32;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, y = blockIdx.y, ql = nq - 1 - (blockIdx.x * WARPS + warp);
+    if (ql < 0) return;
+    const int qb = qb0 + ql, L = qb > 1 ? qb - 1 : 0;
+    const double *s = score + ((long)y * nq + ql) * nb;
+    unsigned long long *brow = bits + ((long)y * nb + qb) * words;
+    const int e = L <= 32 ? 1 : (pow2_at_least_dev(L) / 32); // warp-uniform
+    switch (e) {
+    case 1: select_row_warp<1>(s, qb, L, tau.v[y], words, brow, lane); break;
+    case 2: if constexpr (EMAX >= 2) select_row_warp<2>(s, qb, L, tau.v[y], words, brow, lane); else __trap(); break;
+    case 4: if constexpr (EMAX >= 4) select_row_warp<4>(s, qb, L, tau.v[y], words, brow, lane); else __trap(); break;
+    case 8: if constexpr (EMAX >= 8) select_row_warp<8>(s, qb, L, tau.v[y], words, brow, lane); else __trap(); break;
+    case 16: if constexpr (EMAX >= 16) select_row_warp<16>(s, qb, L, tau.v[y], words, brow, lane); else __trap(); break;
+    default: __trap(); // longer than the launch's EMAX: the host sized it from the longest row
+    }
 }
 
 typedef void (*select_warp_fn)(const double *, int, int, int, int, xa_taus, unsigned long long *);
 
 // Test-only DAM_CUDA_XA_SELECT: unset or empty 0 (the default: the warp select when the head's
-// longest sort has at most 32 · XA_WARP_SORT_E entries, nb <= 1,026, and not DAM_CUDA_XA_SMALL), cta
+// longest sort has at most 32 · XA_WARP_SORT_E entries, nb <= 514, and not DAM_CUDA_XA_SMALL), cta
 // 1 (the CTA select), warp 2 (also with DAM_CUDA_XA_SMALL; longer sorts exit with 2). The bits are
 // the same.
 int select_knob(void) {
@@ -483,7 +483,6 @@ select_warp_fn select_warp_for(int p) {
     case 4: return xattention_select_warp<4>;
     case 8: return xattention_select_warp<8>;
     case 16: return xattention_select_warp<16>;
-    case 32: return xattention_select_warp<32>;
     default: dam_die(DAM_EXIT_RUNTIME, "internal error: warp select for a sort of %d entries", p);
     }
 }
@@ -552,7 +551,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
                     32 * XA_WARP_SORT_E);
         const bool warp_select = knob == 2 || (knob == 0 && !small && p_all <= 32 * XA_WARP_SORT_E);
         const select_warp_fn select_all = warp_select && !small ? select_warp_for(p_all) : NULL;
-        const double row_bytes = 4.0 * ldz_max + 12.0 * nb / (warp ? 1 : per_blk) + // logits, part + zmax
+        const double row_bytes = 4.0 * ldz_max + 8.0 * nb / (warp ? 1 : per_blk) + // logits, block sums' scratch
                                  ((select_all ? 0.0 : 8.0) * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
         const double fixed = 4.0 * N * SD + (select_all ? 8.0 * nb * nb : 0);
         long R = small ? per_blk : N < chunk_rows() ? N : chunk_rows();
@@ -569,9 +568,8 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         float *z = (float *)grow(&ws->z, sizeof(float) * (size_t)hc * R * ldz_max, "xattention strided logits");
         const int s_rows = select_all ? nb : nq_max; // score rows per head
         double *score = (double *)grow(&ws->score, sizeof(double) * (size_t)hc * s_rows * nb, "xattention block scores");
-        const size_t part_n = (size_t)hc * nq_max * (warp ? per_blk : 1) * nb; // block sums' scratch: part, then zmax
-        double *part = (double *)grow(&ws->part, (sizeof(double) + sizeof(float)) * part_n, "xattention partial sums");
-        float *zmax = (float *)(part + part_n);
+        double *part = (double *)grow(&ws->part, sizeof(double) * (size_t)hc * nq_max * (warp ? per_blk : 1) * nb,
+                                      "xattention partial sums");
         unsigned long long *gkey = NULL;
         int *gval = NULL;
         if (sort_global) {
@@ -600,7 +598,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         const bool zero_scores = !warp || scores;
         if (select_all && zero_scores) CUDA_CHECK(cudaMemsetAsync(score, 0, sizeof(double) * (size_t)hc * nb * nb, 0));
         for (long u0 = 0; u0 < N; u0 += R) {
-            // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (the block sums' float4 loads)
+            // ldz a multiple of 4 floats: every logit row starts 16-byte aligned (share_max's float4 loads)
             const int rows = (int)(N - u0 < R ? N - u0 : R), cols = (int)u0 + rows, ldz = (cols + 3) & ~3;
             const long z_head = (long)rows * ldz;
             // every head of the chunk in one product (each has its own copy of its keys)
@@ -610,7 +608,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
             const dim3 grid(nq, hc);
             block_sums_kernel(warp, per_blk)<<<grid, THREADS>>>(z, ldz, z_head, (int)u0, N, per_blk, nb, scale,
                                                                  select_all ? nb : nq, score + (select_all ? (size_t)qb0 * nb : 0),
-                                                                 part, zmax);
+                                                                 part);
             CUDA_LAUNCH_CHECK("xattention_block_sums");
             if (select_all) continue;
             const int p = pow2_at_least(qb0 + nq - 2); // the chunk's longest sort

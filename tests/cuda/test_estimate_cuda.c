@@ -224,7 +224,7 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
      * warp: the same operations in the same order; the default is the warp kernel here at stride <= 8,
      * the CTA kernel above), also on the small chunks (rows past the first chunk, u0 > 0, in quick mode
      * too); each select kernel forced (DAM_CUDA_XA_SELECT=cta: the CTA's shared-memory sort, the default
-     * beyond 1,024-entry sorts; warp: the register sort, also where DAM_CUDA_XA_SMALL would take the
+     * beyond 512-entry sorts; warp: the register sort, also where DAM_CUDA_XA_SMALL would take the
      * sorts in device memory); other row chunks (DAM_CUDA_XA_CHUNK_ROWS=64, and 192 with the CTA
      * select); the logits are exact, so every GEMM shape gives the same ones */
     static const char *const VARIANTS[][4] = {
@@ -238,9 +238,9 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
     double *sc2 = dam_malloc(sizeof(double) * (size_t)H * nb * nb, "test scores");
     for (size_t v = 0; v < sizeof VARIANTS / sizeof VARIANTS[0]; v++) {
         if (strcmp(VARIANTS[v][1], "warp") == 0 &&
-            ((nb > 1026 && strcmp(VARIANTS[v][0], "DAM_CUDA_XA_SELECT") == 0) ||
+            ((nb > 514 && strcmp(VARIANTS[v][0], "DAM_CUDA_XA_SELECT") == 0) ||
              (N > 4096 && strcmp(VARIANTS[v][0], "DAM_CUDA_XA_ROWS_KERNEL") == 0)))
-            continue; /* the warp select sorts at most 1,024 entries (nb - 2); the warp block sums take rows of
+            continue; /* the warp select sorts at most 512 entries (nb - 2); the warp block sums take rows of
                        * at most 4,096 super-tokens */
         memset(keep2, 0x55, sizeof(uint64_t) * (size_t)H * nb * words);
         for (int e = 0; e < 4 && VARIANTS[v][e]; e += 2) setenv(VARIANTS[v][e], VARIANTS[v][e + 1], 1);
@@ -710,8 +710,8 @@ int main(int argc, char **argv) {
         free_input(&in);
     }
     if (!quick) { /* nb = 3125: the shared-memory row sorts at their largest size (4096 entries, 40 KB); XAttention
-                   * past the warp select's 1,024-entry sorts (the CTA select per row chunk, the warp select for
-                   * the first chunks) and past the warp block sums' 4,096 super-tokens */
+                   * past the warp select's 512-entry sorts (the CTA select per row chunk) and past the warp
+                   * block sums' 4,096 super-tokens */
         input in = make_input(200000, 2, 1, 64, 1);
         check_dam_online_direct(ws, &in);
         check_xattention_scores(ws, &in, 8);
