@@ -199,11 +199,16 @@ void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
  * receive the block scores (0 for kb > qb; for tests). Heads are processed together in chunks of
  * consecutive heads with the same stride (up to 32, as many as keep the scratch under ~512 MiB,
  * DAM_CUDA_EST_CHUNK_BYTES as for est_cuda_dam_online; at least one), rows in chunks of 1,024
- * super-tokens (whole query blocks; one head may need more than the budget: ~1 GB at 1M tokens and
- * d 128); the bits of all come back in one copy at the end. Scratch per head of a chunk: about
- * 4 · n · d bytes of strided copies, 4 · R · N bytes of fp32 logits (R rows per chunk, N =
- * ceil(n / stride)), 16 · R / (64 / stride) · nb bytes of block sums, and when nb > 4,098 the sorts
- * (12 bytes per entry, padded to a power of two; shared memory below). The results do not depend on
+ * super-tokens (whole query blocks; test / bench-only DAM_CUDA_XA_CHUNK_ROWS, a multiple of 64,
+ * overrides it; one head may need more than the budget: ~1 GB at 1M tokens and d 128); the bits of
+ * all come back in one copy at the end. The select: up to 514 query blocks one warp per query block
+ * (the sort in registers), in one launch after the row chunks, else one CTA per query block per row
+ * chunk; the same bits (test-only DAM_CUDA_XA_SELECT=cta|warp forces one). Scratch per head of a
+ * chunk: about 4 · n · d bytes of strided copies, 4 · R · N bytes of fp32 logits (R rows per chunk, N
+ * = ceil(n / stride)), the block sums' scratch (8 · R · nb bytes for the warp kernel, a 64 / stride-th
+ * of it for the CTA kernel), the block scores (8 · nb² bytes with the one-launch select, else 8 · R /
+ * (64 / stride) · nb), and when nb > 4,098 the sorts (12 bytes per entry, padded to a power of two;
+ * shared memory below). The results do not depend on
  * the chunking up to the fp32 rounding of the logits (cuBLAS may pick another kernel for another
  * batch; exact with exact logits, as the tests check: DAM_CUDA_XA_SMALL=1 takes the long-prompt paths at small n). */
 void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_stride, const uint16_t *k, int kv_cap, int n,
