@@ -537,6 +537,8 @@ dam_patterns *dam_patterns_read(const char *path, const dam_expect *e) {
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) dam_die(DAM_EXIT_INPUT, "%s: cannot open as HDF5 (corrupted pattern file?)", path);
 
+    if (H5Aexists(r->file, "format") <= 0) /* e.g. a results file given as the patterns */
+        RFAIL(r, "%s: not a DAM pattern file (no / attribute format; `dam calibrate` writes pattern files)", path);
     char *fmt = get_str(r, r->file, "/", "format");
     if (strcmp(fmt, FORMAT_NAME) != 0)
         RFAIL(r, "%s: / attribute format = \"%.80s\", expected \"%s\" (not a DAM pattern file)", path, fmt, FORMAT_NAME);

@@ -254,6 +254,14 @@ static void on_stop(int sig) {
     (void)w;
 }
 
+/* The hint for a missing data path: `make data`, and for a relative path that it is read from the
+ * working directory (a config's paths are not relative to the config file). */
+static const char *data_hint(const char *path) {
+    return path[0] == '/' ? " (run `make data`)"
+                          : " (run `make data`; relative paths are read from the working directory: run dam from the "
+                            "project root, or give an absolute path)";
+}
+
 int run_execute(run_config *cfg, const run_opts *o) {
     const char *output = o->output ? o->output : cfg->output;
     check_writable(output, o->resume, o->overwrite);
@@ -271,13 +279,13 @@ int run_execute(run_config *cfg, const run_opts *o) {
         const char *names[3] = {"haystack_dir", "data_dir", "words_dir"}, *dirs[3] = {wc->haystack_dir, wc->data_dir, wc->words_dir};
         for (int k = 0; k < 3; k++)
             if (dirs[k] && access(dirs[k], R_OK | X_OK) != 0)
-                dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s (run `make data`)", cfg->source, w, names[k], dirs[k],
-                        strerror(errno));
+                dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s%s", cfg->source, w, names[k], dirs[k], strerror(errno),
+                        data_hint(dirs[k]));
         const char *fnames[3] = {"qa_file", "squad_file", "hotpotqa_file"}, *files[3] = {wc->qa_file, wc->squad_file, wc->hotpotqa_file};
         for (int k = 0; k < 3; k++)
             if (files[k] && access(files[k], R_OK) != 0)
                 dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s%s", cfg->source, w, fnames[k], files[k], strerror(errno),
-                        k == 0 ? " (run `make data`)" : "");
+                        k == 0 ? data_hint(files[k]) : "");
     }
     set_threads(cfg->threads);
     const bool on_gpu = strcmp(cfg->device, "cuda") == 0;

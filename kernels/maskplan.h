@@ -97,7 +97,8 @@ void maskplan_set_blocks(maskplan *p, int n_qblocks, const int32_t *ptr, const i
  * internal error (dam_die with DAM_EXIT_RUNTIME), as are more than INT32_MAX kept blocks. When the
  * bits take no more bytes than the lists, the plan holds the bits instead (blk_bits, causal part
  * only; no lists). One pass copies the causal bits and counts them; a plan that ends up as lists
- * is listed from that copy in a second pass (no sort or reallocation), and the copy freed. */
+ * is listed from that copy in a second pass (no sort or reallocation), and the copy freed (so a
+ * call holds, for a while, up to the bits' size again in copies, also for plans that end as lists). */
 void maskplan_set_blocks_bits(maskplan *p, int n_qblocks, int n_kblocks, const uint64_t *bits);
 /* How maskplan_set_blocks_bits_heads holds the blocks: AUTO (what maskplan_set_blocks_bits does) bits
  * when the matrix takes no more bytes than the index array blk_idx would, else lists; BITS always bits

@@ -8,6 +8,9 @@ set datafile separator "\t"
 set key bottom left box opaque
 set grid
 set logscale x 2
+# one length only: an explicit octave either side (autoscaling an empty x range makes gnuplot warn)
+stats data using 2 nooutput
+if (STATS_min == STATS_max) { set xrange [STATS_min / 2.0:STATS_max * 2.0] }
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "prompt length (tokens)"
 set ylabel "accuracy (mean score)"

@@ -17,12 +17,30 @@ set datafile missing "nan"
 nmeth = words(names)
 ncross = words(cross) / 3
 set logscale x 2
+# x: the lengths of all panels, 8 % of the log span beyond them (an octave either side for one
+# length); fixed, not autoscaled per panel: a panel with values at one length only (decode, when the
+# other lengths' generations stopped at their first token) would have an empty x range
+stats data using 2 nooutput
+xpad = STATS_min == STATS_max ? 2.0 : (STATS_max / STATS_min) ** 0.08
+set xrange [STATS_min / xpad:STATS_max * xpad]
+# a panel whose values are all equal (one method at one length, or equal memory): a decade either
+# side, for the same reason (YLO[k], YHI[k]: panel k = 1-4, columns 3-6, set before its plot)
+array YLO[4]
+array YHI[4]
+do for [k=1:4] {
+    YLO[k] = 1
+    YHI[k] = 2
+    if (int(word(has, k))) {
+        stats data using (column(k + 2) > 0 ? column(k + 2) : NaN) nooutput
+        YLO[k] = STATS_min
+        YHI[k] = STATS_max
+    }
+}
 set logscale y 10
 set grid xtics ytics mytics
 set format y "%g"
 # y: whole decades (autoscale to the next decade), so every panel has labelled tics; tightening
 # the range to the data leaves a log axis within one decade without any tic label
-set offsets graph 0.08, graph 0.08, 0, 0
 set style data linespoints
 # colour, point type, size and dash of method i (0-based) in every panel: the first method (full)
 # filled and solid, later ones open markers, smaller, dashed, so that methods with equal values
@@ -39,6 +57,7 @@ do for [fmt in "png svg"] {
 
     set title "prefill time (time to first token, incl. mask building)"
     set ylabel "prefill (ms, median)"
+    if (YLO[1] == YHI[1]) { set yrange [YLO[1] / 10.0:YHI[1] * 10.0] } else { set autoscale y }
     set key top left box opaque noenhanced
     unset label
     if (!hasfull) {
@@ -70,6 +89,7 @@ do for [fmt in "png svg"] {
 
     set title "decode time per generated token"
     set ylabel "decode (ms/token, median)"
+    if (YLO[2] == YHI[2]) { set yrange [YLO[2] / 10.0:YHI[2] * 10.0] } else { set autoscale y }
     if (int(word(has, 2))) {
         plot for [i=0:nmeth-1] data index i using 2:4 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
     } else {
@@ -80,6 +100,7 @@ do for [fmt in "png svg"] {
 
     set title "peak memory (weights + the example's high-water mark)"
     set ylabel "peak memory (MiB, median)"
+    if (YLO[3] == YHI[3]) { set yrange [YLO[3] / 10.0:YHI[3] * 10.0] } else { set autoscale y }
     if (int(word(has, 3))) {
         plot for [i=0:nmeth-1] data index i using 2:5 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
     } else {
@@ -90,6 +111,7 @@ do for [fmt in "png svg"] {
 
     set title "KV cache held by the method (fp32 K and V, all layers)"
     set ylabel "KV cache (MiB, median)"
+    if (YLO[4] == YHI[4]) { set yrange [YLO[4] / 10.0:YHI[4] * 10.0] } else { set autoscale y }
     if (int(word(has, 4))) {
         plot for [i=0:nmeth-1] data index i using 2:6 title word(names, i+1) lw 2 dt md(i) pt mp(i) ps ms(i) lc mc(i)
     } else {

@@ -122,13 +122,14 @@ PY
         if tree_ok "$data/$words_sub.tmp" "$words_list_sha"; then
             rm -rf "$data/$words_sub"; mv "$data/$words_sub.tmp" "$data/$words_sub"
             echo "setup: wonderwords word lists from PyPI wonderwords==3.0.1 (wheel sha256 ok)"
+            words_from_pypi=1
         else
             rm -rf "$data/$words_sub.tmp"
         fi
     fi
     rm -rf "$tmp3"
 fi
-fetch_tree "wonderwords word lists" "$words_sub" "$words_list_sha"
+[ -n "${words_from_pypi:-}" ] || fetch_tree "wonderwords word lists" "$words_sub" "$words_list_sha"
 # NQ-Open oracle QA (RULER qa_nq): from ../shared/data only (GitHub is not reachable from here).
 nq_list_sha=4539ef31c5f4674815f6f80f28f0892b5ed39d288cecbdf751dc74e9e5f9801f
 fetch_tree "NQ-Open oracle QA (RULER qa_nq)" qa/nq_open_oracle "$nq_list_sha"

@@ -202,8 +202,8 @@ void est_cuda_dam_online_map(est_cuda_ws *ws, int n, double *A);
  * super-tokens (whole query blocks; test / bench-only DAM_CUDA_XA_CHUNK_ROWS, a multiple of 64,
  * overrides it; one head may need more than the budget: ~1 GB at 1M tokens and d 128); the bits of
  * all come back in one copy at the end. The select: up to 514 query blocks one warp per query block
- * (the sort in registers), in one launch after the row chunks, else one CTA per query block per row
- * chunk; the same bits (test-only DAM_CUDA_XA_SELECT=cta|warp forces one). Scratch per head of a
+ * (the sort in registers), in one launch after the row chunks, else (and with the test-only
+ * DAM_CUDA_XA_SMALL=1) one CTA per query block per row chunk; the same bits (test-only DAM_CUDA_XA_SELECT=cta|warp forces one). Scratch per head of a
  * chunk: about 4 · n · d bytes of strided copies, 4 · R · N bytes of fp32 logits (R rows per chunk, N
  * = ceil(n / stride)), the block sums' scratch (8 · R · nb bytes for the warp kernel, a 64 / stride-th
  * of it for the CTA kernel), the block scores (8 · nb² bytes with the one-launch select, else 8 · R /

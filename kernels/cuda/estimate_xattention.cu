@@ -4,8 +4,10 @@
 // allows), the rows of a chunk in row chunks of whole query blocks; per row chunk, all on the default
 // stream: the strided logits (cuBLAS, one strided-batched product over the chunk's heads)
 // -> causal softmax and key block sums (one CTA per query block and head) -> per query block the
-// sort of its other key blocks and the cumulative walk (one CTA per query block and head) -> keep
-// bits. The bits of all heads come back in one copy at the end.
+// sort of its other key blocks and the cumulative walk -> keep bits. The select: up to 514 query
+// blocks (n <= 32,896), one warp per query block in one launch after the chunk's row chunks; else
+// (and with DAM_CUDA_XA_SMALL) one CTA per query block and head per row chunk. The bits of all heads
+// come back in one copy at the end.
 #include "kernels/cuda/estimate.h"
 #include "kernels/cuda/estimate_common.cuh"
 
@@ -416,8 +418,8 @@ __device__ inline void select_row_warp(const double *s, int qb, int L, double ta
     int pv = 0, cv = 0;
 #pragma unroll
     for (int r = 0; r < E; r++) { // (selects, not an indexed read: key[] stays in registers)
-        const bool mine = E * lane + r == m - 1;
-        ck = mine ? key[r] : ck, cv = mine ? val[r] : cv;
+        const bool is_pivot = E * lane + r == m - 1;
+        ck = is_pivot ? key[r] : ck, cv = is_pivot ? val[r] : cv;
     }
     if (m > 0) pk = __shfl_sync(0xffffffffu, ck, (m - 1) / E), pv = __shfl_sync(0xffffffffu, cv, (m - 1) / E);
     // the row's words from ballots over 32 key blocks at a time (kb = 32 c + lane; qb <= 32 E + 1): lane
@@ -431,6 +433,7 @@ __device__ inline void select_row_warp(const double *s, int qb, int L, double ta
         const unsigned b = __ballot_sync(0xffffffffu, keep && kb <= qb);
         if (lane == c / 2) word |= (unsigned long long)b << (32 * (c % 2));
     }
+    static_assert((32 * XA_WARP_SORT_E + 2 + 63) / 64 <= 32, "a row's words are one per lane");
     if (lane < words) brow[lane] = word;
 }
 
@@ -536,9 +539,11 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         while (h0 + run < n_heads && stride[h0 + run] == S && run < (small ? 2 : XA_MAX_HEADS)) run++;
         // rows per chunk R: XA_CHUNK super-token rows (whole query blocks) or all N; heads per chunk from
         // the per-head scratch under the budget: strided q and k, logits [R][ldz], block sums and their
-        // scratch [R / per_blk][nb] (the warp kernel's: [R][nb]), the sorts in device memory
-        // [R / per_blk][p_all] (when the longest does not fit shared memory). One head may need more than the budget (about 1 GB at 1M tokens,
-        // d 128): fewer rows per chunk would re-read the strided keys once per chunk.
+        // scratch [R / per_blk][nb] (the warp kernel's: [R][nb]), the block scores [R / per_blk][nb] (with
+        // the one-launch select below [nb][nb], kept for all rows), the sorts in device memory
+        // [R / per_blk][p_all] (when the longest does not fit shared memory). One head may need more than
+        // the budget (about 1 GB at 1M tokens, d 128): fewer rows per chunk would re-read the strided keys
+        // once per chunk.
         const bool sort_global = small || p_all > XA_SMEM_SORT;
         const bool warp = warp_rows(N, per_blk); // the warp kernel keeps per_blk rows of partial sums per query block
         // the select: when the warp kernel takes the longest sort, one launch over all nb query blocks of
@@ -554,7 +559,8 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
         const double row_bytes = 4.0 * ldz_max + 8.0 * nb / (warp ? 1 : per_blk) + // logits, block sums' scratch
                                  ((select_all ? 0.0 : 8.0) * nb + (sort_global ? 12.0 * p_all : 0)) / per_blk;
         const double fixed = 4.0 * N * SD + (select_all ? 8.0 * nb * nb : 0);
-        long R = small ? per_blk : N < chunk_rows() ? N : chunk_rows();
+        const long rows_cap = chunk_rows();
+        long R = small ? per_blk : N < rows_cap ? N : rows_cap;
         if (R > N) R = N;
         const int hc = (int)fmax(1.0, fmin((double)run, budget / (fixed + row_bytes * R)));
         const int nq_max = (int)((R + per_blk - 1) / per_blk);

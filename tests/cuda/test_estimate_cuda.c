@@ -15,7 +15,9 @@
  * key blocks shifted along a direction (block scores over orders of magnitude); NaN in the KV cache
  * past the prompt (a kernel that reads there gives NaN scores); a padded q row stride.
  * Shapes: n from 1 to 9000 (below / above one 64-block, not multiples of the strides, and XAttention's
- * 1024-row GEMM chunks at stride 8), GQA groups 1, 3, 4, 7, d 64 and 128.
+ * 1024-row GEMM chunks at stride 8), GQA groups 1, 3, 4, 7, d 64 and 128; XAttention also at 4,300
+ * tokens (stride 64, quick mode too), 20,000, 32,896 and 32,897 (the warp select's longest rows, then
+ * the CTA select) and 200,000.
  * Also: FlexPrefill's covers on hand-made rows that need the exact sequential walk (est_cuda_cover_pool,
  * against the sequential definition) and its query-aware selection for a subset of heads, one or all
  * heads per chunk, against a float64 recomputation; top-k with exact ties and forced indices against
@@ -246,13 +248,13 @@ static void check_xattention_scores(est_cuda_ws *ws, const input *in, int S) {
         for (int e = 0; e < 4 && VARIANTS[v][e]; e += 2) setenv(VARIANTS[v][e], VARIANTS[v][e + 1], 1);
         est_cuda_xattention(ws, in->dq, in->q_stride, in->dk, in->kv_cap, n, H, in->Hkv, in->d, stride, tau, keep2, sc2);
         for (int e = 0; e < 4 && VARIANTS[v][e]; e += 2) unsetenv(VARIANTS[v][e]);
-        const char *also = VARIANTS[v][2] ? VARIANTS[v][2] : "", *also_v = VARIANTS[v][2] ? VARIANTS[v][3] : "";
-        CHECK(memcmp(keep, keep2, sizeof(uint64_t) * (size_t)H * nb * words) == 0,
-              "n %d H %d/%d S %d: keep bits differ with %s=%s %s%s%s", n, H, in->Hkv, S, VARIANTS[v][0], VARIANTS[v][1],
-              also, *also ? "=" : "", also_v);
-        CHECK(memcmp(sc, sc2, sizeof(double) * (size_t)H * nb * nb) == 0,
-              "n %d H %d/%d S %d: block scores differ with %s=%s %s%s%s", n, H, in->Hkv, S, VARIANTS[v][0],
-              VARIANTS[v][1], also, *also ? "=" : "", also_v);
+        char with[160];
+        snprintf(with, sizeof with, "%s=%s%s%s%s%s", VARIANTS[v][0], VARIANTS[v][1], VARIANTS[v][2] ? " " : "",
+                 VARIANTS[v][2] ? VARIANTS[v][2] : "", VARIANTS[v][2] ? "=" : "", VARIANTS[v][2] ? VARIANTS[v][3] : "");
+        CHECK(memcmp(keep, keep2, sizeof(uint64_t) * (size_t)H * nb * words) == 0, "n %d H %d/%d S %d: keep bits differ with %s",
+              n, H, in->Hkv, S, with);
+        CHECK(memcmp(sc, sc2, sizeof(double) * (size_t)H * nb * nb) == 0, "n %d H %d/%d S %d: block scores differ with %s",
+              n, H, in->Hkv, S, with);
     }
     dam_free(sc2), dam_free(keep2);
     CHECK(outside == 0, "n %d S %d: %d kept key blocks outside the causal triangle", n, S, outside);
@@ -701,8 +703,23 @@ int main(int argc, char **argv) {
             if (!(in.n > 3000 && strstr(INSTANCES[i], "\"stride\": 1,"))) check_plans(ws, &in, INSTANCES[i]);
         free_input(&in);
     }
-    if (!quick) { /* XAttention's cut at nb = 313 (the select kernel's scan with 2 entries per thread), strides 16,
-                   * 32 (the block-sums kernels with two exps in flight), 64 */
+    { /* nb = 68 at stride 64: the warp select's steps within a lane's registers and its pivot on lanes
+       * past the first (sorts of up to 128 entries, 4 a lane), in quick mode too (compute-sanitizer) */
+        input in = make_input(4300, 2, 1, 64, 1);
+        check_xattention_scores(ws, &in, 64);
+        free_input(&in);
+    }
+    if (!quick) { /* SmolLM2's 32K shape at its edges: nb = 514, the warp select's longest rows (512 entries,
+                   * 16 a lane; query block 513 in word 8) and nb = 515, the CTA select for every row */
+        for (int n = 32896; n <= 32897; n++) {
+            input in = make_input(n, 2, 1, 64, 2);
+            check_xattention_scores(ws, &in, 8);
+            free_input(&in);
+        }
+    }
+    if (!quick) { /* XAttention's cut at nb = 313 (the CTA select's scan with 2 entries per thread, in the
+                   * DAM_CUDA_XA_SELECT=cta and DAM_CUDA_XA_SMALL variants; the default is the warp select),
+                   * strides 16, 32 (the block-sums kernels with two exps in flight), 64 */
         input in = make_input(20000, 3, 1, 64, 2);
         check_xattention_scores(ws, &in, 16);
         check_xattention_scores(ws, &in, 32);
