@@ -527,6 +527,21 @@ static void read_head(reader *r, int l, int h, dam_head *hd, int L) {
     H5Gclose(g);
 }
 
+bool dam_patterns_is_pattern_file(const char *path) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK) != 0 || H5Fis_hdf5(path) <= 0) return false;
+    reader rd = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)};
+    if (rd.file < 0) return false;
+    bool is = false;
+    if (H5Aexists(rd.file, "format") > 0) {
+        char *fmt = get_str(&rd, rd.file, "/", "format");
+        is = strcmp(fmt, FORMAT_NAME) == 0;
+        dam_free(fmt);
+    }
+    H5Fclose(rd.file);
+    return is;
+}
+
 dam_patterns *dam_patterns_read(const char *path, const dam_expect *e) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     reader rd = {path, -1}, *r = &rd;

@@ -127,5 +127,9 @@ typedef struct {
  * error: one line naming the file and the item ("p.h5: /layer_03/head_1/columns: missing"),
  * exit status 2. Returns a new set (caller frees). */
 dam_patterns *dam_patterns_read(const char *path, const dam_expect *e);
+/* Whether path is an HDF5 file whose root attribute format names a DAM pattern file (only that is
+ * checked, not the contents: for refusing to replace another kind of file). false for a missing,
+ * unreadable or non-HDF5 file; a format attribute of another type is an input error (exit 2). */
+bool dam_patterns_is_pattern_file(const char *path);
 
 #endif

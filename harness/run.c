@@ -254,12 +254,25 @@ static void on_stop(int sig) {
     (void)w;
 }
 
-/* The hint for a missing data path: `make data`, and for a relative path that it is read from the
- * working directory (a config's paths are not relative to the config file). */
+/* The hint for a missing data path: where data comes from, and for a relative path that it is read
+ * from the working directory (a config's paths are not relative to the config file). */
 static const char *data_hint(const char *path) {
-    return path[0] == '/' ? " (run `make data`)"
-                          : " (run `make data`; relative paths are read from the working directory: run dam from the "
-                            "project root, or give an absolute path)";
+    return path[0] == '/' ? " (`make data` fetches the data sets it can: docs/workloads.md)"
+                          : " (`make data` fetches the data sets it can: docs/workloads.md; relative paths are read "
+                            "from the working directory: run dam from the project root, or give an absolute path)";
+}
+
+/* Fails (one line, exit 2) unless workloads[w].key's path is a readable directory (dir) or a
+ * readable file that is not a directory. */
+static void check_data_path(const run_config *cfg, int w, const char *key, const char *path, bool dir) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s%s", cfg->source, w, key, path, strerror(errno), data_hint(path));
+    if (dir != (bool)S_ISDIR(st.st_mode))
+        dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s", cfg->source, w, key, path,
+                dir ? "not a directory" : "is a directory, not a file");
+    if (access(path, dir ? R_OK | X_OK : R_OK) != 0)
+        dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s", cfg->source, w, key, path, strerror(errno));
 }
 
 int run_execute(run_config *cfg, const run_opts *o) {
@@ -278,14 +291,10 @@ int run_execute(run_config *cfg, const run_opts *o) {
         const workload_cfg *wc = &cfg->workloads[w];
         const char *names[3] = {"haystack_dir", "data_dir", "words_dir"}, *dirs[3] = {wc->haystack_dir, wc->data_dir, wc->words_dir};
         for (int k = 0; k < 3; k++)
-            if (dirs[k] && access(dirs[k], R_OK | X_OK) != 0)
-                dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s%s", cfg->source, w, names[k], dirs[k], strerror(errno),
-                        data_hint(dirs[k]));
+            if (dirs[k]) check_data_path(cfg, w, names[k], dirs[k], true);
         const char *fnames[3] = {"qa_file", "squad_file", "hotpotqa_file"}, *files[3] = {wc->qa_file, wc->squad_file, wc->hotpotqa_file};
         for (int k = 0; k < 3; k++)
-            if (files[k] && access(files[k], R_OK) != 0)
-                dam_die(DAM_EXIT_INPUT, "%s: workloads[%d].%s %s: %s%s", cfg->source, w, fnames[k], files[k], strerror(errno),
-                        k == 0 ? data_hint(files[k]) : "");
+            if (files[k]) check_data_path(cfg, w, fnames[k], files[k], false);
     }
     set_threads(cfg->threads);
     const bool on_gpu = strcmp(cfg->device, "cuda") == 0;

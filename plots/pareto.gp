@@ -8,8 +8,14 @@ set datafile separator "\t"
 set key off
 set grid
 set logscale x 10
-# room beyond the extreme points (full sits at density 1, on the right border otherwise)
-set offsets graph 0.04, graph 0.08, 0, 0
+# x: the densities' range with room beyond the extreme points (full sits at density 1, on the right
+# border otherwise), never past 1.5 (a density is at most 1); all points at one density (one method,
+# or full with full_eager): half a decade to the left of it (an empty autoscaled range makes gnuplot
+# warn and spreads the axis to 10)
+stats data using 2 nooutput
+xlo = STATS_min == STATS_max ? STATS_min / 10 ** 0.5 : STATS_min / (STATS_max / STATS_min) ** 0.04
+xhi = STATS_min == STATS_max ? STATS_max * 1.5 : STATS_max * (STATS_max / STATS_min) ** 0.08
+set xrange [xlo:(xhi < 1.5 ? xhi : 1.5)]
 set xlabel "mean density (kept causal pairs / causal pairs)"
 set ylabel "accuracy (mean score)"
 set yrange [-0.05:1.1]

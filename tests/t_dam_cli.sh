@@ -101,6 +101,10 @@ expect bad_pcl "--pcl: 0 is out of range" --model "$model" --pcl 0 -o "$tmp/out.
 expect bad_prefix "--prefix: \"bos\" is not one of none, chat" --model "$model" --prefix bos -o "$tmp/out.h5"
 expect min_cells "--min-pattern-cells: 100 exceeds --pcl 64" --model "$model" --pcl 64 --min-pattern-cells 100 -o "$tmp/out.h5"
 expect no_output "-o PATH is required" --model "$model"
+printf 'not a pattern file\n' >"$tmp/victim.h5"
+expect out_not_patterns "-o $tmp/victim.h5: exists and is not a DAM pattern file" --model "$model" --pcl 64 -o "$tmp/victim.h5"
+n=$((n + 1))
+[ "$(cat "$tmp/victim.h5")" = "not a pattern file" ] || bad "out_not_patterns: the existing file was changed"
 
 # atomic output: kill a long run (default pcl 512, 16 sequences) after 3 s; the old file survives
 n=$((n + 1))
