@@ -56,10 +56,12 @@ static double arg_double(const char *flag, const char *value, double lo, double 
  * or anything else given by mistake stays). */
 static void check_output(const char *out) {
     struct stat st;
-    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) dam_die(DAM_EXIT_INPUT, "-o %s: is a directory", out);
-    if (stat(out, &st) == 0 && !dam_patterns_is_pattern_file(out))
-        dam_die(DAM_EXIT_INPUT, "-o %s: exists and is not a DAM pattern file (calibrate replaces only pattern files; "
-                                "remove it or choose another path)", out);
+    if (stat(out, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) dam_die(DAM_EXIT_INPUT, "-o %s: is a directory", out);
+        if (!dam_patterns_is_pattern_file(out))
+            dam_die(DAM_EXIT_INPUT, "-o %s: exists and is not a DAM pattern file (calibrate replaces only pattern files; "
+                                    "remove it or choose another path)", out);
+    }
     char probe[PATH_MAX + 32];
     if (snprintf(probe, sizeof probe, "%s.tmp.%ld", out, (long)getpid()) >= (int)sizeof probe)
         dam_die(DAM_EXIT_INPUT, "-o %s: path too long", out);

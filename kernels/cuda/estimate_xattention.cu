@@ -305,8 +305,12 @@ __global__ void xattention_select(const double *score, int nb, int words, int qb
     }
 }
 
-// The least power of two >= x (x >= 1).
-__device__ inline int pow2_at_least_dev(int x) { return x <= 1 ? 1 : 1 << (32 - __clz(x - 1)); }
+// The least power of two >= x (1 for x <= 1); host and device.
+__host__ __device__ inline int pow2_at_least(int x) {
+    int p = 1;
+    while (p < x) p <<= 1;
+    return p;
+}
 
 // The order of the sorts: (ka, va) before (kb, vb) when the key is larger, equal keys by the smaller
 // val (bitonic_sort_desc's order).
@@ -335,9 +339,9 @@ __device__ inline void sort_step_registers(unsigned long long (&key)[E], int (&v
 // bitonic_sort_desc (pairs (a, a + j), a with bit j clear, ordered "first" when bit k of a is clear),
 // the pairs j < E within a lane's registers (sort_step_registers), the others between lanes (lane
 // distance j / E, one shuffle per register). No shared memory, no barrier. The loops over k and j
-// stay loops (only the register index r is unrolled): fully unrolled, the network at E = 16 is
-// thousands of instructions, which the instruction cache does not hold (run 86: 44 us for a row
-// chunk at 32K, 8.7 warps per SM). Every lane of the warp calls it.
+// stay loops (only the register index r is unrolled), for code size: fully unrolled (with global
+// atomics for the bits) the one-launch select took 89.6 us at 32K, as loops (with ballots) 90.8 (run
+// 86 c2, c4: no difference measured). Every lane of the warp calls it.
 template <int E>
 __device__ inline void warp_bitonic_sort_desc(unsigned long long (&key)[E], int (&val)[E], int lane) {
 #pragma unroll 1
@@ -361,8 +365,7 @@ __device__ inline void warp_bitonic_sort_desc(unsigned long long (&key)[E], int 
                 case 2: if constexpr (E > 2) sort_step_registers<E, 2>(key, val, lane, k); break;
                 case 4: if constexpr (E > 4) sort_step_registers<E, 4>(key, val, lane, k); break;
                 case 8: if constexpr (E > 8) sort_step_registers<E, 8>(key, val, lane, k); break;
-                case 16: if constexpr (E > 16) sort_step_registers<E, 16>(key, val, lane, k); break;
-                }
+                } // (E <= XA_WARP_SORT_E = 16: j < E is at most 8)
             }
         }
 }
@@ -453,7 +456,7 @@ __global__ void __launch_bounds__(THREADS)
     const int qb = qb0 + ql, L = qb > 1 ? qb - 1 : 0;
     const double *s = score + ((long)y * nq + ql) * nb;
     unsigned long long *brow = bits + ((long)y * nb + qb) * words;
-    const int e = L <= 32 ? 1 : (pow2_at_least_dev(L) / 32); // warp-uniform
+    const int e = L <= 32 ? 1 : pow2_at_least(L) / 32; // warp-uniform
     switch (e) {
     case 1: select_row_warp<1>(s, qb, L, tau.v[y], words, brow, lane); break;
     case 2: if constexpr (EMAX >= 2) select_row_warp<2>(s, qb, L, tau.v[y], words, brow, lane); else __trap(); break;
@@ -490,6 +493,14 @@ select_warp_fn select_warp_for(int p) {
     }
 }
 
+// Launches a warp select over nq query blocks (from qb0) of hc heads, WARPS query blocks a CTA.
+void launch_select_warp(select_warp_fn fn, const double *score, int nb, int words, int qb0, int nq, int hc, xa_taus taus,
+                        unsigned long long *bits) {
+    const int warps = THREADS / 32;
+    fn<<<dim3((nq + warps - 1) / warps, hc), THREADS>>>(score, nb, words, qb0, nq, taus, bits);
+    CUDA_LAUNCH_CHECK("xattention_select_warp");
+}
+
 // Super-token rows per row chunk: XA_CHUNK, or test / bench-only DAM_CUDA_XA_CHUNK_ROWS (a positive
 // multiple of 64, so whole query blocks at every stride). The results do not depend on it.
 long chunk_rows(void) {
@@ -500,12 +511,6 @@ long chunk_rows(void) {
     if (end == e || *end != '\0' || v < 64 || v % 64 != 0 || v > (1L << 24))
         dam_die(DAM_EXIT_INPUT, "DAM_CUDA_XA_CHUNK_ROWS=\"%s\": must be a positive multiple of 64 (at most 2^24)", e);
     return v;
-}
-
-int pow2_at_least(int x) {
-    int p = 1;
-    while (p < x) p <<= 1;
-    return p;
 }
 
 } // namespace
@@ -618,12 +623,8 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
             CUDA_LAUNCH_CHECK("xattention_block_sums");
             if (select_all) continue;
             const int p = pow2_at_least(qb0 + nq - 2); // the chunk's longest sort
-            const select_warp_fn select_warp = warp_select ? select_warp_for(p) : NULL; // (DAM_CUDA_XA_SMALL)
-            if (select_warp) {
-                const int warps = THREADS / 32;
-                select_warp<<<dim3((nq + warps - 1) / warps, hc), THREADS>>>(score, nb, words, qb0, nq, taus,
-                                                                             bits + h0 * head_words);
-                CUDA_LAUNCH_CHECK("xattention_select_warp");
+            if (warp_select) { // (DAM_CUDA_XA_SMALL)
+                launch_select_warp(select_warp_for(p), score, nb, words, qb0, nq, hc, taus, bits + h0 * head_words);
             } else {
                 const size_t smem = sort_global ? 0 : (sizeof(uint64_t) + sizeof(int)) * (size_t)p;
                 xattention_select<<<dim3(nq, hc), THREADS, smem>>>(score, nb, words, qb0, taus, sort_global, p, gkey,
@@ -635,9 +636,7 @@ extern "C" void est_cuda_xattention(est_cuda_ws *ws, const uint16_t *q, int q_st
                                       sizeof(double) * (size_t)nq * nb, cudaMemcpyDeviceToHost));
         }
         if (select_all) {
-            const int warps = THREADS / 32;
-            select_all<<<dim3((nb + warps - 1) / warps, hc), THREADS>>>(score, nb, words, 0, nb, taus, bits + h0 * head_words);
-            CUDA_LAUNCH_CHECK("xattention_select_warp");
+            launch_select_warp(select_all, score, nb, words, 0, nb, hc, taus, bits + h0 * head_words);
             if (scores) // heads h0 .. h0 + hc - 1: contiguous on both sides
                 CUDA_CHECK(cudaMemcpy(scores + (size_t)h0 * nb * nb, score, sizeof(double) * (size_t)hc * nb * nb,
                                       cudaMemcpyDeviceToHost));
